@@ -1,0 +1,1 @@
+"""Expression namespaces: ``.str``, ``.dt``, ``.num`` and Json access."""

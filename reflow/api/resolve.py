@@ -1,0 +1,97 @@
+"""Binding expression references to the inputs of one table operation."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.api.trace import BuildError
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
+
+
+@dataclass
+class Side:
+    """One input of an operation: its position and the table whose columns it offers."""
+
+    source: int
+    table: Table
+
+
+class Scope:
+    """What names mean inside one operation: ``pw.this``/``left``/``right`` and known tables."""
+
+    def __init__(self, sides: dict[str, Side], extra_tables: list[Side] | None = None) -> None:
+        self.sides = sides
+        self.tables = [*sides.values(), *(extra_tables or [])]
+
+    @classmethod
+    def single(cls, table: Table) -> Scope:
+        return cls({"this": Side(0, table)})
+
+    def column(self, side: Side, name: str, where: str) -> ex.InputColumn:
+        columns = side.table._node.columns
+        if name == "id":
+            return ex.InputColumn(side.source, "id", dt.POINTER, False)
+        info = columns.get(name)
+        if info is None:
+            known = ", ".join(repr(c) for c in columns) or "none"
+            raise BuildError(f"no column {name!r} in the table (its columns are: {known})", where)
+        return ex.InputColumn(side.source, name, info.dtype, info.fallible)
+
+    def side_of(self, table: Table, where: str, name: str) -> Side:
+        for side in self.tables:
+            if side.table is table or side.table._node is table._node:
+                return side
+        for side in self.tables:
+            if side.table._node.universe.is_equal_to(table._node.universe) and (
+                name == "id"
+                or _passes_through(side.table, table, name)
+                or _passes_through(table, side.table, name)
+            ):
+                return side
+        raise BuildError(
+            f"column {name!r} belongs to a table that is not an input of this operation; "
+            "use a join, or with_universe_of() if both tables have the same ids",
+            where,
+        )
+
+
+def _passes_through(outer: Table, inner: Table, name: str) -> bool:
+    """True when ``outer``'s column ``name`` is ``inner``'s column carried unchanged."""
+    from reflow.plan.nodes import FilterNode, SelectNode
+
+    if name not in outer._node.columns or name not in inner._node.columns:
+        return False
+    node = outer._node
+    while node is not inner._node:
+        if isinstance(node, SelectNode):
+            expr = node.outputs.get(name)
+            if not (isinstance(expr, ex.InputColumn) and expr.name == name):
+                return False
+        elif not isinstance(node, FilterNode):
+            return False
+        node = node.inputs[0]
+    return True
+
+
+def resolve(expr: ex.ColumnExpression, scope: Scope) -> ex.ColumnExpression:
+    """A copy of ``expr`` with references bound to ``scope`` and every node typed."""
+    if isinstance(expr, ex.InputColumn):
+        return expr
+    if isinstance(expr, ex.ThisReference):
+        side = scope.sides.get(expr.side)
+        if side is None:
+            raise BuildError(f"pw.{expr.side} cannot be used here", expr._where)
+        return scope.column(side, expr.name, expr._where)
+    if isinstance(expr, ex.ColumnReference):
+        side = scope.side_of(expr.table, expr._where, expr.name)
+        return scope.column(side, expr.name, expr._where)
+    children = [resolve(child, scope) for child in expr._children()]
+    node = expr._rebuild(children) if children else copy.copy(expr)
+    node.dtype = node._infer()
+    return node

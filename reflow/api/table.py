@@ -1,0 +1,472 @@
+"""``Table``: the user-facing handle on a node of the logical plan.
+
+Every method builds a new plan node and returns a new ``Table``; nothing runs until
+``pw.run()`` or a ``pw.debug`` helper executes the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.api.resolve import Scope, resolve
+from reflow.api.schema import Schema, schema_from_dtypes
+from reflow.api.trace import BuildError, user_frame
+from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
+
+
+class Table:
+    """A collection of rows with named, typed columns that is kept up to date as inputs change.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... name  | age
+    ... Alice | 30
+    ... Bob   | 17
+    ... ''')
+    >>> adults = t.filter(pw.this.age >= 18).select(pw.this.name)
+    >>> pw.debug.compute_and_print(adults, include_id=False)
+    name
+    Alice
+    """
+
+    def __init__(self, node: PlanNode) -> None:
+        object.__setattr__(self, "_node", node)
+
+    # --- columns -----------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> ex.ColumnReference:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name == "id" or name in self._node.columns:
+            return ex.ColumnReference(self, name)
+        raise AttributeError(
+            f"table has no column {name!r} (its columns are: "
+            f"{', '.join(map(repr, self._node.columns)) or 'none'})"
+        )
+
+    def __getitem__(self, name: str | list[str] | ex.ColumnReference) -> Any:
+        if isinstance(name, list):
+            return self.select(*(self[n] for n in name))
+        if isinstance(name, (ex.ColumnReference, ex.ThisReference)):
+            name = name.name
+        if name != "id" and name not in self._node.columns:
+            raise BuildError(
+                f"table has no column {name!r} (its columns are: "
+                f"{', '.join(map(repr, self._node.columns)) or 'none'})"
+            )
+        return ex.ColumnReference(self, name)
+
+    def __iter__(self) -> Iterator[ex.ColumnReference]:
+        return iter([ex.ColumnReference(self, name) for name in self._node.columns])
+
+    @property
+    def id(self) -> ex.ColumnReference:
+        """The row ids, as a column of type ``Pointer``."""
+        return ex.ColumnReference(self, "id")
+
+    @property
+    def schema(self) -> type[Schema]:
+        """The table's schema (column names and types)."""
+        return schema_from_dtypes({n: c.dtype for n, c in self._node.columns.items()})
+
+    def column_names(self) -> list[str]:
+        """Names of the columns, in order."""
+        return list(self._node.columns)
+
+    def keys(self) -> list[str]:
+        return self.column_names()
+
+    def typehints(self) -> dict[str, Any]:
+        """Python type hints of the columns."""
+        return {n: c.dtype.typehint() for n, c in self._node.columns.items()}
+
+    def _dtypes(self) -> dict[str, dt.DType]:
+        return {n: c.dtype for n, c in self._node.columns.items()}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}: {c.dtype!r}" for n, c in self._node.columns.items())
+        return f"<reflow.Table schema={{{inner}}}>"
+
+    # --- row-wise operations -------------------------------------------------------------------
+    def select(self, *args: Any, **kwargs: Any) -> Table:
+        """A table with the same ids and the given columns.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 10
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(pw.this.a, total=t.a + t.b), include_id=False)
+        a | total
+        1 | 11
+        """
+        where = user_frame()
+        outputs = self._named_expressions(args, kwargs, where)
+        scope = Scope.single(self)
+        resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
+        return Table(SelectNode(self._node, resolved, where))
+
+    def _named_expressions(
+        self, args: tuple, kwargs: dict, where: str
+    ) -> dict[str, ex.ColumnExpression]:
+        outputs: dict[str, ex.ColumnExpression] = {}
+        for arg in args:
+            if isinstance(arg, ex.ThisWithout):
+                for name in self._node.columns:
+                    if name not in arg.names:
+                        outputs[name] = ex.ThisReference(arg.side, name)
+            elif isinstance(arg, (ex.ColumnReference, ex.ThisReference)):
+                outputs[arg.name] = arg
+            elif isinstance(arg, ex.ColumnExpression) and arg._name():
+                outputs[arg._name()] = arg
+            else:
+                raise BuildError(
+                    f"positional arguments must be column references, got {arg!r}; "
+                    "name computed columns with keyword arguments",
+                    where,
+                )
+        for name, value in kwargs.items():
+            outputs[name] = ex.wrap_arg(value)
+        return outputs
+
+    def filter(self, condition: Any) -> Table:
+        """The rows for which ``condition`` is true.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... x
+        ... 1
+        ... 5
+        ... ''')
+        >>> pw.debug.compute_and_print(t.filter(pw.this.x > 2), include_id=False)
+        x
+        5
+        """
+        where = user_frame()
+        resolved = resolve(ex.wrap_arg(condition), Scope.single(self))
+        if resolved.dtype.strip_optional() not in (dt.BOOL, dt.ANY):
+            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}", where)
+        return Table(FilterNode(self._node, resolved, where))
+
+    def split(self, condition: Any) -> tuple[Table, Table]:
+        """Rows where ``condition`` holds, and the others.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... x
+        ... 1
+        ... 5
+        ... ''')
+        >>> big, small = t.split(pw.this.x > 2)
+        >>> pw.debug.compute_and_print(small, include_id=False)
+        x
+        1
+        """
+        condition = ex.wrap_arg(condition)
+        return self.filter(condition), self.filter(~condition)
+
+    def with_columns(self, *args: Any, **kwargs: Any) -> Table:
+        """All columns, plus or replaced by the given ones.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 2
+        ... ''')
+        >>> pw.debug.compute_and_print(t.with_columns(b=pw.this.a * 2), include_id=False)
+        a | b
+        2 | 4
+        """
+        where = user_frame()
+        new = self._named_expressions(args, kwargs, where)
+        outputs: dict[str, ex.ColumnExpression] = {
+            name: ex.ThisReference("this", name) for name in self._node.columns
+        }
+        outputs.update(new)
+        return self.select(**outputs)
+
+    def without(self, *columns: Any) -> Table:
+        """All columns but the given ones.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 2
+        ... ''')
+        >>> t.without(pw.this.b).column_names()
+        ['a']
+        """
+        names = [self._column_name(c) for c in columns]
+        return self.select(
+            **{n: ex.ThisReference("this", n) for n in self._node.columns if n not in names}
+        )
+
+    def _column_name(self, column: Any) -> str:
+        name = column if isinstance(column, str) else getattr(column, "name", None)
+        if name is None or (name not in self._node.columns):
+            raise BuildError(f"no column {name or column!r} in the table")
+        return name
+
+    def rename_columns(self, **kwargs: Any) -> Table:
+        """Rename columns: ``new_name=pw.this.old_name``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.rename_columns(b=pw.this.a).column_names()
+        ['b']
+        """
+        mapping = {self._column_name(old): new for new, old in kwargs.items()}
+        return self.rename_by_dict(mapping)
+
+    def rename_by_dict(self, names_mapping: dict[Any, str]) -> Table:
+        """Rename columns with a ``{old: new}`` dict.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.rename_by_dict({"a": "b"}).column_names()
+        ['b']
+        """
+        mapping = {self._column_name(old): new for old, new in names_mapping.items()}
+        outputs: dict[str, ex.ColumnExpression] = {}
+        for name in self._node.columns:
+            outputs[mapping.get(name, name)] = ex.ThisReference("this", name)
+        return self.select(**outputs)
+
+    def rename(self, names_mapping: dict[Any, str] | None = None, **kwargs: Any) -> Table:
+        """``rename_by_dict`` with a dict, ``rename_columns`` with keyword arguments."""
+        if names_mapping is not None:
+            return self.rename_by_dict(names_mapping)
+        return self.rename_columns(**kwargs)
+
+    def with_prefix(self, prefix: str) -> Table:
+        """Every column renamed to ``prefix + name``."""
+        return self.rename_by_dict({n: prefix + n for n in self._node.columns})
+
+    def with_suffix(self, suffix: str) -> Table:
+        """Every column renamed to ``name + suffix``."""
+        return self.rename_by_dict({n: n + suffix for n in self._node.columns})
+
+    def copy(self) -> Table:
+        """The same rows in a new table object."""
+        return self.select(*ex.this)
+
+    def cast_to_types(self, **types: Any) -> Table:
+        """Convert columns to other types (``int``/``float``/``bool``/``str``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.cast_to_types(a=float).typehints()["a"]
+        <class 'float'>
+        """
+        for name in types:
+            self._column_name(name)
+        return self.with_columns(
+            **{n: ex.Cast(dt.wrap(t), ex.ThisReference("this", n)) for n, t in types.items()}
+        )
+
+    def update_types(self, **types: Any) -> Table:
+        """Declare column types without converting values."""
+        for name in types:
+            self._column_name(name)
+        return self.with_columns(
+            **{n: ex.DeclareType(dt.wrap(t), ex.ThisReference("this", n))
+               for n, t in types.items()}
+        )
+
+    # --- ids ------------------------------------------------------------------------------------
+    def pointer_from(self, *args: Any, optional: bool = False, instance: Any = None) -> Any:
+        """The id this table's ``with_id_from``/``groupby`` gives a row with key ``args``."""
+        if instance is not None:
+            args = (*args, instance)
+        return ex.PointerFrom(*args, optional=optional)
+
+    def with_id(self, new_id: Any) -> Table:
+        """The same rows with ids taken from a ``Pointer`` column."""
+        where = user_frame()
+        resolved = resolve(ex.wrap_arg(new_id), Scope.single(self))
+        if resolved.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
+            raise BuildError(f"with_id needs a Pointer, got {resolved.dtype!r}", where)
+        return Table(ReindexNode(self._node, resolved, where))
+
+    def with_id_from(self, *args: Any, instance: Any = None) -> Table:
+        """The same rows with ids computed from the given columns.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... k | v
+        ... 7 | a
+        ... ''')
+        >>> r = t.with_id_from(pw.this.k)
+        >>> keys, _ = pw.debug.table_to_dicts(r)
+        >>> keys == [pw.pointer_from(7)]
+        True
+        """
+        where = user_frame()
+        resolved = resolve(self.pointer_from(*args, instance=instance), Scope.single(self))
+        return Table(ReindexNode(self._node, resolved, where))
+
+    # --- flatten ----------------------------------------------------------------------------------
+    def flatten(self, to_flatten: Any, *, origin_id: str | None = None) -> Table:
+        """One row per element of a tuple, list or Json-array column.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(w=list[str]), [(("a", "b"),)])
+        >>> pw.debug.compute_and_print(t.flatten(pw.this.w), include_id=False)
+        w
+        a
+        b
+        """
+        from reflow.api.flatten import flatten
+
+        return flatten(self, to_flatten, origin_id=origin_id, where=user_frame())
+
+    # --- stateful operations (see their modules) -----------------------------------------------
+    def groupby(self, *args: Any, id: Any = None, sort_by: Any = None, instance: Any = None,
+                **kwargs: Any) -> Any:
+        """Group rows by the given columns; follow with ``.reduce(...)``."""
+        from reflow.api.groupby import groupby
+
+        return groupby(self, *args, id=id, sort_by=sort_by, instance=instance, **kwargs)
+
+    def reduce(self, *args: Any, **kwargs: Any) -> Table:
+        """Reduce the whole table to one row."""
+        return self.groupby().reduce(*args, **kwargs)
+
+    def deduplicate(self, *, value: Any, instance: Any = None, acceptor: Any, name: Any = None,
+                    persistent_id: Any = None) -> Table:
+        from reflow.api.deduplicate import deduplicate
+
+        return deduplicate(self, value=value, instance=instance, acceptor=acceptor)
+
+    def join(self, other: Table, *on: Any, id: Any = None, how: Any = None,
+             left_instance: Any = None, right_instance: Any = None, **kwargs: Any) -> Any:
+        from reflow.api.join import join
+
+        return join(self, other, *on, id=id, how=how, left_instance=left_instance,
+                    right_instance=right_instance, **kwargs)
+
+    def join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.api.join import JoinMode, join
+
+        return join(self, other, *on, how=JoinMode.INNER, **kwargs)
+
+    def join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.api.join import JoinMode, join
+
+        return join(self, other, *on, how=JoinMode.LEFT, **kwargs)
+
+    def join_right(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.api.join import JoinMode, join
+
+        return join(self, other, *on, how=JoinMode.RIGHT, **kwargs)
+
+    def join_outer(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.api.join import JoinMode, join
+
+        return join(self, other, *on, how=JoinMode.OUTER, **kwargs)
+
+    def concat(self, *others: Table) -> Table:
+        from reflow.api.universes import concat
+
+        return concat(self, *others)
+
+    def concat_reindex(self, *others: Table) -> Table:
+        from reflow.api.universes import concat_reindex
+
+        return concat_reindex(self, *others)
+
+    def update_rows(self, other: Table) -> Table:
+        from reflow.api.universes import update_rows
+
+        return update_rows(self, other)
+
+    def update_cells(self, other: Table, **kwargs: Any) -> Table:
+        from reflow.api.universes import update_cells
+
+        return update_cells(self, other, **kwargs)
+
+    def __lshift__(self, other: Table) -> Table:
+        return self.update_cells(other)
+
+    def restrict(self, other: Table) -> Table:
+        from reflow.api.universes import restrict
+
+        return restrict(self, other)
+
+    def difference(self, other: Table) -> Table:
+        from reflow.api.universes import difference
+
+        return difference(self, other)
+
+    def intersect(self, *tables: Table) -> Table:
+        from reflow.api.universes import intersect
+
+        return intersect(self, *tables)
+
+    def with_universe_of(self, other: Table) -> Table:
+        from reflow.api.universes import with_universe_of
+
+        return with_universe_of(self, other)
+
+    def promise_universe_is_subset_of(self, other: Table) -> Table:
+        from reflow.api.universes import promise_universe_is_subset_of
+
+        return promise_universe_is_subset_of(self, other)
+
+    def promise_universe_is_equal_to(self, other: Table) -> Table:
+        from reflow.api.universes import promise_universe_is_equal_to
+
+        return promise_universe_is_equal_to(self, other)
+
+    def promise_universes_are_disjoint(self, other: Table) -> Table:
+        from reflow.api.universes import promise_universes_are_disjoint
+
+        return promise_universes_are_disjoint(self, other)
+
+    def having(self, *indexers: Any) -> Table:
+        from reflow.api.ix import having
+
+        return having(self, *indexers)
+
+    def ix(self, expression: Any, *, optional: bool = False, allow_misses: bool = False,
+           context: Any = None) -> Any:
+        from reflow.api.ix import ix
+
+        return ix(self, expression, optional=optional, allow_misses=allow_misses)
+
+    def ix_ref(self, *args: Any, optional: bool = False, allow_misses: bool = False,
+               instance: Any = None, context: Any = None) -> Any:
+        from reflow.api.ix import ix_ref
+
+        return ix_ref(self, *args, optional=optional, allow_misses=allow_misses,
+                      instance=instance)
+
+    def sort(self, key: Any, instance: Any = None) -> Table:
+        from reflow.api.sort import sort
+
+        return sort(self, key, instance=instance)
+
+    def diff(self, timestamp: Any, *values: Any, instance: Any = None) -> Table:
+        from reflow.api.sort import diff
+
+        return diff(self, timestamp, *values, instance=instance)
+
+    @staticmethod
+    def empty(**kwargs: Any) -> Table:
+        """An empty table with the given column types."""
+        from reflow.api.schema import schema_from_types
+        from reflow.debug import table_from_rows
+
+        return table_from_rows(schema_from_types(**kwargs), [])
+

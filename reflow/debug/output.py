@@ -1,0 +1,212 @@
+"""Running a table and showing or returning its contents."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api.table import Table
+from reflow.engine.batch import DIFF, ID
+from reflow.engine.stateless import OutputOperator
+from reflow.engine.values import ERROR, Json, Pointer
+from reflow.plan.compile import error_column
+from reflow.runtime.runner import OutputSpec, run_outputs
+
+
+def collect_updates(
+    table: Table, *, terminate_on_error: bool = False
+) -> list[tuple[int, Pointer, dict[str, Any], int]]:
+    """Run ``table`` and return its update stream as ``(time, id, row, diff)``."""
+    updates: list[tuple[int, Pointer, dict[str, Any], int]] = []
+    node = table._node
+
+    def on_time(time: int, delta: pl.DataFrame) -> None:
+        for row_id, row, diff in rows_of(node.columns, delta):
+            updates.append((time, row_id, row, diff))
+
+    def attach(lowering, operator):
+        return lowering.add(OutputOperator(operator, "debug output", on_time))
+
+    run_outputs([OutputSpec(node, attach)], terminate_on_error=terminate_on_error)
+    return updates
+
+
+def rows_of(columns: dict, delta: pl.DataFrame):
+    """``(id, {column: value}, diff)`` for every row of a batch, errors shown as ``Error``."""
+    ids = [Pointer(v) for v in delta[ID].to_list()]
+    diffs = delta[DIFF].to_list()
+    values: dict[str, list[Any]] = {}
+    for name, info in columns.items():
+        cells = delta[name].to_list()
+        if info.dtype.strip_optional() == dt.POINTER:
+            cells = [None if v is None else Pointer(v) for v in cells]
+        if info.fallible:
+            errors = delta[error_column(name)].to_list()
+            cells = [ERROR if e else v for v, e in zip(cells, errors, strict=True)]
+        values[name] = cells
+    for i, row_id in enumerate(ids):
+        yield row_id, {name: values[name][i] for name in columns}, diffs[i]
+
+
+def final_state(table: Table, **kwargs: Any) -> dict[Pointer, dict[str, Any]]:
+    """The rows of ``table`` after all its updates."""
+    state: dict[Pointer, dict[str, Any]] = {}
+    updates = collect_updates(table, **kwargs)
+    # Within one time a row's retraction must be applied before its re-insertion.
+    for _, row_id, row, diff in sorted(updates, key=lambda u: (u[0], u[3] > 0)):
+        if diff > 0:
+            state[row_id] = row
+        else:
+            state.pop(row_id, None)
+    return state
+
+
+def format_value(value: Any, short_pointers: bool = True) -> str:
+    if isinstance(value, Pointer):
+        text = str(value)
+        return text[:9] + "..." if short_pointers else text
+    if isinstance(value, Json):
+        return json.dumps(value.value, default=repr)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, bytes):
+        return repr(value)
+    return str(value)
+
+
+def _sort_key(row: list[str]) -> tuple:
+    return tuple((0, float(c)) if _is_number(c) else (1, c) for c in row)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def render(header: list[str], rows: list[list[str]]) -> str:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def compute_and_print(
+    table: Table,
+    *,
+    include_id: bool = True,
+    short_pointers: bool = True,
+    n_rows: int | None = None,
+    terminate_on_error: bool = False,
+) -> None:
+    """Run ``table`` and print its final contents, one row per line.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a | b
+    ... 2 | x
+    ... 1 | y
+    ... ''')
+    >>> pw.debug.compute_and_print(t, include_id=False)
+    a | b
+    1 | y
+    2 | x
+    """
+    state = final_state(table, terminate_on_error=terminate_on_error)
+    names = list(table._node.columns)
+    rows = [
+        ([format_value(row_id, short_pointers)] if include_id else [])
+        + [format_value(row[n]) for n in names]
+        for row_id, row in state.items()
+    ]
+    rows.sort(key=_sort_key if not include_id else (lambda r: _sort_key(r[1:] + r[:1])))
+    if n_rows is not None:
+        rows = rows[:n_rows]
+    header = ([""] if include_id else []) + names
+    print(render(header, rows))
+
+
+def compute_and_print_update_stream(
+    table: Table,
+    *,
+    include_id: bool = True,
+    short_pointers: bool = True,
+    n_rows: int | None = None,
+    terminate_on_error: bool = False,
+) -> None:
+    """Run ``table`` and print every change: rows with their ``__time__`` and ``__diff__``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | price | __time__
+    ... 1 | 10    | 2
+    ... 1 | 12    | 4
+    ... ''')
+    >>> pw.debug.compute_and_print_update_stream(t, include_id=False)
+    price | __time__ | __diff__
+    10    | 2        | 1
+    10    | 4        | -1
+    12    | 4        | 1
+    """
+    updates = collect_updates(table, terminate_on_error=terminate_on_error)
+    names = list(table._node.columns)
+    rows = []
+    for time, row_id, row, diff in updates:
+        cells = [format_value(row[n]) for n in names] + [str(time), str(diff)]
+        rows.append(([format_value(row_id, short_pointers)] if include_id else []) + cells)
+    offset = 1 if include_id else 0
+    rows.sort(key=lambda r: (int(r[-2]), int(r[-1]) > 0, _sort_key(r[offset:-2])))
+    if n_rows is not None:
+        rows = rows[:n_rows]
+    header = ([""] if include_id else []) + names + ["__time__", "__diff__"]
+    print(render(header, rows))
+
+
+def table_to_dicts(
+    table: Table, **kwargs: Any
+) -> tuple[list[Pointer], dict[str, dict[Pointer, Any]]]:
+    """The final contents as ``(ids, {column: {id: value}})``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a
+    ... 5
+    ... ''')
+    >>> keys, columns = pw.debug.table_to_dicts(t)
+    >>> [columns["a"][k] for k in keys]
+    [5]
+    """
+    state = final_state(table, **kwargs)
+    keys = list(state)
+    columns = {name: {k: state[k][name] for k in keys} for name in table._node.columns}
+    return keys, columns
+
+
+def table_to_pandas(table: Table, *, include_id: bool = True) -> Any:
+    """The final contents as a pandas DataFrame (indexed by id unless ``include_id=False``).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a
+    ... 5
+    ... ''')
+    >>> pw.debug.table_to_pandas(t, include_id=False)["a"].tolist()
+    [5]
+    """
+    import pandas as pd
+
+    state = final_state(table)
+    names = list(table._node.columns)
+    data = {n: [row[n] for row in state.values()] for n in names}
+    frame = pd.DataFrame(data, columns=names)
+    if include_id:
+        frame.index = list(state)
+    return frame

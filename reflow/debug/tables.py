@@ -1,0 +1,283 @@
+"""Building tables from literal data: markdown, rows, pandas and parquet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reflow.api import dtypes as dt
+from reflow.api.schema import Schema
+from reflow.api.table import Table
+from reflow.api.trace import BuildError, user_frame
+from reflow.debug.inference import (
+    infer_column_dtype,
+    parse_markdown_cell,
+    parse_typed_cell,
+    python_value,
+)
+from reflow.engine.ids import hash_values
+from reflow.engine.values import Pointer
+from reflow.plan.nodes import ColumnInfo, InputNode, Universe
+from reflow.runtime.batches import make_batch
+from reflow.runtime.sources import StaticSource
+
+TIME_COLUMN = "__time__"
+DIFF_COLUMN = "__diff__"
+_SPECIAL = (TIME_COLUMN, DIFF_COLUMN, "__shard__")
+
+
+class _RowStream:
+    """Collects ``(id, values, time, diff)`` rows and turns them into per-time batches."""
+
+    def __init__(self, dtypes: dict[str, dt.DType]) -> None:
+        self.dtypes = dtypes
+        self.rows: list[tuple[int, int, dict[str, Any], int]] = []
+        self.live: dict[int, dict[str, Any]] = {}
+
+    def add(self, time: int, row_id: int, values: dict[str, Any], diff: int) -> None:
+        """Add a change; inserting an id that is present replaces its row (an upsert), and a
+        retraction removes the row that is present under that id."""
+        old = self.live.get(row_id)
+        if diff > 0:
+            if old is not None:
+                self.rows.append((time, row_id, old, -1))
+            self.live[row_id] = values
+            self.rows.append((time, row_id, values, 1))
+        elif old is None:
+            raise BuildError(f"retraction of a row that is not present: {values}")
+        else:
+            del self.live[row_id]
+            self.rows.append((time, row_id, old, -1))
+
+    def source(self) -> StaticSource:
+        by_time: dict[int, list[tuple[int, dict[str, Any], int]]] = {}
+        for time, row_id, values, diff in self.rows:
+            by_time.setdefault(time, []).append((row_id, values, diff))
+        batches = []
+        for time in sorted(by_time):
+            rows = by_time[time]
+            batches.append(
+                (
+                    time,
+                    make_batch(
+                        self.dtypes,
+                        [r[0] for r in rows],
+                        {name: [r[1][name] for r in rows] for name in self.dtypes},
+                        [r[2] for r in rows],
+                    ),
+                )
+            )
+        return StaticSource(batches)
+
+
+def _table(dtypes: dict[str, dt.DType], stream: _RowStream, where: str) -> Table:
+    columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
+    return Table(InputNode(columns, Universe(), stream.source(), where))
+
+
+def _assign_ids(
+    rows: list[dict[str, Any]],
+    labels: list[Any] | None,
+    diffs: list[int],
+    times: list[int],
+    id_from: Sequence[str] | None,
+    columns: Sequence[str],
+) -> list[int]:
+    """Row ids: from labels, from ``id_from`` columns, or by position.
+
+    Without labels or keys, a retraction (diff -1) refers to the live row with the same values.
+    """
+    if labels is not None:
+        return [hash_values([label]) for label in labels]
+    if id_from:
+        return [hash_values([row[c] for c in id_from]) for row in rows]
+    live: dict[tuple, list[int]] = {}
+    ids = []
+    for position, (row, diff) in enumerate(zip(rows, diffs, strict=True)):
+        key = tuple(repr(row[c]) for c in columns)
+        if diff > 0:
+            row_id = hash_values(["row", position])
+            live.setdefault(key, []).append(row_id)
+        else:
+            candidates = live.get(key)
+            if not candidates:
+                raise BuildError(f"row {position + 1}: retraction of a row that is not present: "
+                                 f"{row}")
+            row_id = candidates.pop(0)
+        ids.append(row_id)
+    del times
+    return ids
+
+
+def table_from_markdown(
+    table_def: str,
+    id_from: Sequence[str] | None = None,
+    unsafe_trusted_ids: bool = False,
+    schema: type[Schema] | None = None,
+    *,
+    split_on_whitespace: bool = True,
+) -> Table:
+    """A table written as a markdown-like text; optional ``__time__`` and ``__diff__`` columns
+    turn it into an update stream.
+
+    A first, unnamed column holds row labels: rows with the same label are the same row, so a
+    later line with that label updates it.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | name  | score | __time__
+    ... 1 | Alice | 10    | 2
+    ... 1 | Alice | 12    | 4
+    ... ''')
+    >>> pw.debug.compute_and_print(t, include_id=False)
+    name  | score
+    Alice | 12
+    """
+    where = user_frame()
+    lines = [ln.strip() for ln in table_def.strip("\n").splitlines()]
+    lines = [ln for ln in lines if ln and not set(ln) <= set("|-: ")]
+    if not lines:
+        raise BuildError("empty markdown table", where)
+    header = [cell.strip() for cell in lines[0].split("|")]
+    if header and header[-1] == "" and lines[0].endswith("|"):
+        header = header[:-1]
+    has_labels = header[0] == ""
+    names = header[1:] if has_labels else header
+    if "" in names:
+        raise BuildError("markdown header has an empty column name", where)
+    raw_rows: list[list[str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = [cell.strip() for cell in line.split("|")]
+        if cells and cells[-1] == "" and line.endswith("|"):
+            cells = cells[:-1]
+        if len(cells) == len(names) + 1 and not has_labels:
+            has_labels = True
+        expected = len(names) + (1 if has_labels else 0)
+        if len(cells) != expected:
+            raise BuildError(
+                f"markdown line {number} has {len(cells)} cells, expected {expected}: {line!r}",
+                where,
+            )
+        raw_rows.append(cells)
+    labels = [parse_markdown_cell(r[0]) for r in raw_rows] if has_labels else None
+    cells = [r[1:] if has_labels else r for r in raw_rows]
+    data_names = [n for n in names if n not in _SPECIAL]
+    positions = {n: i for i, n in enumerate(names)}
+    if schema is not None:
+        dtypes = {n: c.dtype for n, c in schema.columns().items()}
+        missing = [n for n in dtypes if n not in positions]
+        if missing:
+            raise BuildError(f"markdown table lacks schema columns {missing}", where)
+        parsed = [
+            {n: parse_typed_cell(row[positions[n]], dtypes[n]) for n in dtypes} for row in cells
+        ]
+        data_names = list(dtypes)
+        id_from = id_from or schema.primary_key_columns()
+    else:
+        parsed = [{n: parse_markdown_cell(row[positions[n]]) for n in data_names} for row in cells]
+        dtypes = {n: infer_column_dtype([row[n] for row in parsed]) for n in data_names}
+    times = [int(row[positions[TIME_COLUMN]]) if TIME_COLUMN in positions else 0 for row in cells]
+    diffs = [int(row[positions[DIFF_COLUMN]]) if DIFF_COLUMN in positions else 1 for row in cells]
+    order = sorted(range(len(parsed)), key=lambda i: times[i])
+    parsed = [parsed[i] for i in order]
+    times = [times[i] for i in order]
+    diffs = [diffs[i] for i in order]
+    if labels is not None:
+        labels = [labels[i] for i in order]
+    ids = _assign_ids(parsed, labels, diffs, times, id_from, data_names)
+    stream = _RowStream(dtypes)
+    for row_id, row, time, diff in zip(ids, parsed, times, diffs, strict=True):
+        stream.add(time, row_id, row, diff)
+    return _table(dtypes, stream, where)
+
+
+def table_from_rows(
+    schema: type[Schema],
+    rows: Sequence[tuple],
+    unsafe_trusted_ids: bool = False,
+    is_stream: bool = False,
+) -> Table:
+    """A table from tuples in the schema's column order; with ``is_stream`` each tuple ends
+    with ``time`` and ``diff``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_rows(pw.schema_from_types(a=int, b=str), [(1, "x"), (2, "y")])
+    >>> pw.debug.compute_and_print(t, include_id=False)
+    a | b
+    1 | x
+    2 | y
+    """
+    where = user_frame()
+    dtypes = schema.dtypes()
+    names = list(dtypes)
+    parsed, times, diffs = [], [], []
+    for number, row in enumerate(rows, start=1):
+        width = len(names) + (2 if is_stream else 0)
+        if len(row) != width:
+            raise BuildError(f"row {number} has {len(row)} values, expected {width}", where)
+        parsed.append(dict(zip(names, row[: len(names)], strict=True)))
+        times.append(int(row[len(names)]) if is_stream else 0)
+        diffs.append(int(row[len(names) + 1]) if is_stream else 1)
+    ids = _assign_ids(parsed, None, diffs, times, schema.primary_key_columns(), names)
+    stream = _RowStream(dtypes)
+    for row_id, row, time, diff in sorted(
+        zip(ids, parsed, times, diffs, strict=True), key=lambda r: r[2]
+    ):
+        stream.add(time, row_id, row, diff)
+    return _table(dtypes, stream, where)
+
+
+def table_from_pandas(
+    df: Any,
+    id_from: Sequence[str] | None = None,
+    unsafe_trusted_ids: bool = False,
+    schema: type[Schema] | None = None,
+) -> Table:
+    """A table from a pandas DataFrame; the index gives the row ids unless ``id_from`` is set.
+    Optional ``__time__``/``__diff__`` columns make an update stream.
+
+    >>> import pandas as pd, reflow as pw
+    >>> t = pw.debug.table_from_pandas(pd.DataFrame({"a": [1, 2]}))
+    >>> pw.debug.compute_and_print(t, include_id=False)
+    a
+    1
+    2
+    """
+    where = user_frame()
+    data_names = [c for c in df.columns if c not in _SPECIAL]
+    columns = {c: [python_value(v) for v in df[c].tolist()] for c in data_names}
+    if schema is not None:
+        dtypes = schema.dtypes()
+        id_from = id_from or schema.primary_key_columns()
+    else:
+        dtypes = {c: infer_column_dtype(columns[c]) for c in data_names}
+    n = len(df)
+    times = [int(v) for v in df[TIME_COLUMN]] if TIME_COLUMN in df.columns else [0] * n
+    diffs = [int(v) for v in df[DIFF_COLUMN]] if DIFF_COLUMN in df.columns else [1] * n
+    rows = [{c: columns[c][i] for c in dtypes} for i in range(n)]
+    if id_from:
+        ids = [hash_values([row[c] for c in id_from]) for row in rows]
+    else:
+        ids = [hash_values([python_value(label)]) for label in df.index]
+    stream = _RowStream(dtypes)
+    for i in sorted(range(n), key=lambda i: times[i]):
+        stream.add(times[i], ids[i], rows[i], diffs[i])
+    return _table(dtypes, stream, where)
+
+
+def table_from_parquet(
+    path: str, id_from: Sequence[str] | None = None, unsafe_trusted_ids: bool = False
+) -> Table:
+    """A table read from a parquet file."""
+    import pandas as pd
+
+    return table_from_pandas(pd.read_parquet(path), id_from=id_from)
+
+
+__all__ = [
+    "Pointer",
+    "table_from_markdown",
+    "table_from_pandas",
+    "table_from_parquet",
+    "table_from_rows",
+]

@@ -1,0 +1,105 @@
+"""The dataflow graph and its scheduler.
+
+Operators are added in topological order (an operator's inputs are added before it). For each
+logical time the scheduler pushes the input batches through every operator in that order, then
+tells every operator that the time is complete; only then do sinks hand the time's delta to
+user code. A sink therefore never sees half of a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import polars as pl
+
+from reflow.engine.batch import concat_batches
+from reflow.engine.operator import CellError, Operator, RunContext
+from reflow.engine.stateless import InputOperator, OutputOperator
+
+
+class Dataflow:
+    """A graph of operators and the scheduler that runs it one logical time after another.
+
+    >>> import polars as pl
+    >>> from reflow.engine.stateless import InputOperator, OutputOperator
+    >>> flow = Dataflow()
+    >>> source = flow.add(InputOperator("in", {"x": pl.Int64}))
+    >>> seen = []
+    >>> _ = flow.add(OutputOperator(source, "out", lambda t, d: seen.append((t, d.height))))
+    >>> batch = pl.DataFrame({"_id": [1], "x": [5], "_diff": [1]},
+    ...                      schema={"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64})
+    >>> flow.run_time(0, {source: batch})
+    >>> seen
+    [(0, 1)]
+    """
+
+    def __init__(self, ctx: RunContext | None = None) -> None:
+        self.operators: list[Operator] = []
+        self.ctx = ctx or RunContext()
+        self.last_time: int | None = None
+        self.error_input: InputOperator | None = None
+        self.error_batch: Callable[[list[CellError]], pl.DataFrame] | None = None
+
+    def add(self, operator: Operator) -> Operator:
+        """Add an operator whose inputs are already in the graph; returns it."""
+        for source in operator.inputs:
+            if source.index < 0 or self.operators[source.index] is not source:
+                raise ValueError(f"{operator!r} reads {source!r}, which is not in this dataflow")
+        operator.index = len(self.operators)
+        self.operators.append(operator)
+        return operator
+
+    @property
+    def outputs(self) -> list[OutputOperator]:
+        return [op for op in self.operators if isinstance(op, OutputOperator)]
+
+    def run_time(self, time: int, inputs: Mapping[Operator, pl.DataFrame | None]) -> None:
+        """Process every input batch of logical ``time`` and complete that time."""
+        if self.last_time is not None and time < self.last_time:
+            raise ValueError(f"logical time went back from {self.last_time} to {time}")
+        self.last_time = time
+        self.ctx.time = time
+        self._push(time, dict(inputs))
+        # Errors raised while computing this time enter the error log at the same time, so a
+        # pipeline reading the log sees them together with the rows that caused them.
+        while self.error_input is not None and self.ctx.errors:
+            errors, self.ctx.errors = self.ctx.errors, []
+            self._push(time, {self.error_input: self.error_batch(errors)})
+        self.ctx.errors.clear()
+        for operator in self.operators:
+            operator.end_of_time(time, self.ctx)
+
+    def attach_error_log(
+        self, error_input: InputOperator, to_batch: Callable[[list[CellError]], pl.DataFrame]
+    ) -> None:
+        """Route run-time cell errors into ``error_input`` as batches built by ``to_batch``."""
+        self.error_input = error_input
+        self.error_batch = to_batch
+
+    def _push(self, time: int, inputs: dict[Operator, pl.DataFrame | None]) -> None:
+        outputs: list[pl.DataFrame | None] = [None] * len(self.operators)
+        for operator in self.operators:
+            if isinstance(operator, InputOperator):
+                delta = inputs.get(operator)
+                outputs[operator.index] = delta if delta is not None and delta.height else None
+                continue
+            deltas = [outputs[source.index] for source in operator.inputs]
+            if all(d is None for d in deltas):
+                continue
+            out = operator.process(time, deltas, self.ctx)
+            outputs[operator.index] = out if out is not None and out.height else None
+
+    def finish(self) -> None:
+        """Tell sinks that no more data will come."""
+        for output in self.outputs:
+            output.finish()
+
+
+def merge_inputs(
+    batches: list[tuple[Operator, pl.DataFrame]],
+) -> dict[Operator, pl.DataFrame | None]:
+    """Group ``(input, batch)`` pairs by input, concatenating batches of the same input."""
+    grouped: dict[Operator, list[pl.DataFrame]] = {}
+    for operator, batch in batches:
+        grouped.setdefault(operator, []).append(batch)
+    return {op: concat_batches(parts) for op, parts in grouped.items()}

@@ -1,0 +1,64 @@
+"""The operator interface every engine node implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+
+@dataclass
+class CellError:
+    """One run-time error: which operator, why, and the id of the row when known."""
+
+    operator: str
+    message: str
+    row_id: int | None = None
+
+
+@dataclass
+class RunContext:
+    """What an operator can reach while it processes a timestamp."""
+
+    time: int = 0
+    errors: list[CellError] = field(default_factory=list)
+    terminate_on_error: bool = False
+
+    def report_error(self, operator: str, message: str, row_id: int | None = None) -> None:
+        """Record a per-row error; fatal when the run was started with ``terminate_on_error``."""
+        if self.terminate_on_error:
+            raise EngineError(f"{operator}: {message}")
+        self.errors.append(CellError(operator, message, row_id))
+
+
+class EngineError(RuntimeError):
+    """A run-time failure that stops the dataflow."""
+
+
+class Operator:
+    """A node of the dataflow.
+
+    ``process`` receives, for one logical time, the delta each input emitted at that time
+    (``None`` where an input emitted nothing) and returns its own delta or ``None``. An
+    operator may be called several times for the same time; the engine adds the outputs up,
+    so every operator must treat two calls as the sum of their deltas.
+    """
+
+    stateful = False
+
+    def __init__(self, inputs: Sequence[Operator], name: str) -> None:
+        self.inputs = list(inputs)
+        self.name = name
+        self.index = -1
+
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
+        raise NotImplementedError
+
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
+        """Called once when ``time`` is complete everywhere."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"

@@ -1,0 +1,165 @@
+"""Stateless operators: each output delta depends only on the input delta of the same time.
+
+They work on whole batches; the kernels they apply are vectorized functions handed to them by
+the plan layer, so nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate
+from reflow.engine.ids import hash_columns
+from reflow.engine.operator import Operator, RunContext
+
+FrameKernel = Callable[[pl.DataFrame, RunContext], pl.DataFrame]
+MaskKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
+IdKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
+
+
+class InputOperator(Operator):
+    """Where batches enter the dataflow; the runtime feeds it."""
+
+    def __init__(self, name: str, columns: dict[str, pl.DataType]) -> None:
+        super().__init__([], name)
+        self.columns = columns
+
+    def process(self, time, deltas, ctx):  # pragma: no cover - fed directly by the dataflow
+        raise AssertionError("input operators are fed by the dataflow")
+
+
+class MapOperator(Operator):
+    """Row-wise projection: ``kernel`` maps a batch to a batch with the same ``_id``/``_diff``."""
+
+    def __init__(self, source: Operator, kernel: FrameKernel, name: str) -> None:
+        super().__init__([source], name)
+        self.kernel = kernel
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        return consolidate(self.kernel(delta, ctx))
+
+
+class FilterOperator(Operator):
+    """Keeps the rows for which ``predicate`` is true."""
+
+    def __init__(self, source: Operator, predicate: MaskKernel, name: str) -> None:
+        super().__init__([source], name)
+        self.predicate = predicate
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        kept = delta.filter(self.predicate(delta, ctx))
+        return kept if kept.height else None
+
+
+class ReindexOperator(Operator):
+    """Gives every row a new id computed from the row (``with_id_from``, ``with_id``)."""
+
+    def __init__(self, source: Operator, new_ids: IdKernel, name: str) -> None:
+        super().__init__([source], name)
+        self.new_ids = new_ids
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        return consolidate(delta.with_columns(self.new_ids(delta, ctx).alias(ID)))
+
+
+class FlattenOperator(Operator):
+    """One output row per element of a list-like column.
+
+    ``explode`` maps the column to ``(row, position, value)`` triples, one per element. The new
+    id hashes the original id with the element's position, so retracting a row retracts exactly
+    the rows it produced. ``origin_column``, if given, keeps the original id.
+    """
+
+    def __init__(
+        self,
+        source: Operator,
+        column: str,
+        name: str,
+        explode: Callable[[pl.Series], tuple[pl.Series, pl.Series, pl.Series]],
+        origin_column: str | None = None,
+    ) -> None:
+        super().__init__([source], name)
+        self.column = column
+        self.explode = explode
+        self.origin_column = origin_column
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        rows, positions, values = self.explode(delta[self.column])
+        if rows.len() == 0:
+            return None
+        frame = delta[rows]
+        if self.origin_column is not None:
+            frame = frame.with_columns(pl.col(ID).alias(self.origin_column))
+        frame = frame.with_columns(values.alias(self.column), positions.alias("_pos"))
+        new_ids = hash_columns(frame, [ID, "_pos"], salt="flatten")
+        return frame.with_columns(new_ids.alias(ID)).drop("_pos")
+
+
+class ConcatOperator(Operator):
+    """The union of several inputs with the same columns."""
+
+    def __init__(self, sources: Sequence[Operator], name: str) -> None:
+        super().__init__(sources, name)
+
+    def process(self, time, deltas, ctx):
+        return consolidate(concat_batches(deltas))
+
+
+class OutputOperator(Operator):
+    """Buffers the deltas of one time and hands them over, consolidated, once it is complete."""
+
+    def __init__(
+        self,
+        source: Operator,
+        name: str,
+        on_time: Callable[[int, pl.DataFrame], None],
+        on_time_end: Callable[[int], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__([source], name)
+        self.on_time = on_time
+        self.on_time_end = on_time_end
+        self.on_end = on_end
+        self._pending: list[pl.DataFrame] = []
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        if delta is not None:
+            self._pending.append(delta)
+        return None
+
+    def end_of_time(self, time, ctx):
+        pending, self._pending = self._pending, []
+        delta = consolidate(concat_batches(pending))
+        if delta is not None:
+            self.on_time(time, delta)
+        if self.on_time_end is not None:
+            self.on_time_end(time)
+
+    def finish(self) -> None:
+        if self.on_end is not None:
+            self.on_end()
+
+
+def with_fresh_ids(frame: pl.DataFrame, ids: Sequence[int]) -> pl.DataFrame:
+    """``frame`` with its ``_id`` column replaced by ``ids``."""
+    return frame.with_columns(pl.Series(ID, list(ids), dtype=ID_DTYPE))
+
+
+__all__ = [
+    "DIFF",
+    "ConcatOperator",
+    "FilterOperator",
+    "FlattenOperator",
+    "InputOperator",
+    "MapOperator",
+    "OutputOperator",
+    "ReindexOperator",
+    "with_fresh_ids",
+]

@@ -1,0 +1,5 @@
+"""Connectors: reading from and writing to external systems (``pw.io``)."""
+
+from reflow.io.subscribe import subscribe
+
+__all__ = ["subscribe"]

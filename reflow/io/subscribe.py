@@ -1,0 +1,58 @@
+"""``pw.io.subscribe``: call Python functions on every change of a table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from reflow.api.table import Table
+from reflow.api.trace import user_frame
+from reflow.engine.stateless import OutputOperator
+from reflow.runtime.runner import OutputSpec, register_output
+
+
+def subscribe(
+    table: Table,
+    on_change: Callable[..., Any] | None = None,
+    on_end: Callable[[], Any] | None = None,
+    on_time_end: Callable[[int], Any] | None = None,
+    *,
+    name: str | None = None,
+    sort_by: Any = None,
+) -> None:
+    """Call ``on_change(key, row, time, is_addition)`` for every change of ``table``, then
+    ``on_time_end(time)`` after each complete logical time and ``on_end()`` when the run ends.
+
+    An update arrives as the removal of the old row followed by the addition of the new one.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | v | __time__
+    ... 1 | 1 | 2
+    ... 1 | 2 | 4
+    ... ''')
+    >>> pw.io.subscribe(t, lambda key, row, time, is_addition: print(time, row, is_addition))
+    >>> pw.run()
+    2 {'v': 1} True
+    4 {'v': 1} False
+    4 {'v': 2} True
+    """
+    from reflow.debug.output import rows_of
+
+    node = table._node
+    label = name or f"subscribe at {user_frame()}"
+
+    def on_time(time: int, delta: pl.DataFrame) -> None:
+        if on_change is None:
+            return
+        changes = sorted(rows_of(node.columns, delta), key=lambda change: change[2] > 0)
+        for key, row, diff in changes:
+            for _ in range(abs(diff)):
+                on_change(key=key, row=row, time=time, is_addition=diff > 0)
+
+    def attach(lowering, operator):
+        return lowering.add(OutputOperator(operator, label, on_time, on_time_end, on_end))
+
+    register_output(OutputSpec(node, attach))

@@ -1,0 +1,612 @@
+"""Compiling resolved expressions into vectorized kernels over delta batches.
+
+Every expression becomes a Polars expression for its values and, when it can fail, a boolean
+Polars expression marking error cells. A column that can hold errors travels with a hidden
+companion column (``error_column(name)``); cells whose computation failed are null in the value
+column and true in the companion. Python functions (``apply``, UDFs, operations Polars cannot
+express) run as *stages* before the final vectorized select: their arguments are computed by
+Polars, the function is called once per row, and the results are attached as temporary columns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import operator as py_operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.engine.batch import DIFF, ID, ID_DTYPE
+from reflow.engine.ids import hash_columns
+from reflow.engine.operator import RunContext
+from reflow.engine.values import Pointer
+
+_ERROR_SUFFIX = "\x00error"
+
+
+def error_column(name: str) -> str:
+    """The hidden column that marks error cells of column ``name``."""
+    return name + _ERROR_SUFFIX
+
+
+def is_error_column(name: str) -> bool:
+    return name.endswith(_ERROR_SUFFIX)
+
+
+def storage_cast(value: pl.Expr, dtype: dt.DType) -> pl.Expr:
+    """Cast to the Polars storage type of ``dtype`` (object columns are left alone)."""
+    storage = dtype.polars()
+    if storage == pl.Object or storage == pl.Null:
+        return value
+    return value.cast(storage)
+
+
+@dataclass
+class Compiled:
+    value: pl.Expr
+    error: pl.Expr | None = None
+
+
+def _or(*errors: pl.Expr | None) -> pl.Expr | None:
+    present = [e for e in errors if e is not None]
+    if not present:
+        return None
+    result = present[0]
+    for e in present[1:]:
+        result = result | e
+    return result
+
+
+def _guarded(condition: pl.Expr, guard: pl.Expr | None) -> pl.Expr:
+    return condition if guard is None else (condition & guard)
+
+
+class RowwiseStage:
+    """Calls a Python function on every row, before the vectorized part of a kernel runs."""
+
+    def __init__(
+        self,
+        out: str,
+        name: str,
+        function: Callable[..., Any],
+        args: list[Compiled],
+        arg_types: list[dt.DType],
+        kwarg_names: list[str],
+        result_type: dt.DType,
+        propagate_none: bool,
+        guard: pl.Expr | None,
+        where: str,
+        batched: bool = False,
+        vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+    ) -> None:
+        self.out = out
+        self.name = name
+        self.function = function
+        self.args = args
+        self.arg_types = arg_types
+        self.kwarg_names = kwarg_names
+        self.result_type = result_type
+        self.propagate_none = propagate_none
+        self.guard = guard
+        self.where = where
+        self.batched = batched
+        self.vectorized = vectorized
+
+    def run(self, frame: pl.DataFrame, ctx: RunContext, operator: str) -> pl.DataFrame:
+        inputs = frame.select(
+            pl.int_range(pl.len()).alias("row"),
+            *(a.value.alias(f"a{i}") for i, a in enumerate(self.args)),
+            (_or(*(a.error for a in self.args)) or pl.lit(False)).alias("err"),
+            (self.guard if self.guard is not None else pl.lit(True)).alias("guard"),
+        )
+        if self.vectorized is not None:
+            values = self.vectorized(inputs)
+            return frame.with_columns(
+                values.alias(self.out), inputs["err"].alias(error_column(self.out))
+            )
+        columns = [
+            to_python_values(inputs[f"a{i}"], self.arg_types[i]) for i in range(len(self.args))
+        ]
+        errors = inputs["err"].to_list()
+        guards = inputs["guard"].to_list()
+        ids = frame[ID].to_list() if ID in frame.columns else [None] * frame.height
+        n_pos = len(self.args) - len(self.kwarg_names)
+        results: list[Any] = [None] * frame.height
+        failed = list(errors)
+        todo = [
+            i
+            for i in range(frame.height)
+            if guards[i]
+            and not errors[i]
+            and not (self.propagate_none and any(col[i] is None for col in columns))
+        ]
+        if self.batched:
+            self._run_batched(todo, columns, n_pos, results, failed, ids, ctx, operator)
+        else:
+            for i in todo:
+                row = [col[i] for col in columns]
+                try:
+                    results[i] = self.function(
+                        *row[:n_pos], **dict(zip(self.kwarg_names, row[n_pos:], strict=True))
+                    )
+                except Exception as exc:  # noqa: BLE001 - any user exception is a cell error
+                    failed[i] = True
+                    ctx.report_error(operator, self._message(exc), ids[i])
+        series = from_python_values(
+            results, self.result_type, failed, self.name, ids, ctx, operator
+        )
+        return frame.with_columns(
+            series.alias(self.out),
+            pl.Series(error_column(self.out), failed, dtype=pl.Boolean),
+        )
+
+    def _run_batched(self, todo, columns, n_pos, results, failed, ids, ctx, operator):
+        if not todo:
+            return
+        batch_args = [[col[i] for i in todo] for col in columns]
+        try:
+            out = list(
+                self.function(
+                    *batch_args[:n_pos],
+                    **dict(zip(self.kwarg_names, batch_args[n_pos:], strict=True)),
+                )
+            )
+            if len(out) != len(todo):
+                raise ValueError(f"returned {len(out)} results for {len(todo)} rows")
+        except Exception as exc:  # noqa: BLE001
+            for i in todo:
+                failed[i] = True
+                ctx.report_error(operator, self._message(exc), ids[i])
+            return
+        for i, value in zip(todo, out, strict=True):
+            results[i] = value
+
+    def _message(self, exc: Exception) -> str:
+        return f"{self.name}: {type(exc).__name__}: {exc} ({self.where})"
+
+
+def to_python_values(series: pl.Series, dtype: dt.DType) -> list[Any]:
+    """Cells of ``series`` as the Python values user functions receive."""
+    values = series.to_list()
+    base = dtype.strip_optional()
+    if base == dt.POINTER:
+        return [None if v is None else Pointer(v) for v in values]
+    return values
+
+
+def from_python_values(
+    values: list[Any],
+    dtype: dt.DType,
+    failed: list[bool],
+    name: str,
+    ids: Sequence[Any],
+    ctx: RunContext,
+    operator: str,
+) -> pl.Series:
+    """A column of type ``dtype`` from Python values; values of the wrong type become errors."""
+    base = dtype.strip_optional()
+    storage = dtype.polars()
+    if base == dt.POINTER:
+        values = [int(v) if isinstance(v, Pointer) else v for v in values]
+    if storage == pl.Object:
+        if base == dt.JSON:
+            from reflow.engine.values import Json
+
+            values = [v if v is None or isinstance(v, Json) else Json(v) for v in values]
+        if isinstance(base, (dt.Tuple, dt.List)):
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
+        return pl.Series(values, dtype=pl.Object)
+    try:
+        return pl.Series(values, dtype=storage, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        pass
+    checked = []
+    for i, value in enumerate(values):
+        try:
+            checked.append(pl.Series([value], dtype=storage, strict=True)[0])
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            checked.append(None)
+            if not failed[i]:
+                failed[i] = True
+                ctx.report_error(
+                    operator,
+                    f"{name}: returned {value!r}, which is not of type {dtype!r}",
+                    ids[i],
+                )
+    return pl.Series(checked, dtype=storage)
+
+
+class ExpressionCompiler:
+    """Compiles the resolved expressions of one operation into a frame kernel."""
+
+    def __init__(self, operator: str, column_name: Callable[[int, str], str]) -> None:
+        self.operator = operator
+        self.column_name = column_name
+        self.stages: list[RowwiseStage] = []
+        self.new_errors: list[tuple[pl.Expr, str]] = []
+
+    # --- public --------------------------------------------------------------------------
+    def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
+        method = getattr(self, "_c_" + type(node).__name__, None)
+        if method is None:
+            raise TypeError(f"cannot compile {type(node).__name__}")
+        return method(node, guard)
+
+    def projection_kernel(
+        self, outputs: dict[str, ex.ColumnExpression], keep: Sequence[str] = (ID, DIFF)
+    ) -> Callable[[pl.DataFrame, RunContext], pl.DataFrame]:
+        """A kernel computing ``outputs`` (with error companions) next to columns ``keep``."""
+        selected: list[pl.Expr] = []
+        for name, node in outputs.items():
+            compiled = self.compile(node)
+            value = storage_cast(compiled.value, node.dtype)
+            if compiled.error is None:
+                selected.append(value.alias(name))
+            else:
+                selected.append(
+                    pl.when(compiled.error).then(None).otherwise(value).alias(name)
+                )
+                selected.append(compiled.error.fill_null(False).alias(error_column(name)))
+        return self._kernel(lambda frame: frame.select(*keep, *selected))
+
+    def mask_kernel(
+        self, condition: ex.ColumnExpression
+    ) -> Callable[[pl.DataFrame, RunContext], pl.Series]:
+        """A kernel giving the rows where ``condition`` is true (errors and None drop)."""
+        compiled = self.compile(condition)
+        mask = compiled.value.fill_null(False)
+        if compiled.error is not None:
+            mask = mask & ~compiled.error.fill_null(False)
+        run = self._kernel(
+            lambda frame: frame.select(pl.int_range(pl.len()).alias("row"), mask.alias("mask"))
+        )
+        return lambda frame, ctx: run(frame, ctx)["mask"]
+
+    # --- helpers -------------------------------------------------------------------------
+    def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]):
+        stages = list(self.stages)
+        new_errors = list(self.new_errors)
+        operator = self.operator
+
+        def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+            for stage in stages:
+                frame = stage.run(frame, ctx, operator)
+            if new_errors:
+                _report_new_errors(frame, new_errors, ctx, operator)
+            return final(frame)
+
+        return kernel
+
+    def _stage_column(self) -> str:
+        return f"\x00stage{len(self.stages)}"
+
+    def _new_error(
+        self, condition: pl.Expr, guard: pl.Expr | None, message: str, where: str
+    ) -> None:
+        self.new_errors.append((_guarded(condition, guard), f"{message} ({where})"))
+
+    def _rowwise(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        args: Sequence[ex.ColumnExpression],
+        result_type: dt.DType,
+        guard: pl.Expr | None,
+        where: str,
+        *,
+        kwarg_names: Sequence[str] = (),
+        propagate_none: bool = False,
+        batched: bool = False,
+        vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+    ) -> Compiled:
+        compiled_args = [self.compile(a, guard) for a in args]
+        out = self._stage_column()
+        self.stages.append(
+            RowwiseStage(
+                out,
+                name,
+                function,
+                compiled_args,
+                [a.dtype for a in args],
+                list(kwarg_names),
+                result_type,
+                propagate_none,
+                guard,
+                where,
+                batched=batched,
+                vectorized=vectorized,
+            )
+        )
+        return Compiled(pl.col(out), pl.col(error_column(out)))
+
+    # --- node compilers --------------------------------------------------------------------
+    def _c_InputColumn(self, node: ex.InputColumn, guard) -> Compiled:
+        name = self.column_name(node.source, node.name)
+        error = pl.col(error_column(name)) if node.fallible else None
+        return Compiled(pl.col(name), error)
+
+    def _c_Literal(self, node: ex.Literal, guard) -> Compiled:
+        value = node.value
+        dtype = node.dtype
+        if dtype.polars() == pl.Object:
+            return self._rowwise("literal", lambda: value, [], dtype, None, node._where)
+        if isinstance(value, Pointer):
+            return Compiled(pl.lit(value.value, dtype=ID_DTYPE))
+        if value is None:
+            return Compiled(pl.lit(None))
+        if isinstance(value, (datetime.datetime, datetime.timedelta)):
+            return Compiled(pl.lit(value).cast(dtype.polars()))
+        return Compiled(pl.lit(value, dtype=dtype.polars()))
+
+    def _c_BinaryOp(self, node: ex.BinaryOp, guard) -> Compiled:
+        a_type, b_type = node.left.dtype.strip_optional(), node.right.dtype.strip_optional()
+        if a_type.polars() == pl.Object or b_type.polars() == pl.Object or (
+            node.op == "*" and dt.STR in (a_type, b_type)
+        ):
+            return self._rowwise(
+                f"operator {node.op}", _PY_BINARY[node.op], [node.left, node.right],
+                node.dtype, guard, node._where, propagate_none=node.op not in ("==", "!="),
+            )
+        left, right = self.compile(node.left, guard), self.compile(node.right, guard)
+        a, b = left.value, right.value
+        error = _or(left.error, right.error)
+        op = node.op
+        if op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
+            zero = (b == 0).fill_null(False)
+            self._new_error(zero, guard, f"division by zero in {op}", node._where)
+            error = _or(error, zero)
+            if op == "/":
+                value = a.cast(pl.Float64) / b if a_type == dt.INT else a / b
+            else:
+                value = _POLARS_BINARY[op](a, b)
+        elif op == "**" and a_type == b_type == dt.INT:
+            negative = (b < 0).fill_null(False)
+            self._new_error(
+                negative, guard, "negative exponent for an int power", node._where
+            )
+            error = _or(error, negative)
+            value = a.pow(pl.when(negative).then(0).otherwise(b))
+        elif op == "**":
+            value = a.cast(pl.Float64).pow(b)
+        elif op == "//" and a_type == dt.DURATION and b_type == dt.DURATION:
+            value = (a.dt.total_nanoseconds() // b.dt.total_nanoseconds())
+        elif op == "/" and a_type == dt.DURATION and b_type == dt.DURATION:
+            value = a.dt.total_nanoseconds() / b.dt.total_nanoseconds()
+        else:
+            value = _POLARS_BINARY[op](a, b)
+        return Compiled(value, error)
+
+    def _c_UnaryOp(self, node: ex.UnaryOp, guard) -> Compiled:
+        arg = self.compile(node.arg, guard)
+        return Compiled(-arg.value if node.op == "-" else ~arg.value, arg.error)
+
+    def _c_IsNone(self, node: ex.IsNone, guard) -> Compiled:
+        arg = self.compile(node.arg, guard)
+        value = arg.value.is_not_null() if node.negate else arg.value.is_null()
+        return Compiled(value, arg.error)
+
+    def _c_IfElse(self, node: ex.IfElse, guard) -> Compiled:
+        cond = self.compile(node.condition, guard)
+        truth = cond.value.fill_null(False)
+        then = self.compile(node.then, _guarded(truth, guard))
+        otherwise = self.compile(node.otherwise, _guarded(~truth, guard))
+        storage = node.dtype.polars()
+        then_value, else_value = then.value, otherwise.value
+        if storage not in (pl.Object, pl.Null):
+            then_value, else_value = then_value.cast(storage), else_value.cast(storage)
+        value = pl.when(truth).then(then_value).otherwise(else_value)
+        branch_error = None
+        if then.error is not None or otherwise.error is not None:
+            branch_error = (
+                pl.when(truth)
+                .then(then.error if then.error is not None else pl.lit(False))
+                .otherwise(otherwise.error if otherwise.error is not None else pl.lit(False))
+            )
+        return Compiled(value, _or(cond.error, branch_error))
+
+    def _c_Coalesce(self, node: ex.Coalesce, guard) -> Compiled:
+        args = [self.compile(a, guard) for a in node.args]
+        storage = node.dtype.polars()
+        values = [
+            a.value if storage in (pl.Object, pl.Null) else a.value.cast(storage) for a in args
+        ]
+        return Compiled(pl.coalesce(values), _or(*(a.error for a in args)))
+
+    def _c_Require(self, node: ex.Require, guard) -> Compiled:
+        value = self.compile(node.value, guard)
+        deps = [self.compile(d, guard) for d in node.deps]
+        missing = _or(*(d.value.is_null() for d in deps))
+        result = value.value if missing is None else (
+            pl.when(missing).then(None).otherwise(value.value)
+        )
+        return Compiled(result, _or(value.error, *(d.error for d in deps)))
+
+    def _c_Cast(self, node: ex.Cast, guard) -> Compiled:
+        arg = self.compile(node.arg, guard)
+        source = node.arg.dtype.strip_optional()
+        target = node.target.strip_optional()
+        if source == target:
+            return arg
+        if target == dt.STR and source == dt.BOOL:
+            return Compiled(
+                pl.when(arg.value).then(pl.lit("True")).otherwise(pl.lit("False"))
+                .cast(pl.String).alias("cast"),
+                arg.error,
+            )
+        cast = arg.value.cast(target.polars(), strict=False)
+        if source == dt.STR:
+            if target == dt.BOOL:
+                lowered = arg.value.str.to_lowercase()
+                cast = (
+                    pl.when(lowered.is_in(["true", "1", "yes", "on", "t", "y"])).then(True)
+                    .when(lowered.is_in(["false", "0", "no", "off", "f", "n"])).then(False)
+                    .otherwise(None)
+                )
+            else:
+                cast = arg.value.str.strip_chars().cast(target.polars(), strict=False)
+        failed = (cast.is_null() & arg.value.is_not_null()).fill_null(False)
+        self._new_error(
+            failed, guard, f"cannot cast value of type {node.arg.dtype!r} to {node.target!r}",
+            node._where,
+        )
+        return Compiled(cast, _or(arg.error, failed))
+
+    def _c_DeclareType(self, node: ex.DeclareType, guard) -> Compiled:
+        return self.compile(node.arg, guard)
+
+    def _c_Unwrap(self, node: ex.Unwrap, guard) -> Compiled:
+        arg = self.compile(node.arg, guard)
+        missing = arg.value.is_null()
+        if arg.error is not None:
+            missing = missing & ~arg.error
+        self._new_error(missing, guard, "unwrap: value is None", node._where)
+        return Compiled(arg.value, _or(arg.error, missing))
+
+    def _c_FillError(self, node: ex.FillError, guard) -> Compiled:
+        arg = self.compile(node.arg, guard)
+        replacement = self.compile(node.replacement, guard)
+        if arg.error is None:
+            return arg
+        storage = node.dtype.polars()
+        a_value, r_value = arg.value, replacement.value
+        if storage not in (pl.Object, pl.Null):
+            a_value, r_value = a_value.cast(storage), r_value.cast(storage)
+        value = pl.when(arg.error).then(r_value).otherwise(a_value)
+        error = None
+        if replacement.error is not None:
+            error = arg.error & replacement.error
+        return Compiled(value, error)
+
+    def _c_MakeTuple(self, node: ex.MakeTuple, guard) -> Compiled:
+        return self._rowwise(
+            "make_tuple", lambda *items: tuple(items), node.args, node.dtype, guard,
+            node._where,
+        )
+
+    def _c_GetItem(self, node: ex.GetItem, guard) -> Compiled:
+        checked = node.checked
+        base = node.obj.dtype.strip_optional()
+
+        def get_item(obj: Any, index: Any, default: Any) -> Any:
+            from reflow.engine.values import Json
+
+            if obj is None:
+                return None
+            container = obj.value if isinstance(obj, Json) else obj
+            try:
+                item = container[index]
+            except (IndexError, KeyError, TypeError):
+                if checked:
+                    raise
+                return default
+            return Json(item) if base == dt.JSON else item
+
+        return self._rowwise(
+            "get item", get_item, [node.obj, node.index, node.default], node.dtype, guard,
+            node._where,
+        )
+
+    def _c_PolarsCall(self, node: ex.PolarsCall, guard) -> Compiled:
+        args = [self.compile(a, guard) for a in node.args]
+        values = [a.value for a in args]
+        error = _or(*(a.error for a in args))
+        if node.error_when is not None:
+            failed = node.error_when(*values).fill_null(False)
+            if error is not None:
+                failed = failed & ~error
+            self._new_error(failed, guard, f"{node.name}: {node.error_message}", node._where)
+            error = _or(error, failed)
+            value = pl.when(failed).then(None).otherwise(node.kernel(*values))
+        else:
+            value = node.kernel(*values)
+        return Compiled(value, error)
+
+    def _c_RowwiseCall(self, node: ex.RowwiseCall, guard) -> Compiled:
+        return self._rowwise(
+            node.name, node.function, [*node.args, *node.kwargs.values()], node.dtype, guard,
+            node._where, kwarg_names=list(node.kwargs), propagate_none=node.propagate_none,
+            batched=node.batched,
+        )
+
+    def _c_PointerFrom(self, node: ex.PointerFrom, guard) -> Compiled:
+        count = len(node.args)
+        salt = node.salt
+        optional = node.optional
+
+        def vectorized(inputs: pl.DataFrame) -> pl.Series:
+            columns = [f"a{i}" for i in range(count)]
+            ids = hash_columns(inputs, columns, salt)
+            if optional and count:
+                missing = inputs.select(pl.any_horizontal(pl.col(columns).is_null()))
+                ids = ids.set(missing.to_series(), None)
+            return ids
+
+        return self._rowwise(
+            "pointer_from", lambda *a: None, node.args, node.dtype, guard, node._where,
+            vectorized=vectorized,
+        )
+
+    def _c_ReducerExpression(self, node: ex.ReducerExpression, guard) -> Compiled:
+        from reflow.api.trace import BuildError
+
+        raise BuildError(
+            f"reducer {node.reducer.name} can only be used inside reduce()", node._where
+        )
+
+
+def _report_new_errors(
+    frame: pl.DataFrame, new_errors: list[tuple[pl.Expr, str]], ctx: RunContext, operator: str
+) -> None:
+    flags = frame.select(
+        pl.int_range(pl.len()).alias("row"),
+        *(condition.fill_null(False).alias(f"e{i}") for i, (condition, _) in enumerate(new_errors))
+    )
+    for i, (_, message) in enumerate(new_errors):
+        column = flags[f"e{i}"]
+        if not column.any():
+            continue
+        ids = frame.filter(column)[ID].to_list() if ID in frame.columns else [None]
+        for row_id in ids:
+            ctx.report_error(operator, message, row_id)
+
+
+_POLARS_BINARY: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
+    "+": py_operator.add,
+    "-": py_operator.sub,
+    "*": py_operator.mul,
+    "/": py_operator.truediv,
+    "//": py_operator.floordiv,
+    "%": py_operator.mod,
+    "==": lambda a, b: a.eq_missing(b),
+    "!=": lambda a, b: a.ne_missing(b),
+    "<": py_operator.lt,
+    "<=": py_operator.le,
+    ">": py_operator.gt,
+    ">=": py_operator.ge,
+    "&": py_operator.and_,
+    "|": py_operator.or_,
+    "^": py_operator.xor,
+}
+
+_PY_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": py_operator.add,
+    "-": py_operator.sub,
+    "*": py_operator.mul,
+    "/": py_operator.truediv,
+    "//": py_operator.floordiv,
+    "%": py_operator.mod,
+    "**": py_operator.pow,
+    "==": py_operator.eq,
+    "!=": py_operator.ne,
+    "<": py_operator.lt,
+    "<=": py_operator.le,
+    ">": py_operator.gt,
+    ">=": py_operator.ge,
+    "&": py_operator.and_,
+    "|": py_operator.or_,
+    "^": py_operator.xor,
+}

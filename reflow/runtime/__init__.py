@@ -1,0 +1,1 @@
+"""reflow.runtime"""

@@ -1,0 +1,140 @@
+"""Turning a plan into a dataflow and running it over its sources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from reflow.engine.dataflow import Dataflow
+from reflow.engine.operator import RunContext
+from reflow.engine.stateless import InputOperator, OutputOperator
+from reflow.plan.nodes import InputNode, Lowering, PlanNode, live_nodes
+from reflow.runtime.error_log import error_log_batch_builder
+from reflow.runtime.sources import ErrorLogSource, StaticSource
+
+logger = logging.getLogger("reflow")
+
+
+@dataclass
+class OutputSpec:
+    """A sink attached to a table: ``attach`` adds the sink operator after the table's operator."""
+
+    node: PlanNode
+    attach: Callable[[Lowering, object], OutputOperator]
+
+
+_registered_outputs: list[OutputSpec] = []
+
+
+def register_output(spec: OutputSpec) -> None:
+    """Remember a sink so that ``pw.run()`` runs it."""
+    _registered_outputs.append(spec)
+
+
+def registered_outputs() -> list[OutputSpec]:
+    return list(_registered_outputs)
+
+
+def clear_outputs() -> None:
+    _registered_outputs.clear()
+
+
+def build(outputs: Sequence[OutputSpec], ctx: RunContext) -> Lowering:
+    """Lower the plan behind ``outputs`` into one dataflow."""
+    lowering = Lowering(Dataflow(ctx))
+    needs_error_log = any(_reads_error_log(spec.node) for spec in outputs)
+    if needs_error_log:
+        # The log is global: it reports errors of every table of the program.
+        for node in live_nodes():
+            if not _reads_error_log(node):
+                lowering.lower(node)
+    for spec in outputs:
+        spec.attach(lowering, lowering.lower(spec.node))
+    for operator, source in lowering.inputs:
+        if isinstance(source, ErrorLogSource):
+            lowering.dataflow.attach_error_log(operator, error_log_batch_builder())
+    return lowering
+
+
+def _reads_error_log(node: PlanNode) -> bool:
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if current.node_id in seen:
+            continue
+        seen.add(current.node_id)
+        if isinstance(current, InputNode) and isinstance(current.source, ErrorLogSource):
+            return True
+        stack.extend(current.inputs)
+    return False
+
+
+def run_static(lowering: Lowering) -> None:
+    """Feed every static source's batches in time order, then finish the sinks."""
+    by_time: dict[int, list[tuple[InputOperator, pl.DataFrame]]] = {}
+    for operator, source in lowering.inputs:
+        if isinstance(source, StaticSource):
+            for time, batch in source.batches:
+                by_time.setdefault(time, []).append((operator, batch))
+        elif not isinstance(source, ErrorLogSource):
+            raise TypeError(f"source {source!r} cannot be run statically")
+    dataflow = lowering.dataflow
+    times = sorted(by_time) or [0]
+    for time in times:
+        grouped: dict[InputOperator, list[pl.DataFrame]] = {}
+        for operator, batch in by_time.get(time, []):
+            grouped.setdefault(operator, []).append(batch)
+        dataflow.run_time(
+            time, {op: pl.concat(parts, how="vertical_relaxed") for op, parts in grouped.items()}
+        )
+    dataflow.finish()
+
+
+def run_outputs(outputs: Sequence[OutputSpec], *, terminate_on_error: bool = False) -> None:
+    """Build and run a dataflow for ``outputs``."""
+    ctx = RunContext(terminate_on_error=terminate_on_error)
+    lowering = build(outputs, ctx)
+    streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
+    if streaming:
+        from reflow.runtime.streaming import run_streaming
+
+        run_streaming(lowering)
+    else:
+        run_static(lowering)
+
+
+def run(
+    *,
+    debug: bool = False,
+    monitoring_level: object = None,
+    with_http_server: bool = False,
+    default_logging: bool = True,
+    persistence_config: object = None,
+    runtime_typechecking: bool | None = None,
+    license_key: str | None = None,
+    terminate_on_error: bool = False,
+    **kwargs: object,
+) -> None:
+    """Run every output registered with ``pw.io``: static inputs until read, streaming ones
+    until stopped.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 1
+    ... ''')
+    >>> pw.io.subscribe(t, on_change=lambda key, row, time, is_addition: print(row, is_addition))
+    >>> pw.run()
+    {'x': 1} True
+    """
+    outputs = registered_outputs()
+    clear_outputs()
+    run_outputs(outputs, terminate_on_error=terminate_on_error)
+
+
+def run_all(**kwargs: object) -> None:
+    """Same as ``run``."""
+    run(**kwargs)
