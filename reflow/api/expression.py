@@ -817,6 +817,9 @@ class ThisWithout:
         self.side = side
         self.names = names
 
+    def __iter__(self):
+        return iter([self])
+
 
 this = ThisSide("this")
 left = ThisSide("left")

@@ -48,11 +48,14 @@ class Scope:
             if side.table is table or side.table._node is table._node:
                 return side
         for side in self.tables:
-            if side.table._node.universe.is_equal_to(table._node.universe) and (
-                name == "id"
-                or _passes_through(side.table, table, name)
-                or _passes_through(table, side.table, name)
+            here, there = side.table._node.universe, table._node.universe
+            # A column of another table can be read when it is the same column carried
+            # unchanged (through selects and filters) to a table whose rows it covers.
+            if here.is_subset_of(there) and (
+                name == "id" or _passes_through(side.table, table, name)
             ):
+                return side
+            if here.is_equal_to(there) and _passes_through(table, side.table, name):
                 return side
         raise BuildError(
             f"column {name!r} belongs to a table that is not an input of this operation; "

@@ -176,6 +176,13 @@ def table_from_markdown(
     else:
         parsed = [{n: parse_markdown_cell(row[positions[n]]) for n in data_names} for row in cells]
         dtypes = {n: infer_column_dtype([row[n] for row in parsed]) for n in data_names}
+        for name, dtype in dtypes.items():
+            if dtype.strip_optional() == dt.ANY:
+                # Mixed kinds of literals in one column: keep every cell as its text.
+                dtypes[name] = dt.STR if not dtype.is_optional else dt.Optional(dt.STR)
+                for row, raw in zip(parsed, cells, strict=True):
+                    if row[name] is not None:
+                        row[name] = raw[positions[name]]
     times = [int(row[positions[TIME_COLUMN]]) if TIME_COLUMN in positions else 0 for row in cells]
     diffs = [int(row[positions[DIFF_COLUMN]]) if DIFF_COLUMN in positions else 1 for row in cells]
     order = sorted(range(len(parsed)), key=lambda i: times[i])

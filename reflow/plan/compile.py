@@ -65,6 +65,25 @@ def _guarded(condition: pl.Expr, guard: pl.Expr | None) -> pl.Expr:
     return condition if guard is None else (condition & guard)
 
 
+class RowFailure:
+    """A batched function's result for one row whose computation raised ``exception``."""
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: Exception) -> None:
+        self.exception = exception
+
+
+class _LazyIds:
+    """Row ids of a frame, converted to Python only for the rows that are asked for."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __getitem__(self, row: int) -> Any:
+        return self.frame[ID][row] if ID in self.frame.columns else None
+
+
 class RowwiseStage:
     """Calls a Python function on every row, before the vectorized part of a kernel runs."""
 
@@ -97,10 +116,11 @@ class RowwiseStage:
         self.vectorized = vectorized
 
     def run(self, frame: pl.DataFrame, ctx: RunContext, operator: str) -> pl.DataFrame:
+        arg_error = _or(*(a.error for a in self.args))
         inputs = frame.select(
             pl.int_range(pl.len()).alias("row"),
             *(a.value.alias(f"a{i}") for i, a in enumerate(self.args)),
-            (_or(*(a.error for a in self.args)) or pl.lit(False)).alias("err"),
+            (pl.lit(False) if arg_error is None else arg_error.fill_null(False)).alias("err"),
             (self.guard if self.guard is not None else pl.lit(True)).alias("guard"),
         )
         if self.vectorized is not None:
@@ -111,31 +131,36 @@ class RowwiseStage:
         columns = [
             to_python_values(inputs[f"a{i}"], self.arg_types[i]) for i in range(len(self.args))
         ]
-        errors = inputs["err"].to_list()
-        guards = inputs["guard"].to_list()
-        ids = frame[ID].to_list() if ID in frame.columns else [None] * frame.height
-        n_pos = len(self.args) - len(self.kwarg_names)
-        results: list[Any] = [None] * frame.height
-        failed = list(errors)
-        todo = [
-            i
-            for i in range(frame.height)
-            if guards[i]
-            and not errors[i]
-            and not (self.propagate_none and any(col[i] is None for col in columns))
-        ]
-        if self.batched:
-            self._run_batched(todo, columns, n_pos, results, failed, ids, ctx, operator)
+        skip = inputs["err"] | ~inputs["guard"].fill_null(False)
+        if self.propagate_none and self.args:
+            skip = skip | inputs.select(
+                pl.any_horizontal(pl.col(f"a{i}").is_null() for i in range(len(self.args)))
+            ).to_series()
+        ids = _LazyIds(frame)
+        if not skip.any():
+            todo = None
+            failed = [False] * frame.height
+            call_columns = columns
         else:
-            for i in todo:
-                row = [col[i] for col in columns]
-                try:
-                    results[i] = self.function(
-                        *row[:n_pos], **dict(zip(self.kwarg_names, row[n_pos:], strict=True))
-                    )
-                except Exception as exc:  # noqa: BLE001 - any user exception is a cell error
-                    failed[i] = True
-                    ctx.report_error(operator, self._message(exc), ids[i])
+            todo = [i for i, s in enumerate(skip.to_list()) if not s]
+            failed = inputs["err"].to_list()
+            call_columns = [[col[i] for i in todo] for col in columns]
+        n_pos = len(self.args) - len(self.kwarg_names)
+        count = frame.height if todo is None else len(todo)
+        if self.batched:
+            out, errors = self._call_batched(call_columns, n_pos, count)
+        else:
+            out, errors = self._call_rows(call_columns, n_pos, count)
+        if todo is None:
+            results = out
+        else:
+            results = [None] * frame.height
+            for i, value in zip(todo, out, strict=True):
+                results[i] = value
+        for position, exc in errors:
+            row = position if todo is None else todo[position]
+            failed[row] = True
+            ctx.report_error(operator, self._message(exc), ids[row])
         series = from_python_values(
             results, self.result_type, failed, self.name, ids, ctx, operator
         )
@@ -144,26 +169,62 @@ class RowwiseStage:
             pl.Series(error_column(self.out), failed, dtype=pl.Boolean),
         )
 
-    def _run_batched(self, todo, columns, n_pos, results, failed, ids, ctx, operator):
-        if not todo:
-            return
-        batch_args = [[col[i] for i in todo] for col in columns]
+    def _call_rows(
+        self, columns: list[list[Any]], n_pos: int, count: int
+    ) -> tuple[list[Any], list[tuple[int, Exception]]]:
+        """Call the function once per row; a raising row gives ``None`` and an error entry."""
+        function = self.function
+        if self.kwarg_names:
+            names = self.kwarg_names
+            user = function
+
+            def function(*row):
+                return user(*row[:n_pos], **dict(zip(names, row[n_pos:], strict=True)))
+
+        results: list[Any] = []
+        append = results.append
+        errors: list[tuple[int, Exception]] = []
+        single = len(columns) == 1
+        rows = iter(columns[0]) if single else zip(*columns) if columns else iter([()] * count)
+        while True:
+            # The loop resumes after a failing row, so the happy path stays a bare loop.
+            try:
+                if single:
+                    for value in rows:
+                        append(function(value))
+                else:
+                    for row in rows:
+                        append(function(*row))
+                break
+            except Exception as exc:  # noqa: BLE001 - any user exception is a cell error
+                errors.append((len(results), exc))
+                append(None)
+        return results, errors
+
+    def _call_batched(
+        self, columns: list[list[Any]], n_pos: int, count: int
+    ) -> tuple[list[Any], list[tuple[int, Exception]]]:
+        """Call the function once with lists of arguments; it returns one result per row.
+
+        A result that is a ``RowFailure`` marks that row alone as failed.
+        """
+        if count == 0:
+            return [], []
         try:
             out = list(
                 self.function(
-                    *batch_args[:n_pos],
-                    **dict(zip(self.kwarg_names, batch_args[n_pos:], strict=True)),
+                    *columns[:n_pos],
+                    **dict(zip(self.kwarg_names, columns[n_pos:], strict=True)),
                 )
             )
-            if len(out) != len(todo):
-                raise ValueError(f"returned {len(out)} results for {len(todo)} rows")
+            if len(out) != count:
+                raise ValueError(f"returned {len(out)} results for {count} rows")
         except Exception as exc:  # noqa: BLE001
-            for i in todo:
-                failed[i] = True
-                ctx.report_error(operator, self._message(exc), ids[i])
-            return
-        for i, value in zip(todo, out, strict=True):
-            results[i] = value
+            return [None] * count, [(i, exc) for i in range(count)]
+        errors = [(i, v.exception) for i, v in enumerate(out) if isinstance(v, RowFailure)]
+        for i, _ in errors:
+            out[i] = None
+        return out, errors
 
     def _message(self, exc: Exception) -> str:
         return f"{self.name}: {type(exc).__name__}: {exc} ({self.where})"
@@ -231,7 +292,11 @@ class ExpressionCompiler:
 
     # --- public --------------------------------------------------------------------------
     def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
-        method = getattr(self, "_c_" + type(node).__name__, None)
+        method = None
+        for cls in type(node).__mro__:  # subclasses compile like the expression they extend
+            method = getattr(self, "_c_" + cls.__name__, None)
+            if method is not None:
+                break
         if method is None:
             raise TypeError(f"cannot compile {type(node).__name__}")
         return method(node, guard)
