@@ -6,6 +6,7 @@ Every method builds a new plan node and returns a new ``Table``; nothing runs un
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,6 +105,10 @@ class Table:
         """
         where = user_frame()
         outputs = self._named_expressions(args, kwargs, where)
+        ix_module = sys.modules.get("reflow.api.ix")
+        if ix_module is not None and ix_module.contains_ix(outputs.values()):
+            # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
+            return ix_module.select_with_ix(self, outputs, where)
         scope = Scope.single(self)
         resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
         return Table(SelectNode(self._node, resolved, where))
@@ -461,6 +466,15 @@ class Table:
         from reflow.api.sort import diff
 
         return diff(self, timestamp, *values, instance=instance)
+
+    def await_futures(self) -> Table:
+        """The table with the results of fully asynchronous UDFs awaited.
+
+        See ``reflow.udfs.futures.await_futures``.
+        """
+        from reflow.udfs.futures import await_futures
+
+        return await_futures(self)
 
     @staticmethod
     def empty(**kwargs: Any) -> Table:

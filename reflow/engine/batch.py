@@ -71,6 +71,8 @@ def consolidate(batch: pl.DataFrame | None) -> pl.DataFrame | None:
         return None
     if batch.height == 1:
         return batch if batch[DIFF][0] != 0 else None
+    if batch.height <= _SMALL_BATCH:
+        return _consolidate_small(batch)
     dup_mask = batch[ID].is_duplicated()
     if not dup_mask.any():
         zero = batch[DIFF] == 0
@@ -99,3 +101,34 @@ def consolidate(batch: pl.DataFrame | None) -> pl.DataFrame | None:
     )
     out = pl.concat([unique_rows.filter(unique_rows[DIFF] != 0), merged], how="vertical_relaxed")
     return out if out.height else None
+
+
+# Up to this many rows, consolidation works on Python tuples: a handful of rows costs a few
+# microseconds that way, against a fixed ~0.1 ms for every Polars call.
+_SMALL_BATCH = 64
+
+
+def _consolidate_small(batch: pl.DataFrame) -> pl.DataFrame | None:
+    ids = batch[ID].to_list()
+    diff_index = batch.columns.index(DIFF)
+    if len(set(ids)) == len(ids):
+        diffs = batch[DIFF].to_list()
+        if all(diffs):
+            return batch
+        return batch.filter(batch[DIFF] != 0) if any(diffs) else None
+    totals: dict[tuple, list[int]] = {}
+    for position, row in enumerate(batch.rows()):
+        key = tuple(_row_key(v) for i, v in enumerate(row) if i != diff_index)
+        entry = totals.get(key)
+        if entry is None:
+            totals[key] = [position, row[diff_index]]
+        else:
+            entry[1] += row[diff_index]
+    kept = [(position, total) for position, total in totals.values() if total != 0]
+    if not kept:
+        return None
+    if len(kept) == batch.height:
+        return batch  # nothing merged or cancelled (e.g. an update: same id, new values)
+    return batch[[position for position, _ in kept]].with_columns(
+        pl.Series(DIFF, [total for _, total in kept], dtype=DIFF_DTYPE)
+    )

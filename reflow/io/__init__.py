@@ -1,5 +1,19 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
+from reflow.io import csv, fs, jsonlines, null, plaintext, python
+from reflow.io._common import ConnectorError, InputPathNotFound
+from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
 
-__all__ = ["subscribe"]
+__all__ = [
+    "ConnectorError",
+    "CsvParserSettings",
+    "InputPathNotFound",
+    "csv",
+    "fs",
+    "jsonlines",
+    "null",
+    "plaintext",
+    "python",
+    "subscribe",
+]

@@ -9,8 +9,7 @@ import polars as pl
 
 from reflow.api.table import Table
 from reflow.api.trace import user_frame
-from reflow.engine.stateless import OutputOperator
-from reflow.runtime.runner import OutputSpec, register_output
+from reflow.io._common import add_sink
 
 
 def subscribe(
@@ -52,7 +51,4 @@ def subscribe(
             for _ in range(abs(diff)):
                 on_change(key=key, row=row, time=time, is_addition=diff > 0)
 
-    def attach(lowering, operator):
-        return lowering.add(OutputOperator(operator, label, on_time, on_time_end, on_end))
-
-    register_output(OutputSpec(node, attach))
+    add_sink(table, label, on_time, on_time_end=on_time_end, on_end=on_end)

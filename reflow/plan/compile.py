@@ -84,6 +84,28 @@ class _LazyIds:
         return self.frame[ID][row] if ID in self.frame.columns else None
 
 
+def _is_numeric_array(values: Any) -> bool:
+    """Whether ``values`` is a one-dimensional numpy array of numbers or booleans."""
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    return kind in ("i", "u", "f", "b") and getattr(values, "ndim", 0) == 1
+
+
+def _array_series(values: Any, dtype: dt.DType) -> pl.Series | None:
+    """A column of type ``dtype`` straight from a numeric array, or ``None`` if it does not fit."""
+    base = dtype.strip_optional()
+    kind = values.dtype.kind
+    if base == dt.FLOAT and kind in ("i", "u", "f"):
+        return pl.Series(values).cast(pl.Float64)
+    if base == dt.INT and kind in ("i", "u"):
+        try:
+            return pl.Series(values).cast(pl.Int64)
+        except pl.exceptions.PolarsError:  # out of range: checked value by value instead
+            return None
+    if base == dt.BOOL and kind == "b":
+        return pl.Series(values)
+    return None
+
+
 class RowwiseStage:
     """Calls a Python function on every row, before the vectorized part of a kernel runs."""
 
@@ -151,6 +173,14 @@ class RowwiseStage:
             out, errors = self._call_batched(call_columns, n_pos, count)
         else:
             out, errors = self._call_rows(call_columns, n_pos, count)
+        if todo is None and not errors and _is_numeric_array(out):
+            series = _array_series(out, self.result_type)
+            if series is not None:
+                return frame.with_columns(
+                    series.alias(self.out), pl.lit(False).alias(error_column(self.out))
+                )
+        if not isinstance(out, list):
+            out = out.tolist()
         if todo is None:
             results = out
         else:
@@ -166,7 +196,9 @@ class RowwiseStage:
         )
         return frame.with_columns(
             series.alias(self.out),
-            pl.Series(error_column(self.out), failed, dtype=pl.Boolean),
+            pl.Series(error_column(self.out), failed, dtype=pl.Boolean)
+            if True in failed
+            else pl.lit(False).alias(error_column(self.out)),
         )
 
     def _call_rows(
@@ -211,12 +243,12 @@ class RowwiseStage:
         if count == 0:
             return [], []
         try:
-            out = list(
-                self.function(
-                    *columns[:n_pos],
-                    **dict(zip(self.kwarg_names, columns[n_pos:], strict=True)),
-                )
+            out = self.function(
+                *columns[:n_pos], **dict(zip(self.kwarg_names, columns[n_pos:], strict=True))
             )
+            if _is_numeric_array(out) and len(out) == count:
+                return out, []  # a whole numeric column: no per-row failures possible
+            out = list(out)
             if len(out) != count:
                 raise ValueError(f"returned {len(out)} results for {count} rows")
         except Exception as exc:  # noqa: BLE001
@@ -565,6 +597,8 @@ class ExpressionCompiler:
             try:
                 item = container[index]
             except (IndexError, KeyError, TypeError):
+                if base == dt.JSON and checked:
+                    return Json(None)  # json["missing"] is JSON null, as in Pathway
                 if checked:
                     raise
                 return default

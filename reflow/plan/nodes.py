@@ -29,6 +29,7 @@ from reflow.engine.stateless import (
     ReindexOperator,
 )
 from reflow.plan.compile import ExpressionCompiler, error_column
+from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
 _node_ids = itertools.count()
 _live_nodes: weakref.WeakValueDictionary[int, PlanNode] = weakref.WeakValueDictionary()
@@ -168,6 +169,8 @@ class SelectNode(PlanNode):
     def lower(self, sources, lowering):
         compiler = ExpressionCompiler(self.name, _single_source_name)
         kernel = compiler.projection_kernel(self.outputs)
+        if calls_nondeterministic(self.outputs.values()):
+            return lowering.add(memo_select(sources[0], kernel, self.name))
         return lowering.add(MapOperator(sources[0], kernel, self.name))
 
 
@@ -181,6 +184,8 @@ class FilterNode(PlanNode):
     def lower(self, sources, lowering):
         compiler = ExpressionCompiler(self.name, _single_source_name)
         mask = compiler.mask_kernel(self.condition)
+        if calls_nondeterministic([self.condition]):
+            return lowering.add(memo_filter(sources[0], mask, self.name))
         return lowering.add(FilterOperator(sources[0], mask, self.name))
 
 

@@ -93,15 +93,22 @@ def run_static(lowering: Lowering) -> None:
     dataflow.finish()
 
 
-def run_outputs(outputs: Sequence[OutputSpec], *, terminate_on_error: bool = False) -> None:
+def run_outputs(
+    outputs: Sequence[OutputSpec],
+    *,
+    terminate_on_error: bool = False,
+    monitoring_level: object = None,
+    with_http_server: bool = False,
+) -> None:
     """Build and run a dataflow for ``outputs``."""
     ctx = RunContext(terminate_on_error=terminate_on_error)
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
-    if streaming:
+    if streaming or with_http_server:
+        from reflow.runtime.monitoring import Monitor
         from reflow.runtime.streaming import run_streaming
 
-        run_streaming(lowering)
+        run_streaming(lowering, Monitor(monitoring_level, with_http_server))  # type: ignore[arg-type]
     else:
         run_static(lowering)
 
@@ -121,6 +128,14 @@ def run(
     """Run every output registered with ``pw.io``: static inputs until read, streaming ones
     until stopped.
 
+    Live sources run until all of them are exhausted, until ``reflow.runtime.streaming.stop()``
+    is called, or until Ctrl-C / SIGTERM; in every case the rows already read reach the sinks
+    and output files are flushed and closed. ``monitoring_level`` (a ``pw.MonitoringLevel``)
+    controls the live status shown in the terminal; ``with_http_server=True`` serves Prometheus
+    metrics at ``/metrics`` on the port in ``REFLOW_MONITORING_HTTP_PORT`` (default 20000).
+    With ``terminate_on_error=True`` the first bad row or failing cell stops the run with its
+    message; otherwise it goes to ``pw.global_error_log()`` and the run goes on.
+
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
     ... x
@@ -132,7 +147,12 @@ def run(
     """
     outputs = registered_outputs()
     clear_outputs()
-    run_outputs(outputs, terminate_on_error=terminate_on_error)
+    run_outputs(
+        outputs,
+        terminate_on_error=terminate_on_error,
+        monitoring_level=monitoring_level,
+        with_http_server=with_http_server,
+    )
 
 
 def run_all(**kwargs: object) -> None:

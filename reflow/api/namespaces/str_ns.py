@@ -2,21 +2,140 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import polars as pl
+
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 
+_TRUE_VALUES = ("on", "true", "yes", "1")
+_FALSE_VALUES = ("off", "false", "no", "0")
+
 
 def _requires_str(*types: dt.DType) -> None:
-    if types and types[0].strip_optional() not in (dt.STR, dt.ANY):
+    if types and types[0].strip_optional() != dt.STR:
         raise TypeError(f"expected a str column, got {types[0]!r}")
 
 
-def _keep_optional(result: dt.DType):
+def _check_args(types: Sequence[dt.DType], expected: Sequence[dt.DType]) -> None:
+    """Check the extra arguments (after the string itself) against ``expected`` types."""
+    for position, (got, want) in enumerate(zip(types[1:], expected, strict=False), start=1):
+        base = got.strip_optional()
+        if base == want or got == dt.NONE:
+            continue
+        raise TypeError(f"argument {position} must be {want!r}, got {got!r}")
+
+
+def _keep_optional(result: dt.DType, *arg_types: dt.DType):
+    """A result-type function: ``result`` (Optional when the string column is Optional)."""
+
     def result_type(*types: dt.DType) -> dt.DType:
         _requires_str(*types)
-        return dt.Optional(result) if types[0].is_optional else result
+        _check_args(types, arg_types)
+        optional = any(t.is_optional or t == dt.NONE for t in types)
+        return dt.Optional(result) if optional else result
 
     return result_type
+
+
+def _clamp_index(index: pl.Expr, length: pl.Expr) -> pl.Expr:
+    """Python's slice-bound normalization: negative counts from the end, clipped to [0, len]."""
+    index = index.cast(pl.Int64)
+    return (
+        pl.when(index < 0)
+        .then(pl.max_horizontal(length + index, pl.lit(0, pl.Int64)))
+        .otherwise(pl.min_horizontal(index, length))
+    )
+
+
+def _py_slice(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> tuple[pl.Expr, pl.Expr]:
+    """``s[start:end]`` with Python semantics, and the normalized start offset."""
+    length = s.str.len_chars().cast(pl.Int64)
+    lo = pl.lit(0, pl.Int64) if start is None else _clamp_index(start, length)
+    hi = length if end is None else _clamp_index(end, length)
+    size = pl.max_horizontal(hi - lo, pl.lit(0, pl.Int64))
+    return s.str.slice(lo, size), lo
+
+
+def _empty_range(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> pl.Expr:
+    """Where ``str.find``/``str.count`` see no range at all: ``start`` lies beyond the string
+    or ``end`` before ``start`` (then even an empty ``sub`` is not found)."""
+    length = s.str.len_chars().cast(pl.Int64)
+    lo = pl.lit(0, pl.Int64) if start is None else _clamp_index(start, length)
+    hi = length if end is None else _clamp_index(end, length)
+    beyond = pl.lit(False) if start is None else start.cast(pl.Int64) > length
+    return beyond | (hi < lo)
+
+
+def _char_find(s: pl.Expr, sub: pl.Expr) -> pl.Expr:
+    """Character index of the first occurrence of ``sub`` in ``s``, or -1."""
+    byte_index = s.str.find(sub, literal=True)
+    # Polars gives a byte offset; count the characters of the bytes before it.
+    before = s.cast(pl.Binary).bin.head(byte_index.fill_null(0)).cast(pl.String)
+    return (
+        pl.when(s.is_null() | sub.is_null()).then(pl.lit(None, pl.Int64))
+        .when(byte_index.is_null()).then(pl.lit(-1, pl.Int64))
+        .otherwise(before.str.len_chars().cast(pl.Int64))
+    )
+
+
+def _char_rfind(s: pl.Expr, sub: pl.Expr) -> pl.Expr:
+    """Character index of the last occurrence of ``sub`` in ``s``, or -1."""
+    length = s.str.len_chars().cast(pl.Int64)
+    after = s.str.split(sub).list.last().str.len_chars().cast(pl.Int64)
+    return (
+        pl.when(~s.str.contains(sub, literal=True)).then(pl.lit(-1, pl.Int64))
+        .when(sub.str.len_bytes() == 0).then(length)
+        .otherwise(length - after - sub.str.len_chars().cast(pl.Int64))
+    )
+
+
+def _in_range(
+    s: pl.Expr,
+    sub: pl.Expr,
+    start: pl.Expr | None,
+    end: pl.Expr | None,
+    compute: Callable[[pl.Expr, pl.Expr, pl.Expr, pl.Expr], pl.Expr],
+) -> pl.Expr:
+    """``compute(part, sub, offset, empty)`` on ``part = s[start:end]``.
+
+    The intermediate columns are materialized once per batch (a plain expression tree would
+    recompute the slice for every use, several times slower than per-row Python).
+    """
+    fields = [s.alias("s"), sub.alias("sub")]
+    if start is not None:
+        fields.append(start.cast(pl.Int64).alias("start"))
+    if end is not None:
+        fields.append(end.cast(pl.Int64).alias("end"))
+
+    def run(batch: pl.Series) -> pl.Series:
+        frame = batch.struct.unnest()
+        lo = pl.col("start") if start is not None else None
+        hi = pl.col("end") if end is not None else None
+        part, offset = _py_slice(pl.col("s"), lo, hi)
+        frame = frame.with_columns(
+            part.alias("part"), offset.alias("offset"),
+            _empty_range(pl.col("s"), lo, hi).alias("empty"),
+        )
+        result = compute(pl.col("part"), pl.col("sub"), pl.col("offset"), pl.col("empty"))
+        return frame.select(
+            pl.when(pl.col("s").is_null()).then(None).otherwise(result).alias("v")
+        ).to_series()
+
+    return pl.struct(fields).map_batches(run, return_dtype=pl.Int64)
+
+
+def _start_end_args(start: Any, end: Any) -> list[Any]:
+    return [a for a in (start, end) if a is not None]
+
+
+def _unpack(values: Sequence[pl.Expr], start: Any, end: Any):
+    rest = list(values)
+    lo = rest.pop(0) if start is not None else None
+    hi = rest.pop(0) if end is not None else None
+    return lo, hi
 
 
 class StringNamespace:
@@ -35,21 +154,488 @@ class StringNamespace:
     def __init__(self, expr: ex.ColumnExpression) -> None:
         self._expr = expr
 
-    def lower(self) -> ex.ColumnExpression:
-        """Lowercase."""
+    def _call(
+        self,
+        name: str,
+        kernel: Callable[..., pl.Expr],
+        result: dt.DType,
+        *args: Any,
+        arg_types: Sequence[dt.DType] = (),
+    ) -> ex.ColumnExpression:
         return ex.PolarsCall(
-            "str.lower", [self._expr], lambda s: s.str.to_lowercase(), _keep_optional(dt.STR)
+            f"str.{name}", [self._expr, *args], kernel, _keep_optional(result, *arg_types)
         )
+
+    # --- case ------------------------------------------------------------------------------
+    def lower(self) -> ex.ColumnExpression:
+        """Lowercase.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name
+        ... AliCe
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.lower()), include_id=False)
+        x
+        alice
+        """
+        return self._call("lower", lambda s: s.str.to_lowercase(), dt.STR)
 
     def upper(self) -> ex.ColumnExpression:
-        """Uppercase."""
-        return ex.PolarsCall(
-            "str.upper", [self._expr], lambda s: s.str.to_uppercase(), _keep_optional(dt.STR)
+        """Uppercase.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name
+        ... AliCe
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.upper()), include_id=False)
+        x
+        ALICE
+        """
+        return self._call("upper", lambda s: s.str.to_uppercase(), dt.STR)
+
+    def swapcase(self) -> ex.ColumnExpression:
+        """Lowercase letters become uppercase and the other way round.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name
+        ... AliCe
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.swapcase()), include_id=False)
+        x
+        aLIcE
+        """
+        return ex.RowwiseCall(
+            "str.swapcase", str.swapcase, (self._expr,), _keep_optional(dt.STR),
+            propagate_none=True,
         )
 
+    def title(self) -> ex.ColumnExpression:
+        """Each word starts with an uppercase letter, the rest is lowercase.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("hello wORLD",)])
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.title()), include_id=False)
+        x
+        Hello World
+        """
+        return self._call("title", lambda s: s.str.to_titlecase(), dt.STR)
+
+    def reversed(self) -> ex.ColumnExpression:
+        """The string reversed.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name
+        ... Alice
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.reversed()), include_id=False)
+        x
+        ecilA
+        """
+        return self._call("reversed", lambda s: s.str.reverse(), dt.STR)
+
+    # --- measuring and searching ------------------------------------------------------------
     def len(self) -> ex.ColumnExpression:
-        """Number of characters."""
-        return ex.PolarsCall(
-            "str.len", [self._expr], lambda s: s.str.len_chars().cast(int),
-            _keep_optional(dt.INT),
+        """Number of characters.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name
+        ... Alice
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(n=pw.this.name.str.len()), include_id=False)
+        n
+        5
+        """
+        return self._call("len", lambda s: s.str.len_chars().cast(pl.Int64), dt.INT)
+
+    def find(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
+        """Index of the first occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.find``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abcabc
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.find("c"), b=pw.this.s.str.find("c", 3),
+        ...              c=pw.this.s.str.find("x")),
+        ...     include_id=False)
+        a | b | c
+        2 | 5 | -1
+        """
+        return self._search("find", _char_find, sub, start, end)
+
+    def rfind(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
+        """Index of the last occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.rfind``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abcabc
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.rfind("c"), b=pw.this.s.str.rfind("c", 0, 4)),
+        ...     include_id=False)
+        a | b
+        5 | 2
+        """
+        return self._search("rfind", _char_rfind, sub, start, end)
+
+    def _search(
+        self, name: str, finder: Callable[[pl.Expr, pl.Expr], pl.Expr], sub: Any, start: Any,
+        end: Any,
+    ) -> ex.ColumnExpression:
+        def kernel(s: pl.Expr, sub_value: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
+            lo_arg, hi_arg = _unpack(bounds, start, end)
+            if lo_arg is None and hi_arg is None:
+                return finder(s, sub_value)
+
+            def search(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
+                index = finder(part, sub_col)
+                missing = (index < 0) | empty
+                return pl.when(missing).then(pl.lit(-1, pl.Int64)).otherwise(index + lo)
+
+            return _in_range(s, sub_value, lo_arg, hi_arg, search)
+
+        bounds = _start_end_args(start, end)
+        return self._call(
+            name, kernel, dt.INT, sub, *bounds, arg_types=(dt.STR, *([dt.INT] * len(bounds)))
         )
+
+    def count(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
+        """Number of non-overlapping occurrences of ``sub`` in ``s[start:end]``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abcabc
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.count("bc"), b=pw.this.s.str.count("bc", 2)),
+        ...     include_id=False)
+        a | b
+        2 | 1
+        """
+
+        def kernel(s: pl.Expr, sub_value: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
+            lo_arg, hi_arg = _unpack(bounds, start, end)
+            if lo_arg is None and hi_arg is None:
+                return s.str.count_matches(sub_value, literal=True).cast(pl.Int64)
+
+            def count(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
+                counted = part.str.count_matches(sub_col, literal=True).cast(pl.Int64)
+                return pl.when(empty).then(pl.lit(0, pl.Int64)).otherwise(counted)
+
+            return _in_range(s, sub_value, lo_arg, hi_arg, count)
+
+        bounds = _start_end_args(start, end)
+        return self._call(
+            "count", kernel, dt.INT, sub, *bounds, arg_types=(dt.STR, *([dt.INT] * len(bounds)))
+        )
+
+    def startswith(self, prefix: Any) -> ex.ColumnExpression:
+        """Whether the string starts with ``prefix``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abc
+        ... xbc
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(pw.this.s, p=pw.this.s.str.startswith("ab")), include_id=False)
+        s   | p
+        abc | True
+        xbc | False
+        """
+        return self._call(
+            "startswith", lambda s, p: s.str.starts_with(p), dt.BOOL, prefix, arg_types=(dt.STR,)
+        )
+
+    def endswith(self, suffix: Any) -> ex.ColumnExpression:
+        """Whether the string ends with ``suffix``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abc
+        ... abx
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(pw.this.s, p=pw.this.s.str.endswith("bc")), include_id=False)
+        s   | p
+        abc | True
+        abx | False
+        """
+        return self._call(
+            "endswith", lambda s, p: s.str.ends_with(p), dt.BOOL, suffix, arg_types=(dt.STR,)
+        )
+
+    # --- transforming ----------------------------------------------------------------------
+    def replace(self, old_value: Any, new_value: Any, count: int = -1) -> ex.ColumnExpression:
+        """Replace occurrences of ``old_value`` by ``new_value``; at most ``count`` if >= 0.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... a-b-c
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.replace("-", "+"), b=pw.this.s.str.replace("-", "", 1)),
+        ...     include_id=False)
+        a     | b
+        a+b+c | ab-c
+        """
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ex.type_error(f"str.replace: count must be an int, got {count!r}", self._expr)
+
+        def kernel(s: pl.Expr, old: pl.Expr, new: pl.Expr) -> pl.Expr:
+            if count == 0:
+                return s
+            if count < 0:
+                return s.str.replace_all(old, new, literal=True)
+            return s.str.replace(old, new, literal=True, n=count)
+
+        if isinstance(old_value, ex.ColumnExpression):
+            # Polars needs a fixed pattern; a per-row pattern runs Python's str.replace.
+            def result_type(*types: dt.DType) -> dt.DType:
+                _requires_str(*types)
+                _check_args(types, (dt.STR, dt.STR))
+                return dt.STR
+
+            return ex.RowwiseCall(
+                "str.replace", lambda s, old, new: s.replace(old, new, count),
+                (self._expr, old_value, new_value), result_type, propagate_none=True,
+            )
+        return self._call(
+            "replace", kernel, dt.STR, old_value, new_value, arg_types=(dt.STR, dt.STR)
+        )
+
+    def strip(self, chars: str | None = None) -> ex.ColumnExpression:
+        """Remove leading and trailing ``chars`` (whitespace by default).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("  hi  ",)])
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.strip() + "|"), include_id=False)
+        x
+        hi|
+        """
+        return self._strip("strip", lambda s, c: s.str.strip_chars(c), chars)
+
+    def lstrip(self, chars: str | None = None) -> ex.ColumnExpression:
+        """Remove leading ``chars`` (whitespace by default).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("xxhixx",)])
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.lstrip("x")), include_id=False)
+        x
+        hixx
+        """
+        return self._strip("lstrip", lambda s, c: s.str.strip_chars_start(c), chars)
+
+    def rstrip(self, chars: str | None = None) -> ex.ColumnExpression:
+        """Remove trailing ``chars`` (whitespace by default).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("xxhixx",)])
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.rstrip("x")), include_id=False)
+        x
+        xxhi
+        """
+        return self._strip("rstrip", lambda s, c: s.str.strip_chars_end(c), chars)
+
+    def _strip(
+        self, name: str, kernel: Callable[[pl.Expr, Any], pl.Expr], chars: Any
+    ) -> ex.ColumnExpression:
+        if chars is None:
+            return self._call(name, lambda s: kernel(s, None), dt.STR)
+        return self._call(name, kernel, dt.STR, chars, arg_types=(dt.STR,))
+
+    def slice(self, start: Any, end: Any) -> ex.ColumnExpression:
+        """The substring ``s[start:end]`` (negative indices count from the end; ``None`` leaves
+        that side open).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abcdef
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.slice(1, 3), b=pw.this.s.str.slice(-2, 100)),
+        ...     include_id=False)
+        a  | b
+        bc | ef
+        """
+        def kernel(s: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
+            return _py_slice(s, *_unpack(bounds, start, end))[0]
+
+        bounds = _start_end_args(start, end)
+        return self._call("slice", kernel, dt.STR, *bounds, arg_types=(dt.INT,) * len(bounds))
+
+    def removeprefix(self, prefix: Any) -> ex.ColumnExpression:
+        """The string without ``prefix`` if it starts with it.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abc
+        ... xbc
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(x=pw.this.s.str.removeprefix("ab")), include_id=False)
+        x
+        c
+        xbc
+        """
+        return self._call(
+            "removeprefix", lambda s, p: s.str.strip_prefix(p), dt.STR, prefix,
+            arg_types=(dt.STR,),
+        )
+
+    def removesuffix(self, suffix: Any) -> ex.ColumnExpression:
+        """The string without ``suffix`` if it ends with it.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... abc
+        ... abx
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(x=pw.this.s.str.removesuffix("bc")), include_id=False)
+        x
+        a
+        abx
+        """
+        return self._call(
+            "removesuffix", lambda s, p: s.str.strip_suffix(p), dt.STR, suffix,
+            arg_types=(dt.STR,),
+        )
+
+    def split(self, sep: Any = None, maxsplit: Any = -1) -> ex.ColumnExpression:
+        """The words of the string, as ``str.split``: a tuple of str.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("a,b,c",)])
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.s.str.split(","), b=pw.this.s.str.split(",", maxsplit=1)),
+        ...     include_id=False)
+        a               | b
+        ('a', 'b', 'c') | ('a', 'b,c')
+        """
+        args: list[Any] = [self._expr]
+        if isinstance(sep, ex.ColumnExpression):
+            args.append(sep)
+        if isinstance(maxsplit, ex.ColumnExpression):
+            args.append(maxsplit)
+
+        def split(s: str, *dynamic: Any) -> tuple[str, ...]:
+            rest = list(dynamic)
+            separator = rest.pop(0) if isinstance(sep, ex.ColumnExpression) else sep
+            limit = rest.pop(0) if isinstance(maxsplit, ex.ColumnExpression) else maxsplit
+            return tuple(s.split(separator, limit))
+
+        def result_type(*types: dt.DType) -> dt.DType:
+            _requires_str(*types)
+            return dt.List(dt.STR)
+
+        return ex.RowwiseCall("str.split", split, args, result_type, propagate_none=True)
+
+    # --- parsing ---------------------------------------------------------------------------
+    def parse_int(self, optional: bool = False) -> ex.ColumnExpression:
+        """Parse the string as an int; a string that is not an int is an error value.
+
+        With ``optional=True`` such strings give ``None`` instead.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... 42
+        ... -7
+        ... x
+        ... ''')
+        >>> pw.debug.compute_and_print(
+        ...     t.select(n=pw.this.s.str.parse_int(optional=True)), include_id=False)
+        n
+        -7
+        42
+        None
+        """
+        return self._parse("parse_int", dt.INT, _parse_int, optional, "not an int")
+
+    def parse_float(self, optional: bool = False) -> ex.ColumnExpression:
+        """Parse the string as a float; a string that is not a number is an error value.
+
+        With ``optional=True`` such strings give ``None`` instead.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("2.5",), ("1e3",)])
+        >>> pw.debug.compute_and_print(t.select(n=pw.this.s.str.parse_float()), include_id=False)
+        n
+        2.5
+        1000.0
+        """
+        return self._parse("parse_float", dt.FLOAT, _parse_float, optional, "not a float")
+
+    def parse_bool(
+        self,
+        true_values: Sequence[str] = _TRUE_VALUES,
+        false_values: Sequence[str] = _FALSE_VALUES,
+        optional: bool = False,
+    ) -> ex.ColumnExpression:
+        """Parse the string as a bool (case-insensitively) using ``true_values``/``false_values``.
+
+        A string in neither list is an error value, or ``None`` with ``optional=True``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... s
+        ... Yes
+        ... off
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(b=pw.this.s.str.parse_bool()), include_id=False)
+        b
+        False
+        True
+        """
+        trues = [v.lower() for v in true_values]
+        falses = [v.lower() for v in false_values]
+
+        def parse(s: pl.Expr) -> pl.Expr:
+            lowered = s.str.to_lowercase()
+            return (
+                pl.when(lowered.is_in(trues)).then(pl.lit(True))
+                .when(lowered.is_in(falses)).then(pl.lit(False))
+                .otherwise(pl.lit(None, pl.Boolean))
+            )
+
+        return self._parse("parse_bool", dt.BOOL, parse, optional, "not a bool")
+
+    def _parse(
+        self, name: str, target: dt.DType, parse: Callable[[pl.Expr], pl.Expr], optional: bool,
+        what: str,
+    ) -> ex.ColumnExpression:
+        def result_type(*types: dt.DType) -> dt.DType:
+            _requires_str(*types)
+            return dt.Optional(target) if optional or types[0].is_optional else target
+
+        def failed(s: pl.Expr) -> pl.Expr:
+            return s.is_not_null() & parse(s).is_null()
+
+        return ex.PolarsCall(
+            f"str.{name}", [self._expr], parse, result_type,
+            error_when=None if optional else failed,
+            error_message=f"the string is {what}",
+        )
+
+
+def _parse_int(s: pl.Expr) -> pl.Expr:
+    return s.str.strip_chars().cast(pl.Int64, strict=False)
+
+
+def _parse_float(s: pl.Expr) -> pl.Expr:
+    return s.str.strip_chars().cast(pl.Float64, strict=False)

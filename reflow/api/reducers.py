@@ -1,0 +1,560 @@
+"""Reducers: what ``reduce`` computes over the rows of each group (``pw.reducers``).
+
+A reducer call builds a ``ReducerExpression``; it is only valid inside ``reduce`` and can be
+combined with other expressions there (``pw.reducers.sum(pw.this.x) / pw.reducers.count()``).
+Results are kept up to date as rows are inserted, updated and deleted.
+
+>>> import reflow as pw
+>>> t = pw.debug.table_from_markdown('''
+... shop | price
+... a    | 3
+... a    | 5
+... b    | 4
+... ''')
+>>> r = t.groupby(pw.this.shop).reduce(
+...     pw.this.shop, n=pw.reducers.count(), top=pw.reducers.max(pw.this.price)
+... )
+>>> pw.debug.compute_and_print(r, include_id=False)
+shop | n | top
+a    | 2 | 5
+b    | 1 | 4
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.engine import aggregates as agg
+
+
+class Reducer:
+    """A reducer kind: its name, result type and engine implementation."""
+
+    can_fail = False
+
+    def __init__(
+        self,
+        name: str,
+        result: Callable[..., dt.DType],
+        make: Callable[..., agg.Aggregate],
+        can_fail: bool = False,
+    ) -> None:
+        self.name = name
+        self._result = result
+        self._make = make
+        self.can_fail = can_fail
+
+    def result_type(self, *arg_types: dt.DType, **kwargs: Any) -> dt.DType:
+        """The dtype of the reducer's result for arguments of ``arg_types``."""
+        return self._result(*arg_types, **kwargs)
+
+    def aggregate(self, arg_types: list[dt.DType], **kwargs: Any) -> agg.Aggregate:
+        """The engine implementation for arguments of ``arg_types``."""
+        return self._make(arg_types, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"pw.reducers.{self.name}"
+
+
+def _unsupported(name: str, arg: dt.DType) -> TypeError:
+    return TypeError(f"reducer {name} does not support a column of type {arg!r}")
+
+
+def _sum_type(arg: dt.DType, **_: Any) -> dt.DType:
+    if arg in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) or isinstance(arg, dt.Array):
+        return arg
+    raise _unsupported("sum", arg)
+
+
+def _make_sum(types: list[dt.DType], **_: Any) -> agg.Aggregate:
+    if isinstance(types[0], dt.Array) or types[0] == dt.ANY:
+        return agg.ArraySum()
+    if types[0] == dt.DURATION:
+        return agg.Sum(datetime.timedelta(0))
+    return agg.Sum(0.0 if types[0] == dt.FLOAT else 0)
+
+
+def _avg_type(arg: dt.DType, **_: Any) -> dt.DType:
+    if arg in (dt.INT, dt.FLOAT):
+        return dt.FLOAT
+    raise _unsupported("avg", arg)
+
+
+def _same_type(name: str) -> Callable[..., dt.DType]:
+    def result(arg: dt.DType, *_: Any, **__: Any) -> dt.DType:
+        if arg == dt.NONE:
+            raise _unsupported(name, arg)
+        return arg
+
+    return result
+
+
+def _id_type(arg: dt.DType, id_type: dt.DType = dt.POINTER, **_: Any) -> dt.DType:
+    return id_type
+
+
+def _tuple_type(arg: dt.DType, skip_nones: bool = False, **_: Any) -> dt.DType:
+    return dt.List(arg.strip_optional() if skip_nones else arg)
+
+
+_COUNT = Reducer("count", lambda **_: dt.INT, lambda types, **_: agg.Count())
+_SUM = Reducer("sum", _sum_type, _make_sum)
+_AVG = Reducer("avg", _avg_type, lambda types, **_: agg.Avg())
+_MIN = Reducer("min", _same_type("min"), lambda types, **_: agg.Min())
+_MAX = Reducer("max", _same_type("max"), lambda types, **_: agg.Max())
+_ARGMIN = Reducer("argmin", _id_type, lambda types, **_: agg.ArgMin())
+_ARGMAX = Reducer("argmax", _id_type, lambda types, **_: agg.ArgMax())
+_ANY = Reducer("any", _same_type("any"), lambda types, **_: agg.AnyValue())
+_UNIQUE = Reducer("unique", _same_type("unique"), lambda types, **_: agg.Unique(),
+                  can_fail=True)
+_TUPLE = Reducer("tuple", _tuple_type,
+                 lambda types, skip_nones=False: agg.Tuple(skip_nones))
+_SORTED_TUPLE = Reducer("sorted_tuple", _tuple_type,
+                        lambda types, skip_nones=False: agg.SortedTuple(skip_nones))
+_NDARRAY = Reducer("ndarray", lambda arg, skip_nones=False: dt.Array(),
+                   lambda types, skip_nones=False: agg.NdArray(skip_nones))
+_COUNT_DISTINCT = Reducer("count_distinct", lambda *a, **_: dt.INT,
+                          lambda types, **_: agg.CountDistinct())
+_COUNT_DISTINCT_APPROX = Reducer(
+    "count_distinct_approximate", lambda *a, **_: dt.INT, lambda types, **_: agg.CountDistinct()
+)
+_EARLIEST = Reducer("earliest", _same_type("earliest"), lambda types, **_: agg.Earliest())
+_LATEST = Reducer("latest", _same_type("latest"), lambda types, **_: agg.Latest())
+
+
+def count(*args: Any) -> ex.ColumnExpression:
+    """The number of rows in the group (arguments, if any, are ignored).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... k
+    ... a
+    ... a
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(n=pw.reducers.count()), include_id=False)
+    n
+    2
+    """
+    return ex.ReducerExpression(_COUNT)
+
+
+def sum(expression: Any) -> ex.ColumnExpression:
+    """The sum of the values (ints, floats, durations or numpy arrays).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(s=pw.reducers.sum(pw.this.x)), include_id=False)
+    s
+    7
+    """
+    return ex.ReducerExpression(_SUM, expression)
+
+
+def avg(expression: Any) -> ex.ColumnExpression:
+    """The mean of the values, as a float.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(m=pw.reducers.avg(pw.this.x)), include_id=False)
+    m
+    3.5
+    """
+    return ex.ReducerExpression(_AVG, expression)
+
+
+def min(expression: Any) -> ex.ColumnExpression:
+    """The smallest value (``None`` counts as smaller than every value).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(m=pw.reducers.min(pw.this.x)), include_id=False)
+    m
+    2
+    """
+    return ex.ReducerExpression(_MIN, expression)
+
+
+def max(expression: Any) -> ex.ColumnExpression:
+    """The largest value.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(m=pw.reducers.max(pw.this.x)), include_id=False)
+    m
+    5
+    """
+    return ex.ReducerExpression(_MAX, expression)
+
+
+def argmin(expression: Any, id: Any = None) -> ex.ColumnExpression:
+    """The id (or the ``id`` argument's value) of the row holding the smallest value; ties go
+    to the smallest row id.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... name | x
+    ... a    | 2
+    ... b    | 5
+    ... ''')
+    >>> r = t.reduce(who=pw.reducers.argmin(pw.this.x, pw.this.name))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    who
+    a
+    """
+    return ex.ReducerExpression(_ARGMIN, expression, ex.this.id if id is None else id)
+
+
+def argmax(expression: Any, id: Any = None) -> ex.ColumnExpression:
+    """The id (or the ``id`` argument's value) of the row holding the largest value; ties go
+    to the smallest row id.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... name | x
+    ... a    | 2
+    ... b    | 5
+    ... ''')
+    >>> r = t.reduce(who=pw.reducers.argmax(pw.this.x, pw.this.name))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    who
+    b
+    """
+    return ex.ReducerExpression(_ARGMAX, expression, ex.this.id if id is None else id)
+
+
+def any(expression: Any) -> ex.ColumnExpression:
+    """Some value of the group (deterministically, the one of the row with the smallest id).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 7
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(v=pw.reducers.any(pw.this.x)), include_id=False)
+    v
+    7
+    """
+    return ex.ReducerExpression(_ANY, expression)
+
+
+def unique(expression: Any) -> ex.ColumnExpression:
+    """The value shared by every row of the group; an error value when rows disagree.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... k | x
+    ... a | 1
+    ... a | 1
+    ... ''')
+    >>> r = t.groupby(pw.this.k).reduce(v=pw.reducers.unique(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    v
+    1
+    """
+    return ex.ReducerExpression(_UNIQUE, expression)
+
+
+def tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
+    """All values, ordered by the groupby's ``sort_by`` (then by row id).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x | t
+    ... 5 | 2
+    ... 3 | 1
+    ... ''')
+    >>> r = t.groupby(sort_by=pw.this.t).reduce(v=pw.reducers.tuple(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    v
+    (3, 5)
+    """
+    return ex.ReducerExpression(_TUPLE, expression, skip_nones=skip_nones)
+
+
+def sorted_tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
+    """All values, sorted (``None`` first).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 5
+    ... 3
+    ... ''')
+    >>> r = t.reduce(v=pw.reducers.sorted_tuple(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    v
+    (3, 5)
+    """
+    return ex.ReducerExpression(_SORTED_TUPLE, expression, skip_nones=skip_nones)
+
+
+def ndarray(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
+    """All values as a numpy array, in the same order as ``tuple``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 5
+    ... ''')
+    >>> r = t.reduce(v=pw.reducers.ndarray(pw.this.x))
+    >>> pw.debug.table_to_dicts(r)[1]["v"].popitem()[1].tolist()
+    [5]
+    """
+    return ex.ReducerExpression(_NDARRAY, expression, skip_nones=skip_nones)
+
+
+def count_distinct(*args: Any) -> ex.ColumnExpression:
+    """The number of distinct values (or tuples of values, with several arguments).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 1
+    ... 1
+    ... 2
+    ... ''')
+    >>> r = t.reduce(n=pw.reducers.count_distinct(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    n
+    2
+    """
+    return ex.ReducerExpression(_COUNT_DISTINCT, *args)
+
+
+def count_distinct_approximate(*args: Any, precision: int = 12) -> ex.ColumnExpression:
+    """An estimate of the number of distinct values (reflow computes it exactly).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 1
+    ... 2
+    ... ''')
+    >>> r = t.reduce(n=pw.reducers.count_distinct_approximate(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    n
+    2
+    """
+    del precision
+    return ex.ReducerExpression(_COUNT_DISTINCT_APPROX, *args)
+
+
+def earliest(expression: Any) -> ex.ColumnExpression:
+    """The value of the row that arrived at the earliest logical time.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x | __time__
+    ... 5 | 4
+    ... 3 | 2
+    ... ''')
+    >>> r = t.reduce(v=pw.reducers.earliest(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    v
+    3
+    """
+    return ex.ReducerExpression(_EARLIEST, expression)
+
+
+def latest(expression: Any) -> ex.ColumnExpression:
+    """The value of the row that arrived at the latest logical time.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... x | __time__
+    ... 5 | 4
+    ... 3 | 2
+    ... ''')
+    >>> r = t.reduce(v=pw.reducers.latest(pw.this.x))
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    v
+    5
+    """
+    return ex.ReducerExpression(_LATEST, expression)
+
+
+def _any_type(*_: Any, **__: Any) -> dt.DType:
+    return dt.ANY
+
+
+def stateful_many(
+    combine_many: Callable[[Any, list[builtins.tuple[list, int]]], Any],
+) -> Callable[..., ex.ColumnExpression]:
+    """A reducer from ``combine_many(state, [(args, diff), ...]) -> state``, called once per
+    group and logical time with the group's changes (``state`` is ``None`` at first).
+
+    >>> import reflow as pw
+    >>> @pw.reducers.stateful_many
+    ... def total(state, rows):
+    ...     for args, diff in rows:
+    ...         state = (state or 0) + args[0] * diff
+    ...     return state
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(s=total(pw.this.x)), include_id=False)
+    s
+    7
+    """
+    reducer = Reducer(
+        "stateful_many", _any_type, lambda types, **_: agg.StatefulMany(combine_many),
+        can_fail=True,
+    )
+
+    def wrapper(*args: Any) -> ex.ColumnExpression:
+        return ex.ReducerExpression(reducer, *args)
+
+    return wrapper
+
+
+def stateful_single(combine_single: Callable[..., Any]) -> Callable[..., ex.ColumnExpression]:
+    """A reducer from ``combine_single(state, *args) -> state``, called once per inserted row;
+    deleting a row makes the group's result an error.
+
+    >>> import reflow as pw
+    >>> @pw.reducers.stateful_single
+    ... def product(state, x):
+    ...     return (state or 1) * x
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 5
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(p=product(pw.this.x)), include_id=False)
+    p
+    10
+    """
+    reducer = Reducer(
+        "stateful_single", _any_type, lambda types, **_: agg.StatefulSingle(combine_single),
+        can_fail=True,
+    )
+
+    def wrapper(*args: Any) -> ex.ColumnExpression:
+        return ex.ReducerExpression(reducer, *args)
+
+    return wrapper
+
+
+def _stub(function: Callable) -> Callable:
+    function.__reflow_stub__ = True  # type: ignore[attr-defined]
+    return function
+
+
+class BaseCustomAccumulator:
+    """Base class of user accumulators for ``udf_reducer``.
+
+    Implement ``from_row(row)`` (a classmethod building an accumulator from one row's argument
+    values), ``update(other)`` (merge ``other`` into ``self``) and ``compute_result()``.
+    Optionally ``neutral()`` (the empty accumulator) and ``retract(other)`` (remove ``other``),
+    which lets deletions be processed without revisiting the group's rows.
+
+    >>> import reflow as pw
+    >>> class Span(pw.BaseCustomAccumulator):
+    ...     def __init__(self, lo, hi):
+    ...         self.lo, self.hi = lo, hi
+    ...     @classmethod
+    ...     def from_row(cls, row):
+    ...         return cls(row[0], row[0])
+    ...     def update(self, other):
+    ...         self.lo = other.lo if other.lo < self.lo else self.lo
+    ...         self.hi = other.hi if other.hi > self.hi else self.hi
+    ...     def compute_result(self) -> int:
+    ...         return self.hi - self.lo
+    >>> span = pw.reducers.udf_reducer(Span)
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 2
+    ... 9
+    ... ''')
+    >>> pw.debug.compute_and_print(t.reduce(s=span(pw.this.x)), include_id=False)
+    s
+    7
+    """
+
+    @classmethod
+    @_stub
+    def neutral(cls) -> BaseCustomAccumulator:
+        raise NotImplementedError
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> BaseCustomAccumulator:
+        raise NotImplementedError
+
+    def update(self, other: BaseCustomAccumulator) -> None:
+        raise NotImplementedError
+
+    @_stub
+    def retract(self, other: BaseCustomAccumulator) -> None:
+        raise NotImplementedError
+
+    def compute_result(self) -> Any:
+        raise NotImplementedError
+
+
+def udf_reducer(
+    reducer_cls: type[BaseCustomAccumulator],
+) -> Callable[..., ex.ColumnExpression]:
+    """A reducer from a ``BaseCustomAccumulator`` subclass; its result type is the return
+    annotation of ``compute_result`` (see ``BaseCustomAccumulator`` for an example)."""
+    try:
+        hints = typing.get_type_hints(reducer_cls.compute_result)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to Any
+        hints = {}
+    result = dt.wrap(hints["return"]) if "return" in hints else dt.ANY
+    reducer = Reducer(
+        f"udf_reducer({reducer_cls.__name__})", lambda *a, **k: result,
+        lambda types, **_: agg.Accumulate(reducer_cls), can_fail=True,
+    )
+
+    def wrapper(*args: Any) -> ex.ColumnExpression:
+        return ex.ReducerExpression(reducer, *args)
+
+    return wrapper
+
+
+__all__ = [
+    "BaseCustomAccumulator",
+    "any",
+    "argmax",
+    "argmin",
+    "avg",
+    "count",
+    "count_distinct",
+    "count_distinct_approximate",
+    "earliest",
+    "latest",
+    "max",
+    "min",
+    "ndarray",
+    "sorted_tuple",
+    "stateful_many",
+    "stateful_single",
+    "sum",
+    "tuple",
+    "udf_reducer",
+    "unique",
+]

@@ -1,0 +1,484 @@
+"""Set and universe operations: ``concat``, ``update_rows``, ``update_cells``, ``restrict``...
+
+A table's *universe* is the set of its row ids. reflow knows universes only through relations
+(subset, equality, disjointness) that operations establish or that the user promises; the
+operations below check at build time that the relation they need holds and raise a
+``BuildError`` naming both tables otherwise. All of them keep row ids, except
+``concat_reindex``, which gives every row a new one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reflow.api import dtypes as dt
+from reflow.api.trace import BuildError, user_frame
+from reflow.engine.keyed import EqualIdsRule, OverlayRule, PickRule
+from reflow.engine.values import Pointer
+from reflow.plan.nodes import ColumnInfo, ConcatNode, Universe
+from reflow.plan.universe_nodes import ConcatReindexNode, KeyedNode
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
+
+# Pairs of universe uids promised to be disjoint (subsets of disjoint universes are disjoint).
+_disjoint: set[frozenset[int]] = set()
+
+
+def _supersets(universe: Universe) -> set[int]:
+    """Uids of every universe known to contain ``universe`` (itself included)."""
+    seen: set[int] = set()
+    stack = [universe]
+    while stack:
+        u = stack.pop()
+        if u.uid in seen:
+            continue
+        seen.add(u.uid)
+        stack.extend(u.supersets)
+        stack.extend(u.equal_to)
+    return seen
+
+
+def are_disjoint(a: Universe, b: Universe) -> bool:
+    """Whether ``a`` and ``b`` are known to share no id."""
+    above_a, above_b = _supersets(a), _supersets(b)
+    return any(frozenset((x, y)) in _disjoint for x in above_a for y in above_b if x != y)
+
+
+def _describe(table: Table) -> str:
+    names = ", ".join(table._node.columns) or "no columns"
+    return f"<table with columns {names}>"
+
+
+def _check_tables(operation: str, tables: tuple, where: str) -> None:
+    from reflow.api.table import Table
+
+    for other in tables:
+        if not isinstance(other, Table):
+            raise BuildError(f"{operation}() expects tables, got {other!r}", where)
+
+
+def _same_columns(operation: str, tables: tuple[Table, ...], where: str) -> dict[str, ColumnInfo]:
+    """The common columns of ``tables`` (types unified); an error if their names differ."""
+    first = tables[0]
+    names = list(first._node.columns)
+    for other in tables[1:]:
+        if set(other._node.columns) != set(names):
+            raise BuildError(
+                f"{operation}() needs tables with the same columns, but {_describe(first)} and "
+                f"{_describe(other)} differ",
+                where,
+            )
+    columns: dict[str, ColumnInfo] = {}
+    for name in names:
+        infos = [t._node.columns[name] for t in tables]
+        dtype = _unify_column(operation, name, [(t, i.dtype) for t, i in zip(tables, infos,
+                                                                             strict=True)], where)
+        columns[name] = ColumnInfo(dtype, any(i.fallible for i in infos))
+    return columns
+
+
+def _unify_column(
+    operation: str, name: str, typed: list[tuple[Table, dt.DType]], where: str
+) -> dt.DType:
+    """The common type of column ``name`` in several tables; an error if there is none."""
+    dtype = typed[0][1]
+    for _, other in typed[1:]:
+        dtype = dt.unify(dtype, other)
+    if dtype.strip_optional() == dt.ANY and all(
+        t.strip_optional() != dt.ANY for _, t in typed
+    ):
+        described = ", ".join(f"{t!r} in {_describe(table)}" for table, t in typed)
+        raise BuildError(
+            f"{operation}(): column {name!r} has incompatible types: {described}", where
+        )
+    return dtype
+
+
+def _table(node) -> Table:
+    from reflow.api.table import Table
+
+    return Table(node)
+
+
+def concat(table: Table, *others: Table) -> Table:
+    """The union of tables with the same columns whose ids are known to be disjoint.
+
+    Use ``promise_universes_are_disjoint`` to declare that the ids never collide, or
+    ``concat_reindex`` to give the rows new ids.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... ''')
+    >>> b = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 2 | 20
+    ... ''')
+    >>> both = a.promise_universes_are_disjoint(b).concat(b)
+    >>> pw.debug.compute_and_print(both, include_id=False)
+    x
+    10
+    20
+    """
+    where = user_frame()
+    _check_tables("concat", others, where)
+    tables = (table, *others)
+    columns = _same_columns("concat", tables, where)
+    for i, a in enumerate(tables):
+        for b in tables[i + 1:]:
+            if not are_disjoint(a._node.universe, b._node.universe):
+                raise BuildError(
+                    f"concat() needs tables whose ids are disjoint, and that is not known for "
+                    f"{_describe(a)} and {_describe(b)}; use concat_reindex() to give the rows "
+                    "new ids, or promise_universes_are_disjoint() if the ids never collide",
+                    where,
+                )
+    universe = Universe()
+    for t in tables:
+        t._node.universe.supersets.add(universe)
+    return _table(ConcatNode([t._node for t in tables], columns, universe, where))
+
+
+def concat_reindex(table: Table, *others: Table) -> Table:
+    """The union of tables with the same columns; every row gets a new id.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ... x
+    ... 1
+    ... ''')
+    >>> pw.debug.compute_and_print(a.concat_reindex(a), include_id=False)
+    x
+    1
+    1
+    """
+    where = user_frame()
+    _check_tables("concat_reindex", others, where)
+    tables = (table, *others)
+    columns = _same_columns("concat_reindex", tables, where)
+    return _table(ConcatReindexNode([t._node for t in tables], columns, Universe(), where))
+
+
+def update_rows(table: Table, other: Table) -> Table:
+    """``table`` with the rows of ``other`` replacing rows with the same id and added otherwise.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... 2 | 20
+    ... ''')
+    >>> u = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 2 | 25
+    ... 3 | 30
+    ... ''')
+    >>> pw.debug.compute_and_print(t.update_rows(u), include_id=False)
+    x
+    10
+    25
+    30
+    """
+    where = user_frame()
+    _check_tables("update_rows", (other,), where)
+    columns = _same_columns("update_rows", (table, other), where)
+    if other._node.universe.is_subset_of(table._node.universe):
+        universe = table._node.universe
+    else:
+        universe = Universe()
+        table._node.universe.supersets.add(universe)
+        other._node.universe.supersets.add(universe)
+    names = list(columns)
+    rule = PickRule(_prefer_second)
+    return _table(
+        KeyedNode([table._node, other._node], columns, universe, rule, [names, names], where,
+                  label="update_rows")
+    )
+
+
+def _prefer_second(present: tuple[bool, ...]) -> int | None:
+    if present[1]:
+        return 1
+    return 0 if present[0] else None
+
+
+def _require_subset(operation: str, sub: Table, sup: Table, where: str) -> None:
+    if not sub._node.universe.is_subset_of(sup._node.universe):
+        raise BuildError(
+            f"{operation}() needs the ids of {_describe(sub)} to be a subset of the ids of "
+            f"{_describe(sup)}, and that is not known; use promise_universe_is_subset_of() "
+            "if it holds",
+            where,
+        )
+
+
+def _orphan(operation: str, sub: Table, sup: Table, where: str):
+    """The run-time message for an id of ``sub`` missing from ``sup`` (a broken promise)."""
+    small, big = _describe(sub), _describe(sup)
+
+    def describe(row_id: int) -> str:
+        return (f"{operation}(): row {Pointer(row_id)!r} of {small} has no row with the same id "
+                f"in {big}, although its ids were to be a subset (at {where}); the row is "
+                "ignored")
+
+    return describe
+
+
+def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
+    """``table`` with the cells of ``other``'s columns replaced where ``other`` has the row.
+
+    ``other``'s columns must be columns of ``table`` and its ids a subset of ``table``'s.
+    ``table << other`` is the same.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | x  | y
+    ... 1 | 10 | a
+    ... 2 | 20 | b
+    ... ''')
+    >>> fix = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 2 | 25
+    ... ''').promise_universe_is_subset_of(t)
+    >>> pw.debug.compute_and_print(t << fix, include_id=False)
+    x  | y
+    10 | a
+    25 | b
+    """
+    where = user_frame()
+    _check_tables("update_cells", (other,), where)
+    extra = [c for c in other._node.columns if c not in table._node.columns]
+    if extra:
+        raise BuildError(
+            f"update_cells(): columns {', '.join(map(repr, extra))} of {_describe(other)} are "
+            f"not columns of {_describe(table)}",
+            where,
+        )
+    _require_subset("update_cells", other, table, where)
+    columns: dict[str, ColumnInfo] = {}
+    for name, info in table._node.columns.items():
+        if name in other._node.columns:
+            theirs = other._node.columns[name]
+            dtype = _unify_column("update_cells", name,
+                                  [(table, info.dtype), (other, theirs.dtype)], where)
+            info = ColumnInfo(dtype, info.fallible or theirs.fallible)
+        columns[name] = info
+    replaced = list(other._node.columns)
+    polars_replaced = []
+    for name in replaced:
+        polars_replaced.append(name)
+        if columns[name].fallible:
+            from reflow.plan.compile import error_column
+
+            polars_replaced.append(error_column(name))
+    rule = OverlayRule(polars_replaced, _orphan("update_cells", other, table, where))
+    return _table(
+        KeyedNode([table._node, other._node], columns, table._node.universe, rule,
+                  [list(columns), replaced], where, label="update_cells")
+    )
+
+
+def restrict(table: Table, other: Table) -> Table:
+    """The rows of ``table`` whose ids are in ``other`` (a subset of ``table``'s ids).
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... 2 | 20
+    ... ''')
+    >>> keep = t.filter(pw.this.x > 15).select()
+    >>> pw.debug.compute_and_print(t.restrict(keep), include_id=False)
+    x
+    20
+    """
+    where = user_frame()
+    _check_tables("restrict", (other,), where)
+    _require_subset("restrict", other, table, where)
+    rule = PickRule(_all_present, _orphan("restrict", other, table, where))
+    return _table(
+        KeyedNode([table._node, other._node], dict(table._node.columns), other._node.universe,
+                  rule, [list(table._node.columns), None], where, label="restrict")
+    )
+
+
+def _all_present(present: tuple[bool, ...]) -> int | None:
+    return 0 if all(present) else None
+
+
+def _only_first(present: tuple[bool, ...]) -> int | None:
+    return 0 if present[0] and not present[1] else None
+
+
+def difference(table: Table, other: Table) -> Table:
+    """The rows of ``table`` whose ids are not in ``other``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... 2 | 20
+    ... ''')
+    >>> drop = pw.debug.table_from_markdown('''
+    ...   | y
+    ... 2 | 0
+    ... ''')
+    >>> pw.debug.compute_and_print(t.difference(drop), include_id=False)
+    x
+    10
+    """
+    where = user_frame()
+    _check_tables("difference", (other,), where)
+    universe = Universe([table._node.universe])
+    rule = PickRule(_only_first)
+    return _table(
+        KeyedNode([table._node, other._node], dict(table._node.columns), universe, rule,
+                  [list(table._node.columns), None], where, label="difference")
+    )
+
+
+def intersect(table: Table, *tables: Table) -> Table:
+    """The rows of ``table`` whose ids are in every one of ``tables``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... 2 | 20
+    ... ''')
+    >>> other = pw.debug.table_from_markdown('''
+    ...   | y
+    ... 2 | 0
+    ... 3 | 0
+    ... ''')
+    >>> pw.debug.compute_and_print(t.intersect(other), include_id=False)
+    x
+    20
+    """
+    where = user_frame()
+    _check_tables("intersect", tables, where)
+    if not tables:
+        return table
+    universes = [table._node.universe, *(t._node.universe for t in tables)]
+    if all(table._node.universe.is_subset_of(u) for u in universes[1:]):
+        universe = table._node.universe
+    else:
+        universe = Universe(universes)
+    rule = PickRule(_all_present)
+    return _table(
+        KeyedNode([table._node, *(t._node for t in tables)], dict(table._node.columns), universe,
+                  rule, [list(table._node.columns), *([None] * len(tables))], where,
+                  label="intersect")
+    )
+
+
+def with_universe_of(table: Table, other: Table) -> Table:
+    """``table`` declared to have exactly the ids of ``other``.
+
+    The equality is checked while the pipeline runs: an id present in only one of the two
+    tables is reported as an error (``pw.global_error_log()``) and its row is left out.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... ''')
+    >>> b = pw.debug.table_from_markdown('''
+    ...   | y
+    ... 1 | 20
+    ... ''')
+    >>> a2 = a.with_universe_of(b)
+    >>> pw.debug.compute_and_print(a2 << b.select(x=pw.this.y), include_id=False)
+    x
+    20
+    """
+    where = user_frame()
+    _check_tables("with_universe_of", (other,), where)
+    if table._node.universe.is_equal_to(other._node.universe):
+        return table.copy()
+    mine, theirs = _describe(table), _describe(other)
+
+    def describe(row_id: int, in_table: bool) -> str:
+        if in_table:
+            return (f"with_universe_of(): row {Pointer(row_id)!r} of {mine} has no row with "
+                    f"the same id in {theirs} (declared at {where})")
+        return (f"with_universe_of(): row {Pointer(row_id)!r} of {theirs} has no row with the "
+                f"same id in {mine} (declared at {where})")
+
+    return _table(
+        KeyedNode([table._node, other._node], dict(table._node.columns), other._node.universe,
+                  EqualIdsRule(describe), [list(table._node.columns), None], where,
+                  label="with_universe_of")
+    )
+
+
+def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
+    """Declare that every id of ``table`` is an id of ``other``; returns ``table``.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... ''')
+    >>> b = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 11
+    ... 2 | 20
+    ... ''')
+    >>> pw.debug.compute_and_print(b.restrict(a.promise_universe_is_subset_of(b)),
+    ...                            include_id=False)
+    x
+    11
+    """
+    _check_tables("promise_universe_is_subset_of", (other,), user_frame())
+    table._node.universe.supersets.add(other._node.universe)
+    return table
+
+
+def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
+    """Declare that ``table`` and ``other`` have the same ids; returns ``table``.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... ''')
+    >>> b = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 11
+    ... ''')
+    >>> pw.debug.compute_and_print(a.promise_universe_is_equal_to(b) << b, include_id=False)
+    x
+    11
+    """
+    _check_tables("promise_universe_is_equal_to", (other,), user_frame())
+    mine, theirs = table._node.universe, other._node.universe
+    if mine is not theirs:
+        mine.equal_to.add(theirs)
+        theirs.equal_to.add(mine)
+    return table
+
+
+def promise_universes_are_disjoint(table: Table, other: Table) -> Table:
+    """Declare that ``table`` and ``other`` share no id (as ``concat`` needs); returns ``table``.
+
+    >>> import reflow as pw
+    >>> a = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 1 | 10
+    ... ''')
+    >>> b = pw.debug.table_from_markdown('''
+    ...   | x
+    ... 2 | 20
+    ... ''')
+    >>> pw.debug.compute_and_print(a.promise_universes_are_disjoint(b).concat(b),
+    ...                            include_id=False)
+    x
+    10
+    20
+    """
+    _check_tables("promise_universes_are_disjoint", (other,), user_frame())
+    _disjoint.add(frozenset((table._node.universe.uid, other._node.universe.uid)))
+    return table

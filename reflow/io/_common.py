@@ -1,0 +1,128 @@
+"""What every connector shares: schemas to columns, input tables, sinks and output frames."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api.schema import Schema
+from reflow.api.table import Table
+from reflow.engine.batch import DIFF
+from reflow.engine.stateless import OutputOperator
+from reflow.engine.values import Json, Pointer
+from reflow.plan.compile import error_column
+from reflow.plan.nodes import ColumnInfo, InputNode, Universe
+from reflow.runtime.monitoring import ConnectorStats
+from reflow.runtime.runner import OutputSpec, register_output
+
+METADATA_COLUMN = "_metadata"
+
+
+class ConnectorError(ValueError):
+    """A connector cannot work as configured (bad schema, unreadable input, ...)."""
+
+
+class InputPathNotFound(ConnectorError, FileNotFoundError):
+    """The path given to a file reader does not exist."""
+
+
+def schema_dtypes(schema: type[Schema] | None, what: str) -> dict[str, dt.DType]:
+    if schema is None:
+        raise ConnectorError(f"{what} needs a schema (schema=...)")
+    dtypes = schema.dtypes()
+    if not dtypes:
+        raise ConnectorError(f"{what}: the schema has no columns")
+    return dtypes
+
+
+def input_table(dtypes: dict[str, dt.DType], source: Any, where: str) -> Table:
+    """A table fed by ``source`` (a ``LiveSource``)."""
+    columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
+    return Table(InputNode(columns, Universe(), source, where))
+
+
+def add_sink(
+    table: Table,
+    name: str,
+    on_time: Callable[[int, pl.DataFrame], None],
+    on_time_end: Callable[[int], None] | None = None,
+    on_end: Callable[[], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> None:
+    """Register a sink on ``table``; it counts the rows it writes for monitoring.
+
+    ``on_start`` runs when the run builds its dataflow (e.g. to create the output file).
+    """
+    stats = ConnectorStats(name, "output")
+
+    def counted(time: int, delta: pl.DataFrame) -> None:
+        stats.rows += delta.height
+        on_time(time, delta)
+
+    def ended() -> None:
+        stats.closed = True
+        if on_end is not None:
+            on_end()
+
+    def attach(lowering, operator):
+        if on_start is not None:
+            on_start()
+        sink = OutputOperator(operator, name, counted, on_time_end, ended)
+        sink.stats = stats  # type: ignore[attr-defined]
+        return lowering.add(sink)
+
+    register_output(OutputSpec(table._node, attach))
+
+
+def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -> pl.DataFrame:
+    """The rows of ``delta`` as plain values plus ``time`` and ``diff``, ready for a writer.
+
+    Pointers become their text form, error cells become null, and values Polars cannot write
+    (JSON, tuples, objects) become JSON-compatible Python values or text.
+    """
+    out = []
+    for name, info in columns.items():
+        series = delta[name]
+        if info.fallible:
+            series = pl.select(
+                pl.when(delta[error_column(name)]).then(None).otherwise(series).alias(name)
+            ).to_series() if series.dtype != pl.Object else pl.Series(
+                name,
+                [None if e else v for v, e in zip(series.to_list(),
+                                                  delta[error_column(name)].to_list())],
+                dtype=pl.Object,
+            )
+        base = info.dtype.strip_optional()
+        if base == dt.POINTER:
+            series = pl.Series(
+                name, [None if v is None else str(Pointer(v)) for v in series.to_list()],
+                dtype=pl.String,
+            )
+        elif series.dtype == pl.Object or series.dtype == pl.UInt128:
+            series = pl.Series(name, [_plain(v) for v in series.to_list()], dtype=pl.String)
+        out.append(series.alias(name))
+    out.append(pl.Series("time", [time] * delta.height, dtype=pl.Int64))
+    out.append(delta[DIFF].alias("diff"))
+    return pl.DataFrame(out)
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Json):
+        return Json.dumps(value)
+    if isinstance(value, (datetime.datetime, datetime.timedelta)):
+        return str(value)
+    if isinstance(value, (tuple, list, dict, int, float, bool, str)):
+        try:
+            import json
+
+            return json.dumps(value, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+

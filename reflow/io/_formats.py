@@ -1,0 +1,305 @@
+"""Parsing the bytes of one input file into typed rows, reporting bad rows by line.
+
+Each parser returns a ``Parsed``: the typed rows (schema columns plus ``_row``, the row's
+position in the file, which gives rows without a primary key a stable id) and the problems
+found, each naming the line and the reason. CSV goes through Polars' reader in one call; only
+a file that Polars rejects (ragged rows, invalid UTF-8) is parsed line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.io._values import BadValue, cast_text_columns, coerce
+from reflow.runtime.batches import column_series
+
+ROW = "_row"
+
+
+@dataclass(frozen=True)
+class CsvParserSettings:
+    """How CSV text is split into cells.
+
+    >>> import reflow as pw
+    >>> pw.io.csv.CsvParserSettings(delimiter=";").delimiter
+    ';'
+    """
+
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str | None = None
+    enable_double_quote_escapes: bool = True
+    enable_quoting: bool = True
+    comment_character: str | None = None
+
+
+@dataclass
+class Parsed:
+    frame: pl.DataFrame
+    errors: list[str] = field(default_factory=list)
+
+
+class HeaderMismatch(ValueError):
+    """A CSV header lacks columns of the schema."""
+
+
+def _with_rows(frame: pl.DataFrame, rows: pl.Series | list[int]) -> pl.DataFrame:
+    return frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
+
+
+def empty_rows(dtypes: dict[str, dt.DType]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [column_series(n, [], d) for n, d in dtypes.items()]
+        + [pl.Series(ROW, [], dtype=pl.Int64)]
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+def csv_header(data: bytes, settings: CsvParserSettings) -> list[str]:
+    """The column names in the first line of a CSV file."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    reader = csv.reader([first], delimiter=settings.delimiter, quotechar=settings.quote)
+    return [name.strip() for name in next(reader, [])]
+
+
+def check_csv_header(
+    header: list[str], dtypes: dict[str, dt.DType], defaults: dict, path: str
+) -> None:
+    missing = [n for n in dtypes if n not in header and n not in defaults]
+    if missing:
+        raise HeaderMismatch(
+            f"{path}: the CSV header {header} lacks the schema column(s) "
+            f"{', '.join(map(repr, missing))}"
+        )
+
+
+def parse_csv(
+    data: bytes, path: str, dtypes: dict[str, dt.DType], defaults: dict,
+    settings: CsvParserSettings,
+) -> Parsed:
+    if not data.strip():
+        return Parsed(empty_rows(dtypes))
+    header = csv_header(data, settings)
+    check_csv_header(header, dtypes, defaults, path)
+    raw = None
+    if settings.comment_character is None and settings.escape is None:
+        try:
+            raw = pl.read_csv(
+                io.BytesIO(data),
+                infer_schema=False,
+                separator=settings.delimiter,
+                quote_char=settings.quote if settings.enable_quoting else None,
+                has_header=True,
+                new_columns=None,
+            )
+        except pl.exceptions.PolarsError:
+            raw = None
+        if raw is not None and raw.width != len(header):
+            raw = None
+        # Polars fills short rows with nulls; a null in the last column may be a short row.
+        if raw is not None and raw.height and raw[raw.columns[-1]].null_count():
+            raw = None
+    if raw is not None:
+        raw = raw.rename({old: new for old, new in zip(raw.columns, header) if old != new})
+        lines = None
+    else:
+        raw, lines, errors = _csv_rows_slowly(data, path, header, settings)
+        if errors:
+            parsed = _typed_csv(raw, lines, path, dtypes, defaults)
+            parsed.errors = sorted(errors + parsed.errors, key=_line_of)
+            return parsed
+    return _typed_csv(raw, lines, path, dtypes, defaults)
+
+
+def _line_of(message: str) -> int:
+    found = re.search(r", line (\d+): ", message)
+    return int(found.group(1)) if found else 0
+
+
+def _csv_rows_slowly(
+    data: bytes, path: str, header: list[str], settings: CsvParserSettings
+) -> tuple[pl.DataFrame, list[int], list[str]]:
+    """Parse line by line, keeping the good rows and describing the bad ones."""
+    errors: list[str] = []
+    good_lines: list[str] = []
+    line_numbers: list[int] = []
+    for number, raw_line in enumerate(data.split(b"\n")[1:], start=2):
+        raw_line = raw_line.rstrip(b"\r")
+        if not raw_line.strip():
+            continue
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(f"{path}, line {number}: invalid UTF-8 ({exc.reason})")
+            continue
+        if settings.comment_character and text.startswith(settings.comment_character):
+            continue
+        good_lines.append(text)
+        line_numbers.append(number)
+    reader = csv.reader(
+        good_lines,
+        delimiter=settings.delimiter,
+        quotechar=settings.quote,
+        escapechar=settings.escape,
+        doublequote=settings.enable_double_quote_escapes,
+        quoting=csv.QUOTE_MINIMAL if settings.enable_quoting else csv.QUOTE_NONE,
+    )
+    cells: list[list[str | None]] = [[] for _ in header]
+    kept: list[int] = []
+    for number, row in zip(line_numbers, reader):
+        if len(row) != len(header):
+            errors.append(
+                f"{path}, line {number}: expected {len(header)} fields, found {len(row)}"
+            )
+            continue
+        for column, value in zip(cells, row):
+            column.append(value if value != "" else None)
+        kept.append(number)
+    raw = pl.DataFrame(
+        [pl.Series(name, column, dtype=pl.String) for name, column in zip(header, cells)]
+    )
+    return raw, kept, errors
+
+
+def _typed_csv(
+    raw: pl.DataFrame, lines: list[int] | None, path: str, dtypes: dict[str, dt.DType],
+    defaults: dict,
+) -> Parsed:
+    present = {n: d for n, d in dtypes.items() if n in raw.columns}
+    typed, bad, reasons = cast_text_columns(raw.select(list(present)), present)
+    line_numbers = (
+        pl.Series(ROW, lines, dtype=pl.Int64) if lines is not None
+        else pl.int_range(2, raw.height + 2, eager=True).cast(pl.Int64).alias(ROW)
+    )
+    errors = []
+    if bad is not None:
+        bad_lines = line_numbers.filter(bad).to_list()
+        errors = [f"{path}, line {n}: {r}" for n, r in zip(bad_lines, reasons)]
+        typed = typed.filter(~bad)
+        line_numbers = line_numbers.filter(~bad)
+    for name, dtype in dtypes.items():
+        if name not in present:
+            typed = typed.with_columns(
+                column_series(name, [defaults[name]] * typed.height, dtype)
+            )
+    typed = typed.select(list(dtypes))
+    return Parsed(_with_rows(typed, line_numbers), errors)
+
+
+# --- JSON lines ---------------------------------------------------------------------------------
+def parse_jsonlines(
+    data: bytes, path: str, dtypes: dict[str, dt.DType], defaults: dict,
+    field_paths: dict[str, str] | None = None,
+) -> Parsed:
+    columns: dict[str, list] = {n: [] for n in dtypes}
+    rows: list[int] = []
+    errors: list[str] = []
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            document = json.loads(raw_line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            errors.append(f"{path}, line {number}: invalid UTF-8 ({exc.reason})")
+            continue
+        except ValueError as exc:
+            errors.append(f"{path}, line {number}: invalid JSON ({exc})")
+            continue
+        if not isinstance(document, dict):
+            errors.append(f"{path}, line {number}: expected a JSON object, got {document!r}")
+            continue
+        try:
+            values = row_from_mapping(document, dtypes, defaults, field_paths)
+        except BadValue as exc:
+            errors.append(f"{path}, line {number}: {exc}")
+            continue
+        for name, value in values.items():
+            columns[name].append(value)
+        rows.append(number)
+    frame = pl.DataFrame([column_series(n, columns[n], d) for n, d in dtypes.items()])
+    return Parsed(_with_rows(frame, rows), errors)
+
+
+_MISSING = object()
+
+
+def row_from_mapping(
+    document: dict, dtypes: dict[str, dt.DType], defaults: dict,
+    field_paths: dict[str, str] | None = None,
+) -> dict:
+    """The typed values of one row given as a mapping (a JSON object, ``next(**kwargs)``)."""
+    out = {}
+    for name, dtype in dtypes.items():
+        if field_paths and name in field_paths:
+            value = _pointer_lookup(document, field_paths[name])
+        else:
+            value = document.get(name, _MISSING)
+        if value is _MISSING:
+            if name in defaults:
+                value = defaults[name]
+            elif dtype.is_optional:
+                value = None
+            else:
+                raise BadValue(f"column {name!r}: missing")
+        out[name] = coerce(value, dtype, name)
+    return out
+
+
+def _pointer_lookup(document: object, path: str) -> object:
+    current = document
+    for part in path.strip("/").split("/"):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return _MISSING
+    return current
+
+
+# --- plain text and binary ----------------------------------------------------------------------
+def parse_plaintext(data: bytes, path: str) -> Parsed:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    texts: list[str] = []
+    rows: list[int] = []
+    errors: list[str] = []
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = None
+    if decoded is not None:
+        texts = [line.rstrip("\r") for line in decoded.split("\n")]
+        if texts and texts[-1] == "":
+            texts.pop()
+        rows = list(range(1, len(texts) + 1))
+    else:
+        for number, line in enumerate(lines, start=1):
+            try:
+                texts.append(line.rstrip(b"\r").decode("utf-8"))
+                rows.append(number)
+            except UnicodeDecodeError as exc:
+                errors.append(f"{path}, line {number}: invalid UTF-8 ({exc.reason})")
+    frame = pl.DataFrame([pl.Series("data", texts, dtype=pl.String)])
+    return Parsed(_with_rows(frame, rows), errors)
+
+
+def parse_whole_text(data: bytes, path: str) -> Parsed:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Parsed(_with_rows(pl.DataFrame({"data": pl.Series([], dtype=pl.String)}), []),
+                      [f"{path}: invalid UTF-8 at byte {exc.start} ({exc.reason})"])
+    return Parsed(_with_rows(pl.DataFrame({"data": [text]}), [0]))
+
+
+def parse_binary(data: bytes, path: str) -> Parsed:
+    return Parsed(_with_rows(pl.DataFrame({"data": pl.Series([data], dtype=pl.Binary)}), [0]))

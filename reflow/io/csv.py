@@ -1,0 +1,94 @@
+"""``pw.io.csv``: read CSV files into a table, write a table's changes as CSV.
+
+>>> import pathlib, tempfile, reflow as pw
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "in.csv").write_text("word,n\\nhi,2\\n")
+>>> class Words(pw.Schema):
+...     word: str
+...     n: int
+>>> t = pw.io.csv.read(folder / "in.csv", schema=Words, mode="static")
+>>> pw.io.csv.write(t.select(pw.this.word, m=pw.this.n * 10), folder / "out.csv")
+>>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+>>> print((folder / "out.csv").read_text().splitlines()[1][:10])
+"hi","20",
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from reflow.api.schema import Schema
+from reflow.api.table import Table
+from reflow.io._common import add_sink, output_frame
+from reflow.io._formats import CsvParserSettings
+
+
+def read(
+    path: str | os.PathLike,
+    *,
+    schema: type[Schema] | None = None,
+    csv_settings: CsvParserSettings | None = None,
+    mode: Literal["streaming", "static"] = "streaming",
+    autocommit_duration_ms: int | None = 1500,
+    with_metadata: bool = False,
+    name: str | None = None,
+    **kwargs: Any,
+) -> Table:
+    """A table read from CSV file(s) at ``path`` (a file, a directory or a glob) with a
+    header line; the columns named by ``schema`` are parsed to its types.
+
+    See ``pw.io.fs.read`` for the modes, primary keys, metadata and bad-row handling.
+    """
+    from reflow.io.fs import read as fs_read
+
+    return fs_read(
+        path,
+        "csv",
+        schema=schema,
+        csv_settings=csv_settings,
+        mode=mode,
+        autocommit_duration_ms=autocommit_duration_ms,
+        with_metadata=with_metadata,
+        name=name,
+    )
+
+
+def write(
+    table: Table, filename: str | os.PathLike, *, name: str | None = None, sort_by: Any = None
+) -> None:
+    """Write every change of ``table`` to the CSV file ``filename``: one line per changed row
+    with the table's columns, then ``time`` (the logical time) and ``diff`` (1 for an
+    insertion, -1 for a removal). The file is flushed after every logical time and closed when
+    the run ends.
+    """
+    path = os.fspath(filename)
+    columns = table._node.columns
+    state: dict[str, Any] = {}
+
+    def start() -> None:
+        handle = open(path, "wb")
+        header = [*columns, "time", "diff"]
+        handle.write((",".join(_quote(h) for h in header) + "\n").encode())
+        handle.flush()
+        state["file"] = handle
+
+    def on_time(time: int, delta) -> None:
+        frame = output_frame(columns, delta, time)
+        handle = state["file"]
+        frame.write_csv(handle, include_header=False, quote_style="always")
+        handle.flush()
+
+    def end() -> None:
+        handle = state.pop("file", None)
+        if handle is not None:
+            handle.close()
+
+    add_sink(table, name or f"csv {path}", on_time, on_end=end, on_start=start)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+__all__ = ["CsvParserSettings", "read", "write"]

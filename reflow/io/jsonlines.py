@@ -1,0 +1,123 @@
+"""``pw.io.jsonlines``: read JSON lines files into a table, write a table's changes as JSON
+lines.
+
+>>> import json, pathlib, tempfile, reflow as pw
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "in.jsonl").write_text('{"user": "ann", "n": 3}\\n')
+>>> class Events(pw.Schema):
+...     user: str
+...     n: int
+>>> t = pw.io.jsonlines.read(folder / "in.jsonl", schema=Events, mode="static")
+>>> pw.io.jsonlines.write(t, folder / "out.jsonl")
+>>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+>>> row = json.loads((folder / "out.jsonl").read_text())
+>>> row["user"], row["n"], row["diff"]
+('ann', 3, 1)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from typing import Any, Literal
+
+import polars as pl
+
+from reflow.api.schema import Schema
+from reflow.api.table import Table
+from reflow.debug.output import rows_of
+from reflow.engine.batch import DIFF
+from reflow.engine.values import ErrorValue, Json, Pointer
+from reflow.io._common import add_sink, output_frame
+
+
+def read(
+    path: str | os.PathLike,
+    *,
+    schema: type[Schema] | None = None,
+    mode: Literal["streaming", "static"] = "streaming",
+    json_field_paths: dict[str, str] | None = None,
+    autocommit_duration_ms: int | None = 1500,
+    with_metadata: bool = False,
+    name: str | None = None,
+    **kwargs: Any,
+) -> Table:
+    """A table read from JSON lines file(s) at ``path``: one JSON object per line, whose
+    fields named by ``schema`` become the columns (``json_field_paths`` maps a column to a
+    JSON pointer such as ``"/user/name"`` instead).
+
+    See ``pw.io.fs.read`` for the modes, primary keys, metadata and bad-row handling.
+    """
+    from reflow.io.fs import read as fs_read
+
+    return fs_read(
+        path,
+        "json",
+        schema=schema,
+        json_field_paths=json_field_paths,
+        mode=mode,
+        autocommit_duration_ms=autocommit_duration_ms,
+        with_metadata=with_metadata,
+        name=name,
+    )
+
+
+def write(
+    table: Table, filename: str | os.PathLike, *, name: str | None = None, sort_by: Any = None
+) -> None:
+    """Write every change of ``table`` to ``filename``, one JSON object per changed row with
+    the table's columns plus ``diff`` (1 insertion, -1 removal) and ``time`` (logical time).
+    """
+    path = os.fspath(filename)
+    node = table._node
+    columns = node.columns
+    state: dict[str, Any] = {}
+    vectorized = all(info.dtype.polars() != pl.Object for info in columns.values())
+
+    def start() -> None:
+        state["file"] = open(path, "wb")
+
+    def on_time(time: int, delta: pl.DataFrame) -> None:
+        handle = state["file"]
+        if vectorized:
+            frame = output_frame(columns, delta, time).select(*columns, "diff", "time")
+            frame = frame.with_columns(
+                pl.col(c).dt.to_string() for c, t in frame.schema.items() if t.is_temporal()
+            )
+            frame.write_ndjson(handle)
+        else:
+            lines = []
+            for _, row, diff in rows_of(columns, delta.with_columns(pl.col(DIFF))):
+                document = {k: _jsonable(v) for k, v in row.items()}
+                document["diff"] = diff
+                document["time"] = time
+                lines.append(json.dumps(document, default=str))
+            handle.write(("\n".join(lines) + "\n").encode())
+        handle.flush()
+
+    def end() -> None:
+        handle = state.pop("file", None)
+        if handle is not None:
+            handle.close()
+
+    add_sink(table, name or f"jsonlines {path}", on_time, on_end=end, on_start=start)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Json):
+        return value.value
+    if isinstance(value, Pointer):
+        return str(value)
+    if isinstance(value, ErrorValue):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (datetime.datetime, datetime.timedelta)):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+__all__ = ["read", "write"]

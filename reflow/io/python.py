@@ -1,0 +1,461 @@
+"""``pw.io.python``: feed a table from Python code, and hand a table's changes to Python code.
+
+>>> import reflow as pw
+>>> class Numbers(pw.io.python.ConnectorSubject):
+...     def run(self):
+...         for n in range(3):
+...             self.next(n=n)
+>>> t = pw.io.python.read(Numbers(), schema=pw.schema_from_types(n=int))
+>>> pw.debug.compute_and_print(t.select(double=pw.this.n * 2), include_id=False)
+double
+0
+2
+4
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api.schema import Schema
+from reflow.api.table import Table
+from reflow.api.trace import user_frame
+from reflow.debug.output import rows_of
+from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
+from reflow.engine.ids import hash_values
+from reflow.engine.values import Pointer
+from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
+from reflow.io._files import position_ids
+from reflow.io._formats import row_from_mapping
+from reflow.io._values import BadValue
+from reflow.runtime.batches import column_series
+from reflow.runtime.sources import LiveSource, SourceHandle
+
+_ADD, _REMOVE = 1, -1
+_source_numbers = itertools.count()
+
+
+class ConnectorSubject(ABC):
+    """Subclass it and implement ``run``, which pushes rows with ``next`` (or ``next_json``,
+    ``next_str``, ``next_bytes``), removes them with ``delete`` and may ``commit`` to end a
+    logical time. ``run`` is called in its own thread when the pipeline starts; when it
+    returns the source is closed (and a pipeline whose sources are all closed ends).
+
+    ``session_type="upsert"`` (or a schema with a primary key) makes a row with a key that
+    is already present replace it, and lets ``delete`` remove a row by its key alone.
+    """
+
+    def __init__(self, datasource_name: str = "python", session_type: str = "native") -> None:
+        if session_type not in ("native", "upsert"):
+            raise ConnectorError(
+                f"session_type must be 'native' or 'upsert', got {session_type!r}"
+            )
+        self._datasource_name = datasource_name
+        self._session = session_type
+        self._source: PythonSource | None = None
+
+    @abstractmethod
+    def run(self) -> None:
+        """Produce the data: called once, in a thread of its own."""
+
+    def on_stop(self) -> None:  # noqa: B027 - optional hook
+        """Called when the pipeline stops; release resources here."""
+
+    def start(self) -> None:
+        """Run the subject (called by the runtime)."""
+        self.run()
+
+    # --- sending data --------------------------------------------------------------------------
+    def next(self, **kwargs: Any) -> None:
+        """Add a row whose column values are given as keyword arguments."""
+        self._source.add(_ADD, None, kwargs)  # type: ignore[union-attr]
+
+    def next_json(self, message: dict) -> None:
+        """Add a row given as a dict (a parsed JSON object) of column values."""
+        self._source.add(_ADD, None, message)  # type: ignore[union-attr]
+
+    def next_str(self, message: str) -> None:
+        """Add a row from text: the ``data`` column of a one-column schema, else a JSON
+        object."""
+        self._source.add(_ADD, None, self._source.from_text(message))  # type: ignore[union-attr]
+
+    def next_bytes(self, message: bytes) -> None:
+        """Add a row from bytes: the ``data`` column of a one-column schema, else JSON."""
+        self._source.add(_ADD, None, self._source.from_bytes(message))  # type: ignore[union-attr]
+
+    def delete(self, **kwargs: Any) -> None:
+        """Remove a row added earlier: by its primary key (other values are ignored) when the
+        schema has one, else the row with exactly these values."""
+        self._source.add(_REMOVE, None, kwargs)  # type: ignore[union-attr]
+
+    def _add_inner(self, key: Pointer | None, values: dict[str, Any]) -> None:
+        self._source.add(_ADD, key, values)  # type: ignore[union-attr]
+
+    def _remove_inner(self, key: Pointer | None, values: dict[str, Any]) -> None:
+        self._source.add(_REMOVE, key, values)  # type: ignore[union-attr]
+
+    def _add(self, key: Pointer | None, message: bytes) -> None:
+        self._add_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+
+    def _remove(self, key: Pointer | None, message: bytes) -> None:
+        self._remove_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+
+    def commit(self) -> None:
+        """End the current logical time: the rows sent so far enter the pipeline together."""
+        self._source.flush(commit=True)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Say that no more rows will come; the rows sent so far are committed."""
+        self._source.close()  # type: ignore[union-attr]
+
+    @property
+    def _deletions_enabled(self) -> bool:
+        return True
+
+    @property
+    def _session_type(self) -> str:
+        return getattr(self, "_session", "native")
+
+
+class PythonSource(LiveSource):
+    """Buffers what a subject sends and turns it into batches at each commit."""
+
+    def __init__(
+        self,
+        subject: ConnectorSubject,
+        dtypes: dict[str, dt.DType],
+        defaults: dict[str, Any],
+        primary_key: list[str] | None,
+        autocommit_ms: int | None,
+        name: str,
+    ) -> None:
+        self.subject = subject
+        self.dtypes = dtypes
+        self.defaults = defaults
+        self.primary_key = primary_key
+        self.keyed = bool(primary_key) or subject._session_type == "upsert"
+        self.autocommit = None if autocommit_ms is None else autocommit_ms / 1000
+        self.name = name
+        self.rows_read = 0
+        self._salt = f"python:{name}:{next(_source_numbers)}"
+        self._seq = 0
+        self._buffer: list[tuple[int, Any, dict]] = []
+        self._first = 0.0
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._handle: SourceHandle | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._state: dict[int, dict] = {}  # keyed: id -> values
+        self._live: list[pl.DataFrame] = []  # unkeyed: batches of rows added
+
+    # --- fed by the subject's thread -----------------------------------------------------------
+    def add(self, diff: int, key: Any, values: dict) -> None:
+        with self._lock:
+            if not self._buffer:
+                self._first = time.monotonic()
+            self._buffer.append((diff, key, values))
+
+    def from_text(self, message: str) -> dict:
+        if list(self.dtypes) == ["data"]:
+            return {"data": message}
+        return json.loads(message)
+
+    def from_bytes(self, message: bytes) -> dict:
+        if list(self.dtypes) == ["data"]:
+            base = self.dtypes["data"].strip_optional()
+            return {"data": message if base == dt.BYTES else message.decode("utf-8")}
+        return json.loads(message)
+
+    def close(self) -> None:
+        with self._flush_lock:
+            if self._closed:
+                return
+            self._flush_locked(commit=True)
+            self._closed = True
+            if self._handle is not None:
+                self._handle.close()
+
+    # --- run loop side -------------------------------------------------------------------------
+    def check(self) -> None:
+        if getattr(self.subject, "_source", None) not in (None, self):
+            raise ConnectorError(f"{self.name}: a ConnectorSubject can feed only one table")
+
+    def start(self, handle: SourceHandle) -> None:
+        self._handle = handle
+        self.subject._source = self
+        self._thread = threading.Thread(
+            target=self._run, name=f"reflow-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.subject.start()
+        except Exception as exc:  # noqa: BLE001 - the run loop re-raises it
+            self._handle.fail(exc)  # type: ignore[union-attr]
+            return
+        self.close()
+
+    def tick(self, now: float) -> None:
+        if self.autocommit is not None and self._buffer and now - self._first >= self.autocommit:
+            self.flush(commit=True)
+
+    def stop(self) -> None:
+        try:
+            self.subject.on_stop()
+        finally:
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self._thread.join(timeout=1)
+            self.flush(commit=True)
+
+    def flush(self, commit: bool) -> None:
+        with self._flush_lock:
+            self._flush_locked(commit)
+
+    def _flush_locked(self, commit: bool) -> None:
+        if self._closed or self._handle is None:
+            return
+        with self._lock:
+            events, self._buffer = self._buffer, []
+        if events:
+            for batch in self._to_batches(events):
+                self._handle.push(batch)
+        if commit:
+            self._handle.commit()
+
+    # --- turning events into batches -----------------------------------------------------------
+    def _to_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
+        if self.keyed or any(key is not None for _, key, _ in events):
+            return self._keyed_batches(events)
+        out: list[pl.DataFrame] = []
+        start = 0
+        for i in range(len(events) + 1):
+            if i == len(events) or events[i][0] == _REMOVE:
+                if i > start:
+                    batch = self._added([e[2] for e in events[start:i]])
+                    if batch is not None:
+                        out.append(batch)
+                        if self.subject._deletions_enabled:
+                            self._live.append(batch)
+                if i < len(events):
+                    removal = self._removal(events[i][2])
+                    if removal is not None:
+                        out.append(removal)
+                start = i + 1
+        return out
+
+    def _added(self, rows: list[dict]) -> pl.DataFrame | None:
+        columns = self._columns_fast(rows)
+        if columns is None:
+            good = []
+            for row in rows:
+                try:
+                    good.append(row_from_mapping(row, self.dtypes, self.defaults))
+                except BadValue as exc:
+                    self._handle.report_error(f"row {row!r}: {exc}")  # type: ignore[union-attr]
+            if not good:
+                return None
+            columns = [column_series(n, [r[n] for r in good], d) for n, d in self.dtypes.items()]
+        n = columns[0].len()
+        positions = pl.int_range(self._seq, self._seq + n, eager=True)
+        self._seq += n
+        self.rows_read += n
+        return pl.DataFrame([position_ids(positions, self._salt), *columns]).with_columns(
+            pl.lit(1, dtype=DIFF_DTYPE).alias(DIFF)
+        )
+
+    def _columns_fast(self, rows: list[dict]) -> list[pl.Series] | None:
+        """Columns built straight from the values when every row has every column with the
+        exact storage type; ``None`` sends the rows through the checking path."""
+        out = []
+        for name, dtype in self.dtypes.items():
+            storage = dtype.polars()
+            if storage == pl.Object or dtype.is_optional:
+                return None
+            try:
+                values = [row[name] for row in rows]
+                series = pl.Series(name, values, dtype=storage, strict=True)
+            except (KeyError, TypeError, OverflowError, pl.exceptions.PolarsError):
+                return None
+            if series.null_count() or (dtype == dt.FLOAT and not _all_float(values)):
+                return None
+            out.append(series)
+        return out
+
+    def _removal(self, values: dict) -> pl.DataFrame | None:
+        try:
+            row = row_from_mapping(values, self.dtypes, self.defaults)
+        except BadValue as exc:
+            self._handle.report_error(f"delete {values!r}: {exc}")  # type: ignore[union-attr]
+            return None
+        live = concat_batches(self._live)
+        if live is not None:
+            mask = pl.Series([True] * live.height)
+            for name in self.dtypes:
+                column = live[name]
+                if column.dtype == pl.Object:
+                    mask &= pl.Series([v == row[name] for v in column.to_list()])
+                else:
+                    mask &= column.eq_missing(pl.Series([row[name]], dtype=column.dtype))
+            hits = live.filter(mask)
+        else:
+            hits = None
+        if hits is None or hits.height == 0:
+            self._handle.report_error(  # type: ignore[union-attr]
+                f"delete {values!r}: no such row is present"
+            )
+            return None
+        victim = hits[:1]
+        self._live = [live.filter(live[ID] != victim[ID][0])]
+        return victim.with_columns(pl.lit(-1, dtype=DIFF_DTYPE).alias(DIFF))
+
+    def _keyed_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
+        ids: list[int] = []
+        rows: list[dict] = []
+        diffs: list[int] = []
+        for diff, key, values in events:
+            try:
+                if diff == _REMOVE and self.primary_key and key is None:
+                    row_id = hash_values([values[k] for k in self.primary_key])
+                    row = None
+                else:
+                    row = row_from_mapping(values, self.dtypes, self.defaults)
+                    row_id = self._key_of(key, row)
+            except (BadValue, KeyError) as exc:
+                self._handle.report_error(f"row {values!r}: {exc}")  # type: ignore[union-attr]
+                continue
+            old = self._state.get(row_id)
+            if diff == _ADD:
+                if old is not None:
+                    ids.append(row_id)
+                    rows.append(old)
+                    diffs.append(-1)
+                self._state[row_id] = row  # type: ignore[assignment]
+                ids.append(row_id)
+                rows.append(row)  # type: ignore[arg-type]
+                diffs.append(1)
+                self.rows_read += 1
+            elif old is None:
+                self._handle.report_error(  # type: ignore[union-attr]
+                    f"delete {values!r}: no row with this key is present"
+                )
+            else:
+                del self._state[row_id]
+                ids.append(row_id)
+                rows.append(old)
+                diffs.append(-1)
+        if not ids:
+            return []
+        columns = [column_series(n, [r[n] for r in rows], d) for n, d in self.dtypes.items()]
+        return [
+            pl.DataFrame(
+                [
+                    pl.Series(ID, ids, dtype=ID_DTYPE),
+                    *columns,
+                    pl.Series(DIFF, diffs, dtype=DIFF_DTYPE),
+                ]
+            )
+        ]
+
+    def _key_of(self, key: Any, row: dict) -> int:
+        if key is not None:
+            return int(key)
+        if self.primary_key:
+            return hash_values([row[k] for k in self.primary_key])
+        return hash_values([row[n] for n in self.dtypes])
+
+
+def _all_float(values: list) -> bool:
+    return all(type(v) is float for v in values)
+
+
+def read(
+    subject: ConnectorSubject,
+    *,
+    schema: type[Schema] | None = None,
+    format: str | None = None,
+    autocommit_duration_ms: int | None = 1500,
+    name: str | None = None,
+    **kwargs: Any,
+) -> Table:
+    """A table fed by ``subject`` while the pipeline runs.
+
+    Rows sent within ``autocommit_duration_ms`` of each other (unless ``commit`` is called)
+    enter the pipeline at one logical time. Rows that do not fit the schema are skipped and
+    reported in ``pw.global_error_log()``.
+    """
+    where = user_frame()
+    if schema is None and format in ("raw", "binary"):
+        dtypes = {"data": dt.BYTES if format == "binary" else dt.STR}
+        defaults: dict[str, Any] = {}
+        primary_key = None
+    else:
+        dtypes = schema_dtypes(schema, "pw.io.python.read")
+        defaults = schema.default_values()  # type: ignore[union-attr]
+        primary_key = schema.primary_key_columns()  # type: ignore[union-attr]
+    label = name or f"python {type(subject).__name__}"
+    source = PythonSource(subject, dtypes, defaults, primary_key, autocommit_duration_ms, label)
+    return input_table(dtypes, source, where)
+
+
+class ConnectorObserver(ABC):
+    """Receives the changes of a table written with ``pw.io.python.write``."""
+
+    @abstractmethod
+    def on_change(self, key: Pointer, row: dict[str, Any], time: int, is_addition: bool) -> None:
+        """One row was added (``is_addition``) or removed at logical ``time``."""
+
+    def on_time_end(self, time: int) -> None:  # noqa: B027 - optional hook
+        """Every change of logical ``time`` has been delivered."""
+
+    def on_end(self) -> None:  # noqa: B027 - optional hook
+        """The run ended; no more changes will come."""
+
+
+def write(
+    table: Table, observer: ConnectorObserver, *, name: str | None = None, sort_by: Any = None
+) -> None:
+    """Hand every change of ``table`` to ``observer`` (removals of a time before additions).
+
+    >>> import reflow as pw
+    >>> class Printer(pw.io.python.ConnectorObserver):
+    ...     def on_change(self, key, row, time, is_addition):
+    ...         print(row, is_addition)
+    ...     def on_end(self):
+    ...         print("done")
+    >>> t = pw.debug.table_from_markdown('''
+    ... x
+    ... 7
+    ... ''')
+    >>> pw.io.python.write(t, Printer())
+    >>> pw.run()
+    {'x': 7} True
+    done
+    """
+    columns = table._node.columns
+
+    def on_time(time: int, delta: pl.DataFrame) -> None:
+        changes = sorted(rows_of(columns, delta), key=lambda change: change[2] > 0)
+        for key, row, diff in changes:
+            for _ in range(abs(diff)):
+                observer.on_change(key=key, row=row, time=time, is_addition=diff > 0)
+
+    add_sink(
+        table,
+        name or f"python {type(observer).__name__}",
+        on_time,
+        on_time_end=observer.on_time_end,
+        on_end=observer.on_end,
+    )
+
+
+__all__ = ["ConnectorObserver", "ConnectorSubject", "read", "write"]

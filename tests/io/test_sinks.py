@@ -1,0 +1,135 @@
+"""Sinks: file contents of csv/jsonlines writers, null, subscribe callbacks."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import reflow as pw
+
+STREAM = """
+  | word  | n | __time__ | __diff__
+1 | hello | 1 | 2        | 1
+2 | a,"b" | 2 | 2        | 1
+1 | hello | 1 | 4        | -1
+1 | hello | 5 | 4        | 1
+2 | a,"b" | 2 | 6        | -1
+"""
+
+
+def _run():
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+
+
+def test_csv_write_carries_the_update_stream(tmp_path):
+    t = pw.debug.table_from_markdown(STREAM)
+    pw.io.csv.write(t, tmp_path / "out.csv")
+    _run()
+    with open(tmp_path / "out.csv", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0] == ["word", "n", "time", "diff"]
+    body = sorted(tuple(line) for line in lines[1:])
+    assert body == sorted([
+        ("hello", "1", "2", "1"),
+        ('a,"b"', "2", "2", "1"),
+        ("hello", "1", "4", "-1"),
+        ("hello", "5", "4", "1"),
+        ('a,"b"', "2", "6", "-1"),
+    ])
+    # Every line is quoted, like the other writers of this format.
+    assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith('"')
+
+
+def test_csv_write_empty_table_writes_the_header(tmp_path):
+    t = pw.debug.table_from_markdown(STREAM).filter(pw.this.n > 100)
+    pw.io.csv.write(t, tmp_path / "out.csv")
+    _run()
+    assert (tmp_path / "out.csv").read_text() == '"word","n","time","diff"\n'
+
+
+def test_jsonlines_write_carries_time_and_diff(tmp_path):
+    t = pw.debug.table_from_markdown(STREAM)
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    _run()
+    documents = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted((d["word"], d["n"], d["time"], d["diff"]) for d in documents) == sorted([
+        ("hello", 1, 2, 1),
+        ('a,"b"', 2, 2, 1),
+        ("hello", 1, 4, -1),
+        ("hello", 5, 4, 1),
+        ('a,"b"', 2, 6, -1),
+    ])
+    assert list(documents[0]) == ["word", "n", "diff", "time"]
+
+
+def test_jsonlines_write_nested_json_and_pointers(tmp_path):
+    t = pw.debug.table_from_markdown(
+        """
+        k
+        1
+        """
+    )
+    t = t.select(k=pw.this.k, ptr=pw.this.id, doc=pw.apply_with_type(
+        lambda k: pw.Json({"k": [k]}), pw.Json, pw.this.k))
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    _run()
+    (document,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert document["doc"] == {"k": [1]}
+    assert document["ptr"].startswith("^")
+    assert document["k"] == 1 and document["diff"] == 1
+
+
+def test_csv_write_pointer_and_float_columns(tmp_path):
+    t = pw.debug.table_from_markdown(
+        """
+        x
+        1.5
+        """
+    ).select(pw.this.x, ptr=pw.this.id)
+    pw.io.csv.write(t, tmp_path / "out.csv")
+    _run()
+    with open(tmp_path / "out.csv", newline="") as handle:
+        (_, (x, ptr, _time, diff)) = list(csv.reader(handle))
+    assert x == "1.5" and ptr.startswith("^") and diff == "1"
+
+
+def test_null_write_computes_the_table():
+    calls = []
+    t = pw.debug.table_from_markdown(
+        """
+        x
+        1
+        """
+    ).select(y=pw.apply(lambda x: calls.append(x) or x, pw.this.x))
+    pw.io.null.write(t)
+    _run()
+    assert calls == [1]
+
+
+def test_subscribe_callbacks_in_order():
+    events = []
+    t = pw.debug.table_from_markdown(STREAM)
+    pw.io.subscribe(
+        t,
+        on_change=lambda key, row, time, is_addition: events.append(
+            (time, row["n"], is_addition)
+        ),
+        on_time_end=lambda time: events.append((time, "end")),
+        on_end=lambda: events.append("done"),
+    )
+    _run()
+    assert events[-1] == "done"
+    assert events.index((2, "end")) < events.index((4, 1, False))
+    assert events[events.index((4, "end")) - 2:events.index((4, "end"))] == [
+        (4, 1, False), (4, 5, True)
+    ]
+    assert (6, "end") in events
+
+
+def test_several_sinks_run_together(tmp_path):
+    t = pw.debug.table_from_markdown(STREAM)
+    pw.io.csv.write(t, tmp_path / "a.csv")
+    pw.io.jsonlines.write(t.select(pw.this.n), tmp_path / "b.jsonl")
+    _run()
+    assert len((tmp_path / "a.csv").read_text().splitlines()) == 6
+    assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 5
