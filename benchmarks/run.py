@@ -94,6 +94,7 @@ class Case:
     metrics: tuple[Metric, ...] = ()
     goals: tuple[Goal, ...] = ()
     in_quick: bool = True
+    about: str = ""
     external: bool = False
     adapter: Adapter | None = None
 
@@ -135,6 +136,14 @@ def _latency_parse(engine: str, stdout: str) -> dict | None:
 
 LATENCY_ADAPTER = Adapter(_latency_command, _latency_parse, (("PATHWAY_THREADS", "1"),))
 
+STATIC_ABOUT = (
+    "Same pipeline for reflow and Pathway (`pw.io.csv.read` static, `groupby` + "
+    "`reducers.count`, `pw.io.csv.write`); Polars: `read_csv` + `group_by().len()` + "
+    "`write_csv`; Bytewax: `FileSource` + `count_final`. Process wall and peak RSS "
+    "cover the whole process (interpreter, imports, digest of the output); "
+    '"pipeline" is from building the pipeline to the output being written.'
+)
+
 WALL = Metric("wall_s", "process wall", "s")
 RSS = Metric("peak_rss_mb", "peak RSS", "MiB")
 
@@ -143,6 +152,7 @@ CASES: list[Case] = [
         "static_wordcount_1M",
         WORKLOADS / "static_wordcount.py",
         "Static wordcount, 1M words from CSV",
+        about=STATIC_ABOUT,
         args=("--size", "1000000"),
         metrics=(WALL, RSS, Metric("compute_s", "pipeline", "s")),
     ),
@@ -150,6 +160,7 @@ CASES: list[Case] = [
         "static_wordcount_5M",
         WORKLOADS / "static_wordcount.py",
         "Static wordcount, 5M words from CSV",
+        about=STATIC_ABOUT,
         args=("--size", "5000000"),
         metrics=(WALL, RSS, Metric("compute_s", "pipeline", "s")),
         goals=(
@@ -163,6 +174,13 @@ CASES: list[Case] = [
         "streaming_wordcount",
         WORKLOADS / "streaming_wordcount.py",
         "Streaming wordcount, 1M words through the Python source, commits of 1,000",
+        about=(
+            "reflow and Pathway: a `pw.io.python.ConnectorSubject` calling `next(word=...)` "
+            "and `commit()` every 1,000 words, `groupby` + `reducers.count`, every change "
+            "written with `pw.io.csv.write`. Bytewax: `TestingSource` in batches of 1,000, "
+            "`key_on` + a running count in `stateful_map`, every new count to a `FileSink`. "
+            "Throughput = words / time of `pw.run()` (`run_main`)."
+        ),
         engines=("reflow", "pathway", "bytewax"),
         metrics=(Metric("words_per_s", "throughput (words/s)", "", True), RSS),
         goals=(
@@ -183,11 +201,26 @@ CASES: list[Case] = [
         goals=(Goal("latency_median_s", "pathway", 1.0, "update latency: median <= Pathway's"),),
         external=True,
         adapter=LATENCY_ADAPTER,
+        about=(
+            "Measured by `benchmarks/update_latency.py`: 1,000 one-row updates, each its own "
+            "logical time. For reflow the clock runs from `Dataflow.run_time` to the output "
+            "sink, for Pathway from the Python subject's `commit()` to `on_time_end`; reflow's "
+            "final output is checked against Polars by the script, Pathway's is not compared."
+        ),
     ),
     Case(
         "join_maintenance",
         WORKLOADS / "join_maintenance.py",
         "Join maintenance: 1M orders x 100k customers, then 100k updates in commits of 1,000",
+        about=(
+            "reflow and Pathway: orders and customers read with `pw.io.csv.read` (static, "
+            "primary keys), 100k updates of distinct orders (new customer and amount) from a "
+            "Python subject, one `commit()` per 1,000, applied with `orders.update_rows`; the "
+            "join on `customer_id` is written with `pw.io.csv.write`. Updates start once the "
+            "initial join is complete; update throughput = updates / (end of run - first "
+            "update). Polars computes the final state from scratch (reference for the result "
+            "check, not a throughput competitor)."
+        ),
         engines=("reflow", "pathway", "polars"),
         metrics=(
             Metric("updates_per_s", "update throughput (rows/s)", "", True),
@@ -201,6 +234,13 @@ CASES: list[Case] = [
         "windowed",
         WORKLOADS / "windowed.py",
         "Windowed aggregation: 1M events, 1-minute tumbling windows, 5% late",
+        about=(
+            "reflow and Pathway: events from a Python subject, one `commit()` per 1,000, "
+            "`pw.temporal.windowby(..., tumbling(duration=60))` + count and sum, written "
+            "with `pw.io.csv.write`; late events (1 to 10 minutes behind) revise their "
+            "window. Polars computes the final windows from scratch (the reference). "
+            "Bytewax is not run: its windows drop late events, so its results differ."
+        ),
         engines=("reflow", "pathway", "polars"),
         metrics=(Metric("events_per_s", "throughput (events/s)", "", True), RSS),
         goals=(
@@ -211,6 +251,13 @@ CASES: list[Case] = [
         "startup",
         WORKLOADS / "startup.py",
         "Import time and empty-pipeline start-up (fresh processes)",
+        about=(
+            'Fresh interpreters; `import` = wall time of `python -c "import X"` minus '
+            "`python -c pass`; `-X importtime` = the import statement's own total; empty "
+            "pipeline = a process that builds a one-row table with "
+            "`pw.debug.table_from_markdown` and prints it with `pw.debug.compute_and_print` "
+            "(Polars: a one-row DataFrame; Bytewax: a one-item flow), minus `python -c pass`."
+        ),
         metrics=(
             Metric("import_s", "import (wall)", "s"),
             Metric("importtime_s", "import (-X importtime)", "s"),
@@ -487,6 +534,8 @@ def _why_not(res: CaseResult, other: str | None) -> str:
 def case_section(res: CaseResult, quick: bool) -> str:
     case = res.case
     lines = [f"### {case.title}{' (quick mode: small sizes)' if quick else ''}", ""]
+    if case.about:
+        lines += [case.about, ""]
     if res.note:
         lines += [res.note, ""]
         return "\n".join(lines)

@@ -63,8 +63,6 @@ def groupby(
     k | total
     a | 3
     """
-    from reflow.api.table import Table
-
     where = user_frame()
     unknown = [name for name in kwargs if not name.startswith("_")]
     if unknown:
@@ -100,7 +98,6 @@ def groupby(
                     where,
                 )
     sort_expr = resolve(ex.wrap_arg(sort_by), scope) if sort_by is not None else None
-    assert isinstance(table, Table)
     return GroupedTable(table, keys, id_expr, sort_expr, where)
 
 

@@ -259,7 +259,7 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         pointer_name = f"\x00ix{position}"
         keyed = current.select(
             **{name: ex.ThisReference("this", name) for name in names},
-            **{pointer_name: _rebind_to(lookup.pointer, table, current)},
+            **{pointer_name: _rebind_to(lookup.pointer, table)},
         )
         if keyed._node.columns[pointer_name].dtype.strip_optional() not in (dt.POINTER, dt.ANY):
             raise BuildError(
@@ -281,9 +281,7 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         current = joined.select(**columns)
         names = list(current._node.columns)
     index = {key: position for position, key in enumerate(lookups)}
-    rewritten = {
-        name: _rewrite(expr, table, current, index) for name, expr in outputs.items()
-    }
+    rewritten = {name: _rewrite(expr, table, index) for name, expr in outputs.items()}
     return current.select(**rewritten)
 
 
@@ -301,34 +299,32 @@ def _collect(expr: Any, lookups: dict) -> None:
                 _collect(child, lookups)
 
 
-def _rebind_to(expr: ex.ColumnExpression, old: Table, new: Table) -> ex.ColumnExpression:
-    """``expr`` with references to ``old`` turned into ``pw.this`` references (for ``new``)."""
+def _rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
+    """``expr`` with references to ``old`` turned into ``pw.this`` references.
+
+    The tables the lookups build keep ``old``'s ids and column names, so ``pw.this`` means
+    the same there.
+    """
     if isinstance(expr, ex.ColumnReference) and (
         expr.table is old or expr.table._node is old._node
     ):
-        return ex.ThisReference("this", expr.name) if expr.name != "id" else expr
-    if isinstance(expr, ex.ColumnReference) and expr.name == "id":
-        return expr
+        return ex.ThisReference("this", expr.name)
     children = expr._children()
     if not children:
         return expr
-    return expr._rebuild([_rebind_to(c, old, new) for c in children])
+    return expr._rebuild([_rebind_to(c, old) for c in children])
 
 
-def _rewrite(expr: ex.ColumnExpression, old: Table, new: Table, index: dict) -> Any:
+def _rewrite(expr: ex.ColumnExpression, old: Table, index: dict) -> Any:
+    """``_rebind_to`` that also replaces lookups by the columns the joins added."""
     if isinstance(expr, IxColumn):
         return ex.ThisReference("this", _ix_name(index[id(expr.lookup)], expr.name))
-    if isinstance(expr, ex.ColumnReference) and expr.name == "id" and (
-        expr.table is old or expr.table._node is old._node
-    ):
-        return ex.ThisReference("this", "id")
-    rebound = _rebind_to(expr, old, new) if isinstance(expr, ex.ColumnReference) else expr
-    if rebound is not expr:
-        return rebound
+    if isinstance(expr, ex.ColumnReference):
+        return _rebind_to(expr, old)
     children = expr._children()
     if not children:
         return expr
-    return expr._rebuild([_rewrite(c, old, new, index) for c in children])
+    return expr._rebuild([_rewrite(c, old, index) for c in children])
 
 
 def _context_table(expr: ex.ColumnExpression) -> Table | None:

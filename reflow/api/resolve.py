@@ -43,6 +43,10 @@ class Scope:
             raise BuildError(f"no column {name!r} in the table (its columns are: {known})", where)
         return ex.InputColumn(side.source, name, info.dtype, info.fallible)
 
+    def reference(self, table: Table, name: str, where: str) -> ex.InputColumn:
+        """The input column ``table.name`` means in this scope."""
+        return self.column(self.side_of(table, where, name), name, where)
+
     def side_of(self, table: Table, where: str, name: str) -> Side:
         for side in self.tables:
             if side.table is table or side.table._node is table._node:
@@ -92,8 +96,7 @@ def resolve(expr: ex.ColumnExpression, scope: Scope) -> ex.ColumnExpression:
             raise BuildError(f"pw.{expr.side} cannot be used here", expr._where)
         return scope.column(side, expr.name, expr._where)
     if isinstance(expr, ex.ColumnReference):
-        side = scope.side_of(expr.table, expr._where, expr.name)
-        return scope.column(side, expr.name, expr._where)
+        return scope.reference(expr.table, expr.name, expr._where)
     children = [resolve(child, scope) for child in expr._children()]
     node = expr._rebuild(children) if children else copy.copy(expr)
     node.dtype = node._infer()

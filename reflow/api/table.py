@@ -15,6 +15,7 @@ from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
 from reflow.api.trace import BuildError, user_frame
+from reflow.api.zip_columns import tables_to_zip, zip_with
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
 
@@ -109,6 +110,11 @@ class Table:
         if ix_module is not None and ix_module.contains_ix(outputs.values()):
             # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
             return ix_module.select_with_ix(self, outputs, where)
+        others = tables_to_zip(self, outputs.values())
+        if others:
+            zipped, scope = zip_with(self, others, outputs.values(), where)
+            resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
+            return Table(SelectNode(zipped._node, resolved, where))
         scope = Scope.single(self)
         resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
         return Table(SelectNode(self._node, resolved, where))
@@ -150,10 +156,22 @@ class Table:
         5
         """
         where = user_frame()
-        resolved = resolve(ex.wrap_arg(condition), Scope.single(self))
+        condition = ex.wrap_arg(condition)
+        others = tables_to_zip(self, [condition])
+        if others:
+            zipped, scope = zip_with(self, others, [condition], where)
+            kept = Table(FilterNode(zipped._node, self._checked_condition(condition, scope),
+                                    where))
+            return kept.select(*(ex.ThisReference("this", n) for n in self._node.columns))
+        return Table(
+            FilterNode(self._node, self._checked_condition(condition, Scope.single(self)), where)
+        )
+
+    def _checked_condition(self, condition: ex.ColumnExpression, scope: Scope):
+        resolved = resolve(condition, scope)
         if resolved.dtype.strip_optional() not in (dt.BOOL, dt.ANY):
-            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}", where)
-        return Table(FilterNode(self._node, resolved, where))
+            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}")
+        return resolved
 
     def split(self, condition: Any) -> tuple[Table, Table]:
         """Rows where ``condition`` holds, and the others.
@@ -466,6 +484,129 @@ class Table:
         from reflow.api.sort import diff
 
         return diff(self, timestamp, *values, instance=instance)
+
+    # --- event time (see reflow/temporal) --------------------------------------------------------
+    def windowby(self, time_expr: Any, *, window: Any, behavior: Any = None,
+                 instance: Any = None) -> Any:
+        """Group rows by event-time windows; follow with ``.reduce(...)``."""
+        from reflow.temporal.windows import windowby
+
+        return windowby(self, time_expr, window=window, behavior=behavior, instance=instance)
+
+    def forget(self, time_column: Any, threshold: Any,
+               mark_forgetting_records: bool = False) -> Table:
+        from reflow.temporal.gates import forget
+
+        return forget(self, time_column, threshold, mark_forgetting_records)
+
+    def buffer(self, time_column: Any, threshold: Any) -> Table:
+        from reflow.temporal.gates import buffer
+
+        return buffer(self, time_column, threshold)
+
+    def ignore_late(self, time_column: Any, threshold: Any) -> Table:
+        from reflow.temporal.gates import ignore_late
+
+        return ignore_late(self, time_column, threshold)
+
+    def asof_join(self, other: Table, self_time: Any, other_time: Any, *on: Any,
+                  **kwargs: Any) -> Any:
+        from reflow.temporal.asof import asof_join
+
+        return asof_join(self, other, self_time, other_time, *on, **kwargs)
+
+    def asof_join_left(self, other: Table, self_time: Any, other_time: Any, *on: Any,
+                       **kwargs: Any) -> Any:
+        from reflow.temporal.asof import asof_join_left
+
+        return asof_join_left(self, other, self_time, other_time, *on, **kwargs)
+
+    def asof_join_right(self, other: Table, self_time: Any, other_time: Any, *on: Any,
+                        **kwargs: Any) -> Any:
+        from reflow.temporal.asof import asof_join_right
+
+        return asof_join_right(self, other, self_time, other_time, *on, **kwargs)
+
+    def asof_join_outer(self, other: Table, self_time: Any, other_time: Any, *on: Any,
+                        **kwargs: Any) -> Any:
+        from reflow.temporal.asof import asof_join_outer
+
+        return asof_join_outer(self, other, self_time, other_time, *on, **kwargs)
+
+    def interval_join(self, other: Table, self_time: Any, other_time: Any, interval: Any,
+                      *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.interval_join import interval_join
+
+        return interval_join(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def interval_join_inner(self, other: Table, self_time: Any, other_time: Any, interval: Any,
+                            *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.interval_join import interval_join_inner
+
+        return interval_join_inner(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def interval_join_left(self, other: Table, self_time: Any, other_time: Any, interval: Any,
+                           *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.interval_join import interval_join_left
+
+        return interval_join_left(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def interval_join_right(self, other: Table, self_time: Any, other_time: Any, interval: Any,
+                            *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.interval_join import interval_join_right
+
+        return interval_join_right(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def interval_join_outer(self, other: Table, self_time: Any, other_time: Any, interval: Any,
+                            *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.interval_join import interval_join_outer
+
+        return interval_join_outer(self, other, self_time, other_time, interval, *on, **kwargs)
+
+    def window_join(self, other: Table, self_time: Any, other_time: Any, window: Any,
+                    *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.window_join import window_join
+
+        return window_join(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def window_join_inner(self, other: Table, self_time: Any, other_time: Any, window: Any,
+                          *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.window_join import window_join_inner
+
+        return window_join_inner(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def window_join_left(self, other: Table, self_time: Any, other_time: Any, window: Any,
+                         *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.window_join import window_join_left
+
+        return window_join_left(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def window_join_right(self, other: Table, self_time: Any, other_time: Any, window: Any,
+                          *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.window_join import window_join_right
+
+        return window_join_right(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def window_join_outer(self, other: Table, self_time: Any, other_time: Any, window: Any,
+                          *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.window_join import window_join_outer
+
+        return window_join_outer(self, other, self_time, other_time, window, *on, **kwargs)
+
+    def asof_now_join(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.asof_now import asof_now_join
+
+        return asof_now_join(self, other, *on, **kwargs)
+
+    def asof_now_join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.asof_now import asof_now_join_inner
+
+        return asof_now_join_inner(self, other, *on, **kwargs)
+
+    def asof_now_join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        from reflow.temporal.asof_now import asof_now_join_left
+
+        return asof_now_join_left(self, other, *on, **kwargs)
 
     def await_futures(self) -> Table:
         """The table with the results of fully asynchronous UDFs awaited.

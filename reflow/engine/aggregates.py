@@ -4,9 +4,11 @@ An ``Aggregate`` turns the rows of one group into one value. The reduce operator
 group, the multiset of live rows; each aggregate says how its value is maintained:
 
 - ``KIND_ACC``: an invertible accumulator updated by each inserted or retracted row (count,
-  sum, avg); the cost of a change does not depend on the size of the group.
-- ``KIND_ROWS``: recomputed from the group's live rows when the group changes (min, max, tuple,
-  ...); the cost is proportional to the size of the changed group, not of the whole state.
+  sum, avg, count_distinct); the cost of a change does not depend on the size of the group.
+- ``KIND_ROWS``: computed from the group's live rows (min, max, tuple, ...); the cost is at
+  most proportional to the size of the changed group, never to the whole state. Those that pick
+  one row (min, max, argmin, ...) give ``key``/``pick`` so the operator keeps the winner without
+  rescanning the group until the winning row is deleted.
 - ``KIND_STATEFUL``: a state folded over the sequence of changes (``stateful_single``,
   ``stateful_many``, accumulators with ``retract``).
 
@@ -49,6 +51,15 @@ class Aggregate:
     # --- KIND_ROWS ---------------------------------------------------------------------------
     def compute(self, rows: Sequence[Row]) -> Any:
         raise NotImplementedError
+
+    # Aggregates that pick one row (min, max, argmin, ...) also define ``key(row)`` (the row
+    # with the smallest key wins) and ``pick(row)`` (the result taken from the winning row), so
+    # the operator can keep the winner up to date without rescanning the group, rescanning
+    # only when the winning row is deleted. ``compute`` must agree with them.
+    key: Callable[[Row], Any] | None = None
+
+    def pick(self, row: Row) -> Any:
+        return row[1][0]
 
     # --- KIND_ACC ----------------------------------------------------------------------------
     def acc_new(self) -> list:
@@ -159,6 +170,10 @@ class Avg(Aggregate):
 class Min(Aggregate):
     name = "min"
 
+    @staticmethod
+    def key(row):
+        return _order_key(row[1][0])
+
     def compute(self, rows):
         return min((values[0] for _, values, _, _ in rows), key=_order_key)
 
@@ -169,6 +184,10 @@ class Min(Aggregate):
 
 class Max(Aggregate):
     name = "max"
+
+    @staticmethod
+    def key(row):
+        return _Reverse(_order_key(row[1][0]))
 
     def compute(self, rows):
         return max((values[0] for _, values, _, _ in rows), key=_order_key)
@@ -183,9 +202,15 @@ class ArgMin(Aggregate):
 
     name = "argmin"
 
+    @staticmethod
+    def key(row):
+        return (_order_key(row[1][0]), row[0])
+
+    def pick(self, row):
+        return row[1][1]
+
     def compute(self, rows):
-        best = min(rows, key=lambda r: (_order_key(r[1][0]), r[0]))
-        return best[1][1]
+        return self.pick(min(rows, key=self.key))
 
     def polars(self, args):
         value = pl.col(args[0])
@@ -197,9 +222,15 @@ class ArgMax(Aggregate):
 
     name = "argmax"
 
+    @staticmethod
+    def key(row):
+        return (_Reverse(_order_key(row[1][0])), row[0])
+
+    def pick(self, row):
+        return row[1][1]
+
     def compute(self, rows):
-        best = min(rows, key=lambda r: (_Reverse(_order_key(r[1][0])), r[0]))
-        return best[1][1]
+        return self.pick(min(rows, key=self.key))
 
     def polars(self, args):
         value = pl.col(args[0])
@@ -209,6 +240,8 @@ class ArgMax(Aggregate):
 
 
 class _Reverse:
+    """Reverses the order of a key, so "smallest key wins" also expresses maxima."""
+
     __slots__ = ("key",)
 
     def __init__(self, key: Any) -> None:
@@ -220,14 +253,20 @@ class _Reverse:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Reverse) and other.key == self.key
 
+    __hash__ = None  # type: ignore[assignment]
+
 
 class AnyValue(Aggregate):
     """The value of the row with the smallest row id (deterministic)."""
 
     name = "any"
 
+    @staticmethod
+    def key(row):
+        return row[0]
+
     def compute(self, rows):
-        return min(rows, key=lambda r: r[0])[1][0]
+        return self.pick(min(rows, key=self.key))
 
     def polars(self, args):
         return pl.col(args[0]).sort_by(pl.col("_id")).first()
@@ -278,7 +317,27 @@ class NdArray(Tuple):
 
 
 class CountDistinct(Aggregate):
+    """Kept as a count per distinct value, so a change costs O(1)."""
+
+    kind = KIND_ACC
     name = "count_distinct"
+
+    def acc_new(self):
+        return [{}, 0]  # count per distinct value, number of values with a positive count
+
+    def acc_add(self, acc, values, mult):
+        counts = acc[0]
+        key = tuple(_hashable(v) for v in values)
+        before = counts.get(key, 0)
+        after = before + mult
+        if after:
+            counts[key] = after
+        else:
+            del counts[key]
+        acc[1] += (after > 0) - (before > 0)
+
+    def acc_result(self, acc):
+        return acc[1]
 
     def compute(self, rows):
         return len({tuple(_hashable(v) for v in values) for _, values, _, _ in rows})
@@ -295,8 +354,12 @@ class Earliest(Aggregate):
     name = "earliest"
     uses_time = True
 
+    @staticmethod
+    def key(row):
+        return (row[2], row[0])
+
     def compute(self, rows):
-        return min(rows, key=lambda r: (r[2], r[0]))[1][0]
+        return self.pick(min(rows, key=self.key))
 
     def polars(self, args):
         return pl.col(args[0]).sort_by([pl.col("_time"), pl.col("_id")]).first()
@@ -308,8 +371,12 @@ class Latest(Aggregate):
     name = "latest"
     uses_time = True
 
+    @staticmethod
+    def key(row):
+        return _Reverse((row[2], row[0]))
+
     def compute(self, rows):
-        return max(rows, key=lambda r: (r[2], r[0]))[1][0]
+        return self.pick(min(rows, key=self.key))
 
     def polars(self, args):
         return pl.col(args[0]).sort_by([pl.col("_time"), pl.col("_id")]).last()

@@ -90,9 +90,36 @@ class Dataflow:
             outputs[operator.index] = out if out is not None and out.height else None
 
     def finish(self) -> None:
-        """Tell sinks that no more data will come."""
+        """Release what operators hold until the end of input, then tell sinks that no more
+        data will come.
+
+        Operators with a ``flush_at_end()`` method (e.g. a temporal buffer) hand over the rows
+        they still hold; those rows flow through the graph at one last logical time.
+        """
+        if self.last_time is not None and any(
+            hasattr(op, "flush_at_end") for op in self.operators
+        ):
+            self._flush(self.last_time + 1)
         for output in self.outputs:
             output.finish()
+
+    def _flush(self, time: int) -> None:
+        self.last_time = time
+        self.ctx.time = time
+        outputs: list[pl.DataFrame | None] = [None] * len(self.operators)
+        for operator in self.operators:
+            if isinstance(operator, InputOperator):
+                continue
+            deltas = [outputs[source.index] for source in operator.inputs]
+            out = None
+            if any(d is not None for d in deltas):
+                out = operator.process(time, deltas, self.ctx)
+            flush = getattr(operator, "flush_at_end", None)
+            if flush is not None:
+                out = concat_batches([out, flush()])
+            outputs[operator.index] = out if out is not None and out.height else None
+        for operator in self.operators:
+            operator.end_of_time(time, self.ctx)
 
 
 def merge_inputs(

@@ -119,11 +119,11 @@ class JoinSide:
                 out.append(pl.Series(name, [None] * height, dtype=self.dtypes[name]))
         return out
 
-    def rows_of(self, keys: list, delta: pl.DataFrame) -> pl.DataFrame | None:
-        """The logged rows whose key is one of ``keys`` (the distinct keys of ``delta``)."""
-        if len(keys) <= _LOOKUP_LIMIT:
-            return self.arrangement.lookup(keys)
-        return self.arrangement.lookup_frame(delta[KEY])
+    def rows_of(self, keys: pl.Series) -> pl.DataFrame | None:
+        """The logged rows whose key is one of the distinct ``keys``."""
+        if keys.len() <= _LOOKUP_LIMIT:
+            return self.arrangement.lookup(keys.to_list())
+        return self.arrangement.lookup_frame(keys)
 
 
 class JoinOperator(Operator):
@@ -187,18 +187,21 @@ class JoinOperator(Operator):
         left, right = self.left, self.right
         dl = left.keyed(d_left, ctx) if d_left is not None else None
         dr = right.keyed(d_right, ctx) if d_right is not None else None
-        dl_keys = list(dict.fromkeys(dl[KEY].to_list())) if dl is not None else []
-        dr_keys = list(dict.fromkeys(dr[KEY].to_list())) if dr is not None else []
-        touched = list(dict.fromkeys([*dl_keys, *dr_keys])) if (left.outer or right.outer) else []
+        dl_keys = dl[KEY].unique() if dl is not None else None
+        dr_keys = dr[KEY].unique() if dr is not None else None
+        touched: list = []
+        if left.outer or right.outer:
+            found = [k.to_list() for k in (dl_keys, dr_keys) if k is not None]
+            touched = list(dict.fromkeys(key for keys in found for key in keys))
         left_before = {k: left.arrangement.count(k) for k in touched} if right.outer else {}
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         parts: list[pl.DataFrame | None] = []
         if dl is not None:
-            parts.append(self._pair(dl, right.rows_of(dl_keys, dl)))
+            parts.append(self._pair(dl, right.rows_of(dl_keys)))
         left.arrangement.insert(dl)
         if dr is not None:
-            parts.append(self._pair(left.rows_of(dr_keys, dr), dr))
+            parts.append(self._pair(left.rows_of(dr_keys), dr))
         right.arrangement.insert(dr)
         if left.outer:
             parts.append(self._unmatched(left, right, dl, touched, right_before))

@@ -45,7 +45,8 @@ class KeyIndex:
         # Rows added one by one (``insert_rows``) wait here before joining ``data`` in bulk.
         self.tail: list[tuple] = []
         self.schema: dict[str, pl.DataType] | None = None
-        self.index: dict[object, list[int]] = {}
+        # key -> log position, or list of positions when the key has several rows.
+        self.index: dict[object, int | list[int]] = {}
         self.counts: dict[object, int] = {}
         self._appends = 0
         self._retracted = 0
@@ -87,12 +88,14 @@ class KeyIndex:
             for position, (key, diff) in enumerate(
                 zip(batch[KEY].to_list(), diffs.to_list(), strict=True), start
             ):
-                positions = index.get(key)
-                if positions is None:
-                    index[key] = [position]
-                else:
-                    positions.append(position)
+                _add(index, key, position)
                 counts[key] = counts.get(key, 0) + diff
+            return
+        if not index and batch[KEY].n_unique() == batch.height:
+            # A first load with distinct keys: one position per key, dicts built in one go.
+            keys = batch[KEY].to_list()
+            self.index = dict(zip(keys, range(start, start + batch.height), strict=True))
+            self.counts = dict(zip(keys, diffs.to_list(), strict=True))
             return
         grouped = (
             batch.select(
@@ -101,13 +104,20 @@ class KeyIndex:
             .group_by(KEY, maintain_order=True)
             .agg(pl.col("_pos"), pl.col(DIFF).sum())
         )
+        keys = grouped[KEY].to_list()
+        if not index:
+            # A first load: build the dicts in one go (no Python-level loop over rows).
+            self.index = dict(zip(keys, grouped["_pos"].to_list(), strict=True))
+            self.counts = dict(zip(keys, grouped[DIFF].to_list(), strict=True))
+            return
         for key, positions, diff in zip(
-            grouped[KEY].to_list(), grouped["_pos"].to_list(), grouped[DIFF].to_list(),
-            strict=True,
+            keys, grouped["_pos"].to_list(), grouped[DIFF].to_list(), strict=True
         ):
             known = index.get(key)
             if known is None:
                 index[key] = positions
+            elif type(known) is int:
+                index[key] = [known, *positions]
             else:
                 known.extend(positions)
             counts[key] = counts.get(key, 0) + diff
@@ -122,11 +132,7 @@ class KeyIndex:
         position = (0 if self.data is None else self.data.height) + len(self.tail)
         for row in rows:
             key, diff = row[0], row[-1]
-            positions = index.get(key)
-            if positions is None:
-                index[key] = [position]
-            else:
-                positions.append(position)
+            _add(index, key, position)
             counts[key] = counts.get(key, 0) + diff
             position += 1
             self._live += diff
@@ -156,7 +162,12 @@ class KeyIndex:
     def size(self, keys: Iterable[object]) -> int:
         """How many logged rows (live or cancelled) the given keys have."""
         index = self.index
-        return sum(len(index.get(key, ())) for key in keys)
+        total = 0
+        for key in keys:
+            found = index.get(key)
+            if found is not None:
+                total += 1 if type(found) is int else len(found)
+        return total
 
     def lookup_rows(self, keys: Iterable[object]) -> list[tuple]:
         """Like ``lookup``, as row tuples (cheap for a few rows: no Polars query runs)."""
@@ -166,7 +177,10 @@ class KeyIndex:
         tail = self.tail
         out = []
         for key in keys:
-            for position in index.get(key, ()):
+            found = index.get(key)
+            if found is None:
+                continue
+            for position in (found,) if type(found) is int else found:
                 out.append(data.row(position) if position < height else tail[position - height])
         return out
 
@@ -177,7 +191,11 @@ class KeyIndex:
         positions: list[int] = []
         for key in keys:
             found = index.get(key)
-            if found:
+            if found is None:
+                continue
+            if type(found) is int:
+                positions.append(found)
+            else:
                 positions.extend(found)
         if not positions or self.data is None:
             return None
@@ -234,3 +252,13 @@ def _consolidate_log(frame: pl.DataFrame) -> pl.DataFrame | None:
     return frame[[p for p, _ in kept]].with_columns(
         pl.Series(DIFF, [d for _, d in kept], dtype=DIFF_DTYPE)
     )
+
+
+def _add(index: dict, key: object, position: int) -> None:
+    found = index.get(key)
+    if found is None:
+        index[key] = position
+    elif type(found) is int:
+        index[key] = [found, position]
+    else:
+        found.append(position)

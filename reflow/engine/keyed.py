@@ -63,12 +63,15 @@ class RowStore:
     def ref(self, row_id: int) -> Ref | None:
         return self.rows.get(row_id)
 
-    def apply(self, delta: pl.DataFrame, ids: list[int] | None = None) -> np.ndarray | None:
+    def apply(
+        self, delta: pl.DataFrame, ids: list[int] | None = None, replace: bool = False
+    ) -> np.ndarray | None:
         """Add the rows of ``delta`` (a batch with ``_id`` and ``_diff``) to the store.
 
         A row's count is the sum of its diffs; its values are those of its latest insertion,
         so a retraction and a re-insertion of one id work in either order. When the batch only
-        inserts new ids, returns their references (in batch order).
+        inserts new ids, returns their references (in batch order). With ``replace``, an
+        insertion replaces the row with the same id instead of adding to its count.
         """
         chunk_no = self._next_chunk
         self._next_chunk += 1
@@ -84,15 +87,17 @@ class RowStore:
             if len(rows) - before != len(ids):  # an id repeated inside the batch
                 for row_id in ids:
                     rows.pop(row_id, None)
-                self._apply_rows(delta, ids, chunk_no)
+                self._apply_rows(delta, ids, chunk_no, replace)
                 return None
             self.live[chunk_no] = len(ids)
             self.chunks[chunk_no] = delta.select(list(self.columns))
             return np.arange(base, base + len(ids), dtype=np.int64)
-        self._apply_rows(delta, ids, chunk_no)
+        self._apply_rows(delta, ids, chunk_no, replace)
         return None
 
-    def _apply_rows(self, delta: pl.DataFrame, ids: list[int], chunk_no: int) -> None:
+    def _apply_rows(
+        self, delta: pl.DataFrame, ids: list[int], chunk_no: int, replace: bool = False
+    ) -> None:
         base = chunk_no << _SHIFT
         rows = self.rows
         extra = self.extra
@@ -104,7 +109,8 @@ class RowStore:
                 rows[row_id] = base + position
                 if old is not None:
                     self._release(old >> _SHIFT)
-                    extra[row_id] = extra.get(row_id, 1) + diff
+                    if not replace:
+                        extra[row_id] = extra.get(row_id, 1) + diff
                 elif diff > 1:
                     extra[row_id] = diff
             elif old is not None:

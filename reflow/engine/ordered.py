@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 from sortedcontainers import SortedList
 
-from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, consolidate
+from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
 from reflow.engine.keyed import Ref, RowStore
 from reflow.engine.operator import Operator
@@ -29,6 +29,9 @@ def sortable_values(series: pl.Series) -> list[Any]:
     """Python values of ``series`` that compare like the column (``None`` first)."""
     if series.dtype.is_temporal():
         series = series.to_physical()
+    if series.dtype.is_float():
+        # NaN sorts after every number, as Polars sorts it.
+        return [(0,) if v is None else (2,) if v != v else (1, v) for v in series.to_list()]
     return [(0,) if v is None else (1, v) for v in series.to_list()]
 
 
@@ -212,6 +215,8 @@ class SortOperator(Operator):
     def _bulk_ok(self, delta: pl.DataFrame) -> bool:
         if delta.height < 64 or delta.schema[self.key_column] == pl.Object:
             return False
+        if any(dtype == pl.Object for dtype in self.value_columns.values()):
+            return False
         diffs = delta[DIFF]
         return diffs.min() == 1 and diffs.max() == 1 and not delta[ID].is_duplicated().any()
 
@@ -300,8 +305,9 @@ class DeduplicateOperator(Operator):
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
-        inserted = delta.filter(pl.col(DIFF) > 0)
-        if self.skip_column is not None:
+        diffs = delta[DIFF]
+        inserted = delta if diffs.min() > 0 else delta.filter(pl.col(DIFF) > 0)
+        if self.skip_column is not None and inserted[self.skip_column].any():
             inserted = inserted.filter(~pl.col(self.skip_column).fill_null(False))
         if inserted.height == 0:
             return None
@@ -329,24 +335,30 @@ class DeduplicateOperator(Operator):
             accepted_rows.append(position)
         if not accepted_rows:
             return None
-        accepted = inserted[accepted_rows].with_columns(
-            pl.Series(ID, [instances[i] for i in accepted_rows], dtype=ID_DTYPE)
+        # Only the last accepted row of each instance is kept.
+        last = list({instances[i]: i for i in accepted_rows}.values())
+        accepted = inserted[last]
+        accepted.replace_column(
+            accepted.get_column_index(ID),
+            pl.Series(ID, [instances[i] for i in last], dtype=ID_DTYPE),
         )
-        self.store.apply(accepted)
-        old_ids = [i for i, ref in changed.items() if ref is not None]
-        new_ids = list(changed)
-        parts = []
-        if old_ids:
-            parts.append(self._rows(old_ids, [changed[i] for i in old_ids], -1))
-        parts.append(self._rows(new_ids, [self.store.ref(i) for i in new_ids], 1))
+        self.store.apply(accepted, replace=True)
+        out_ids: list[int] = []
+        refs: list[Ref | None] = []
+        out_diffs: list[int] = []
+        for instance, old in changed.items():
+            if old is not None:
+                out_ids.append(instance)
+                refs.append(old)
+                out_diffs.append(-1)
+            out_ids.append(instance)
+            refs.append(self.store.ref(instance))
+            out_diffs.append(1)
+        rows = self.store.gather(refs)
+        rows.insert_column(0, pl.Series(ID, out_ids, dtype=ID_DTYPE))
+        rows.insert_column(rows.width, pl.Series(DIFF, out_diffs, dtype=DIFF_DTYPE))
         self.store.collect()
-        return consolidate(concat_batches(parts))
-
-    def _rows(self, ids: list[int], refs: list[Ref | None], diff: int) -> pl.DataFrame:
-        values = self.store.gather(refs)
-        return values.with_columns(
-            pl.Series(ID, ids, dtype=ID_DTYPE), pl.lit(diff, dtype=DIFF_DTYPE).alias(DIFF)
-        ).select(ID, *self.columns, DIFF)
+        return consolidate(rows) if len(out_ids) > len(changed) else rows
 
 
 __all__ = ["DeduplicateOperator", "SortOperator", "sortable_values"]

@@ -5,6 +5,8 @@ State, per group (identified by its 128-bit output id, the *gid*):
 - the multiset of the group's live input rows (row id -> values, error flags, arrival time,
   sort key, multiplicity),
 - invertible accumulators (count, sum, avg), error counts and stateful reducer states,
+- for reducers that pick one row (min, max, argmin, argmax, any, earliest, latest), the
+  winning row, found again by scanning the group only when that row is deleted,
 - the output row last emitted for the group.
 
 It lives in two tiers (see ``group_store.py``): a columnar tier written by large batches in
@@ -14,8 +16,11 @@ tier wins when a group is in both.
 
 For each batch the operator finds the affected groups, updates their state, recomputes only
 their aggregates and emits ``-old``/``+new`` for the groups whose output changed; a group whose
-last row is retracted disappears. The cost of a batch is proportional to the batch and the sizes
-of the groups it touches, never to the whole state.
+last row is retracted disappears. The cost of a batch is proportional to the batch, plus the
+size of a touched group when the group must be scanned: on its first touch after a large batch
+(moving it to the Python tier), when its winning row is deleted, and on every change for the
+reducers recomputed from all rows (tuple, sorted_tuple, ndarray, unique,
+udf_reducer without ``retract``). It never depends on the number of other groups.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ _CACHEABLE_KEYS = (
 class _Group:
     """The Python-tier state of one group."""
 
-    __slots__ = ("accs", "errs", "keys", "n", "output", "rows", "states")
+    __slots__ = ("accs", "best", "errs", "keys", "n", "output", "rows", "states")
 
     def __init__(self, keys: tuple, specs: Sequence[AggregateSpec]) -> None:
         self.keys = keys
@@ -89,6 +94,9 @@ class _Group:
                      for s in specs]
         self.states = [s.aggregate.state_new() if s.aggregate.kind == KIND_STATEFUL else None
                        for s in specs]
+        # For aggregates picking one row: [key, row id, result] of the winning row, or None
+        # when it must be found again by scanning the group.
+        self.best: list[list | None] = [None] * len(specs)
         self.output: tuple | None = None
 
 
@@ -283,10 +291,12 @@ class ReduceOperator(Operator):
         row = group.rows.get(row_id)
         if row is None:
             group.rows[row_id] = [vals, flags, time, sort, diff]
+            live_after = diff > 0
         else:
             if diff < 0:
                 vals, flags = row[0], row[1]
             row[4] += diff
+            live_after = row[4] > 0
             if row[4] == 0:
                 del group.rows[row_id]
         group.n += diff
@@ -301,6 +311,17 @@ class ReduceOperator(Operator):
                 )
             elif kind == KIND_STATEFUL and changes:
                 changes[j].append((tuple(vals[p] for p in self.positions[j]), diff))
+            elif group.best[j] is not None:
+                best = group.best[j]
+                if diff < 0:
+                    if row_id == best[1]:
+                        group.best[j] = None  # the winner left: rescan when asked
+                elif live_after:
+                    aggregate = spec.aggregate
+                    candidate = (row_id, tuple(vals[p] for p in self.positions[j]), time, sort)
+                    key = aggregate.key(candidate)
+                    if key < best[0]:
+                        group.best[j] = [key, row_id, aggregate.pick(candidate)]
 
     def _output(self, group: _Group, changes: list[list], ctx: RunContext) -> tuple | None:
         for j, spec in enumerate(self.specs):
@@ -328,13 +349,22 @@ class ReduceOperator(Operator):
                         else:
                             value = aggregate.state_result(group.states[j])
                     else:
-                        if live is None:
-                            live = self._live_rows(group)
-                        pos = self.positions[j]
-                        rows = projected.get(pos)
-                        if rows is None:
-                            rows = projected[pos] = _project(live, pos, len(self.flat))
-                        value = aggregate.compute(rows)
+                        best = group.best[j] if aggregate.key is not None else None
+                        if best is not None:
+                            value = best[2]
+                        else:
+                            if live is None:
+                                live = self._live_rows(group)
+                            pos = self.positions[j]
+                            rows = projected.get(pos)
+                            if rows is None:
+                                rows = projected[pos] = _project(live, pos, len(self.flat))
+                            if aggregate.key is None:
+                                value = aggregate.compute(rows)
+                            else:
+                                winner = min(rows, key=aggregate.key)
+                                value = aggregate.pick(winner)
+                                group.best[j] = [aggregate.key(winner), winner[0], value]
                 except Exception as exc:  # noqa: BLE001 - user code: the cell becomes an error
                     failed, value = True, None
                     ctx.report_error(self.name, _message(spec, exc))

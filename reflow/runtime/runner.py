@@ -47,9 +47,15 @@ def build(outputs: Sequence[OutputSpec], ctx: RunContext) -> Lowering:
     lowering = Lowering(Dataflow(ctx))
     needs_error_log = any(_reads_error_log(spec.node) for spec in outputs)
     if needs_error_log:
-        # The log is global: it reports errors of every table of the program.
+        # The log is global: it reports errors of every table of the program. Tables fed by
+        # a live source (a file, a subject) that no output reads are left out: running them
+        # would read that source again.
+        used = {id(source) for node in (spec.node for spec in outputs)
+                for source in _live_sources(node)}
         for node in live_nodes():
-            if not _reads_error_log(node):
+            if not _reads_error_log(node) and all(
+                id(source) in used for source in _live_sources(node)
+            ):
                 lowering.lower(node)
     for spec in outputs:
         spec.attach(lowering, lowering.lower(spec.node))
@@ -57,6 +63,22 @@ def build(outputs: Sequence[OutputSpec], ctx: RunContext) -> Lowering:
         if isinstance(source, ErrorLogSource):
             lowering.dataflow.attach_error_log(operator, error_log_batch_builder())
     return lowering
+
+
+def _live_sources(node: PlanNode) -> list[object]:
+    """The sources of ``node``'s inputs that are neither static nor the error log."""
+    found, stack, seen = [], [node], set()
+    while stack:
+        current = stack.pop()
+        if current.node_id in seen:
+            continue
+        seen.add(current.node_id)
+        if isinstance(current, InputNode) and not isinstance(
+            current.source, (StaticSource, ErrorLogSource)
+        ):
+            found.append(current.source)
+        stack.extend(current.inputs)
+    return found
 
 
 def _reads_error_log(node: PlanNode) -> bool:

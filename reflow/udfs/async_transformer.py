@@ -118,14 +118,16 @@ class AsyncTransformer:
             call, return_type=Any, executor=executor, cache_strategy=self._cache_strategy
         )
         table = self._input_table
-        result = function(**{name: table[name] for name in table.column_names()})
+        # One select calls ``invoke`` once per row; the next one unpacks the returned dicts.
+        called = table.select(_result=function(**{n: table[n] for n in table.column_names()}))
+        result = called["_result"]
         outputs: dict[str, Any] = {}
         for name, dtype in self.output_schema.dtypes().items():
             value = apply_with_type(_getter(name), dtype, result)
             outputs[name] = fill_error(value, None)
         status = apply_with_type(lambda r: SUCCESS, dt.STR, result)
         outputs[STATUS_COLUMN] = fill_error(status, FAILURE)
-        self._finished = table.select(**outputs)
+        self._finished = called.select(**outputs)
         return self._finished
 
     @property

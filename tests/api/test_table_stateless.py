@@ -179,3 +179,30 @@ def test_empty_table():
     e = pw.Table.empty(a=int, b=str)
     assert e.column_names() == ["a", "b"]
     assert rows(e) == []
+
+
+def test_select_reads_columns_of_a_table_with_the_same_ids():
+    t = T(
+        """
+          | a | __time__
+        1 | 1 | 2
+        2 | 2 | 2
+        1 | 5 | 4
+        """
+    )
+    doubled = t.select(b=pw.this.a * 2)
+    both = t.select(t.a, doubled.b, s=t.a + doubled.b)
+    assert rows_by_id(both) == {pw.pointer_from(1): (5, 10, 15), pw.pointer_from(2): (2, 4, 6)}
+    assert updates(both) == sorted(
+        [(1, 2, 3, 2, 1), (2, 4, 6, 2, 1), (1, 2, 3, 4, -1), (5, 10, 15, 4, 1)], key=repr
+    )
+    kept = t.filter(doubled.b > 3)
+    assert kept.column_names() == ["a"]
+    assert rows(kept) == [(2,), (5,)]
+
+
+def test_select_from_a_table_with_other_ids_is_refused():
+    t = T("a\n1")
+    other = T("b\n2")
+    with pytest.raises(pw.BuildError, match="not an input of this operation"):
+        t.select(other.b)

@@ -286,3 +286,20 @@ def test_live_sources_with_static_tables_and_several_subjects():
     b = pw.io.python.read(Scripted(two), schema=Item)
     union = static.concat_reindex(a, b)
     assert rows(union) == [("s", 0), ("x", 1), ("y", 2), ("z", 3)]
+
+
+def test_error_log_does_not_start_sources_no_output_reads():
+    started = []
+
+    def unused(s):
+        started.append("unused")
+
+    def used(s):
+        s.next(name="a", qty=1)
+
+    kept = pw.io.python.read(Scripted(unused), schema=Item)  # referenced, never written
+    data = Collector(pw.io.python.read(Scripted(used), schema=Item))
+    Collector(pw.global_error_log())
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    assert data.rows() == [("a", 1)]
+    assert started == [] and kept is not None

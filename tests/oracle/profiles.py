@@ -15,7 +15,7 @@ _COMMON = dict(
     database=None,
 )
 
-settings.register_profile("oracle-fast", max_examples=40, derandomize=True, **_COMMON)
+settings.register_profile("oracle-fast", max_examples=100, derandomize=True, **_COMMON)
 settings.register_profile("oracle-thorough", max_examples=2500, **_COMMON)
 
 _selected = {"name": os.environ.get("REFLOW_ORACLE_PROFILE", "fast")}

@@ -45,7 +45,8 @@ def streams(draw: Any, n_times: int, labels: int = 6, max_changes: int = 5) -> m
     empty = draw(st.integers(0, 9)) == 0  # sometimes a table that stays empty
     for _ in range(n_times):
         changes: list[m.Upsert | m.Delete] = []
-        for _ in range(0 if empty else draw(st.integers(0, max_changes))):
+        quiet = empty or draw(st.integers(0, 5)) == 0  # sometimes no change at this time
+        for _ in range(0 if quiet else draw(st.integers(1, max_changes))):
             if live and draw(st.booleans()):
                 label = draw(st.sampled_from(sorted(live)))
                 if draw(st.integers(0, 2)) == 0:

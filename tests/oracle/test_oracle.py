@@ -108,7 +108,7 @@ def test_every_landed_stateful_operator_is_generated() -> None:
 
     seen: Counter = Counter()
 
-    @settings(max_examples=300, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=100, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(S.pipelines(3))
     def collect(node: m.Node) -> None:

@@ -272,3 +272,39 @@ def test_ix_needs_a_pointer():
     )
     with pytest.raises(pw.BuildError, match="Pointer"):
         pets.select(a=owners.ix(pets.owner).name)
+
+
+def test_two_lookups_in_one_select_with_table_references():
+    owners = _owners()
+    cities = T(
+        """
+          | code | city  | __time__
+        1 | 1    | Paris | 2
+        1 | 1    | Lyon  | 4
+        """
+    ).with_id_from(pw.this.code)
+    pets = T(
+        """
+        pet | owner | home
+        dog | 1     | 1
+        """
+    ).select(
+        pw.this.pet,
+        owner=owners.pointer_from(pw.this.owner),
+        home=cities.pointer_from(pw.this.home),
+    )
+    result = pets.select(
+        pets.pet,
+        me=pets.id,
+        who=owners.ix(pets.owner).name,
+        where=cities.ix(pets.home, allow_misses=True).city,
+    )
+    by_id = rows_by_id(result)
+    assert set(by_id) == set(rows_by_id(pets))
+    assert [row[0] for row in by_id.values()] == ["dog"]
+    assert all(row[1] == row_id for row_id, row in by_id.items())
+    assert updates(result.select(pw.this.who, pw.this.where)) == sorted(
+        [("Alice", None, 0, 1), ("Alice", None, 2, -1), ("Alice", "Paris", 2, 1),
+         ("Alice", "Paris", 4, -1), ("Alice", "Lyon", 4, 1)],
+        key=repr,
+    )

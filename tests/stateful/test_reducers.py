@@ -314,3 +314,33 @@ def test_sum_of_durations(monkeypatch, bulk_min_rows):
     )
     r = t.groupby(t.g).reduce(total=pw.reducers.sum(t.d))
     assert _per_time(r, "total", (2, 4)) == {2: 3 * day, 4: 2 * day}
+
+
+def test_row_inserted_and_deleted_in_one_time_never_wins():
+    t = T("""
+      | g | x  | __time__ | __diff__
+    1 | a | 5  | 2        | 1
+    2 | a | 99 | 4        | 1
+    2 | a | 99 | 4        | -1
+    3 | a | -9 | 4        | 1
+    3 | a | -9 | 4        | -1
+    """)
+    r = t.groupby(t.g).reduce(
+        hi=pw.reducers.max(t.x), lo=pw.reducers.min(t.x), top=pw.reducers.argmax(t.x),
+        late=pw.reducers.latest(t.x), n=pw.reducers.count(),
+    )
+    assert rows(r) == [(5, 5, pw.pointer_from(1), 5, 1)]
+
+
+def test_global_max_follows_deletions_of_the_maximum():
+    values = list(range(50))
+    stream = [(v, 2, 1) for v in values]
+    time = 4
+    for v in sorted(values, reverse=True)[:10]:  # delete the current maximum, ten times
+        stream.append((v, time, -1))
+        time += 2
+    t = pw.debug.table_from_rows(pw.schema_from_types(x=int), stream, is_stream=True)
+    r = t.reduce(hi=pw.reducers.max(t.x), n=pw.reducers.count())
+    assert _per_time(r, "hi", tuple(range(2, time, 2))) == {
+        2: 49, **{4 + 2 * i: 48 - i for i in range(10)}
+    }

@@ -475,3 +475,22 @@ def test_incompatible_column_types_are_a_build_error_and_int_float_unify():
     merged = ints.update_rows(floats)
     assert merged.typehints()["x"] is float
     assert rows(merged) == [(1.0,), (2.5,)]
+
+
+def test_row_store_keeps_only_batches_with_live_rows():
+    import polars as pl
+
+    from reflow.engine.keyed import RowStore
+
+    store = RowStore({"x": pl.Int64})
+    schema = {"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64}
+    for i in range(50):
+        # Insert the new version before retracting the old one: the order must not matter.
+        store.apply(pl.DataFrame({"_id": [1, 2], "x": [i, i], "_diff": [1, 1]}, schema=schema))
+        if i:
+            store.apply(pl.DataFrame({"_id": [1, 2], "x": [i - 1] * 2, "_diff": [-1, -1]},
+                                     schema=schema))
+        store.collect()
+    assert len(store) == 2 and not store.extra
+    assert len(store.chunks) == 2  # the null row and the latest batch
+    assert store.gather([store.ref(1), store.ref(2)])["x"].to_list() == [49, 49]

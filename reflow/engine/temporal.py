@@ -1,0 +1,296 @@
+"""Event-time operators: the time frontier, buffering, ignoring late rows, forgetting, sessions.
+
+Event time advances with the data: the *frontier* of a stream is the largest event time seen
+so far (deleting a row never moves it back). ``FrontierOperator`` publishes it as a one-row
+table; the gates below read it as their second input.
+
+At logical time ``t`` a gate knows two frontiers: ``previous`` (the frontier before ``t``) and
+``current`` (after the rows of ``t``). Rows carry a *threshold* (a physical time: Int64 or
+Float64) computed by the plan layer:
+
+- ``BufferOperator`` holds a row until ``threshold <= current``;
+- ``IgnoreLateOperator`` drops rows with ``threshold <= previous`` (late rows) and counts the
+  dropped insertions;
+- ``ForgetOperator`` retracts, at ``t``, the rows it passed earlier whose
+  ``threshold <= previous``, so the state downstream of it (a reduce, a join) shrinks.
+
+State is kept columnar, in chunks with their smallest threshold, so a time at which nothing
+becomes due touches no stored row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
+from reflow.engine.operator import Operator, RunContext
+
+FRONTIER = "_pw_frontier"
+
+logger = logging.getLogger("reflow.temporal")
+
+_late_total = 0
+
+
+def late_rows_ignored() -> int:
+    """How many late insertions every ``IgnoreLateOperator`` of this process has dropped."""
+    return _late_total
+
+
+class FrontierOperator(Operator):
+    """The largest value of ``time_column`` among inserted rows, as a one-row table."""
+
+    stateful = True
+
+    def __init__(self, source: Operator, time_column: str, dtype: pl.DataType, name: str):
+        super().__init__([source], name)
+        self.time_column = time_column
+        self.dtype = dtype
+        self.value: int | float | None = None
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        times = delta.filter(pl.col(DIFF) > 0)[self.time_column].drop_nulls()
+        if times.is_empty():
+            return None
+        top = times.max()
+        if top != top:  # NaN
+            times = times.drop_nans()
+            if times.is_empty():
+                return None
+            top = times.max()
+        if self.value is not None and top <= self.value:
+            return None
+        rows = [(self.value, -1)] if self.value is not None else []
+        rows.append((top, 1))
+        self.value = top
+        return pl.DataFrame(
+            {
+                ID: pl.Series([0] * len(rows), dtype=ID_DTYPE),
+                FRONTIER: pl.Series([v for v, _ in rows], dtype=self.dtype),
+                DIFF: pl.Series([d for _, d in rows], dtype=pl.Int64),
+            }
+        )
+
+
+class _FrontierReader(Operator):
+    """Base of operators whose second input is a ``FrontierOperator``."""
+
+    stateful = True
+
+    def __init__(self, data: Operator, frontier: Operator, name: str) -> None:
+        super().__init__([data, frontier], name)
+        self.previous: int | float | None = None
+        self.current: int | float | None = None
+
+    def _read_frontier(self, delta: pl.DataFrame | None) -> None:
+        if delta is None:
+            return
+        inserted = delta.filter(pl.col(DIFF) > 0)[FRONTIER]
+        if not inserted.is_empty():
+            value = inserted.max()
+            if self.current is None or value > self.current:
+                self.current = value
+
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
+        self.previous = self.current
+
+
+class _Chunks:
+    """Rows kept in chunks, each with the smallest threshold it holds."""
+
+    def __init__(self, threshold: str) -> None:
+        self.threshold = threshold
+        self.chunks: list[tuple[float, pl.DataFrame]] = []
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.chunks.append((frame[self.threshold].min(), frame))
+            if len(self.chunks) > 64:
+                self._compact()
+
+    def _compact(self) -> None:
+        merged = consolidate(pl.concat([f for _, f in self.chunks], how="vertical_relaxed"))
+        self.chunks = []
+        if merged is not None:
+            self.chunks.append((merged[self.threshold].min(), merged))
+
+    def take_due(self, bound: int | float) -> pl.DataFrame | None:
+        """Remove and return the rows with ``threshold <= bound``."""
+        due: list[pl.DataFrame] = []
+        kept: list[tuple[float, pl.DataFrame]] = []
+        for low, frame in self.chunks:
+            if low > bound:
+                kept.append((low, frame))
+                continue
+            mask = frame[self.threshold] <= bound
+            due.append(frame.filter(mask))
+            rest = frame.filter(~mask)
+            if rest.height:
+                kept.append((rest[self.threshold].min(), rest))
+        self.chunks = kept
+        return concat_batches(due)
+
+    def height(self) -> int:
+        return sum(f.height for _, f in self.chunks)
+
+
+def _drop_null_threshold(frame: pl.DataFrame, threshold: str) -> pl.DataFrame:
+    return frame.filter(pl.col(threshold).is_not_null())
+
+
+class BufferOperator(_FrontierReader):
+    """Holds each row until its threshold is at or behind the current frontier."""
+
+    def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
+        super().__init__(data, frontier, name)
+        self.threshold = threshold
+        self.held = _Chunks(threshold)
+
+    def process(self, time, deltas, ctx):
+        delta, frontier = deltas
+        self._read_frontier(frontier)
+        if delta is not None:
+            self.held.add(delta)
+        if self.current is None:
+            return None
+        return consolidate(self.held.take_due(self.current))
+
+    def flush_at_end(self) -> pl.DataFrame | None:
+        """Everything still held (when the input has ended)."""
+        out = concat_batches(f for _, f in self.held.chunks)
+        self.held.chunks = []
+        return consolidate(out)
+
+
+class IgnoreLateOperator(_FrontierReader):
+    """Drops rows whose threshold is at or behind the frontier of the previous times.
+
+    ``count`` makes dropped insertions count as ignored late events (logged and added to
+    ``late_rows_ignored()``); without it the operator silently freezes closed results.
+    """
+
+    def __init__(
+        self, data: Operator, frontier: Operator, threshold: str, name: str, count: bool = True
+    ) -> None:
+        super().__init__(data, frontier, name)
+        self.threshold = threshold
+        self.count = count
+        self.ignored = 0
+        self._ignored_now = 0
+
+    def process(self, time, deltas, ctx):
+        global _late_total
+        delta, frontier = deltas
+        self._read_frontier(frontier)
+        if delta is None or self.previous is None:
+            return delta
+        late = pl.col(self.threshold) <= self.previous
+        if self.count:
+            dropped = delta.filter(late & (pl.col(DIFF) > 0))[DIFF].sum()
+            if dropped:
+                self.ignored += dropped
+                self._ignored_now += dropped
+                _late_total += dropped
+        kept = delta.filter(~late.fill_null(False))
+        return kept if kept.height else None
+
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
+        if self._ignored_now:
+            logger.warning(
+                "%s: ignored %d late event(s) at time %d (%d so far)",
+                self.name, self._ignored_now, time, self.ignored,
+            )
+            self._ignored_now = 0
+        super().end_of_time(time, ctx)
+
+
+class ForgetOperator(_FrontierReader):
+    """Passes rows through and retracts them once their threshold falls behind the frontier.
+
+    Rows arriving with a threshold already behind it are dropped (they would be forgotten at
+    once), so a late retraction of a forgotten row cannot make a count negative downstream.
+    """
+
+    def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
+        super().__init__(data, frontier, name)
+        self.threshold = threshold
+        self.live = _Chunks(threshold)
+        self._forgot_at: int | None = None
+
+    def process(self, time, deltas, ctx):
+        delta, frontier = deltas
+        self._read_frontier(frontier)
+        bound = self.previous
+        out: list[pl.DataFrame] = []
+        if delta is not None:
+            delta = _drop_null_threshold(delta, self.threshold)
+            if bound is not None:
+                delta = delta.filter(pl.col(self.threshold) > bound)
+            self.live.add(delta)
+            out.append(delta)
+        if bound is not None and self._forgot_at != time:
+            self._forgot_at = time
+            due = self.live.take_due(bound)
+            if due is not None:
+                out.append(negate(due))
+        return consolidate(concat_batches(out))
+
+    def state_rows(self) -> int:
+        return self.live.height()
+
+
+SessionKernel = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+class SessionOperator(Operator):
+    """Assigns every row a session window per instance, revising assignments as rows change.
+
+    ``assign(frame)`` receives all live rows of the touched instances (``_id``, value columns,
+    ``_diff`` > 0) and returns them with the window columns filled; only rows whose window
+    changed are emitted (as a retraction of the old row and an insertion of the new one).
+    """
+
+    stateful = True
+
+    def __init__(
+        self, source: Operator, instance: str, assign: SessionKernel, name: str,
+        window_columns: Sequence[str],
+    ) -> None:
+        super().__init__([source], name)
+        self.instance = instance
+        self.assign = assign
+        self.window_columns = list(window_columns)
+        self.rows: pl.DataFrame | None = None  # live input rows
+        self.assigned: pl.DataFrame | None = None  # their current output
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        touched = delta[self.instance].unique()
+        if self.rows is None:
+            self.rows = delta.clear()
+        in_touched = pl.col(self.instance).is_in(touched.implode())
+        old_rows = self.rows.filter(in_touched)
+        new_rows = consolidate(pl.concat([old_rows, delta], how="vertical_relaxed"))
+        if new_rows is None:
+            new_rows = delta.clear()
+        if new_rows.height and (new_rows[DIFF] < 0).any():
+            raise ValueError(f"{self.name}: a row was deleted that was never inserted")
+        self.rows = pl.concat([self.rows.filter(~in_touched), new_rows], how="vertical_relaxed")
+        new_assigned = self.assign(new_rows) if new_rows.height else None
+        old_assigned = None
+        if self.assigned is not None:
+            old_assigned = self.assigned.filter(in_touched)
+            rest = self.assigned.filter(~in_touched)
+        else:
+            rest = None
+        self.assigned = concat_batches([rest, new_assigned]) if (
+            rest is not None or new_assigned is not None
+        ) else None
+        if self.assigned is None and new_assigned is None and rest is None:
+            self.assigned = None
+        parts = [negate(old_assigned) if old_assigned is not None else None, new_assigned]
+        return consolidate(concat_batches(parts))

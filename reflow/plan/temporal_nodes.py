@@ -1,0 +1,133 @@
+"""Plan nodes of event-time operations (see ``reflow.engine.temporal``).
+
+- ``KernelNode``: a stateless batch-to-batch function written with Polars (window assignment,
+  time arithmetic on physical values); it may change ids and the number of rows, as long as
+  each output row depends on one input row only.
+- ``FrontierNode``: the largest event time seen, as a one-row table.
+- ``GateNode``: buffer / ignore-late / forget / freeze, reading a ``FrontierNode``.
+- ``SessionNode``: session windows per instance.
+- ``AsofNode`` and ``AsofNowNode``: the temporal joins that need their own state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.engine.operator import Operator
+from reflow.engine.stateless import MapOperator
+from reflow.engine.temporal import (
+    FRONTIER,
+    BufferOperator,
+    ForgetOperator,
+    FrontierOperator,
+    IgnoreLateOperator,
+    SessionOperator,
+)
+from reflow.plan.nodes import ColumnInfo, PlanNode, Universe
+
+FrameFunction = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+class KernelNode(PlanNode):
+    """Applies ``kernel`` (a Polars function of a batch) to every batch of ``source``."""
+
+    label = "temporal"
+
+    def __init__(
+        self,
+        source: PlanNode,
+        columns: dict[str, ColumnInfo],
+        kernel: FrameFunction,
+        where: str,
+        same_ids: bool = False,
+    ) -> None:
+        universe = Universe([source.universe]) if same_ids else Universe()
+        super().__init__([source], columns, universe, where)
+        self.kernel = kernel
+
+    def lower(self, sources, lowering):
+        kernel = self.kernel
+        return lowering.add(MapOperator(sources[0], lambda frame, ctx: kernel(frame), self.name))
+
+
+class FrontierNode(PlanNode):
+    """The largest value of the physical time column ``time_column`` of ``source``."""
+
+    label = "frontier"
+
+    def __init__(self, source: PlanNode, time_column: str, where: str) -> None:
+        dtype = source.columns[time_column].dtype
+        super().__init__([source], {FRONTIER: ColumnInfo(dtype)}, Universe(), where)
+        self.time_column = time_column
+
+    def lower(self, sources, lowering):
+        dtype = self.columns[FRONTIER].dtype.polars()
+        return lowering.add(FrontierOperator(sources[0], self.time_column, dtype, self.name))
+
+
+class GateNode(PlanNode):
+    """Rows of ``source`` gated by their ``threshold`` column against ``frontier``.
+
+    ``kind`` is ``"buffer"``, ``"ignore_late"``, ``"forget"`` or ``"freeze"`` (ignore-late
+    without counting: used to keep results of windows whose input was forgotten).
+    """
+
+    label = "gate"
+
+    def __init__(
+        self, kind: str, source: PlanNode, frontier: FrontierNode, threshold: str, where: str
+    ) -> None:
+        super().__init__(
+            [source, frontier], dict(source.columns), Universe([source.universe]), where
+        )
+        self.kind = kind
+        self.threshold = threshold
+        self.label = kind
+
+    def lower(self, sources, lowering):
+        data, frontier = sources
+        if self.kind == "buffer":
+            op: Operator = BufferOperator(data, frontier, self.threshold, self.name)
+        elif self.kind == "forget":
+            op = ForgetOperator(data, frontier, self.threshold, self.name)
+        else:
+            op = IgnoreLateOperator(
+                data, frontier, self.threshold, self.name, count=self.kind == "ignore_late"
+            )
+        return lowering.add(op)
+
+
+class SessionNode(PlanNode):
+    """Session windows: ``assign`` fills the window columns of the live rows of an instance."""
+
+    label = "session"
+
+    def __init__(
+        self,
+        source: PlanNode,
+        columns: dict[str, ColumnInfo],
+        instance: str,
+        assign: FrameFunction,
+        window_columns: list[str],
+        where: str,
+    ) -> None:
+        super().__init__([source], columns, Universe([source.universe]), where)
+        self.instance = instance
+        self.assign = assign
+        self.window_columns = window_columns
+
+    def lower(self, sources, lowering):
+        return lowering.add(
+            SessionOperator(
+                sources[0], self.instance, self.assign, self.name, self.window_columns
+            )
+        )
+
+
+def physical_dtype(dtype: dt.DType) -> dt.DType:
+    """The type of the physical (numeric) form of a time column."""
+    base = dtype.strip_optional()
+    return dt.FLOAT if base == dt.FLOAT else dt.INT

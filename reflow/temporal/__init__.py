@@ -1,0 +1,41 @@
+"""Event time: windows, behaviors for late data and forgetting, and temporal joins.
+
+>>> import reflow as pw
+>>> t = pw.debug.table_from_markdown('''
+... t | v
+... 1 | 2
+... 3 | 5
+... ''')
+>>> r = t.windowby(t.t, window=pw.temporal.tumbling(2)).reduce(
+...     pw.this._pw_window_start, total=pw.reducers.sum(pw.this.v))
+>>> pw.debug.compute_and_print(r, include_id=False)
+_pw_window_start | total
+0                | 2
+2                | 5
+"""
+
+from reflow.engine.temporal import late_rows_ignored
+from reflow.temporal.behaviors import (
+    Behavior,
+    CommonBehavior,
+    ExactlyOnceBehavior,
+    common_behavior,
+    exactly_once_behavior,
+)
+from reflow.temporal.intervals import intervals_over
+from reflow.temporal.windows import Window, session, sliding, tumbling, windowby
+
+__all__ = [
+    "Behavior",
+    "CommonBehavior",
+    "ExactlyOnceBehavior",
+    "Window",
+    "common_behavior",
+    "exactly_once_behavior",
+    "intervals_over",
+    "late_rows_ignored",
+    "session",
+    "sliding",
+    "tumbling",
+    "windowby",
+]
