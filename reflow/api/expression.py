@@ -590,6 +590,26 @@ class PolarsCall(ColumnExpression):
             raise type_error(f"{self.name}: {exc}", self) from None
 
 
+class TypedPolarsCall(PolarsCall):
+    """A ``PolarsCall`` whose kernel also needs the argument dtypes.
+
+    ``kernel(types, *values)`` receives the resolved argument dtypes first. When the call is
+    resolved against a table the dtypes are bound, giving a plain ``PolarsCall``.
+    """
+
+    def _rebuild(self, children):
+        types = [c.dtype for c in children]
+        kernel = self.kernel
+        error_when = self.error_when
+        new = PolarsCall(
+            self.name, children, lambda *values: kernel(types, *values), self.result_type,
+            None if error_when is None else (lambda *values: error_when(types, *values)),
+            self.error_message,
+        )
+        new._where = self._where
+        return new
+
+
 class RowwiseCall(ColumnExpression):
     """A Python function applied to each row's argument values.
 

@@ -103,29 +103,44 @@ def _tuple_type(arg: dt.DType, skip_nones: bool = False, **_: Any) -> dt.DType:
     return dt.List(arg.strip_optional() if skip_nones else arg)
 
 
-_COUNT = Reducer("count", lambda **_: dt.INT, lambda types, **_: agg.Count())
+def _fixed(
+    name: str, result: Callable[..., dt.DType], aggregate: Callable[[], agg.Aggregate],
+    can_fail: bool = False,
+) -> Reducer:
+    """A reducer whose engine implementation takes no parameters."""
+    return Reducer(name, result, lambda types, **_: aggregate(), can_fail)
+
+
+def _same(name: str, aggregate: Callable[[], agg.Aggregate], can_fail: bool = False) -> Reducer:
+    """A reducer whose result has the type of its argument."""
+    return _fixed(name, _same_type(name), aggregate, can_fail)
+
+
+def _collecting(
+    name: str, result: Callable[..., dt.DType], aggregate: Callable[[bool], agg.Aggregate]
+) -> Reducer:
+    """A reducer gathering all values, which takes the ``skip_nones`` option."""
+    return Reducer(name, result, lambda types, skip_nones=False: aggregate(skip_nones))
+
+
+_COUNT = _fixed("count", lambda **_: dt.INT, agg.Count)
 _SUM = Reducer("sum", _sum_type, _make_sum)
-_AVG = Reducer("avg", _avg_type, lambda types, **_: agg.Avg())
-_MIN = Reducer("min", _same_type("min"), lambda types, **_: agg.Min())
-_MAX = Reducer("max", _same_type("max"), lambda types, **_: agg.Max())
-_ARGMIN = Reducer("argmin", _id_type, lambda types, **_: agg.ArgMin())
-_ARGMAX = Reducer("argmax", _id_type, lambda types, **_: agg.ArgMax())
-_ANY = Reducer("any", _same_type("any"), lambda types, **_: agg.AnyValue())
-_UNIQUE = Reducer("unique", _same_type("unique"), lambda types, **_: agg.Unique(),
-                  can_fail=True)
-_TUPLE = Reducer("tuple", _tuple_type,
-                 lambda types, skip_nones=False: agg.Tuple(skip_nones))
-_SORTED_TUPLE = Reducer("sorted_tuple", _tuple_type,
-                        lambda types, skip_nones=False: agg.SortedTuple(skip_nones))
-_NDARRAY = Reducer("ndarray", lambda arg, skip_nones=False: dt.Array(),
-                   lambda types, skip_nones=False: agg.NdArray(skip_nones))
-_COUNT_DISTINCT = Reducer("count_distinct", lambda *a, **_: dt.INT,
-                          lambda types, **_: agg.CountDistinct())
-_COUNT_DISTINCT_APPROX = Reducer(
-    "count_distinct_approximate", lambda *a, **_: dt.INT, lambda types, **_: agg.CountDistinct()
+_AVG = _fixed("avg", _avg_type, agg.Avg)
+_MIN = _same("min", agg.Min)
+_MAX = _same("max", agg.Max)
+_ARGMIN = _fixed("argmin", _id_type, agg.ArgMin)
+_ARGMAX = _fixed("argmax", _id_type, agg.ArgMax)
+_ANY = _same("any", agg.AnyValue)
+_UNIQUE = _same("unique", agg.Unique, can_fail=True)
+_TUPLE = _collecting("tuple", _tuple_type, agg.Tuple)
+_SORTED_TUPLE = _collecting("sorted_tuple", _tuple_type, agg.SortedTuple)
+_NDARRAY = _collecting("ndarray", lambda arg, skip_nones=False: dt.Array(), agg.NdArray)
+_COUNT_DISTINCT = _fixed("count_distinct", lambda *a, **_: dt.INT, agg.CountDistinct)
+_COUNT_DISTINCT_APPROX = _fixed(
+    "count_distinct_approximate", lambda *a, **_: dt.INT, agg.CountDistinct
 )
-_EARLIEST = Reducer("earliest", _same_type("earliest"), lambda types, **_: agg.Earliest())
-_LATEST = Reducer("latest", _same_type("latest"), lambda types, **_: agg.Latest())
+_EARLIEST = _same("earliest", agg.Earliest)
+_LATEST = _same("latest", agg.Latest)
 
 
 def count(*args: Any) -> ex.ColumnExpression:
@@ -399,6 +414,18 @@ def _any_type(*_: Any, **__: Any) -> dt.DType:
     return dt.ANY
 
 
+def _custom(
+    name: str, result: Callable[..., dt.DType], make: Callable[[], agg.Aggregate]
+) -> Callable[..., ex.ColumnExpression]:
+    """The reducer function of a user-defined reducer (whose user code may fail)."""
+    reducer = _fixed(name, result, make, can_fail=True)
+
+    def wrapper(*args: Any) -> ex.ColumnExpression:
+        return ex.ReducerExpression(reducer, *args)
+
+    return wrapper
+
+
 def stateful_many(
     combine_many: Callable[[Any, list[builtins.tuple[list, int]]], Any],
 ) -> Callable[..., ex.ColumnExpression]:
@@ -420,15 +447,7 @@ def stateful_many(
     s
     7
     """
-    reducer = Reducer(
-        "stateful_many", _any_type, lambda types, **_: agg.StatefulMany(combine_many),
-        can_fail=True,
-    )
-
-    def wrapper(*args: Any) -> ex.ColumnExpression:
-        return ex.ReducerExpression(reducer, *args)
-
-    return wrapper
+    return _custom("stateful_many", _any_type, lambda: agg.StatefulMany(combine_many))
 
 
 def stateful_single(combine_single: Callable[..., Any]) -> Callable[..., ex.ColumnExpression]:
@@ -448,15 +467,7 @@ def stateful_single(combine_single: Callable[..., Any]) -> Callable[..., ex.Colu
     p
     10
     """
-    reducer = Reducer(
-        "stateful_single", _any_type, lambda types, **_: agg.StatefulSingle(combine_single),
-        can_fail=True,
-    )
-
-    def wrapper(*args: Any) -> ex.ColumnExpression:
-        return ex.ReducerExpression(reducer, *args)
-
-    return wrapper
+    return _custom("stateful_single", _any_type, lambda: agg.StatefulSingle(combine_single))
 
 
 def _stub(function: Callable) -> Callable:
@@ -525,15 +536,10 @@ def udf_reducer(
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to Any
         hints = {}
     result = dt.wrap(hints["return"]) if "return" in hints else dt.ANY
-    reducer = Reducer(
+    return _custom(
         f"udf_reducer({reducer_cls.__name__})", lambda *a, **k: result,
-        lambda types, **_: agg.Accumulate(reducer_cls), can_fail=True,
+        lambda: agg.Accumulate(reducer_cls),
     )
-
-    def wrapper(*args: Any) -> ex.ColumnExpression:
-        return ex.ReducerExpression(reducer, *args)
-
-    return wrapper
 
 
 __all__ = [

@@ -50,12 +50,15 @@ def _describe(table: Table) -> str:
     return f"<table with columns {names}>"
 
 
-def _check_tables(operation: str, tables: tuple, where: str) -> None:
+def _check_tables(operation: str, tables: tuple) -> str:
+    """Check that ``tables`` are tables; returns the user's call site (for messages)."""
     from reflow.api.table import Table
 
+    where = user_frame()
     for other in tables:
         if not isinstance(other, Table):
             raise BuildError(f"{operation}() expects tables, got {other!r}", where)
+    return where
 
 
 def _same_columns(operation: str, tables: tuple[Table, ...], where: str) -> dict[str, ColumnInfo]:
@@ -122,8 +125,7 @@ def concat(table: Table, *others: Table) -> Table:
     10
     20
     """
-    where = user_frame()
-    _check_tables("concat", others, where)
+    where = _check_tables("concat", others)
     tables = (table, *others)
     columns = _same_columns("concat", tables, where)
     for i, a in enumerate(tables):
@@ -154,8 +156,7 @@ def concat_reindex(table: Table, *others: Table) -> Table:
     1
     1
     """
-    where = user_frame()
-    _check_tables("concat_reindex", others, where)
+    where = _check_tables("concat_reindex", others)
     tables = (table, *others)
     columns = _same_columns("concat_reindex", tables, where)
     return _table(ConcatReindexNode([t._node for t in tables], columns, Universe(), where))
@@ -181,8 +182,7 @@ def update_rows(table: Table, other: Table) -> Table:
     25
     30
     """
-    where = user_frame()
-    _check_tables("update_rows", (other,), where)
+    where = _check_tables("update_rows", (other,))
     columns = _same_columns("update_rows", (table, other), where)
     if other._node.universe.is_subset_of(table._node.universe):
         universe = table._node.universe
@@ -195,6 +195,22 @@ def update_rows(table: Table, other: Table) -> Table:
     return _table(
         KeyedNode([table._node, other._node], columns, universe, rule, [names, names], where,
                   label="update_rows")
+    )
+
+
+def _pick_rows(
+    table: Table,
+    others: tuple[Table, ...],
+    universe: Universe,
+    rule: PickRule | EqualIdsRule,
+    where: str,
+    label: str,
+) -> Table:
+    """Rows of ``table`` (all its columns), kept or dropped by ``rule`` from whether their id
+    is present in ``table`` and in each of ``others``."""
+    return _table(
+        KeyedNode([table._node, *(t._node for t in others)], dict(table._node.columns), universe,
+                  rule, [list(table._node.columns), *([None] * len(others))], where, label=label)
     )
 
 
@@ -247,8 +263,7 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
     10 | a
     25 | b
     """
-    where = user_frame()
-    _check_tables("update_cells", (other,), where)
+    where = _check_tables("update_cells", (other,))
     extra = [c for c in other._node.columns if c not in table._node.columns]
     if extra:
         raise BuildError(
@@ -294,14 +309,10 @@ def restrict(table: Table, other: Table) -> Table:
     x
     20
     """
-    where = user_frame()
-    _check_tables("restrict", (other,), where)
+    where = _check_tables("restrict", (other,))
     _require_subset("restrict", other, table, where)
     rule = PickRule(_all_present, _orphan("restrict", other, table, where))
-    return _table(
-        KeyedNode([table._node, other._node], dict(table._node.columns), other._node.universe,
-                  rule, [list(table._node.columns), None], where, label="restrict")
-    )
+    return _pick_rows(table, (other,), other._node.universe, rule, where, "restrict")
 
 
 def _all_present(present: tuple[bool, ...]) -> int | None:
@@ -329,14 +340,9 @@ def difference(table: Table, other: Table) -> Table:
     x
     10
     """
-    where = user_frame()
-    _check_tables("difference", (other,), where)
+    where = _check_tables("difference", (other,))
     universe = Universe([table._node.universe])
-    rule = PickRule(_only_first)
-    return _table(
-        KeyedNode([table._node, other._node], dict(table._node.columns), universe, rule,
-                  [list(table._node.columns), None], where, label="difference")
-    )
+    return _pick_rows(table, (other,), universe, PickRule(_only_first), where, "difference")
 
 
 def intersect(table: Table, *tables: Table) -> Table:
@@ -357,8 +363,7 @@ def intersect(table: Table, *tables: Table) -> Table:
     x
     20
     """
-    where = user_frame()
-    _check_tables("intersect", tables, where)
+    where = _check_tables("intersect", tables)
     if not tables:
         return table
     universes = [table._node.universe, *(t._node.universe for t in tables)]
@@ -366,12 +371,7 @@ def intersect(table: Table, *tables: Table) -> Table:
         universe = table._node.universe
     else:
         universe = Universe(universes)
-    rule = PickRule(_all_present)
-    return _table(
-        KeyedNode([table._node, *(t._node for t in tables)], dict(table._node.columns), universe,
-                  rule, [list(table._node.columns), *([None] * len(tables))], where,
-                  label="intersect")
-    )
+    return _pick_rows(table, tables, universe, PickRule(_all_present), where, "intersect")
 
 
 def with_universe_of(table: Table, other: Table) -> Table:
@@ -394,24 +394,18 @@ def with_universe_of(table: Table, other: Table) -> Table:
     x
     20
     """
-    where = user_frame()
-    _check_tables("with_universe_of", (other,), where)
+    where = _check_tables("with_universe_of", (other,))
     if table._node.universe.is_equal_to(other._node.universe):
         return table.copy()
     mine, theirs = _describe(table), _describe(other)
 
     def describe(row_id: int, in_table: bool) -> str:
-        if in_table:
-            return (f"with_universe_of(): row {Pointer(row_id)!r} of {mine} has no row with "
-                    f"the same id in {theirs} (declared at {where})")
-        return (f"with_universe_of(): row {Pointer(row_id)!r} of {theirs} has no row with the "
-                f"same id in {mine} (declared at {where})")
+        here, there = (mine, theirs) if in_table else (theirs, mine)
+        return (f"with_universe_of(): row {Pointer(row_id)!r} of {here} has no row with the "
+                f"same id in {there} (declared at {where})")
 
-    return _table(
-        KeyedNode([table._node, other._node], dict(table._node.columns), other._node.universe,
-                  EqualIdsRule(describe), [list(table._node.columns), None], where,
-                  label="with_universe_of")
-    )
+    return _pick_rows(table, (other,), other._node.universe, EqualIdsRule(describe), where,
+                      "with_universe_of")
 
 
 def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
@@ -432,7 +426,7 @@ def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
     x
     11
     """
-    _check_tables("promise_universe_is_subset_of", (other,), user_frame())
+    _check_tables("promise_universe_is_subset_of", (other,))
     table._node.universe.supersets.add(other._node.universe)
     return table
 
@@ -453,7 +447,7 @@ def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
     x
     11
     """
-    _check_tables("promise_universe_is_equal_to", (other,), user_frame())
+    _check_tables("promise_universe_is_equal_to", (other,))
     mine, theirs = table._node.universe, other._node.universe
     if mine is not theirs:
         mine.equal_to.add(theirs)
@@ -479,6 +473,6 @@ def promise_universes_are_disjoint(table: Table, other: Table) -> Table:
     10
     20
     """
-    _check_tables("promise_universes_are_disjoint", (other,), user_frame())
+    _check_tables("promise_universes_are_disjoint", (other,))
     _disjoint.add(frozenset((table._node.universe.uid, other._node.universe.uid)))
     return table

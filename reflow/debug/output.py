@@ -99,6 +99,20 @@ def render(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _id_cells(row_id: Pointer, include_id: bool, short_pointers: bool) -> list[str]:
+    """The leading id cell of a printed row (none without ``include_id``)."""
+    return [format_value(row_id, short_pointers)] if include_id else []
+
+
+def _print_rows(
+    names: list[str], rows: list[list[str]], include_id: bool, n_rows: int | None
+) -> None:
+    """Print the first ``n_rows`` of ``rows`` (all if ``None``) under a header of ``names``."""
+    if n_rows is not None:
+        rows = rows[:n_rows]
+    print(render(([""] if include_id else []) + names, rows))
+
+
 def compute_and_print(
     table: Table,
     *,
@@ -123,15 +137,11 @@ def compute_and_print(
     state = final_state(table, terminate_on_error=terminate_on_error)
     names = list(table._node.columns)
     rows = [
-        ([format_value(row_id, short_pointers)] if include_id else [])
-        + [format_value(row[n]) for n in names]
+        _id_cells(row_id, include_id, short_pointers) + [format_value(row[n]) for n in names]
         for row_id, row in state.items()
     ]
     rows.sort(key=_sort_key if not include_id else (lambda r: _sort_key(r[1:] + r[:1])))
-    if n_rows is not None:
-        rows = rows[:n_rows]
-    header = ([""] if include_id else []) + names
-    print(render(header, rows))
+    _print_rows(names, rows, include_id, n_rows)
 
 
 def compute_and_print_update_stream(
@@ -161,13 +171,10 @@ def compute_and_print_update_stream(
     rows = []
     for time, row_id, row, diff in updates:
         cells = [format_value(row[n]) for n in names] + [str(time), str(diff)]
-        rows.append(([format_value(row_id, short_pointers)] if include_id else []) + cells)
+        rows.append(_id_cells(row_id, include_id, short_pointers) + cells)
     offset = 1 if include_id else 0
     rows.sort(key=lambda r: (int(r[-2]), int(r[-1]) > 0, _sort_key(r[offset:-2])))
-    if n_rows is not None:
-        rows = rows[:n_rows]
-    header = ([""] if include_id else []) + names + ["__time__", "__diff__"]
-    print(render(header, rows))
+    _print_rows([*names, "__time__", "__diff__"], rows, include_id, n_rows)
 
 
 def table_to_dicts(

@@ -12,8 +12,10 @@ log is consolidated and re-indexed, which keeps the cost amortized proportional 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE
@@ -45,8 +47,10 @@ class KeyIndex:
         # Rows added one by one (``insert_rows``) wait here before joining ``data`` in bulk.
         self.tail: list[tuple] = []
         self.schema: dict[str, pl.DataType] | None = None
-        # key -> log position, or list of positions when the key has several rows.
-        self.index: dict[object, int | list[int]] = {}
+        # key -> log position, list of positions when the key has several rows, or a slice of
+        # ``_bulk`` (the positions of the first large load, sorted by key).
+        self.index: dict[object, int | list[int] | slice] = {}
+        self._bulk = np.empty(0, dtype=np.int64)
         self.counts: dict[object, int] = {}
         self._appends = 0
         self._retracted = 0
@@ -88,7 +92,7 @@ class KeyIndex:
             for position, (key, diff) in enumerate(
                 zip(batch[KEY].to_list(), diffs.to_list(), strict=True), start
             ):
-                _add(index, key, position)
+                self._add(key, position)
                 counts[key] = counts.get(key, 0) + diff
             return
         if not index and batch[KEY].n_unique() == batch.height:
@@ -97,30 +101,53 @@ class KeyIndex:
             self.index = dict(zip(keys, range(start, start + batch.height), strict=True))
             self.counts = dict(zip(keys, diffs.to_list(), strict=True))
             return
-        grouped = (
-            batch.select(
-                pl.col(KEY), (pl.int_range(pl.len()) + start).alias("_pos"), pl.col(DIFF)
-            )
-            .group_by(KEY, maintain_order=True)
-            .agg(pl.col("_pos"), pl.col(DIFF).sum())
+        positions = batch.select(
+            pl.col(KEY), (pl.int_range(pl.len()) + start).alias("_pos"), pl.col(DIFF)
         )
-        keys = grouped[KEY].to_list()
         if not index:
-            # A first load: build the dicts in one go (no Python-level loop over rows).
-            self.index = dict(zip(keys, grouped["_pos"].to_list(), strict=True))
+            # A first load: the positions sorted by key, and per key a slice of them (no
+            # Python object per row).
+            ordered = positions.sort(KEY, maintain_order=True).with_row_index("_at")
+            grouped = ordered.group_by(KEY, maintain_order=True).agg(
+                pl.col("_at").first().alias("lo"), pl.len().alias("n"), pl.col(DIFF).sum()
+            )
+            self._bulk = ordered["_pos"].to_numpy()
+            lows = grouped["lo"].to_list()
+            highs = map(operator.add, lows, grouped["n"].to_list())
+            keys = grouped[KEY].to_list()
+            self.index = dict(zip(keys, map(slice, lows, highs), strict=True))
             self.counts = dict(zip(keys, grouped[DIFF].to_list(), strict=True))
             return
-        for key, positions, diff in zip(
+        grouped = positions.group_by(KEY, maintain_order=True).agg(
+            pl.col("_pos"), pl.col(DIFF).sum()
+        )
+        keys = grouped[KEY].to_list()
+        for key, found, diff in zip(
             keys, grouped["_pos"].to_list(), grouped[DIFF].to_list(), strict=True
         ):
             known = index.get(key)
             if known is None:
-                index[key] = positions
-            elif type(known) is int:
-                index[key] = [known, *positions]
+                index[key] = found
             else:
-                known.extend(positions)
+                index[key] = [*self._positions(known), *found]
             counts[key] = counts.get(key, 0) + diff
+
+    def _positions(self, found: int | list[int] | slice) -> list[int]:
+        """The log positions an index entry stands for."""
+        if type(found) is int:
+            return [found]
+        if type(found) is slice:
+            return self._bulk[found].tolist()
+        return found
+
+    def _add(self, key: object, position: int) -> None:
+        found = self.index.get(key)
+        if found is None:
+            self.index[key] = position
+        elif type(found) is list:
+            found.append(position)
+        else:
+            self.index[key] = [*self._positions(found), position]
 
     def insert_rows(self, rows: list[tuple], schema: dict[str, pl.DataType]) -> None:
         """Add a few rows given as tuples in ``schema``'s column order (key first, diff last)."""
@@ -128,11 +155,11 @@ class KeyIndex:
             return
         if self.schema is None:
             self.schema = dict(schema)
-        index, counts = self.index, self.counts
+        counts = self.counts
         position = (0 if self.data is None else self.data.height) + len(self.tail)
         for row in rows:
             key, diff = row[0], row[-1]
-            _add(index, key, position)
+            self._add(key, position)
             counts[key] = counts.get(key, 0) + diff
             position += 1
             self._live += diff
@@ -165,8 +192,14 @@ class KeyIndex:
         total = 0
         for key in keys:
             found = index.get(key)
-            if found is not None:
-                total += 1 if type(found) is int else len(found)
+            if found is None:
+                continue
+            if type(found) is int:
+                total += 1
+            elif type(found) is slice:
+                total += found.stop - found.start
+            else:
+                total += len(found)
         return total
 
     def lookup_rows(self, keys: Iterable[object]) -> list[tuple]:
@@ -180,7 +213,7 @@ class KeyIndex:
             found = index.get(key)
             if found is None:
                 continue
-            for position in (found,) if type(found) is int else found:
+            for position in (found,) if type(found) is int else self._positions(found):
                 out.append(data.row(position) if position < height else tail[position - height])
         return out
 
@@ -196,7 +229,7 @@ class KeyIndex:
             if type(found) is int:
                 positions.append(found)
             else:
-                positions.extend(found)
+                positions.extend(self._positions(found))
         if not positions or self.data is None:
             return None
         return self.data[positions]
@@ -218,6 +251,7 @@ class KeyIndex:
         self.data = _consolidate_log(self.data.rechunk())
         self.index = {}
         self.counts = {}
+        self._bulk = np.empty(0, dtype=np.int64)
         self._appends = 0
         self._retracted = 0
         self._live = 0
@@ -253,12 +287,3 @@ def _consolidate_log(frame: pl.DataFrame) -> pl.DataFrame | None:
         pl.Series(DIFF, [d for _, d in kept], dtype=DIFF_DTYPE)
     )
 
-
-def _add(index: dict, key: object, position: int) -> None:
-    found = index.get(key)
-    if found is None:
-        index[key] = position
-    elif type(found) is int:
-        index[key] = [found, position]
-    else:
-        found.append(position)

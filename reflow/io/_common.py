@@ -81,8 +81,8 @@ def add_sink(
 def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -> pl.DataFrame:
     """The rows of ``delta`` as plain values plus ``time`` and ``diff``, ready for a writer.
 
-    Pointers become their text form, error cells become null, and values Polars cannot write
-    (JSON, tuples, objects) become JSON-compatible Python values or text.
+    Pointers become their text form, bytes are base64-encoded, error cells become null, and
+    values Polars cannot write (JSON, tuples, objects) become text.
     """
     out = []
     for name, info in columns.items():
@@ -102,12 +102,18 @@ def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int)
                 name, [None if v is None else str(Pointer(v)) for v in series.to_list()],
                 dtype=pl.String,
             )
+        elif series.dtype.is_temporal():
+            series = series.dt.to_string()
+        elif series.dtype == pl.Binary:
+            series = series.bin.encode("base64")
         elif series.dtype == pl.Object or series.dtype == pl.UInt128:
             series = pl.Series(name, [_plain(v) for v in series.to_list()], dtype=pl.String)
         out.append(series.alias(name))
-    out.append(pl.Series("time", [time] * delta.height, dtype=pl.Int64))
     out.append(delta[DIFF].alias("diff"))
-    return pl.DataFrame(out)
+    frame = pl.DataFrame(out)
+    return frame.with_columns(pl.lit(time, dtype=pl.Int64).alias("time")).select(
+        *columns, "time", "diff"
+    )
 
 
 def _plain(value: Any) -> str | None:

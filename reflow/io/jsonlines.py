@@ -17,6 +17,7 @@ lines.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -26,10 +27,9 @@ import polars as pl
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.debug.output import rows_of
-from reflow.engine.batch import DIFF
 from reflow.engine.values import ErrorValue, Json, Pointer
 from reflow.io._common import add_sink, output_frame
+from reflow.plan.compile import error_column
 
 
 def read(
@@ -73,27 +73,29 @@ def write(
     node = table._node
     columns = node.columns
     state: dict[str, Any] = {}
-    vectorized = all(info.dtype.polars() != pl.Object for info in columns.values())
+    nested = [name for name, info in columns.items() if info.dtype.polars() == pl.Object]
 
     def start() -> None:
         state["file"] = open(path, "wb")
 
     def on_time(time: int, delta: pl.DataFrame) -> None:
         handle = state["file"]
-        if vectorized:
-            frame = output_frame(columns, delta, time).select(*columns, "diff", "time")
-            frame = frame.with_columns(
-                pl.col(c).dt.to_string() for c, t in frame.schema.items() if t.is_temporal()
-            )
+        frame = output_frame(columns, delta, time).select(*columns, "diff", "time")
+        if not nested:
             frame.write_ndjson(handle)
         else:
-            lines = []
-            for _, row, diff in rows_of(columns, delta.with_columns(pl.col(DIFF))):
-                document = {k: _jsonable(v) for k, v in row.items()}
-                document["diff"] = diff
-                document["time"] = time
-                lines.append(json.dumps(document, default=str))
-            handle.write(("\n".join(lines) + "\n").encode())
+            # JSON values, tuples and objects are written as nested JSON, one row at a time.
+            records = frame.to_dicts()
+            for name in nested:
+                values = delta[name].to_list()
+                failed = (
+                    delta[error_column(name)].to_list() if columns[name].fallible
+                    else [False] * len(values)
+                )
+                for record, value, error in zip(records, values, failed, strict=True):
+                    record[name] = None if error else _jsonable(value)
+            text = "".join(json.dumps(r, default=str) + "\n" for r in records)
+            handle.write(text.encode())
         handle.flush()
 
     def end() -> None:
@@ -112,7 +114,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, ErrorValue):
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        return base64.b64encode(value).decode()
     if isinstance(value, (datetime.datetime, datetime.timedelta)):
         return str(value)
     if isinstance(value, tuple):

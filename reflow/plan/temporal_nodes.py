@@ -131,3 +131,48 @@ def physical_dtype(dtype: dt.DType) -> dt.DType:
     """The type of the physical (numeric) form of a time column."""
     base = dtype.strip_optional()
     return dt.FLOAT if base == dt.FLOAT else dt.INT
+
+
+class AsofNode(PlanNode):
+    """As-of join of two keyed inputs (``_pw_k``, ``_pw_t``) into a wide table."""
+
+    label = "asof_join"
+
+    def __init__(self, left: PlanNode, right: PlanNode, columns: dict[str, ColumnInfo],
+                 renames: tuple[dict[str, str], dict[str, str]], how: str, direction: str,
+                 where: str) -> None:
+        super().__init__([left, right], columns, Universe(), where)
+        self.renames = renames
+        self.how = how
+        self.direction = direction
+
+    def lower(self, sources, lowering):
+        from reflow.engine.asof import AsofJoinOperator
+
+        return lowering.add(AsofJoinOperator(
+            sources[0], sources[1], self.name, self.renames, self.polars_columns(),
+            self.how, self.direction,
+        ))
+
+
+class AsofNowNode(PlanNode):
+    """``asof_now_join``: left rows answered once against the right side's current state."""
+
+    label = "asof_now_join"
+
+    def __init__(self, left: PlanNode, right: PlanNode, columns: dict[str, ColumnInfo],
+                 renames: tuple[dict[str, str], dict[str, str]], how: str, id_from_left: bool,
+                 where: str) -> None:
+        universe = Universe([left.universe]) if id_from_left else Universe()
+        super().__init__([left, right], columns, universe, where)
+        self.renames = renames
+        self.how = how
+        self.id_from_left = id_from_left
+
+    def lower(self, sources, lowering):
+        from reflow.engine.asof import AsofNowJoinOperator
+
+        return lowering.add(AsofNowJoinOperator(
+            sources[0], sources[1], self.name, self.renames, self.polars_columns(),
+            self.how, self.id_from_left,
+        ))

@@ -76,7 +76,8 @@ class Monitor:
         if level == MonitoringLevel.NONE:
             return False
         if level in (MonitoringLevel.AUTO, MonitoringLevel.AUTO_ALL):
-            return sys.stdout.isatty()
+            isatty = getattr(sys.stdout, "isatty", None)
+            return bool(isatty and isatty())
         return True
 
     def after_time(self, logical_time: int, lag_ms: float) -> None:

@@ -22,14 +22,26 @@ from reflow.temporal.behaviors import (
     common_behavior,
     exactly_once_behavior,
 )
+from reflow.temporal.asof import (
+    Direction,
+    asof_join,
+    asof_join_left,
+    asof_join_outer,
+    asof_join_right,
+)
 from reflow.temporal.intervals import intervals_over
 from reflow.temporal.windows import Window, session, sliding, tumbling, windowby
 
 __all__ = [
     "Behavior",
     "CommonBehavior",
+    "Direction",
     "ExactlyOnceBehavior",
     "Window",
+    "asof_join",
+    "asof_join_left",
+    "asof_join_outer",
+    "asof_join_right",
     "common_behavior",
     "exactly_once_behavior",
     "intervals_over",

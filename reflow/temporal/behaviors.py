@@ -60,7 +60,7 @@ def common_behavior(delay: Number | None = None, cutoff: Number | None = None,
 
 def exactly_once_behavior(shift: Number | None = None) -> ExactlyOnceBehavior:
     """Each window emits one result, once the frontier passes its end + ``shift``; later rows
-    of the window are ignored.
+    of the window are ignored. Windows still open when the input ends are emitted then.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -75,5 +75,8 @@ def exactly_once_behavior(shift: Number | None = None) -> ExactlyOnceBehavior:
     >>> pw.debug.compute_and_print_update_stream(r, include_id=False)
     _pw_window_start | n | __time__ | __diff__
     0                | 2 | 6        | 1
+    10               | 1 | 7        | 1
+
+    (The last window is emitted when the input ends.)
     """
     return ExactlyOnceBehavior(shift=shift)

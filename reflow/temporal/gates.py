@@ -131,7 +131,7 @@ def forget(table: Table, time_column: Any, threshold: Any,
 
 def buffer(table: Table, time_column: Any, threshold: Any) -> Table:
     """Each row is held back until ``time_column + threshold`` is at or behind the largest
-    ``time_column`` seen.
+    ``time_column`` seen; rows still held when the input ends are released then.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -144,6 +144,7 @@ def buffer(table: Table, time_column: Any, threshold: Any) -> Table:
     t  | __time__ | __diff__
     10 | 6        | 1
     12 | 6        | 1
+    20 | 7        | 1
     """
     return _table_gate(table, "buffer", time_column, threshold)
 

@@ -292,14 +292,17 @@ def windowby(
             raise BuildError("intervals_over windows do not take a behavior", where)
         return intervals_over_windowby(prepared, table, window, time_type, instance is not None,
                                        where)
-    assigned = window._assign(prepared, time_type, instance is not None, where)
     freeze: Any = None
-    if behavior is not None:
-        if isinstance(window, _SessionWindow):
-            raise BuildError("behaviors are supported for tumbling and sliding windows only",
-                             where)
-        common = _as_common(behavior, window, time_type)
-        assigned, freeze = _apply_behavior(assigned, common, time_type, where)
+    try:
+        assigned = window._assign(prepared, time_type, instance is not None, where)
+        if behavior is not None:
+            if isinstance(window, _SessionWindow):
+                raise BuildError(
+                    "behaviors are supported for tumbling and sliding windows only", where)
+            common = _as_common(behavior, window, time_type)
+            assigned, freeze = _apply_behavior(assigned, common, time_type, where)
+    except TypeError as exc:
+        raise BuildError(str(exc), where) from None
     return WindowedTable(table, assigned, instance is not None, freeze, where)
 
 

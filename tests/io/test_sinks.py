@@ -133,3 +133,31 @@ def test_several_sinks_run_together(tmp_path):
     _run()
     assert len((tmp_path / "a.csv").read_text().splitlines()) == 6
     assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 5
+
+
+def test_writers_handle_bytes_datetimes_durations_and_tuples(tmp_path):
+    import datetime
+
+    class S(pw.Schema):
+        b: bytes
+        d: pw.DateTimeNaive
+        dur: pw.Duration
+        f: float | None
+        t: tuple[int, int]
+
+    class Sub(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(b=b"\x00a", d=datetime.datetime(2024, 1, 2, 3, 4, 5),
+                      dur=datetime.timedelta(seconds=3), f=None, t=(1, 2))
+
+    t = pw.io.python.read(Sub(), schema=S)
+    pw.io.csv.write(t, tmp_path / "out.csv")
+    pw.io.jsonlines.write(t, tmp_path / "out.jsonl")
+    _run()
+    with open(tmp_path / "out.csv", newline="") as handle:
+        (header, row) = list(csv.reader(handle))
+    assert header == ["b", "d", "dur", "f", "t", "time", "diff"]
+    assert row[:5] == ["AGE=", "2024-01-02 03:04:05.000000000", "PT3S", "", "[1, 2]"]
+    (document,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert document["t"] == [1, 2] and document["b"] == "AGE=" and document["f"] is None
+    assert document["d"] == "2024-01-02 03:04:05.000000000"

@@ -15,6 +15,7 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
+from reflow.api.expression import TypedPolarsCall
 
 _TIMES = (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -22,51 +23,43 @@ _NAIVE = pl.Datetime("ns")
 _UTC = pl.Datetime("ns", "UTC")
 
 
-class TypedPolarsCall(ex.PolarsCall):
-    """A ``PolarsCall`` whose kernel also needs the argument dtypes.
-
-    ``kernel(types, *values)`` receives the resolved argument dtypes first. When the call is
-    resolved against a table the dtypes are bound, giving a plain ``PolarsCall``.
-    """
-
-    def _rebuild(self, children):
-        types = [c.dtype for c in children]
-        kernel = self.kernel
-        error_when = self.error_when
-        new = ex.PolarsCall(
-            self.name, children, lambda *values: kernel(types, *values), self.result_type,
-            None if error_when is None else (lambda *values: error_when(types, *values)),
-            self.error_message,
-        )
-        new._where = self._where
-        return new
-
-
 def _optional_like(source: dt.DType, result: dt.DType) -> dt.DType:
     return dt.Optional(result) if source.is_optional else result
 
 
-def _requires(kinds: tuple[dt.DType, ...], what: str) -> Callable[..., dt.DType]:
-    """Result-type helper: check the column type; the result is the column type itself."""
+def _check_column(column: dt.DType, kinds: tuple[dt.DType, ...], what: str) -> None:
+    if column.strip_optional() not in kinds:
+        raise TypeError(f"expected {what} column, got {column!r}")
+
+
+def _column_to(
+    kinds: tuple[dt.DType, ...], what: str, result: dt.DType
+) -> Callable[..., dt.DType]:
+    """Result-type helper: the column must be one of ``kinds`` (``what`` in the message); the
+    result is ``result``, Optional when the column is."""
 
     def result_type(*types: dt.DType) -> dt.DType:
-        if types[0].strip_optional() not in kinds:
-            raise TypeError(f"expected {what} column, got {types[0]!r}")
-        return types[0]
+        _check_column(types[0], kinds, what)
+        return _optional_like(types[0], result)
 
     return result_type
 
 
-def _int_field(*types: dt.DType) -> dt.DType:
-    if types[0].strip_optional() not in _TIMES:
-        raise TypeError(f"expected a datetime column, got {types[0]!r}")
-    return _optional_like(types[0], dt.INT)
+def _column_and_duration(kinds: tuple[dt.DType, ...], what: str) -> Callable[..., dt.DType]:
+    """Result-type helper for a column of ``kinds`` and a Duration argument: the column type,
+    Optional when the duration is."""
+
+    def result_type(*types: dt.DType) -> dt.DType:
+        _check_column(types[0], kinds, what)
+        if types[1].strip_optional() != dt.DURATION:
+            raise TypeError(f"expected a Duration, got {types[1]!r}")
+        return dt.Optional(types[0]) if types[1].is_optional else types[0]
+
+    return result_type
 
 
-def _duration_field(*types: dt.DType) -> dt.DType:
-    if types[0].strip_optional() != dt.DURATION:
-        raise TypeError(f"expected a Duration column, got {types[0]!r}")
-    return _optional_like(types[0], dt.INT)
+_int_field = _column_to(_TIMES, "a datetime", dt.INT)
+_duration_field = _column_to((dt.DURATION,), "a Duration", dt.INT)
 
 
 def _chrono_format(fmt: str, parsing: bool) -> str:
@@ -149,12 +142,20 @@ def _utc_to_naive(t: pl.Expr, timezone: str) -> pl.Expr:
     return t.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
 
 
-def _check_timezone(timezone: str, node: ex.ColumnExpression) -> None:
-    """Fail at build time for a time zone name the engine's time zone database lacks."""
+def _no_local_time(t: pl.Expr, timezone: str) -> pl.Expr:
+    """Where the naive local time ``t`` does not exist in ``timezone`` (skipped by DST)."""
+    return t.is_not_null() & _naive_to_utc(t, timezone).is_null()
+
+
+def _check_timezone(timezone: Any, what: str, node: ex.ColumnExpression) -> str:
+    """The time zone name ``timezone``; fails at build time for a value that is not a str
+    (``what`` names the argument) or a name the engine's time zone database lacks."""
+    timezone = _static_str(timezone, what, node)
     try:
         pl.Series([datetime.datetime(2000, 1, 1)]).dt.replace_time_zone(timezone)
     except pl.exceptions.PolarsError:
         raise ex.type_error(f"unknown time zone {timezone!r}", node) from None
+    return timezone
 
 
 class DateTimeNamespace:
@@ -191,16 +192,12 @@ class DateTimeNamespace:
         storage = _UTC if aware else _NAIVE
         chrono = _chrono_format(fmt, parsing=True)
 
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() != dt.STR:
-                raise TypeError(f"expected a str column, got {types[0]!r}")
-            return _optional_like(types[0], dt.DATE_TIME_UTC if aware else dt.DATE_TIME_NAIVE)
-
         def parse(s: pl.Expr) -> pl.Expr:
             return s.str.strptime(storage, chrono, strict=False)
 
         return ex.PolarsCall(
-            "dt.strptime", [self._expr], parse, result_type,
+            "dt.strptime", [self._expr], parse,
+            _column_to((dt.STR,), "a str", dt.DATE_TIME_UTC if aware else dt.DATE_TIME_NAIVE),
             error_when=lambda s: s.is_not_null() & parse(s).is_null(),
             error_message=f"the string does not match the format {fmt!r}",
         )
@@ -225,16 +222,13 @@ class DateTimeNamespace:
         except pl.exceptions.PolarsError:
             raise ex.type_error(f"dt.strftime: invalid format {fmt!r}", self._expr) from None
 
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() not in _TIMES:
-                raise TypeError(f"expected a datetime column, got {types[0]!r}")
-            return _optional_like(types[0], dt.STR)
-
         def kernel(types: list[dt.DType], t: pl.Expr) -> pl.Expr:
             naive = types[0].strip_optional() == dt.DATE_TIME_NAIVE
             return t.dt.strftime(naive_chrono if naive else chrono)
 
-        return TypedPolarsCall("dt.strftime", [self._expr], kernel, result_type)
+        return TypedPolarsCall(
+            "dt.strftime", [self._expr], kernel, _column_to(_TIMES, "a datetime", dt.STR)
+        )
 
     # --- time zones -----------------------------------------------------------------------
     def to_utc(self, from_timezone: str) -> ex.ColumnExpression:
@@ -248,17 +242,11 @@ class DateTimeNamespace:
         u
         2024-05-17 10:00:00+00:00
         """
-        timezone = _static_str(from_timezone, "dt.to_utc: from_timezone", self._expr)
-        _check_timezone(timezone, self._expr)
-
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() != dt.DATE_TIME_NAIVE:
-                raise TypeError(f"expected a DateTimeNaive column, got {types[0]!r}")
-            return _optional_like(types[0], dt.DATE_TIME_UTC)
-
+        timezone = _check_timezone(from_timezone, "dt.to_utc: from_timezone", self._expr)
         return ex.PolarsCall(
-            "dt.to_utc", [self._expr], lambda t: _naive_to_utc(t, timezone), result_type,
-            error_when=lambda t: t.is_not_null() & _naive_to_utc(t, timezone).is_null(),
+            "dt.to_utc", [self._expr], lambda t: _naive_to_utc(t, timezone),
+            _column_to((dt.DATE_TIME_NAIVE,), "a DateTimeNaive", dt.DATE_TIME_UTC),
+            error_when=lambda t: _no_local_time(t, timezone),
             error_message=f"the local time does not exist in {timezone}",
         )
 
@@ -275,17 +263,10 @@ class DateTimeNamespace:
         n
         2024-05-17 08:00:00
         """
-        timezone = _static_str(timezone, "dt.to_naive_in_timezone: timezone", self._expr)
-        _check_timezone(timezone, self._expr)
-
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() != dt.DATE_TIME_UTC:
-                raise TypeError(f"expected a DateTimeUtc column, got {types[0]!r}")
-            return _optional_like(types[0], dt.DATE_TIME_NAIVE)
-
+        timezone = _check_timezone(timezone, "dt.to_naive_in_timezone: timezone", self._expr)
         return ex.PolarsCall(
             "dt.to_naive_in_timezone", [self._expr], lambda t: _utc_to_naive(t, timezone),
-            result_type,
+            _column_to((dt.DATE_TIME_UTC,), "a DateTimeUtc", dt.DATE_TIME_NAIVE),
         )
 
     def add_duration_in_timezone(self, duration: Any, timezone: str) -> ex.ColumnExpression:
@@ -319,16 +300,8 @@ class DateTimeNamespace:
     def _shift_in_timezone(
         self, name: str, duration: Any, timezone: str, sign: int
     ) -> ex.ColumnExpression:
-        timezone = _static_str(timezone, f"dt.{name}: timezone", self._expr)
-        _check_timezone(timezone, self._expr)
+        timezone = _check_timezone(timezone, f"dt.{name}: timezone", self._expr)
         duration = _as_duration(duration, self._expr)
-
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() != dt.DATE_TIME_NAIVE:
-                raise TypeError(f"expected a DateTimeNaive column, got {types[0]!r}")
-            if types[1].strip_optional() != dt.DURATION:
-                raise TypeError(f"expected a Duration, got {types[1]!r}")
-            return dt.Optional(types[0]) if types[1].is_optional else types[0]
 
         def kernel(t: pl.Expr, d: pl.Expr) -> pl.Expr:
             d = d.cast(pl.Duration("ns"))
@@ -336,8 +309,9 @@ class DateTimeNamespace:
             return _utc_to_naive(utc + d if sign > 0 else utc - d, timezone)
 
         return ex.PolarsCall(
-            f"dt.{name}", [self._expr, duration], kernel, result_type,
-            error_when=lambda t, d: t.is_not_null() & _naive_to_utc(t, timezone).is_null(),
+            f"dt.{name}", [self._expr, duration], kernel,
+            _column_and_duration((dt.DATE_TIME_NAIVE,), "a DateTimeNaive"),
+            error_when=lambda t, d: _no_local_time(t, timezone),
             error_message=f"the local time does not exist in {timezone}",
         )
 
@@ -355,9 +329,9 @@ class DateTimeNamespace:
         d
         1:00:00
         """
-        timezone = _static_str(timezone, "dt.subtract_date_time_in_timezone: timezone",
-                               self._expr)
-        _check_timezone(timezone, self._expr)
+        timezone = _check_timezone(
+            timezone, "dt.subtract_date_time_in_timezone: timezone", self._expr
+        )
 
         def result_type(*types: dt.DType) -> dt.DType:
             for t in types:
@@ -365,15 +339,11 @@ class DateTimeNamespace:
                     raise TypeError(f"expected DateTimeNaive values, got {t!r}")
             return dt.Optional(dt.DURATION) if any(t.is_optional for t in types) else dt.DURATION
 
-        def failed(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-            return (a.is_not_null() & _naive_to_utc(a, timezone).is_null()) | (
-                b.is_not_null() & _naive_to_utc(b, timezone).is_null()
-            )
-
         return ex.PolarsCall(
             "dt.subtract_date_time_in_timezone", [self._expr, date_time],
             lambda a, b: _naive_to_utc(a, timezone) - _naive_to_utc(b.cast(_NAIVE), timezone),
-            result_type, error_when=failed,
+            result_type,
+            error_when=lambda a, b: _no_local_time(a, timezone) | _no_local_time(b, timezone),
             error_message=f"the local time does not exist in {timezone}",
         )
 
@@ -395,11 +365,6 @@ class DateTimeNamespace:
         """
         factor = None if unit is None else _unit_factor(unit, self._expr)
 
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() not in _TIMES:
-                raise TypeError(f"expected a datetime column, got {types[0]!r}")
-            return _optional_like(types[0], dt.INT if factor is None else dt.FLOAT)
-
         def kernel(t: pl.Expr) -> pl.Expr:
             ns = t.dt.epoch("ns")
             if factor is None:
@@ -407,6 +372,7 @@ class DateTimeNamespace:
             # whole units and the remainder separately: exact for the whole part
             return (ns // factor).cast(pl.Float64) + (ns % factor).cast(pl.Float64) / factor
 
+        result_type = _column_to(_TIMES, "a datetime", dt.INT if factor is None else dt.FLOAT)
         return ex.PolarsCall("dt.timestamp", [self._expr], kernel, result_type)
 
     def from_timestamp(self, unit: str) -> ex.ColumnExpression:
@@ -516,13 +482,6 @@ class DateTimeNamespace:
     def _round_to(self, name: str, duration: Any, half: bool) -> ex.ColumnExpression:
         duration = _as_duration(duration, self._expr)
 
-        def result_type(*types: dt.DType) -> dt.DType:
-            if types[0].strip_optional() not in _TIMES:
-                raise TypeError(f"expected a datetime column, got {types[0]!r}")
-            if types[1].strip_optional() != dt.DURATION:
-                raise TypeError(f"expected a Duration, got {types[1]!r}")
-            return dt.Optional(types[0]) if types[1].is_optional else types[0]
-
         def kernel(types: list[dt.DType], t: pl.Expr, d: pl.Expr) -> pl.Expr:
             step = d.cast(pl.Duration("ns")).dt.total_nanoseconds()
             step = pl.when(step > 0).then(step).otherwise(None)
@@ -534,7 +493,8 @@ class DateTimeNamespace:
             return floored.cast(storage)
 
         return TypedPolarsCall(
-            f"dt.{name}", [self._expr, duration], kernel, result_type,
+            f"dt.{name}", [self._expr, duration], kernel,
+            _column_and_duration(_TIMES, "a datetime"),
             error_when=lambda types, t, d: (
                 d.cast(pl.Duration("ns")).dt.total_nanoseconds() <= 0
             ),

@@ -8,7 +8,6 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.namespaces.dt_ns import TypedPolarsCall
 
 # Powers of ten up to 10**22 are exact floats, which the exact rounding below relies on.
 _MAX_EXACT_POWER = 22
@@ -150,7 +149,7 @@ class NumericalNamespace:
                 return _round_int(x, decimals)
             return _round_float(x, decimals)
 
-        return TypedPolarsCall("num.round", [self._expr], kernel, _same_numeric)
+        return ex.TypedPolarsCall("num.round", [self._expr], kernel, _same_numeric)
 
     def fill_na(self, default_value: Any) -> ex.ColumnExpression:
         """Replace ``None`` (and NaN in float columns) with ``default_value``.
@@ -177,4 +176,4 @@ class NumericalNamespace:
                 x = x.fill_nan(None)
             return x.fill_null(default)
 
-        return TypedPolarsCall("num.fill_na", [self._expr, default_value], kernel, result_type)
+        return ex.TypedPolarsCall("num.fill_na", [self._expr, default_value], kernel, result_type)

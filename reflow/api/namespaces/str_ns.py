@@ -50,11 +50,19 @@ def _clamp_index(index: pl.Expr, length: pl.Expr) -> pl.Expr:
     )
 
 
-def _py_slice(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> tuple[pl.Expr, pl.Expr]:
-    """``s[start:end]`` with Python semantics, and the normalized start offset."""
+def _bounds(
+    s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The length of ``s`` and the normalized bounds of ``s[start:end]``."""
     length = s.str.len_chars().cast(pl.Int64)
     lo = pl.lit(0, pl.Int64) if start is None else _clamp_index(start, length)
     hi = length if end is None else _clamp_index(end, length)
+    return length, lo, hi
+
+
+def _py_slice(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> tuple[pl.Expr, pl.Expr]:
+    """``s[start:end]`` with Python semantics, and the normalized start offset."""
+    _, lo, hi = _bounds(s, start, end)
     size = pl.max_horizontal(hi - lo, pl.lit(0, pl.Int64))
     return s.str.slice(lo, size), lo
 
@@ -62,9 +70,7 @@ def _py_slice(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> tuple[p
 def _empty_range(s: pl.Expr, start: pl.Expr | None, end: pl.Expr | None) -> pl.Expr:
     """Where ``str.find``/``str.count`` see no range at all: ``start`` lies beyond the string
     or ``end`` before ``start`` (then even an empty ``sub`` is not found)."""
-    length = s.str.len_chars().cast(pl.Int64)
-    lo = pl.lit(0, pl.Int64) if start is None else _clamp_index(start, length)
-    hi = length if end is None else _clamp_index(end, length)
+    length, lo, hi = _bounds(s, start, end)
     beyond = pl.lit(False) if start is None else start.cast(pl.Int64) > length
     return beyond | (hi < lo)
 
@@ -90,6 +96,11 @@ def _char_rfind(s: pl.Expr, sub: pl.Expr) -> pl.Expr:
         .when(sub.str.len_bytes() == 0).then(length)
         .otherwise(length - after - sub.str.len_chars().cast(pl.Int64))
     )
+
+
+def _count_matches(s: pl.Expr, sub: pl.Expr) -> pl.Expr:
+    """Number of non-overlapping occurrences of ``sub`` in ``s``."""
+    return s.str.count_matches(sub, literal=True).cast(pl.Int64)
 
 
 def _in_range(
@@ -289,17 +300,30 @@ class StringNamespace:
         self, name: str, finder: Callable[[pl.Expr, pl.Expr], pl.Expr], sub: Any, start: Any,
         end: Any,
     ) -> ex.ColumnExpression:
+        def search(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
+            index = finder(part, sub_col)
+            missing = (index < 0) | empty
+            return pl.when(missing).then(pl.lit(-1, pl.Int64)).otherwise(index + lo)
+
+        return self._sub_in_range(name, finder, search, sub, start, end)
+
+    def _sub_in_range(
+        self,
+        name: str,
+        whole: Callable[[pl.Expr, pl.Expr], pl.Expr],
+        in_part: Callable[[pl.Expr, pl.Expr, pl.Expr, pl.Expr], pl.Expr],
+        sub: Any,
+        start: Any,
+        end: Any,
+    ) -> ex.ColumnExpression:
+        """An int about ``sub`` in ``s[start:end]``: ``whole(s, sub)`` without bounds, else
+        ``in_part`` as for ``_in_range``."""
+
         def kernel(s: pl.Expr, sub_value: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
             lo_arg, hi_arg = _unpack(bounds, start, end)
             if lo_arg is None and hi_arg is None:
-                return finder(s, sub_value)
-
-            def search(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
-                index = finder(part, sub_col)
-                missing = (index < 0) | empty
-                return pl.when(missing).then(pl.lit(-1, pl.Int64)).otherwise(index + lo)
-
-            return _in_range(s, sub_value, lo_arg, hi_arg, search)
+                return whole(s, sub_value)
+            return _in_range(s, sub_value, lo_arg, hi_arg, in_part)
 
         bounds = _start_end_args(start, end)
         return self._call(
@@ -321,21 +345,11 @@ class StringNamespace:
         2 | 1
         """
 
-        def kernel(s: pl.Expr, sub_value: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
-            lo_arg, hi_arg = _unpack(bounds, start, end)
-            if lo_arg is None and hi_arg is None:
-                return s.str.count_matches(sub_value, literal=True).cast(pl.Int64)
+        def count(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
+            counted = _count_matches(part, sub_col)
+            return pl.when(empty).then(pl.lit(0, pl.Int64)).otherwise(counted)
 
-            def count(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
-                counted = part.str.count_matches(sub_col, literal=True).cast(pl.Int64)
-                return pl.when(empty).then(pl.lit(0, pl.Int64)).otherwise(counted)
-
-            return _in_range(s, sub_value, lo_arg, hi_arg, count)
-
-        bounds = _start_end_args(start, end)
-        return self._call(
-            "count", kernel, dt.INT, sub, *bounds, arg_types=(dt.STR, *([dt.INT] * len(bounds)))
-        )
+        return self._sub_in_range("count", _count_matches, count, sub, start, end)
 
     def startswith(self, prefix: Any) -> ex.ColumnExpression:
         """Whether the string starts with ``prefix``.
@@ -565,7 +579,7 @@ class StringNamespace:
         42
         None
         """
-        return self._parse("parse_int", dt.INT, _parse_int, optional, "not an int")
+        return self._parse("parse_int", dt.INT, _parse_as(pl.Int64), optional, "not an int")
 
     def parse_float(self, optional: bool = False) -> ex.ColumnExpression:
         """Parse the string as a float; a string that is not a number is an error value.
@@ -579,7 +593,9 @@ class StringNamespace:
         2.5
         1000.0
         """
-        return self._parse("parse_float", dt.FLOAT, _parse_float, optional, "not a float")
+        return self._parse(
+            "parse_float", dt.FLOAT, _parse_as(pl.Float64), optional, "not a float"
+        )
 
     def parse_bool(
         self,
@@ -633,9 +649,11 @@ class StringNamespace:
         )
 
 
-def _parse_int(s: pl.Expr) -> pl.Expr:
-    return s.str.strip_chars().cast(pl.Int64, strict=False)
+def _parse_as(storage: pl.DataType) -> Callable[[pl.Expr], pl.Expr]:
+    """A parser of strings (surrounding whitespace ignored) into ``storage``; null where the
+    string is not such a number."""
 
+    def parse(s: pl.Expr) -> pl.Expr:
+        return s.str.strip_chars().cast(storage, strict=False)
 
-def _parse_float(s: pl.Expr) -> pl.Expr:
-    return s.str.strip_chars().cast(pl.Float64, strict=False)
+    return parse

@@ -1,0 +1,142 @@
+"""What the temporal joins share: equality conditions, key hashing, physical times, and the
+wide table ``JoinResult`` reads from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.api.trace import BuildError
+from reflow.engine.batch import DIFF, ID
+from reflow.engine.ids import hash_columns
+from reflow.plan.join_node import wide_name
+from reflow.plan.nodes import ColumnInfo
+from reflow.plan.temporal_nodes import KernelNode
+from reflow.temporal import _time
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
+
+KEY = "_pw_k"
+TIME = "_pw_t"
+
+
+def join_mode(how: Any, where: str) -> Any:
+    from reflow.api.join import _mode
+
+    return _mode(how, where)
+
+
+def _to_this(expr: Any, table: Table, side: str) -> ex.ColumnExpression:
+    from reflow.temporal.windows import _rebind
+
+    expr = ex.wrap_arg(expr)
+    if isinstance(expr, ex.ThisReference) and expr.side == side:
+        return ex.ThisReference("this", expr.name)
+    return _rebind(expr, table)
+
+
+def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_instance: Any,
+             where: str) -> tuple[list[ex.ColumnExpression], list[ex.ColumnExpression],
+                                  set[str]]:
+    """The left and right key expressions (over each table, as ``pw.this``) of ``on``."""
+    from reflow.api.join import _condition
+
+    conditions = list(on)
+    if (left_instance is None) != (right_instance is None):
+        raise BuildError("left_instance and right_instance must be given together", where)
+    if left_instance is not None:
+        conditions.append(ex.BinaryOp("==", left_instance, right_instance))
+    lkeys, rkeys, same = [], [], set()
+    for condition in conditions:
+        _condition(condition, left, right, where)
+        lkeys.append(_to_this(condition.left, left, "left"))
+        rkeys.append(_to_this(condition.right, right, "right"))
+        if condition.left.name == condition.right.name:
+            same.add(condition.left.name)
+    return lkeys, rkeys, same
+
+
+def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: str,
+          where: str, time_type: dt.DType | None = None) -> tuple[Table, dt.DType]:
+    """``table`` with ``_pw_k`` (hash of ``keys``) and ``_pw_t`` (physical time); also
+    returns the time type."""
+    from reflow.api.table import Table
+
+    extra = {f"_pw_key{i}": k for i, k in enumerate(keys)}
+    extra["_pw_time"] = _to_this(time_expr, table, side)
+    prepared = table.with_columns(**extra)
+    try:
+        found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
+                                      f"the {side} time column")
+    except TypeError as exc:
+        raise BuildError(str(exc), where) from None
+    if time_type is not None and found != time_type:
+        raise BuildError(
+            f"the time columns of a temporal join must have the same type, got "
+            f"{time_type!r} and {found!r}", where)
+    key_names = [f"_pw_key{i}" for i in range(len(keys))]
+    for name in key_names:
+        if prepared._node.columns[name].dtype.strip_optional() == dt.INT:
+            pass
+    columns = dict(prepared._node.columns)
+    phys_type = dt.FLOAT if found == dt.FLOAT else dt.INT
+    columns[KEY] = ColumnInfo(dt.POINTER)
+    columns[TIME] = ColumnInfo(phys_type)
+    order = list(prepared._node.polars_columns()) + [KEY, TIME]
+    phys = _time.to_physical(pl.col("_pw_time"), found).cast(phys_type.polars()).alias(TIME)
+    numeric_keys = [n for n in key_names
+                    if prepared._node.columns[n].dtype.strip_optional() in (dt.INT, dt.FLOAT)]
+
+    def kernel(frame: pl.DataFrame) -> pl.DataFrame:
+        # ints and floats compare equal in join conditions: hash them as floats
+        hashable = frame.with_columns(pl.col(n).cast(pl.Float64) for n in numeric_keys)
+        hashed = (hash_columns(hashable, key_names, "temporal-join") if key_names
+                  else pl.Series([0] * frame.height, dtype=pl.UInt128))
+        return frame.with_columns(hashed.alias(KEY), phys).select(ID, *order, DIFF)
+
+    return Table(KernelNode(prepared._node, columns, kernel, where, same_ids=True)), found
+
+
+def wide_columns(left: Table, right: Table, optional_left: bool,
+                 optional_right: bool) -> dict[str, ColumnInfo]:
+    columns: dict[str, ColumnInfo] = {}
+    for side, table, optional in (("left", left, optional_left),
+                                  ("right", right, optional_right)):
+        columns[wide_name(side, "id")] = ColumnInfo(_maybe(dt.POINTER, optional))
+        for name, info in table._node.columns.items():
+            columns[wide_name(side, name)] = ColumnInfo(_maybe(info.dtype, optional),
+                                                        info.fallible)
+    return columns
+
+
+def _maybe(dtype: dt.DType, optional: bool) -> dt.DType:
+    if not optional or isinstance(dtype, dt.Optional) or dtype in (dt.ANY, dt.NONE):
+        return dtype
+    return dt.Optional(dtype)
+
+
+def apply_defaults(wide: Table, left: Table, right: Table, defaults: dict, where: str) -> Table:
+    """Columns named in ``defaults`` take the default value where their side had no row."""
+    if not defaults:
+        return wide
+    replaced: dict[str, ex.ColumnExpression] = {}
+    for ref, value in defaults.items():
+        side = None
+        if isinstance(ref, ex.ColumnReference):
+            if ref.table is left or getattr(ref.table, "_node", None) is left._node:
+                side = "left"
+            elif ref.table is right or getattr(ref.table, "_node", None) is right._node:
+                side = "right"
+        elif isinstance(ref, ex.ThisReference) and ref.side in ("left", "right"):
+            side = ref.side
+        if side is None:
+            raise BuildError(f"defaults= keys must be columns of the joined tables, got {ref!r}",
+                             where)
+        name = wide_name(side, ref.name)
+        present = ex.IsNone(ex.ThisReference("this", wide_name(side, "id")), True)
+        replaced[name] = ex.IfElse(present, ex.ThisReference("this", name), ex.wrap_arg(value))
+    return wide.with_columns(**replaced)

@@ -1,0 +1,136 @@
+"""``asof_join``: pair each row with the other side's row closest in time (with the same key).
+
+>>> import reflow as pw
+>>> trades = pw.debug.table_from_markdown('''
+... t  | sym | qty
+... 3  | A   | 10
+... 7  | A   | 5
+... ''')
+>>> prices = pw.debug.table_from_markdown('''
+... t | sym | price
+... 1 | A   | 100
+... 5 | A   | 102
+... ''')
+>>> r = trades.asof_join_left(prices, trades.t, prices.t, trades.sym == prices.sym).select(
+...     pw.left.qty, pw.right.price)
+>>> pw.debug.compute_and_print(r, include_id=False)
+qty | price
+5   | 102
+10  | 100
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from reflow.api.trace import BuildError, user_frame
+from reflow.plan.compile import error_column
+from reflow.plan.join_node import wide_name
+from reflow.plan.temporal_nodes import AsofNode
+from reflow.temporal._join_common import (
+    apply_defaults,
+    join_mode,
+    keyed,
+    parse_on,
+    wide_columns,
+)
+
+if TYPE_CHECKING:
+    from reflow.api.join import JoinResult
+    from reflow.api.table import Table
+
+
+class Direction(Enum):
+    """Where ``asof_join`` looks for the partner: at or before, at or after, or nearest."""
+
+    BACKWARD = "backward"
+    FORWARD = "forward"
+    NEAREST = "nearest"
+
+
+def _renames(table: Table, side: str) -> dict[str, str]:
+    renames = {}
+    for name, info in table._node.columns.items():
+        renames[name] = wide_name(side, name)
+        if info.fallible:
+            renames[error_column(name)] = error_column(wide_name(side, name))
+    return renames
+
+
+def asof_join(
+    self: Table,
+    other: Table,
+    self_time: Any,
+    other_time: Any,
+    *on: Any,
+    how: Any = None,
+    behavior: Any = None,
+    defaults: dict | None = None,
+    direction: Direction | str = Direction.BACKWARD,
+    left_instance: Any = None,
+    right_instance: Any = None,
+) -> JoinResult:
+    """As-of join of ``self`` and ``other`` on their times and the equalities ``on``.
+
+    With ``how=pw.JoinMode.LEFT`` every left row gets one result row, paired with the right
+    row (of the same key) whose time is the latest at or before its own (``direction``
+    ``BACKWARD``), the earliest at or after (``FORWARD``) or the closest (``NEAREST``);
+    ``RIGHT`` does the same for right rows, ``OUTER`` both. ``defaults`` gives values for the
+    columns of a missing partner. Results are revised when either side changes.
+    """
+    from reflow.api.join import JoinMode, JoinResult
+    from reflow.api.table import Table
+
+    where = user_frame()
+    if behavior is not None:
+        raise BuildError("asof_join does not take a behavior", where)
+    if how is None:
+        raise BuildError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
+    mode = join_mode(how, where)
+    if isinstance(direction, str):
+        direction = Direction(direction.lower())
+    if self._node is other._node:
+        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+                         "(t.copy())", where)
+    lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
+    right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    columns = wide_columns(
+        self, other,
+        optional_left=mode in (JoinMode.RIGHT, JoinMode.OUTER),
+        optional_right=mode in (JoinMode.LEFT, JoinMode.OUTER, JoinMode.INNER),
+    )
+    if mode is JoinMode.INNER:
+        columns = wide_columns(self, other, False, False)
+    node = AsofNode(
+        left_keyed._node, right_keyed._node, columns,
+        (_renames(self, "left"), _renames(other, "right")),
+        mode.value, direction.value, where,
+    )
+    wide = apply_defaults(Table(node), self, other, defaults or {}, where)
+    return JoinResult(wide, self, other, mode, same)
+
+
+def asof_join_left(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
+                   **kwargs: Any) -> JoinResult:
+    """``asof_join`` with ``how=pw.JoinMode.LEFT``."""
+    from reflow.api.join import JoinMode
+
+    return asof_join(self, other, self_time, other_time, *on, how=JoinMode.LEFT, **kwargs)
+
+
+def asof_join_right(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
+                    **kwargs: Any) -> JoinResult:
+    """``asof_join`` with ``how=pw.JoinMode.RIGHT``."""
+    from reflow.api.join import JoinMode
+
+    return asof_join(self, other, self_time, other_time, *on, how=JoinMode.RIGHT, **kwargs)
+
+
+def asof_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
+                    **kwargs: Any) -> JoinResult:
+    """``asof_join`` with ``how=pw.JoinMode.OUTER``."""
+    from reflow.api.join import JoinMode
+
+    return asof_join(self, other, self_time, other_time, *on, how=JoinMode.OUTER, **kwargs)
