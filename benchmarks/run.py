@@ -48,6 +48,8 @@ from venvs import ensure
 
 WORKLOADS = BENCH_DIR / "workloads"
 WRONG_RESULT = "wrong_result"
+# A run longer than this is not repeated: its median would cost more than it tells.
+LONG_RUN_S = 150.0
 
 
 @dataclass(frozen=True)
@@ -441,6 +443,9 @@ def measure(
         for key, value in metrics.items():
             if isinstance(value, (int, float)):
                 samples.setdefault(key, []).append(float(value))
+        if i + 1 < repeat and run.wall_s > LONG_RUN_S:
+            note = f"measured once: one run takes {run.wall_s:.0f} s (> {LONG_RUN_S:.0f} s)"
+            break
     summaries = {key: Summary.of(values) for key, values in samples.items()}
     log(f"  {engine:8s} {status:16s} {_brief(case, summaries)} {note}".rstrip())
     return Measurement(case.name, engine, status, summaries, digest, note)
@@ -700,13 +705,16 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     log(f"systems: {', '.join(wanted)}")
     pythons, info = interpreters(wanted, install=not args.no_install, log=log)
-    results = []
+    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = command.strip()
+    results: list[CaseResult] = []
+    text = ""
     for case in cases:
         log(f"{case.name}: {case.title}")
         case = _restrict(case, engines)
         results.append(run_case(case, pythons, args.quick, repeat, timeout, log))
-    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    text = write_report(output, results, info, command.strip(), args.quick, repeat, load)
+        # Rewritten after every workload, so an interrupted run leaves what it measured.
+        text = write_report(output, results, info, command, args.quick, repeat, load)
     log("")
     log(text)
     log(f"written to {output}")

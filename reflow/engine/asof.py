@@ -87,8 +87,6 @@ class AsofJoinOperator(Operator):
             old = self.output.filter(in_touched)
             rest = self.output.filter(~in_touched)
         self.output = concat_batches([rest, new])
-        if self.output is None:
-            self.output = None
         emitted = concat_batches([negate(old) if old is not None else None, new])
         if emitted is None:
             return None

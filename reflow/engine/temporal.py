@@ -287,10 +287,97 @@ class SessionOperator(Operator):
             rest = self.assigned.filter(~in_touched)
         else:
             rest = None
-        self.assigned = concat_batches([rest, new_assigned]) if (
-            rest is not None or new_assigned is not None
-        ) else None
-        if self.assigned is None and new_assigned is None and rest is None:
-            self.assigned = None
+        self.assigned = concat_batches([rest, new_assigned])
         parts = [negate(old_assigned) if old_assigned is not None else None, new_assigned]
         return consolidate(concat_batches(parts))
+
+
+class InactivityOperator(Operator):
+    """Inactivity periods of a stream, per instance, in processing (wall-clock) time.
+
+    Inputs: the monitored rows (``instance_hash`` and ``instance`` columns) and a clock (rows
+    with a ``timestamp_utc`` column, e.g. ``utc_now``). When a clock reading is more than
+    ``allowed_ns`` after an instance's last activity, a period ``(last activity, None)`` is
+    opened; the instance's next row closes it with the time it arrived (``now()``). Before
+    any row arrives, the start of the run counts as the last activity of the ``None``
+    instance.
+    """
+
+    stateful = True
+
+    def __init__(self, data: Operator, clock: Operator, name: str, allowed_ns: int,
+                 instance_dtype: pl.DataType, now: Callable[[], int]) -> None:
+        super().__init__([data, clock], name)
+        self.allowed_ns = allowed_ns
+        self.instance_dtype = instance_dtype
+        self.now = now
+        self.start_ns = now()
+        self.seen_any = False
+        self.last: dict[int, tuple[int, object]] = {}  # hash -> (last activity ns, instance)
+        self.open: dict[int, int] = {}  # hash -> inactivity start ns
+
+    def _row(self, key: int, instance: object, since: int, until: int | None,
+             diff: int) -> tuple:
+        return (key, instance, since, until, diff)
+
+    def process(self, time, deltas, ctx):
+        data, clock = deltas
+        out: list[tuple] = []
+        if data is not None:
+            now = self.now()
+            inserted = data.filter(pl.col(DIFF) > 0)
+            for key, instance in zip(inserted["instance_hash"].to_list(),
+                                     inserted["instance"].to_list(), strict=True):
+                if not self.seen_any:
+                    self.seen_any = True
+                    if None in self.open:
+                        since = self.open.pop(None)  # type: ignore[call-overload]
+                        out.append(self._row(None, None, since, None, -1))
+                        out.append(self._row(None, None, since, now, 1))
+                if key in self.open:
+                    since = self.open.pop(key)
+                    out.append(self._row(key, instance, since, None, -1))
+                    out.append(self._row(key, instance, since, now, 1))
+                self.last[key] = (now, instance)
+        if clock is not None:
+            readings = clock.filter(pl.col(DIFF) > 0)["timestamp_utc"]
+            if readings.len():
+                reading = readings.dt.epoch("ns").max()
+                if not self.seen_any and None not in self.open and (
+                    reading - self.start_ns > self.allowed_ns
+                ):
+                    self.open[None] = self.start_ns  # type: ignore[index]
+                    out.append(self._row(None, None, self.start_ns, None, 1))
+                for key, (last, instance) in self.last.items():
+                    if key not in self.open and reading - last > self.allowed_ns:
+                        self.open[key] = last
+                        out.append(self._row(key, instance, last, None, 1))
+        if not out:
+            return None
+        keys = [0 if k is None else k for k, *_ in out]
+        frame = pl.DataFrame(
+            {
+                "instance_hash": pl.Series(keys, dtype=ID_DTYPE),
+                "since": pl.Series([r[2] for r in out], dtype=pl.Int64),
+            }
+        )
+        from reflow.engine.ids import hash_columns
+
+        ids = hash_columns(frame, ["instance_hash", "since"], "inactivity")
+        instance_values = [r[1] for r in out]
+        instance = (pl.Series(instance_values, dtype=pl.Object)
+                    if self.instance_dtype == pl.Object
+                    else pl.Series(instance_values, dtype=self.instance_dtype))
+        batch = pl.DataFrame(
+            {
+                ID: ids,
+                "inactivity_timestamp_utc": pl.Series([r[2] for r in out], dtype=pl.Int64)
+                .cast(pl.Datetime("ns", "UTC")),
+                "resumed_activity_timestamp_utc": pl.Series([r[3] for r in out],
+                                                            dtype=pl.Int64)
+                .cast(pl.Datetime("ns", "UTC")),
+                "instance": instance,
+                DIFF: pl.Series([r[4] for r in out], dtype=pl.Int64),
+            }
+        )
+        return consolidate(batch)

@@ -94,8 +94,13 @@ class FileSource(LiveSource):
         if not _is_glob(self.path) and not os.path.exists(self.path):
             raise InputPathNotFound(f"{self.name}: input path {self.path!r} does not exist")
         for file in list_files(self.path):
-            if not os.access(file, os.R_OK):
-                raise ConnectorError(f"{self.name}: cannot read input file {file!r}")
+            try:
+                with open(file, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                raise ConnectorError(
+                    f"{self.name}: cannot read input file {file!r}: {exc.strerror or exc}"
+                ) from None
             if self.check_file is not None:
                 self.check_file(file)
 

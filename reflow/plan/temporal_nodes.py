@@ -176,3 +176,23 @@ class AsofNowNode(PlanNode):
             sources[0], sources[1], self.name, self.renames, self.polars_columns(),
             self.how, self.id_from_left,
         ))
+
+
+class InactivityNode(PlanNode):
+    """Inactivity periods of ``data`` (with ``instance_hash``/``instance``) against ``clock``."""
+
+    label = "inactivity_detection"
+
+    def __init__(self, data: PlanNode, clock: PlanNode, columns: dict[str, ColumnInfo],
+                 allowed_ns: int, now: Callable[[], int], where: str) -> None:
+        super().__init__([data, clock], columns, Universe(), where)
+        self.allowed_ns = allowed_ns
+        self.now = now
+
+    def lower(self, sources, lowering):
+        from reflow.engine.temporal import InactivityOperator
+
+        return lowering.add(InactivityOperator(
+            sources[0], sources[1], self.name, self.allowed_ns,
+            self.polars_columns()["instance"], self.now,
+        ))

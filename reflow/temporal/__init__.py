@@ -15,13 +15,6 @@ _pw_window_start | total
 """
 
 from reflow.engine.temporal import late_rows_ignored
-from reflow.temporal.behaviors import (
-    Behavior,
-    CommonBehavior,
-    ExactlyOnceBehavior,
-    common_behavior,
-    exactly_once_behavior,
-)
 from reflow.temporal.asof import (
     Direction,
     asof_join,
@@ -29,7 +22,32 @@ from reflow.temporal.asof import (
     asof_join_outer,
     asof_join_right,
 )
+from reflow.temporal.asof_now import asof_now_join, asof_now_join_inner, asof_now_join_left
+from reflow.temporal.behaviors import (
+    Behavior,
+    CommonBehavior,
+    ExactlyOnceBehavior,
+    common_behavior,
+    exactly_once_behavior,
+)
+from reflow.temporal.clock import inactivity_detection, utc_now
+from reflow.temporal.interval_join import (
+    Interval,
+    interval,
+    interval_join,
+    interval_join_inner,
+    interval_join_left,
+    interval_join_outer,
+    interval_join_right,
+)
 from reflow.temporal.intervals import intervals_over
+from reflow.temporal.window_join import (
+    window_join,
+    window_join_inner,
+    window_join_left,
+    window_join_outer,
+    window_join_right,
+)
 from reflow.temporal.windows import Window, session, sliding, tumbling, windowby
 
 __all__ = [
@@ -37,17 +55,34 @@ __all__ = [
     "CommonBehavior",
     "Direction",
     "ExactlyOnceBehavior",
+    "Interval",
     "Window",
     "asof_join",
     "asof_join_left",
     "asof_join_outer",
     "asof_join_right",
+    "asof_now_join",
+    "asof_now_join_inner",
+    "asof_now_join_left",
     "common_behavior",
     "exactly_once_behavior",
+    "interval",
+    "interval_join",
+    "interval_join_inner",
+    "interval_join_left",
+    "interval_join_outer",
+    "interval_join_right",
+    "inactivity_detection",
     "intervals_over",
     "late_rows_ignored",
     "session",
     "sliding",
     "tumbling",
+    "utc_now",
+    "window_join",
+    "window_join_inner",
+    "window_join_left",
+    "window_join_outer",
+    "window_join_right",
     "windowby",
 ]

@@ -67,27 +67,31 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
     from reflow.api.table import Table
 
     extra = {f"_pw_key{i}": k for i, k in enumerate(keys)}
-    extra["_pw_time"] = _to_this(time_expr, table, side)
-    prepared = table.with_columns(**extra)
-    try:
-        found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
-                                      f"the {side} time column")
-    except TypeError as exc:
-        raise BuildError(str(exc), where) from None
-    if time_type is not None and found != time_type:
-        raise BuildError(
-            f"the time columns of a temporal join must have the same type, got "
-            f"{time_type!r} and {found!r}", where)
+    if time_expr is not None:
+        extra["_pw_time"] = _to_this(time_expr, table, side)
+    prepared = table.with_columns(**extra) if extra else table
+    found = dt.INT
+    if time_expr is not None:
+        try:
+            found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
+                                          f"the {side} time column")
+        except TypeError as exc:
+            raise BuildError(str(exc), where) from None
+        if time_type is not None and found != time_type:
+            raise BuildError(
+                f"the time columns of a temporal join must have the same type, got "
+                f"{time_type!r} and {found!r}", where)
     key_names = [f"_pw_key{i}" for i in range(len(keys))]
-    for name in key_names:
-        if prepared._node.columns[name].dtype.strip_optional() == dt.INT:
-            pass
     columns = dict(prepared._node.columns)
     phys_type = dt.FLOAT if found == dt.FLOAT else dt.INT
     columns[KEY] = ColumnInfo(dt.POINTER)
-    columns[TIME] = ColumnInfo(phys_type)
-    order = list(prepared._node.polars_columns()) + [KEY, TIME]
-    phys = _time.to_physical(pl.col("_pw_time"), found).cast(phys_type.polars()).alias(TIME)
+    order = [*list(prepared._node.polars_columns()), KEY]
+    extra_exprs = []
+    if time_expr is not None:
+        columns[TIME] = ColumnInfo(phys_type)
+        order.append(TIME)
+        extra_exprs.append(
+            _time.to_physical(pl.col("_pw_time"), found).cast(phys_type.polars()).alias(TIME))
     numeric_keys = [n for n in key_names
                     if prepared._node.columns[n].dtype.strip_optional() in (dt.INT, dt.FLOAT)]
 
@@ -96,7 +100,7 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
         hashable = frame.with_columns(pl.col(n).cast(pl.Float64) for n in numeric_keys)
         hashed = (hash_columns(hashable, key_names, "temporal-join") if key_names
                   else pl.Series([0] * frame.height, dtype=pl.UInt128))
-        return frame.with_columns(hashed.alias(KEY), phys).select(ID, *order, DIFF)
+        return frame.with_columns(hashed.alias(KEY), *extra_exprs).select(ID, *order, DIFF)
 
     return Table(KernelNode(prepared._node, columns, kernel, where, same_ids=True)), found
 

@@ -82,8 +82,8 @@ def instant_value(value: Any, dtype: dt.DType, what: str) -> int | float:
             if isinstance(nanos, int):
                 return nanos
             if value.tzinfo is None:
-                value = value.replace(tzinfo=datetime.timezone.utc)
-            delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+                value = value.replace(tzinfo=datetime.UTC)
+            delta = value - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
             return duration_value(delta, dtype, what)
         raise TypeError(f"{what} must be a datetime for datetime times, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -39,16 +39,12 @@ def gated(table: Table, time_column: str, thresholds: dict[str, pl.Expr],
         columns[name] = ColumnInfo(phys_type)
     exprs = [expr.cast(phys_type.polars()).alias(names[kind]) for kind, expr in
              thresholds.items()]
-    node = KernelNode(table._node, columns, lambda frame: frame.with_columns(*exprs), where,
-                      same_ids=True)
-    order = list(node.polars_columns())
-    kernel_exprs = exprs
+    order = [*table._node.polars_columns(), *names.values()]
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.with_columns(*kernel_exprs).select("_id", *order, "_diff")
+        return frame.with_columns(*exprs).select("_id", *order, "_diff")
 
-    node.kernel = kernel
-    current = node
+    current = KernelNode(table._node, columns, kernel, where, same_ids=True)
     for kind in ORDER:
         if kind in thresholds:
             current = GateNode(kind, current, frontier, names[kind], where)
@@ -66,7 +62,7 @@ def freeze_closed(grouped: Any, outputs: dict[str, ex.ColumnExpression], close: 
     columns = dict(reduced._node.columns)
     phys_type = columns[close].dtype
     columns["_pw_frozen_at"] = ColumnInfo(phys_type)
-    order = list(reduced._node.polars_columns()) + ["_pw_frozen_at"]
+    order = [*list(reduced._node.polars_columns()), "_pw_frozen_at"]
     expr = (pl.col(close) + cutoff).cast(phys_type.polars()).alias("_pw_frozen_at")
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
@@ -94,7 +90,7 @@ def _table_gate(table: Table, kind: str, time_column: Any, threshold: Any) -> Ta
     columns = dict(prepared._node.columns)
     phys_type = dt.FLOAT if time_type == dt.FLOAT else dt.INT
     columns[phys_name] = ColumnInfo(phys_type)
-    order = list(prepared._node.polars_columns()) + [phys_name]
+    order = [*list(prepared._node.polars_columns()), phys_name]
     phys = _time.to_physical(pl.col(key), time_type).cast(phys_type.polars()).alias(phys_name)
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:

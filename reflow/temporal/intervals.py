@@ -1,14 +1,41 @@
-"""``intervals_over`` windows: one window around each value of a column of another table."""
+"""``intervals_over`` windows: one window ``[a + lower_bound, a + upper_bound]`` around each
+value ``a`` of a column of another table; a row belongs to every window containing its time.
+
+With ``is_outer=True`` (the default) a window without rows still gives a result, computed
+over a single row whose data columns are ``None``.
+
+>>> import reflow as pw
+>>> t = pw.debug.table_from_markdown('''
+... t | v
+... 1 | 1
+... 3 | 2
+... 6 | 3
+... ''')
+>>> at = pw.debug.table_from_markdown('''
+... a
+... 4
+... 20
+... ''')
+>>> r = t.windowby(t.t, window=pw.temporal.intervals_over(
+...     at=at.a, lower_bound=-3, upper_bound=2, is_outer=False)).reduce(
+...     pw.this._pw_window_location, total=pw.reducers.sum(pw.this.v))
+>>> pw.debug.compute_and_print(r, include_id=False)
+_pw_window_location | total
+4                   | 6
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reflow.api import expression as ex
 from reflow.api.trace import BuildError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
+
+LOCATION = "_pw_window_location"
 
 
 @dataclass
@@ -22,7 +49,7 @@ class _IntervalsOverWindow:
 def intervals_over(*, at: Any, lower_bound: Any, upper_bound: Any,
                    is_outer: bool = True) -> Any:
     """Windows ``[a + lower_bound, a + upper_bound]`` for every value ``a`` of the column
-    ``at``; a row belongs to every window containing its time."""
+    ``at`` (a column of another table); see the module documentation."""
     from reflow.temporal.windows import Window
 
     class IntervalsOver(_IntervalsOverWindow, Window):
@@ -33,4 +60,29 @@ def intervals_over(*, at: Any, lower_bound: Any, upper_bound: Any,
 
 def intervals_over_windowby(prepared: Table, original: Table, window: _IntervalsOverWindow,
                             time_type: Any, has_instance: bool, where: str) -> Any:
-    raise BuildError("intervals_over windows are not supported yet", where)
+    from reflow.api.join import JoinMode
+    from reflow.temporal.interval_join import interval, interval_join
+    from reflow.temporal.windows import END, KEY, START, WindowedTable
+
+    if has_instance:
+        raise BuildError("intervals_over windows do not take an instance", where)
+    if not isinstance(window.at, ex.ColumnReference):
+        raise BuildError("intervals_over(at=...) must be a column of a table", where)
+    at_table = window.at.table
+    at_name = window.at.name
+    locations = at_table.select(**{LOCATION: ex.ThisReference("this", at_name)})
+    joined = interval_join(
+        locations, prepared, ex.ThisReference("left", LOCATION), ex.ThisReference("right", KEY),
+        interval(window.lower_bound, window.upper_bound),
+        how=JoinMode.LEFT if window.is_outer else JoinMode.INNER,
+    )
+    outputs: dict[str, ex.ColumnExpression] = {
+        LOCATION: ex.ThisReference("left", LOCATION),
+        START: ex.BinaryOp("+", ex.ThisReference("left", LOCATION), window.lower_bound),
+        END: ex.BinaryOp("+", ex.ThisReference("left", LOCATION), window.upper_bound),
+    }
+    for name in prepared._node.columns:
+        if name not in outputs:
+            outputs[name] = ex.ThisReference("right", name)
+    assigned = joined.select(**outputs)
+    return WindowedTable(original, assigned, False, None, where, extra_keys=[LOCATION])

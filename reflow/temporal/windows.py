@@ -96,15 +96,17 @@ class _SlidingWindow(Window):
             out = (
                 frame.with_columns(
                     time_phys.alias(PHYS_TIME),
-                    pl.int_ranges(lo, hi + 1).alias("_pw_k"),
+                    pl.int_ranges(lo, hi + 1).alias("_pw_window_index"),
                 )
-                .explode("_pw_k")
-                .filter(pl.col("_pw_k").is_not_null())
+                .explode("_pw_window_index")
+                .filter(pl.col("_pw_window_index").is_not_null())
                 .with_columns(
-                    (pl.col("_pw_k").cast(phys) * hop + origin).cast(phys).alias(PHYS_START)
+                    (pl.col("_pw_window_index").cast(phys) * hop + origin)
+                    .cast(phys)
+                    .alias(PHYS_START)
                 )
                 .with_columns((pl.col(PHYS_START) + duration).cast(phys).alias(PHYS_END))
-                .drop("_pw_k")
+                .drop("_pw_window_index")
             )
             out = out.with_columns(
                 _time.from_physical(pl.col(PHYS_START), time_type).alias(START),
@@ -144,7 +146,6 @@ class _SessionWindow(Window):
         predicate = self.predicate
         phys_type = dt.FLOAT if time_type == dt.FLOAT else dt.INT
         phys = phys_type.polars()
-        source_columns = list(table._node.polars_columns())
 
         def add_hash(frame: pl.DataFrame) -> pl.DataFrame:
             hashed = (
@@ -194,7 +195,6 @@ class _SessionWindow(Window):
         columns[END] = ColumnInfo(time_type)
         node = SessionNode(hashed_node, columns, INSTANCE_HASH, assign, [START, END], where)
         columns_order = list(node.polars_columns())
-        del source_columns
         return Table(node)
 
 
@@ -355,7 +355,8 @@ class WindowedTable:
     """The result of ``windowby``: rows grouped by window; call ``reduce``."""
 
     def __init__(self, original: Table, assigned: Table, has_instance: bool, freeze: Any,
-                 where: str) -> None:
+                 where: str, extra_keys: list[str] | None = None) -> None:
+        self._extra_keys = extra_keys or []
         self._original = original
         self._assigned = assigned
         self._has_instance = has_instance
@@ -394,6 +395,7 @@ class WindowedTable:
         keys = [ex.ThisReference("this", START), ex.ThisReference("this", END)]
         if self._has_instance:
             keys.append(ex.ThisReference("this", INSTANCE))
+        keys.extend(ex.ThisReference("this", name) for name in self._extra_keys)
         grouped = self._assigned.groupby(*keys)
         if self._freeze is None:
             return grouped.reduce(**rewritten)

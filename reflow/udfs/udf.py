@@ -160,7 +160,7 @@ class UDF:
     def _is_async(self) -> bool:
         func = self.func
         return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, "__call__", None)
+            type(func).__call__ if not inspect.isroutine(func) else None
         )
 
     def _executor(self) -> Executor:
@@ -408,26 +408,35 @@ class _AsyncBatches:
         return await asyncio.wait_for(self.func(*args, **kwargs), self.timeout)
 
     async def _run(self, rows, todo, keys, results) -> None:
-        semaphore = asyncio.Semaphore(self.capacity) if self.capacity else None
-        retry = self.retry
-
-        async def call(args, kwargs):
-            if semaphore is None:
-                return await retry.invoke(self._attempt, *args, **kwargs)
-            async with semaphore:
-                return await retry.invoke(self._attempt, *args, **kwargs)
-
         if self.size is None:
             groups = [[i] for i in todo]
-            calls = [call(*rows[i]) for i in todo]
+            jobs = [rows[i] for i in todo]
         else:
             groups = [todo[s : s + self.size] for s in range(0, len(todo), self.size)]
-            calls = [call(*_chunk_columns(rows, g)) for g in groups]
-        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            jobs = [_chunk_columns(rows, g) for g in groups]
+        outcomes: list[Any] = [None] * len(jobs)
+        attempt = self._attempt
+        invoke = None if isinstance(self.retry, NoRetryStrategy) else self.retry.invoke
+        pending = iter(enumerate(jobs))
+
+        async def worker() -> None:
+            # ``capacity`` workers share one iterator of jobs: at most that many calls run at
+            # a time, and no task is created per row.
+            for k, (args, kwargs) in pending:
+                try:
+                    if invoke is None:
+                        outcomes[k] = await attempt(*args, **kwargs)
+                    else:
+                        outcomes[k] = await invoke(attempt, *args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - the row (or chunk) becomes an error
+                    outcomes[k] = RowFailure(exc)
+
+        workers = len(jobs) if self.capacity is None else min(self.capacity, len(jobs))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         for group, outcome in zip(groups, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, RowFailure):
                 for i in group:
-                    results[i] = RowFailure(_as_exception(outcome))
+                    results[i] = outcome
                 continue
             if self.size is None:
                 values = [outcome]
@@ -450,9 +459,3 @@ def _chunk_columns(rows, group) -> tuple[list[list[Any]], dict[str, list[Any]]]:
     width = len(chunk[0][0])
     positional = [[row[0][k] for row in chunk] for k in range(width)]
     return positional, {name: [row[1][name] for row in chunk] for name in chunk[0][1]}
-
-
-def _as_exception(outcome: BaseException) -> Exception:
-    if isinstance(outcome, Exception):
-        return outcome
-    return RuntimeError(f"call was cancelled: {outcome!r}")

@@ -42,6 +42,12 @@ class OracleFailure(AssertionError):
 KNOWN_NAN_COMPARISON_BUG = True
 
 
+# groupby/reduce miscounts when one time's input batch holds several changes of the same row id
+# (+A -A +B -B +A for a row updated A -> B -> A gives sum(B) instead of sum(A)). Until that is
+# fixed, pipelines with a groupby get each time's changes consolidated per row before they
+# are fed; other pipelines still get them raw. See test_regressions.py.
+KNOWN_REPEATED_ID_REDUCE_BUG = True
+
 # --- inputs ------------------------------------------------------------------------------------
 
 
@@ -71,15 +77,21 @@ def input_table(batches: list[tuple[int, list[tuple[int, tuple, int]]]]) -> pw.T
     return pw.Table(InputNode(columns, Universe(), StaticSource(source), "oracle input"))
 
 
-def incremental_inputs(case: m.Case) -> dict[str, pw.Table]:
+def incremental_inputs(case: m.Case, *, consolidated: bool | None = None) -> dict[str, pw.Table]:
     """Each stream as one input whose batches replay the changes in order, unconsolidated
-    (an upsert of a present label retracts the old row first)."""
+    (an upsert of a present label retracts the old row first), or with ``consolidated`` only
+    the net change of each label per time."""
+    if consolidated is None:
+        consolidated = KNOWN_REPEATED_ID_REDUCE_BUG and bool(
+            {"GroupBy", "Lookup"} & case.pipeline.operators()
+        )
     tables = {}
     for name, stream in case.streams.items():
         live: dict[int, tuple] = {}
         batches = []
         for index, changes in enumerate(stream.times):
             rows = []
+            before = dict(live)
             for change in changes:
                 old = live.pop(change.label, None)
                 if old is not None:
@@ -87,6 +99,14 @@ def incremental_inputs(case: m.Case) -> dict[str, pw.Table]:
                 if isinstance(change, m.Upsert):
                     live[change.label] = change.values
                     rows.append((change.label, change.values, 1))
+            if consolidated:
+                rows = []
+                for label in sorted({c.label for c in changes}):
+                    if before.get(label) != live.get(label):
+                        if label in before:
+                            rows.append((label, before[label], -1))
+                        if label in live:
+                            rows.append((label, live[label], 1))
             if rows:
                 batches.append((m.logical_time(index), rows))
         tables[name] = input_table(batches)
@@ -217,9 +237,9 @@ def run_static(case: m.Case, index: int) -> tuple[dict[int, tuple], list[str]]:
     return states_by_time(updates, names, [time], f"static run at time {time}")[time], names
 
 
-def run_subscriber(case: m.Case, times: list[int]) -> dict[int, dict[int, tuple]]:
+def run_subscriber(case: m.Case, consolidated: bool | None) -> dict[int, dict[int, tuple]]:
     """The state a ``pw.io.subscribe`` callback sees at each ``on_time_end``."""
-    table = case.pipeline.build(incremental_inputs(case))
+    table = case.pipeline.build(incremental_inputs(case, consolidated=consolidated))
     names = table.column_names()
     state: dict[int, tuple] = {}
     seen: dict[int, dict[int, tuple]] = {}
@@ -265,7 +285,8 @@ def check_case(
     that known, recorded bugs would fail (used by their regression tests)."""
     n = case.n_times()
     times = [m.logical_time(i) for i in range(n)]
-    table = case.pipeline.build(incremental_inputs(case))
+    consolidated = None if skip_known else False
+    table = case.pipeline.build(incremental_inputs(case, consolidated=consolidated))
     names = table.column_names()
     incremental = states_by_time(collect_updates(table), names, times, "incremental run")
     use_reference = reference and case.pipeline.all_core()
@@ -296,7 +317,7 @@ def check_case(
                     f"  reference: {sorted(expected.elements(), key=repr)}"
                 )
     if subscriber:
-        seen = run_subscriber(case, times)
+        seen = run_subscriber(case, consolidated)
         for time in times:
             if time in seen and seen[time] != incremental[time]:
                 raise OracleFailure(

@@ -79,3 +79,34 @@ def test_float_sum_after_retracting_non_finite_values(reducer: str, removed: tup
         tuple(Delete(i) for i in range(len(removed))),
     ))
     check_case(Case({"t0": stream}, GroupBy(Input("t0"), ("k",), (("a", reducer, "f"),))))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reduce miscounts a batch holding several changes of one row id: the row updated "
+    "k=0 -> 1 -> 0 within one time is summed as 1",
+)
+def test_reduce_of_a_row_changed_several_times_within_one_time() -> None:
+    # shrunk by the oracle from a generated case
+    stream = Stream(((Upsert(0, (0, 0, 0.0, "", None, (), D0)),
+                      Upsert(0, (1, 0, 0.0, "", None, (), D0)),
+                      Upsert(0, (0, 0, 0.0, "", None, (), D0))),))
+    check_case(Case({"t0": stream}, GroupBy(Input("t0"), (), (("a0", "sum", "k"),))),
+               skip_known=False)
+
+
+@pytest.mark.xfail(strict=True, reason="same bug as above, through the public API")
+def test_reduce_of_a_row_changed_several_times_within_one_time_markdown() -> None:
+    import reflow as pw
+    from reflow.debug.output import final_state
+
+    t = pw.debug.table_from_markdown(
+        """
+          | k | __time__
+        1 | 0 | 2
+        1 | 1 | 2
+        1 | 0 | 2
+        """
+    )
+    result = t.reduce(s=pw.reducers.sum(pw.this.k), n=pw.reducers.count())
+    assert [(r["s"], r["n"]) for r in final_state(result).values()] == [(0, 1)]

@@ -112,7 +112,7 @@ def test_datetime_times_with_timedelta_durations(utc):
     2024-01-01T10:01:10{suffix} | 3
     """).select(t=pw.this.ts.dt.strptime(fmt), v=pw.this.v)
     r = _sum_per_window(t, pw.temporal.tumbling(datetime.timedelta(minutes=1)))
-    tz = datetime.timezone.utc if utc else None
+    tz = datetime.UTC if utc else None
     m10 = datetime.datetime(2024, 1, 1, 10, 0, tzinfo=tz)
     m11 = datetime.datetime(2024, 1, 1, 10, 1, tzinfo=tz)
     m12 = datetime.datetime(2024, 1, 1, 10, 2, tzinfo=tz)

@@ -308,12 +308,8 @@ class StringNamespace:
         return self._sub_in_range(name, finder, search, sub, start, end)
 
     def _sub_in_range(
-        self,
-        name: str,
-        whole: Callable[[pl.Expr, pl.Expr], pl.Expr],
-        in_part: Callable[[pl.Expr, pl.Expr, pl.Expr, pl.Expr], pl.Expr],
-        sub: Any,
-        start: Any,
+        self, name: str, whole: Callable[[pl.Expr, pl.Expr], pl.Expr],
+        in_part: Callable[[pl.Expr, pl.Expr, pl.Expr, pl.Expr], pl.Expr], sub: Any, start: Any,
         end: Any,
     ) -> ex.ColumnExpression:
         """An int about ``sub`` in ``s[start:end]``: ``whole(s, sub)`` without bounds, else
@@ -579,7 +575,7 @@ class StringNamespace:
         42
         None
         """
-        return self._parse("parse_int", dt.INT, _parse_as(pl.Int64), optional, "not an int")
+        return self._parse("parse_int", dt.INT, _parse_int, optional, "not an int")
 
     def parse_float(self, optional: bool = False) -> ex.ColumnExpression:
         """Parse the string as a float; a string that is not a number is an error value.
@@ -593,9 +589,7 @@ class StringNamespace:
         2.5
         1000.0
         """
-        return self._parse(
-            "parse_float", dt.FLOAT, _parse_as(pl.Float64), optional, "not a float"
-        )
+        return self._parse("parse_float", dt.FLOAT, _parse_float, optional, "not a float")
 
     def parse_bool(
         self,
@@ -649,11 +643,9 @@ class StringNamespace:
         )
 
 
-def _parse_as(storage: pl.DataType) -> Callable[[pl.Expr], pl.Expr]:
-    """A parser of strings (surrounding whitespace ignored) into ``storage``; null where the
-    string is not such a number."""
+def _parse_int(s: pl.Expr) -> pl.Expr:
+    return s.str.strip_chars().cast(pl.Int64, strict=False)
 
-    def parse(s: pl.Expr) -> pl.Expr:
-        return s.str.strip_chars().cast(storage, strict=False)
 
-    return parse
+def _parse_float(s: pl.Expr) -> pl.Expr:
+    return s.str.strip_chars().cast(pl.Float64, strict=False)

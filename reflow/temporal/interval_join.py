@@ -1,0 +1,158 @@
+"""``interval_join``: pairs whose times satisfy ``left_time + lb <= right_time <=
+left_time + ub``, optionally with equality conditions.
+
+Rows are bucketed by time (buckets of width ``ub - lb``) so that the pairs are found by an
+equi-join on the bucket instead of comparing every left row with every right row.
+
+>>> import reflow as pw
+>>> a = pw.debug.table_from_markdown('''
+... t  | x
+... 1  | 1
+... 10 | 2
+... ''')
+>>> b = pw.debug.table_from_markdown('''
+... t  | y
+... 2  | 5
+... 12 | 6
+... ''')
+>>> r = a.interval_join(b, a.t, b.t, pw.temporal.interval(-1, 2)).select(pw.left.x, pw.right.y)
+>>> pw.debug.compute_and_print(r, include_id=False)
+x | y
+1 | 5
+2 | 6
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from reflow.api import dtypes as dt
+from reflow.api import expression as ex
+from reflow.api.trace import BuildError, user_frame
+from reflow.engine.batch import DIFF, ID
+from reflow.engine.ids import hash_columns
+from reflow.plan.nodes import ColumnInfo
+from reflow.plan.temporal_nodes import KernelNode
+from reflow.temporal import _time
+from reflow.temporal._join_common import KEY, TIME, join_mode, keyed, parse_on
+from reflow.temporal._pairs import OID, pair_join
+
+if TYPE_CHECKING:
+    from reflow.api.join import JoinResult
+    from reflow.api.table import Table
+
+BUCKET = "_pw_b"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The bounds of an interval join, relative to the left row's time."""
+
+    lower_bound: Any
+    upper_bound: Any
+
+
+def interval(lower_bound: Any, upper_bound: Any) -> Interval:
+    """``[lower_bound, upper_bound]`` around the left time (numbers, or timedeltas for
+    datetime times)."""
+    return Interval(lower_bound, upper_bound)
+
+
+def _bucketed(table: Table, width: float | int | None, shift: float | int, copies: int,
+              where: str) -> Table:
+    """``table`` (with ``_pw_t``) plus ``_pw_oid`` and ``_pw_b``: the bucket of
+    ``_pw_t - shift`` and, with ``copies=2``, also the next bucket (one row each)."""
+    from reflow.api.table import Table
+
+    floating = table._node.columns[TIME].dtype == dt.FLOAT or isinstance(width, float) or \
+        isinstance(shift, float)
+    bucket_type = dt.FLOAT if (width is None and floating) else dt.INT
+    columns = dict(table._node.columns)
+    columns[OID] = ColumnInfo(dt.POINTER)
+    columns[BUCKET] = ColumnInfo(bucket_type)
+    order = [*list(table._node.polars_columns()), OID, BUCKET]
+    shifted = pl.col(TIME) - shift
+    if width is None:
+        base = shifted
+    elif floating:
+        base = (shifted / width).floor().cast(pl.Int64)
+    else:
+        base = shifted // width
+    base = base.cast(bucket_type.polars())
+
+    def kernel(frame: pl.DataFrame) -> pl.DataFrame:
+        out = frame.with_columns(pl.col(ID).alias(OID), base.alias(BUCKET))
+        out = out.filter(pl.col(BUCKET).is_not_null())
+        if copies == 2:
+            out = pl.concat([out, out.with_columns(pl.col(BUCKET) + 1)])
+        ids = hash_columns(out, [OID, BUCKET], "interval-bucket")
+        return out.with_columns(ids.alias(ID)).select(ID, *order, DIFF)
+
+    return Table(KernelNode(table._node, columns, kernel, where))
+
+
+def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
+                  interval: Interval, *on: Any, behavior: Any = None, how: Any = None,
+                  left_instance: Any = None, right_instance: Any = None) -> JoinResult:
+    """Join rows of ``self`` and ``other`` whose times satisfy
+    ``self_time + lower_bound <= other_time <= self_time + upper_bound`` and the equalities
+    ``on``. ``how`` (a ``pw.JoinMode``) keeps rows without a partner; results are revised
+    when either side changes."""
+    where = user_frame()
+    if behavior is not None:
+        raise BuildError("interval_join does not support behaviors yet", where)
+    if not isinstance(interval, Interval):
+        raise BuildError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
+                         where)
+    mode = join_mode(how, where)
+    if self._node is other._node:
+        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+                         "(t.copy())", where)
+    lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
+    right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    try:
+        lb = _time.duration_value(interval.lower_bound, time_type, "lower_bound")
+        ub = _time.duration_value(interval.upper_bound, time_type, "upper_bound")
+    except TypeError as exc:
+        raise BuildError(str(exc), where) from None
+    if lb > ub:
+        raise BuildError(f"interval lower bound {interval.lower_bound!r} is above the upper "
+                         f"bound {interval.upper_bound!r}", where)
+    width = ub - lb
+    if width == 0 or (isinstance(width, float) and not math.isfinite(width)):
+        left_b = _bucketed(left_keyed, None, 0, 1, where)
+        right_b = _bucketed(right_keyed, None, lb, 1, where)
+    else:
+        left_b = _bucketed(left_keyed, width, 0, 2, where)
+        right_b = _bucketed(right_keyed, width, lb, 1, where)
+    lt = ex.ThisReference("left", TIME)
+    rt = ex.ThisReference("right", TIME)
+    condition = ex.BinaryOp(
+        "&", ex.BinaryOp(">=", rt, ex.BinaryOp("+", lt, lb)),
+        ex.BinaryOp("<=", rt, ex.BinaryOp("+", lt, ub)),
+    )
+    return pair_join(self, other, left_b, right_b, [KEY, BUCKET], condition, mode, same)
+
+
+def _with_mode(mode_name: str):
+    def variant(self: Table, other: Table, self_time: Any, other_time: Any, interval: Interval,
+                *on: Any, **kwargs: Any) -> JoinResult:
+        from reflow.api.join import JoinMode
+
+        return interval_join(self, other, self_time, other_time, interval, *on,
+                             how=getattr(JoinMode, mode_name), **kwargs)
+
+    variant.__name__ = f"interval_join_{mode_name.lower()}"
+    variant.__doc__ = f"``interval_join`` with ``how=pw.JoinMode.{mode_name}``."
+    return variant
+
+
+interval_join_inner = _with_mode("INNER")
+interval_join_left = _with_mode("LEFT")
+interval_join_right = _with_mode("RIGHT")
+interval_join_outer = _with_mode("OUTER")
