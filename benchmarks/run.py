@@ -492,6 +492,11 @@ def ratio(case_result: CaseResult, metric: str, other: str) -> float | None:
     return a / b
 
 
+def fmt_ratio(value: float) -> str:
+    """A ratio with two decimals, or two significant digits when it is below 0.1."""
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
+
+
 def goal_rows(results: list[CaseResult]) -> tuple[list[list[str]], list[str]]:
     rows, missed = [], []
     for res in results:
@@ -509,7 +514,7 @@ def goal_rows(results: list[CaseResult]) -> tuple[list[list[str]], list[str]]:
                 shown = fmt_number(value, "s") if value is not None else "-"
             else:
                 value = ratio(res, goal.metric, goal.other)
-                shown = f"{value:.2f}x" if value is not None else "-"
+                shown = fmt_ratio(value) if value is not None else "-"
             if value is None:
                 verdict = "not measured: " + _why_not(res, goal.other)
             elif (value >= goal.bound) if higher else (value <= goal.bound):
@@ -568,7 +573,7 @@ def case_section(res: CaseResult, quick: bool) -> str:
         cells = [f"reflow / {other}"]
         for metric in metrics:
             r = ratio(res, metric.key, other)
-            cells.append(f"{r:.2f}x" if r is not None else "-")
+            cells.append(fmt_ratio(r) if r is not None else "-")
         if any(c != "-" for c in cells[1:]):
             ratio_rows.append(cells)
     if ratio_rows:

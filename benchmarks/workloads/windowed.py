@@ -9,8 +9,8 @@ per second over ``pw.run()``; the runner adds peak RSS. Polars computes the fina
 from scratch (the reference for the digest). Bytewax's windows drop events that are later
 than its watermark allows, which gives different results, so it is not run.
 
-reflow's windows do not exist yet: until ``reflow.temporal`` is importable, reflow reports
-``not_implemented`` here and the other systems are still measured.
+An engine without ``pw.temporal`` (reflow before its windows existed) reports
+``not_implemented`` here, and the other systems are still measured.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from common import (
 
 WORKLOAD = "windowed"
 FULL_SIZE = 1_000_000
-QUICK_SIZE = 20_000
+QUICK_SIZE = 10_000
 COMMIT = 1_000
 WINDOW_S = 60
 OUTPUT_COLUMNS = ["window_start", "count", "total"]

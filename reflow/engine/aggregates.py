@@ -24,6 +24,7 @@ path on every input.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,18 +119,40 @@ class Sum(Aggregate):
         self.zero = zero
 
     def acc_new(self):
-        return [self.zero]
+        return [self.zero, 0, 0, 0]  # sum of finite values, counts of inf, -inf and NaN
 
     def acc_add(self, acc, values, mult):
         value = values[0]
         if value is not None:
-            acc[0] = acc[0] + value * mult
+            if isinstance(value, float) and not math.isfinite(value):
+                acc[_non_finite_slot(value)] += mult
+            else:
+                acc[0] = acc[0] + value * mult
 
     def acc_result(self, acc):
-        return acc[0]
+        return _with_non_finite(acc[0], acc)
 
     def polars(self, args):
         return (pl.col(args[0]) * pl.col("_mult")).sum()
+
+
+def _non_finite_slot(value: float) -> int:
+    """Where a running float sum counts a non-finite ``value``: 1 for inf, 2 for -inf, 3 for
+    NaN. Keeping them apart from the finite total lets them be retracted exactly."""
+    if value != value:
+        return 3
+    return 1 if value > 0 else 2
+
+
+def _with_non_finite(total: Any, acc: list) -> Any:
+    """``total`` combined with the non-finite values counted in ``acc[1:4]``."""
+    if acc[3] > 0 or (acc[1] > 0 and acc[2] > 0):
+        return math.nan
+    if acc[1] > 0:
+        return math.inf
+    if acc[2] > 0:
+        return -math.inf
+    return total
 
 
 class ArraySum(Aggregate):
@@ -150,16 +173,20 @@ class Avg(Aggregate):
     name = "avg"
 
     def acc_new(self):
-        return [0.0, 0]
+        # sum of finite values, counts of inf, -inf and NaN, number of non-null values
+        return [0.0, 0, 0, 0, 0]
 
     def acc_add(self, acc, values, mult):
         value = values[0]
         if value is not None:
-            acc[0] += value * mult
-            acc[1] += mult
+            if isinstance(value, float) and not math.isfinite(value):
+                acc[_non_finite_slot(value)] += mult
+            else:
+                acc[0] += value * mult
+            acc[4] += mult
 
     def acc_result(self, acc):
-        return acc[0] / acc[1] if acc[1] else None
+        return _with_non_finite(acc[0], acc) / acc[4] if acc[4] else None
 
     def polars(self, args):
         weighted = (pl.col(args[0]).cast(pl.Float64) * pl.col("_mult")).sum()
@@ -327,7 +354,7 @@ class CountDistinct(Aggregate):
 
     def acc_add(self, acc, values, mult):
         counts = acc[0]
-        key = tuple(_hashable(v) for v in values)
+        key = tuple(distinct_key(v) for v in values)
         before = counts.get(key, 0)
         after = before + mult
         if after:
@@ -340,7 +367,7 @@ class CountDistinct(Aggregate):
         return acc[1]
 
     def compute(self, rows):
-        return len({tuple(_hashable(v) for v in values) for _, values, _, _ in rows})
+        return len({tuple(distinct_key(v) for v in values) for _, values, _, _ in rows})
 
     def polars(self, args):
         if len(args) == 1:
@@ -478,3 +505,22 @@ def _hashable(value: Any) -> Any:
     except TypeError:
         return ("__repr__", repr(value))
     return value
+
+
+class _NaN:
+    """The one key every float NaN is counted under by count_distinct (NaN != NaN)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NaN"
+
+
+_NAN_KEY = _NaN()
+
+
+def distinct_key(value: Any) -> Any:
+    """``value`` as count_distinct tells values apart: hashable, every NaN the same."""
+    if isinstance(value, float) and value != value:
+        return _NAN_KEY
+    return _hashable(value)

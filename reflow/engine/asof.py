@@ -1,6 +1,7 @@
 """As-of join: each row of the driving side is paired with the row of the other side with the
 same key whose time is the closest before it (backward), after it (forward) or either
-(nearest).
+(nearest); a partner with the same time counts as before and as after. Among partners with
+equal times, backward takes the one with the largest id, forward the smallest.
 
 Both sides are kept as live rows; a change touching key ``k`` recomputes the pairs of ``k``
 with one vectorized ``join_asof`` over that key's rows and emits the difference with the
@@ -21,6 +22,15 @@ KEY = "_pw_k"
 TIME = "_pw_t"
 _SIDE_TIME = ("_pw_lt", "_pw_rt")
 SIDES = ("left", "right")
+
+
+def _append(frame: pl.DataFrame, extra: pl.DataFrame | None) -> pl.DataFrame:
+    """``frame`` and ``extra`` one after the other, without copying until chunks pile up."""
+    if extra is None or extra.height == 0:
+        return frame
+    out = pl.concat([frame, extra.select(frame.columns)], how="vertical_relaxed",
+                    rechunk=False)
+    return out.rechunk() if out.n_chunks() > 32 else out
 
 
 class AsofJoinOperator(Operator):
@@ -64,29 +74,36 @@ class AsofJoinOperator(Operator):
         )
 
     def process(self, time, deltas, ctx):
-        touched_parts = []
-        for side, delta in enumerate(deltas):
-            if delta is None:
-                continue
-            prepared = self._prepare(side, delta)
-            touched_parts.append(prepared[KEY])
-            current = self.live[side]
-            merged = prepared if current is None else pl.concat(
-                [current, prepared], how="vertical_relaxed")
-            self.live[side] = consolidate(merged) if merged.height else None
-            if self.live[side] is None:
-                self.live[side] = prepared.clear()
-        touched = pl.concat(touched_parts).unique().implode()
-        in_touched = pl.col(KEY).is_in(touched)
-        subs = [
-            live.filter(in_touched) if live is not None else None for live in self.live
+        prepared = [
+            self._prepare(side, delta) if delta is not None else None
+            for side, delta in enumerate(deltas)
         ]
+        touched = pl.concat([p[KEY] for p in prepared if p is not None]).unique().implode()
+        in_touched = pl.col(KEY).is_in(touched)
+        subs: list[pl.DataFrame | None] = []
+        for side in (0, 1):
+            live, change = self.live[side], prepared[side]
+            if live is None:  # the first rows of this side
+                if change is not None:
+                    change = consolidate(change)
+                    self.live[side] = change if change is not None else prepared[side].clear()
+                subs.append(change)
+                continue
+            sub = live.filter(in_touched)
+            if change is not None:
+                # only the touched keys' rows are merged with the change
+                sub = consolidate(pl.concat([sub, change], how="vertical_relaxed"))
+                if sub is None:
+                    sub = change.clear()
+                self.live[side] = _append(live.filter(~in_touched), sub)
+            subs.append(sub)
         new = self._pairs(subs)
-        old = rest = None
+        old = None
         if self.output is not None:
             old = self.output.filter(in_touched)
-            rest = self.output.filter(~in_touched)
-        self.output = concat_batches([rest, new])
+            self.output = _append(self.output.filter(~in_touched), new)
+        else:
+            self.output = new
         emitted = concat_batches([negate(old) if old is not None else None, new])
         if emitted is None:
             return None
@@ -111,7 +128,9 @@ class AsofJoinOperator(Operator):
         timed = driver.filter(pl.col(mine).is_not_null()).sort(mine)
         untimed = driver.filter(pl.col(mine).is_null())
         if other is not None and other.height:
-            candidates = other.filter(pl.col(theirs).is_not_null()).drop(ID, DIFF).sort(theirs)
+            other_id = f"{SIDES[1 - side]}.id"
+            candidates = other.filter(pl.col(theirs).is_not_null()).drop(ID, DIFF).sort(
+                [theirs, other_id])
             if timed.height:
                 joined = timed.join_asof(
                     candidates,

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 ID = "_id"
@@ -43,6 +44,8 @@ def concat_batches(batches: Iterable[pl.DataFrame]) -> pl.DataFrame | None:
         return None
     if len(parts) == 1:
         return parts[0]
+    order = parts[0].columns
+    parts = [p if p.columns == order else p.select(order) for p in parts]
     return pl.concat(parts, how="vertical_relaxed")
 
 
@@ -73,16 +76,94 @@ def consolidate(batch: pl.DataFrame | None) -> pl.DataFrame | None:
         return batch if batch[DIFF][0] != 0 else None
     if batch.height <= _SMALL_BATCH:
         return _consolidate_small(batch)
-    if batch[ID].n_unique() == batch.height:  # several times cheaper than is_duplicated
-        zero = batch[DIFF] == 0
-        return batch.filter(~zero) if zero.any() else batch
-    dup_mask = batch[ID].is_duplicated()
-    if not dup_mask.any():
-        zero = batch[DIFF] == 0
-        return batch.filter(~zero) if zero.any() else batch
+    if batch.height <= _HASHED_CHECK:
+        # Few Polars calls matter more than work here: when ids repeat, ask straight away
+        # whether whole rows do (updates repeat an id with old and new values).
+        if batch[ID].n_unique() == batch.height or _distinct_rows(batch):
+            return _without_zero_diffs(batch)
+        dup_mask = batch[ID].is_duplicated()
+        shared = batch.filter(dup_mask)
+    else:
+        dup_mask = _duplicated_ids(batch[ID])
+        if dup_mask is None:
+            return _without_zero_diffs(batch)
+        shared = batch.filter(dup_mask)
+        if _distinct_rows(shared):  # e.g. updates: an id retracted with old values, added anew
+            return _without_zero_diffs(batch)
     unique_rows = batch.filter(~dup_mask)
-    shared = batch.filter(dup_mask)
+    merged = _merge_shared(shared)
+    out = pl.concat([unique_rows.filter(unique_rows[DIFF] != 0), merged], how="vertical_relaxed")
+    return out if out.height else None
+
+
+def _without_zero_diffs(batch: pl.DataFrame) -> pl.DataFrame | None:
+    zero = batch[DIFF] == 0
+    if not zero.any():
+        return batch
+    out = batch.filter(~zero)
+    return out if out.height else None
+
+
+def _duplicated_ids(ids: pl.Series) -> pl.Series | None:
+    """Which rows share their id with another row; ``None`` when every id is unique.
+
+    Exact, but cheap for big batches whose ids are (nearly) all unique: the ids are hashed to
+    64 bits and the hashes sorted (numpy sorts integers fast); only rows whose hash occurs
+    twice go through the exact 128-bit duplicate check.
+    """
+    n = ids.len()
+    if n > _HASHED_CHECK:
+        hashes = ids.hash().to_numpy()
+        ordered = np.sort(hashes)
+        repeats = ordered[1:] == ordered[:-1]
+        count = int(np.count_nonzero(repeats))
+        if count == 0:
+            return None
+        if count * _FEW_REPEATS <= n:
+            suspects = np.isin(hashes, ordered[1:][repeats])
+            exact = ids.filter(pl.Series(suspects)).is_duplicated().to_numpy()
+            if not exact.any():
+                return None
+            mask = np.zeros(n, dtype=bool)
+            mask[np.flatnonzero(suspects)[exact]] = True
+            return pl.Series(mask)
+    elif ids.n_unique() == n:
+        return None
+    mask = ids.is_duplicated()
+    return mask if mask.any() else None
+
+
+# Above this many rows the duplicate check goes through 64-bit hashes (measured crossover);
+# it narrows the exact check to suspect rows when at most one row in this many repeats.
+_HASHED_CHECK = 4096
+_FEW_REPEATS = 64
+
+
+def _distinct_rows(batch: pl.DataFrame) -> bool:
+    """Whether no two rows are equal but for their diff (``False`` when Polars cannot tell)."""
+    columns = [c for c in batch.columns if c != DIFF]
+    if any(batch.schema[c] == pl.Object for c in columns):
+        return False
+    try:
+        return batch.select(columns).n_unique() == batch.height
+    except pl.exceptions.PolarsError:
+        return False
+
+
+def _merge_shared(shared: pl.DataFrame) -> pl.DataFrame:
+    """Sum the diffs of identical rows (all of which share their id with another row) and
+    drop the rows whose diffs cancel; rows keep their first position."""
     cols = value_columns(shared)
+    if not any(shared.schema[c] == pl.Object for c in cols):
+        try:
+            return (
+                shared.group_by([ID, *cols], maintain_order=True)
+                .agg(pl.col(DIFF).sum())
+                .filter(pl.col(DIFF) != 0)
+                .select(shared.columns)
+            )
+        except pl.exceptions.PolarsError:
+            pass  # a column type Polars cannot group by: compare the rows in Python
     totals: dict[tuple, int] = {}
     first_index: dict[tuple, int] = {}
     ids = shared[ID].to_list()
@@ -99,11 +180,9 @@ def consolidate(batch: pl.DataFrame | None) -> pl.DataFrame | None:
     keep.sort()
     kept_rows = {i for i, _ in keep}
     mask = pl.Series([i in kept_rows for i in range(shared.height)], dtype=pl.Boolean)
-    merged = shared.filter(mask).with_columns(
+    return shared.filter(mask).with_columns(
         pl.Series(DIFF, [d for _, d in keep], dtype=DIFF_DTYPE)
     )
-    out = pl.concat([unique_rows.filter(unique_rows[DIFF] != 0), merged], how="vertical_relaxed")
-    return out if out.height else None
 
 
 # Up to this many rows, consolidation works on Python tuples: a handful of rows costs a few

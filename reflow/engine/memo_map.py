@@ -64,7 +64,7 @@ class MemoMapOperator(Operator):
         (delta,) = deltas
         # A row inserted and retracted within this delta must cancel before the memory is
         # consulted, or the retraction would take back an older row of the same id.
-        delta = _consolidated(delta)
+        delta = consolidate(delta)
         if delta is None:
             return None
         negative = delta[DIFF] < 0
@@ -79,7 +79,7 @@ class MemoMapOperator(Operator):
             if out is not None and out.height:
                 self._remember(out)
                 parts.append(out)
-        return _consolidated(concat_batches(parts))
+        return consolidate(concat_batches(parts))
 
     @property
     def remembered_rows(self) -> int:
@@ -164,16 +164,3 @@ class MemoMapOperator(Operator):
         ]
         return concat_batches(parts)
 
-
-def _consolidated(batch: pl.DataFrame | None) -> pl.DataFrame | None:
-    """``consolidate``, skipping its duplicate search when every id is distinct.
-
-    ``n_unique`` on 128-bit ids is several times faster than ``is_duplicated``, which matters
-    for the large batches of a bulk load.
-    """
-    if batch is None or batch.height == 0:
-        return None
-    if batch.height > 1 and batch[ID].n_unique() == batch.height:
-        zero = batch[DIFF] == 0
-        return batch.filter(~zero) if zero.any() else batch
-    return consolidate(batch)

@@ -1,6 +1,11 @@
 """The incremental group-and-reduce operator.
 
-State, per group (identified by its 128-bit output id, the *gid*):
+A reduce made only of invertible reducers (count, sum, avg over numbers) keeps running sums
+per group and nothing else (``invertible.py``): every batch, whatever its size, is
+pre-aggregated per group and applied once per distinct group it touches. The rest of this
+module is the general path, for any other combination of reducers.
+
+State of the general path, per group (identified by its 128-bit output id, the *gid*):
 
 - the multiset of the group's live input rows (row id -> values, error flags, arrival time,
   sort key, multiplicity),
@@ -38,9 +43,10 @@ from reflow.engine.aggregates import (
     Aggregate,
     AggregateError,
 )
-from reflow.engine.batch import DIFF, ID, ID_DTYPE
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate
 from reflow.engine.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.ids import hash_columns
+from reflow.engine.invertible import InvertibleGroups, supports
 from reflow.engine.operator import Operator, RunContext
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
@@ -164,6 +170,17 @@ class ReduceOperator(Operator):
         )
         self.gid_cache: dict[Any, int] = {}  # keyed by the value when there is one key
         self.columnar: ColumnarGroups | None = None
+        # Reduces made of count/sum/avg only keep running sums per group, for every batch size.
+        self.invertible: InvertibleGroups | None = None
+        if supports([s.aggregate for s in self.specs], [s.dtype for s in self.specs]) and all(
+            k.dtype != pl.Object for k in self.keys
+        ):
+            self.invertible = InvertibleGroups(
+                [(k.column, k.error_column, k.output, k.dtype) for k in self.keys],
+                [(s.aggregate, s.args, s.error_columns, s.output, s.output_error, s.dtype)
+                 for s in self.specs],
+                id_column=id_column, global_id=global_id, cache_keys=self.cache_keys,
+            )
 
     # --- entry point ------------------------------------------------------------------------
     def process(self, time, deltas, ctx):
@@ -172,6 +189,11 @@ class ReduceOperator(Operator):
             return None
         if self.project is not None:
             delta = self.project(delta, ctx)
+        if self.invertible is not None:
+            return self.invertible.process(delta)
+        delta = _net_changes(delta)
+        if delta is None:
+            return None
         if self._use_bulk(delta):
             return self._process_bulk(delta, time)
         return self._process_small(delta, time, ctx)
@@ -494,6 +516,25 @@ class ReduceOperator(Operator):
              for name, dtype in schema.items()]
         )
         return rows, outputs, wanted
+
+
+def _net_changes(delta: pl.DataFrame) -> pl.DataFrame | None:
+    """``delta`` consolidated when a row id occurs in it more than once with the same sign
+    (several changes of one row within a time), where the per-row state, keyed by row id, would
+    otherwise pair a retraction with the wrong values; a retraction and an insertion of one id
+    (an update) need nothing."""
+    if delta.height <= 64:
+        ids = delta[ID].to_list()
+        if len(set(ids)) == len(ids):
+            return delta
+        signs = [(row_id, diff > 0) for row_id, diff in zip(ids, delta[DIFF].to_list(),
+                                                            strict=True)]
+        repeated = len(set(signs)) != len(signs)
+    else:
+        repeated = delta.select(
+            pl.struct(pl.col(ID), pl.col(DIFF) > 0).is_duplicated().any()
+        ).item()
+    return consolidate(delta) if repeated else delta
 
 
 def _project(live: list[tuple], positions: tuple, width: int) -> list[tuple]:

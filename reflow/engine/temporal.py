@@ -138,10 +138,6 @@ class _Chunks:
         return sum(f.height for _, f in self.chunks)
 
 
-def _drop_null_threshold(frame: pl.DataFrame, threshold: str) -> pl.DataFrame:
-    return frame.filter(pl.col(threshold).is_not_null())
-
-
 class BufferOperator(_FrontierReader):
     """Holds each row until its threshold is at or behind the current frontier."""
 
@@ -153,11 +149,13 @@ class BufferOperator(_FrontierReader):
     def process(self, time, deltas, ctx):
         delta, frontier = deltas
         self._read_frontier(frontier)
+        untimed = None
         if delta is not None:
-            self.held.add(delta)
-        if self.current is None:
-            return None
-        return consolidate(self.held.take_due(self.current))
+            unknown = pl.col(self.threshold).is_null()
+            untimed = delta.filter(unknown)  # no time, nothing to wait for
+            self.held.add(delta.filter(~unknown))
+        due = self.held.take_due(self.current) if self.current is not None else None
+        return consolidate(concat_batches([untimed, due]))
 
     def flush_at_end(self) -> pl.DataFrame | None:
         """Everything still held (when the input has ended)."""
@@ -227,7 +225,9 @@ class ForgetOperator(_FrontierReader):
         bound = self.previous
         out: list[pl.DataFrame] = []
         if delta is not None:
-            delta = _drop_null_threshold(delta, self.threshold)
+            unknown = pl.col(self.threshold).is_null()
+            out.append(delta.filter(unknown))  # no time: never forgotten
+            delta = delta.filter(~unknown)
             if bound is not None:
                 delta = delta.filter(pl.col(self.threshold) > bound)
             self.live.add(delta)
@@ -249,47 +249,68 @@ SessionKernel = Callable[[pl.DataFrame], pl.DataFrame]
 class SessionOperator(Operator):
     """Assigns every row a session window per instance, revising assignments as rows change.
 
-    ``assign(frame)`` receives all live rows of the touched instances (``_id``, value columns,
-    ``_diff`` > 0) and returns them with the window columns filled; only rows whose window
-    changed are emitted (as a retraction of the old row and an insertion of the new one).
+    ``assign(frame)`` receives live rows (``_id``, input columns, ``_diff`` > 0) of some
+    instances and returns them with the window columns filled. Only the sessions a change can
+    affect are recomputed: with ``max_gap`` (sessions are rows closer than it), the sessions
+    of the instance overlapping ``[earliest change - max_gap, latest change + max_gap]``;
+    otherwise (an arbitrary predicate) every session of the instance. Only rows whose window
+    changed are emitted.
     """
 
     stateful = True
 
     def __init__(
         self, source: Operator, instance: str, assign: SessionKernel, name: str,
-        window_columns: Sequence[str],
+        window_columns: Sequence[str], time_column: str, start_column: str, end_column: str,
+        max_gap: float | None = None,
     ) -> None:
         super().__init__([source], name)
         self.instance = instance
         self.assign = assign
         self.window_columns = list(window_columns)
-        self.rows: pl.DataFrame | None = None  # live input rows
-        self.assigned: pl.DataFrame | None = None  # their current output
+        self.time_column = time_column
+        self.start_column = start_column
+        self.end_column = end_column
+        self.max_gap = max_gap
+        self.assigned: pl.DataFrame | None = None  # live rows with their windows
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
-        touched = delta[self.instance].unique()
-        if self.rows is None:
-            self.rows = delta.clear()
-        in_touched = pl.col(self.instance).is_in(touched.implode())
-        old_rows = self.rows.filter(in_touched)
-        new_rows = consolidate(pl.concat([old_rows, delta], how="vertical_relaxed"))
-        if new_rows is None:
-            new_rows = delta.clear()
-        if new_rows.height and (new_rows[DIFF] < 0).any():
-            raise ValueError(f"{self.name}: a row was deleted that was never inserted")
-        self.rows = pl.concat([self.rows.filter(~in_touched), new_rows], how="vertical_relaxed")
-        new_assigned = self.assign(new_rows) if new_rows.height else None
-        old_assigned = None
-        if self.assigned is not None:
-            old_assigned = self.assigned.filter(in_touched)
-            rest = self.assigned.filter(~in_touched)
-        else:
-            rest = None
-        self.assigned = concat_batches([rest, new_assigned])
-        parts = [negate(old_assigned) if old_assigned is not None else None, new_assigned]
-        return consolidate(concat_batches(parts))
+        delta = delta.filter(pl.col(self.time_column).is_not_null())
+        if delta.height == 0:
+            return None
+        inputs = [c for c in delta.columns if c not in (ID, DIFF)]
+        delta = delta.select(ID, *inputs, DIFF)
+        old = rest = None
+        if self.assigned is not None and self.assigned.height:
+            mask = self._affected(delta)
+            old = self.assigned.filter(mask)
+            rest = self.assigned.filter(~mask)
+        parts = [old.select(ID, *inputs, DIFF) if old is not None else None, delta]
+        rows = consolidate(concat_batches(parts))
+        new = None
+        if rows is not None:
+            if (rows[DIFF] < 0).any():
+                raise ValueError(f"{self.name}: a row was deleted that was never inserted")
+            new = self.assign(rows)
+        self.assigned = concat_batches([rest, new])
+        out = concat_batches([negate(old) if old is not None else None, new])
+        return consolidate(out)
+
+    def _affected(self, delta: pl.DataFrame) -> pl.Expr | pl.Series:
+        touched = pl.col(self.instance).is_in(delta[self.instance].unique().implode())
+        if self.max_gap is None:
+            return touched
+        ranges = delta.group_by(self.instance).agg(
+            (pl.col(self.time_column).min() - self.max_gap).alias("_lo"),
+            (pl.col(self.time_column).max() + self.max_gap).alias("_hi"),
+        )
+        marked = self.assigned.select(self.instance, self.start_column, self.end_column).join(
+            ranges, on=self.instance, how="left", maintain_order="left"
+        )
+        after = marked[self.end_column] >= marked["_lo"]
+        before = marked[self.start_column] <= marked["_hi"]
+        return (after & before).fill_null(False)
 
 
 class InactivityOperator(Operator):

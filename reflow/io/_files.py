@@ -179,6 +179,7 @@ class FileSource(LiveSource):
         if self.with_metadata:
             meta = Json(_metadata(file, stat))
             columns.append(pl.Series(METADATA_COLUMN, [meta] * frame.height, dtype=pl.Object))
+        # A literal diff stays a scalar column: no memory for it until something needs it.
         batch = pl.DataFrame([ids.alias(ID), *columns]).with_columns(
             pl.lit(1, dtype=DIFF_DTYPE).alias(DIFF)
         )

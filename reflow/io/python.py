@@ -15,6 +15,7 @@ double
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import threading
@@ -22,6 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from reflow.api import dtypes as dt
@@ -30,10 +32,9 @@ from reflow.api.table import Table
 from reflow.api.trace import user_frame
 from reflow.debug.output import rows_of
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
-from reflow.engine.ids import hash_values
+from reflow.engine.ids import hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
-from reflow.io._files import position_ids
 from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue
 from reflow.runtime.batches import column_series
@@ -76,20 +77,20 @@ class ConnectorSubject(ABC):
     # --- sending data --------------------------------------------------------------------------
     def next(self, **kwargs: Any) -> None:
         """Add a row whose column values are given as keyword arguments."""
-        self._source.add(_ADD, None, kwargs)  # type: ignore[union-attr]
+        self._source.add_row(kwargs)  # type: ignore[union-attr]
 
     def next_json(self, message: dict) -> None:
         """Add a row given as a dict (a parsed JSON object) of column values."""
-        self._source.add(_ADD, None, message)  # type: ignore[union-attr]
+        self._source.add_row(message)  # type: ignore[union-attr]
 
     def next_str(self, message: str) -> None:
         """Add a row from text: the ``data`` column of a one-column schema, else a JSON
         object."""
-        self._source.add(_ADD, None, self._source.from_text(message))  # type: ignore[union-attr]
+        self._source.add_row(self._source.from_text(message))  # type: ignore[union-attr]
 
     def next_bytes(self, message: bytes) -> None:
         """Add a row from bytes: the ``data`` column of a one-column schema, else JSON."""
-        self._source.add(_ADD, None, self._source.from_bytes(message))  # type: ignore[union-attr]
+        self._source.add_row(self._source.from_bytes(message))  # type: ignore[union-attr]
 
     def delete(self, **kwargs: Any) -> None:
         """Remove a row added earlier: by its primary key (other values are ignored) when the
@@ -125,6 +126,18 @@ class ConnectorSubject(ABC):
         return getattr(self, "_session", "native")
 
 
+class _Event:
+    """A buffered change other than a plain keyless addition (those are buffered as the bare
+    dict of values, which keeps ``next`` cheap)."""
+
+    __slots__ = ("diff", "key", "values")
+
+    def __init__(self, diff: int, key: Any, values: dict) -> None:
+        self.diff = diff
+        self.key = key
+        self.values = values
+
+
 class PythonSource(LiveSource):
     """Buffers what a subject sends and turns it into batches at each commit."""
 
@@ -146,8 +159,13 @@ class PythonSource(LiveSource):
         self.name = name
         self.rows_read = 0
         self._salt = f"python:{name}:{next(_source_numbers)}"
+        self._id_high = np.uint64(
+            int.from_bytes(hashlib.blake2b(self._salt.encode(), digest_size=8).digest(), "little")
+        )
         self._seq = 0
-        self._buffer: list[tuple[int, Any, dict]] = []
+        # Plain additions are buffered as their dict of values, anything else as an _Event.
+        self._buffer: list[dict | _Event] = []
+        self._events = 0  # how many _Event entries the buffer holds
         self._first = 0.0
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -158,11 +176,20 @@ class PythonSource(LiveSource):
         self._live: list[pl.DataFrame] = []  # unkeyed: batches of rows added
 
     # --- fed by the subject's thread -----------------------------------------------------------
+    def add_row(self, values: dict) -> None:
+        """Buffer a plain addition (no key): the per-row cost of ``next``."""
+        with self._lock:
+            buffer = self._buffer
+            if not buffer:
+                self._first = time.monotonic()
+            buffer.append(values)
+
     def add(self, diff: int, key: Any, values: dict) -> None:
         with self._lock:
             if not self._buffer:
                 self._first = time.monotonic()
-            self._buffer.append((diff, key, values))
+            self._buffer.append(_Event(diff, key, values))
+            self._events += 1
 
     def from_text(self, message: str) -> dict:
         if list(self.dtypes) == ["data"]:
@@ -226,32 +253,43 @@ class PythonSource(LiveSource):
             return
         with self._lock:
             events, self._buffer = self._buffer, []
+            special, self._events = self._events, 0
         if events:
-            for batch in self._to_batches(events):
+            for batch in self._to_batches(events, special):
                 self._handle.push(batch)
         if commit:
             self._handle.commit()
 
     # --- turning events into batches -----------------------------------------------------------
-    def _to_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
-        if self.keyed or any(key is not None for _, key, _ in events):
-            return self._keyed_batches(events)
+    def _to_batches(self, events: list[dict | _Event], special: int) -> list[pl.DataFrame]:
+        if special == 0 and not self.keyed:
+            batch = self._added(events)  # type: ignore[arg-type]
+            return [] if batch is None else [self._keep(batch)]
+        changes = [
+            (e.diff, e.key, e.values) if type(e) is _Event else (_ADD, None, e) for e in events
+        ]
+        if self.keyed or any(key is not None for _, key, _ in changes):
+            return self._keyed_batches(changes)
         out: list[pl.DataFrame] = []
         start = 0
-        for i in range(len(events) + 1):
-            if i == len(events) or events[i][0] == _REMOVE:
+        for i in range(len(changes) + 1):
+            if i == len(changes) or changes[i][0] == _REMOVE:
                 if i > start:
-                    batch = self._added([e[2] for e in events[start:i]])
+                    batch = self._added([e[2] for e in changes[start:i]])
                     if batch is not None:
-                        out.append(batch)
-                        if self.subject._deletions_enabled:
-                            self._live.append(batch)
-                if i < len(events):
-                    removal = self._removal(events[i][2])
+                        out.append(self._keep(batch))
+                if i < len(changes):
+                    removal = self._removal(changes[i][2])
                     if removal is not None:
                         out.append(removal)
                 start = i + 1
         return out
+
+    def _keep(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Remember added rows while deletions by value may need them."""
+        if self.subject._deletions_enabled:
+            self._live.append(batch)
+        return batch
 
     def _added(self, rows: list[dict]) -> pl.DataFrame | None:
         columns = self._columns_fast(rows)
@@ -266,12 +304,22 @@ class PythonSource(LiveSource):
                 return None
             columns = [column_series(n, [r[n] for r in good], d) for n, d in self.dtypes.items()]
         n = columns[0].len()
-        positions = pl.int_range(self._seq, self._seq + n, eager=True)
-        self._seq += n
+        ids = self._row_ids(n)
         self.rows_read += n
-        return pl.DataFrame([position_ids(positions, self._salt), *columns]).with_columns(
-            pl.lit(1, dtype=DIFF_DTYPE).alias(DIFF)
-        )
+        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
+
+    def _row_ids(self, n: int) -> pl.Series:
+        """Ids of the next ``n`` keyless rows: unique and deterministic per source and
+        sequence number (the high half names the source, the low half is a bijective mix of
+        the row's sequence number)."""
+        low = np.arange(self._seq, self._seq + n, dtype=np.uint64)
+        self._seq += n
+        low ^= low >> np.uint64(30)
+        low *= np.uint64(0xBF58_476D_1CE4_E5B9)
+        low ^= low >> np.uint64(27)
+        low *= np.uint64(0x94D0_49BB_1331_11EB)
+        low ^= low >> np.uint64(31)
+        return ids_from_halves(np.full(n, self._id_high, dtype=np.uint64), low)
 
     def _columns_fast(self, rows: list[dict]) -> list[pl.Series] | None:
         """Columns built straight from the values when every row has every column with the
@@ -319,20 +367,34 @@ class PythonSource(LiveSource):
         return victim.with_columns(pl.lit(-1, dtype=DIFF_DTYPE).alias(DIFF))
 
     def _keyed_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
-        ids: list[int] = []
-        rows: list[dict] = []
-        diffs: list[int] = []
+        # First the typed rows and what each row's id is hashed from (in one call for all).
+        prepared: list[tuple[int, dict, dict | None, int]] = []
+        to_hash: list[tuple[int, list]] = []
+        names = self.primary_key or list(self.dtypes)
         for diff, key, values in events:
             try:
                 if diff == _REMOVE and self.primary_key and key is None:
-                    row_id = hash_values([values[k] for k in self.primary_key])
                     row = None
+                    hashed = [values[k] for k in self.primary_key]
                 else:
                     row = row_from_mapping(values, self.dtypes, self.defaults)
-                    row_id = self._key_of(key, row)
+                    if key is not None:
+                        prepared.append((diff, values, row, int(key)))
+                        continue
+                    hashed = [row[k] for k in names]
             except (BadValue, KeyError) as exc:
                 self._handle.report_error(f"row {values!r}: {exc}")  # type: ignore[union-attr]
                 continue
+            to_hash.append((len(prepared), hashed))
+            prepared.append((diff, values, row, 0))
+        hashed_ids = hash_value_rows([key_values for _, key_values in to_hash])
+        for (position, _), row_id in zip(to_hash, hashed_ids, strict=True):
+            diff, values, row, _ = prepared[position]
+            prepared[position] = (diff, values, row, row_id)
+        ids: list[int] = []
+        rows: list[dict] = []
+        diffs: list[int] = []
+        for diff, values, row, row_id in prepared:
             old = self._state.get(row_id)
             if diff == _ADD:
                 if old is not None:
@@ -365,13 +427,6 @@ class PythonSource(LiveSource):
                 ]
             )
         ]
-
-    def _key_of(self, key: Any, row: dict) -> int:
-        if key is not None:
-            return int(key)
-        if self.primary_key:
-            return hash_values([row[k] for k in self.primary_key])
-        return hash_values([row[n] for n in self.dtypes])
 
 
 def _all_float(values: list) -> bool:

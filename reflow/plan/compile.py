@@ -336,7 +336,11 @@ class ExpressionCompiler:
     def projection_kernel(
         self, outputs: dict[str, ex.ColumnExpression], keep: Sequence[str] = (ID, DIFF)
     ) -> Callable[[pl.DataFrame, RunContext], pl.DataFrame]:
-        """A kernel computing ``outputs`` (with error companions) next to columns ``keep``."""
+        """A kernel computing ``outputs`` (with error companions) next to columns ``keep``.
+
+        Batches keep the engine's column order: ``_id`` and other kept columns first, the
+        computed columns, then ``_diff`` last.
+        """
         selected: list[pl.Expr] = []
         for name, node in outputs.items():
             compiled = self.compile(node)
@@ -348,7 +352,9 @@ class ExpressionCompiler:
                     pl.when(compiled.error).then(None).otherwise(value).alias(name)
                 )
                 selected.append(compiled.error.fill_null(False).alias(error_column(name)))
-        return self._kernel(lambda frame: frame.select(*keep, *selected))
+        before = [c for c in keep if c != DIFF]
+        after = [DIFF] if DIFF in keep else []
+        return self._kernel(lambda frame: frame.select(*before, *selected, *after))
 
     def mask_kernel(
         self, condition: ex.ColumnExpression
@@ -473,6 +479,8 @@ class ExpressionCompiler:
             value = (a.dt.total_nanoseconds() // b.dt.total_nanoseconds())
         elif op == "/" and a_type == dt.DURATION and b_type == dt.DURATION:
             value = a.dt.total_nanoseconds() / b.dt.total_nanoseconds()
+        elif op in _COMPARISONS and dt.FLOAT in (a_type, b_type):
+            value = _float_comparison(op, a, b, a_type, b_type)
         else:
             value = _POLARS_BINARY[op](a, b)
         return Compiled(value, error)
@@ -671,6 +679,25 @@ def _report_new_errors(
         ids = frame.filter(column)[ID].to_list() if ID in frame.columns else [None]
         for row_id in ids:
             ctx.report_error(operator, message, row_id)
+
+
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def _float_comparison(
+    op: str, a: pl.Expr, b: pl.Expr, a_type: dt.DType, b_type: dt.DType
+) -> pl.Expr:
+    """A comparison with Python's float semantics: NaN is unequal to everything, itself
+    included, and neither smaller nor larger than anything (Polars orders NaN last)."""
+    nan = None
+    for value, kind in ((a, a_type), (b, b_type)):
+        if kind == dt.FLOAT:
+            is_nan = value.is_nan().fill_null(False)
+            nan = is_nan if nan is None else (nan | is_nan)
+    result = _POLARS_BINARY[op](a, b)
+    if op == "!=":
+        return result | nan
+    return result & ~nan
 
 
 _POLARS_BINARY: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {

@@ -40,6 +40,12 @@ def live_nodes() -> list[PlanNode]:
     return [node for _, node in sorted(_live_nodes.items())]
 
 
+def forget_live_nodes() -> None:
+    """Start a new program: tables built so far no longer belong to the global error log's
+    pipeline (used to isolate tests from one another)."""
+    _live_nodes.clear()
+
+
 @dataclass(frozen=True)
 class ColumnInfo:
     dtype: dt.DType

@@ -101,7 +101,8 @@ class GateNode(PlanNode):
 
 
 class SessionNode(PlanNode):
-    """Session windows: ``assign`` fills the window columns of the live rows of an instance."""
+    """Session windows: ``assign`` fills the window columns of the live rows of an instance
+    (see ``engine.temporal.SessionOperator`` for the other arguments)."""
 
     label = "session"
 
@@ -113,16 +114,25 @@ class SessionNode(PlanNode):
         assign: FrameFunction,
         window_columns: list[str],
         where: str,
+        time_column: str,
+        start_column: str,
+        end_column: str,
+        max_gap: float | None,
     ) -> None:
         super().__init__([source], columns, Universe([source.universe]), where)
         self.instance = instance
         self.assign = assign
         self.window_columns = window_columns
+        self.time_column = time_column
+        self.start_column = start_column
+        self.end_column = end_column
+        self.max_gap = max_gap
 
     def lower(self, sources, lowering):
         return lowering.add(
             SessionOperator(
-                sources[0], self.instance, self.assign, self.name, self.window_columns
+                sources[0], self.instance, self.assign, self.name, self.window_columns,
+                self.time_column, self.start_column, self.end_column, self.max_gap,
             )
         )
 

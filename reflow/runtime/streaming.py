@@ -206,6 +206,8 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
             slot.errors.append(payload)
             slot.add_arrival(arrival)
         elif kind in (_COMMIT, _CLOSE):
+            if slot.batches and operator in ready.batches:
+                run_ready()  # each commit of a source gets a logical time of its own
             ready.take(operator, source.name, slot)
             pending[index] = _Pending()
             if kind == _CLOSE:

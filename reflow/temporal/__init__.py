@@ -14,6 +14,7 @@ _pw_window_start | total
 2                | 5
 """
 
+from reflow.api.join import JoinResult
 from reflow.engine.temporal import late_rows_ignored
 from reflow.temporal.asof import (
     Direction,
@@ -50,13 +51,21 @@ from reflow.temporal.window_join import (
 )
 from reflow.temporal.windows import Window, session, sliding, tumbling, windowby
 
+# the temporal joins return ordinary join results
+AsofJoinResult = AsofNowJoinResult = IntervalJoinResult = WindowJoinResult = JoinResult
+temporal_behavior = common_behavior
+
 __all__ = [
+    "AsofJoinResult",
+    "AsofNowJoinResult",
     "Behavior",
     "CommonBehavior",
     "Direction",
     "ExactlyOnceBehavior",
     "Interval",
+    "IntervalJoinResult",
     "Window",
+    "WindowJoinResult",
     "asof_join",
     "asof_join_left",
     "asof_join_outer",
@@ -66,17 +75,18 @@ __all__ = [
     "asof_now_join_left",
     "common_behavior",
     "exactly_once_behavior",
+    "inactivity_detection",
     "interval",
     "interval_join",
     "interval_join_inner",
     "interval_join_left",
     "interval_join_outer",
     "interval_join_right",
-    "inactivity_detection",
     "intervals_over",
     "late_rows_ignored",
     "session",
     "sliding",
+    "temporal_behavior",
     "tumbling",
     "utc_now",
     "window_join",

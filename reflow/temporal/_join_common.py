@@ -99,7 +99,7 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
         # ints and floats compare equal in join conditions: hash them as floats
         hashable = frame.with_columns(pl.col(n).cast(pl.Float64) for n in numeric_keys)
         hashed = (hash_columns(hashable, key_names, "temporal-join") if key_names
-                  else pl.Series([0] * frame.height, dtype=pl.UInt128))
+                  else pl.lit(0, dtype=pl.UInt128))
         return frame.with_columns(hashed.alias(KEY), *extra_exprs).select(ID, *order, DIFF)
 
     return Table(KernelNode(prepared._node, columns, kernel, where, same_ids=True)), found

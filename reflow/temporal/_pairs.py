@@ -20,16 +20,7 @@ if TYPE_CHECKING:
     from reflow.api.table import Table
 
 OID = "_pw_oid"
-
-
-def _wide_select(table: Table, original: Table, side: str,
-                 prefix: str = "") -> dict[str, ex.ColumnExpression]:
-    out: dict[str, ex.ColumnExpression] = {
-        wide_name(side, "id"): ex.ThisReference("this", prefix + OID)
-    }
-    for name in original._node.columns:
-        out[wide_name(side, name)] = ex.ThisReference("this", prefix + name)
-    return out
+ROW = {"left": "_pw_left_row", "right": "_pw_right_row"}
 
 
 def pair_join(
@@ -41,9 +32,13 @@ def pair_join(
     condition: Any,
     mode: JoinMode,
     same: set[str],
+    per_prepared_row: bool = False,
 ) -> JoinResult:
     """Pairs of ``left_prepared``/``right_prepared`` rows equal on ``keys`` for which
-    ``condition`` (over the joined wide table, see ``wide_name``) holds."""
+    ``condition`` (over the joined wide table, see ``wide_name``) holds.
+
+    For outer modes, an input row without any pair is kept once; with ``per_prepared_row``
+    every prepared row (e.g. a row in one of its windows) without a pair is kept."""
     from reflow.api.join import JoinMode, JoinResult
 
     joined = left_prepared.join(
@@ -58,12 +53,23 @@ def pair_join(
         outputs[wide_name(side, "id")] = ex.ThisReference(side, OID)
         for name in original._node.columns:
             outputs[wide_name(side, name)] = ex.ThisReference(side, name)
-    pairs = joined.select(**outputs)
-    parts = [pairs]
-    if mode in (JoinMode.LEFT, JoinMode.OUTER):
-        parts.append(_unmatched(pairs, left, right, "left"))
-    if mode in (JoinMode.RIGHT, JoinMode.OUTER):
-        parts.append(_unmatched(pairs, right, left, "right"))
+    tracked = dict(outputs)
+    if per_prepared_row:
+        tracked[ROW["left"]] = ex.ThisReference("left", "id")
+        tracked[ROW["right"]] = ex.ThisReference("right", "id")
+    pairs = joined.select(**tracked)
+    parts = [pairs.select(**{name: ex.ThisReference("this", name) for name in outputs})
+             if per_prepared_row else pairs]
+    sides = {"left": (left, right, left_prepared), "right": (right, left, right_prepared)}
+    for side in ("left", "right"):
+        if mode in ((JoinMode.LEFT, JoinMode.OUTER) if side == "left"
+                    else (JoinMode.RIGHT, JoinMode.OUTER)):
+            table, other, prepared = sides[side]
+            if per_prepared_row:
+                parts.append(_unmatched(pairs, prepared, table, other, side, ROW[side]))
+            else:
+                parts.append(_unmatched(pairs, table, table, other, side,
+                                        wide_name(side, "id")))
     parts = [_normalized(part) for part in parts]
     wide = parts[0] if len(parts) == 1 else parts[0].concat_reindex(*parts[1:])
     return JoinResult(wide, left, right, mode, same)
@@ -80,25 +86,25 @@ def _normalized(table: Table) -> Table:
     return Table(node)
 
 
-def _unmatched(pairs: Table, table: Table, other: Table, side: str) -> Table:
-    """Rows of ``table`` (the ``side`` input) in no pair, padded with empty ``other``
-    columns."""
-    side_id = ex.ThisReference("this", wide_name(side, "id"))
+def _unmatched(pairs: Table, rows: Table, table: Table, other: Table, side: str,
+               row_column: str) -> Table:
+    """Rows of ``rows`` (``table`` itself, or its prepared rows) whose id is in no pair's
+    ``row_column``, as wide rows with empty ``other`` columns."""
     from reflow.api import reducers
 
-    matched = pairs.groupby(side_id, id=side_id).reduce(_pw_n=reducers.count())
-    alone = table.difference(matched)
-    other_side = "right" if side == "left" else "left"
+    row_id = ex.ThisReference("this", row_column)
+    matched = pairs.groupby(row_id, id=row_id).reduce(_pw_n=reducers.count())
+    alone = rows.difference(matched)
+    prepared = rows is not table
     outputs: dict[str, ex.ColumnExpression] = {}
     for s, t in (("left", table if side == "left" else other),
                  ("right", table if side == "right" else other)):
         if s == side:
-            outputs[wide_name(s, "id")] = ex.ThisReference("this", "id")
+            outputs[wide_name(s, "id")] = ex.ThisReference("this", OID if prepared else "id")
             for name in t._node.columns:
                 outputs[wide_name(s, name)] = ex.ThisReference("this", name)
         else:
             outputs[wide_name(s, "id")] = ex.Literal(None)
             for name in t._node.columns:
                 outputs[wide_name(s, name)] = ex.Literal(None)
-    del other_side
     return alone.select(**outputs)

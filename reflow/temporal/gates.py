@@ -14,6 +14,7 @@ from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
 from reflow.api.trace import BuildError, user_frame
+from reflow.engine.temporal import FRONTIER
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import FrontierNode, GateNode, KernelNode
 from reflow.temporal import _time
@@ -52,18 +53,20 @@ def gated(table: Table, time_column: str, thresholds: dict[str, pl.Expr],
 
 
 def freeze_closed(grouped: Any, outputs: dict[str, ex.ColumnExpression], close: str,
-                  freeze: tuple[FrontierNode, Any], where: str) -> Table:
-    """``grouped.reduce(**outputs)`` whose rows stop changing once ``close`` + cutoff is
-    behind the frontier (so forgetting the input of a window keeps its result)."""
+                  freeze: tuple[FrontierNode, Any, dt.DType], where: str) -> Table:
+    """``grouped.reduce(**outputs)`` whose rows stop changing once ``close`` (a time of type
+    ``freeze[2]``) + cutoff is behind the frontier (so forgetting the input of a window keeps
+    its result)."""
     from reflow.api.table import Table
 
-    frontier, cutoff = freeze
+    frontier, cutoff, time_type = freeze
     reduced = grouped.reduce(**outputs)
     columns = dict(reduced._node.columns)
-    phys_type = columns[close].dtype
+    phys_type = frontier.columns[FRONTIER].dtype
     columns["_pw_frozen_at"] = ColumnInfo(phys_type)
     order = [*list(reduced._node.polars_columns()), "_pw_frozen_at"]
-    expr = (pl.col(close) + cutoff).cast(phys_type.polars()).alias("_pw_frozen_at")
+    expr = (_time.to_physical(pl.col(close), time_type).cast(phys_type.polars()) + cutoff).cast(
+        phys_type.polars()).alias("_pw_frozen_at")
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(expr).select("_id", *order, "_diff")

@@ -1,6 +1,8 @@
 """``window_join``: pairs of rows that fall into the same window (and satisfy the equalities).
 
-With sliding windows a pair sharing several windows appears once per window.
+With sliding windows a pair sharing several windows appears once per window, and in outer
+modes a row is kept (without partner) in every window where it has none. Session windows are
+formed from the rows of both sides together (per key).
 
 >>> import reflow as pw
 >>> a = pw.debug.table_from_markdown('''
@@ -29,7 +31,7 @@ from reflow.api import expression as ex
 from reflow.api.trace import BuildError, user_frame
 from reflow.temporal._join_common import KEY, join_mode, keyed, parse_on
 from reflow.temporal._pairs import OID, pair_join
-from reflow.temporal.windows import END, START, Window, _SlidingWindow
+from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 
 if TYPE_CHECKING:
     from reflow.api.join import JoinResult
@@ -43,8 +45,8 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
     (tumbling or sliding) and satisfy the equalities ``on``; ``how`` keeps rows without a
     partner. Results are revised when either side changes."""
     where = user_frame()
-    if not isinstance(window, _SlidingWindow):
-        raise BuildError("window_join supports tumbling and sliding windows", where)
+    if not isinstance(window, (_SlidingWindow, _SessionWindow)):
+        raise BuildError("window_join supports tumbling, sliding and session windows", where)
     mode = join_mode(how, where)
     if self._node is other._node:
         raise BuildError("a table cannot be joined with itself directly; join it with a copy "
@@ -52,6 +54,10 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    if isinstance(window, _SessionWindow):
+        prepared = _session_prepared(left_keyed, right_keyed, window, time_type, where)
+        return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
+                         same, per_prepared_row=True)
     prepared = []
     for table in (left_keyed, right_keyed):
         with_key = table.with_columns(_pw_key=ex.ThisReference("this", "_pw_time"),
@@ -61,7 +67,33 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
         except TypeError as exc:
             raise BuildError(str(exc), where) from None
     return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
-                     same)
+                     same, per_prepared_row=True)
+
+
+def _session_prepared(left: Table, right: Table, window: _SessionWindow, time_type: Any,
+                      where: str) -> list[Table]:
+    """Both keyed sides with the session (over the rows of both sides, per key) of each
+    row."""
+    slim = [
+        table.select(_pw_oid=ex.ThisReference("this", "id"), _pw_side=side,
+                     _pw_key=ex.ThisReference("this", "_pw_time"),
+                     _pw_instance=ex.ThisReference("this", KEY))
+        for side, table in enumerate((left, right))
+    ]
+    try:
+        sessions = window._assign(slim[0].concat_reindex(slim[1]), time_type, True, where)
+    except TypeError as exc:
+        raise BuildError(str(exc), where) from None
+    prepared = []
+    for side, table in enumerate((left, right)):
+        mine = sessions.filter(ex.BinaryOp("==", ex.ThisReference("this", "_pw_side"), side))
+        joined = table.join(mine, table.id == mine[OID])
+        outputs = {name: ex.ThisReference("left", name) for name in table._node.columns}
+        outputs[OID] = ex.ThisReference("left", "id")
+        outputs[START] = ex.ThisReference("right", START)
+        outputs[END] = ex.ThisReference("right", END)
+        prepared.append(joined.select(**outputs))
+    return prepared
 
 
 def _with_mode(mode_name: str):

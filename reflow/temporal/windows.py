@@ -80,6 +80,7 @@ class _SlidingWindow(Window):
             raise BuildError("window hop and duration must be positive", where)
         origin = 0 if self.origin is None else _time.instant_value(
             self.origin, time_type, "origin")
+        explicit_origin = self.origin is not None
         floating = time_type == dt.FLOAT or any(isinstance(v, float)
                                                 for v in (hop, duration, origin))
         phys = pl.Float64 if floating else pl.Int64
@@ -108,6 +109,9 @@ class _SlidingWindow(Window):
                 .with_columns((pl.col(PHYS_START) + duration).cast(phys).alias(PHYS_END))
                 .drop("_pw_window_index")
             )
+            if explicit_origin:
+                # with an explicit origin, windows start there: earlier ones do not exist
+                out = out.filter(pl.col(PHYS_START) >= origin)
             out = out.with_columns(
                 _time.from_physical(pl.col(PHYS_START), time_type).alias(START),
                 _time.from_physical(pl.col(PHYS_END), time_type).alias(END),
@@ -150,7 +154,7 @@ class _SessionWindow(Window):
         def add_hash(frame: pl.DataFrame) -> pl.DataFrame:
             hashed = (
                 hash_columns(frame, [INSTANCE], "instance") if has_instance
-                else pl.Series([0] * frame.height, dtype=pl.UInt128)
+                else pl.lit(0, dtype=pl.UInt128)
             )
             return frame.with_columns(
                 hashed.alias(INSTANCE_HASH),
@@ -193,14 +197,16 @@ class _SessionWindow(Window):
         columns[PHYS_END] = ColumnInfo(phys_type)
         columns[START] = ColumnInfo(time_type)
         columns[END] = ColumnInfo(time_type)
-        node = SessionNode(hashed_node, columns, INSTANCE_HASH, assign, [START, END], where)
+        node = SessionNode(hashed_node, columns, INSTANCE_HASH, assign, [START, END], where,
+                           PHYS_TIME, PHYS_START, PHYS_END, gap)
         columns_order = list(node.polars_columns())
         return Table(node)
 
 
 def tumbling(duration: Number, origin: Any = None) -> Window:
     """Windows of length ``duration`` one after another, starting at ``origin`` (default 0 or
-    the epoch): each row falls into exactly one.
+    the epoch): each row falls into exactly one. With an explicit ``origin``, rows before it
+    fall into no window.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -220,8 +226,9 @@ def tumbling(duration: Number, origin: Any = None) -> Window:
 
 def sliding(hop: Number, duration: Number | None = None, ratio: int | None = None,
             origin: Any = None) -> Window:
-    """Windows of length ``duration`` (or ``hop * ratio``) starting every ``hop``; a row falls
-    into every window that contains its time.
+    """Windows of length ``duration`` (or ``hop * ratio``) starting every ``hop`` (from
+    ``origin``: with an explicit one, no window starts before it); a row falls into every
+    window that contains its time.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -335,7 +342,7 @@ def _apply_behavior(
     gated_table, frontier = gated(assigned, PHYS_TIME, thresholds, where)
     freeze = None
     if cutoff is not None and behavior.keep_results:
-        freeze = (frontier, cutoff)
+        freeze = (frontier, cutoff, time_type)
     return gated_table, freeze
 
 
@@ -404,9 +411,8 @@ class WindowedTable:
         close = "_pw_close_at"
         while close in rewritten:
             close = "_" + close
-        from reflow.api import reducers
-
-        rewritten[close] = reducers.max(ex.ThisReference("this", PHYS_END))
+        # the window end is a grouping column: the result knows when its window closes
+        rewritten[close] = ex.ThisReference("this", END)
         return freeze_closed(grouped, rewritten, close, self._freeze, where)
 
     def _rewrite(self, expr: ex.ColumnExpression) -> ex.ColumnExpression:

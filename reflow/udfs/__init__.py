@@ -1,5 +1,24 @@
 """User-defined functions: ``pw.udf``, ``pw.UDF``, executors, caches and retry strategies.
 
+How calls run:
+
+- ``sync_executor()`` (the default for plain functions) calls the function row after row in a
+  bare loop; with ``max_batch_size`` it is called once per chunk of at most that many rows and
+  receives lists (a numeric numpy array it returns becomes the column without a copy).
+- ``async_executor(capacity=, timeout=, retry_strategy=)`` (the default for ``async def``)
+  runs a batch's calls on a background event loop, at most ``capacity`` at a time; ``timeout``
+  (seconds) bounds each attempt and the retry strategy repeats failed attempts.
+- ``fully_async_executor()`` runs like ``async_executor``; its results are delivered within the
+  logical time of the row that asked for them, so columns never hold pending values and
+  ``Table.await_futures()`` returns the rows unchanged. (Delivering them as later updates in
+  streaming runs is not implemented.)
+- An exception becomes an error value in the cell and a row of ``pw.global_error_log()``
+  naming the function and the exception (fatal with ``terminate_on_error=True``).
+- ``deterministic=False`` (the default): selects and filters calling the UDF remember the rows
+  they produced and retract exactly those, without calling the function again.
+- Caches (``InMemoryCache``, ``DiskCache``/``DefaultCache`` under ``REFLOW_UDF_CACHE_DIR``)
+  keep successful results by function name and arguments.
+
 >>> import reflow as pw
 >>> @pw.udf(deterministic=True)
 ... def square(x: int) -> int:

@@ -287,3 +287,12 @@ def test_error_value_is_retracted_when_input_is_fixed():
     assert updates(t.select(q=pw.this.a // pw.this.b)) == sorted(
         [(pw.ERROR, 2, 1), (pw.ERROR, 4, -1), (1, 4, 1)], key=repr
     )
+
+
+def test_float_comparisons_with_nan_follow_python():
+    t = pw.debug.table_from_rows(pw.schema_from_types(f=float), [(float("nan"),), (1.5,)])
+    r = t.select(pw.this.f, lt=pw.this.f < 2.0, ge=pw.this.f >= 1.0, eq=pw.this.f == pw.this.f,
+                 ne=pw.this.f != pw.this.f)
+    [(_, *nan_row), one_five] = sorted(rows(r), key=lambda row: row[0] == row[0])
+    assert nan_row == [False, False, False, True]
+    assert one_five == (1.5, True, True, True, False)

@@ -35,18 +35,16 @@ class OracleFailure(AssertionError):
     """A generated case on which reflow is wrong."""
 
 
-# Float comparisons order NaN as the largest value (and NaN == NaN), where the specification
-# (IEEE 754, as in Pathway) makes every comparison with NaN false except ``!=``. Static and
-# incremental runs agree, so only the reference sees it; until it is fixed the reference check
-# skips pipelines that compare floats. See test_regressions.py.
-KNOWN_NAN_COMPARISON_BUG = True
+# Set to True to make the reference check skip pipelines that compare floats, should NaN
+# comparisons ever regress (see test_regressions.test_nan_compares_false).
+KNOWN_NAN_COMPARISON_BUG = False
 
 
 # groupby/reduce miscounts when one time's input batch holds several changes of the same row id
 # (+A -A +B -B +A for a row updated A -> B -> A gives sum(B) instead of sum(A)). Until that is
 # fixed, pipelines with a groupby get each time's changes consolidated per row before they
 # are fed; other pipelines still get them raw. See test_regressions.py.
-KNOWN_REPEATED_ID_REDUCE_BUG = True
+KNOWN_REPEATED_ID_REDUCE_BUG = False
 
 # --- inputs ------------------------------------------------------------------------------------
 

@@ -191,3 +191,17 @@ def test_forgotten_windows_leave_no_state_and_results_stay():
         sizes.append(forget.state_rows())
     assert max(sizes[5:]) <= 30
     assert all(latest[s] == 10 for s in range(0, 490, 10))
+
+
+def test_gates_pass_rows_without_time():
+    t = T("""
+    t    | __time__
+    10   | 2
+    None | 4
+    20   | 6
+    """)
+    assert rows(t.buffer(t.t, 5)) == [(10,), (20,), (None,)]
+    assert rows(t.ignore_late(t.t, 5)) == [(10,), (20,), (None,)]
+    assert rows(t.forget(t.t, 5)) == [(10,), (20,), (None,)]
+    assert rows(t.windowby(t.t, window=pw.temporal.tumbling(10)).reduce(
+        pw.this._pw_window_start, n=pw.reducers.count())) == [(10, 1), (20, 1)]

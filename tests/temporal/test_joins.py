@@ -228,10 +228,32 @@ def test_window_join_tumbling_modes():
         pw.left.x, pw.right.y)) == sorted([*inner, (None, 30)], key=repr)
 
 
-def test_window_join_rejects_session_windows():
-    a, b = T(LEFT), T(RIGHT)
-    with pytest.raises(pw.BuildError, match="tumbling and sliding"):
-        a.window_join(b, a.t, b.t, pw.temporal.session(max_gap=2))
+def test_window_join_sessions_are_formed_from_both_sides():
+    a = T("""
+      | t  | k | x | __time__ | __diff__
+    1 | 1  | a | 1 | 2        | 1
+    2 | 4  | a | 2 | 2        | 1
+    3 | 10 | a | 3 | 2        | 1
+    4 | 30 | a | 4 | 2        | 1
+    5 | 6  | a | 5 | 4        | 1
+    5 | 6  | a | 5 | 6        | -1
+    """)
+    b = T("""
+    t  | k | y  | __time__
+    2  | a | 10 | 2
+    7  | a | 20 | 2
+    12 | b | 30 | 2
+    """)
+    r = a.window_join_outer(b, a.t, b.t, pw.temporal.session(max_gap=3), a.k == b.k).select(
+        pw.left.x, pw.right.y)
+    # sessions of key a: {1, 2, 4}, {7}, {10}, {30}; at time 4, x=5 (t=6) bridges the first two
+    assert rows(r) == sorted([(1, 10), (2, 10), (3, None), (4, None), (None, 20), (None, 30)],
+                             key=repr)
+    stream = updates(r)
+    assert (1, 20, 4, 1) in stream and (1, 20, 6, -1) in stream
+    with pytest.raises(pw.BuildError, match="tumbling, sliding and session"):
+        a.window_join(b, a.t, b.t, pw.temporal.intervals_over(at=a.t, lower_bound=0,
+                                                               upper_bound=1))
 
 
 # --- asof_now_join -----------------------------------------------------------------------------
@@ -270,3 +292,18 @@ def _ids(table):
     from tests.utils import rows_by_id
 
     return list(rows_by_id(table))
+
+
+def test_window_join_outer_keeps_a_row_in_each_window_without_partner():
+    a = T("""
+    t | x
+    5 | 1
+    """)
+    b = T("""
+    t | y
+    3 | 7
+    """)
+    r = a.window_join_outer(b, a.t, b.t, pw.temporal.sliding(hop=2, duration=4)).select(
+        pw.left.x, pw.right.y)
+    # windows of 5: [2,6) and [4,8); of 3: [0,4) and [2,6): they meet in [2,6) only
+    assert rows(r) == sorted([(1, 7), (1, None), (None, 7)], key=repr)

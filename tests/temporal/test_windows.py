@@ -71,8 +71,13 @@ def test_tumbling_origin_and_negative_times():
     -1 | 2
     3  | 3
     """)
+    r = _sum_per_window(t, pw.temporal.tumbling(5))
+    assert rows(r) == sorted([(-5, 0, 2, 3), (0, 5, 1, 3)], key=repr)
+    # with an explicit origin no window starts before it: t=-4 falls into none
     r = _sum_per_window(t, pw.temporal.tumbling(5, origin=-2))
-    assert rows(r) == sorted([(-7, -2, 1, 1), (-2, 3, 1, 2), (3, 8, 1, 3)], key=repr)
+    assert rows(r) == sorted([(-2, 3, 1, 2), (3, 8, 1, 3)], key=repr)
+    slid = _sum_per_window(t, pw.temporal.sliding(hop=2, duration=4, origin=-1))
+    assert rows(slid) == sorted([(-1, 3, 1, 2), (1, 5, 1, 3), (3, 7, 1, 3)], key=repr)
 
 
 def test_sliding_duration_and_ratio_agree():
@@ -275,3 +280,78 @@ def test_windows_equal_from_scratch(seed):
         else:
             groups.append([time])
     assert rows(sessions) == sorted(((g[0], g[-1], len(g)) for g in groups), key=repr)
+
+
+# --- intervals_over ---------------------------------------------------------------------------
+def test_intervals_over_outer_and_inner():
+    t = T("""
+    t | v
+    1 | 1
+    3 | 2
+    6 | 3
+    8 | 5
+    """)
+    at = T("""
+    a
+    4
+    20
+    """)
+
+    def run(is_outer):
+        return rows(t.windowby(t.t, window=pw.temporal.intervals_over(
+            at=at.a, lower_bound=-3, upper_bound=2, is_outer=is_outer)).reduce(
+            pw.this._pw_window_location, pw.this._pw_window_start, pw.this._pw_window_end,
+            n=pw.reducers.count(), m=pw.reducers.max(pw.this.v)))
+
+    assert run(False) == [(4, 1, 6, 3, 3)]
+    assert run(True) == [(20, 17, 22, 1, None), (4, 1, 6, 3, 3)]
+
+
+def test_intervals_over_follows_changes_of_both_tables():
+    t = T("""
+      | t | v | __time__ | __diff__
+    1 | 1 | 1 | 2        | 1
+    2 | 5 | 2 | 4        | 1
+    1 | 1 | 1 | 6        | -1
+    """)
+    at = T("""
+    a | __time__
+    2 | 2
+    5 | 8
+    """)
+    r = t.windowby(t.t, window=pw.temporal.intervals_over(
+        at=at.a, lower_bound=-1, upper_bound=1, is_outer=False)).reduce(
+        pw.this._pw_window_location, total=pw.reducers.sum(pw.this.v))
+    assert updates(r) == sorted([(2, 1, 2, 1), (2, 1, 6, -1), (5, 2, 8, 1)], key=repr)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sessions_per_instance_equal_from_scratch(seed):
+    rnd = random.Random(seed)
+    live: dict[int, tuple[int, str]] = {}
+    lines = ["  | t | k | __time__ | __diff__"]
+    for step in range(120):
+        time = 2 * (step // 5 + 1)
+        if live and rnd.random() < 0.3:
+            key = rnd.choice(sorted(live))
+            t, k = live.pop(key)
+            lines.append(f"{key} | {t} | {k} | {time} | -1")
+        else:
+            t, k = rnd.randint(0, 150), rnd.choice("xyz")
+            live[step + 1] = (t, k)
+            lines.append(f"{step + 1} | {t} | {k} | {time} | 1")
+    t = T("\n".join(lines))
+    r = t.windowby(t.t, window=pw.temporal.session(max_gap=5), instance=t.k).reduce(
+        pw.this._pw_instance, pw.this._pw_window_start, pw.this._pw_window_end,
+        n=pw.reducers.count())
+    expected = []
+    for k in "xyz":
+        times = sorted(time for time, kk in live.values() if kk == k)
+        groups: list[list[int]] = []
+        for time in times:
+            if groups and time - groups[-1][-1] < 5:
+                groups[-1].append(time)
+            else:
+                groups.append([time])
+        expected += [(k, g[0], g[-1], len(g)) for g in groups]
+    assert rows(r) == sorted(expected, key=repr)

@@ -113,3 +113,38 @@ def test_result_of_the_wrong_type_is_an_error_value():
         return "not a number"
 
     assert_rows(words().select(b=bad(pw.this.n)), [(pw.ERROR,), (pw.ERROR,)])
+
+
+def test_batched_udf_with_keywords_and_none_propagation():
+    seen = []
+
+    @pw.udf(max_batch_size=8, propagate_none=True)
+    def join_words(words: list[str], *, sep: list[str]) -> list[str]:
+        seen.append(list(words))
+        return [s.join([w, w]) for w, s in zip(words, sep)]
+
+    t = T(
+        """
+          | w
+        1 | ab
+        2 | None
+        3 | c
+        """
+    )
+    r = t.select(j=join_words(pw.this.w, sep="+"))
+    assert r.typehints() == {"j": str | None}
+    assert_rows(r, [("ab+ab",), ("c+c",), (None,)])
+    assert [sorted(words) for words in seen] == [["ab", "c"]]
+
+
+def test_non_deterministic_udf_inside_with_columns_and_if_else():
+    calls = []
+
+    @pw.udf
+    def tag(n: int) -> str:
+        calls.append(n)
+        return f"#{n}"
+
+    r = words().with_columns(t=pw.if_else(pw.this.n > 2, tag(pw.this.n), "small"))
+    assert_rows(r, [("hello", 2, "small"), ("hi", 3, "#3")])
+    assert calls == [3]  # only the branch that is taken is computed
