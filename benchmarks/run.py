@@ -602,6 +602,15 @@ def _status_text(m: Measurement) -> str:
     }.get(m.status, f"**{m.status}**")
 
 
+def reflow_only_sections() -> list[str]:
+    """Sections written by reflow-only measurement scripts (``benchmarks/results/*.md``,
+    each produced by the command it names), included as they are."""
+    files = sorted((BENCH_DIR / "results").glob("*.md"))
+    if not files:
+        return []
+    return ["## reflow-only measurements", "", *(f.read_text() for f in files)]
+
+
 def write_report(
     path: Path,
     results: list[CaseResult],
@@ -660,11 +669,14 @@ def write_report(
             "",
             *[f"- {m}" for m in missed],
             "",
-            "A profile of where the time goes is still to be added for each of them.",
+            "Where the time goes for each of them: see 'reflow-only measurements' at the end of "
+            "this file.",
             "",
         ]
     parts += ["## Results", ""]
     parts += [case_section(res, quick) for res in results]
+    if not quick:
+        parts += reflow_only_sections()
     text = "\n".join(parts).rstrip() + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

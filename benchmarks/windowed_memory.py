@@ -11,7 +11,9 @@ script prints the current and peak RSS at checkpoints, the state kept by the for
 the throughput, and checks the final per-window counts against a from-scratch computation
 (Polars, with the same lateness rule).
 
-Usage: ``python benchmarks/windowed_memory.py [--events N] [--batch B] [--sensors S]``
+Usage: ``python benchmarks/windowed_memory.py [--events N] [--batch B] [--sensors S]
+[--report benchmarks/results/windowed_memory.md]``; ``--report`` also writes the output as a
+markdown section that ``benchmarks/run.py`` includes in ``BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RATE = 2_000  # events per second of event time
 SEED = 7
+_printed: list[str] = []
+
+
+def say(text: str) -> None:
+    """Print a line of the result and keep it for ``--report``."""
+    print(text, flush=True)
+    _printed.append(text)
+
+
+def write_report(path: Path) -> None:
+    import datetime
+    import platform
+
+    command = "python benchmarks/windowed_memory.py " + " ".join(
+        a for a in sys.argv[1:] if not a.startswith("--report") and a != str(path)
+    )
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = "\n".join([
+        "### Bounded memory of a windowed aggregation (benchmarks/windowed_memory.py)",
+        "",
+        f"- command: `{command.strip()}`",
+        f"- date: {now}; {os.cpu_count()} cores; Python {platform.python_version()}",
+        "- reflow only: the claim is that peak RSS stops growing after warm-up while the",
+        "  stream goes on (windows past their cutoff are forgotten)",
+        "",
+        "```",
+        *_printed,
+        "```",
+        "",
+    ])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def rss_mib() -> float:
@@ -68,6 +102,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=int, default=10)
     parser.add_argument("--no-check", action="store_true",
                         help="skip the from-scratch check (it keeps every event in memory)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write the output as a markdown section to this file")
     args = parser.parse_args()
 
     import numpy as np
@@ -113,9 +149,9 @@ def main() -> None:
     batches = (args.events + args.batch - 1) // args.batch
     every = max(1, batches // args.checkpoints)
     kept: list[pl.DataFrame] = []
-    print(f"events={args.events:,} batch={args.batch:,} sensors={args.sensors} "
-          f"(event time span {args.events // RATE / 60:.0f} min)")
-    print(f"{'events':>12} {'rss MiB':>9} {'peak MiB':>9} {'state rows':>11} {'ev/s':>10}")
+    say(f"events={args.events:,} batch={args.batch:,} sensors={args.sensors} "
+        f"(event time span {args.events // RATE / 60:.0f} min)")
+    say(f"{'events':>12} {'rss MiB':>9} {'peak MiB':>9} {'state rows':>11} {'ev/s':>10}")
     start = time.perf_counter()
     for b in range(batches):
         size = min(args.batch, args.events - b * args.batch)
@@ -127,15 +163,16 @@ def main() -> None:
             done = b * args.batch + size
             state = sum(op.state_rows() for op in forget_ops)
             rate = done / (time.perf_counter() - start)
-            print(f"{done:>12,} {rss_mib():>9.1f} {peak_mib():>9.1f} {state:>11,} {rate:>10,.0f}",
-                  flush=True)
+            say(f"{done:>12,} {rss_mib():>9.1f} {peak_mib():>9.1f} {state:>11,} {rate:>10,.0f}")
     flow.finish()
     elapsed = time.perf_counter() - start
     ignored = pw.temporal.late_rows_ignored()
-    print(f"done in {elapsed:.1f} s ({args.events / elapsed:,.0f} events/s); "
-          f"late events ignored: {ignored:,}; output rows: {emitted[0]:,}")
+    say(f"done in {elapsed:.1f} s ({args.events / elapsed:,.0f} events/s); "
+        f"late events ignored: {ignored:,}; output rows: {emitted[0]:,}")
     if not args.no_check:
         check(kept, latest, ignored)
+    if args.report is not None:
+        write_report(args.report)
 
 
 def check(kept, latest, ignored: int) -> None:
@@ -163,7 +200,7 @@ def check(kept, latest, ignored: int) -> None:
     total = sum(b.height for b in kept)
     assert total - everything.height == ignored, (total - everything.height, ignored)
     assert latest == expected, "windowed counts differ from the from-scratch computation"
-    print(f"check: {len(expected):,} windows equal the from-scratch computation")
+    say(f"check: {len(expected):,} windows equal the from-scratch computation")
 
 
 if __name__ == "__main__":

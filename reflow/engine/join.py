@@ -134,6 +134,8 @@ class JoinOperator(Operator):
     or ``"right"`` (then it is an error for that side's row to match more than one row).
     """
 
+    emits_consolidated = True
+
     stateful = True
 
     def __init__(

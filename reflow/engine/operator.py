@@ -46,6 +46,9 @@ class Operator:
     """
 
     stateful = False
+    # True when every delta this operator returns is already consolidated, so a sink that
+    # receives exactly one delta at a time need not consolidate it again.
+    emits_consolidated = False
 
     def __init__(self, inputs: Sequence[Operator], name: str) -> None:
         self.inputs = list(inputs)

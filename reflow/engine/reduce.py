@@ -116,6 +116,8 @@ class ReduceOperator(Operator):
     be consolidated, since an update that changes nothing here leaves the groups unchanged).
     """
 
+    emits_consolidated = True
+
     stateful = True
 
     def __init__(

@@ -33,6 +33,8 @@ class InputOperator(Operator):
 class MapOperator(Operator):
     """Row-wise projection: ``kernel`` maps a batch to a batch with the same ``_id``/``_diff``."""
 
+    emits_consolidated = True
+
     def __init__(self, source: Operator, kernel: FrameKernel, name: str) -> None:
         super().__init__([source], name)
         self.kernel = kernel
@@ -44,6 +46,10 @@ class MapOperator(Operator):
 
 class FilterOperator(Operator):
     """Keeps the rows for which ``predicate`` is true."""
+
+    @property
+    def emits_consolidated(self) -> bool:  # a subset of a consolidated batch is consolidated
+        return self.inputs[0].emits_consolidated
 
     def __init__(self, source: Operator, predicate: MaskKernel, name: str) -> None:
         super().__init__([source], name)
@@ -57,6 +63,8 @@ class FilterOperator(Operator):
 
 class ReindexOperator(Operator):
     """Gives every row a new id computed from the row (``with_id_from``, ``with_id``)."""
+
+    emits_consolidated = True
 
     def __init__(self, source: Operator, new_ids: IdKernel, name: str) -> None:
         super().__init__([source], name)
@@ -104,6 +112,8 @@ class FlattenOperator(Operator):
 class ConcatOperator(Operator):
     """The union of several inputs with the same columns."""
 
+    emits_consolidated = True
+
     def __init__(self, sources: Sequence[Operator], name: str) -> None:
         super().__init__(sources, name)
 
@@ -136,7 +146,10 @@ class OutputOperator(Operator):
 
     def end_of_time(self, time, ctx):
         pending, self._pending = self._pending, []
-        delta = consolidate(concat_batches(pending))
+        if len(pending) == 1 and self.inputs[0].emits_consolidated:
+            delta = pending[0]
+        else:
+            delta = consolidate(concat_batches(pending))
         if delta is not None:
             self.on_time(time, delta)
         if self.on_time_end is not None:
