@@ -341,6 +341,10 @@ class ExpressionCompiler:
         Batches keep the engine's column order: ``_id`` and other kept columns first, the
         computed columns, then ``_diff`` last.
         """
+        before = [c for c in keep if c != DIFF]
+        after = [DIFF] if DIFF in keep else []
+        if not self.stages and all(isinstance(n, ex.InputColumn) for n in outputs.values()):
+            return self._column_picker(outputs, before, after)
         selected: list[pl.Expr] = []
         for name, node in outputs.items():
             compiled = self.compile(node)
@@ -352,9 +356,26 @@ class ExpressionCompiler:
                     pl.when(compiled.error).then(None).otherwise(value).alias(name)
                 )
                 selected.append(compiled.error.fill_null(False).alias(error_column(name)))
-        before = [c for c in keep if c != DIFF]
-        after = [DIFF] if DIFF in keep else []
         return self._kernel(lambda frame: frame.select(*before, *selected, *after))
+
+    def _column_picker(
+        self, outputs: dict[str, ex.ColumnExpression], before: list[str], after: list[str]
+    ) -> Callable[[pl.DataFrame, RunContext], pl.DataFrame]:
+        """The kernel of a projection that only picks and renames columns: it assembles the
+        output from the input's columns, several times cheaper than a Polars query on the
+        small batches of a streaming update."""
+        picks = [(c, c) for c in before]
+        for name, node in outputs.items():
+            source = self.column_name(node.source, node.name)
+            picks.append((source, name))
+            if node.fallible:
+                picks.append((error_column(source), error_column(name)))
+        picks += [(c, c) for c in after]
+
+        def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+            return pl.DataFrame([frame.get_column(source).alias(name) for source, name in picks])
+
+        return kernel
 
     def mask_kernel(
         self, condition: ex.ColumnExpression
