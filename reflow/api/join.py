@@ -13,7 +13,7 @@ from typing import Any
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.resolve import Scope, Side, resolve
+from reflow.api.resolve import Scope, Side, named_expressions, resolve
 from reflow.api.table import Table
 from reflow.api.trace import BuildError, user_frame
 from reflow.plan.join_node import JoinNode, wide_name
@@ -337,23 +337,9 @@ class JoinResult:
 
     # --- reference rewriting --------------------------------------------------------------------
     def _named(self, args: tuple, kwargs: dict, where: str) -> dict[str, ex.ColumnExpression]:
-        outputs: dict[str, ex.ColumnExpression] = {}
-        for arg in args:
-            if isinstance(arg, ex.ThisWithout):
-                for name in self._side_columns(arg.side, where):
-                    if name not in arg.names:
-                        outputs[name] = ex.ThisReference(arg.side, name)
-            elif isinstance(arg, ex.ColumnExpression) and arg._name():
-                outputs[arg._name()] = arg
-            else:
-                raise BuildError(
-                    f"positional arguments must be column references, got {arg!r}; "
-                    "name computed columns with keyword arguments",
-                    where,
-                )
-        for name, value in kwargs.items():
-            outputs[name] = ex.wrap_arg(value)
-        return outputs
+        return named_expressions(
+            args, kwargs, where, lambda side: self._side_columns(side, where)
+        )
 
     def _side_columns(self, side: str, where: str) -> list[str]:
         lcols = list(self._left._node.columns)

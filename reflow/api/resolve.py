@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,3 +102,32 @@ def resolve(expr: ex.ColumnExpression, scope: Scope) -> ex.ColumnExpression:
     node = expr._rebuild(children) if children else copy.copy(expr)
     node.dtype = node._infer()
     return node
+
+
+def named_expressions(
+    args: tuple,
+    kwargs: dict,
+    where: str,
+    columns_of: Callable[[str], Iterable[str]],
+) -> dict[str, ex.ColumnExpression]:
+    """Output columns of a ``select``-like call: positional column references keep their
+    name, ``*pw.this`` / ``pw.this.without(...)`` expand to ``columns_of(side)``, keywords
+    name computed columns."""
+    outputs: dict[str, ex.ColumnExpression] = {}
+    for arg in args:
+        if isinstance(arg, ex.ThisWithout):
+            for name in columns_of(arg.side):
+                if name not in arg.names:
+                    outputs[name] = ex.ThisReference(arg.side, name)
+        elif isinstance(arg, ex.ColumnExpression) and arg._name():
+            outputs[arg._name()] = arg
+        else:
+            raise BuildError(
+                f"positional arguments must be column references, got {arg!r}; "
+                "name computed columns with keyword arguments",
+                where,
+            )
+    for name, value in kwargs.items():
+        outputs[name] = ex.wrap_arg(value)
+    return outputs
+

@@ -12,7 +12,7 @@ from typing import Any
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.resolve import Scope, resolve
+from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
 from reflow.api.trace import BuildError, user_frame
 from reflow.api.zip_columns import tables_to_zip, zip_with
@@ -122,25 +122,7 @@ class Table:
     def _named_expressions(
         self, args: tuple, kwargs: dict, where: str
     ) -> dict[str, ex.ColumnExpression]:
-        outputs: dict[str, ex.ColumnExpression] = {}
-        for arg in args:
-            if isinstance(arg, ex.ThisWithout):
-                for name in self._node.columns:
-                    if name not in arg.names:
-                        outputs[name] = ex.ThisReference(arg.side, name)
-            elif isinstance(arg, (ex.ColumnReference, ex.ThisReference)):
-                outputs[arg.name] = arg
-            elif isinstance(arg, ex.ColumnExpression) and arg._name():
-                outputs[arg._name()] = arg
-            else:
-                raise BuildError(
-                    f"positional arguments must be column references, got {arg!r}; "
-                    "name computed columns with keyword arguments",
-                    where,
-                )
-        for name, value in kwargs.items():
-            outputs[name] = ex.wrap_arg(value)
-        return outputs
+        return named_expressions(args, kwargs, where, lambda side: self._node.columns)
 
     def filter(self, condition: Any) -> Table:
         """The rows for which ``condition`` is true.
