@@ -61,8 +61,6 @@ _LAZY = {
     "UDF": ("reflow.udfs", "UDF"),
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
-    "persistence": ("reflow.persistence", None),
-    "demo": ("reflow.demo", None),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
 }
 

@@ -206,3 +206,12 @@ def test_select_from_a_table_with_other_ids_is_refused():
     other = T("b\n2")
     with pytest.raises(pw.BuildError, match="not an input of this operation"):
         t.select(other.b)
+
+
+def test_every_lazily_exported_name_resolves():
+    import reflow
+
+    for name in reflow._LAZY:
+        assert getattr(reflow, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = reflow.nope
