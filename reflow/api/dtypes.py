@@ -143,6 +143,23 @@ class Array(DType):
         return np.ndarray
 
 
+class Future(DType):
+    """The result of a fully asynchronous call: a pending value until the call finishes.
+
+    Stored as Python objects; ``Table.await_futures()`` turns it back into ``wrapped``.
+
+    >>> Future(INT)
+    Future(INT)
+    """
+
+    def __init__(self, wrapped: DType) -> None:
+        self.wrapped = wrapped
+        self.name = f"Future({wrapped!r})"
+
+    def typehint(self) -> Any:
+        return self.wrapped.typehint()
+
+
 def wrap(annotation: Any) -> DType:
     """The ``DType`` of a Python annotation.
 

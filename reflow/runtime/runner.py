@@ -11,6 +11,7 @@ import polars as pl
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import RunContext
 from reflow.engine.stateless import InputOperator, OutputOperator
+from reflow.plan.future_nodes import lower_future_selects
 from reflow.plan.nodes import InputNode, Lowering, PlanNode, live_nodes
 from reflow.runtime.error_log import error_log_batch_builder
 from reflow.runtime.sources import ErrorLogSource, StaticSource
@@ -56,7 +57,9 @@ def build(outputs: Sequence[OutputSpec], ctx: RunContext) -> Lowering:
             if not _reads_error_log(node) and all(
                 id(source) in used for source in _live_sources(node)
             ):
+                lower_future_selects(lowering, [node])
                 lowering.lower(node)
+    lower_future_selects(lowering, [spec.node for spec in outputs])
     for spec in outputs:
         spec.attach(lowering, lowering.lower(spec.node))
     for operator, source in lowering.inputs:

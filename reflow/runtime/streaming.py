@@ -240,7 +240,12 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
                 except queue.Empty:
                     pass
                 now = time.monotonic()
+                others_open = bool(ready) or any(  # for sources that close after all others
+                    not getattr(live[i][1], "waits_for_others", False) for i in open_sources
+                )
                 for _, source in live:
+                    if getattr(source, "waits_for_others", False):
+                        source.others_open = others_open  # type: ignore[attr-defined]
                     source.tick(now)
                 run_ready()
                 monitor.refresh()

@@ -144,3 +144,31 @@ def apply_defaults(wide: Table, left: Table, right: Table, defaults: dict, where
         present = ex.IsNone(ex.ThisReference("this", wide_name(side, "id")), True)
         replaced[name] = ex.IfElse(present, ex.ThisReference("this", name), ex.wrap_arg(value))
     return wide.with_columns(**replaced)
+
+
+def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: str,
+                        where: str) -> Table:
+    """One side of the join passed through the gates of ``behavior``: rows are held back
+    until their time + delay is at or behind the largest time seen on that side; then rows
+    whose time + cutoff is at or behind the largest time released so far are ignored, and
+    rows are forgotten (their pairs retracted) once that holds."""
+    from reflow.temporal.behaviors import CommonBehavior
+    from reflow.temporal.gates import gated
+
+    if not isinstance(behavior, CommonBehavior):
+        raise BuildError(f"{join} needs pw.temporal.common_behavior(...), got "
+                         f"{behavior!r}", where)
+    if behavior.cutoff is not None and behavior.keep_results:
+        raise BuildError(f"{join} supports a cutoff only with keep_results=False", where)
+    try:
+        if behavior.delay is not None:
+            delay = _time.duration_value(behavior.delay, time_type, "delay")
+            table, _ = gated(table, TIME, {"buffer": pl.col(TIME) + delay}, where)
+        if behavior.cutoff is not None:
+            # lateness is measured against the largest time released by the buffer
+            cutoff = _time.duration_value(behavior.cutoff, time_type, "cutoff")
+            table, _ = gated(table, TIME, {"ignore_late": pl.col(TIME) + cutoff,
+                                           "forget": pl.col(TIME) + cutoff}, where)
+    except TypeError as exc:
+        raise BuildError(str(exc), where) from None
+    return table

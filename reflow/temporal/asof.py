@@ -30,6 +30,7 @@ from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (
     apply_defaults,
+    apply_join_behavior,
     join_mode,
     keyed,
     parse_on,
@@ -78,13 +79,14 @@ def asof_join(
     ``BACKWARD``), the earliest at or after (``FORWARD``) or the closest (``NEAREST``);
     ``RIGHT`` does the same for right rows, ``OUTER`` both. ``defaults`` gives values for the
     columns of a missing partner. Results are revised when either side changes.
+    ``behavior`` (a ``common_behavior``; with a cutoff, ``keep_results=False``) delays,
+    ignores and forgets the rows of each side against that side's own frontier: see
+    ``docs/temporal.md``.
     """
     from reflow.api.join import JoinMode, JoinResult
     from reflow.api.table import Table
 
     where = user_frame()
-    if behavior is not None:
-        raise BuildError("asof_join does not take a behavior", where)
     if how is None:
         raise BuildError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
     mode = join_mode(how, where)
@@ -96,6 +98,9 @@ def asof_join(
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    if behavior is not None:
+        left_keyed = apply_join_behavior(left_keyed, behavior, time_type, "asof_join", where)
+        right_keyed = apply_join_behavior(right_keyed, behavior, time_type, "asof_join", where)
     columns = wide_columns(
         self, other,
         optional_left=mode in (JoinMode.RIGHT, JoinMode.OUTER),

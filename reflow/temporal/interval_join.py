@@ -38,7 +38,14 @@ from reflow.engine.ids import hash_columns
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode
 from reflow.temporal import _time
-from reflow.temporal._join_common import KEY, TIME, join_mode, keyed, parse_on
+from reflow.temporal._join_common import (
+    KEY,
+    TIME,
+    apply_join_behavior,
+    join_mode,
+    keyed,
+    parse_on,
+)
 from reflow.temporal._pairs import OID, pair_join
 
 if TYPE_CHECKING:
@@ -101,10 +108,10 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     """Join rows of ``self`` and ``other`` whose times satisfy
     ``self_time + lower_bound <= other_time <= self_time + upper_bound`` and the equalities
     ``on``. ``how`` (a ``pw.JoinMode``) keeps rows without a partner; results are revised
-    when either side changes."""
+    when either side changes. ``behavior`` (a ``common_behavior``; with a cutoff,
+    ``keep_results=False``; inner joins only) delays, ignores and forgets the rows of each
+    side against that side's own frontier: see ``docs/temporal.md``."""
     where = user_frame()
-    if behavior is not None:
-        raise BuildError("interval_join does not support behaviors yet", where)
     if not isinstance(interval, Interval):
         raise BuildError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
                          where)
@@ -115,6 +122,15 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    if behavior is not None:
+        from reflow.api.join import JoinMode
+
+        if mode != JoinMode.INNER:
+            raise BuildError("interval_join supports a behavior with how=pw.JoinMode.INNER "
+                             "only", where)
+        left_keyed = apply_join_behavior(left_keyed, behavior, time_type, "interval_join", where)
+        right_keyed = apply_join_behavior(right_keyed, behavior, time_type, "interval_join",
+                                          where)
     try:
         lb = _time.duration_value(interval.lower_bound, time_type, "lower_bound")
         ub = _time.duration_value(interval.upper_bound, time_type, "upper_bound")

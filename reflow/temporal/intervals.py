@@ -64,8 +64,6 @@ def intervals_over_windowby(prepared: Table, original: Table, window: _Intervals
     from reflow.temporal.interval_join import interval, interval_join
     from reflow.temporal.windows import END, KEY, START, WindowedTable
 
-    if has_instance:
-        raise BuildError("intervals_over windows do not take an instance", where)
     if not isinstance(window.at, ex.ColumnReference):
         raise BuildError("intervals_over(at=...) must be a column of a table", where)
     at_table = window.at.table
@@ -85,4 +83,5 @@ def intervals_over_windowby(prepared: Table, original: Table, window: _Intervals
         if name not in outputs:
             outputs[name] = ex.ThisReference("right", name)
     assigned = joined.select(**outputs)
-    return WindowedTable(original, assigned, False, None, where, extra_keys=[LOCATION])
+    return WindowedTable(original, assigned, has_instance, None, where,
+                         extra_keys=[LOCATION])

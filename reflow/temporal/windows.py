@@ -294,18 +294,18 @@ def windowby(
         time_type = _time.check_time_type(prepared._node.columns[KEY].dtype, "the time column")
     except TypeError as exc:
         raise BuildError(str(exc), where) from None
+    if behavior is not None and not isinstance(behavior, (CommonBehavior, ExactlyOnceBehavior)):
+        raise BuildError(f"behavior= must be a pw.temporal behavior, got {behavior!r}", where)
     if isinstance(window, _IntervalsOverWindow):
-        if behavior is not None:
-            raise BuildError("intervals_over windows do not take a behavior", where)
+        # as in the reference API, intervals_over windows accept a behavior and ignore it
         return intervals_over_windowby(prepared, table, window, time_type, instance is not None,
                                        where)
     freeze: Any = None
     try:
         assigned = window._assign(prepared, time_type, instance is not None, where)
-        if behavior is not None:
-            if isinstance(window, _SessionWindow):
-                raise BuildError(
-                    "behaviors are supported for tumbling and sliding windows only", where)
+        # as in the reference API, session windows accept a behavior and ignore it: a late
+        # row can bridge any two sessions, so no session is ever final
+        if behavior is not None and not isinstance(window, _SessionWindow):
             common = _as_common(behavior, window, time_type)
             assigned, freeze = _apply_behavior(assigned, common, time_type, where)
     except TypeError as exc:

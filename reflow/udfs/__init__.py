@@ -8,10 +8,11 @@ How calls run:
 - ``async_executor(capacity=, timeout=, retry_strategy=)`` (the default for ``async def``)
   runs a batch's calls on a background event loop, at most ``capacity`` at a time; ``timeout``
   (seconds) bounds each attempt and the retry strategy repeats failed attempts.
-- ``fully_async_executor()`` runs like ``async_executor``; its results are delivered within the
-  logical time of the row that asked for them, so columns never hold pending values and
-  ``Table.await_futures()`` returns the rows unchanged. (Delivering them as later updates in
-  streaming runs is not implemented.)
+- ``fully_async_executor()`` does not wait: the row is emitted at once with ``Pending`` in the
+  cell (column type ``Future(T)``) and the calls run in the background; each result arrives
+  later as an update (the pending row retracted, the row with the result inserted). A
+  retraction of the row retracts whatever was emitted last and drops a later result.
+  ``Table.await_futures()`` keeps only rows with no pending cell, typed ``T``.
 - An exception becomes an error value in the cell and a row of ``pw.global_error_log()``
   naming the function and the exception (fatal with ``terminate_on_error=True``).
 - ``deterministic=False`` (the default): selects and filters calling the UDF remember the rows

@@ -35,10 +35,13 @@ class AsyncExecutor(Executor):
 
 @dataclass(frozen=True)
 class FullyAsyncExecutor(AsyncExecutor):
-    """Like ``AsyncExecutor``, with results meant to arrive as later updates.
+    """Like ``AsyncExecutor``, but results arrive as later updates.
 
-    reflow currently delivers them within the logical time of the row that asked for them (see
-    ``Table.await_futures``), which gives the same final tables.
+    The column (type ``Future(T)``) holds ``Pending`` until the call finishes; then the row is
+    retracted and inserted again with the result at a later logical time (see
+    ``reflow.plan.future_nodes`` and ``Table.await_futures``). Results are applied as they
+    come, checked every few milliseconds, so ``autocommit_duration_ms`` is accepted for
+    compatibility and not used.
     """
 
     autocommit_duration_ms: int | None = 1500
@@ -104,7 +107,10 @@ def fully_async_executor(
     retry_strategy: AsyncRetryStrategy | None = None,
     autocommit_duration_ms: int | None = 1500,
 ) -> Executor:
-    """Run calls concurrently and let the column be awaited with ``Table.await_futures()``.
+    """Run calls in the background: the column is ``Pending`` until each result arrives.
+
+    Results enter as updates at later logical times; ``Table.await_futures()`` leaves out the
+    rows still pending. A static run ends only after every call finished.
 
     >>> import reflow as pw
     >>> @pw.udf(executor=pw.udfs.fully_async_executor())

@@ -1,10 +1,9 @@
 """``Table.await_futures``: waiting for the results of fully asynchronous UDFs.
 
-reflow's ``fully_async_executor`` runs the calls of a batch concurrently and delivers every
-result within the logical time of the row that asked for it, so a column computed by it never
-holds a pending value and ``await_futures`` has nothing to filter out: it returns a table with
-the same ids and values. (A streaming runtime may later deliver such results as separate
-updates; pipelines written with ``await_futures`` keep working unchanged.)
+A column computed by a UDF with ``fully_async_executor()`` has type ``Future(T)``: its cells
+are ``Pending`` until the call finishes, and the finished value arrives later as an update
+(the pending row retracted, the row with the result inserted). ``await_futures`` keeps the
+rows with no pending cell and gives the columns back their type ``T``.
 """
 
 from __future__ import annotations
@@ -23,10 +22,15 @@ def await_futures(table: Table) -> Table:
     ... x
     ... 7
     ... ''')
-    >>> pw.debug.compute_and_print(t.select(y=tag(pw.this.x)).await_futures(), include_id=False)
+    >>> r = t.select(y=tag(pw.this.x))
+    >>> r.schema
+    <reflow.Schema types={y: Future(STR)}>
+    >>> pw.debug.compute_and_print(r.await_futures(), include_id=False)
     y
     #7
+    >>> r.await_futures().schema
+    <reflow.Schema types={y: STR}>
     """
-    import reflow as pw
+    from reflow.plan.future_nodes import AwaitFuturesNode
 
-    return table.select(*(pw.this[name] for name in table.column_names()))
+    return Table(AwaitFuturesNode(table._node))

@@ -20,6 +20,7 @@ import numpy as np
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.functions import _return_annotation
+from reflow.engine.future_map import PendingCall
 from reflow.plan.compile import RowFailure, _is_numeric_array
 from reflow.udfs._loop import run_coroutine
 from reflow.udfs.caches import CacheStrategy, cache_key
@@ -32,6 +33,7 @@ from reflow.udfs.executors import (
     async_executor,
     auto_executor,
 )
+from reflow.udfs.future_calls import start_calls
 from reflow.udfs.retries import NoRetryStrategy
 
 _ROW_COUNT = "\x00rows"  # hidden argument that tells a batched call how many rows it has
@@ -133,16 +135,18 @@ class UDF:
         function, batched = self._call_plan()
         if batched and not args and not kwargs:
             kwargs = {_ROW_COUNT: 0}
+        fully_async = isinstance(self._executor(), FullyAsyncExecutor)
+        return_type = self._result_dtype()
         return UDFCall(
             self.name,
             function,
             args,
-            self._result_dtype(),
+            dt.Future(return_type) if fully_async else return_type,
             kwargs,
             self.propagate_none,
             batched,
             self.deterministic,
-            isinstance(self._executor(), FullyAsyncExecutor),
+            fully_async,
         )
 
     # --- planning ----------------------------------------------------------------------------
@@ -189,6 +193,10 @@ class UDF:
                 return _cached_rows(self.func, self.name, cache), False
             return _SyncBatches(self.func, self.name, self.max_batch_size, cache), True
         assert isinstance(executor, AsyncExecutor)
+        if isinstance(executor, FullyAsyncExecutor):
+            return _FullyAsyncBatches(
+                self.func, self.name, self.max_batch_size, cache, executor, self._is_async()
+            ), True
         return _AsyncBatches(
             self.func, self.name, self.max_batch_size, cache, executor, self._is_async()
         ), True
@@ -451,6 +459,21 @@ class _AsyncBatches:
                 results[i] = value
                 if self.cache is not None:
                     self.cache.put(keys[i], value)
+
+
+class _FullyAsyncBatches(_AsyncBatches):
+    """Answers every row with a pending token at once; results are delivered later."""
+
+    def __call__(self, *columns: list[Any], **kw_columns: list[Any]) -> list[Any]:
+        count, rows = _rows(columns, kw_columns)
+        results: list[Any] = [None] * count
+        todo, keys = _lookup(self.cache, self.name, rows, results)
+        if todo:
+            tokens: list[Any] = [None] * count
+            for i in todo:
+                tokens[i] = results[i] = PendingCall()
+            start_calls(self, rows, todo, keys, tokens)
+        return results
 
 
 def _chunk_columns(rows, group) -> tuple[list[list[Any]], dict[str, list[Any]]]:
