@@ -22,6 +22,7 @@ from reflow.engine.operator import RunContext
 from reflow.engine.reduce import AggregateSpec, KeySpec, ReduceOperator
 from reflow.plan.compile import ExpressionCompiler, error_column
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name, is_fallible
+from reflow.plan.udf_nodes import calls_nondeterministic, memo_select
 
 
 @dataclass
@@ -102,16 +103,21 @@ class ReduceNode(PlanNode):
         if self.sort_by is not None:
             sort_column, _ = columns.add("\x00sort_by", self.sort_by)
         global_id: Any = hash_values([]) if not self.keys and id_column is None else None
+        source, project = sources[0], columns.kernel(self.name)
+        if project is not None and calls_nondeterministic(columns.computed.values()):
+            # A non-deterministic UDF in a key or an argument must not be called again to
+            # retract a row: its values are computed by an operator that remembers them.
+            source, project = lowering.add(memo_select(source, project, self.name)), None
         return lowering.add(
             ReduceOperator(
-                sources[0],
+                source,
                 self.name,
                 keys=key_specs,
                 aggregates=agg_specs,
                 id_column=id_column,
                 global_id=global_id,
                 sort_column=sort_column,
-                project=columns.kernel(self.name),
+                project=project,
             )
         )
 
