@@ -166,4 +166,4 @@ def test_random_udf_inside_a_reducer_retracts_the_value_it_produced():
             current = None
         else:
             current = row["total"]
-    assert int(current) == 2 + 5
+    assert 2 + 5 <= current < 2 + 5 + 2  # each of the two values is x + random() in [x, x+1)
