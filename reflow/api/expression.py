@@ -8,6 +8,7 @@ resolved tree into vectorized Polars kernels.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -641,17 +642,11 @@ class RowwiseCall(ColumnExpression):
         return (*self.args, *self.kwargs.values())
 
     def _rebuild(self, children):
+        # A copy keeps every setting, including those of subclasses (UDF calls).
         n = len(self.args)
-        new = RowwiseCall(
-            self.name,
-            self.function,
-            children[:n],
-            self.return_type,
-            dict(zip(self.kwargs, children[n:], strict=True)),
-            self.propagate_none,
-            self.batched,
-        )
-        new._where = self._where
+        new = copy.copy(self)
+        new.args = tuple(children[:n])
+        new.kwargs = dict(zip(self.kwargs, children[n:], strict=True))
         return new
 
     def _infer(self) -> dt.DType:

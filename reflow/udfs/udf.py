@@ -58,22 +58,6 @@ class UDFCall(ex.RowwiseCall):
         self.deterministic = deterministic
         self.fully_async = fully_async
 
-    def _rebuild(self, children):
-        n = len(self.args)
-        new = UDFCall(
-            self.name,
-            self.function,
-            children[:n],
-            self.return_type,
-            dict(zip(self.kwargs, children[n:], strict=True)),
-            self.propagate_none,
-            self.batched,
-            self.deterministic,
-            self.fully_async,
-        )
-        new._where = self._where
-        return new
-
 
 class UDF:
     """Base class of user-defined functions; subclasses implement ``__wrapped__``.
