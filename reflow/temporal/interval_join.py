@@ -44,6 +44,7 @@ from reflow.temporal._join_common import (
     apply_join_behavior,
     join_mode,
     keyed,
+    mode_variants,
     parse_on,
 )
 from reflow.temporal._pairs import OID, pair_join
@@ -155,20 +156,6 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     return pair_join(self, other, left_b, right_b, [KEY, BUCKET], condition, mode, same)
 
 
-def _with_mode(mode_name: str):
-    def variant(self: Table, other: Table, self_time: Any, other_time: Any, interval: Interval,
-                *on: Any, **kwargs: Any) -> JoinResult:
-        from reflow.api.join import JoinMode
-
-        return interval_join(self, other, self_time, other_time, interval, *on,
-                             how=getattr(JoinMode, mode_name), **kwargs)
-
-    variant.__name__ = f"interval_join_{mode_name.lower()}"
-    variant.__doc__ = f"``interval_join`` with ``how=pw.JoinMode.{mode_name}``."
-    return variant
-
-
-interval_join_inner = _with_mode("INNER")
-interval_join_left = _with_mode("LEFT")
-interval_join_right = _with_mode("RIGHT")
-interval_join_outer = _with_mode("OUTER")
+interval_join_inner, interval_join_left, interval_join_right, interval_join_outer = mode_variants(
+    interval_join, "interval_join"
+)

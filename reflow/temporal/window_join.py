@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api import expression as ex
 from reflow.api.trace import BuildError, user_frame
-from reflow.temporal._join_common import KEY, join_mode, keyed, parse_on
+from reflow.temporal._join_common import KEY, join_mode, keyed, mode_variants, parse_on
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 
@@ -96,20 +96,6 @@ def _session_prepared(left: Table, right: Table, window: _SessionWindow, time_ty
     return prepared
 
 
-def _with_mode(mode_name: str):
-    def variant(self: Table, other: Table, self_time: Any, other_time: Any, window: Window,
-                *on: Any, **kwargs: Any) -> JoinResult:
-        from reflow.api.join import JoinMode
-
-        return window_join(self, other, self_time, other_time, window, *on,
-                           how=getattr(JoinMode, mode_name), **kwargs)
-
-    variant.__name__ = f"window_join_{mode_name.lower()}"
-    variant.__doc__ = f"``window_join`` with ``how=pw.JoinMode.{mode_name}``."
-    return variant
-
-
-window_join_inner = _with_mode("INNER")
-window_join_left = _with_mode("LEFT")
-window_join_right = _with_mode("RIGHT")
-window_join_outer = _with_mode("OUTER")
+window_join_inner, window_join_left, window_join_right, window_join_outer = mode_variants(
+    window_join, "window_join"
+)
