@@ -45,6 +45,51 @@ UNSUPPORTED = "unsupported"
 ERROR = "error"
 
 
+# --------------------------------------------------------------------------- reflow-only sections
+
+
+class SectionReport:
+    """The lines a reflow-only measurement script prints, kept to be written as a markdown
+    section (``benchmarks/results/NAME.md``) that ``run.py`` includes in ``BENCHMARKS.md``."""
+
+    def __init__(self, title: str, about: Sequence[str]) -> None:
+        self.title = title
+        self.about = list(about)
+        self.lines: list[str] = []
+
+    def say(self, text: str) -> None:
+        """Print a line of the result and keep it for the report."""
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def write(self, path: Path) -> None:
+        """Write the section; its command is this process's, without ``--report``."""
+        import datetime
+
+        arguments, skip = [], False
+        for argument in sys.argv[1:]:
+            if skip or argument.startswith("--report"):
+                skip = argument == "--report"
+                continue
+            arguments.append(argument)
+        command = " ".join(["python", os.path.relpath(sys.argv[0], REPO_DIR), *arguments])
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = "\n".join([
+            f"### {self.title}",
+            "",
+            f"- command: `{command}`",
+            f"- date: {now}; {os.cpu_count()} cores; Python {platform.python_version()}",
+            *(f"- {line}" for line in self.about),
+            "",
+            "```",
+            *self.lines,
+            "```",
+            "",
+        ])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 # --------------------------------------------------------------------------- workload side
 
 

@@ -267,24 +267,6 @@ CASES: list[Case] = [
         ),
         goals=(Goal("import_s", None, 0.5, "import reflow < 0.5 s"),),
     ),
-    # Workload scripts written alongside other features; run when present (same protocol).
-    Case(
-        "wordcount",
-        BENCH_DIR / "wordcount.py",
-        "Wordcount (benchmarks/wordcount.py)",
-        metrics=(WALL, RSS),
-        external=True,
-    ),
-    Case(
-        "udf", BENCH_DIR / "udf.py", "UDFs (benchmarks/udf.py)", metrics=(WALL, RSS), external=True
-    ),
-    Case(
-        "groupby_update",
-        BENCH_DIR / "groupby_update.py",
-        "Groupby updates (benchmarks/groupby_update.py)",
-        metrics=(WALL, RSS),
-        external=True,
-    ),
 ]
 
 
@@ -360,13 +342,6 @@ def run_case(
         result.note = f"`{case.script.name}` does not exist yet: not measured."
         log(f"  {result.note}")
         return result
-    if case.external and case.adapter is None and not follows_protocol(case.script):
-        result.note = (
-            f"`{case.script.name}` was not run: it does not follow the workload protocol of "
-            "`benchmarks/README.md` (no `BENCHMARK-RESULT` line)."
-        )
-        log(f"  {result.note}")
-        return result
     prepare = run_process(
         [sys.executable, str(case.script), *args, "--prepare"]
         if case.adapter is None
@@ -389,12 +364,6 @@ def run_case(
         )
     check_results(result, log)
     return result
-
-
-def follows_protocol(script: Path) -> bool:
-    """Whether a workload script written elsewhere prints the protocol's result line."""
-    text = script.read_text(errors="replace")
-    return "BENCHMARK-RESULT" in text or "RESULT_PREFIX" in text or "common import" in text
 
 
 def measure(

@@ -27,40 +27,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import SectionReport
+
 RATE = 2_000  # events per second of event time
 SEED = 7
-_printed: list[str] = []
-
-
-def say(text: str) -> None:
-    """Print a line of the result and keep it for ``--report``."""
-    print(text, flush=True)
-    _printed.append(text)
-
-
-def write_report(path: Path) -> None:
-    import datetime
-    import platform
-
-    command = "python benchmarks/windowed_memory.py " + " ".join(
-        a for a in sys.argv[1:] if not a.startswith("--report") and a != str(path)
-    )
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = "\n".join([
-        "### Bounded memory of a windowed aggregation (benchmarks/windowed_memory.py)",
-        "",
-        f"- command: `{command.strip()}`",
-        f"- date: {now}; {os.cpu_count()} cores; Python {platform.python_version()}",
-        "- reflow only: the claim is that peak RSS stops growing after warm-up while the",
-        "  stream goes on (windows past their cutoff are forgotten)",
-        "",
-        "```",
-        *_printed,
-        "```",
-        "",
-    ])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+REPORT = SectionReport(
+    "Bounded memory of a windowed aggregation (benchmarks/windowed_memory.py)",
+    [
+        "reflow only: the claim is that peak RSS stops growing after warm-up while the stream"
+        " goes on (windows past their cutoff are forgotten)"
+    ],
+)
+say = REPORT.say
 
 
 def rss_mib() -> float:
@@ -172,7 +150,7 @@ def main() -> None:
     if not args.no_check:
         check(kept, latest, ignored)
     if args.report is not None:
-        write_report(args.report)
+        REPORT.write(args.report)
 
 
 def check(kept, latest, ignored: int) -> None:

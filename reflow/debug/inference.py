@@ -47,15 +47,15 @@ def _python_value_type(value: Any) -> dt.DType:
 
 
 def python_value(value: Any) -> Any:
-    """A numpy/pandas scalar as a plain Python value."""
+    """A numpy/pandas scalar as a plain Python value (pandas' missing markers become ``None``)."""
+    if type(value).__name__ in ("NAType", "NaTType"):  # pd.NA, pd.NaT
+        return None
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
     if hasattr(value, "to_pytimedelta"):
         return value.to_pytimedelta()
-    if isinstance(value, float) and np.isnan(value):
-        return value
     return value
 
 

@@ -50,6 +50,7 @@ class MemoMapOperator(Operator):
     """
 
     stateful = True
+    emits_consolidated = True
 
     def __init__(self, source: Operator, kernel: FrameKernel, name: str) -> None:
         super().__init__([source], name)
@@ -78,6 +79,9 @@ class MemoMapOperator(Operator):
             out = self.kernel(delta, ctx)
             if out is not None and out.height:
                 self._remember(out)
+                if not parts:
+                    # Insertions alone, consolidated, hold each id once; so does their image.
+                    return out
                 parts.append(out)
         return consolidate(concat_batches(parts))
 

@@ -41,7 +41,7 @@ def deliver(token: PendingCall, value: Any, failed: bool = False) -> None:
         inbox.put(token, value, failed)
 
 
-def start_calls(batches: Any, rows, todo, keys, tokens) -> None:
+def start_calls(batches: Any, rows, todo, keys, tokens, columns) -> None:
     """Run ``batches._run`` for rows ``todo`` in the background; deliver each row's result."""
     from reflow.udfs._loop import _background_loop
 
@@ -49,7 +49,7 @@ def start_calls(batches: Any, rows, todo, keys, tokens) -> None:
 
     async def run() -> None:
         try:
-            await batches._run(rows, todo, keys, results)
+            await batches._run(rows, todo, keys, results, columns)
         except Exception as exc:  # noqa: BLE001 - every row of the batch fails
             for i in todo:
                 results[i] = RowFailure(exc)

@@ -152,6 +152,18 @@ def test_table_from_pandas_uses_index_and_special_columns():
     assert pw.debug.table_from_pandas(pd.DataFrame({"k": [3]}), id_from=["k"]) is not None
 
 
+def test_table_from_pandas_missing_values_become_none():
+    df = pd.DataFrame(
+        {
+            "n": pd.array([None, 7], dtype="Int64"),
+            "t": pd.to_datetime([None, "2024-05-01"]),
+        }
+    )
+    t = pw.debug.table_from_pandas(df)
+    assert t.typehints() == {"n": int | None, "t": pw.DateTimeNaive | None}
+    assert rows(t) == [(7, datetime.datetime(2024, 5, 1)), (None, None)]
+
+
 def test_table_from_parquet(tmp_path):
     path = tmp_path / "t.parquet"
     pd.DataFrame({"a": [1, 2], "s": ["x", "y"]}).to_parquet(path)
