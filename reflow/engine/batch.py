@@ -27,6 +27,51 @@ def empty_batch(columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema={ID: ID_DTYPE, **columns, DIFF: DIFF_DTYPE})
 
 
+try:  # Polars' row constructor without its per-call schema normalization in Python
+    from polars._plr import PyDataFrame as _PyDataFrame
+except ImportError:  # pragma: no cover - another Polars build: the public constructor
+    _PyDataFrame = None
+
+
+def frame_from_rows(rows: list[tuple], schema: pl.Schema) -> pl.DataFrame:
+    """A frame from row tuples in ``schema``'s column order.
+
+    The same frame as ``pl.DataFrame(rows, schema=schema, orient="row")``, built in ~5 µs
+    instead of ~20 µs for a couple of rows (the public constructor re-checks the schema in
+    Python on every call), which counts when an update is one or two rows.
+
+    >>> frame_from_rows([(1, "a")], pl.Schema({"n": pl.Int64, "s": pl.String})).rows()
+    [(1, 'a')]
+    """
+    if _PyDataFrame is not None and rows:
+        return pl.DataFrame._from_pydf(_PyDataFrame.from_rows(rows, schema=schema))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def pick_columns(frame: pl.DataFrame, picks: list[tuple[str, str]]) -> pl.DataFrame:
+    """A frame of the columns ``(source, name)`` of ``frame``, renamed; no data is copied.
+
+    Several times cheaper than ``frame.select(...)`` or building a frame from renamed Series
+    on the tiny batches of streaming updates.
+
+    >>> f = pl.DataFrame({"a": [1], "b": [2]})
+    >>> pick_columns(f, [("b", "x"), ("a", "a")]).rows(named=True)
+    [{'x': 2, 'a': 1}]
+    """
+    if _PyDataFrame is None:  # pragma: no cover - another Polars build
+        return pl.DataFrame([frame.get_column(source).alias(name) for source, name in picks])
+    columns = frame._df.get_columns()
+    position = {name: i for i, name in enumerate(frame.columns)}
+    picked = []
+    for source, name in picks:
+        column = columns[position[source]]
+        if source != name:
+            column = column.clone()  # shares the data; only the name is the copy's own
+            column.rename(name)
+        picked.append(column)
+    return pl.DataFrame._from_pydf(_PyDataFrame(picked))
+
+
 def value_columns(batch: pl.DataFrame) -> list[str]:
     """Names of the value columns of ``batch`` (everything but ``_id`` and ``_diff``)."""
     return [c for c in batch.columns if c not in RESERVED]

@@ -70,7 +70,7 @@ class ColumnarGroups:
         rows: list[tuple] = []
         if span is not None:
             i_gid, i_id, values, flags, i_time, i_sort, i_mult = self.layout
-            for row in self.rows.slice(span[0], span[1]).iter_rows():
+            for row in self.rows.slice(span[0], span[1]).rows():
                 if row[i_gid] != gid:
                     continue
                 rows.append((

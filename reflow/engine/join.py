@@ -22,7 +22,15 @@ from collections.abc import Callable
 
 import polars as pl
 
-from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, consolidate
+from reflow.engine.batch import (
+    DIFF,
+    DIFF_DTYPE,
+    ID,
+    ID_DTYPE,
+    concat_batches,
+    consolidate,
+    frame_from_rows,
+)
 from reflow.engine.join_index import KEY, KeyIndex
 from reflow.engine.operator import EngineError, Operator, RunContext
 
@@ -159,7 +167,7 @@ class JoinOperator(Operator):
             **{c: right_side.dtypes[c] for c in right_side.output_columns},
             DIFF: DIFF_DTYPE,
         }
-        self._id_schema = {ID: ID_DTYPE, **self._schema}
+        self._id_schema = pl.Schema({ID: ID_DTYPE, **self._schema})
         # Python objects would not survive a round trip through row tuples.
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
@@ -251,7 +259,7 @@ class JoinOperator(Operator):
             rows = [(row[right_at], *row) for row in rows]
         else:
             rows = [(pair_id_value(row[0], row[right_at]), *row) for row in rows]
-        return self._finish(pl.DataFrame(rows, schema=self._id_schema, orient="row"))
+        return self._finish(frame_from_rows(rows, self._id_schema))
 
     def _finish(self, out: pl.DataFrame | None) -> pl.DataFrame | None:
         if out is not None and self.id_from is not None:

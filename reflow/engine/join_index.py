@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import polars as pl
 
-from reflow.engine.batch import DIFF, DIFF_DTYPE
+from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
 
 KEY = "_key"
 
@@ -46,7 +46,7 @@ class KeyIndex:
         self.data: pl.DataFrame | None = None
         # Rows added one by one (``insert_rows``) wait here before joining ``data`` in bulk.
         self.tail: list[tuple] = []
-        self.schema: dict[str, pl.DataType] | None = None
+        self.schema: pl.Schema | None = None
         # key -> log position, list of positions when the key has several rows, or a slice of
         # ``_bulk`` (the positions of the first large load, sorted by key).
         self.index: dict[object, int | list[int] | slice] = {}
@@ -69,7 +69,7 @@ class KeyIndex:
             return
         self.flush()
         if self.schema is None:
-            self.schema = dict(batch.schema)
+            self.schema = batch.schema
         start = 0 if self.data is None else self.data.height
         if self.data is None:
             self.data = batch
@@ -154,7 +154,7 @@ class KeyIndex:
         if not rows:
             return
         if self.schema is None:
-            self.schema = dict(schema)
+            self.schema = pl.Schema(schema)
         counts = self.counts
         position = (0 if self.data is None else self.data.height) + len(self.tail)
         for row in rows:
@@ -175,7 +175,7 @@ class KeyIndex:
         """Move the rows added one by one into the columnar log."""
         if not self.tail:
             return
-        frame = pl.DataFrame(self.tail, schema=self.schema, orient="row")
+        frame = frame_from_rows(self.tail, self.schema)
         self.tail = []
         if self.data is None:
             self.data = frame

@@ -43,7 +43,7 @@ from reflow.engine.aggregates import (
     Aggregate,
     AggregateError,
 )
-from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
 from reflow.engine.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.ids import hash_columns
 from reflow.engine.invertible import InvertibleGroups, supports
@@ -412,9 +412,8 @@ class ReduceOperator(Operator):
         if self.row_schema is not None:
             # One constructor call for the whole batch: several times cheaper than building
             # one Series per column, which matters for one-row updates.
-            return pl.DataFrame(
-                [(gid, *row, diff) for gid, row, diff in out], schema=self.row_schema,
-                orient="row",
+            return frame_from_rows(
+                [(gid, *row, diff) for gid, row, diff in out], self.row_schema
             )
         series = [pl.Series(ID, [gid for gid, _, _ in out], dtype=ID_DTYPE)]
         for position, (name, dtype) in enumerate(self.out_columns):

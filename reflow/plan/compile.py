@@ -21,7 +21,7 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.engine.batch import DIFF, ID, ID_DTYPE
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, pick_columns
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import RunContext
 from reflow.engine.values import Pointer
@@ -469,7 +469,7 @@ class ExpressionCompiler:
         picks += [(c, c) for c in after]
 
         def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-            return pl.DataFrame([frame.get_column(source).alias(name) for source, name in picks])
+            return pick_columns(frame, picks)
 
         return kernel
 
