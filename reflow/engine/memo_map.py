@@ -63,11 +63,15 @@ class MemoMapOperator(Operator):
     # --- Operator ----------------------------------------------------------------------------
     def process(self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext):
         (delta,) = deltas
-        # A row inserted and retracted within this delta must cancel before the memory is
-        # consulted, or the retraction would take back an older row of the same id.
-        delta = consolidate(delta)
-        if delta is None:
+        if delta is None or delta.height == 0:
             return None
+        if not self.inputs[0].emits_consolidated and (delta[DIFF] <= 0).any():
+            # A row inserted and retracted within this delta must cancel before the memory
+            # is consulted, or the retraction would take back an older row of the same id.
+            # (Pure insertions have nothing to cancel: a table holds an id once.)
+            delta = consolidate(delta)
+            if delta is None:
+                return None
         negative = delta[DIFF] < 0
         parts: list[pl.DataFrame] = []
         if negative.any():
