@@ -51,3 +51,22 @@ def test_bulk_insert_then_retraction_of_part():
     assert all(produced[i] == y for i, y in zip(out[ID].to_list(), out["y"].to_list()))
     assert set(out[DIFF].to_list()) == {-1}
     assert op.remembered_rows == 500
+
+
+def test_insertion_and_retraction_in_one_delta_cancel_before_the_memory_is_consulted():
+    calls = []
+
+    def counting_kernel(frame, ctx):
+        calls.append(frame.height)
+        return random_kernel(frame, ctx)
+
+    op = MemoMapOperator(InputOperator("in", {"x": pl.Int64}), counting_kernel, "memo")
+    first = op.process(0, [batch([(1, 5, 1)])], RunContext())
+    # Time 1: row 1 is updated (-old, +new) and row 2 inserted and deleted at once.
+    out = op.process(1, [batch([(2, 7, 1), (1, 5, -1), (1, 6, 1), (2, 7, -1)])], RunContext())
+    by_diff = {d: (i, y) for i, y, d in zip(out[ID].to_list(), out["y"].to_list(), out[DIFF])}
+    assert sorted(by_diff) == [-1, 1] and out.height == 2
+    assert by_diff[-1] == (1, first["y"][0])  # the remembered value, not a new call
+    assert by_diff[1][0] == 1
+    assert calls == [1, 1]  # only the new version of row 1 was computed
+    assert op.remembered_rows == 1
