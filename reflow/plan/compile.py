@@ -354,11 +354,12 @@ def to_python_values(series: pl.Series, dtype: dt.DType) -> list[Any]:
 def to_numpy_values(series: pl.Series, dtype: dt.DType) -> np.ndarray:
     """Cells of ``series`` as one numpy array, for functions that take whole columns as arrays.
 
-    Numbers and booleans come without a copy when the column has no nulls (a null integer or
-    float becomes NaN); other types come as an object array of the values a function receives.
+    Numbers and booleans come as one copy of the column's memory, writable so that a function
+    may work in place (a null integer or float becomes NaN); other types come as an object
+    array of the values a function receives.
     """
     if (series.dtype.is_numeric() and series.dtype != pl.UInt128) or series.dtype == pl.Boolean:
-        return series.to_numpy()
+        return series.to_numpy(writable=True)
     values = to_python_values(series, dtype)
     return np.fromiter(values, dtype=object, count=len(values))
 

@@ -228,7 +228,8 @@ def udf(
     With ``max_batch_size`` the function is called once per batch of at most that many rows
     and receives one list per argument. A parameter annotated ``np.ndarray`` (or
     ``numpy.typing.NDArray[...]``) receives a numpy array instead, with no Python object made
-    per value: numbers and booleans come without a copy, and a null number arrives as NaN
+    per value: numbers and booleans come as a plain (writable) copy of the column's memory,
+    and a null number arrives as NaN
     (``propagate_none=True`` skips such rows). Returning a numeric numpy array is the fast
     way back; an ``NDArray[np.float64]`` return annotation gives a ``float`` column.
 
@@ -409,7 +410,7 @@ def array_parameters(func: Callable[..., Any]) -> frozenset[int | str]:
     """Parameters of a batched ``func`` annotated as numpy arrays, by position and by name.
 
     Such a parameter receives each batch as a numpy array instead of a list, with no
-    conversion to Python objects (numbers and booleans without a copy).
+    conversion to Python objects.
 
     >>> import numpy as np
     >>> def f(xs: np.ndarray, names: list[str], *, ws: np.ndarray) -> list[float]: ...

@@ -205,3 +205,13 @@ def test_async_batched_udf_receives_numpy_arrays_where_annotated(executor):
         result = result.await_futures()
     assert_rows(result, [(2,), (4,), (6,)])
     assert seen == [np.ndarray, np.ndarray]
+
+
+def test_array_arguments_may_be_changed_in_place():
+    @pw.udf(max_batch_size=2)
+    def doubled(xs: np.ndarray) -> np.ndarray:
+        xs *= 2
+        return xs
+
+    t = numbers(3).select(pw.this.x)
+    assert sorted(rows(t.select(pw.this.x, y=doubled(pw.this.x)))) == [(0, 0), (1, 2), (2, 4)]
