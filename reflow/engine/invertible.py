@@ -38,8 +38,9 @@ from reflow.engine.ids import hash_columns
 # Batches of at most this many rows are pre-aggregated in Python rather than with Polars.
 TINY_ROWS = 32
 # Up to this many rows, groups are numbered in Python and summed with numpy: a Polars
-# ``group_by`` has a fixed cost of ~0.5-1 ms, several times the work on a few thousand rows.
-SMALL_ROWS = 8192
+# ``group_by`` has a fixed cost of ~0.5-1 ms (measured: 1,000 rows 0.3 ms against 1.0 ms;
+# even at ~3,000 rows with cold group-id caches).
+SMALL_ROWS = 2048
 
 _GID_CACHE_LIMIT = 4_000_000
 _INITIAL_CAPACITY = 1024
@@ -245,12 +246,11 @@ class InvertibleGroups:
             row_gids = self._gids_of_keys(delta, row_keys)
         else:
             row_gids = self._gid_series(delta).to_list()
-        position: dict[int, int] = {}
+        gids = list(dict.fromkeys(row_gids))  # in order of first appearance
+        position = dict(zip(gids, range(len(gids))))
         group_of_row = np.fromiter(
-            (position.setdefault(gid, len(position)) for gid in row_gids),
-            dtype=np.int64, count=len(row_gids),
+            map(position.__getitem__, row_gids), dtype=np.int64, count=len(row_gids)
         )
-        gids = list(position)
         first_rows = np.unique(group_of_row, return_index=True)[1].tolist()
         key_values = [[column[i] for i in first_rows] for column in row_keys]
         n_groups = len(gids)
@@ -278,16 +278,17 @@ class InvertibleGroups:
                 arrays.append(count(diffs if ok is None else np.where(ok, diffs, 0)))
                 continue
             column = delta[arg]
-            present = ~column.is_null().to_numpy()
-            if ok is not None:
-                present &= ok
+            present = np.ones(len(diffs), dtype=bool) if ok is None else ok
+            if column.null_count():
+                present = present & ~column.is_null().to_numpy()
+                column = column.fill_null(0)
             if kind == _SUM and dtype == np.int64:  # exact in int64, as in the other paths
-                values = column.fill_null(0).cast(pl.Int64).to_numpy() * diffs
+                values = column.cast(pl.Int64).to_numpy() * diffs
                 total = np.zeros(n_groups, dtype=np.int64)
                 np.add.at(total, group_of_row, np.where(present, values, 0))
                 arrays.append(total)
                 continue
-            x = column.cast(pl.Float64).fill_null(0.0).to_numpy()
+            x = column.cast(pl.Float64).to_numpy()
             if kind == _SUM:
                 keep = present & np.isfinite(x)
                 arrays.append(np.bincount(
