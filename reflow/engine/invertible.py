@@ -240,12 +240,7 @@ class InvertibleGroups:
     def _preaggregate_numpy(self, delta: pl.DataFrame) -> tuple:
         """Per-group sums of a small batch with numpy: groups numbered through a dict of group
         ids, sums by ``np.bincount``/``np.add.at`` (no count_distinct)."""
-        key_columns = [k[0] for k in self.keys]
-        row_keys = [delta[c].to_list() for c in key_columns]
-        if self.cache_keys:
-            row_gids = self._gids_of_keys(delta, row_keys)
-        else:
-            row_gids = self._gid_series(delta).to_list()
+        row_keys, row_gids = self._row_gids(delta)
         gids = list(dict.fromkeys(row_gids))  # in order of first appearance
         position = dict(zip(gids, range(len(gids))))
         group_of_row = np.fromiter(
@@ -305,11 +300,7 @@ class InvertibleGroups:
         """Per-group sums of a tiny batch in plain Python (no Polars call but ``to_list``)."""
         diffs = delta[DIFF].to_list()
         key_columns = [k[0] for k in self.keys]
-        row_keys = [delta[c].to_list() for c in key_columns]
-        if self.cache_keys:
-            row_gids = self._gids_of_keys(delta, row_keys)
-        else:
-            row_gids = self._gid_series(delta).to_list()
+        row_keys, row_gids = self._row_gids(delta)
         columns: dict[str, list] = {}
         for spec in self.specs:
             for arg in spec[1]:
@@ -377,6 +368,13 @@ class InvertibleGroups:
                 [d for _, d in nonzero],
             )
         return gids, key_values, arrays, pairs
+
+    def _row_gids(self, delta: pl.DataFrame) -> tuple[list[list], list[int]]:
+        """The key values (one list per key column) and the group id of every row."""
+        row_keys = [delta[k[0]].to_list() for k in self.keys]
+        if self.cache_keys:
+            return row_keys, self._gids_of_keys(delta, row_keys)
+        return row_keys, self._gid_series(delta).to_list()
 
     def _gid_series(self, frame: pl.DataFrame) -> pl.Series:
         if self.id_column is not None:
