@@ -41,7 +41,13 @@ class MapOperator(Operator):
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
-        return consolidate(self.kernel(delta, ctx))
+        out = self.kernel(delta, ctx)
+        if out is not None and out.height and (delta[DIFF] > 0).all():
+            # Pure insertions hold each id once (a table holds an id once), and so does their
+            # image: nothing can merge or cancel. An update's -old/+new pair can, when the
+            # projection drops what changed.
+            return out
+        return consolidate(out)
 
 
 class FilterOperator(Operator):
