@@ -11,6 +11,7 @@ Polars, the function is called once per row, and the results are attached as tem
 from __future__ import annotations
 
 import datetime
+import functools
 import operator as py_operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -240,7 +241,7 @@ class RowwiseStage:
 
     def _arguments(self, args: list[pl.Series], n_pos: int) -> list[Any]:
         """The argument columns as the function takes them: lists, or numpy arrays if asked."""
-        wants_array = self._array_positions(n_pos)
+        wants_array = self._array_positions
         return [
             (to_numpy_values if i in wants_array else to_python_values)(arg, self.arg_types[i])
             for i, arg in enumerate(args)
@@ -269,12 +270,15 @@ class RowwiseStage:
                 ctx.report_error(operator, self._message(exc), ids[position])
         return from_python_values(out, self.result_type, failed, self.name, ids, ctx, operator)
 
-    def _array_positions(self, n_pos: int) -> set[int]:
-        """Arguments (by position in ``self.args``) the function takes as numpy arrays."""
+    @functools.cached_property
+    def _array_positions(self) -> set[int]:
+        """Arguments (by position in ``self.args``) the function takes as numpy arrays; worked
+        out once, not per chunk."""
         wanted = getattr(self.function, "array_parameters", None)
         if not wanted:
             return set()
         names = self.kwarg_names
+        n_pos = len(self.args) - len(names)
         return {
             i for i in range(len(self.args)) if (i if i < n_pos else names[i - n_pos]) in wanted
         }
