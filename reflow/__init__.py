@@ -62,6 +62,8 @@ _LAZY = {
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
+    "iterate": ("reflow.api.iterate", "iterate"),
+    "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
 }
 
 
