@@ -63,6 +63,8 @@ _LAZY = {
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
     "iterate": ("reflow.api.iterate", "iterate"),
+    "stdlib": ("reflow.stdlib", None),
+    "graphs": ("reflow.stdlib.graphs", None),
     "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
 }
 
