@@ -399,3 +399,15 @@ def _inputs_of(node: m.Node) -> set[str]:
     for child in node.children():
         out |= _inputs_of(child)
     return out
+
+
+@st.composite
+def iterate_cases(draw: Any, max_times: int = 5) -> m.Case:
+    """A fixed-point loop over a graph whose edges come and go (``model.Iterate``), read from
+    an input or from a filter of it."""
+    n_times = draw(st.integers(2, max_times))
+    src: m.Node = m.Input("t0")
+    if draw(st.booleans()):
+        src = m.Filter(src, draw(bool_expr(src.schema, 1)))
+    pipeline = m.Iterate(src, draw(st.sampled_from(m.ITERATE_KINDS)))
+    return m.Case({"t0": draw(streams(n_times, labels=10, max_changes=6))}, pipeline)

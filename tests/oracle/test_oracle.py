@@ -46,6 +46,15 @@ def test_deduplicate_matches_static_runs_on_the_history(case: m.Case) -> None:
     check_case(case, reference=False)
 
 
+@oracle_settings(scale=0.3)
+@given(S.iterate_cases())
+def test_iterate_matches_from_scratch_fixed_points(case: m.Case) -> None:
+    """Components, shortest paths, a damped ranking and a fixed-point filter over edges that
+    are inserted, updated and deleted: the loop's output at every time equals the fixed point
+    a fresh run computes on that time's snapshot."""
+    check_case(case, reference=False)
+
+
 # --- the harness itself ------------------------------------------------------------------------
 
 ROW_A = (1, 2, 0.5, "é", None, (1, 2), datetime.datetime(2024, 1, 1))
