@@ -55,6 +55,25 @@ def test_iterate_matches_from_scratch_fixed_points(case: m.Case) -> None:
     check_case(case, reference=False)
 
 
+@pytest.mark.parametrize("kind", m.ITERATE_KINDS)
+def test_iterate_when_only_a_constant_of_the_loop_changes(kind: str) -> None:
+    """An edge between vertices that stay is inserted, then deleted: the loop's iterated
+    tables do not change at those times, only its constants (the edges) do."""
+    day = datetime.datetime(2024, 1, 1)
+
+    def row(k: int, v: int) -> tuple:
+        return (k, v, 0.0, "", None, (), day)
+
+    stream = m.Stream((
+        (m.Upsert(0, row(0, 1)), m.Upsert(1, row(1, 2)), m.Upsert(2, row(2, 3)),
+         m.Upsert(4, row(3, 4))),
+        (m.Upsert(3, row(0, 2)),),
+        (m.Delete(3), m.Delete(1)),
+        (m.Upsert(1, row(1, 2)), m.Upsert(2, row(3, 8))),
+    ))
+    check_case(m.Case({"t0": stream}, m.Iterate(m.Input("t0"), kind)), reference=False)
+
+
 # --- the harness itself ------------------------------------------------------------------------
 
 ROW_A = (1, 2, 0.5, "é", None, (1, 2), datetime.datetime(2024, 1, 1))
