@@ -98,9 +98,9 @@ def pagerank_pipeline(pw, edges):
         share = degrees.select(
             share=pw.if_else(degrees.degree == 0, 0, (ranks.rank * 5) // (degrees.degree * 6))
         )
-        flows = edges.select(v=edges.v, flow=share.ix(edges.u).share)
+        flows = edges.join(share, edges.u == share.id).select(v=edges.v, flow=share.share)
         inflow = flows.groupby(id=flows.v).reduce(total=pw.reducers.sum(flows.flow))
-        received = inflow.ix(ranks.id, optional=True).total
+        received = inflow.ix(ranks.id, allow_misses=True).total
         return dict(ranks=ranks.select(rank=1_000 + pw.coalesce(received, 0)))
 
     return pw.iterate(step, iteration_limit=5, ranks=ranks, degrees=degrees, edges=edges).ranks
@@ -113,7 +113,7 @@ def components_pipeline(pw, edges):
     labels = both.groupby(id=both.u).reduce(component=pw.reducers.min(both.u))
 
     def spread(labels, both):
-        offers = both.select(v=both.v, c=labels.ix(both.u).component)
+        offers = both.join(labels, both.u == labels.id).select(v=both.v, c=labels.component)
         best = offers.groupby(id=offers.v).reduce(c=pw.reducers.min(offers.c))
         offered = best.ix(labels.id).c
         return dict(labels=labels.select(
@@ -130,9 +130,10 @@ def shortest_paths_pipeline(pw, edges, source):
     )
 
     def relax(dist, edges):
-        offers = edges.select(v=edges.v, d=dist.ix(edges.u).dist_from_source + edges.dist)
+        offers = edges.join(dist, edges.u == dist.id).select(
+            v=edges.v, d=dist.dist_from_source + edges.dist)
         best = offers.groupby(id=offers.v).reduce(d=pw.reducers.min(offers.d))
-        offered = pw.coalesce(best.ix(dist.id, optional=True).d, float("inf"))
+        offered = pw.coalesce(best.ix(dist.id, allow_misses=True).d, float("inf"))
         return dict(dist=dist.select(dist_from_source=pw.if_else(
             offered < dist.dist_from_source, offered, dist.dist_from_source)))
 

@@ -64,7 +64,7 @@ def judge(verdicts: pw.Table, evidence: pw.Table) -> dict[str, pw.Table]:
         suspicious=pw.reducers.sum(pw.if_else(judged.suspicious, 1, 0)),
         total=pw.reducers.count(),
     )
-    mine = counts.ix(verdicts.id, optional=True)
+    mine = counts.ix(verdicts.id, allow_misses=True)
     reliable = pw.coalesce(mine.suspicious * 2 <= mine.total, True)
     return dict(verdicts=verdicts.select(verdicts.name, reliable=reliable))
 

@@ -710,7 +710,7 @@ class Iterate(Node):
 
 def _keep_supported(rows):
     targets = rows.groupby(id=rows.pointer_from(rows.v % 5)).reduce(n=pw.reducers.count())
-    supported = targets.ix(rows.pointer_from(rows.k), optional=True).n
+    supported = targets.ix(rows.pointer_from(rows.k), allow_misses=True).n
     marked = rows.select(rows.k, rows.v, ok=(rows.v % 4 == 0) | supported.is_not_none())
     return marked.filter(marked.ok).select(marked.k, marked.v)
 

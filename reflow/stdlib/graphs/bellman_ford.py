@@ -53,11 +53,11 @@ def bellman_ford(vertices: Table, edges: Table) -> Table:
     )
 
     def relax(dist: Table, edges: Table) -> dict[str, Table]:
-        offers = edges.select(
-            v=edges.v, d=dist.ix(edges.u).dist_from_source + edges.dist
+        offers = edges.join(dist, edges.u == dist.id).select(
+            v=edges.v, d=dist.dist_from_source + edges.dist
         )
         best = offers.groupby(id=offers.v).reduce(d=pw.reducers.min(offers.d))
-        offered = pw.coalesce(best.ix(dist.id, optional=True).d, math.inf)
+        offered = pw.coalesce(best.ix(dist.id, allow_misses=True).d, math.inf)
         return dict(dist=dist.select(
             dist_from_source=pw.if_else(
                 offered < dist.dist_from_source, offered, dist.dist_from_source

@@ -40,7 +40,7 @@ def connected_components(edges: Table) -> Table:
     labels = both.groupby(id=both.u).reduce(component=pw.reducers.min(both.u))
 
     def spread(labels: Table, both: Table) -> dict[str, Table]:
-        offers = both.select(v=both.v, c=labels.ix(both.u).component)
+        offers = both.join(labels, both.u == labels.id).select(v=both.v, c=labels.component)
         best = offers.groupby(id=offers.v).reduce(c=pw.reducers.min(offers.c))
         offered = best.ix(labels.id).c
         return dict(labels=labels.select(

@@ -58,9 +58,10 @@ def pagerank(edges: Table, steps: int = 5) -> Table:
                 degrees.degree == 0, 0, (ranks.rank * 5) // (degrees.degree * 6)
             )
         )
-        flows = edges.select(v=edges.v, flow=share.ix(edges.u).share)
+        # a plain join (ids from the pair) is cheaper than ``ix`` on the big edge table
+        flows = edges.join(share, edges.u == share.id).select(v=edges.v, flow=share.share)
         inflow = flows.groupby(id=flows.v).reduce(total=pw.reducers.sum(flows.flow))
-        received = inflow.ix(ranks.id, optional=True).total
+        received = inflow.ix(ranks.id, allow_misses=True).total
         return dict(ranks=ranks.select(rank=_BASE + pw.coalesce(received, 0)))
 
     return pw.iterate(step, iteration_limit=steps, ranks=ranks, degrees=degrees,
