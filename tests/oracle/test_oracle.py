@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from . import model as m
 from . import strategies as S
@@ -46,13 +47,14 @@ def test_deduplicate_matches_static_runs_on_the_history(case: m.Case) -> None:
     check_case(case, reference=False)
 
 
-@oracle_settings(scale=0.3)
-@given(S.iterate_cases())
-def test_iterate_matches_from_scratch_fixed_points(case: m.Case) -> None:
+@pytest.mark.parametrize("kind", m.ITERATE_KINDS)
+@settings(oracle_settings(scale=0.12))
+@given(data=st.data())
+def test_iterate_matches_from_scratch_fixed_points(kind: str, data: st.DataObject) -> None:
     """Components, shortest paths, a damped ranking and a fixed-point filter over edges that
     are inserted, updated and deleted: the loop's output at every time equals the fixed point
     a fresh run computes on that time's snapshot."""
-    check_case(case, reference=False)
+    check_case(data.draw(S.iterate_cases(kind)), reference=False)
 
 
 @pytest.mark.parametrize("kind", m.ITERATE_KINDS)
