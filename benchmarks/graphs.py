@@ -356,7 +356,7 @@ def pathway_incremental(algorithm: str, edges: int, changes: int) -> None:
                       **summarize(results["latencies"])}))
 
 
-# --- driver ----------------------------------------------------------------------------------------
+# --- driver ---------------------------------------------------------------------------------
 def _subprocess(python: Path | str, *args: str, timeout: float = 3600) -> dict | None:
     command = [str(python), str(Path(__file__).resolve()), *args]
     env = dict(os.environ, PATHWAY_THREADS="1", PYTHONPATH=str(HERE.parent))

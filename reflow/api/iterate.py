@@ -27,7 +27,7 @@ class IterateError(BuildError, ValueError):
     """The loop function returned something ``pw.iterate`` cannot iterate."""
 
 
-class iterate_universe:  # noqa: N801 - Pathway's name
+class iterate_universe:
     """Marks an argument of ``pw.iterate`` whose set of row ids may change inside the loop
     (rows are added or removed by the loop function, e.g. with ``filter``).
 

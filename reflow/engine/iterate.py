@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
-from reflow.engine.ids import _hashable, _half, _salt_words
+from reflow.engine.ids import _half, _hashable, _salt_words
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.stateless import InputOperator
 

@@ -44,7 +44,7 @@ class WeightedGraph(Graph):
     WE: Table
 
     @staticmethod
-    def from_vertices_and_weighted_edges(V: Table, WE: Table) -> WeightedGraph:  # noqa: N803
+    def from_vertices_and_weighted_edges(V: Table, WE: Table) -> WeightedGraph:
         """A weighted graph of the vertices ``V`` and the weighted edges ``WE``."""
         return WeightedGraph(V, WE.select(WE.u, WE.v), WE)
 
