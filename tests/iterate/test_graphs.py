@@ -143,3 +143,9 @@ def test_graph_types_keep_their_tables():
     assert weighted.E.column_names() == ["u", "v"]
     assert weighted.WE.column_names() == ["u", "v", "weight"]
     assert isinstance(weighted, graphs.Graph)
+
+
+def test_graphs_are_reachable_as_in_pathway():
+    assert pw.graphs is pw.stdlib.graphs
+    assert callable(pw.stdlib.graphs.pagerank.pagerank)
+    assert callable(pw.stdlib.graphs.bellman_ford.bellman_ford)
