@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reflow.engine.batch import concat_batches
-from reflow.engine.stateless import InputOperator
+from reflow.engine.operators.stateless import InputOperator
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource

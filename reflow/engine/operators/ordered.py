@@ -18,8 +18,8 @@ from sortedcontainers import SortedList
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
-from reflow.engine.keyed import Ref, RowStore
 from reflow.engine.operator import Operator
+from reflow.engine.state.row_store import Ref, RowStore
 
 PREV = "prev"
 NEXT = "next"
@@ -45,7 +45,7 @@ class SortOperator(Operator):
 
     >>> import polars as pl
     >>> from reflow.engine.operator import RunContext
-    >>> from reflow.engine.stateless import InputOperator
+    >>> from reflow.engine.operators.stateless import InputOperator
     >>> source = InputOperator("in", {"k": pl.Int64})
     >>> op = SortOperator(source, "sort", "k")
     >>> batch = pl.DataFrame({"_id": [1, 2, 3], "k": [30, 10, 20], "_diff": [1, 1, 1]},
@@ -269,7 +269,7 @@ class DeduplicateOperator(Operator):
 
     >>> import polars as pl
     >>> from reflow.engine.operator import RunContext
-    >>> from reflow.engine.stateless import InputOperator
+    >>> from reflow.engine.operators.stateless import InputOperator
     >>> source = InputOperator("in", {"v": pl.Int64})
     >>> op = DeduplicateOperator(source, "dedup", {"v": pl.Int64}, "v", None,
     ...                          lambda new, old: new > old, lambda s: s.to_list())

@@ -31,8 +31,8 @@ from reflow.engine.batch import (
     consolidate,
     frame_from_rows,
 )
-from reflow.engine.join_index import KEY, KeyIndex
 from reflow.engine.operator import EngineError, Operator, RunContext
+from reflow.engine.state.key_index import KEY, KeyIndex
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
 

@@ -36,18 +36,18 @@ from typing import Any
 
 import polars as pl
 
-from reflow.engine.aggregates import (
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
+from reflow.engine.ids import hash_columns
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.aggregates import (
     KIND_ACC,
     KIND_ROWS,
     KIND_STATEFUL,
     Aggregate,
     AggregateError,
 )
-from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
-from reflow.engine.group_store import ColumnarGroups, out_column, slot_expr
-from reflow.engine.ids import hash_columns
-from reflow.engine.invertible import InvertibleGroups, supports
-from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
+from reflow.engine.state.invertible import InvertibleGroups, supports
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
 # the vectorized path (which rewrites the columnar state, so it must not run for small changes

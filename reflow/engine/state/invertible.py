@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reflow.engine.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
 from reflow.engine.batch import DIFF, ID, ID_DTYPE
 from reflow.engine.ids import hash_columns
+from reflow.engine.state.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
 
 # Batches of at most this many rows are pre-aggregated in Python rather than with Polars.
 TINY_ROWS = 32
