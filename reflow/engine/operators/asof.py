@@ -42,6 +42,8 @@ class AsofJoinOperator(Operator):
     where ``renames[side]`` maps an input column to its output name.
     """
 
+    state_fields = ("live", "output")
+
     stateful = True
 
     def __init__(
@@ -173,6 +175,8 @@ class AsofNowJoinOperator(Operator):
     empty right columns when there is none); the answer is never revised when the right side
     changes later. Deleting the left row retracts exactly the answer it was given.
     """
+
+    state_fields = ("right", "answers")
 
     stateful = True
 

@@ -33,6 +33,7 @@ from reflow.engine.batch import (
 )
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
+from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
 
@@ -46,7 +47,7 @@ _ROWWISE = 32
 _PARTNER_LIMIT = 256
 
 
-class JoinSide:
+class JoinSide(Snapshottable):
     """How one input enters the join: its key kernel and the names of its output columns.
 
     ``key_column``, when given, names an input column that is the key itself (no kernel runs).
@@ -56,6 +57,8 @@ class JoinSide:
     the output column holding the input row's id; ``dtypes`` gives the Polars type of every
     output column, used to pad the side with nulls in outer joins.
     """
+
+    state_fields = ("arrangement",)
 
     def __init__(
         self,
@@ -141,6 +144,8 @@ class JoinOperator(Operator):
     is the hash of the pair of input ids, or the id of one side when ``id_from`` is ``"left"``
     or ``"right"`` (then it is an error for that side's row to match more than one row).
     """
+
+    state_fields = ("left", "right", "_id_counts", "_touched")
 
     emits_consolidated = True
 

@@ -151,6 +151,8 @@ class KeyedOperator(Operator):
     [(2, 20, 1)]
     """
 
+    state_fields = ("stores", "counts")
+
     stateful = True
 
     def __init__(

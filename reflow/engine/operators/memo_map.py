@@ -49,6 +49,8 @@ class MemoMapOperator(Operator):
     rows, as a filter does). A retracted id that produced no output retracts nothing.
     """
 
+    state_fields = ("_chunks", "_dead", "_indexed", "_index")
+
     stateful = True
     emits_consolidated = True
 

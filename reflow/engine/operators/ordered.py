@@ -54,6 +54,8 @@ class SortOperator(Operator):
     [(1, 3, None), (2, None, 3), (3, 2, 1)]
     """
 
+    state_fields = ("order", "entries", "extra", "store")
+
     stateful = True
 
     def __init__(
@@ -278,6 +280,8 @@ class DeduplicateOperator(Operator):
     >>> op.process(0, [batch], RunContext())["v"].to_list()
     [7]
     """
+
+    state_fields = ("kept_values", "store")
 
     stateful = True
 

@@ -116,6 +116,8 @@ class ReduceOperator(Operator):
     be consolidated, since an update that changes nothing here leaves the groups unchanged).
     """
 
+    state_fields = ("overlay", "gid_cache", "columnar", "invertible")
+
     emits_consolidated = True
 
     stateful = True
@@ -183,6 +185,14 @@ class ReduceOperator(Operator):
                  for s in self.specs],
                 id_column=id_column, global_id=global_id, cache_keys=self.cache_keys,
             )
+
+    def new_state(self, field: str) -> ColumnarGroups:
+        if field != "columnar":
+            return super().new_state(field)
+        return ColumnarGroups(
+            [_key_column(i) for i in range(len(self.keys))], self.out_columns,
+            self._aggregations(),
+        )
 
     # --- entry point ------------------------------------------------------------------------
     def process(self, time, deltas, ctx):
@@ -431,10 +441,7 @@ class ReduceOperator(Operator):
         affected = frame["_gid"].unique()
         exported_rows, exported_outputs, exported = self._export_overlay(affected, frame.schema)
         if self.columnar is None:
-            self.columnar = ColumnarGroups(
-                [_key_column(i) for i in range(len(self.keys))], self.out_columns,
-                self._aggregations(),
-            )
+            self.columnar = self.new_state("columnar")
         new_records, old_records = self.columnar.apply(
             frame, affected, exported_rows, exported_outputs, exported
         )

@@ -27,6 +27,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.snapshot import Snapshottable
 
 FRONTIER = "_pw_frontier"
 
@@ -42,6 +43,8 @@ def late_rows_ignored() -> int:
 
 class FrontierOperator(Operator):
     """The largest value of ``time_column`` among inserted rows, as a one-row table."""
+
+    state_fields = ("value",)
 
     stateful = True
 
@@ -79,6 +82,8 @@ class FrontierOperator(Operator):
 class _FrontierReader(Operator):
     """Base of operators whose second input is a ``FrontierOperator``."""
 
+    state_fields = ("previous", "current")
+
     stateful = True
 
     def __init__(self, data: Operator, frontier: Operator, name: str) -> None:
@@ -99,8 +104,10 @@ class _FrontierReader(Operator):
         self.previous = self.current
 
 
-class _Chunks:
+class _Chunks(Snapshottable):
     """Rows kept in chunks, each with the smallest threshold it holds."""
+
+    state_fields = ("chunks",)
 
     def __init__(self, threshold: str) -> None:
         self.threshold = threshold
@@ -141,6 +148,8 @@ class _Chunks:
 class BufferOperator(_FrontierReader):
     """Holds each row until its threshold is at or behind the current frontier."""
 
+    state_fields = ("previous", "current", "held")
+
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
         self.threshold = threshold
@@ -170,6 +179,8 @@ class IgnoreLateOperator(_FrontierReader):
     ``count`` makes dropped insertions count as ignored late events (logged and added to
     ``late_rows_ignored()``); without it the operator silently freezes closed results.
     """
+
+    state_fields = ("previous", "current", "ignored", "_ignored_now")
 
     def __init__(
         self, data: Operator, frontier: Operator, threshold: str, name: str, count: bool = True
@@ -212,6 +223,8 @@ class ForgetOperator(_FrontierReader):
     Rows arriving with a threshold already behind it are dropped (they would be forgotten at
     once), so a late retraction of a forgotten row cannot make a count negative downstream.
     """
+
+    state_fields = ("previous", "current", "live", "_forgot_at")
 
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
@@ -256,6 +269,8 @@ class SessionOperator(Operator):
     otherwise (an arbitrary predicate) every session of the instance. Only rows whose window
     changed are emitted.
     """
+
+    state_fields = ("assigned",)
 
     stateful = True
 
@@ -323,6 +338,8 @@ class InactivityOperator(Operator):
     any row arrives, the start of the run counts as the last activity of the ``None``
     instance.
     """
+
+    state_fields = ("start_ns", "seen_any", "last", "open")
 
     stateful = True
 

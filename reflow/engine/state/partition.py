@@ -30,9 +30,6 @@ import polars as pl
 #: The number of key partitions; fixed, so that any number of shards up to it maps onto it.
 PARTITIONS = 256
 
-_MASK64 = (1 << 64) - 1
-
-
 class _Broadcast:
     def __repr__(self) -> str:
         return "BROADCAST"
@@ -43,9 +40,9 @@ BROADCAST = _Broadcast()
 
 
 def partition_of(hashes: pl.Series) -> np.ndarray:
-    """The partition (``0 <= p < PARTITIONS``) of each 128-bit key hash: its low bits."""
-    low = (hashes.cast(pl.UInt128) & pl.lit(_MASK64, dtype=pl.UInt128)).cast(pl.UInt64)
-    return (low.to_numpy() % np.uint64(PARTITIONS)).astype(np.int64)
+    """The partition (``0 <= p < PARTITIONS``) of each 128-bit key hash: its lowest bits."""
+    rest = pl.lit(hashes).cast(pl.UInt128) % pl.lit(PARTITIONS, dtype=pl.UInt128)
+    return pl.select(rest.cast(pl.Int64)).to_series().to_numpy()
 
 
 def shard_of(partitions: np.ndarray, shards: int) -> np.ndarray:

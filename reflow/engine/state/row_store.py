@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID
+from reflow.engine.state.snapshot import Snapshottable
 
 Ref = int  # chunk number * 2**32 + position of the row in that chunk
 NULL_CHUNK = -1
@@ -22,7 +23,7 @@ _MASK = (1 << _SHIFT) - 1
 _BULK = 256
 
 
-class RowStore:
+class RowStore(Snapshottable):
     """The live rows of one input, by id, as references into the batches they came in.
 
     >>> import polars as pl
@@ -33,6 +34,8 @@ class RowStore:
     >>> store.gather([store.ref(2), None])["x"].to_list()
     [20, None]
     """
+
+    state_fields = ("rows", "extra", "chunks", "live", "_dead", "_next_chunk")
 
     def __init__(self, columns: dict[str, pl.DataType]) -> None:
         self.columns = dict(columns)
