@@ -172,6 +172,12 @@ def run_sharded(case: Case, index: int, recording: Recording, shards: int) -> di
     ``index``; the union of their outputs per time."""
     copies = [lower(case).dataflow.operators[index] for _ in range(shards)]
     ctx = RunContext(terminate_on_error=False)
+    # An operator with an input every shard receives (a frontier, a wake-up) acts on the
+    # time itself, not only on its rows: then every shard runs whenever the operator runs.
+    wake_all = any(
+        copies[0].partition_key(i, delta, ctx) is BROADCAST
+        for _, deltas in recording.calls for i, delta in enumerate(deltas) if delta is not None
+    )
     outputs: dict[Any, list[pl.DataFrame | None]] = {}
     times = []
     for time, deltas in recording.calls:
@@ -180,7 +186,7 @@ def run_sharded(case: Case, index: int, recording: Recording, shards: int) -> di
                 for copy in copies:
                     copy.end_of_time(times[-1], ctx)
             times.append(time)
-        ctx.time = time
+        ctx.time = CURRENT_TIME[0] = time
         parts: list[list[pl.DataFrame | None]] = [[] for _ in copies]
         for input_index, delta in enumerate(deltas):
             if delta is None:
@@ -191,7 +197,7 @@ def run_sharded(case: Case, index: int, recording: Recording, shards: int) -> di
             for shard in range(shards):
                 parts[shard].append(cut[shard])
         for copy, shard_deltas in zip(copies, parts, strict=True):
-            if any(d is not None for d in shard_deltas):
+            if wake_all or any(d is not None for d in shard_deltas):
                 outputs.setdefault(time, []).append(copy.process(time, shard_deltas, ctx))
     if times:
         for copy in copies:

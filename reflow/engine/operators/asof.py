@@ -75,6 +75,10 @@ class AsofJoinOperator(Operator):
             pl.col(DIFF),
         )
 
+    def partition_key(self, input_index, delta, ctx):
+        """The equality key: rows that can be paired live in one shard."""
+        return hash_columns(delta, [KEY])
+
     def process(self, time, deltas, ctx):
         prepared = [
             self._prepare(side, delta) if delta is not None else None
@@ -206,6 +210,10 @@ class AsofNowJoinOperator(Operator):
             pl.col(KEY),
             pl.col(DIFF),
         )
+
+    def partition_key(self, input_index, delta, ctx):
+        """The equality key: a query meets the right rows of its key in one shard."""
+        return hash_columns(delta, [KEY])
 
     def process(self, time, deltas, ctx):
         left, right = deltas

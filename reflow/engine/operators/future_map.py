@@ -22,6 +22,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID, consolidate
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import BROADCAST
 from reflow.engine.state.snapshot import SnapshotError
 
 
@@ -127,6 +128,10 @@ class FutureMapOperator(Operator):
                 f"{self.name}: cannot snapshot while {running} asynchronous call(s) are running"
             )
         return super().state()
+
+    def partition_key(self, input_index, delta, ctx):
+        """Rows by id; the wake-up signal goes to every shard."""
+        return BROADCAST if input_index == 1 else delta[ID]
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext

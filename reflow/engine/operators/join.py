@@ -31,6 +31,7 @@ from reflow.engine.batch import (
     consolidate,
     frame_from_rows,
 )
+from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
 from reflow.engine.state.snapshot import Snapshottable
@@ -177,6 +178,11 @@ class JoinOperator(Operator):
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
     # --- the algebra ---------------------------------------------------------------------------
+    def partition_key(self, input_index, delta, ctx):
+        """The hash of the join key: rows that can match live in one shard."""
+        side = self.left if input_index == 0 else self.right
+        return hash_columns(side.keyed(delta, ctx).select(KEY), [KEY])
+
     def process(self, time, deltas, ctx):
         d_left, d_right = deltas
         if self._tuples_fit(d_left, d_right):

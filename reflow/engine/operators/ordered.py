@@ -19,6 +19,7 @@ from sortedcontainers import SortedList
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
 from reflow.engine.operator import Operator
+from reflow.engine.state.partition import single_partition
 from reflow.engine.state.row_store import Ref, RowStore
 
 PREV = "prev"
@@ -121,6 +122,12 @@ class SortOperator(Operator):
                 out[row_id] = (prev, nxt, store.ref(row_id),
                                None if prev is None else store.ref(prev))
         return out
+
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: a sorted sequence lives in one shard."""
+        if self.instance_column is None:
+            return single_partition(delta)
+        return hash_columns(delta, [self.instance_column])
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -306,6 +313,12 @@ class DeduplicateOperator(Operator):
         self.kept_values: dict[int, Any] = {}
         self.store = RowStore(self.columns)
         self._no_instance = hash_values([])
+
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: its kept row lives in one shard."""
+        if self.instance_column is None:
+            return single_partition(delta)
+        return hash_columns(delta, [self.instance_column])
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas

@@ -48,6 +48,7 @@ from reflow.engine.state.aggregates import (
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
+from reflow.engine.state.partition import single_partition
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
 # the vectorized path (which rewrites the columnar state, so it must not run for small changes
@@ -195,6 +196,15 @@ class ReduceOperator(Operator):
         )
 
     # --- entry point ------------------------------------------------------------------------
+    def partition_key(self, input_index, delta, ctx):
+        """The group id of each row: a group lives in one shard."""
+        frame = self.project(delta, ctx) if self.project is not None else delta
+        if self.id_column is not None:
+            return frame[self.id_column]
+        if not self.keys:
+            return single_partition(frame)
+        return hash_columns(frame, [k.column for k in self.keys])
+
     def process(self, time, deltas, ctx):
         (delta,) = deltas
         if delta is None or delta.height == 0:

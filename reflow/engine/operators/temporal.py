@@ -26,7 +26,9 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
+from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import BROADCAST, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 FRONTIER = "_pw_frontier"
@@ -53,6 +55,10 @@ class FrontierOperator(Operator):
         self.time_column = time_column
         self.dtype = dtype
         self.value: int | float | None = None
+
+    def partition_key(self, input_index, delta, ctx):
+        """One global value: the frontier is not split (its readers get it broadcast)."""
+        return single_partition(delta)
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -102,6 +108,10 @@ class _FrontierReader(Operator):
 
     def end_of_time(self, time: int, ctx: RunContext) -> None:
         self.previous = self.current
+
+    def partition_key(self, input_index, delta, ctx):
+        """Rows by id; the frontier goes to every shard."""
+        return BROADCAST if input_index == 1 else delta[ID]
 
 
 class _Chunks(Snapshottable):
@@ -289,6 +299,10 @@ class SessionOperator(Operator):
         self.max_gap = max_gap
         self.assigned: pl.DataFrame | None = None  # live rows with their windows
 
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: its sessions live in one shard."""
+        return hash_columns(delta, [self.instance])
+
     def process(self, time, deltas, ctx):
         (delta,) = deltas
         delta = delta.filter(pl.col(self.time_column).is_not_null())
@@ -357,6 +371,10 @@ class InactivityOperator(Operator):
     def _row(self, key: int, instance: object, since: int, until: int | None,
              diff: int) -> tuple:
         return (key, instance, since, until, diff)
+
+    def partition_key(self, input_index, delta, ctx):
+        """Not split: before any row arrives, inactivity is reported for the whole stream."""
+        return single_partition(delta)
 
     def process(self, time, deltas, ctx):
         data, clock = deltas

@@ -69,3 +69,9 @@ def split(batch: pl.DataFrame, hashes: pl.Series, shards: int) -> list[pl.DataFr
         part = batch.filter(pl.Series(owner == shard))
         out.append(part if part.height else None)
     return out
+
+
+def single_partition(batch: pl.DataFrame) -> pl.Series:
+    """A key hash putting every row of ``batch`` in partition 0: for operators whose state
+    cannot be split by key (one global value, such as an event-time frontier)."""
+    return pl.Series("_partition", [0] * batch.height, dtype=pl.UInt128)
