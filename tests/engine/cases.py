@@ -14,6 +14,7 @@ import polars as pl
 import reflow as pw
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
+from reflow.engine.ids import hash_columns
 from reflow.engine.operators.future_map import (
     FutureInbox,
     FutureMapOperator,
@@ -21,14 +22,16 @@ from reflow.engine.operators.future_map import (
     wake_batch,
 )
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
+from reflow.plan.nodes import ColumnInfo, InputNode, Universe
+from reflow.runtime.sources import StaticSource
 from tests.engine.replay import CURRENT_TIME, Built
 
 T = pw.debug.table_from_markdown
 
 
-def stream(seed: int, *, times: int = 6, labels: int = 10, big: int = 0) -> str:
+def stream(seed: int, *, times: int = 6, labels: int = 10) -> str:
     """Markdown of an update stream with columns ``k`` (hot key 0), ``v`` and ``t`` (event
-    time, mostly increasing, sometimes late). ``big`` rows are inserted at the first time."""
+    time, mostly increasing, sometimes late)."""
     rng = random.Random(seed)
     lines = ["   | k | v | t | __time__ | __diff__"]
     live: dict[int, tuple] = {}
@@ -36,10 +39,6 @@ def stream(seed: int, *, times: int = 6, labels: int = 10, big: int = 0) -> str:
     def row() -> tuple:
         return (0 if rng.random() < 0.5 else rng.randint(1, 4), rng.randint(0, 20))
 
-    for label in range(big):
-        values = (label % 50, label % 17, label % 40)
-        live[1000 + label] = values
-        lines.append(f"{1000 + label} | {values[0]} | {values[1]} | {values[2]} | 2 | 1")
     for step in range(times):
         time = 2 * (step + 1)
         for label in rng.sample(range(labels), k=rng.randint(1, 4)):
@@ -82,10 +81,25 @@ def reduce_general():
     )
 
 
+def _big_table(rows: int) -> pw.Table:
+    """``rows`` insertions at time 2, built as one batch (no per-row parsing)."""
+    labels = pl.DataFrame({"label": range(rows)})
+    frame = pl.DataFrame({
+        ID: hash_columns(labels, ["label"]),
+        "k": pl.Series([i % 50 for i in range(rows)], dtype=pl.Int64),
+        "v": pl.Series([i % 17 for i in range(rows)], dtype=pl.Int64),
+        "t": pl.Series([i % 40 for i in range(rows)], dtype=pl.Int64),
+        DIFF: pl.Series([1] * rows, dtype=pl.Int64),
+    })
+    columns = {name: ColumnInfo(pw.dt.INT) for name in ("k", "v", "t")}
+    return pw.Table(InputNode(columns, Universe(), StaticSource([(2, frame)]), "big input"))
+
+
 def reduce_columnar():
-    t = table(4, big=5000)
-    return t.groupby(t.k).reduce(t.k, lo=pw.reducers.min(t.v), n=pw.reducers.count(),
-                                 tp=pw.reducers.tuple(t.t))
+    """A first batch big enough for the columnar store, then small updates."""
+    t = _big_table(5000).concat_reindex(table(4))
+    return t.groupby(t.k).reduce(t.k, lo=pw.reducers.min(t.v), hi=pw.reducers.max(t.t),
+                                 n=pw.reducers.count())
 
 
 def reduce_global():

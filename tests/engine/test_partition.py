@@ -63,7 +63,7 @@ def test_a_hot_key_and_empty_shards_occur():
     ((index, recording),) = recordings.items()
     operator = built.dataflow.operators[index]
     sizes = [0] * 4
-    for time, deltas in recording.calls:
+    for _time, deltas in recording.calls:
         key = operator.partition_key(0, deltas[0], built.dataflow.ctx)
         for shard, part in enumerate(split(deltas[0], key, 4)):
             sizes[shard] += 0 if part is None else part.height
