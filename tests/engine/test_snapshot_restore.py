@@ -117,3 +117,45 @@ def test_future_map_refuses_a_snapshot_while_calls_are_running():
     built.run(built.times[:1])
     with pytest.raises(SnapshotError, match="2 asynchronous call"):
         built.dataflow.snapshot()
+
+
+# --- the byte format ---------------------------------------------------------------------------
+
+
+def test_frames_with_object_columns_series_and_arrays_round_trip():
+    import numpy as np
+
+    from reflow.engine.state.snapshot import decode, encode
+
+    frame = pl.DataFrame({
+        "_id": pl.Series([1, 2**127], dtype=pl.UInt128),
+        "when": pl.Series([1, 2], dtype=pl.Datetime("ns", "UTC")),
+        "obj": pl.Series([(1, "a"), {"k": [1]}], dtype=pl.Object),
+        "s": ["x", None],
+    })
+    fields = {"frame": frame, "again": frame, "series": frame["s"], "empty": frame.clear(),
+              "array": np.arange(3, dtype=np.uint64),
+              "objects": np.array([None, "a"], dtype=object), "plain": {1: [2, 3]}}
+    back = decode(encode(fields))
+    assert back["frame"].schema == frame.schema
+    assert back["frame"].select("_id", "when", "s").equals(frame.select("_id", "when", "s"))
+    assert back["frame"]["obj"].to_list() == [(1, "a"), {"k": [1]}]
+    assert back["again"] is back["frame"]  # one frame referenced twice is stored once
+    assert back["series"].name == "s" and back["series"].to_list() == ["x", None]
+    assert back["empty"].schema == frame.schema and back["empty"].height == 0
+    assert back["array"].dtype == np.uint64 and back["array"].tolist() == [0, 1, 2]
+    assert back["objects"].tolist() == [None, "a"]
+    assert back["plain"] == {1: [2, 3]}
+
+
+def test_a_snapshot_restores_into_the_fresh_objects_and_checks_its_fields():
+    from reflow.engine.state.row_store import RowStore
+
+    store = RowStore({"x": pl.Int64})
+    store.apply(pl.DataFrame({"_id": [1, 2], "x": [10, 20], "_diff": [1, 1]},
+                             schema={"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64}))
+    fresh = RowStore({"x": pl.Int64})
+    fresh.restore(store.snapshot())
+    assert fresh.gather([fresh.ref(2), fresh.ref(1)])["x"].to_list() == [20, 10]
+    with pytest.raises(SnapshotError, match="no state field"):
+        fresh.load_state({"columns": {}})
