@@ -10,7 +10,7 @@ import pkgutil
 import polars as pl
 import pytest
 
-import reflow.engine.operators
+import reflow.engine
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator
@@ -20,10 +20,11 @@ from tests.engine.replay import interrupted, lower, stateful_classes, uninterrup
 
 
 def all_stateful_operator_classes() -> set[type]:
-    """Every concrete operator class of the engine that keeps state."""
+    """Every concrete operator class of the engine that keeps state, wherever it is defined
+    in ``reflow.engine``."""
     found = set()
-    for info in pkgutil.iter_modules(reflow.engine.operators.__path__):
-        module = importlib.import_module(f"reflow.engine.operators.{info.name}")
+    for info in pkgutil.walk_packages(reflow.engine.__path__, "reflow.engine."):
+        module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if (issubclass(cls, Operator) and cls.stateful and not cls.__name__.startswith("_")
                     and cls.__module__ == module.__name__):
