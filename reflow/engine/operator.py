@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from reflow.engine.batch import ID
+from reflow.engine.state.partition import Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
 
@@ -73,7 +74,7 @@ class Operator(Snapshottable):
 
     def partition_key(
         self, input_index: int, delta: pl.DataFrame, ctx: RunContext
-    ) -> pl.Series | object:
+    ) -> pl.Series | Broadcast:
         """The 128-bit hash routing each row of input ``input_index`` to the shard holding
         its key, or ``BROADCAST`` when every shard must see the whole input.
 

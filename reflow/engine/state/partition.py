@@ -30,13 +30,15 @@ import polars as pl
 #: The number of key partitions; fixed, so that any number of shards up to it maps onto it.
 PARTITIONS = 256
 
-class _Broadcast:
+class Broadcast:
+    """The type of ``BROADCAST``."""
+
     def __repr__(self) -> str:
         return "BROADCAST"
 
 
 #: Returned by ``Operator.partition_key`` for an input that every shard must receive whole.
-BROADCAST = _Broadcast()
+BROADCAST = Broadcast()
 
 
 def partition_of(hashes: pl.Series) -> np.ndarray:
