@@ -14,9 +14,6 @@ hello | 4
 """
 
 from reflow import debug, io
-from reflow.api import dtypes as _dtypes
-from reflow.api.dtypes import DateTimeNaive, DateTimeUtc, Duration
-from reflow.api.expression import ColumnExpression, ColumnReference, left, right, this
 from reflow.api.functions import (
     apply,
     apply_with_type,
@@ -38,9 +35,13 @@ from reflow.api.schema import (
     schema_from_types,
 )
 from reflow.api.table import Table
-from reflow.api.trace import BuildError
+from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
+from reflow.plan import dtypes as _dtypes
+from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
+from reflow.plan.errors import BuildError
+from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import global_error_log
 from reflow.runtime.runner import run, run_all
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 
 def if_else(condition: Any, then: Any, otherwise: Any) -> ex.ColumnExpression:

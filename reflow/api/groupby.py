@@ -27,10 +27,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import SelectNode
 from reflow.plan.reduce_node import ReduceNode, ReducerCall
 

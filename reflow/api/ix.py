@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 
 
 class IxColumn(ex.ColumnExpression):

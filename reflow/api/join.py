@@ -11,11 +11,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, Side, named_expressions, resolve
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import JoinNode, wide_name
 
 

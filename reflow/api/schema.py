@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reflow.api import dtypes as dt
+from reflow.plan import dtypes as dt
 
 _NO_DEFAULT = object()
 

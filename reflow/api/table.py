@@ -10,12 +10,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.this import this
 from reflow.api.zip_columns import tables_to_zip, zip_with
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
 
@@ -261,7 +262,7 @@ class Table:
 
     def copy(self) -> Table:
         """The same rows in a new table object."""
-        return self.select(*ex.this)
+        return self.select(*this)
 
     def cast_to_types(self, **types: Any) -> Table:
         """Convert columns to other types (``int``/``float``/``bool``/``str``).

@@ -8,12 +8,12 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.stateless import OutputOperator
 from reflow.engine.values import ERROR, Json, Pointer
-from reflow.plan.compile import error_column
+from reflow.plan import dtypes as dt
+from reflow.plan.error_columns import error_column
 from reflow.runtime.runner import OutputSpec, run_outputs
 
 

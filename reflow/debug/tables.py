@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
 from reflow.debug.inference import (
     infer_column_dtype,
     parse_markdown_cell,
@@ -17,6 +15,8 @@ from reflow.debug.inference import (
 )
 from reflow.engine.ids import hash_values
 from reflow.engine.values import Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import StaticSource

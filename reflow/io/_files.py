@@ -22,12 +22,12 @@ from pathlib import Path
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, negate
 from reflow.engine.ids import hash_columns
 from reflow.engine.values import Json
 from reflow.io._common import METADATA_COLUMN, ConnectorError, InputPathNotFound
 from reflow.io._formats import ROW, Parsed, empty_rows
+from reflow.plan import dtypes as dt
 from reflow.runtime.sources import LiveSource, SourceHandle
 
 logger = logging.getLogger("reflow")

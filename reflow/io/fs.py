@@ -16,10 +16,8 @@ import functools
 import os
 from typing import Any, Literal
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import METADATA_COLUMN, ConnectorError, input_table, schema_dtypes
 from reflow.io._files import FileSource
 from reflow.io._formats import (
@@ -32,6 +30,8 @@ from reflow.io._formats import (
     parse_plaintext,
     parse_whole_text,
 )
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import user_frame
 
 Format = Literal["csv", "json", "plaintext", "plaintext_by_file", "binary"]
 _FORMATS = ("csv", "json", "plaintext", "plaintext_by_file", "binary")

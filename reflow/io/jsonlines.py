@@ -29,7 +29,7 @@ from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.values import ErrorValue, Json, Pointer
 from reflow.io._common import add_sink, output_frame
-from reflow.plan.compile import error_column
+from reflow.plan.error_columns import error_column
 
 
 def read(

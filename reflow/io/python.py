@@ -26,10 +26,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.debug.output import rows_of
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
 from reflow.engine.ids import hash_value_rows, ids_from_halves
@@ -37,6 +35,8 @@ from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import user_frame
 from reflow.runtime.batches import column_series
 from reflow.runtime.sources import LiveSource, SourceHandle
 

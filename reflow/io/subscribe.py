@@ -8,8 +8,8 @@ from typing import Any
 import polars as pl
 
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import add_sink
+from reflow.plan.errors import user_frame
 
 
 def subscribe(

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
 from reflow.engine.join import JoinOperator, JoinSide
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name
 
@@ -97,7 +97,7 @@ class JoinNode(PlanNode):
 
 
 def _error_suffix(column: str) -> str:
-    from reflow.plan.compile import is_error_column
+    from reflow.plan.error_columns import is_error_column
 
     return column[column.index("\x00"):] if is_error_column(column) else ""
 

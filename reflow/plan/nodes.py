@@ -15,8 +15,6 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
@@ -28,7 +26,10 @@ from reflow.engine.stateless import (
     MapOperator,
     ReindexOperator,
 )
-from reflow.plan.compile import ExpressionCompiler, error_column
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.compile import ExpressionCompiler
+from reflow.plan.error_columns import error_column
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
 _node_ids = itertools.count()

@@ -11,13 +11,15 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
 from reflow.engine.stateless import MapOperator
-from reflow.plan.compile import ExpressionCompiler, error_column, to_python_values
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.compile import ExpressionCompiler
+from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, is_fallible
+from reflow.plan.rowwise import to_python_values
 
 KEY = "\x00key"
 INSTANCE = "\x00instance"

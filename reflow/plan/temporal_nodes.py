@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.operator import Operator
 from reflow.engine.stateless import MapOperator
 from reflow.engine.temporal import (
@@ -26,6 +25,7 @@ from reflow.engine.temporal import (
     IgnoreLateOperator,
     SessionOperator,
 )
+from reflow.plan import dtypes as dt
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe
 
 FrameFunction = Callable[[pl.DataFrame], pl.DataFrame]

@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE
 from reflow.engine.values import Json, Pointer
+from reflow.plan import dtypes as dt
 
 
 def to_cell(value: Any, dtype: dt.DType) -> Any:

@@ -6,9 +6,9 @@ import itertools
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.ids import hash_values
 from reflow.engine.operator import CellError
+from reflow.plan import dtypes as dt
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import ErrorLogSource

@@ -24,8 +24,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from reflow.api.trace import BuildError, user_frame
-from reflow.plan.compile import error_column
+from reflow.plan.error_columns import error_column
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (

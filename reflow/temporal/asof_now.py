@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.temporal_nodes import AsofNowNode
 from reflow.temporal._join_common import join_mode, keyed, parse_on, wide_columns
 from reflow.temporal.asof import _renames

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.functions import _return_annotation
 from reflow.engine.future_map import PendingCall
-from reflow.plan.compile import RowFailure, _is_numeric_array
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.rowwise import RowFailure, is_numeric_array
 from reflow.udfs._loop import run_coroutine
 from reflow.udfs.caches import CacheStrategy, cache_key
 from reflow.udfs.executors import (
@@ -378,17 +378,17 @@ class _SyncBatches:
                     *(c[start:end] for c in columns),
                     **{k: v[start:end] for k, v in kw_columns.items()},
                 )
-                if not _is_numeric_array(out) or len(out) != end - start:
+                if not is_numeric_array(out) or len(out) != end - start:
                     out = _as_list(out, end - start)
             except Exception as exc:  # noqa: BLE001 - the chunk's rows become errors
                 out = [RowFailure(exc)] * (end - start)
             parts.append(out)
-        if parts and all(_is_numeric_array(p) for p in parts):
+        if parts and all(is_numeric_array(p) for p in parts):
             # Numeric arrays go to the column without a detour through Python objects.
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
         results: list[Any] = []
         for part in parts:
-            results.extend(part.tolist() if _is_numeric_array(part) else part)
+            results.extend(part.tolist() if is_numeric_array(part) else part)
         return results
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.expression import TypedPolarsCall
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.expr import TypedPolarsCall
 
 _TIMES = (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}

@@ -6,8 +6,8 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 # Powers of ten up to 10**22 are exact floats, which the exact rounding below relies on.
 _MAX_EXACT_POWER = 22

@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 _TRUE_VALUES = ("on", "true", "yes", "1")
 _FALSE_VALUES = ("off", "false", "no", "0")
