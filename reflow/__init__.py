@@ -13,7 +13,7 @@ word  | twice
 hello | 4
 """
 
-from reflow import debug, io
+from reflow import debug, io, temporal, udfs
 from reflow.api.functions import (
     apply,
     apply_with_type,
@@ -44,6 +44,7 @@ from reflow.plan.errors import BuildError
 from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import global_error_log
 from reflow.runtime.runner import run, run_all
+from reflow.udfs import UDF, AsyncTransformer, apply_async, udf
 
 dt = _dtypes
 
@@ -56,12 +57,6 @@ _LAZY = {
     "JoinMode": ("reflow.api.join", "JoinMode"),
     "JoinResult": ("reflow.api.join", "JoinResult"),
     "ordered": ("reflow.api.ordered", None),
-    "temporal": ("reflow.temporal", None),
-    "udfs": ("reflow.udfs", None),
-    "udf": ("reflow.udfs", "udf"),
-    "UDF": ("reflow.udfs", "UDF"),
-    "apply_async": ("reflow.udfs", "apply_async"),
-    "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
 }
 
@@ -91,6 +86,8 @@ def pointer_from(*args: object) -> Pointer:
 
 __all__ = [
     "ERROR",
+    "UDF",
+    "AsyncTransformer",
     "BuildError",
     "ColumnDefinition",
     "ColumnExpression",
@@ -104,6 +101,7 @@ __all__ = [
     "Schema",
     "Table",
     "apply",
+    "apply_async",
     "apply_with_type",
     "cast",
     "coalesce",
@@ -125,7 +123,10 @@ __all__ = [
     "schema_builder",
     "schema_from_pandas",
     "schema_from_types",
+    "temporal",
     "this",
+    "udf",
+    "udfs",
     "unwrap",
     "wrap_py_object",
 ]

@@ -6,7 +6,6 @@ Every method builds a new plan node and returns a new ``Table``; nothing runs un
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,10 +106,11 @@ class Table:
         """
         where = user_frame()
         outputs = self._named_expressions(args, kwargs, where)
-        ix_module = sys.modules.get("reflow.api.ix")
-        if ix_module is not None and ix_module.contains_ix(outputs.values()):
+        from reflow.api.ix import contains_ix, select_with_ix
+
+        if contains_ix(outputs.values()):
             # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
-            return ix_module.select_with_ix(self, outputs, where)
+            return select_with_ix(self, outputs, where)
         others = tables_to_zip(self, outputs.values())
         if others:
             zipped, scope = zip_with(self, others, outputs.values(), where)
@@ -467,144 +467,4 @@ class Table:
         from reflow.api.sort import diff
 
         return diff(self, timestamp, *values, instance=instance)
-
-    # --- event time (see reflow/temporal) --------------------------------------------------------
-    def windowby(self, time_expr: Any, *, window: Any, behavior: Any = None,
-                 instance: Any = None) -> Any:
-        """Group rows by event-time windows; follow with ``.reduce(...)``."""
-        from reflow.temporal.windows import windowby
-
-        return windowby(self, time_expr, window=window, behavior=behavior, instance=instance)
-
-    def forget(self, time_column: Any, threshold: Any,
-               mark_forgetting_records: bool = False) -> Table:
-        from reflow.temporal.gates import forget
-
-        return forget(self, time_column, threshold, mark_forgetting_records)
-
-    def buffer(self, time_column: Any, threshold: Any) -> Table:
-        from reflow.temporal.gates import buffer
-
-        return buffer(self, time_column, threshold)
-
-    def ignore_late(self, time_column: Any, threshold: Any) -> Table:
-        from reflow.temporal.gates import ignore_late
-
-        return ignore_late(self, time_column, threshold)
-
-    def asof_join(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                  **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join
-
-        return asof_join(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_left(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                       **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_left
-
-        return asof_join_left(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_right(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                        **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_right
-
-        return asof_join_right(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_outer(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                        **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_outer
-
-        return asof_join_outer(self, other, self_time, other_time, *on, **kwargs)
-
-    def interval_join(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                      *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join
-
-        return interval_join(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_inner(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_inner
-
-        return interval_join_inner(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_left(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                           *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_left
-
-        return interval_join_left(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_right(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_right
-
-        return interval_join_right(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_outer(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_outer
-
-        return interval_join_outer(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def window_join(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                    *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join
-
-        return window_join(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_inner(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_inner
-
-        return window_join_inner(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_left(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                         *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_left
-
-        return window_join_left(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_right(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_right
-
-        return window_join_right(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_outer(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_outer
-
-        return window_join_outer(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def asof_now_join(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join
-
-        return asof_now_join(self, other, *on, **kwargs)
-
-    def asof_now_join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join_inner
-
-        return asof_now_join_inner(self, other, *on, **kwargs)
-
-    def asof_now_join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join_left
-
-        return asof_now_join_left(self, other, *on, **kwargs)
-
-    def await_futures(self) -> Table:
-        """The table with the results of fully asynchronous UDFs awaited.
-
-        See ``reflow.udfs.futures.await_futures``.
-        """
-        from reflow.udfs.futures import await_futures
-
-        return await_futures(self)
-
-    @staticmethod
-    def empty(**kwargs: Any) -> Table:
-        """An empty table with the given column types."""
-        from reflow.api.schema import schema_from_types
-        from reflow.debug import table_from_rows
-
-        return table_from_rows(schema_from_types(**kwargs), [])
 

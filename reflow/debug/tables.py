@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reflow.api.schema import Schema
+from reflow.api.schema import Schema, schema_from_types
 from reflow.api.table import Table
-from reflow.debug.inference import (
+from reflow.engine.ids import hash_values
+from reflow.engine.values import Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.inference import (
     infer_column_dtype,
     parse_markdown_cell,
     parse_typed_cell,
     python_value,
 )
-from reflow.engine.ids import hash_values
-from reflow.engine.values import Pointer
-from reflow.plan import dtypes as dt
-from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import StaticSource
@@ -288,3 +288,16 @@ __all__ = [
     "table_from_parquet",
     "table_from_rows",
 ]
+
+
+def empty_table(**kwargs: Any) -> Table:
+    """An empty table with the given column types (``pw.Table.empty``).
+
+    >>> import reflow as pw
+    >>> t = pw.Table.empty(name=str, age=int)
+    >>> t.schema
+    <reflow.Schema types={name: STR, age: INT}>
+    >>> pw.debug.table_to_dicts(t)
+    ([], {'name': {}, 'age': {}})
+    """
+    return table_from_rows(schema_from_types(**kwargs), [])
