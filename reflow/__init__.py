@@ -42,7 +42,7 @@ from reflow.plan import dtypes as _dtypes
 from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
 from reflow.plan.errors import BuildError
 from reflow.plan.expr import ColumnExpression, ColumnReference
-from reflow.runtime.error_log import global_error_log
+from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
 from reflow.udfs import UDF, AsyncTransformer, apply_async, udf
 
@@ -72,6 +72,23 @@ def __getattr__(name: str) -> object:
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
+
+
+def global_error_log() -> Table:
+    """Every per-row error raised while running the pipeline, one row per error.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a | b
+    ... 1 | 0
+    ... ''')
+    >>> q = t.select(q=pw.this.a // pw.this.b)
+    >>> log = pw.global_error_log().select(pw.this.message)
+    >>> rows = pw.debug.table_to_dicts(log)[1]["message"].values()
+    >>> any("division by zero" in m for m in rows)
+    True
+    """
+    return Table(_ERROR_LOG_NODE)
 
 
 def pointer_from(*args: object) -> Pointer:

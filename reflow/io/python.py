@@ -28,7 +28,6 @@ import polars as pl
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.debug.output import rows_of
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
 from reflow.engine.ids import hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
@@ -37,7 +36,7 @@ from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
-from reflow.runtime.batches import column_series
+from reflow.runtime.batches import column_series, rows_of
 from reflow.runtime.sources import LiveSource, SourceHandle
 
 _ADD, _REMOVE = 1, -1

@@ -38,7 +38,7 @@ def subscribe(
     4 {'v': 1} False
     4 {'v': 2} True
     """
-    from reflow.debug.output import rows_of
+    from reflow.runtime.batches import rows_of
 
     node = table._node
     label = name or f"subscribe at {user_frame()}"
