@@ -95,6 +95,8 @@ class IxRow:
     Its columns can only be used inside ``select`` of the table the pointer refers to.
     """
 
+    _lookup: Lookup
+
     def __init__(self, lookup: Lookup) -> None:
         object.__setattr__(self, "_lookup", lookup)
 
@@ -275,7 +277,9 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         joined = keyed.join(
             indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left"
         )
-        columns = {name: ex.ThisReference("left", name) for name in names}
+        columns: dict[str, ex.ColumnExpression] = {
+            name: ex.ThisReference("left", name) for name in names
+        }
         for name in sorted(used):
             columns[_ix_name(position, name)] = lookup.value(name)
         current = joined.select(**columns)

@@ -116,12 +116,13 @@ def named_expressions(
     name computed columns."""
     outputs: dict[str, ex.ColumnExpression] = {}
     for arg in args:
+        name: str | None
         if isinstance(arg, ThisWithout):
             for name in columns_of(arg.side):
                 if name not in arg.names:
                     outputs[name] = ex.ThisReference(arg.side, name)
-        elif isinstance(arg, ex.ColumnExpression) and arg._name():
-            outputs[arg._name()] = arg
+        elif isinstance(arg, ex.ColumnExpression) and (name := arg._name()):
+            outputs[name] = arg
         else:
             raise BuildError(
                 f"positional arguments must be column references, got {arg!r}; "

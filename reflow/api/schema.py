@@ -180,7 +180,7 @@ class Schema(metaclass=SchemaMetaclass):
 
 
 def _schema_from_columns(columns: dict[str, ColumnSchema], name: str) -> type[Schema]:
-    schema = SchemaMetaclass(name, (Schema,), {})
+    schema: type[Schema] = SchemaMetaclass(name, (Schema,), {})  # type: ignore[assignment]
     schema.__columns__ = dict(columns)
     return schema
 

@@ -34,6 +34,8 @@ class Table:
     Alice
     """
 
+    _node: PlanNode
+
     def __init__(self, node: PlanNode) -> None:
         object.__setattr__(self, "_node", node)
 
@@ -113,8 +115,8 @@ class Table:
             return select_with_ix(self, outputs, where)
         others = tables_to_zip(self, outputs.values())
         if others:
-            zipped, scope = zip_with(self, others, outputs.values(), where)
-            resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
+            zipped, zip_scope = zip_with(self, others, outputs.values(), where)
+            resolved = {name: resolve(expr, zip_scope) for name, expr in outputs.items()}
             return Table(SelectNode(zipped._node, resolved, where))
         scope = Scope.single(self)
         resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}

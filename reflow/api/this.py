@@ -16,6 +16,8 @@ class ThisSide:
     pw.this.price
     """
 
+    _side: str
+
     def __init__(self, side: str) -> None:
         object.__setattr__(self, "_side", side)
 

@@ -72,7 +72,7 @@ def add_sink(
         if on_start is not None:
             on_start()
         sink = OutputOperator(operator, name, counted, on_time_end, ended)
-        sink.stats = stats  # type: ignore[attr-defined]
+        sink.stats = stats
         return lowering.add(sink)
 
     register_output(OutputSpec(table._node, attach))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
@@ -46,6 +47,7 @@ def read_files(
         raise ConnectorError(f"unknown format {format!r}; expected one of {', '.join(_FORMATS)}")
     label = name or f"{format} files {os.fspath(path)}"
     check_file = None
+    parser: Callable[[bytes, str], Any]
     primary_key = None
     if format in ("csv", "json"):
         dtypes = schema_dtypes(schema, f"reading {format} from {os.fspath(path)!r}")

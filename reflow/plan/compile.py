@@ -95,6 +95,7 @@ class ExpressionCompiler:
         small batches of a streaming update."""
         picks = [(c, c) for c in before]
         for name, node in outputs.items():
+            assert isinstance(node, ex.InputColumn)  # checked by the caller
             source = self.column_name(node.source, node.name)
             picks.append((source, name))
             if node.fallible:
@@ -470,12 +471,14 @@ def _float_comparison(
 ) -> pl.Expr:
     """A comparison with Python's float semantics: NaN is unequal to everything, itself
     included, and neither smaller nor larger than anything (Polars orders NaN last)."""
-    nan = None
+    nan: pl.Expr | None = None
     for value, kind in ((a, a_type), (b, b_type)):
         if kind == dt.FLOAT:
             is_nan = value.is_nan().fill_null(False)
             nan = is_nan if nan is None else (nan | is_nan)
     result = _POLARS_BINARY[op](a, b)
+    if nan is None:
+        return result
     if op == "!=":
         return result | nan
     return result & ~nan

@@ -36,7 +36,8 @@ class ColumnExpression:
     30
     """
 
-    dtype: dt.DType | None = None
+    # Set when the expression is resolved; the plan only ever sees resolved expressions.
+    dtype: dt.DType = None  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._where = user_frame()

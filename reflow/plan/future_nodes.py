@@ -13,10 +13,11 @@ from collections.abc import Iterable
 import polars as pl
 
 from reflow.engine.future_map import PendingCall
+from reflow.engine.operator import Operator
 from reflow.engine.stateless import MapOperator
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe
 
 
 def calls_fully_async(expressions: Iterable[ex.ColumnExpression]) -> bool:
@@ -69,7 +70,7 @@ class AwaitFuturesNode(PlanNode):
             name for name, info in source.columns.items() if _unwrap(info.dtype) != info.dtype
         ]
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         futures = self.futures
         storage = {name: self.columns[name].dtype.polars() for name in futures}
 

@@ -239,7 +239,9 @@ class RowwiseStage:
             for position, exc in errors:
                 failed[position] = True
                 ctx.report_error(operator, self._message(exc), ids[position])
-        return from_python_values(out, self.result_type, failed, self.name, ids, ctx, operator)
+        return from_python_values(
+            out, self.result_type, failed, self.name, ids, ctx, operator  # type: ignore[arg-type]
+        )
 
     @functools.cached_property
     def _array_positions(self) -> set[int]:

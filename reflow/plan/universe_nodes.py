@@ -9,6 +9,7 @@ taking the union. Plain ``concat`` uses the shared ``ConcatNode``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -22,9 +23,10 @@ from reflow.engine.keyed import (
     PickRule,
     ZipRule,
 )
+from reflow.engine.operator import Operator
 from reflow.engine.stateless import ConcatOperator, ReindexOperator
 from reflow.plan.error_columns import error_column
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _align
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align
 
 
 def _polars_columns(columns: dict[str, ColumnInfo], names: Sequence[str] | None = None):
@@ -114,9 +116,9 @@ class KeyedNode(PlanNode):
         self.value_columns = [None if v is None else list(v) for v in value_columns]
         self.label = label
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         aligned = []
-        input_columns = []
+        input_columns: list[Any] = []
         for node, operator, names in zip(self.inputs, sources, self.value_columns, strict=True):
             if names is None:
                 aligned.append(operator)
@@ -161,7 +163,7 @@ class ConcatReindexNode(PlanNode):
 
     label = "concat_reindex"
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         target = self.polars_columns()
         parts = []
         for position, (node, operator) in enumerate(zip(self.inputs, sources, strict=True)):

@@ -73,7 +73,8 @@ def lower_future_selects(lowering: Lowering, roots: Iterable[PlanNode]) -> None:
         if not calls_fully_async(node.outputs.values()):
             continue
         select = lowering.lower(node)
-        wake = lowering.add(InputOperator(f"{node.name} (results)", {}))
+        wake = InputOperator(f"{node.name} (results)", {})
+        lowering.add(wake)
         schema = {ID: pl.UInt128(), **node.polars_columns(), DIFF: pl.Int64()}
         futures = {
             name: error_column(name) if info.fallible else None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from reflow.api.join import join_condition
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
@@ -24,12 +25,6 @@ KEY = "_pw_k"
 TIME = "_pw_t"
 
 
-def join_mode(how: Any, where: str) -> Any:
-    from reflow.api.join import _mode
-
-    return _mode(how, where)
-
-
 def _to_this(expr: Any, table: Table, side: str) -> ex.ColumnExpression:
     from reflow.temporal.windows import _rebind
 
@@ -43,8 +38,6 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
              where: str) -> tuple[list[ex.ColumnExpression], list[ex.ColumnExpression],
                                   set[str]]:
     """The left and right key expressions (over each table, as ``pw.this``) of ``on``."""
-    from reflow.api.join import _condition
-
     conditions = list(on)
     if (left_instance is None) != (right_instance is None):
         raise BuildError("left_instance and right_instance must be given together", where)
@@ -52,7 +45,7 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
         conditions.append(ex.BinaryOp("==", left_instance, right_instance))
     lkeys, rkeys, same = [], [], set()
     for condition in conditions:
-        _condition(condition, left, right, where)
+        join_condition(condition, left, right, where)
         lkeys.append(_to_this(condition.left, left, "left"))
         rkeys.append(_to_this(condition.right, right, "right"))
         if condition.left.name == condition.right.name:
@@ -70,7 +63,7 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
     if time_expr is not None:
         extra["_pw_time"] = _to_this(time_expr, table, side)
     prepared = table.with_columns(**extra) if extra else table
-    found = dt.INT
+    found: dt.DType = dt.INT
     if time_expr is not None:
         try:
             found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from reflow.api.join import join_mode
 from reflow.plan.error_columns import error_column
 from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import wide_name
@@ -31,7 +32,6 @@ from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (
     apply_defaults,
     apply_join_behavior,
-    join_mode,
     keyed,
     parse_on,
     wide_columns,

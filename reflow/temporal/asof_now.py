@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reflow.api.join import join_mode
 from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.temporal_nodes import AsofNowNode
-from reflow.temporal._join_common import join_mode, keyed, parse_on, wide_columns
+from reflow.temporal._join_common import keyed, parse_on, wide_columns
 from reflow.temporal.asof import _renames
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
     """Join each left row with the right rows matching ``on`` at the moment it arrives
     (``how`` is inner, the default, or left). The answer is never revised; deleting the left
     row retracts it."""
-    from reflow.api.join import JoinMode, JoinResult, _side_name
+    from reflow.api.join import JoinMode, JoinResult, side_name
     from reflow.api.table import Table
 
     where = user_frame()
@@ -49,7 +50,7 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
                          "(t.copy())", where)
     id_from_left = False
     if id is not None:
-        if _side_name(id, self, other) != "left" or getattr(id, "name", None) != "id":
+        if side_name(id, self, other) != "left" or getattr(id, "name", None) != "id":
             raise BuildError("asof_now_join(id=...) must be the left table's id", where)
         id_from_left = True
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)

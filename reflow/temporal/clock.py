@@ -133,7 +133,7 @@ def inactivity_detection(
         "resumed_activity_timestamp_utc": ColumnInfo(dt.Optional(dt.DATE_TIME_UTC)),
         "instance": ColumnInfo(out_instance),
     }
-    node = InactivityNode(keyed, clock._node, out_columns, allowed, _now or _now_ns, where)
+    node = InactivityNode(keyed, clock._node, out_columns, int(allowed), _now or _now_ns, where)
     result = Table(node)
     if instance is None:
         return result.select(ex.ThisReference("this", "inactivity_timestamp_utc"),

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from reflow.api.join import join_mode
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
@@ -42,7 +43,6 @@ from reflow.temporal._join_common import (
     KEY,
     TIME,
     apply_join_behavior,
-    join_mode,
     keyed,
     mode_variants,
     parse_on,

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reflow.api.join import join_mode
 from reflow.plan import expr as ex
 from reflow.plan.errors import BuildError, user_frame
-from reflow.temporal._join_common import KEY, join_mode, keyed, mode_variants, parse_on
+from reflow.temporal._join_common import KEY, keyed, mode_variants, parse_on
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 

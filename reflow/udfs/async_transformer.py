@@ -99,7 +99,7 @@ class AsyncTransformer:
     def _build(self) -> Table:
         if self._finished is not None:
             return self._finished
-        opened = []
+        opened: list[Any] = []
 
         async def call(**row: Any) -> Any:
             if not opened:

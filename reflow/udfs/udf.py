@@ -436,11 +436,12 @@ def array_parameters(func: Callable[..., Any]) -> frozenset[int | str]:
     return frozenset(found)
 
 
-def _lookup(cache, name, rows, results) -> tuple[list[int], list[str | None]]:
+def _lookup(cache, name, rows, results) -> tuple[list[int], list[str]]:
     """Fill ``results`` from the cache; returns the rows still to compute and their keys."""
     if cache is None:
         return list(range(len(rows))), []
-    todo, keys = [], []
+    todo: list[int] = []
+    keys: list[str] = []
     for i, (args, kwargs) in enumerate(rows):
         key = cache_key(name, args, kwargs)
         keys.append(key)
@@ -488,7 +489,8 @@ class _AsyncBatches:
             jobs = [rows[i] for i in todo]
         else:
             groups = [todo[s : s + self.size] for s in range(0, len(todo), self.size)]
-            jobs = [_chunk_columns(*columns, g) for g in groups]
+            positional, keywords = columns
+            jobs = [_chunk_columns(positional, keywords, g) for g in groups]
         outcomes: list[Any] = [None] * len(jobs)
         attempt = self._attempt
         invoke = None if isinstance(self.retry, NoRetryStrategy) else self.retry.invoke

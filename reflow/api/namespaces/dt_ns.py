@@ -64,7 +64,7 @@ _duration_field = _column_to((dt.DURATION,), "a Duration", dt.INT)
 
 def _chrono_format(fmt: str, parsing: bool) -> str:
     """Translate Python's ``%f`` (microseconds) into the chrono format Polars uses."""
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(fmt):
         if fmt[i] == "%" and i + 1 < len(fmt):

@@ -29,7 +29,7 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
     n | x   | s | b    | z    | m
     2 | 0.5 | a | True | None | None
     """
-    method = _CONVERTERS[target]
+    method = _CONVERTERS[target]  # type: ignore[index]
     name = f"as_{target.typehint().__name__}"
 
     def convert(value: Json) -> object:
