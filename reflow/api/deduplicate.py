@@ -20,6 +20,8 @@ def deduplicate(
     value: Any,
     instance: Any = None,
     acceptor: Callable[[Any, Any], bool],
+    name: str | None = None,
+    persistent_id: str | None = None,
 ) -> Table:
     """One row per ``instance``: the row whose ``value`` was accepted last.
 

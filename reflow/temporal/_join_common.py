@@ -165,22 +165,3 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
     except TypeError as exc:
         raise BuildError(str(exc), where) from None
     return table
-
-
-def mode_variants(join_function: Any, name: str) -> tuple[Any, Any, Any, Any]:
-    """``<name>_inner``, ``_left``, ``_right`` and ``_outer``: ``join_function`` with ``how``
-    fixed to each join mode."""
-
-    def variant(mode_name: str) -> Any:
-        def join_with_mode(self: Table, other: Table, *args: Any, **kwargs: Any) -> Any:
-            from reflow.api.join import JoinMode
-
-            return join_function(self, other, *args, how=getattr(JoinMode, mode_name),
-                                 **kwargs)
-
-        join_with_mode.__name__ = f"{name}_{mode_name.lower()}"
-        join_with_mode.__doc__ = f"``{name}`` with ``how=pw.JoinMode.{mode_name}``."
-        return join_with_mode
-
-    return tuple(variant(mode) for mode in ("INNER", "LEFT", "RIGHT", "OUTER"))
-

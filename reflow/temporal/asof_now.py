@@ -37,7 +37,25 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
                   left_instance: Any = None, right_instance: Any = None) -> JoinResult:
     """Join each left row with the right rows matching ``on`` at the moment it arrives
     (``how`` is inner, the default, or left). The answer is never revised; deleting the left
-    row retracts it."""
+    row retracts it.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    """
     from reflow.api.join import JoinMode, JoinResult, side_name
     from reflow.api.table import Table
 
@@ -64,14 +82,51 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
 
 
 def asof_now_join_inner(self: Table, other: Table, *on: Any, **kwargs: Any) -> JoinResult:
-    """``asof_now_join`` with ``how=pw.JoinMode.INNER``."""
+    """``asof_now_join`` with ``how=pw.JoinMode.INNER``.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join_inner(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    """
     from reflow.api.join import JoinMode
 
     return asof_now_join(self, other, *on, how=JoinMode.INNER, **kwargs)
 
 
 def asof_now_join_left(self: Table, other: Table, *on: Any, **kwargs: Any) -> JoinResult:
-    """``asof_now_join`` with ``how=pw.JoinMode.LEFT``."""
+    """``asof_now_join`` with ``how=pw.JoinMode.LEFT``.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join_left(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    pear  | None
+    """
     from reflow.api.join import JoinMode
 
     return asof_now_join(self, other, *on, how=JoinMode.LEFT, **kwargs)
