@@ -106,6 +106,8 @@ def _allowed(package: str, target: str) -> bool:
 
 def layer_violations() -> list[str]:
     problems = []
+    for path in sorted(ROOT.rglob("*.py")):
+        problems.extend(_private_names_from_other_packages(path))
     for imp in all_imports():
         relative = imp.file.relative_to(ROOT.parent)
         if len(relative.parts) < 3:
@@ -128,6 +130,27 @@ def _package_of(path: pathlib.Path) -> str:
 def _package_of_module(name: str) -> str:
     base = ROOT.parent.joinpath(*name.split("."))
     return name if (base / "__init__.py").exists() else name.rpartition(".")[0]
+
+
+def _private_names_from_other_packages(path: pathlib.Path) -> list[str]:
+    """``from reflow.<other package>... import _name``: a private name crossing packages."""
+    relative = path.relative_to(ROOT.parent)
+    if len(relative.parts) < 3:
+        return []
+    own = relative.parts[1]
+    problems = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            parts = node.module.split(".")
+            if parts[0] != "reflow" or len(parts) < 2 or parts[1] == own:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    problems.append(
+                        f"{relative}:{node.lineno}: private name {alias.name} of {node.module} "
+                        f"used outside its package"
+                    )
+    return problems
 
 
 def import_cycles() -> list[list[str]]:
@@ -177,7 +200,7 @@ def import_cycles() -> list[list[str]]:
     return cycles
 
 
-def test_every_package_imports_only_the_layers_below_it():
+def test_every_package_imports_only_the_layers_below_it_and_no_private_names():
     problems = layer_violations()
     assert not problems, "imports against the layer rules:\n" + "\n".join(problems)
 
@@ -207,9 +230,11 @@ def test_the_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
     (tmp_path / "reflow" / "plan" / "nodes.py").write_text("")
     (engine / "__init__.py").write_text("")
     (engine / "bad.py").write_text("import os\n\n\ndef f():\n    from reflow.plan import nodes\n")
+    (tmp_path / "reflow" / "plan" / "peek.py").write_text("from reflow.engine.bad import _x\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / "reflow")
     assert layer_violations() == [
-        "reflow/engine/bad.py:5: engine may not import reflow.plan.nodes (allowed: engine)"
+        "reflow/plan/peek.py:1: private name _x of reflow.engine.bad used outside its package",
+        "reflow/engine/bad.py:5: engine may not import reflow.plan.nodes (allowed: engine)",
     ]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reflow.api.functions import _return_annotation
+from reflow.api.functions import return_annotation
 from reflow.engine.future_map import PendingCall
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -137,7 +137,7 @@ class UDF:
     def _result_dtype(self) -> dt.DType:
         if self.return_type is not ... and self.return_type is not None:
             return dt.wrap(self.return_type)
-        annotation = _return_annotation(self.func)
+        annotation = return_annotation(self.func)
         if self.max_batch_size is not None:
             if typing.get_origin(annotation) in (list, Sequence, typing.Sequence):
                 (annotation,) = typing.get_args(annotation) or (Any,)
