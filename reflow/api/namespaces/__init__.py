@@ -6,12 +6,12 @@ Their methods name plan nodes; importing this package attaches them to every
 
 from __future__ import annotations
 
-from reflow.api.namespaces.dt_ns import DateTimeNamespace
-from reflow.api.namespaces.json_ns import json_as
-from reflow.api.namespaces.num_ns import NumericalNamespace
-from reflow.api.namespaces.str_ns import StringNamespace
+from reflow.api.namespaces.datetimes import DateTimeNamespace
+from reflow.api.namespaces.numbers import NumericalNamespace
+from reflow.api.namespaces.strings import StringNamespace
 from reflow.plan import dtypes as dt
 from reflow.plan.expr import ColumnExpression
+from reflow.plan.json_ops import json_as
 
 
 def _str(self: ColumnExpression) -> StringNamespace:
