@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.iterate_node import (
     IterateNode,
     IterateOutputNode,
@@ -113,7 +113,7 @@ def iterate(
                             f"not a Table")
         tables[name] = value
 
-    fallible = {name: set() for name in tables}
+    fallible: dict[str, set[str]] = {name: set() for name in tables}
     while True:
         variables = {
             name: LoopVariableNode(
@@ -176,6 +176,7 @@ def _named_results(
                 f"{len(tables)} tables ({', '.join(tables)}): return a dict naming the iterated "
                 "ones", where)
         return {next(iter(tables)): returned}, Table
+    shape: Any
     if isinstance(returned, Mapping):
         results, shape = dict(returned), dict
     elif isinstance(returned, tuple) and hasattr(returned, "_asdict"):

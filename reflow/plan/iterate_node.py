@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reflow.engine.dataflow import Dataflow
-from reflow.engine.iterate import BodyInstance, IterateOperator, IterateOutputOperator
 from reflow.engine.operator import RunContext
-from reflow.engine.stateless import InputOperator
+from reflow.engine.operators.iterate import BodyInstance, IterateOperator, IterateOutputOperator
+from reflow.engine.operators.stateless import InputOperator
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align, _live_nodes
 
 
@@ -123,11 +123,11 @@ class IterateNode(PlanNode):
 
     def _build_body(self, ctx: RunContext) -> BodyInstance:
         body = Lowering(Dataflow(ctx))
-        feeds = []
+        feeds: list[InputOperator] = []
         for node in [*self.variables, *self.externals]:
-            operator = body.add(InputOperator(node.name, node.polars_columns()))
-            body.operators[node.node_id] = operator
-            feeds.append(operator)
+            feed = InputOperator(node.name, node.polars_columns())
+            body.operators[node.node_id] = body.add(feed)
+            feeds.append(feed)
         outputs = [
             _align(result, body.lower(result), variable.polars_columns(), body, self.name)
             for result, variable in zip(self.results, self.variables, strict=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-import reflow as pw
+from reflow.api import reducers
+from reflow.api.functions import coalesce, if_else
+from reflow.api.iterate import iterate
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 
@@ -49,19 +51,19 @@ def bellman_ford(vertices: Table, edges: Table) -> Table:
     d    | inf
     """
     start = vertices.select(
-        dist_from_source=pw.if_else(vertices.is_source, 0.0, math.inf)
+        dist_from_source=if_else(vertices.is_source, 0.0, math.inf)
     )
 
     def relax(dist: Table, edges: Table) -> dict[str, Table]:
         offers = edges.join(dist, edges.u == dist.id).select(
             v=edges.v, d=dist.dist_from_source + edges.dist
         )
-        best = offers.groupby(id=offers.v).reduce(d=pw.reducers.min(offers.d))
-        offered = pw.coalesce(best.ix(dist.id, allow_misses=True).d, math.inf)
+        best = offers.groupby(id=offers.v).reduce(d=reducers.min(offers.d))
+        offered = coalesce(best.ix(dist.id, allow_misses=True).d, math.inf)
         return dict(dist=dist.select(
-            dist_from_source=pw.if_else(
+            dist_from_source=if_else(
                 offered < dist.dist_from_source, offered, dist.dist_from_source
             )
         ))
 
-    return pw.iterate(relax, dist=start, edges=edges.select(edges.u, edges.v, edges.dist)).dist
+    return iterate(relax, dist=start, edges=edges.select(edges.u, edges.v, edges.dist)).dist

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-import reflow as pw
+from reflow.api import reducers
+from reflow.api.functions import if_else
+from reflow.api.iterate import iterate
 from reflow.api.table import Table
 
 
@@ -37,14 +39,14 @@ def connected_components(edges: Table) -> Table:
     both = edges.select(u=edges.u, v=edges.v).concat_reindex(
         edges.select(u=edges.v, v=edges.u)
     )
-    labels = both.groupby(id=both.u).reduce(component=pw.reducers.min(both.u))
+    labels = both.groupby(id=both.u).reduce(component=reducers.min(both.u))
 
     def spread(labels: Table, both: Table) -> dict[str, Table]:
         offers = both.join(labels, both.u == labels.id).select(v=both.v, c=labels.component)
-        best = offers.groupby(id=offers.v).reduce(c=pw.reducers.min(offers.c))
+        best = offers.groupby(id=offers.v).reduce(c=reducers.min(offers.c))
         offered = best.ix(labels.id).c
         return dict(labels=labels.select(
-            component=pw.if_else(offered < labels.component, offered, labels.component)
+            component=if_else(offered < labels.component, offered, labels.component)
         ))
 
-    return pw.iterate(spread, labels=labels, both=both).labels
+    return iterate(spread, labels=labels, both=both).labels

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import reflow as pw
+from reflow.api import reducers
+from reflow.api.functions import coalesce, if_else
+from reflow.api.iterate import iterate
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 
@@ -45,7 +47,7 @@ def pagerank(edges: Table, steps: int = 5) -> Table:
     b    | 4367
     c    | 7283
     """
-    out_degree = edges.groupby(id=edges.u).reduce(degree=pw.reducers.count())
+    out_degree = edges.groupby(id=edges.u).reduce(degree=reducers.count())
     sinks = edges.groupby(id=edges.v).reduce(degree=0)
     degrees = sinks.update_rows(out_degree)
     ranks = degrees.select(rank=_START)
@@ -54,15 +56,15 @@ def pagerank(edges: Table, steps: int = 5) -> Table:
 
     def step(ranks: Table, degrees: Table, edges: Table) -> dict[str, Table]:
         share = degrees.select(
-            share=pw.if_else(
+            share=if_else(
                 degrees.degree == 0, 0, (ranks.rank * 5) // (degrees.degree * 6)
             )
         )
         # a plain join (ids from the pair) is cheaper than ``ix`` on the big edge table
         flows = edges.join(share, edges.u == share.id).select(v=edges.v, flow=share.share)
-        inflow = flows.groupby(id=flows.v).reduce(total=pw.reducers.sum(flows.flow))
+        inflow = flows.groupby(id=flows.v).reduce(total=reducers.sum(flows.flow))
         received = inflow.ix(ranks.id, allow_misses=True).total
-        return dict(ranks=ranks.select(rank=_BASE + pw.coalesce(received, 0)))
+        return dict(ranks=ranks.select(rank=_BASE + coalesce(received, 0)))
 
-    return pw.iterate(step, iteration_limit=steps, ranks=ranks, degrees=degrees,
+    return iterate(step, iteration_limit=steps, ranks=ranks, degrees=degrees,
                       edges=edges.select(edges.u, edges.v)).ranks
