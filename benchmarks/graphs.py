@@ -205,7 +205,7 @@ def reflow_incremental(algorithm: str, edges: int, changes: int) -> dict:
     from reflow.engine.batch import DIFF, ID
     from reflow.engine.ids import hash_columns
     from reflow.engine.operator import RunContext
-    from reflow.engine.stateless import OutputOperator
+    from reflow.engine.operators.stateless import OutputOperator
     from reflow.runtime.runner import OutputSpec, build
 
     u, v, dist = make_graph(edges)

@@ -4,7 +4,7 @@ The function is called once, on tables standing for its arguments; the tables it
 become the next values of the arguments of the same names (the *iterated* tables). Arguments
 it does not return are constants of the loop: their changes flow in as well. At every logical
 time the results equal the fixed point computed from scratch on that time's inputs, also
-after deletions (see ``reflow.engine.iterate`` for how this stays incremental).
+after deletions (see ``reflow.engine.operators.iterate`` for how this stays incremental).
 """
 
 from __future__ import annotations

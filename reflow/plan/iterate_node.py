@@ -4,8 +4,8 @@ variables inside its body.
 The body is a plan sub-graph between ``LoopVariableNode``s (one per argument of the loop
 function) and the tables the function returned. Lowering an ``IterateNode`` gives the engine a
 builder that lowers the body into a fresh set of operators for every unrolled iteration
-(``reflow.engine.iterate``). Tables of the program used inside the body without being passed
-to the loop are found here and fed to the body as further constants.
+(``reflow.engine.operators.iterate``). Tables of the program used inside the body without
+being passed to the loop are found here and fed to the body as further constants.
 """
 
 from __future__ import annotations
