@@ -161,7 +161,7 @@ def test_reconnecting_client_gets_a_fresh_snapshot():
 
 
 def test_streams_end_when_the_pipeline_stops():
-    feed, board, webserver = leaderboard()
+    feed, _, webserver = leaderboard()
     ended = threading.Event()
     connected = threading.Event()
 
