@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
@@ -131,11 +132,15 @@ class _Route:
         self.subject.add_query(query_id, row)
         try:
             answer = await asyncio.wait_for(future, self.webserver.answer_timeout_s)
-        except TimeoutError:
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            # No answer in time, or the client went away: the query leaves the pipeline.
             with self.lock:
                 waiting = self.waiting.pop(query_id, None)
             if waiting is not None:
                 self.subject.remove_query(query_id, row)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            if waiting is not None:
                 return JSONResponse(
                     {"detail": "the pipeline did not answer in time"}, status_code=504
                 )
@@ -174,12 +179,16 @@ class _Route:
             raise _Problem(400, f"the request was refused: {verdict}")
 
     # --- the answer side (thread of the pipeline) ----------------------------------------------
-    def answer(self, time: int, delta: pl.DataFrame, has_error_column: bool) -> None:
+    def answer(
+        self, time: int, delta: pl.DataFrame, has_error_column: bool, pointers: bool
+    ) -> None:
         if not self.waiting:
             return
         ids = delta[ID].to_list()
         diffs = delta[DIFF].to_list()
         results = delta["result"].to_list()
+        if pointers:
+            results = [None if v is None else Pointer(v) for v in results]
         errors = delta[error_column("result")].to_list() if has_error_column else None
         done = []
         with self.lock:
@@ -314,9 +323,10 @@ def rest_connector(
                 + ", ".join(repr(c) for c in columns)
             )
         fallible = columns["result"].fallible
+        pointers = columns["result"].dtype.strip_optional() == dt.POINTER
 
         def on_time(time: int, delta: pl.DataFrame) -> None:
-            state.answer(time, delta, fallible)
+            state.answer(time, delta, fallible, pointers)
 
         add_sink(responses, f"rest_connector {route} responses", on_time)
 
