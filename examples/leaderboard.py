@@ -5,9 +5,9 @@ Run it and open http://127.0.0.1:8080/ :
     .venv/bin/python examples/leaderboard.py [--port 8080] [--seconds 600]
 
 Game results stream in through a Python source for ``--seconds``; now and then a result is
-corrected or cancelled. The server keeps answering until Ctrl-C. The pipeline keeps each player's total and rank-ordered board; the page follows
-``/board/stream`` (Server-Sent Events) and stays equal to the pipeline's result, and
-``POST /score`` asks the pipeline for one player's total.
+corrected or cancelled. The server keeps answering until Ctrl-C. The pipeline keeps each
+player's total and games; the page follows ``/board/stream`` (Server-Sent Events) and stays
+equal to the pipeline's result, and ``POST /score`` asks the pipeline for one player's total.
 """
 
 from __future__ import annotations
