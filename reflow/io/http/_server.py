@@ -9,7 +9,6 @@ to it (``app=``) to be served together with the pipeline's routes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -131,7 +130,7 @@ class PathwayWebserver:
 
         def serve() -> None:
             try:
-                asyncio.run(server.serve())
+                server.run()  # uvloop and httptools when installed; no signal handlers here
             except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
                 failure.append(exc)
 
