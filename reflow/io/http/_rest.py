@@ -54,28 +54,42 @@ class _Problem(Exception):
 
 
 class _QuerySubject(python.ConnectorSubject):
-    """Feeds the queries table: each request is added with its own id, removed when done."""
+    """Feeds the queries table: each request is added with its own id, removed when done.
 
-    def __init__(self, webserver: PathwayWebserver) -> None:
+    It commits by itself ``autocommit_ms`` after the first change of a commit, so a request
+    enters the pipeline without waiting for the run loop's next tick.
+    """
+
+    def __init__(self, webserver: PathwayWebserver, autocommit_ms: int | None) -> None:
         super().__init__(datasource_name="rest_connector")
         self.webserver = webserver
+        self.autocommit_s = (autocommit_ms or 0) / 1000
         self._stopped = threading.Event()
+        self._changed = threading.Event()
 
     def run(self) -> None:
         self.webserver.acquire()
         try:
-            self._stopped.wait()
+            while not self._stopped.is_set():
+                self._changed.wait()
+                if self.autocommit_s:
+                    self._stopped.wait(self.autocommit_s)  # gather the requests of a commit
+                self._changed.clear()  # before the commit: a later change sets it again
+                self.commit()
         finally:
             self.webserver.release()
 
     def on_stop(self) -> None:
         self._stopped.set()
+        self._changed.set()
 
     def add_query(self, query_id: int, row: dict[str, Any]) -> None:
         self._add_inner(Pointer(query_id), row)
+        self._changed.set()
 
     def remove_query(self, query_id: int, row: dict[str, Any]) -> None:
         self._remove_inner(Pointer(query_id), row)
+        self._changed.set()
 
 
 class _Waiting:
@@ -285,11 +299,11 @@ def rest_connector(
     if delete_completed_queries is None:
         delete_completed_queries = not keep_queries if keep_queries is not None else True
     methods = [m.upper() for m in methods]
-    subject = _QuerySubject(webserver)
+    subject = _QuerySubject(webserver, autocommit_duration_ms)
     queries = python.read(
         subject,
         schema=schema,
-        autocommit_duration_ms=autocommit_duration_ms,
+        autocommit_duration_ms=None,
         name=f"rest_connector {route}",
     )
     state = _Route(subject, schema, webserver, delete_completed_queries, request_validator)
@@ -306,6 +320,7 @@ def rest_connector(
             route,
             [method],
             endpoint,
+            raw=True,
             openapi_extra=_openapi(schema, [method], doc),
             summary=doc.summary,
             description=doc.description,

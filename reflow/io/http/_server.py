@@ -81,12 +81,22 @@ class PathwayWebserver:
         return self.app.openapi()
 
     # --- routes --------------------------------------------------------------------------------
-    def add_route(self, route: str, methods: list[str], endpoint: Callable, **kwargs: Any) -> None:
-        """Add ``endpoint`` at ``route`` for ``methods``; a route taken twice is an error."""
+    def add_route(
+        self, route: str, methods: list[str], endpoint: Callable, raw: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Add ``endpoint`` at ``route`` for ``methods``; a route taken twice is an error.
+        ``raw`` endpoints take the Starlette ``Request`` and skip FastAPI's validation."""
         for method in methods:
             if (route, method) in self._routes:
                 raise ConnectorError(f"the webserver already serves {method} {route}")
         self._routes.update((route, method) for method in methods)
+        if raw:
+            # Requests go to a plain Starlette route (it matches first): FastAPI's parameter
+            # handling costs more than the whole answer. The API route only describes it.
+            from starlette.routing import Route
+
+            self.app.router.routes.insert(0, Route(route, endpoint, methods=methods))
         self.app.add_api_route(route, endpoint, methods=methods, **kwargs)
         # A route added after the app answered once must appear in its OpenAPI description.
         self.app.openapi_schema = None
