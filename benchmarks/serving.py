@@ -238,7 +238,7 @@ def main() -> None:
         ],
     )
     results = {}
-    for engine in args.engines.split(","):
+    for engine in [e for e in args.engines.split(",") if e]:
         if not Path(PYTHONS[engine]).exists():
             report.say(f"- {engine}: not installed ({PYTHONS[engine]})")
             continue

@@ -139,6 +139,27 @@ def test_bad_requests_get_clear_errors_and_the_pipeline_goes_on(
     assert all(u[0] == "ok" for u in collected.updates)
 
 
+def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read():
+    webserver, _ = serve(max_body_bytes=1000)
+    got = {}
+
+    def chunks():
+        yield b'{"word": "'
+        for _ in range(100):
+            yield b"x" * 100
+        yield b'"}'
+
+    def driver():
+        with client(webserver) as http:
+            got["big"] = http.post("/repeat", content=chunks())
+            got["small"] = http.post("/repeat", json={"word": "y"})
+
+    run_while(driver)
+    assert "content-length" not in got["big"].request.headers
+    assert got["big"].status_code == 413
+    assert got["small"].json() == "yy"
+
+
 def test_get_parameters_of_the_wrong_type_are_refused():
     webserver, _ = serve()
     got = {}
@@ -169,7 +190,7 @@ def test_request_validator_refuses_with_its_reason():
     webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=0)
 
     def validator(payload, headers):
-        if headers.get("x-token") != "secret":
+        if headers.get("X-Token") != "secret":
             return "missing token"
         return None
 

@@ -129,7 +129,7 @@ class _Route:
         try:
             payload, from_text = await self._payload(request)
             if self.validator is not None:
-                self._validate(payload, dict(request.headers))
+                self._validate(payload, request.headers)
             row = typed_row(payload, self.dtypes, self.defaults, from_text)
         except BadRequestField as exc:
             return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=400)
@@ -184,7 +184,7 @@ class _Route:
             )
         return payload, False
 
-    def _validate(self, payload: dict, headers: dict) -> None:
+    def _validate(self, payload: dict, headers: Any) -> None:
         try:
             verdict = self.validator(payload, headers)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - the user's check refused the request
