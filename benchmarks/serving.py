@@ -196,7 +196,8 @@ async def subscribers(port: int, n: int, revisions: int) -> dict:
 
 def measure_sse(args) -> dict:
     process, port = start("reflow", ["--mode", "sse", "--subscribers", str(args.subscribers),
-                                     "--revisions", str(args.revisions)])
+                                     "--revisions", str(args.revisions),
+                                     "--interval-ms", str(args.interval_ms)])
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("SERVER-STARTING"), line
@@ -222,6 +223,7 @@ def main() -> None:
     parser.add_argument("--autocommit-ms", type=int, default=10)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--revisions", type=int, default=50)
+    parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--engines", default="reflow,pathway")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
@@ -259,7 +261,8 @@ def main() -> None:
     if args.subscribers:
         s = measure_sse(args)
         report.say(
-            f"- live table: {args.subscribers} SSE subscribers x {args.revisions} revisions: "
+            f"- live table: {args.subscribers} SSE subscribers x {args.revisions} revisions "
+            f"(one every {args.interval_ms} ms): "
             f"{s['complete']} subscribers received every revision ({s['received']:,} events); "
             f"delay from commit to arrival p50 {s['p50_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms"
         )

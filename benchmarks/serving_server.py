@@ -57,7 +57,12 @@ def sse(pw, args) -> None:
                 time.sleep(args.interval_ms / 1000)
                 self.next(player=revision % 10, points=revision)
                 self.commit()
-            time.sleep(2)
+            # Serve until every client has read every revision and left (or 5 minutes).
+            deadline = time.monotonic() + 300
+            while live.subscribers and time.monotonic() < deadline:
+                if not sum(len(q) for q in live.subscribers.values()):
+                    break
+                time.sleep(0.1)
 
     scores = pw.io.python.read(Feed(), schema=Score, autocommit_duration_ms=None)
     live = pw.io.http.serve_table(scores, webserver=webserver, route="/scores")
@@ -74,7 +79,7 @@ def main() -> None:
     parser.add_argument("--autocommit-ms", type=int, default=10)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--revisions", type=int, default=50)
-    parser.add_argument("--interval-ms", type=int, default=50)
+    parser.add_argument("--interval-ms", type=int, default=100)
     args = parser.parse_args()
     if args.engine == "pathway":
         import pathway as pw

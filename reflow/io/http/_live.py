@@ -106,9 +106,16 @@ class LiveTable:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if event is _END:
+                # Whatever else is waiting goes out in the same write.
+                events = [event]
+                while event is not _END and not queue.empty():
+                    event = queue.get_nowait()
+                    events.append(event)
+                if events[-1] is _END:
+                    if len(events) > 1:
+                        yield "".join(events[:-1])
                     return
-                yield event
+                yield "".join(events)
         finally:
             self.unsubscribe(queue)
 
