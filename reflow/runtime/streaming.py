@@ -24,6 +24,7 @@ import polars as pl
 from reflow.engine.batch import concat_batches
 from reflow.engine.stateless import InputOperator
 from reflow.plan.nodes import Lowering
+from reflow.runtime.heap import settle_after
 from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource
 
@@ -188,6 +189,7 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
             ctx.report_error(name, message)
         inputs = {op: concat_batches(parts) for op, parts in current.batches.items()}
         dataflow.run_time(last_time, inputs)
+        settle_after(sum(batch.height for batch in inputs.values() if batch is not None))
         lag = 0.0
         if current.first_arrival is not None:
             lag = (time.monotonic() - current.first_arrival) * 1000
@@ -224,7 +226,9 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
                 grouped: dict[InputOperator, list[pl.DataFrame]] = {}
                 for operator, batch in static[t]:
                     grouped.setdefault(operator, []).append(batch)
-                dataflow.run_time(t, {op: concat_batches(b) for op, b in grouped.items()})
+                batches = {op: concat_batches(b) for op, b in grouped.items()}
+                dataflow.run_time(t, batches)
+                settle_after(sum(b.height for b in batches.values() if b is not None))
                 last_time = t
             for index, (_, source) in enumerate(live):
                 source.start(_Handle(index, events, stopping))

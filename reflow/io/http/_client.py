@@ -167,7 +167,12 @@ def write(
     ... pet
     ... dog
     ... ''')
-    >>> pw.io.http.write(t, "http://127.0.0.1:9/hook", n_retries=2)
+    >>> pw.io.http.write(t, "http://127.0.0.1:9/hook/{table.pet}", n_retries=1,
+    ...                  retry_policy=pw.io.http.RetryPolicy(10, 2.0, 0))
+    >>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ConnectorError: POST http://127.0.0.1:9/hook/dog failed after 2 attempt(s): ConnectError
     """
     if format not in ("json", "custom"):
         raise ConnectorError(f"format must be 'json' or 'custom', got {format!r}")

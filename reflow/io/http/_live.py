@@ -147,8 +147,11 @@ def serve_table(
     ... player | points
     ... ann    | 3
     ... ''')
-    >>> webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=8080)
+    >>> webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=0)
     >>> live = pw.io.http.serve_table(scores, webserver=webserver, route="/scores")
+    >>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)  # serves while the pipeline runs
+    >>> [(row["player"], row["points"]) for row in live.snapshot()["rows"]]
+    [('ann', 3)]
     """
     from fastapi.responses import JSONResponse, StreamingResponse
 

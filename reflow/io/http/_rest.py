@@ -277,13 +277,24 @@ def rest_connector(
     (``payload, headers -> None`` to accept, or a reason / an exception to refuse) checks
     requests first.
 
+    >>> import threading, httpx
     >>> import reflow as pw
+    >>> from reflow.runtime.streaming import stop
     >>> class Question(pw.Schema):
     ...     word: str
-    >>> webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=8080)
+    >>> webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=0)  # any free port
     >>> queries, response_writer = pw.io.http.rest_connector(
-    ...     webserver=webserver, route="/length", schema=Question)
+    ...     webserver=webserver, route="/length", schema=Question, autocommit_duration_ms=10)
     >>> response_writer(queries.select(result=pw.apply(len, pw.this.word)))
+    >>> def ask():
+    ...     webserver.wait_ready()
+    ...     print(httpx.post(webserver.url + "/length", json={"word": "reactive"}).json())
+    ...     print(httpx.post(webserver.url + "/length", json={"w": 1}).json()["detail"])
+    ...     stop()
+    >>> threading.Thread(target=ask).start()
+    >>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    8
+    field 'word': required
     """
     if schema is None:
         raise ConnectorError("pw.io.http.rest_connector needs a schema (schema=...)")
