@@ -13,7 +13,8 @@
 Run with reflow's interpreter::
 
     .venv/bin/python benchmarks/serving.py [--size 1000000] [--requests 4000]
-        [--concurrency 32] [--subscribers 1000] [--report benchmarks/results/serving.md]
+        [--concurrency 32] [--subscribers 1000] [--repeat 3]
+        [--report benchmarks/results/serving.md]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -225,6 +227,7 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=50)
     parser.add_argument("--interval-ms", type=int, default=100)
     parser.add_argument("--engines", default="reflow,pathway")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
     data = prepare(args.size)
@@ -239,17 +242,24 @@ def main() -> None:
             f"Load average at the start: {load_average:.1f} (2 cores).",
         ],
     )
+    engines = [e for e in args.engines.split(",") if e and Path(PYTHONS[e]).exists()]
+    for engine in set(args.engines.split(",")) - set(engines) - {""}:
+        report.say(f"- {engine}: not installed ({PYTHONS[engine]})")
+    runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+    for _ in range(args.repeat):  # engines alternate, so a change of load hits both
+        for engine in engines:
+            runs[engine].append(measure_rest(engine, data, args))
     results = {}
-    for engine in [e for e in args.engines.split(",") if e]:
-        if not Path(PYTHONS[engine]).exists():
-            report.say(f"- {engine}: not installed ({PYTHONS[engine]})")
-            continue
-        r = measure_rest(engine, data, args)
+    for engine, measured in runs.items():
+        r = {k: statistics.median(m[k] for m in measured)
+             for k in ("requests_per_s", "p50_ms", "p99_ms", "ready_s")}
+        r["errors"] = sum(m["errors"] for m in measured)
         results[engine] = r
+        each = ", ".join(f"{m['requests_per_s']:.0f}/s p99 {m['p99_ms']:.0f} ms" for m in measured)
         report.say(
             f"- {engine}: {r['requests_per_s']:.0f} requests/s, p50 {r['p50_ms']:.1f} ms, "
-            f"p99 {r['p99_ms']:.1f} ms, {r['errors']} errors {r['first_errors'] or ''}; "
-            f"first correct answer {r['ready_s']:.1f} s after start"
+            f"p99 {r['p99_ms']:.1f} ms (medians of {len(measured)} runs: {each}); "
+            f"{r['errors']} errors; first correct answer {r['ready_s']:.1f} s after start"
         )
     if "reflow" in results and "pathway" in results:
         a, b = results["reflow"], results["pathway"]
