@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -96,3 +97,28 @@ def test_users_uvicorn_serves_both_while_the_pipeline_runs():
         thread.join(10)
     assert got == {"hello": "hi", "upper": "YES"}
     assert not thread.is_alive()
+
+
+def test_cors_and_schema_endpoint_switches():
+    plain = pw.io.http.PathwayWebserver(host=None, port=None, with_schema_endpoint=False)
+    cors = pw.io.http.PathwayWebserver(host=None, port=None, with_cors=True)
+    upper_route(plain)
+    upper_route(cors)
+    with TestClient(plain.app) as client:
+        assert client.get("/_schema").status_code == 404
+        assert "access-control-allow-origin" not in client.options(
+            "/upper", headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"}
+        ).headers
+    with TestClient(cors.app) as client:
+        assert set(client.get("/_schema").json()["paths"]) == {"/upper"}
+        preflight = client.options(
+            "/upper", headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_route_cannot_be_taken_twice():
+    webserver = pw.io.http.PathwayWebserver(host=None, port=None)
+    upper_route(webserver)
+    with pytest.raises(pw.io.ConnectorError, match="already serves POST /upper"):
+        upper_route(webserver)

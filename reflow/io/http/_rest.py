@@ -120,7 +120,6 @@ class _Route:
         self.validator = validator
         self.waiting: dict[int, _Waiting] = {}
         self.lock = threading.Lock()
-        self.answered = False
 
     # --- the request side (event loop of the server) -------------------------------------------
     async def endpoint(self, request: Any) -> Any:
