@@ -179,3 +179,31 @@ def test_streams_end_when_the_pipeline_stops():
 
     run_while(driver)
     assert ended.wait(10)
+
+
+def test_cells_of_every_kind_are_served_as_json():
+    table = pw.debug.table_from_markdown(
+        """
+        name | n | x   | flag
+        a    | 1 | 1.5 | True
+        """
+    ).select(
+        pw.this.name,
+        pw.this.n,
+        pw.this.x,
+        pw.this.flag,
+        ref=pw.this.id,
+        pair=pw.make_tuple(pw.this.n, pw.this.name),
+        doc=pw.apply_with_type(lambda n: {"k": [n]}, pw.Json, pw.this.n),
+        broken=pw.this.n // 0,
+    )
+    webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=0)
+    live = pw.io.http.serve_table(table, webserver=webserver, route="kinds")
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=False)
+    (row,) = live.snapshot()["rows"]
+    assert row["ref"] == row["id"]
+    assert row["id"].startswith("^")
+    del row["id"], row["ref"]
+    assert row == {"name": "a", "n": 1, "x": 1.5, "flag": True, "pair": [1, "a"],
+                   "doc": {"k": [1]}, "broken": None}
+    json.dumps(live.snapshot())

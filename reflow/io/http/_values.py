@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from reflow.api import dtypes as dt
-from reflow.engine.values import Json, Pointer
+from reflow.engine.values import ERROR, Json, Pointer
 from reflow.io._values import BadValue, coerce
 
 
@@ -24,13 +24,15 @@ class BadRequestField(ValueError):
 
 
 def jsonable(value: Any) -> Any:
-    """A cell as a value ``json.dumps`` accepts.
+    """A cell as a value ``json.dumps`` accepts (an error value becomes null).
 
     >>> jsonable((1, Json({"a": 2}), b"hi"))
     [1, {'a': 2}, 'aGk=']
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if value is ERROR:
+        return None
     if isinstance(value, Json):
         return value.value
     if isinstance(value, Pointer):
