@@ -30,7 +30,7 @@ from typing import Any
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.engine import aggregates as agg
+from reflow.engine.state import aggregates as agg
 
 
 class Reducer:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from reflow.api import dtypes as dt
 from reflow.api.trace import BuildError, user_frame
-from reflow.engine.keyed import EqualIdsRule, OverlayRule, PickRule
+from reflow.engine.operators.keyed import EqualIdsRule, OverlayRule, PickRule
 from reflow.engine.values import Pointer
 from reflow.plan.nodes import ColumnInfo, ConcatNode, Universe
 from reflow.plan.universe_nodes import ConcatReindexNode, KeyedNode

@@ -12,7 +12,7 @@ from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF
-from reflow.engine.stateless import OutputOperator
+from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe

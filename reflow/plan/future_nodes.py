@@ -17,8 +17,13 @@ import polars as pl
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
-from reflow.engine.future_map import FutureInbox, FutureMapOperator, PendingCall, wake_batch
-from reflow.engine.stateless import InputOperator, MapOperator
+from reflow.engine.operators.future_map import (
+    FutureInbox,
+    FutureMapOperator,
+    PendingCall,
+    wake_batch,
+)
+from reflow.engine.operators.stateless import InputOperator, MapOperator
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, SelectNode, Universe
 from reflow.runtime.sources import LiveSource, SourceHandle

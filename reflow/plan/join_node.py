@@ -16,7 +16,7 @@ from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
-from reflow.engine.join import JoinOperator, JoinSide
+from reflow.engine.operators.join import JoinOperator, JoinSide
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name
 

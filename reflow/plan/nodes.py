@@ -20,7 +20,7 @@ from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import (
+from reflow.engine.operators.stateless import (
     ConcatOperator,
     FilterOperator,
     FlattenOperator,

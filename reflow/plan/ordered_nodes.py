@@ -14,8 +14,8 @@ import polars as pl
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
-from reflow.engine.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
-from reflow.engine.stateless import MapOperator
+from reflow.engine.operators.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
+from reflow.engine.operators.stateless import MapOperator
 from reflow.plan.compile import ExpressionCompiler, error_column, to_python_values
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, is_fallible
 

@@ -19,7 +19,7 @@ from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_values
 from reflow.engine.operator import RunContext
-from reflow.engine.reduce import AggregateSpec, KeySpec, ReduceOperator
+from reflow.engine.operators.reduce import AggregateSpec, KeySpec, ReduceOperator
 from reflow.plan.compile import ExpressionCompiler, error_column
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name, is_fallible
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_select

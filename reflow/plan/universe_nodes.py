@@ -14,8 +14,8 @@ import polars as pl
 
 from reflow.engine.batch import ID
 from reflow.engine.ids import hash_columns
-from reflow.engine.keyed import KeyedOperator, KeyedRule, ZipRule
-from reflow.engine.stateless import ConcatOperator, ReindexOperator
+from reflow.engine.operators.keyed import KeyedOperator, KeyedRule, ZipRule
+from reflow.engine.operators.stateless import ConcatOperator, ReindexOperator
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _align
 

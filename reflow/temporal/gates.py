@@ -1,7 +1,7 @@
 """Frontier-driven gates on a table: buffer, ignore late rows, forget, freeze closed results.
 
 A gate compares a per-row *threshold* (a physical time) with the frontier of the stream (the
-largest event time seen): see ``reflow.engine.temporal`` for the exact rules.
+largest event time seen): see ``reflow.engine.operators.temporal`` for the exact rules.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
 from reflow.api.trace import BuildError, user_frame
-from reflow.engine.temporal import FRONTIER
+from reflow.engine.operators.temporal import FRONTIER
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import FrontierNode, GateNode, KernelNode
 from reflow.temporal import _time

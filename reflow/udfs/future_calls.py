@@ -14,7 +14,7 @@ import threading
 import weakref
 from typing import Any
 
-from reflow.engine.future_map import FutureInbox, PendingCall
+from reflow.engine.operators.future_map import FutureInbox, PendingCall
 from reflow.plan.compile import RowFailure
 
 # Weak: the inboxes of a run that failed before closing its sources go away with the run.

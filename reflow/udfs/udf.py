@@ -20,7 +20,7 @@ import numpy as np
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.functions import _return_annotation
-from reflow.engine.future_map import PendingCall
+from reflow.engine.operators.future_map import PendingCall
 from reflow.plan.compile import RowFailure, _is_numeric_array
 from reflow.udfs._loop import run_coroutine
 from reflow.udfs.caches import CacheStrategy, cache_key
