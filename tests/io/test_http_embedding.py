@@ -60,6 +60,7 @@ def test_users_app_mounts_the_pipeline_routes_and_runs_its_own_server():
     got = {}
 
     def driver():
+        assert webserver.wait_ready(10)
         with TestClient(app) as client:
             got["hello"] = client.get("/hello").json()
             got["upper"] = client.post("/pipeline/upper", json={"word": "x"}).json()
@@ -83,6 +84,7 @@ def test_users_uvicorn_serves_both_while_the_pipeline_runs():
     got = {}
 
     def driver():
+        assert webserver.wait_ready(10)
         while not server.started:
             threading.Event().wait(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
@@ -115,6 +117,15 @@ def test_cors_and_schema_endpoint_switches():
             "/upper", headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"}
         )
         assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_requests_before_the_pipeline_runs_get_503():
+    webserver = pw.io.http.PathwayWebserver(host=None, port=None)
+    upper_route(webserver)
+    with TestClient(webserver.app) as client:
+        answer = client.post("/upper", json={"word": "early"})
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "the pipeline is not running"}
 
 
 def test_a_route_cannot_be_taken_twice():

@@ -66,8 +66,10 @@ class _QuerySubject(python.ConnectorSubject):
         self.autocommit_s = (autocommit_ms or 0) / 1000
         self._stopped = threading.Event()
         self._changed = threading.Event()
+        self.running = False
 
     def run(self) -> None:
+        self.running = True
         self.webserver.acquire()
         try:
             while not self._stopped.is_set():
@@ -77,6 +79,7 @@ class _QuerySubject(python.ConnectorSubject):
                 self._changed.clear()  # before the commit: a later change sets it again
                 self.commit()
         finally:
+            self.running = False
             self.webserver.release()
 
     def on_stop(self) -> None:
@@ -137,6 +140,8 @@ class _Route:
             if exc.field is not None:
                 body["field"] = exc.field
             return JSONResponse(body, status_code=exc.status)
+        if not self.subject.running:
+            return JSONResponse({"detail": "the pipeline is not running"}, status_code=503)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         query_id = secrets.randbits(128)

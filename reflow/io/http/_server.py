@@ -111,8 +111,10 @@ class PathwayWebserver:
         """A part of the running pipeline needs the server: start it if it is not running."""
         with self._lock:
             self._users += 1
-            if self._users == 1 and self.host is not None:
-                self._start()
+            if self._users == 1:
+                if self.host is not None:
+                    self._start()
+                self._ready.set()
 
     def release(self) -> None:
         """A part of the pipeline is done with the server: the last one stops it."""
@@ -156,9 +158,9 @@ class PathwayWebserver:
             )
         if not self.port:
             self.port = server.servers[0].sockets[0].getsockname()[1]
-        self._ready.set()
 
     def _stop(self) -> None:
+        self._ready.clear()
         for callback in self._on_shutdown:
             callback()
         if self._server is not None:
@@ -166,11 +168,11 @@ class PathwayWebserver:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
-        self._ready.clear()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Wait until the server accepts connections (``port`` is then the bound port, also
-        when 0 asked for any free one); False on a timeout."""
+        """Wait until the pipeline serves its routes: its server accepts connections
+        (``port`` is then the bound port, also when 0 asked for any free one), or, with
+        ``host=None``, the pipeline runs. False on a timeout."""
         return self._ready.wait(timeout)
 
     @property
