@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from reflow.api.table import Table
-from reflow.engine.stateless import OutputOperator
+from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.runtime.batches import rows_of
 from reflow.runtime.runner import OutputSpec, run_outputs

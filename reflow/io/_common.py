@@ -11,7 +11,7 @@ import polars as pl
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF
-from reflow.engine.stateless import OutputOperator
+from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column

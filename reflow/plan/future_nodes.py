@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from reflow.engine.future_map import PendingCall
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import MapOperator
+from reflow.engine.operators.future_map import PendingCall
+from reflow.engine.operators.stateless import MapOperator
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe

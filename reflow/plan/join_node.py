@@ -63,7 +63,7 @@ class JoinNode(PlanNode):
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         # The engine's join loads with the first join run, not with ``import reflow``.
-        from reflow.engine.join import JoinOperator, JoinSide
+        from reflow.engine.operators.join import JoinOperator, JoinSide
 
         sides = []
         for side, node, keys in zip(

@@ -18,7 +18,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import (
+from reflow.engine.operators.stateless import (
     ConcatOperator,
     FilterOperator,
     FlattenOperator,

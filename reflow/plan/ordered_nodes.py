@@ -13,8 +13,8 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.operator import Operator
-from reflow.engine.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
-from reflow.engine.stateless import MapOperator
+from reflow.engine.operators.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
+from reflow.engine.operators.stateless import MapOperator
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler

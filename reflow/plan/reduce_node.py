@@ -18,7 +18,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_values
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.reduce import AggregateSpec, KeySpec, ReduceOperator
+from reflow.engine.operators.reduce import AggregateSpec, KeySpec, ReduceOperator
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.error_columns import error_column

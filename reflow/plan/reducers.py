@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from reflow.engine import aggregates as agg
+from reflow.engine.state import aggregates as agg
 from reflow.plan import dtypes as dt
 
 

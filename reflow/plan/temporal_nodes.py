@@ -1,4 +1,4 @@
-"""Plan nodes of event-time operations (see ``reflow.engine.temporal``).
+"""Plan nodes of event-time operations (see ``reflow.engine.operators.temporal``).
 
 - ``KernelNode``: a stateless batch-to-batch function written with Polars (window assignment,
   time arithmetic on physical values); it may change ids and the number of rows, as long as
@@ -16,8 +16,8 @@ from collections.abc import Callable
 import polars as pl
 
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import MapOperator
-from reflow.engine.temporal import (
+from reflow.engine.operators.stateless import MapOperator
+from reflow.engine.operators.temporal import (
     FRONTIER,
     BufferOperator,
     ForgetOperator,
@@ -157,7 +157,7 @@ class AsofNode(PlanNode):
         self.direction = direction
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
-        from reflow.engine.asof import AsofJoinOperator
+        from reflow.engine.operators.asof import AsofJoinOperator
 
         return lowering.add(AsofJoinOperator(
             sources[0], sources[1], self.name, self.renames, self.polars_columns(),
@@ -180,7 +180,7 @@ class AsofNowNode(PlanNode):
         self.id_from_left = id_from_left
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
-        from reflow.engine.asof import AsofNowJoinOperator
+        from reflow.engine.operators.asof import AsofNowJoinOperator
 
         return lowering.add(AsofNowJoinOperator(
             sources[0], sources[1], self.name, self.renames, self.polars_columns(),
@@ -200,7 +200,7 @@ class InactivityNode(PlanNode):
         self.now = now
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
-        from reflow.engine.temporal import InactivityOperator
+        from reflow.engine.operators.temporal import InactivityOperator
 
         return lowering.add(InactivityOperator(
             sources[0], sources[1], self.name, self.allowed_ns,

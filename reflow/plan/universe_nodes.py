@@ -15,7 +15,8 @@ import polars as pl
 
 from reflow.engine.batch import ID
 from reflow.engine.ids import hash_columns
-from reflow.engine.keyed import (
+from reflow.engine.operator import Operator
+from reflow.engine.operators.keyed import (
     EqualIdsRule,
     KeyedOperator,
     KeyedRule,
@@ -23,8 +24,7 @@ from reflow.engine.keyed import (
     PickRule,
     ZipRule,
 )
-from reflow.engine.operator import Operator
-from reflow.engine.stateless import ConcatOperator, ReindexOperator
+from reflow.engine.operators.stateless import ConcatOperator, ReindexOperator
 from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align
 

@@ -10,7 +10,7 @@ import threading
 import weakref
 from typing import Any
 
-from reflow.engine.future_map import FutureInbox, PendingCall
+from reflow.engine.operators.future_map import FutureInbox, PendingCall
 
 # Weak: the inboxes of a run that failed before closing its sources go away with the run.
 _inboxes: weakref.WeakSet[FutureInbox] = weakref.WeakSet()

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID
-from reflow.engine.future_map import FutureInbox, FutureMapOperator, wake_batch
-from reflow.engine.stateless import InputOperator
+from reflow.engine.operators.future_map import FutureInbox, FutureMapOperator, wake_batch
+from reflow.engine.operators.stateless import InputOperator
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column
 from reflow.plan.future_nodes import ancestors, calls_fully_async

@@ -16,7 +16,7 @@ _pw_window_start | total
 
 from reflow.api.join import JoinResult
 from reflow.api.table import Table
-from reflow.engine.temporal import late_rows_ignored
+from reflow.engine.operators.temporal import late_rows_ignored
 from reflow.temporal.asof import (
     Direction,
     asof_join,

@@ -1,7 +1,7 @@
 """Frontier-driven gates on a table: buffer, ignore late rows, forget, freeze closed results.
 
 A gate compares a per-row *threshold* (a physical time) with the frontier of the stream (the
-largest event time seen): see ``reflow.engine.temporal`` for the exact rules.
+largest event time seen): see ``reflow.engine.operators.temporal`` for the exact rules.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from reflow.api.resolve import Scope, resolve
-from reflow.engine.temporal import FRONTIER
+from reflow.engine.operators.temporal import FRONTIER
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.errors import BuildError, user_frame

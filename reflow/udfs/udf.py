@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from reflow.api.functions import return_annotation
-from reflow.engine.future_map import PendingCall
+from reflow.engine.operators.future_map import PendingCall
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.rowwise import RowFailure, is_numeric_array
