@@ -39,6 +39,15 @@ ALLOWED: dict[str, set[str]] = {
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
 }
 
+# Libraries built on all of the above (some not written yet): they use the public layers and
+# each other, and nothing below imports them.
+LIBRARIES = {"indexing", "stdlib", "sql", "iterate"}
+for _library in LIBRARIES:
+    ALLOWED[_library] = {
+        "api", "runtime", "plan", "engine", "io", "debug", "temporal", "udfs", *LIBRARIES
+    }
+CORE = {"engine", "plan", "runtime", "api", "io", "debug", "temporal", "udfs"}
+
 
 @dataclass(frozen=True)
 class Import:
@@ -210,7 +219,7 @@ def test_reflow_has_no_import_cycle():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
-@pytest.mark.parametrize("package", sorted(ALLOWED))
+@pytest.mark.parametrize("package", sorted(CORE))
 def test_every_package_of_the_table_exists(package):
     assert (ROOT / package / "__init__.py").exists()
 
