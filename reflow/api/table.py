@@ -473,7 +473,7 @@ class Table:
     # --- stateful operations (see their modules) -----------------------------------------------
     def groupby(self, *args: Any, id: Any = None, sort_by: Any = None, instance: Any = None,
                 **kwargs: Any) -> GroupedTable:
-        """Group the rows of ``table`` by the given columns; follow with ``.reduce(...)``.
+        """Group the rows of ``self`` by the given columns; follow with ``.reduce(...)``.
 
         ``id=`` (a Pointer column) makes the group ids those pointers, ``instance=`` adds a
         grouping column, and ``sort_by=`` orders the rows seen by order-sensitive reducers
@@ -501,13 +501,13 @@ class Table:
         Rows are considered in arrival order (by logical time; within one time, in input order).
         The first row of an instance is kept; a later row replaces the kept one when
         ``acceptor(new_value, kept_value)`` returns true. The output row of an instance has the
-        columns of ``table`` and the id ``pw.pointer_from(instance)`` (``pw.pointer_from()``
+        columns of ``self`` and the id ``pw.pointer_from(instance)`` (``pw.pointer_from()``
         without an instance).
 
         The result depends on the order rows arrive in, not only on the current contents of
-        ``table``: a retraction (or the retraction half of an update) of an input row is ignored,
+        ``self``: a retraction (or the retraction half of an update) of an input row is ignored,
         and an accepted row stays the output of its instance even if it is later deleted from
-        ``table``, until a newer row is accepted.
+        ``self``, until a newer row is accepted.
 
         >>> import reflow as pw
         >>> t = pw.debug.table_from_markdown('''
@@ -571,7 +571,7 @@ class Table:
         return concat_reindex(self, *others)
 
     def update_rows(self, other: Table) -> Table:
-        """``table`` with the rows of ``other`` replacing rows with the same id and added otherwise.
+        """``self`` with the rows of ``other`` replacing rows with the same id and added otherwise.
 
         >>> import reflow as pw
         >>> t = pw.debug.table_from_markdown('''
@@ -595,9 +595,9 @@ class Table:
         return update_rows(self, other)
 
     def update_cells(self, other: Table, **kwargs: Any) -> Table:
-        """``table`` with the cells of ``other``'s columns replaced where ``other`` has the row.
+        """``self`` with the cells of ``other``'s columns replaced where ``other`` has the row.
 
-        ``other``'s columns must be columns of ``table`` and its ids a subset of ``table``'s.
+        ``other``'s columns must be columns of ``self`` and its ids a subset of ``self``'s.
         ``table << other`` is the same.
 
         >>> import reflow as pw
@@ -620,7 +620,7 @@ class Table:
         return update_cells(self, other, **kwargs)
 
     def restrict(self, other: Table) -> Table:
-        """The rows of ``table`` whose ids are in ``other`` (a subset of ``table``'s ids).
+        """The rows of ``self`` whose ids are in ``other`` (a subset of ``self``'s ids).
 
         >>> import reflow as pw
         >>> t = pw.debug.table_from_markdown('''
@@ -638,7 +638,7 @@ class Table:
         return restrict(self, other)
 
     def difference(self, other: Table) -> Table:
-        """The rows of ``table`` whose ids are not in ``other``.
+        """The rows of ``self`` whose ids are not in ``other``.
 
         >>> import reflow as pw
         >>> t = pw.debug.table_from_markdown('''
@@ -659,7 +659,7 @@ class Table:
         return difference(self, other)
 
     def intersect(self, *tables: Table) -> Table:
-        """The rows of ``table`` whose ids are in every one of ``tables``.
+        """The rows of ``self`` whose ids are in every one of ``tables``.
 
         >>> import reflow as pw
         >>> t = pw.debug.table_from_markdown('''
@@ -681,7 +681,7 @@ class Table:
         return intersect(self, *tables)
 
     def with_universe_of(self, other: Table) -> Table:
-        """``table`` declared to have exactly the ids of ``other``.
+        """``self`` declared to have exactly the ids of ``other``.
 
         The equality is checked while the pipeline runs: an id present in only one of the two
         tables is reported as an error (``pw.global_error_log()``) and its row is left out.
@@ -705,7 +705,7 @@ class Table:
         return with_universe_of(self, other)
 
     def promise_universe_is_subset_of(self, other: Table) -> Table:
-        """Declare that every id of ``table`` is an id of ``other``; returns ``table``.
+        """Declare that every id of ``self`` is an id of ``other``; returns ``self``.
 
         >>> import reflow as pw
         >>> a = pw.debug.table_from_markdown('''
@@ -727,7 +727,7 @@ class Table:
         return promise_universe_is_subset_of(self, other)
 
     def promise_universe_is_equal_to(self, other: Table) -> Table:
-        """Declare that ``table`` and ``other`` have the same ids; returns ``table``.
+        """Declare that ``self`` and ``other`` have the same ids; returns ``self``.
 
         >>> import reflow as pw
         >>> a = pw.debug.table_from_markdown('''
@@ -772,7 +772,7 @@ class Table:
     def sort(self, key: Any, instance: Any = None) -> Table:
         """Columns ``prev`` and ``next``: the ids of each row's neighbours in ``key`` order.
 
-        The result has the ids of ``table``. Rows are ordered within each value of ``instance``
+        The result has the ids of ``self``. Rows are ordered within each value of ``instance``
         (rows with equal keys by id); the first row has ``prev`` None and the last ``next`` None.
         An insertion or deletion changes only the pointers of its neighbours.
 
@@ -797,7 +797,7 @@ class Table:
     def diff(self, timestamp: Any, *values: Any, instance: Any = None) -> Table:
         """For each row, ``value`` minus the previous row's ``value`` in ``timestamp`` order.
 
-        The result has the ids of ``table`` and one column ``diff_<name>`` per value column; the
+        The result has the ids of ``self`` and one column ``diff_<name>`` per value column; the
         first row of each instance gets None.
 
         >>> import reflow as pw
