@@ -15,7 +15,6 @@ import polars as pl
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator
-from reflow.engine.operators.join import JoinOperator, JoinSide
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
