@@ -11,9 +11,9 @@ import polars as pl
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import RunContext
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
-from reflow.plan.future_nodes import lower_future_selects
 from reflow.plan.nodes import InputNode, Lowering, PlanNode, live_nodes
 from reflow.runtime.error_log import error_log_batch_builder
+from reflow.runtime.futures import lower_future_selects
 from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 logger = logging.getLogger("reflow")

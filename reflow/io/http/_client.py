@@ -15,10 +15,10 @@ import polars as pl
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.debug.output import rows_of
 from reflow.io import python
 from reflow.io._common import ConnectorError, add_sink
 from reflow.io.http._values import jsonable
+from reflow.runtime.batches import rows_of
 
 logger = logging.getLogger("reflow")
 

@@ -12,10 +12,10 @@ from typing import Any
 import polars as pl
 
 from reflow.api.table import Table
-from reflow.debug.output import rows_of
 from reflow.io._common import add_sink
 from reflow.io.http._server import PathwayWebserver
 from reflow.io.http._values import jsonable
+from reflow.runtime.batches import rows_of
 
 #: Events a subscriber may have waiting before it is dropped (it reconnects and gets a
 #: fresh snapshot instead of an ever-growing backlog).

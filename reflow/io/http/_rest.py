@@ -12,7 +12,6 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
@@ -21,7 +20,8 @@ from reflow.io import python
 from reflow.io._common import ConnectorError, add_sink, schema_dtypes
 from reflow.io.http._server import PathwayWebserver
 from reflow.io.http._values import BadRequestField, dumps, json_schema, typed_row
-from reflow.plan.compile import error_column
+from reflow.plan import dtypes as dt
+from reflow.plan.error_columns import error_column
 
 logger = logging.getLogger("reflow")
 

@@ -132,9 +132,10 @@ class PathwayWebserver:
     def _start(self) -> None:
         import uvicorn
 
+        assert self.host is not None  # only started when it has a host to listen on
         config = uvicorn.Config(
             self.app,
-            host=self.host,  # type: ignore[arg-type]
+            host=self.host,
             port=self.port or 0,
             log_level="warning",
             lifespan="off",

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from reflow.api import dtypes as dt
 from reflow.engine.values import ERROR, Json, Pointer
 from reflow.io._values import BadValue, coerce
+from reflow.plan import dtypes as dt
 
 
 class BadRequestField(ValueError):
@@ -118,7 +118,12 @@ def _from_text(text: str, dtype: dt.DType) -> Any:
 def json_schema(dtype: dt.DType) -> dict[str, Any]:
     """The JSON Schema of a column type (for the OpenAPI description)."""
     base = dtype.strip_optional()
-    simple = {dt.INT: "integer", dt.FLOAT: "number", dt.STR: "string", dt.BOOL: "boolean"}
+    simple: dict[dt.DType, str] = {
+        dt.INT: "integer",
+        dt.FLOAT: "number",
+        dt.STR: "string",
+        dt.BOOL: "boolean",
+    }
     schema: dict[str, Any] = {"type": simple[base]} if base in simple else {}
     if dtype.is_optional and schema:
         schema = {"anyOf": [schema, {"type": "null"}]}
