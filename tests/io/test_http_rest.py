@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import httpx
 import pytest
 
@@ -262,3 +265,29 @@ def test_rest_connector_needs_a_result_column():
     _, respond = pw.io.http.rest_connector(webserver=webserver, route="/x", schema=Question)
     with pytest.raises(pw.io.ConnectorError, match="'result' column"):
         respond(queries.select(answer=pw.this.word))
+
+
+def test_the_server_thread_ends_with_the_run():
+    webserver, _ = serve()
+
+    def driver():
+        with client(webserver) as http:
+            assert http.post("/repeat", json={"word": "a"}).json() == "aa"
+
+    run_while(driver)
+    assert not webserver.wait_ready(0)
+    assert not [t for t in threading.enumerate() if t.name == "reflow-http"]
+
+
+def test_a_port_in_use_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        webserver = pw.io.http.PathwayWebserver(host="127.0.0.1", port=port)
+        queries, respond = pw.io.http.rest_connector(
+            webserver=webserver, route="/", schema=Question
+        )
+        respond(queries.select(result=pw.this.word))
+        with pytest.raises(pw.io.ConnectorError, match=f"cannot serve HTTP on 127.0.0.1:{port}"):
+            pw.run(monitoring_level=pw.MonitoringLevel.NONE)

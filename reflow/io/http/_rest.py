@@ -28,7 +28,12 @@ logger = logging.getLogger("reflow")
 
 class EndpointDocumentation:
     """What the OpenAPI description says about a route: ``summary``, ``description``,
-    ``tags`` and ``method_types`` (the methods to describe; all by default)."""
+    ``tags`` and ``method_types`` (the methods to describe; all by default).
+
+    >>> doc = EndpointDocumentation(summary="Price of an item", tags=["shop"])
+    >>> doc.summary, doc.tags, doc.method_types
+    ('Price of an item', ['shop'], None)
+    """
 
     def __init__(
         self,

@@ -113,7 +113,11 @@ class PathwayWebserver:
             self._users += 1
             if self._users == 1:
                 if self.host is not None:
-                    self._start()
+                    try:
+                        self._start()
+                    except BaseException:
+                        self._users -= 1
+                        raise
                 self._ready.set()
 
     def release(self) -> None:
