@@ -1,0 +1,339 @@
+"""Kafka reading and writing on ``confluent-kafka`` (librdkafka).
+
+Partitions are assigned to the reader directly (no consumer group): offsets are tracked by the
+reader itself, so resuming does not depend on the broker's group coordinator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+import uuid
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+from reflow.engine.values import Json
+from reflow.io._common import ConnectorError
+from reflow.io._connector.formats import Decoder
+from reflow.io._connector.reader import Change, Event, MessageReader, Position, Skipped
+from reflow.io._connector.retry import TransientError
+from reflow.io._connector.writer import Delivery, MessageWriter
+from reflow.io._values import BadValue
+
+logger = logging.getLogger("reflow")
+
+#: How long metadata requests and the final flush of a write may take (seconds).
+REQUEST_TIMEOUT = 10.0
+
+
+def _kafka():
+    try:
+        import confluent_kafka
+    except ImportError as exc:  # pragma: no cover - installed with reflow's extras
+        raise ConnectorError(
+            "the Kafka connector needs confluent-kafka: pip install 'reflow[kafka]'"
+        ) from exc
+    return confluent_kafka
+
+
+def servers(settings: Mapping[str, Any]) -> str:
+    return str(settings.get("bootstrap.servers", "?"))
+
+
+class KafkaReader(MessageReader):
+    """Reads every partition of the given topics from the tracked offsets."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        topics: list[str],
+        decode: Decoder,
+        *,
+        with_metadata: bool = False,
+        start_from_timestamp_ms: int | None = None,
+        static: bool = False,
+        to_changes=None,
+    ) -> None:
+        self.settings = dict(settings)
+        self.topics = topics
+        self.decode = decode
+        self.with_metadata = with_metadata
+        self.start_from_timestamp_ms = start_from_timestamp_ms
+        self.static = static
+        self.to_changes = to_changes
+        self.description = f"Kafka topic {', '.join(map(repr, topics))} at {servers(settings)}"
+        self.finished = False
+        self._consumer = None
+        self._eof: set[tuple[str, int]] = set()
+        self._streams: set[tuple[str, int]] = set()
+        self._next: dict[tuple[str, int], int] = {}
+        self._last_warning = 0.0
+
+    def connect(self, resume_from: Mapping[Hashable, Any]) -> None:
+        kafka = _kafka()
+        config = {
+            "group.id": f"reflow-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "socket.timeout.ms": 10000,
+            "socket.keepalive.enable": True,
+            **self.settings,
+            "enable.auto.commit": False,
+            "enable.partition.eof": self.static,
+        }
+        try:
+            consumer = kafka.Consumer(config)
+        except kafka.KafkaException as exc:
+            raise ConnectorError(f"{self.description}: bad settings: {exc}") from None
+        self._consumer = consumer
+        try:
+            metadata = consumer.list_topics(timeout=REQUEST_TIMEOUT)
+        except kafka.KafkaException as exc:
+            raise TransientError(f"cannot reach the broker: {exc.args[0]}") from None
+        assignment = []
+        self._streams = set()
+        for topic in self.topics:
+            info = metadata.topics.get(topic)
+            if info is None or info.error is not None or not info.partitions:
+                raise TransientError(f"topic {topic!r} does not exist (yet)")
+            for partition in sorted(info.partitions):
+                stream = (topic, partition)
+                self._streams.add(stream)
+                offset = resume_from.get(stream)
+                if offset is None:
+                    offset = self._start_offset(consumer, topic, partition)
+                else:
+                    self._next[stream] = offset
+                assignment.append(kafka.TopicPartition(topic, partition, offset))
+        consumer.assign(assignment)
+        self._eof = set()
+
+    def _start_offset(self, consumer, topic: str, partition: int) -> int:
+        kafka = _kafka()
+        if self.start_from_timestamp_ms is None:
+            return kafka.OFFSET_BEGINNING
+        try:
+            (found,) = consumer.offsets_for_times(
+                [kafka.TopicPartition(topic, partition, self.start_from_timestamp_ms)],
+                timeout=REQUEST_TIMEOUT,
+            )
+        except kafka.KafkaException as exc:
+            raise TransientError(f"cannot look up offsets by time: {exc.args[0]}") from None
+        # Messages before the timestamp are also skipped one by one (``read``), so a broker
+        # that answers with an earlier offset still gives the right rows.
+        return found.offset if found.offset >= 0 else kafka.OFFSET_END
+
+    def read(self, timeout: float) -> Iterable[Event]:
+        kafka = _kafka()
+        if self._consumer is None:
+            raise TransientError("not connected")
+        events: list[Event] = []
+        for message in self._consumer.consume(num_messages=5000, timeout=timeout):
+            error = message.error()
+            if error is not None:
+                self._on_error(kafka, message, error)
+                continue
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            stream = (topic, partition)
+            expected = self._next.get(stream)
+            if expected is not None and offset < expected:
+                continue  # already read before a reconnection
+            self._next[stream] = offset + 1
+            where = f"topic {topic!r}, partition {partition}, offset {offset}"
+            timestamp = message.timestamp()[1]
+            if self.start_from_timestamp_ms is not None and timestamp < (
+                self.start_from_timestamp_ms
+            ):
+                events.append(Position(stream, offset + 1))
+                continue
+            try:
+                values = self.decode(message.value())
+            except BadValue as exc:
+                events.append(Skipped(where, str(exc), stream, offset + 1))
+                continue
+            if self.to_changes is not None:
+                try:
+                    changes = self.to_changes(values, message.key())
+                except BadValue as exc:
+                    events.append(Skipped(where, str(exc), stream, offset + 1))
+                    continue
+                for values_, delete in changes:
+                    events.append(Change(values_, where, stream, offset + 1, delete=delete))
+                if not changes:
+                    events.append(Position(stream, offset + 1))
+                continue
+            if self.with_metadata:
+                values = {**values, "_metadata": Json(_metadata(message))}
+            events.append(Change(values, where, stream, offset + 1, (topic, partition, offset)))
+        return events
+
+    def _on_error(self, kafka, message, error) -> None:
+        if error.code() == kafka.KafkaError._PARTITION_EOF:
+            self._eof.add((message.topic(), message.partition()))
+            if self.static and self._eof >= self._streams:
+                self.finished = True
+            return
+        if error.fatal():
+            raise TransientError(error.str())
+        now = time.monotonic()
+        if now - self._last_warning > 5:  # librdkafka reconnects by itself; say so sparingly
+            self._last_warning = now
+            logger.warning("%s: %s", self.description, error.str())
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close()
+
+
+def _metadata(message) -> dict:
+    key = message.key()
+    return {
+        "topic": message.topic(),
+        "partition": message.partition(),
+        "offset": message.offset(),
+        "timestamp_millis": message.timestamp()[1],
+        "key": None if key is None else key.decode("utf-8", errors="replace"),
+    }
+
+
+def _as_bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, Json):
+        return Json.dumps(value).encode("utf-8")
+    return str(value).encode("utf-8")
+
+
+class KafkaWriter(MessageWriter):
+    """Produces one message per changed row (a deletion is a message with ``diff`` -1)."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        topic: str | None,
+        *,
+        topic_column: str | None,
+        format: str,
+        delimiter: str,
+        key: str | None,
+        value: str | None,
+        headers: list[str],
+        columns: list[str],
+    ) -> None:
+        self.settings = dict(settings)
+        self.topic = topic
+        self.topic_column = topic_column
+        self.format = format
+        self.delimiter = delimiter
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.columns = columns
+        target = repr(topic) if topic is not None else f"named by column {topic_column!r}"
+        self.description = f"Kafka topic {target} at {servers(settings)}"
+        self._producer = None
+        self._unsent: tuple[int, list] | None = None  # messages of a time not yet acknowledged
+        self._header_sent = False
+
+    def connect(self) -> None:
+        kafka = _kafka()
+        config = {
+            "socket.timeout.ms": 10000,
+            "message.timeout.ms": 30000,
+            "linger.ms": 5,
+            **self.settings,
+        }
+        try:
+            self._producer = kafka.Producer(config)
+        except kafka.KafkaException as exc:
+            raise ConnectorError(f"{self.description}: bad settings: {exc}") from None
+
+    def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.flush(1.0)
+
+    def write(self, delivery: Delivery) -> None:
+        if self._producer is None:
+            raise TransientError("not connected")
+        if self._unsent is None or self._unsent[0] != delivery.time:
+            self._unsent = (delivery.time, self._messages(delivery))
+        messages = self._unsent[1]
+        failed: list = []
+        reasons: list[str] = []
+
+        def on_delivery(message_index):
+            def callback(error, _message):
+                if error is not None:
+                    failed.append(messages[message_index])
+                    reasons.append(error.str())
+
+            return callback
+
+        producer = self._producer
+        for index, (topic, key, value, headers) in enumerate(messages):
+            while True:
+                try:
+                    producer.produce(
+                        topic, value=value, key=key, headers=headers,
+                        on_delivery=on_delivery(index),
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        left = producer.flush(REQUEST_TIMEOUT)
+        if left or failed:
+            self._unsent = (delivery.time, failed) if not left else self._unsent
+            reason = reasons[0] if reasons else f"{left} messages not acknowledged in time"
+            raise TransientError(reason)
+        self._unsent = None
+
+    def _messages(self, delivery: Delivery) -> list:
+        time_, ids, diffs = delivery.time, delivery.ids, delivery.diffs
+        n = len(ids)
+        if self.key is not None:
+            keys = [_as_bytes(v) for v in delivery.values(self.key)]
+        else:
+            keys = [row_id.to_bytes(16, "little") for row_id in ids]
+        topics = (
+            delivery.values(self.topic_column) if self.topic_column else [self.topic] * n
+        )
+        extra = [(name, delivery.values(name)) for name in self.headers]
+        headers = [
+            [("pathway_time", str(time_).encode()), ("pathway_diff", str(diffs[i]).encode())]
+            + [(name, _as_bytes(values[i])) for name, values in extra]
+            for i in range(n)
+        ]
+        values = self._values(delivery)
+        out = [(topics[i], keys[i], values[i], headers[i]) for i in range(n)]
+        if self.format == "dsv" and not self._header_sent and n:
+            self._header_sent = True
+            line = _dsv_line([*self.columns, "time", "diff"], self.delimiter)
+            out.insert(0, (topics[0], keys[0], line, headers[0]))
+        return out
+
+    def _values(self, delivery: Delivery) -> list[bytes | None]:
+        if self.format in ("raw", "plaintext"):
+            return [_as_bytes(v) for v in delivery.values(self.value or self.columns[0])]
+        frame = delivery.plain_frame()
+        if self.format == "json":
+            frame = frame.select(*self.columns, "diff", "time")
+            text = frame.write_ndjson()
+            return [line.encode("utf-8") for line in text.splitlines()]
+        frame = frame.select(*self.columns, "time", "diff")
+        return [
+            _dsv_line(["" if v is None else str(v) for v in row], self.delimiter)
+            for row in frame.iter_rows()
+        ]
+
+
+def _dsv_line(cells: list[str], delimiter: str) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="").writerow(
+        cells
+    )
+    return buffer.getvalue().encode("utf-8")

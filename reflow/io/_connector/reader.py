@@ -1,0 +1,318 @@
+"""Reading: a ``MessageReader`` yields changes with their positions; ``ReaderSource`` turns
+them into commits of the run, resumes from offsets and reconnects after connection loss."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reflow.api import dtypes as dt
+from reflow.engine.ids import hash_value_rows
+from reflow.io._common import ConnectorError
+from reflow.io._connector.retry import RetryPolicy, TransientError
+from reflow.io._formats import row_from_mapping
+from reflow.io._values import BadValue, coerce
+from reflow.runtime.batches import make_batch
+from reflow.runtime.sources import LiveSource, SourceHandle
+
+logger = logging.getLogger("reflow")
+
+#: Longest a reader blocks in one ``read`` call, so stops and autocommits are noticed (s).
+READ_TIMEOUT = 0.05
+#: Readers keep reconnecting while the run lasts (the server may be restarting).
+READER_RETRY = RetryPolicy(max_attempts=None, max_delay=2.0)
+
+
+@dataclass(slots=True)
+class Change:
+    """One row read from the source: added (or replacing the row with its primary key), or
+    removed (``delete``; the values need only hold the primary key).
+
+    ``where`` names the position for error messages (topic/partition/offset, table/LSN);
+    after this change the source resumes at ``resume`` on ``stream``; ``identity`` gives a row
+    of a table without a primary key its id (unique and stable per position).
+    """
+
+    values: Mapping[str, Any]
+    where: str
+    stream: Hashable = None
+    resume: Any = None
+    identity: tuple = ()
+    delete: bool = False
+
+
+@dataclass(slots=True)
+class Skipped:
+    """A message that could not be decoded: reported in the error log, then passed over."""
+
+    where: str
+    reason: str
+    stream: Hashable = None
+    resume: Any = None
+
+
+@dataclass(slots=True)
+class Position:
+    """A message passed over on purpose (e.g. older than the requested start): only the
+    position advances."""
+
+    stream: Hashable = None
+    resume: Any = None
+
+
+@dataclass(slots=True)
+class CommitMarker:
+    """The end of a source transaction: what came before enters the pipeline at one time."""
+
+    stream: Hashable = None
+    resume: Any = None
+
+
+Event = Change | Skipped | Position | CommitMarker
+
+
+class MessageReader(ABC):
+    """The connector-specific part of a source.
+
+    ``connect`` (re)opens the connection and positions every stream at the offsets given
+    (streams not listed start at the beginning the reader was configured with); ``read``
+    returns what arrived within ``timeout`` seconds; both raise ``TransientError`` when the
+    connection is lost. ``acknowledge`` tells which offsets the pipeline has committed (a
+    replication slot can then be advanced). ``finished`` is True once a bounded source has
+    nothing more to give.
+    """
+
+    #: Names the server and the stream in messages, e.g. "kafka topic 'x' at host:9092".
+    description: str = "reader"
+    finished: bool = False
+
+    @abstractmethod
+    def connect(self, resume_from: Mapping[Hashable, Any]) -> None: ...
+
+    @abstractmethod
+    def read(self, timeout: float) -> Iterable[Event]: ...
+
+    def acknowledge(self, committed: Mapping[Hashable, Any]) -> None:  # noqa: B027 - optional
+        """The pipeline has committed everything up to these offsets."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class ReaderSource(LiveSource):
+    """Runs a ``MessageReader`` in a thread of its own and feeds the run loop.
+
+    Changes are committed (become one logical time) at each ``CommitMarker`` and, when
+    ``autocommit_ms`` is set, at most that long after the first uncommitted change arrived
+    (without it, after each read that returned data). ``offsets`` are the positions of
+    everything committed so far; a source built with ``resume_from=offsets`` continues from
+    there. After a ``TransientError`` the uncommitted changes are dropped, the reader reconnects
+    from the committed offsets and reads them again: nothing committed is lost or repeated.
+    """
+
+    def __init__(
+        self,
+        reader: MessageReader,
+        dtypes: dict[str, dt.DType],
+        *,
+        name: str,
+        defaults: Mapping[str, Any] | None = None,
+        primary_key: list[str] | None = None,
+        autocommit_ms: int | None = 1500,
+        field_paths: dict[str, str] | None = None,
+        resume_from: Mapping[Hashable, Any] | None = None,
+        retry: RetryPolicy = READER_RETRY,
+    ) -> None:
+        self.reader = reader
+        self.dtypes = dtypes
+        self.name = name
+        self.defaults = dict(defaults or {})
+        self.primary_key = list(primary_key or [])
+        self.autocommit = None if autocommit_ms is None else autocommit_ms / 1000
+        self.field_paths = field_paths
+        self.retry = retry
+        self.rows_read = 0
+        self._committed: dict[Hashable, Any] = dict(resume_from or {})
+        self._pending: dict[Hashable, Any] = {}
+        self._buffer: list[Change | Skipped] = []
+        self._first: float | None = None
+        self._state: dict[int, dict] = {}  # primary key id -> current row
+        self._salt = f"reader:{name}"
+        self._handle: SourceHandle | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def offsets(self) -> dict[Hashable, Any]:
+        """Where each stream resumes after everything committed so far."""
+        return dict(self._committed)
+
+    def resume_from(self, offsets: Mapping[Hashable, Any]) -> None:
+        """Start (before the run) from these offsets instead of the configured beginning."""
+        self._committed = dict(offsets)
+
+    # --- run loop side -------------------------------------------------------------------------
+    def start(self, handle: SourceHandle) -> None:
+        self._handle = handle
+        self._thread = threading.Thread(target=self._run, name=f"reflow-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    # --- reader thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        handle = self._handle
+        assert handle is not None
+        failures = 0
+        try:
+            while not handle.stopping:
+                try:
+                    self.reader.connect(dict(self._committed))
+                    self._pump()
+                    failures = 0
+                    if self.reader.finished:
+                        break
+                except TransientError as exc:
+                    failures += 1
+                    self._drop_uncommitted()
+                    self._close_reader()
+                    if self.retry.gives_up(failures):
+                        raise ConnectorError(
+                            f"{self.name}: cannot read from {self.reader.description} "
+                            f"after {failures} attempts: {exc}"
+                        ) from exc
+                    logger.warning(
+                        "%s: %s; reconnecting (attempt %d)", self.name, exc, failures
+                    )
+                    if handle.wait_stop(self.retry.delay(failures - 1)):
+                        break
+            self._flush()
+        except Exception as exc:  # noqa: BLE001 - the run loop re-raises it
+            self._close_reader()
+            if not isinstance(exc, ConnectorError):
+                exc = ConnectorError(f"{self.name} ({self.reader.description}): {exc}")
+            handle.fail(exc)
+            return
+        self._close_reader()
+        handle.close()
+
+    def _pump(self) -> None:
+        handle = self._handle
+        assert handle is not None
+        while not handle.stopping and not self.reader.finished:
+            timeout = READ_TIMEOUT
+            if self.autocommit is not None and self._first is not None:
+                timeout = max(0.0, min(timeout, self._first + self.autocommit - time.monotonic()))
+            got_data = False
+            for event in self.reader.read(timeout):
+                if event.stream is not None:
+                    self._pending[event.stream] = event.resume
+                if isinstance(event, CommitMarker):
+                    self._flush()
+                    continue
+                if isinstance(event, Position):
+                    continue
+                got_data = True
+                if self._first is None:
+                    self._first = time.monotonic()
+                self._buffer.append(event)
+            if self._first is not None and (
+                (self.autocommit is None and got_data)
+                or (self.autocommit is not None
+                    and time.monotonic() - self._first >= self.autocommit)
+            ):
+                self._flush()
+
+    def _drop_uncommitted(self) -> None:
+        self._buffer = []
+        self._pending = {}
+        self._first = None
+
+    def _close_reader(self) -> None:
+        try:
+            self.reader.close()
+        except Exception as exc:  # noqa: BLE001 - closing a broken connection may fail too
+            logger.debug("%s: error while closing: %s", self.name, exc)
+
+    def _flush(self) -> None:
+        handle = self._handle
+        assert handle is not None
+        events, self._buffer = self._buffer, []
+        self._first = None
+        if events:
+            batch, errors = self._to_batch(events)
+            for message in errors:
+                handle.report_error(message)
+            if batch is not None:
+                handle.push(batch)
+        if events or self._pending:
+            handle.commit()
+        if self._pending:
+            self._committed.update(self._pending)
+            self._pending = {}
+            self.reader.acknowledge(dict(self._committed))
+
+    # --- changes to a delta batch --------------------------------------------------------------
+    def _to_batch(self, events: list[Change | Skipped]):
+        errors: list[str] = []
+        typed: list[tuple[Change, dict | None, list]] = []
+        for event in events:
+            if isinstance(event, Skipped):
+                errors.append(f"{event.where}: {event.reason}")
+                continue
+            try:
+                if event.delete:
+                    if not self.primary_key:
+                        raise BadValue("a deletion needs a primary key in the schema")
+                    row = None
+                    key = [
+                        coerce(event.values.get(k), self.dtypes[k], k) for k in self.primary_key
+                    ]
+                else:
+                    row = row_from_mapping(
+                        dict(event.values), self.dtypes, self.defaults, self.field_paths
+                    )
+                    if self.primary_key:
+                        key = [row[k] for k in self.primary_key]
+                    else:
+                        key = [self._salt, *event.identity]
+            except BadValue as exc:
+                errors.append(f"{event.where}: {exc}")
+                continue
+            typed.append((event, row, key))
+        row_ids = hash_value_rows([key for _, _, key in typed])
+        ids: list[int] = []
+        rows: list[dict] = []
+        diffs: list[int] = []
+        for (event, row, _), row_id in zip(typed, row_ids, strict=True):
+            if not self.primary_key:
+                ids.append(row_id)
+                rows.append(row)  # type: ignore[arg-type]
+                diffs.append(1)
+                continue
+            old = self._state.get(row_id)
+            if old is not None:
+                ids.append(row_id)
+                rows.append(old)
+                diffs.append(-1)
+            if row is None:
+                if old is None:
+                    errors.append(f"{event.where}: delete of a key that is not present")
+                else:
+                    del self._state[row_id]
+                continue
+            self._state[row_id] = row
+            ids.append(row_id)
+            rows.append(row)
+            diffs.append(1)
+        self.rows_read += len(typed)
+        if not ids:
+            return None, errors
+        columns = {name: [r[name] for r in rows] for name in self.dtypes}
+        return make_batch(self.dtypes, ids, columns, diffs), errors

@@ -1,0 +1,20 @@
+import pytest
+
+from tests.connectors.kafka_broker import Broker
+
+
+@pytest.fixture(scope="session")
+def kafka():
+    broker = Broker()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def own_kafka():
+    """A broker of the test's own (to stop and restart)."""
+    broker = Broker()
+    broker.start()
+    yield broker
+    broker.stop()
