@@ -1,6 +1,6 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
-from reflow.io import csv, fs, jsonlines, kafka, null, plaintext, python
+from reflow.io import csv, fs, jsonlines, kafka, null, plaintext, postgres, python
 from reflow.io._common import ConnectorError, InputPathNotFound
 from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
@@ -15,6 +15,7 @@ __all__ = [
     "kafka",
     "null",
     "plaintext",
+    "postgres",
     "python",
     "subscribe",
 ]

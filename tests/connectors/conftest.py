@@ -18,3 +18,14 @@ def own_kafka():
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def pg():
+    """The machine's PostgreSQL: settings, a SQL helper and uniquely named tables that are
+    dropped afterwards."""
+    from tests.connectors.postgres_db import Database
+
+    database = Database()
+    yield database
+    database.cleanup()

@@ -103,6 +103,10 @@ class MessageReader(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def release(self) -> None:
+        """The run is over: close, and free what lives on the server (a replication slot)."""
+        self.close()
+
 
 class ReaderSource(LiveSource):
     """Runs a ``MessageReader`` in a thread of its own and feeds the run loop.
@@ -194,12 +198,12 @@ class ReaderSource(LiveSource):
                         break
             self._flush()
         except Exception as exc:  # noqa: BLE001 - the run loop re-raises it
-            self._close_reader()
+            self._release_reader()
             if not isinstance(exc, ConnectorError):
                 exc = ConnectorError(f"{self.name} ({self.reader.description}): {exc}")
             handle.fail(exc)
             return
-        self._close_reader()
+        self._release_reader()
         handle.close()
 
     def _pump(self) -> None:
@@ -239,6 +243,12 @@ class ReaderSource(LiveSource):
             self.reader.close()
         except Exception as exc:  # noqa: BLE001 - closing a broken connection may fail too
             logger.debug("%s: error while closing: %s", self.name, exc)
+
+    def _release_reader(self) -> None:
+        try:
+            self.reader.release()
+        except Exception as exc:  # noqa: BLE001 - the run is ending anyway
+            logger.warning("%s: error while closing: %s", self.name, exc)
 
     def _flush(self) -> None:
         handle = self._handle
