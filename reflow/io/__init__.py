@@ -1,6 +1,6 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
-from reflow.io import csv, fs, jsonlines, kafka, null, plaintext, postgres, python
+from reflow.io import csv, debezium, fs, jsonlines, kafka, null, plaintext, postgres, python
 from reflow.io._common import ConnectorError, InputPathNotFound
 from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
@@ -10,6 +10,7 @@ __all__ = [
     "CsvParserSettings",
     "InputPathNotFound",
     "csv",
+    "debezium",
     "fs",
     "jsonlines",
     "kafka",
