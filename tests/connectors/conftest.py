@@ -24,8 +24,9 @@ def own_kafka():
 def pg():
     """The machine's PostgreSQL: settings, a SQL helper and uniquely named tables that are
     dropped afterwards."""
-    from tests.connectors.postgres_db import Database
+    from tests.connectors.postgres_db import Database, ensure_logical_replication
 
+    ensure_logical_replication()
     database = Database()
     yield database
     database.cleanup()

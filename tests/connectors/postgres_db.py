@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
+from pathlib import Path
 
 import psycopg
 
 SETTINGS = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+
+
+def ensure_logical_replication() -> None:
+    """Change data capture needs wal_level=logical; set it (a server restart) if needed."""
+    with psycopg.connect(**SETTINGS) as conn:
+        level = conn.execute("SHOW wal_level").fetchone()[0]
+    if level != "logical":
+        script = Path(__file__).resolve().parents[2] / "scripts" / "postgres-logical.sh"
+        subprocess.run(["bash", str(script)], check=True)
 
 
 class Database:
