@@ -129,44 +129,43 @@ class KafkaReader(MessageReader):
         if self._consumer is None:
             raise TransientError("not connected")
         events: list[Event] = []
+        decode, next_offsets, start = self.decode, self._next, self.start_from_timestamp_ms
         for message in self._consumer.consume(num_messages=5000, timeout=timeout):
-            error = message.error()
-            if error is not None:
-                self._on_error(kafka, message, error)
+            if message.error() is not None:
+                self._on_error(kafka, message, message.error())
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             stream = (topic, partition)
-            expected = self._next.get(stream)
-            if expected is not None and offset < expected:
+            if offset < next_offsets.get(stream, 0):
                 continue  # already read before a reconnection
-            self._next[stream] = offset + 1
-            where = f"topic {topic!r}, partition {partition}, offset {offset}"
-            timestamp = message.timestamp()[1]
-            if self.start_from_timestamp_ms is not None and timestamp < (
-                self.start_from_timestamp_ms
-            ):
+            next_offsets[stream] = offset + 1
+            if start is not None and message.timestamp()[1] < start:
                 events.append(Position(stream, offset + 1))
                 continue
             try:
-                values = self.decode(message.value())
-            except BadValue as exc:
-                events.append(Skipped(where, str(exc), stream, offset + 1))
-                continue
-            if self.to_changes is not None:
-                try:
-                    changes = self.to_changes(values, message.key())
-                except BadValue as exc:
-                    events.append(Skipped(where, str(exc), stream, offset + 1))
+                values = decode(message.value())
+                if self.to_changes is not None:
+                    events.extend(self._changes(values, message, stream, offset))
                     continue
-                for values_, delete in changes:
-                    events.append(Change(values_, where, stream, offset + 1, delete=delete))
-                if not changes:
-                    events.append(Position(stream, offset + 1))
+            except BadValue as exc:
+                events.append(Skipped(self.where((*stream, offset)), str(exc), stream,
+                                      offset + 1))
                 continue
             if self.with_metadata:
                 values = {**values, "_metadata": Json(_metadata(message))}
-            events.append(Change(values, where, stream, offset + 1, (topic, partition, offset)))
+            events.append(Change(values, None, stream, offset + 1, (topic, partition, offset)))
         return events
+
+    def _changes(self, values, message, stream, offset) -> list[Event]:
+        changes = self.to_changes(values, message.key())
+        if not changes:
+            return [Position(stream, offset + 1)]
+        where = self.where((*stream, offset))
+        return [Change(v, where, stream, offset + 1, delete=delete) for v, delete in changes]
+
+    def where(self, identity: tuple) -> str:
+        topic, partition, offset = identity
+        return f"topic {topic!r}, partition {partition}, offset {offset}"
 
     def _on_error(self, kafka, message, error) -> None:
         if error.code() == kafka.KafkaError._PARTITION_EOF:

@@ -11,8 +11,12 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import polars as pl
+
 from reflow.api import dtypes as dt
-from reflow.engine.ids import hash_value_rows
+from reflow.engine.batch import DIFF
+from reflow.engine.ids import hash_columns, hash_value_rows
 from reflow.io._common import ConnectorError
 from reflow.io._connector.retry import RetryPolicy, TransientError
 from reflow.io._formats import row_from_mapping
@@ -33,13 +37,14 @@ class Change:
     """One row read from the source: added (or replacing the row with its primary key), or
     removed (``delete``; the values need only hold the primary key).
 
-    ``where`` names the position for error messages (topic/partition/offset, table/LSN);
+    ``where`` names the position for error messages (topic/partition/offset, table/LSN;
+    ``None``: the reader's ``where(identity)`` says it, only when needed);
     after this change the source resumes at ``resume`` on ``stream``; ``identity`` gives a row
     of a table without a primary key its id (unique and stable per position).
     """
 
     values: Mapping[str, Any]
-    where: str
+    where: str | None
     stream: Hashable = None
     resume: Any = None
     identity: tuple = ()
@@ -96,6 +101,10 @@ class MessageReader(ABC):
 
     @abstractmethod
     def read(self, timeout: float) -> Iterable[Event]: ...
+
+    def where(self, identity: tuple) -> str:
+        """Names the position ``identity`` of a change in error messages."""
+        return repr(identity)
 
     def acknowledge(self, committed: Mapping[Hashable, Any]) -> None:  # noqa: B027 - optional
         """The pipeline has committed everything up to these offsets."""
@@ -270,6 +279,12 @@ class ReaderSource(LiveSource):
 
     # --- changes to a delta batch --------------------------------------------------------------
     def _to_batch(self, events: list[Change | Skipped]):
+        if not self.primary_key and not self.field_paths:
+            changes = [e for e in events if type(e) is Change]
+            batch = self._plain_additions(changes)
+            if batch is not None:
+                self.rows_read += batch.height
+                return batch, [f"{e.where}: {e.reason}" for e in events if type(e) is Skipped]
         errors: list[str] = []
         typed: list[tuple[Change, dict | None, list]] = []
         for event in events:
@@ -288,24 +303,58 @@ class ReaderSource(LiveSource):
                     row = row_from_mapping(
                         dict(event.values), self.dtypes, self.defaults, self.field_paths
                     )
-                    if self.primary_key:
-                        key = [row[k] for k in self.primary_key]
-                    else:
-                        key = [self._salt, *event.identity]
+                    key = [row[k] for k in self.primary_key]
             except BadValue as exc:
-                errors.append(f"{event.where}: {exc}")
+                errors.append(f"{self._where(event)}: {exc}")
                 continue
             typed.append((event, row, key))
+        self.rows_read += len(typed)
+        if not self.primary_key:
+            if not typed:
+                return None, errors
+            ids = self._position_ids([event.identity for event, _, _ in typed])
+            rows = [row for _, row, _ in typed]
+            columns = {name: [r[name] for r in rows] for name in self.dtypes}  # type: ignore[index]
+            return make_batch(self.dtypes, ids.to_list(), columns, [1] * len(rows)), errors
+        return self._keyed_batch(typed, errors)
+
+    def _where(self, event: Change) -> str:
+        return event.where if event.where is not None else self.reader.where(event.identity)
+
+    def _position_ids(self, identities: list[tuple]) -> pl.Series:
+        """Ids of rows without a primary key: a hash of the source and the row's position."""
+        frame = pl.DataFrame(identities, orient="row")
+        return hash_columns(frame, frame.columns, salt=self._salt)
+
+    def _plain_additions(self, events: list[Change]) -> pl.DataFrame | None:
+        """The batch of ``events`` built column by column when every event is an addition
+        whose values all have exactly the schema's types (the common case, and much faster);
+        ``None`` sends the events through the checking path."""
+        if not events or any(e.delete for e in events):
+            return None
+        columns = []
+        for name, dtype in self.dtypes.items():
+            storage = dtype.polars()
+            if storage == pl.Object or dtype.is_optional:
+                return None
+            try:
+                values = [e.values[name] for e in events]
+                series = pl.Series(name, values, dtype=storage, strict=True)
+            except (KeyError, TypeError, OverflowError, pl.exceptions.PolarsError):
+                return None
+            if series.null_count() or (dtype == dt.INT and any(type(v) is bool for v in values)):
+                return None
+            columns.append(series)
+        ids = self._position_ids([e.identity for e in events])
+        n = len(events)
+        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
+
+    def _keyed_batch(self, typed: list[tuple[Change, dict | None, list]], errors: list[str]):
         row_ids = hash_value_rows([key for _, _, key in typed])
         ids: list[int] = []
         rows: list[dict] = []
         diffs: list[int] = []
         for (event, row, _), row_id in zip(typed, row_ids, strict=True):
-            if not self.primary_key:
-                ids.append(row_id)
-                rows.append(row)  # type: ignore[arg-type]
-                diffs.append(1)
-                continue
             old = self._state.get(row_id)
             if old is not None:
                 ids.append(row_id)
@@ -313,7 +362,7 @@ class ReaderSource(LiveSource):
                 diffs.append(-1)
             if row is None:
                 if old is None:
-                    errors.append(f"{event.where}: delete of a key that is not present")
+                    errors.append(f"{self._where(event)}: delete of a key that is not present")
                 else:
                     del self._state[row_id]
                 continue
@@ -321,7 +370,6 @@ class ReaderSource(LiveSource):
             ids.append(row_id)
             rows.append(row)
             diffs.append(1)
-        self.rows_read += len(typed)
         if not ids:
             return None, errors
         columns = {name: [r[name] for r in rows] for name in self.dtypes}
