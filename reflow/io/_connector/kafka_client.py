@@ -17,7 +17,7 @@ from typing import Any
 from reflow.engine.values import Json
 from reflow.io._common import ConnectorError
 from reflow.io._connector.formats import Decoder
-from reflow.io._connector.reader import Change, Event, MessageReader, Position, Skipped
+from reflow.io._connector.reader import Additions, Change, Event, MessageReader, Position, Skipped
 from reflow.io._connector.retry import TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter
 from reflow.io._values import BadValue
@@ -93,6 +93,7 @@ class KafkaReader(MessageReader):
             raise TransientError(f"cannot reach the broker: {exc.args[0]}") from None
         assignment = []
         self._streams = set()
+        self._next = {}  # uncommitted messages are read again
         for topic in self.topics:
             info = metadata.topics.get(topic)
             if info is None or info.error is not None or not info.partitions:
@@ -130,6 +131,8 @@ class KafkaReader(MessageReader):
             raise TransientError("not connected")
         events: list[Event] = []
         decode, next_offsets, start = self.decode, self._next, self.start_from_timestamp_ms
+        plain = self.to_changes is None and not self.with_metadata
+        added = Additions([], [], {})
         for message in self._consumer.consume(num_messages=5000, timeout=timeout):
             if message.error() is not None:
                 self._on_error(kafka, message, message.error())
@@ -151,9 +154,16 @@ class KafkaReader(MessageReader):
                 events.append(Skipped(self.where((*stream, offset)), str(exc), stream,
                                       offset + 1))
                 continue
+            if plain:
+                added.values.append(values)
+                added.identities.append((topic, partition, offset))
+                continue
             if self.with_metadata:
                 values = {**values, "_metadata": Json(_metadata(message))}
             events.append(Change(values, None, stream, offset + 1, (topic, partition, offset)))
+        if added.values:  # after the other events: its positions are the latest
+            added.positions.update(next_offsets)
+            events.append(added)
         return events
 
     def _changes(self, values, message, stream, offset) -> list[Event]:
@@ -265,22 +275,20 @@ class KafkaWriter(MessageWriter):
         failed: list = []
         reasons: list[str] = []
 
-        def on_delivery(message_index):
-            def callback(error, _message):
-                if error is not None:
-                    failed.append(messages[message_index])
-                    reasons.append(error.str())
-
-            return callback
+        def on_delivery(error, message) -> None:
+            if error is not None:
+                failed.append(
+                    (message.topic(), message.key(), message.value(), message.headers())
+                )
+                reasons.append(error.str())
 
         producer = self._producer
-        for index, (topic, key, value, headers) in enumerate(messages):
+        produce = producer.produce
+        for topic, key, value, headers in messages:
             while True:
                 try:
-                    producer.produce(
-                        topic, value=value, key=key, headers=headers,
-                        on_delivery=on_delivery(index),
-                    )
+                    produce(topic, value=value, key=key, headers=headers,
+                            on_delivery=on_delivery)
                     break
                 except BufferError:
                     producer.poll(0.05)

@@ -52,6 +52,16 @@ class Change:
 
 
 @dataclass(slots=True)
+class Additions:
+    """Many rows added at once, in order (a reader's fast path): ``values[i]`` was read at
+    position ``identities[i]``; afterwards each stream resumes at ``positions[stream]``."""
+
+    values: list[Mapping[str, Any]]
+    identities: list[tuple]
+    positions: dict[Hashable, Any]
+
+
+@dataclass(slots=True)
 class Skipped:
     """A message that could not be decoded: reported in the error log, then passed over."""
 
@@ -78,7 +88,7 @@ class CommitMarker:
     resume: Any = None
 
 
-Event = Change | Skipped | Position | CommitMarker
+Event = Change | Additions | Skipped | Position | CommitMarker
 
 
 class MessageReader(ABC):
@@ -122,7 +132,8 @@ class ReaderSource(LiveSource):
 
     Changes are committed (become one logical time) at each ``CommitMarker`` and, when
     ``autocommit_ms`` is set, at most that long after the first uncommitted change arrived
-    (without it, after each read that returned data). ``offsets`` are the positions of
+    (without it, after each read that returned data); changes without a position of their
+    own (``stream`` None: inside a source transaction) wait for their ``CommitMarker``. ``offsets`` are the positions of
     everything committed so far; a source built with ``resume_from=offsets`` continues from
     there. After a ``TransientError`` the uncommitted changes are dropped, the reader reconnects
     from the committed offsets and reads them again: nothing committed is lost or repeated.
@@ -152,8 +163,11 @@ class ReaderSource(LiveSource):
         self.rows_read = 0
         self._committed: dict[Hashable, Any] = dict(resume_from or {})
         self._pending: dict[Hashable, Any] = {}
-        self._buffer: list[Change | Skipped] = []
+        self._buffer: list[Change | Additions | Skipped] = []
         self._first: float | None = None
+        # Changes without a position of their own (inside a source transaction) are
+        # committed only at the transaction's CommitMarker, never by time.
+        self._awaits_marker = False
         self._state: dict[int, dict] = {}  # primary key id -> current row
         self._salt = f"reader:{name}"
         self._handle: SourceHandle | None = None
@@ -224,6 +238,13 @@ class ReaderSource(LiveSource):
                 timeout = max(0.0, min(timeout, self._first + self.autocommit - time.monotonic()))
             got_data = False
             for event in self.reader.read(timeout):
+                if type(event) is Additions:
+                    self._pending.update(event.positions)
+                    got_data = got_data or bool(event.values)
+                    if self._first is None:
+                        self._first = time.monotonic()
+                    self._buffer.append(event)
+                    continue
                 if event.stream is not None:
                     self._pending[event.stream] = event.resume
                 if isinstance(event, CommitMarker):
@@ -234,8 +255,10 @@ class ReaderSource(LiveSource):
                 got_data = True
                 if self._first is None:
                     self._first = time.monotonic()
+                if event.stream is None:
+                    self._awaits_marker = True
                 self._buffer.append(event)
-            if self._first is not None and (
+            if self._first is not None and not self._awaits_marker and (
                 (self.autocommit is None and got_data)
                 or (self.autocommit is not None
                     and time.monotonic() - self._first >= self.autocommit)
@@ -243,6 +266,7 @@ class ReaderSource(LiveSource):
                 self._flush()
 
     def _drop_uncommitted(self) -> None:
+        self._awaits_marker = False
         self._buffer = []
         self._pending = {}
         self._first = None
@@ -264,6 +288,7 @@ class ReaderSource(LiveSource):
         assert handle is not None
         events, self._buffer = self._buffer, []
         self._first = None
+        self._awaits_marker = False
         if events:
             batch, errors = self._to_batch(events)
             for message in errors:
@@ -278,13 +303,34 @@ class ReaderSource(LiveSource):
             self.reader.acknowledge(dict(self._committed))
 
     # --- changes to a delta batch --------------------------------------------------------------
-    def _to_batch(self, events: list[Change | Skipped]):
+    def _to_batch(self, buffered: list[Change | Additions | Skipped]):
+        skipped = [f"{e.where}: {e.reason}" for e in buffered if type(e) is Skipped]
         if not self.primary_key and not self.field_paths:
-            changes = [e for e in events if type(e) is Change]
-            batch = self._plain_additions(changes)
-            if batch is not None:
-                self.rows_read += batch.height
-                return batch, [f"{e.where}: {e.reason}" for e in events if type(e) is Skipped]
+            values: list[Mapping[str, Any]] = []
+            identities: list[tuple] = []
+            for e in buffered:
+                if type(e) is Additions:
+                    values.extend(e.values)
+                    identities.extend(e.identities)
+                elif type(e) is Change and not e.delete:
+                    values.append(e.values)
+                    identities.append(e.identity)
+                elif type(e) is Change:
+                    break
+            else:
+                batch = self._plain_additions(values, identities)
+                if batch is not None:
+                    self.rows_read += batch.height
+                    return batch, skipped
+        events: list[Change | Skipped] = []
+        for e in buffered:
+            if type(e) is Additions:
+                events.extend(
+                    Change(v, None, identity=i)
+                    for v, i in zip(e.values, e.identities, strict=True)
+                )
+            else:
+                events.append(e)  # type: ignore[arg-type]
         errors: list[str] = []
         typed: list[tuple[Change, dict | None, list]] = []
         for event in events:
@@ -323,14 +369,16 @@ class ReaderSource(LiveSource):
 
     def _position_ids(self, identities: list[tuple]) -> pl.Series:
         """Ids of rows without a primary key: a hash of the source and the row's position."""
-        frame = pl.DataFrame(identities, orient="row")
+        frame = pl.DataFrame(list(zip(*identities, strict=True)), orient="col")
         return hash_columns(frame, frame.columns, salt=self._salt)
 
-    def _plain_additions(self, events: list[Change]) -> pl.DataFrame | None:
-        """The batch of ``events`` built column by column when every event is an addition
-        whose values all have exactly the schema's types (the common case, and much faster);
+    def _plain_additions(
+        self, rows: list[Mapping[str, Any]], identities: list[tuple]
+    ) -> pl.DataFrame | None:
+        """The batch of ``rows`` built column by column when all their values have exactly
+        the schema's types (the common case, and much faster);
         ``None`` sends the events through the checking path."""
-        if not events or any(e.delete for e in events):
+        if not rows:
             return None
         columns = []
         for name, dtype in self.dtypes.items():
@@ -338,15 +386,15 @@ class ReaderSource(LiveSource):
             if storage == pl.Object or dtype.is_optional:
                 return None
             try:
-                values = [e.values[name] for e in events]
+                values = [row[name] for row in rows]
                 series = pl.Series(name, values, dtype=storage, strict=True)
             except (KeyError, TypeError, OverflowError, pl.exceptions.PolarsError):
                 return None
             if series.null_count() or (dtype == dt.INT and any(type(v) is bool for v in values)):
                 return None
             columns.append(series)
-        ids = self._position_ids([e.identity for e in events])
-        n = len(events)
+        ids = self._position_ids(identities)
+        n = len(rows)
         return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
 
     def _keyed_batch(self, typed: list[tuple[Change, dict | None, list]], errors: list[str]):
