@@ -133,9 +133,9 @@ class ReaderSource(LiveSource):
     Changes are committed (become one logical time) at each ``CommitMarker`` and, when
     ``autocommit_ms`` is set, at most that long after the first uncommitted change arrived
     (without it, after each read that returned data); changes without a position of their
-    own (``stream`` None: inside a source transaction) wait for their ``CommitMarker``. ``offsets`` are the positions of
-    everything committed so far; a source built with ``resume_from=offsets`` continues from
-    there. After a ``TransientError`` the uncommitted changes are dropped, the reader reconnects
+    own (``stream`` None: inside a source transaction) wait for their ``CommitMarker``.
+    ``offsets`` are the positions of everything committed so far; a source given
+    ``resume_from(offsets)`` continues from there. After a ``TransientError`` the uncommitted changes are dropped, the reader reconnects
     from the committed offsets and reads them again: nothing committed is lost or repeated.
     """
 
