@@ -135,8 +135,9 @@ class ReaderSource(LiveSource):
     (without it, after each read that returned data); changes without a position of their
     own (``stream`` None: inside a source transaction) wait for their ``CommitMarker``.
     ``offsets`` are the positions of everything committed so far; a source given
-    ``resume_from(offsets)`` continues from there. After a ``TransientError`` the uncommitted changes are dropped, the reader reconnects
-    from the committed offsets and reads them again: nothing committed is lost or repeated.
+    ``resume_from(offsets)`` continues from there. After a ``TransientError`` the
+    uncommitted changes are dropped, the reader reconnects from the committed offsets and
+    reads them again: nothing committed is lost or repeated.
     """
 
     def __init__(
