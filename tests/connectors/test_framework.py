@@ -96,3 +96,13 @@ def test_resume_from_starts_after_the_given_offsets():
     out = Collector(t)
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
     assert sorted(u[0] for u in out.updates) == [3, 4, 5]
+
+
+def test_terminate_on_error_makes_a_bad_message_fatal():
+    import pytest
+
+    reader = Log([{"n": 1}, {"bad": True}], per_read=2, commit_every=2)
+    t, _ = read_log(reader)
+    Collector(t)
+    with pytest.raises(RuntimeError, match="log: log offset 1: bad message"):
+        pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=True)
