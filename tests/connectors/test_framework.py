@@ -106,3 +106,42 @@ def test_terminate_on_error_makes_a_bad_message_fatal():
     Collector(t)
     with pytest.raises(RuntimeError, match="log: log offset 1: bad message"):
         pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=True)
+
+
+class Keyed(pw.Schema):
+    k: int = pw.column_definition(primary_key=True)
+    v: int
+
+
+def _keyed_updates(rows: list[dict]) -> list[tuple]:
+    reader = Log(rows, per_read=100, commit_every=100)
+    source = ReaderSource(reader, Keyed.dtypes(), name="log", primary_key=["k"],
+                          autocommit_ms=None)
+    out = Collector(input_table(Keyed.dtypes(), source, "test"))
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    times = sorted({u[2] for u in out.updates})
+    return sorted((u[0], u[1], times.index(u[2]), u[3]) for u in out.updates)
+
+
+def test_large_keyed_commits_built_by_columns_equal_the_row_by_row_result(monkeypatch):
+    from reflow.io._connector import reader as reader_module
+
+    rows = [{"k": i % 40, "v": i} for i in range(100)]
+    rows += [{"k": i % 70, "v": 1000 + i} for i in range(100)]
+    rows += [{"k": 3, "v": "not an int"}] + [{"k": i, "v": -i} for i in range(99)]
+    by_columns = _keyed_updates(rows)
+    monkeypatch.setattr(reader_module, "FAST_PATH_ROWS", 10**9)
+    from reflow.plan.nodes import forget_live_nodes
+    from reflow.runtime.runner import clear_outputs
+
+    clear_outputs()
+    forget_live_nodes()
+    row_by_row = _keyed_updates(rows)
+    assert by_columns == row_by_row
+    final = {}
+    for k, v, _, diff in sorted(by_columns, key=lambda u: (u[2], u[3])):
+        if diff > 0:
+            final[k] = v
+        else:
+            assert final.pop(k) == v
+    assert final == {**{i % 70: 1000 + i for i in range(100)}, **{i: -i for i in range(99)}}

@@ -243,11 +243,11 @@ def test_cdc_snapshot_and_changes_have_no_gap_and_no_duplicate_under_concurrent_
     out = Collector(t)
 
     def driver():
-        thread.join(30)
-        out.wait_for(lambda c: len(c.state) == len(written))
+        thread.join(60)
+        out.wait_for(lambda c: len(c.state) == len(written), timeout=90)
 
     try:
-        run_while(driver)
+        run_while(driver, timeout=150)
     finally:
         stop.set()
         thread.join()

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from reflow.api import dtypes as dt
-from reflow.engine.batch import DIFF
+from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns, hash_value_rows
 from reflow.io._common import ConnectorError
 from reflow.io._connector.retry import RetryPolicy, TransientError
@@ -28,6 +28,8 @@ logger = logging.getLogger("reflow")
 
 #: Longest a reader blocks in one ``read`` call, so stops and autocommits are noticed (s).
 READ_TIMEOUT = 0.05
+#: Below this many rows a commit is built row by row (column building has a fixed cost).
+FAST_PATH_ROWS = 32
 #: Readers keep reconnecting while the run lasts (the server may be restarting).
 READER_RETRY = RetryPolicy(max_attempts=None, max_delay=2.0)
 
@@ -125,6 +127,24 @@ class MessageReader(ABC):
     def release(self) -> None:
         """The run is over: close, and free what lives on the server (a replication slot)."""
         self.close()
+
+
+def _only_additions(
+    buffered: list[Change | Additions | Skipped],
+) -> tuple[list[Mapping[str, Any]], list[tuple]] | None:
+    """The values and positions of the buffered changes if all of them are additions."""
+    values: list[Mapping[str, Any]] = []
+    identities: list[tuple] = []
+    for e in buffered:
+        if type(e) is Additions:
+            values.extend(e.values)
+            identities.extend(e.identities)
+        elif type(e) is Change:
+            if e.delete:
+                return None
+            values.append(e.values)
+            identities.append(e.identity)
+    return values, identities
 
 
 class ReaderSource(LiveSource):
@@ -306,22 +326,16 @@ class ReaderSource(LiveSource):
     # --- changes to a delta batch --------------------------------------------------------------
     def _to_batch(self, buffered: list[Change | Additions | Skipped]):
         skipped = [f"{e.where}: {e.reason}" for e in buffered if type(e) is Skipped]
-        if not self.primary_key and not self.field_paths:
-            values: list[Mapping[str, Any]] = []
-            identities: list[tuple] = []
-            for e in buffered:
-                if type(e) is Additions:
-                    values.extend(e.values)
-                    identities.extend(e.identities)
-                elif type(e) is Change and not e.delete:
-                    values.append(e.values)
-                    identities.append(e.identity)
-                elif type(e) is Change:
-                    break
-            else:
-                batch = self._plain_additions(values, identities)
+        if not self.field_paths:
+            added = _only_additions(buffered)
+            if added is not None and len(added[0]) >= FAST_PATH_ROWS:
+                values, identities = added
+                if self.primary_key:
+                    batch = self._keyed_additions(values)
+                else:
+                    batch = self._plain_additions(values, identities)
                 if batch is not None:
-                    self.rows_read += batch.height
+                    self.rows_read += len(values)
                     return batch, skipped
         events: list[Change | Skipped] = []
         for e in buffered:
@@ -376,9 +390,43 @@ class ReaderSource(LiveSource):
     def _plain_additions(
         self, rows: list[Mapping[str, Any]], identities: list[tuple]
     ) -> pl.DataFrame | None:
-        """The batch of ``rows`` built column by column when all their values have exactly
-        the schema's types (the common case, and much faster);
-        ``None`` sends the events through the checking path."""
+        """The batch of keyless ``rows``, or ``None`` (see ``_exact_columns``)."""
+        columns = self._exact_columns(rows)
+        if columns is None:
+            return None
+        ids = self._position_ids(identities)
+        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(len(rows), dtype=np.int64))])
+
+    def _keyed_additions(self, rows: list[Mapping[str, Any]]) -> pl.DataFrame | None:
+        """The batch of ``rows`` with a primary key (each replacing the row with its key, the
+        last one of a key winning), or ``None`` (see ``_exact_columns``)."""
+        columns = self._exact_columns(rows)
+        if columns is None:
+            return None
+        frame = pl.DataFrame(columns)
+        frame = frame.with_columns(hash_columns(frame, self.primary_key)).unique(
+            subset=[ID], keep="last", maintain_order=True
+        )
+        ids = frame[ID].to_list()
+        state = self._state
+        replaced = [(row_id, state[row_id]) for row_id in ids if row_id in state]
+        for row_id, row in zip(ids, frame.drop(ID).iter_rows(named=True), strict=True):
+            state[row_id] = row
+        added = frame.select(ID, *self.dtypes).with_columns(
+            pl.lit(1, dtype=pl.Int64).alias(DIFF)
+        )
+        if not replaced:
+            return added
+        old_columns = {name: [row[name] for _, row in replaced] for name in self.dtypes}
+        removed = make_batch(
+            self.dtypes, [row_id for row_id, _ in replaced], old_columns, [-1] * len(replaced)
+        )
+        return pl.concat([removed, added], how="vertical_relaxed")
+
+    def _exact_columns(self, rows: list[Mapping[str, Any]]) -> list[pl.Series] | None:
+        """The columns of ``rows`` built one by one when all their values have exactly the
+        schema's types (the common case, and much faster than row by row); ``None`` sends
+        the rows through the checking path."""
         if not rows:
             return None
         columns = []
@@ -394,9 +442,7 @@ class ReaderSource(LiveSource):
             if series.null_count() or (dtype == dt.INT and any(type(v) is bool for v in values)):
                 return None
             columns.append(series)
-        ids = self._position_ids(identities)
-        n = len(rows)
-        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
+        return columns
 
     def _keyed_batch(self, typed: list[tuple[Change, dict | None, list]], errors: list[str]):
         row_ids = hash_value_rows([key for _, _, key in typed])
