@@ -210,7 +210,7 @@ def main() -> None:
     engines = args.engines.split(",")
     skip = set(args.skip.split(",")) - {""}
     lines = [
-        "# Connector benchmark (benchmarks/connectors.py)",
+        "### Connectors against Pathway (benchmarks/connectors.py)",
         "",
         f"- command: `.venv/bin/python benchmarks/connectors.py --messages {args.messages} "
         f"--rows {args.rows} --updates {args.updates} --cdc-rows {args.cdc_rows}`",
@@ -235,14 +235,20 @@ def main() -> None:
     if "cdc" not in skip:
         latency = cdc_latency(args.cdc_rows)
         lines += [
-            f"### CDC latency on a {args.cdc_rows:,}-row table (reflow)",
+            f"#### CDC latency on a {args.cdc_rows:,}-row table (reflow)",
             "",
             f"- initial snapshot into the pipeline: {latency['snapshot_s']:.1f} s",
             f"- COMMIT to revised output: median {latency['median_ms']:.1f} ms, "
             f"p99 {latency['p99_ms']:.1f} ms (200 single-row transactions)",
             "",
         ]
-    lines.append(f"- load average at end: {os.getloadavg()[0]:.2f}")
+    lines += [
+        f"- load average at end: {os.getloadavg()[0]:.2f} (2 cores; a load far above 2 "
+        "slows both engines and makes the figures rough)",
+        "- Kafka: Pathway's reader joins a consumer group, which the Tansu broker answers "
+        "only after a delay (see 'first output after'); reflow assigns partitions directly. "
+        "Both are timed from just before `pw.run()` to the last final total.",
+    ]
     text = "\n".join(lines) + "\n"
     Path(args.output).write_text(text)
     print(text)
@@ -251,7 +257,7 @@ def main() -> None:
 def table(title: str, results: list[dict], unit: str) -> list[str]:
     first = any("first_output" in r for r in results)
     extra = " first output after (s) |" if first else ""
-    out = [f"### {title}", "", f"| engine | seconds | {unit} |{extra}",
+    out = [f"#### {title}", "", f"| engine | seconds | {unit} |{extra}",
            "|---|---|---|" + ("---|" if first else "")]
     for r in results:
         if "error" in r:
