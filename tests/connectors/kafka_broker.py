@@ -62,13 +62,18 @@ class Broker:
             future.result(10)
         return name
 
-    def produce(self, topic: str, messages: list, partition: int | None = None) -> None:
+    def produce(
+        self, topic: str, messages: list, partition: int | None = None,
+        timestamps: list[int] | None = None,
+    ) -> None:
         """Send messages (dicts as JSON, str or bytes as they are) and wait for the acks."""
         producer = Producer(self.settings)
-        for message in messages:
+        for i, message in enumerate(messages):
             if isinstance(message, dict):
                 message = json.dumps(message)
             kwargs = {} if partition is None else {"partition": partition}
+            if timestamps is not None:
+                kwargs["timestamp"] = timestamps[i]
             producer.produce(topic, value=message, **kwargs)
         assert producer.flush(10) == 0
 

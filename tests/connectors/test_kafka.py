@@ -230,3 +230,21 @@ def test_a_writer_that_cannot_deliver_stops_the_run_naming_topic_and_server(monk
     pw.io.kafka.write(t, {"bootstrap.servers": address, "message.timeout.ms": 300}, "lost")
     with pytest.raises(pw.io.ConnectorError, match=rf"Kafka topic 'lost' at {address}"):
         pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+
+
+def test_start_from_timestamp_skips_older_messages(kafka):
+    topic = kafka.create_topic()
+    kafka.produce(topic, [{"user": u, "amount": 1} for u in "abcd"], partition=0,
+                  timestamps=[1_000, 2_000, 3_000, 4_000])
+    t = pw.io.kafka.read(kafka.settings, topic, schema=Event, format="json", mode="static",
+                         start_from_timestamp_ms=2_500)
+    frame = pw.debug.table_to_pandas(t)
+    assert sorted(frame["user"]) == ["c", "d"]
+    assert t._node.source.offsets == {(topic, 0): 4}
+
+
+def test_simple_read_takes_a_server_address(kafka):
+    topic = kafka.create_topic()
+    kafka.produce(topic, ["hello", "world"], partition=0)
+    t = pw.io.kafka.simple_read(kafka.address, topic, format="plaintext", mode="static")
+    assert sorted(pw.debug.table_to_pandas(t)["data"]) == ["hello", "world"]
