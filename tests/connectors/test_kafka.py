@@ -248,3 +248,17 @@ def test_simple_read_takes_a_server_address(kafka):
     kafka.produce(topic, ["hello", "world"], partition=0)
     t = pw.io.kafka.simple_read(kafka.address, topic, format="plaintext", mode="static")
     assert sorted(pw.debug.table_to_pandas(t)["data"]) == ["hello", "world"]
+
+
+def test_json_values_and_tuples_are_written_as_nested_json(kafka):
+    topic = kafka.create_topic()
+    t = pw.debug.table_from_markdown("""
+    k | v
+    a | 1
+    """).select(pw.this.k, j=pw.apply(lambda v: pw.Json({"x": [v]}), pw.this.v),
+                tup=pw.make_tuple(pw.this.v, pw.this.k))
+    pw.io.kafka.write(t, kafka.settings, topic)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    (message,) = kafka.consume_all(topic, 1)
+    value = json.loads(message.value())
+    assert (value["k"], value["j"], value["tup"], value["diff"]) == ("a", {"x": [1]}, [1, "a"], 1)

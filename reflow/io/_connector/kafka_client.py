@@ -6,13 +6,17 @@ reader itself, so resuming does not depend on the broker's group coordinator.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import logging
 import time
 import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
+
+import polars as pl
 
 from reflow.engine.values import Json
 from reflow.io._common import ConnectorError
@@ -329,13 +333,31 @@ class KafkaWriter(MessageWriter):
         frame = delivery.plain_frame()
         if self.format == "json":
             frame = frame.select(*self.columns, "diff", "time")
-            text = frame.write_ndjson()
-            return [line.encode("utf-8") for line in text.splitlines()]
+            nested = [n for n, info in delivery.columns.items() if info.dtype.polars() == pl.Object]
+            if not nested:
+                text = frame.write_ndjson()
+                return [line.encode("utf-8") for line in text.splitlines()]
+            # JSON values and tuples are written as nested JSON, row by row.
+            records = frame.to_dicts()
+            for name in nested:
+                for record, value in zip(records, delivery.values(name), strict=True):
+                    record[name] = _jsonable(value)
+            return [json.dumps(r, default=str, separators=(",", ":")).encode() for r in records]
         frame = frame.select(*self.columns, "time", "diff")
         return [
             _dsv_line(["" if v is None else str(v) for v in row], self.delimiter)
             for row in frame.iter_rows()
         ]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Json):
+        return value.value
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _dsv_line(cells: list[str], delimiter: str) -> bytes:
