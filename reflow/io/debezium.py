@@ -28,12 +28,12 @@ from typing import Any
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.formats import message_decoder
 from reflow.io._connector.kafka_client import KafkaReader
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._values import BadValue
+from reflow.plan.errors import user_frame
 
 _json = message_decoder("json", {})
 

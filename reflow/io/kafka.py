@@ -23,15 +23,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.formats import message_decoder
 from reflow.io._connector.kafka_client import KafkaReader, KafkaWriter
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import user_frame
 
 
 def _column_name(ref: Any, what: str) -> str:

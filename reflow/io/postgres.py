@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.postgres_client import (
     PostgresCdcReader,
@@ -29,6 +28,7 @@ from reflow.io._connector.postgres_client import (
 )
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
+from reflow.plan.errors import user_frame
 
 
 def _column_names(refs: Any, what: str) -> list[str]:

@@ -3,7 +3,7 @@
 A decoder takes one message's bytes and returns a mapping of column values (typed against
 the schema later, by ``row_from_mapping``) or raises ``BadValue`` with the reason.
 
->>> from reflow.api import dtypes as dt
+>>> from reflow.plan import dtypes as dt
 >>> decode = message_decoder("json", {"a": dt.INT})
 >>> decode(b'{"a": 1}')
 {'a': 1}
@@ -22,14 +22,15 @@ from typing import Any
 
 import polars as pl
 
+from reflow.io._common import ConnectorError
+from reflow.io._values import BadValue, cast_text_columns
+from reflow.plan import dtypes as dt
+
+_loads: Callable[[bytes], Any]
 try:  # several times faster than the standard library on small messages
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - orjson comes with reflow's kafka extra
     _loads = json.loads
-
-from reflow.api import dtypes as dt
-from reflow.io._common import ConnectorError
-from reflow.io._values import BadValue, cast_text_columns
 
 Decoder = Callable[[bytes | None], Mapping[str, Any]]
 

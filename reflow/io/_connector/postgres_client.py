@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-from reflow.api import dtypes as dt
 from reflow.engine.values import Json, Pointer
 from reflow.io._common import ConnectorError
 from reflow.io._connector.pg_decoding import parse_change, qualified_names
@@ -19,6 +18,7 @@ from reflow.io._connector.reader import Change, CommitMarker, Event, MessageRead
 from reflow.io._connector.retry import TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter
 from reflow.io._values import BadValue
+from reflow.plan import dtypes as dt
 
 logger = logging.getLogger("reflow")
 
@@ -69,7 +69,7 @@ def quote_ident(name: str) -> str:
 
 def sql_type(dtype: dt.DType) -> str:
     base = dtype.strip_optional()
-    named = {
+    named: dict[dt.DType, str] = {
         dt.INT: "BIGINT",
         dt.FLOAT: "DOUBLE PRECISION",
         dt.STR: "TEXT",
@@ -235,7 +235,7 @@ class PostgresSnapshotWriter(_PostgresWriter):
             else:
                 removed[key] = key
         deletes = [key for key in removed if key not in upserts]
-        key = ", ".join(map(quote_ident, self.primary_key))
+        key_names = ", ".join(map(quote_ident, self.primary_key))
         names = ", ".join(map(quote_ident, self.columns))
         updates = ", ".join(
             f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}"
@@ -255,7 +255,7 @@ class PostgresSnapshotWriter(_PostgresWriter):
                     self._copy(conn, "reflow_upserts", self.columns, upserts.values())
                     conn.execute(
                         f"INSERT INTO {self.target} ({names}) SELECT {names} FROM "
-                        f"reflow_upserts ON CONFLICT ({key}) DO UPDATE SET {updates}"
+                        f"reflow_upserts ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
                     )
 
         self._run(action)

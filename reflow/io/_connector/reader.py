@@ -7,20 +7,20 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns, hash_value_rows
 from reflow.io._common import ConnectorError
 from reflow.io._connector.retry import RetryPolicy, TransientError
 from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue, coerce
+from reflow.plan import dtypes as dt
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import LiveSource, SourceHandle
 
@@ -259,7 +259,7 @@ class ReaderSource(LiveSource):
                 timeout = max(0.0, min(timeout, self._first + self.autocommit - time.monotonic()))
             got_data = False
             for event in self.reader.read(timeout):
-                if type(event) is Additions:
+                if isinstance(event, Additions):
                     self._pending.update(event.positions)
                     got_data = got_data or bool(event.values)
                     if self._first is None:
@@ -273,6 +273,7 @@ class ReaderSource(LiveSource):
                     continue
                 if isinstance(event, Position):
                     continue
+                assert isinstance(event, (Change, Skipped))
                 got_data = True
                 if self._first is None:
                     self._first = time.monotonic()
@@ -375,7 +376,9 @@ class ReaderSource(LiveSource):
                 return None, errors
             ids = self._position_ids([event.identity for event, _, _ in typed])
             rows = [row for _, row, _ in typed]
-            columns = {name: [r[name] for r in rows] for name in self.dtypes}  # type: ignore[index]
+            columns: dict[str, Sequence[Any]] = {
+                name: [r[name] for r in rows] for name in self.dtypes  # type: ignore[index]
+            }
             return make_batch(self.dtypes, ids.to_list(), columns, [1] * len(rows)), errors
         return self._keyed_batch(typed, errors)
 
@@ -417,7 +420,9 @@ class ReaderSource(LiveSource):
         )
         if not replaced:
             return added
-        old_columns = {name: [row[name] for _, row in replaced] for name in self.dtypes}
+        old_columns: dict[str, Sequence[Any]] = {
+            name: [row[name] for _, row in replaced] for name in self.dtypes
+        }
         removed = make_batch(
             self.dtypes, [row_id for row_id, _ in replaced], old_columns, [-1] * len(replaced)
         )
@@ -467,5 +472,5 @@ class ReaderSource(LiveSource):
             diffs.append(1)
         if not ids:
             return None, errors
-        columns = {name: [r[name] for r in rows] for name in self.dtypes}
+        columns: dict[str, Sequence[Any]] = {name: [r[name] for r in rows] for name in self.dtypes}
         return make_batch(self.dtypes, ids, columns, diffs), errors
