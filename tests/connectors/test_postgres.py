@@ -258,7 +258,7 @@ def test_cdc_snapshot_and_changes_have_no_gap_and_no_duplicate_under_concurrent_
 def test_cdc_bad_values_go_to_the_error_log_naming_table_and_lsn(pg):
     name = pg.table_name()
     pg.execute(f"CREATE TABLE {name} (name TEXT PRIMARY KEY, qty BIGINT)")
-    pg.execute(f"INSERT INTO {name} VALUES ('z', 0)")
+    pg.execute(f"INSERT INTO {name} VALUES ('z', 0), ('y', NULL)")
     t = pw.io.postgres.read(pg.settings, name, KeyedItem)
     out = Collector(t)
     errors = Collector(pw.global_error_log().select(pw.this.message))
@@ -267,12 +267,13 @@ def test_cdc_bad_values_go_to_the_error_log_naming_table_and_lsn(pg):
         out.wait_rows([("z", 0)])
         pg.execute(f"INSERT INTO {name} VALUES ('a', NULL), ('b', 2)")
         out.wait_rows([("b", 2), ("z", 0)])
-        errors.wait_for(lambda c: len(c.state) == 1)
+        errors.wait_for(lambda c: len(c.state) == 2)
 
     run_while(driver, terminate_on_error=False)
-    ((message,),) = errors.state.values()
-    assert message.startswith(f"table public.{name}, LSN ")
-    assert "column 'qty'" in message
+    changed, snapshot = sorted(m for (m,) in errors.state.values())
+    assert snapshot.startswith(f"table public.{name}, snapshot at ")
+    assert changed.startswith(f"table public.{name}, LSN ")
+    assert "column 'qty'" in changed and "column 'qty'" in snapshot
 
 
 def test_cdc_static_mode_reads_the_current_rows_and_ends(pg):

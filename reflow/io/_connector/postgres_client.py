@@ -3,7 +3,7 @@ data capture through logical replication, on ``psycopg`` 3."""
 
 from __future__ import annotations
 
-import decimal
+import itertools
 import json
 import logging
 import time
@@ -14,7 +14,14 @@ from typing import Any
 from reflow.engine.values import Json, Pointer
 from reflow.io._common import ConnectorError
 from reflow.io._connector.pg_decoding import parse_change, qualified_names
-from reflow.io._connector.reader import Change, CommitMarker, Event, MessageReader, Skipped
+from reflow.io._connector.reader import (
+    Additions,
+    Change,
+    CommitMarker,
+    Event,
+    MessageReader,
+    Skipped,
+)
 from reflow.io._connector.retry import TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter
 from reflow.io._values import BadValue
@@ -261,10 +268,6 @@ class PostgresSnapshotWriter(_PostgresWriter):
         self._run(action)
 
 
-def _python(value: Any) -> Any:
-    return float(value) if isinstance(value, decimal.Decimal) else value
-
-
 def _lsn(text: str) -> int:
     high, low = text.split("/")
     return (int(high, 16) << 32) + int(low, 16)
@@ -301,6 +304,7 @@ class PostgresCdcReader(MessageReader):
         self._conn = None
         self._queue: list[Event] = []
         self._committed_lsn = -1
+        self._snapshot_point = ""
 
     # --- connecting ----------------------------------------------------------------------------
     def connect(self, resume_from: Mapping[Hashable, Any]) -> None:
@@ -320,7 +324,16 @@ class PostgresCdcReader(MessageReader):
         except psycopg.Error as exc:
             raise ConnectorError(f"{self.description}: {_reason(exc)}") from None
 
+    def where(self, identity: tuple) -> str:
+        name = f"table {self.schema_name}.{self.table_name}"
+        if identity and identity[0] == "snapshot":
+            return f"{name}, snapshot at {self._snapshot_point}, row {identity[1]}"
+        return f"{name}, LSN {identity[0]}" if identity else name
+
     def _snapshot(self, psycopg) -> None:
+        from psycopg.rows import dict_row
+        from psycopg.types.numeric import FloatLoader
+
         replication = connect(self.settings, autocommit=True, replication="database")
         try:
             slot = f"reflow_{uuid.uuid4().hex[:16]}"
@@ -334,14 +347,15 @@ class PostgresCdcReader(MessageReader):
             conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             names = ", ".join(map(quote_ident, self.columns))
             table = f"{quote_ident(self.schema_name)}.{quote_ident(self.table_name)}"
-            rows = conn.execute(f"SELECT {names} FROM {table}").fetchall()
+            with conn.cursor(row_factory=dict_row) as cursor:
+                cursor.adapters.register_loader("numeric", FloatLoader)
+                rows = cursor.execute(f"SELECT {names} FROM {table}").fetchall()
             conn.execute("COMMIT")
         finally:
             replication.close()
-        where = f"table {self.schema_name}.{self.table_name}, snapshot at {consistent_point}"
-        for i, row in enumerate(rows):
-            values = {n: _python(v) for n, v in zip(self.columns, row, strict=True)}
-            self._queue.append(Change(values, where, identity=("snapshot", i)))
+        self._snapshot_point = consistent_point
+        identities = list(zip(itertools.repeat("snapshot"), range(len(rows))))
+        self._queue.append(Additions(rows, identities, {}))
         self._queue.append(CommitMarker("lsn", consistent_point))
         self._committed_lsn = _lsn(consistent_point)
 

@@ -261,6 +261,8 @@ class ReaderSource(LiveSource):
             for event in self.reader.read(timeout):
                 if isinstance(event, Additions):
                     self._pending.update(event.positions)
+                    if not event.positions:
+                        self._awaits_marker = True
                     got_data = got_data or bool(event.values)
                     if self._first is None:
                         self._first = time.monotonic()
