@@ -29,6 +29,8 @@ from reflow.plan import dtypes as dt
 
 logger = logging.getLogger("reflow")
 
+#: Longest a poll of the replication slot may take before the connection is renewed.
+POLL_TIMEOUT_MS = 30000
 INIT_MODES = ("default", "create_if_not_exists", "replace")
 #: Connection options that bound every wait: a half-dead server is noticed, not waited on.
 TIMEOUTS = {
@@ -314,6 +316,7 @@ class PostgresCdcReader(MessageReader):
         if lsn is not None and self.slot is not None:
             self._committed_lsn = _lsn(lsn)
             self._conn = connect(self.settings, autocommit=True)
+            self._bound_polls()
             return
         if self.slot is not None:
             self._drop_slot()  # the snapshot was not committed: start over
@@ -351,6 +354,7 @@ class PostgresCdcReader(MessageReader):
                 cursor.adapters.register_loader("numeric", FloatLoader)
                 rows = cursor.execute(f"SELECT {names} FROM {table}").fetchall()
             conn.execute("COMMIT")
+            self._bound_polls()
         finally:
             replication.close()
         self._snapshot_point = consistent_point
@@ -358,6 +362,11 @@ class PostgresCdcReader(MessageReader):
         self._queue.append(Additions(rows, identities, {}))
         self._queue.append(CommitMarker("lsn", consistent_point))
         self._committed_lsn = _lsn(consistent_point)
+
+    def _bound_polls(self) -> None:
+        """A poll that a stuck server does not answer fails instead of waiting forever."""
+        assert self._conn is not None
+        self._conn.execute(f"SET statement_timeout = {POLL_TIMEOUT_MS}")
 
     # --- reading -------------------------------------------------------------------------------
     def read(self, timeout: float) -> Iterable[Event]:
