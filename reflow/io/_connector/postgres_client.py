@@ -302,7 +302,8 @@ class PostgresCdcReader(MessageReader):
             f"PostgreSQL table {schema_name}.{table_name} at {server(settings)}"
         )
         self.finished = False
-        self.slot: str | None = None
+        self.slot: str | None = None  # the live slot, None once dropped
+        self.slot_name: str | None = None  # the name of the last slot created
         self._conn = None
         self._queue: list[Event] = []
         self._committed_lsn = -1
@@ -343,7 +344,7 @@ class PostgresCdcReader(MessageReader):
             _, consistent_point, snapshot, _ = replication.execute(
                 f"CREATE_REPLICATION_SLOT {slot} LOGICAL test_decoding EXPORT_SNAPSHOT"
             ).fetchone()
-            self.slot = slot
+            self.slot = self.slot_name = slot
             conn = connect(self.settings, autocommit=True)
             self._conn = conn
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
