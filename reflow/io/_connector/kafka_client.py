@@ -27,6 +27,8 @@ from reflow.io._connector.writer import Delivery, MessageWriter
 from reflow.io._values import BadValue
 
 logger = logging.getLogger("reflow")
+#: librdkafka's own messages (connection attempts, ...) go to Python logging, not stderr.
+librdkafka_logger = logging.getLogger("reflow.kafka.librdkafka")
 
 #: How long metadata requests and the final flush of a write may take (seconds).
 REQUEST_TIMEOUT = 10.0
@@ -82,6 +84,7 @@ class KafkaReader(MessageReader):
             "auto.offset.reset": "earliest",
             "socket.timeout.ms": 10000,
             "socket.keepalive.enable": True,
+            "logger": librdkafka_logger,
             **self.settings,
             "enable.auto.commit": False,
             "enable.partition.eof": self.static,
@@ -258,6 +261,7 @@ class KafkaWriter(MessageWriter):
             "socket.timeout.ms": 10000,
             "message.timeout.ms": 30000,
             "linger.ms": 5,
+            "logger": librdkafka_logger,
             **self.settings,
         }
         try:
