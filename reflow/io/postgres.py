@@ -21,11 +21,8 @@ from typing import Any, Literal
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
-from reflow.io._connector.postgres_client import (
-    PostgresCdcReader,
-    PostgresChangesWriter,
-    PostgresSnapshotWriter,
-)
+from reflow.io._connector.postgres_cdc import PostgresCdcReader
+from reflow.io._connector.postgres_client import PostgresChangesWriter, PostgresSnapshotWriter
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
 from reflow.plan.errors import user_frame
