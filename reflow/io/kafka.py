@@ -27,7 +27,8 @@ from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.formats import message_decoder
-from reflow.io._connector.kafka_client import KafkaReader, KafkaWriter
+from reflow.io._connector.kafka_client import KafkaReader
+from reflow.io._connector.kafka_writer import KafkaWriter
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
 from reflow.plan import dtypes as dt

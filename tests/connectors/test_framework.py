@@ -124,13 +124,13 @@ def _keyed_updates(rows: list[dict]) -> list[tuple]:
 
 
 def test_large_keyed_commits_built_by_columns_equal_the_row_by_row_result(monkeypatch):
-    from reflow.io._connector import reader as reader_module
+    from reflow.io._connector import rows as rows_module
 
     rows = [{"k": i % 40, "v": i} for i in range(100)]
     rows += [{"k": i % 70, "v": 1000 + i} for i in range(100)]
     rows += [{"k": 3, "v": "not an int"}] + [{"k": i, "v": -i} for i in range(99)]
     by_columns = _keyed_updates(rows)
-    monkeypatch.setattr(reader_module, "FAST_PATH_ROWS", 10**9)
+    monkeypatch.setattr(rows_module, "FAST_PATH_ROWS", 10**9)
     from reflow.plan.nodes import forget_live_nodes
     from reflow.runtime.runner import clear_outputs
 

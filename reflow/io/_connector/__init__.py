@@ -7,18 +7,20 @@ connects and writes one completed logical time at a time). ``ReaderSource`` and
 schema, error-log reports, reconnecting with backoff and stopping loudly.
 """
 
-from reflow.io._connector.reader import (
+from reflow.io._connector.events import (
+    Additions,
     Change,
     CommitMarker,
     MessageReader,
     Position,
-    ReaderSource,
     Skipped,
 )
+from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.retry import RetryPolicy, TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter, attach_writer
 
 __all__ = [
+    "Additions",
     "Change",
     "CommitMarker",
     "Delivery",

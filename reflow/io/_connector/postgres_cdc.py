@@ -11,9 +11,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from reflow.io._common import ConnectorError
-from reflow.io._connector.pg_decoding import parse_change, qualified_names
-from reflow.io._connector.postgres_client import _psycopg, _reason, connect, quote_ident, server
-from reflow.io._connector.reader import (
+from reflow.io._connector.events import (
     Additions,
     Change,
     CommitMarker,
@@ -21,6 +19,8 @@ from reflow.io._connector.reader import (
     MessageReader,
     Skipped,
 )
+from reflow.io._connector.pg_decoding import parse_change, qualified_names
+from reflow.io._connector.postgres_client import _psycopg, _reason, connect, quote_ident, server
 from reflow.io._connector.retry import TransientError
 from reflow.io._values import BadValue
 
