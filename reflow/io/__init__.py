@@ -1,6 +1,17 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
-from reflow.io import csv, debezium, fs, jsonlines, kafka, null, plaintext, postgres, python
+from reflow.io import (
+    csv,
+    debezium,
+    fs,
+    http,
+    jsonlines,
+    kafka,
+    null,
+    plaintext,
+    postgres,
+    python,
+)
 from reflow.io._common import ConnectorError, InputPathNotFound
 from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
@@ -12,6 +23,7 @@ __all__ = [
     "csv",
     "debezium",
     "fs",
+    "http",
     "jsonlines",
     "kafka",
     "null",
