@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 import polars as pl
@@ -18,6 +19,10 @@ from reflow.engine.values import Json, Pointer
 
 _TRUE = ("true", "yes", "on", "1", "t", "y")
 _FALSE = ("false", "no", "off", "0", "f", "n")
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 
 
 class BadValue(ValueError):
@@ -60,6 +65,10 @@ def cast_text_columns(
                 value = bad_rows[name][i]
                 if value is None:
                     reasons.append(f"column {name!r}: missing value for {dtype!r}")
+                elif dtype.strip_optional() == dt.INT and _INTEGER_TEXT.fullmatch(value):
+                    reasons.append(
+                        f"column {name!r}: {value.strip()} does not fit in a 64-bit INT"
+                    )
                 else:
                     reasons.append(f"column {name!r}: cannot parse {value!r} as {dtype!r}")
                 break
@@ -141,6 +150,8 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
     ok = False
     if base == dt.INT:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not _INT64_MIN <= value <= _INT64_MAX:
+            raise BadValue(f"column {column!r}: {value} does not fit in a 64-bit INT")
     elif base == dt.FLOAT:
         if isinstance(value, int) and not isinstance(value, bool):
             return float(value)

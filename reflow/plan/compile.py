@@ -593,13 +593,23 @@ class ExpressionCompiler:
             error = _or(error, zero)
             if op == "/":
                 value = a.cast(pl.Float64) / b if a_type == dt.INT else a / b
+            elif op == "//" and a_type == b_type == dt.INT:
+                # The one int64 quotient that does not fit: -2**63 // -1.
+                value, overflow = _checked_int_op(op, a, b)
+                self._new_error(overflow, guard, f"integer overflow in {op}", node._where)
+                error = _or(error, overflow)
             else:
                 value = _POLARS_BINARY[op](a, b)
         elif op == "**" and a_type == b_type == dt.INT:
             negative = (b < 0).fill_null(False)
             self._new_error(negative, guard, "negative exponent for an int power", node._where)
-            error = _or(error, negative)
-            value = a.pow(pl.when(negative).then(0).otherwise(b))
+            value, overflow = _checked_int_power(a, pl.when(negative).then(0).otherwise(b))
+            self._new_error(overflow, guard, "integer overflow in **", node._where)
+            error = _or(error, negative, overflow)
+        elif op in _CHECKED_INT_OPS and a_type == b_type == dt.INT:
+            value, overflow = _checked_int_op(op, a, b)
+            self._new_error(overflow, guard, f"integer overflow in {op}", node._where)
+            error = _or(error, overflow)
         elif op == "**":
             value = a.cast(pl.Float64).pow(b)
         elif op == "//" and a_type == dt.DURATION and b_type == dt.DURATION:
@@ -614,6 +624,11 @@ class ExpressionCompiler:
 
     def _c_UnaryOp(self, node: ex.UnaryOp, guard) -> Compiled:
         arg = self.compile(node.arg, guard)
+        if node.op == "-" and node.arg.dtype.strip_optional() == dt.INT:
+            overflow = (arg.value == INT64_MIN).fill_null(False)
+            self._new_error(overflow, guard, "integer overflow in unary -", node._where)
+            value = pl.when(overflow).then(None).otherwise(-arg.value)
+            return Compiled(value, _or(arg.error, overflow))
         return Compiled(-arg.value if node.op == "-" else ~arg.value, arg.error)
 
     def _c_IsNone(self, node: ex.IsNone, guard) -> Compiled:
@@ -835,6 +850,39 @@ def _report_new_errors(
 
 
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_CHECKED_INT_OPS = ("+", "-", "*")
+
+
+def _outside_int64(value: pl.Expr) -> pl.Expr:
+    return ((value < INT64_MIN) | (value > INT64_MAX)).fill_null(False)
+
+
+def _checked_int_op(op: str, a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``a op b`` for int64 columns computed exactly (in int128, where a product of two int64
+    values always fits), and where the exact result does not fit int64: those cells are null
+    and flagged, never wrapped around."""
+    wide = _POLARS_BINARY[op](a.cast(pl.Int128), b.cast(pl.Int128))
+    overflow = _outside_int64(wide)
+    return pl.when(overflow).then(None).otherwise(wide).cast(pl.Int64), overflow
+
+
+def _checked_int_power(a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``a ** b`` for int64 columns and a non-negative exponent, with overflow flagged.
+
+    A float estimate of ``|a| ** b`` rules out the results far beyond int64; the others are
+    small enough (below 2**66) to be computed exactly in int128. Exponents above 64 only matter
+    for bases -1, 0 and 1, so they are reduced to 64 or 65 keeping their parity.
+    """
+    exponent = pl.when(b > 64).then(64 + b % 2).otherwise(b)
+    estimate = a.abs().cast(pl.Float64).pow(exponent)
+    small = (estimate < 2.0**66).fill_null(True)
+    base = pl.when(small).then(a).otherwise(0).cast(pl.Int128)
+    wide = base.pow(exponent.cast(pl.UInt32))
+    overflow = ~small | _outside_int64(wide)
+    value = pl.when(overflow).then(None).otherwise(wide).cast(pl.Int64)
+    return value, overflow.fill_null(False)
 
 
 def _float_comparison(
