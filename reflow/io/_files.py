@@ -88,6 +88,7 @@ class FileSource(LiveSource):
         # streaming state: file -> (signature, the rows it contributed)
         self._files: dict[str, tuple[tuple, pl.DataFrame | None]] = {}
         self._keyed: pl.DataFrame | None = None
+        self._version = 0  # counts file reads: the latest read of a key wins
 
     # --- start-up checks -----------------------------------------------------------------------
     def check(self) -> None:
@@ -202,23 +203,42 @@ class FileSource(LiveSource):
         return _difference(old_rows, rows)
 
     def _upsert(self, file: str, rows: pl.DataFrame | None) -> list[pl.DataFrame]:
-        """Apply a file's new rows to the per-key state; returns the changes to emit."""
-        owner = pl.lit(file, dtype=pl.String).alias("_file")
+        """Apply a file's new rows to the per-key state; returns the changes to emit.
+
+        Every file's rows are kept: a key present in several files shows the row of the file
+        read last, and when that file loses the key (modified or deleted) the row of the file
+        read before it comes back.
+        """
+        self._version += 1
+        new = None
+        if rows is not None:
+            new = rows.with_columns(
+                pl.lit(file, dtype=pl.String).alias(_FILE),
+                pl.lit(self._version, dtype=pl.Int64).alias(_VERSION),
+            )
         state = self._keyed
-        new = rows.with_columns(owner) if rows is not None else None
         if state is None:
             self._keyed = new
             return [rows] if rows is not None and rows.height else []
-        gone = state.filter(pl.col("_file") == file)
-        if new is not None:
-            gone = gone.join(new.select(ID), on=ID, how="anti")
-            replaced = state.join(new.select(ID), on=ID, how="semi")
-        else:
-            replaced = state.clear()
-        retract = pl.concat([gone, replaced], how="vertical_relaxed").drop("_file")
-        keep = state.join(retract.select(ID), on=ID, how="anti")
-        self._keyed = pl.concat([keep, new], how="vertical_relaxed") if new is not None else keep
-        return _difference(retract, rows)
+        mine = state.filter(pl.col(_FILE) == file)
+        affected = pl.concat(
+            [mine.select(ID), *([new.select(ID)] if new is not None else [])]
+        ).unique()
+        before = _visible(state.join(affected, on=ID, how="semi"))
+        rest = state.filter(pl.col(_FILE) != file)
+        self._keyed = pl.concat([rest, new], how="vertical_relaxed") if new is not None else rest
+        after = _visible(self._keyed.join(affected, on=ID, how="semi"))
+        return _difference(before, after)
+
+
+_FILE = "\x00file"
+_VERSION = "\x00version"
+
+
+def _visible(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per key, the row of the file read last."""
+    latest = rows.sort(_VERSION).unique(subset=[ID], keep="last", maintain_order=True)
+    return latest.drop(_FILE, _VERSION)
 
 
 def position_ids(positions: pl.Series, file: str) -> pl.Series:
