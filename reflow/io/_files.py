@@ -34,6 +34,10 @@ logger = logging.getLogger("reflow")
 
 #: Seconds between two scans of a watched path.
 POLL_INTERVAL = 0.1
+#: Seconds an unterminated last line of a streamed file must stay unchanged to be read.
+SETTLE_SECONDS = 1.0
+#: Files whose status changed less than this long ago are also compared by content.
+_RECENT_NS = 2_000_000_000
 
 Parser = Callable[[bytes, str], Parsed]
 
@@ -71,6 +75,7 @@ class FileSource(LiveSource):
         name: str,
         check_file: Callable[[str], None] | None = None,
         poll_interval: float | None = None,
+        line_based: bool = True,
     ) -> None:
         if mode not in ("static", "streaming"):
             raise ConnectorError(f"mode must be 'static' or 'streaming', got {mode!r}")
@@ -89,6 +94,10 @@ class FileSource(LiveSource):
         self._files: dict[str, tuple[tuple, pl.DataFrame | None]] = {}
         self._keyed: pl.DataFrame | None = None
         self._version = 0  # counts file reads: the latest read of a key wins
+        self.line_based = line_based
+        self._digests: dict[str, bytes] = {}  # file -> digest of the part read
+        # file -> (signature, since when) of files whose unterminated last line waits
+        self._waiting: dict[str, tuple[tuple, float]] = {}
 
     # --- start-up checks -----------------------------------------------------------------------
     def check(self) -> None:
@@ -139,10 +148,17 @@ class FileSource(LiveSource):
                 stat = os.stat(file)
             except OSError:
                 continue
-            signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_mode)
+            # The ctime changes with every write, even when the mtime is set back.
+            signature = (
+                stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_mode, stat.st_ctime_ns
+            )
             known = self._files.get(file)
-            if known is not None and known[0] == signature:
-                continue
+            # Within the timestamp granularity of some file systems a write may leave the
+            # signature unchanged: files changed lately are also compared by content.
+            recent = time.time_ns() - stat.st_ctime_ns < _RECENT_NS
+            if known is not None and known[0] == signature and not recent:
+                if file not in self._waiting:
+                    continue
             try:
                 data = Path(file).read_bytes()
             except OSError as exc:
@@ -153,6 +169,12 @@ class FileSource(LiveSource):
                 continue
             if os.stat(file).st_mtime_ns != stat.st_mtime_ns:
                 continue  # still being written: read it at the next scan
+            data = self._complete_part(file, data, signature)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            if known is not None and self._digests.get(file) == digest:
+                self._files[file] = (signature, known[1])
+                continue
+            self._digests[file] = digest
             try:
                 parsed = self.parser(data, file)
             except ValueError as exc:
@@ -166,10 +188,29 @@ class FileSource(LiveSource):
             changes.extend(self._replace(file, rows, signature))
         for file in [f for f in self._files if f not in seen]:
             changes.extend(self._replace(file, None, None))
+            self._digests.pop(file, None)
+            self._waiting.pop(file, None)
         for batch in changes:
             handle.push(batch)
         if changes or reported or self.mode == "static":
             handle.commit()
+
+    def _complete_part(self, file: str, data: bytes, signature: tuple) -> bytes:
+        """The part of a streamed file that is surely written: its complete lines. An
+        unterminated last line waits until the file has stayed unchanged for a while (a
+        writer that never ends its last line still gets it read)."""
+        if self.mode == "static" or not self.line_based or not data or data.endswith(b"\n"):
+            self._waiting.pop(file, None)
+            return data
+        since = self._waiting.get(file)
+        now = time.monotonic()
+        if since is not None and since[0] == signature:
+            if now - since[1] >= SETTLE_SECONDS:
+                del self._waiting[file]
+                return data
+        else:
+            self._waiting[file] = (signature, now)
+        return data[: data.rfind(b"\n") + 1]
 
     def _to_batch(self, frame: pl.DataFrame, file: str, stat: os.stat_result) -> pl.DataFrame:
         if self.primary_key:

@@ -100,6 +100,7 @@ def read(
         check_file=check_file,
         poll_interval=None if autocommit_duration_ms is None
         else min(autocommit_duration_ms / 1000, 0.1),
+        line_based=format in ("csv", "json", "plaintext"),
     )
     columns = dict(dtypes)
     if with_metadata:
