@@ -138,8 +138,14 @@ class RowwiseStage:
         where: str,
         batched: bool = False,
         vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+        none_is_error: bool = False,
     ) -> None:
         self.out = out
+        # A function declared to return a non-optional type that returns None gives an
+        # error value naming it, not a None the type says cannot be there.
+        self.none_is_error = none_is_error and not (
+            result_type.is_optional or result_type.strip_optional() in (dt.ANY, dt.JSON)
+        )
         self.name = name
         self.function = function
         self.args = args
@@ -268,6 +274,17 @@ class RowwiseStage:
             for position, exc in errors:
                 failed[position] = True
                 ctx.report_error(operator, self._message(exc), ids[position])
+        if self.none_is_error and None in out:
+            failed = failed or [False] * len(out)
+            for position, value in enumerate(out):
+                if value is None and not failed[position]:
+                    failed[position] = True
+                    ctx.report_error(
+                        operator,
+                        f"{self.name} returned None, but its result type {self.result_type!r} "
+                        f"is not optional ({self.where})",
+                        ids[position],
+                    )
         return from_python_values(out, self.result_type, failed, self.name, ids, ctx, operator)
 
     @functools.cached_property
@@ -527,6 +544,7 @@ class ExpressionCompiler:
         propagate_none: bool = False,
         batched: bool = False,
         vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+        none_is_error: bool = False,
     ) -> Compiled:
         compiled_args = [self.compile(a, guard) for a in args]
         out = self._stage_column()
@@ -544,6 +562,7 @@ class ExpressionCompiler:
                 where,
                 batched=batched,
                 vectorized=vectorized,
+                none_is_error=none_is_error,
             )
         )
         return Compiled(pl.col(out), pl.col(error_column(out)))
@@ -800,6 +819,7 @@ class ExpressionCompiler:
             kwarg_names=list(node.kwargs),
             propagate_none=node.propagate_none,
             batched=node.batched,
+            none_is_error=True,
         )
 
     def _c_PointerFrom(self, node: ex.PointerFrom, guard) -> Compiled:
