@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import signal
 import threading
@@ -33,6 +34,22 @@ logger = logging.getLogger("reflow")
 TICK = 0.02
 #: Longest time the loop spends taking queued input before it runs what was committed.
 DRAIN = 0.05
+#: After a stop is asked for, how long (seconds) the input already received may still be
+#: processed before the run ends; overridden by the ``REFLOW_SHUTDOWN_TIMEOUT`` environment
+#: variable. What is left is not processed (nor acknowledged to the sources).
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def shutdown_timeout() -> float:
+    """Seconds a stopping run may spend on input it already received."""
+    value = os.environ.get("REFLOW_SHUTDOWN_TIMEOUT")
+    if value is None:
+        return SHUTDOWN_TIMEOUT
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        logger.warning("ignoring REFLOW_SHUTDOWN_TIMEOUT=%r: not a number of seconds", value)
+        return SHUTDOWN_TIMEOUT
 
 _DATA, _COMMIT, _ERROR, _CLOSE, _FAIL = range(5)
 
@@ -121,14 +138,16 @@ def next_time(last: int | None) -> int:
 
 @contextlib.contextmanager
 def _stop_signals(stopping: threading.Event) -> Iterator[None]:
-    """While running, Ctrl-C and SIGTERM ask for a clean stop (a second Ctrl-C interrupts)."""
+    """While running, Ctrl-C and SIGTERM ask for a clean stop; a second one interrupts at once
+    (between two writes: sinks hold whole times)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
 
     def on_signal(signum, frame):
-        if stopping.is_set() and signum == signal.SIGINT:
+        if stopping.is_set():
+            logger.warning("received signal %d again, stopping at once", signum)
             raise KeyboardInterrupt
         logger.info("received signal %d, stopping", signum)
         stopping.set()
@@ -250,15 +269,27 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
                 run_ready()
                 monitor.refresh()
             stopping.set()
+            deadline = time.monotonic() + shutdown_timeout()
             while started:
                 started.pop(0).stop()
-            # What the sources pushed before stopping is processed, committed or not.
+            # What the sources pushed before stopping is processed, committed or not, unless
+            # that takes longer than the shutdown timeout.
+            left = 0
             with contextlib.suppress(queue.Empty):
                 while True:
+                    if time.monotonic() >= deadline:
+                        left = events.qsize() + 1
+                        break
                     handle(events.get_nowait())
-            for index, (operator, source) in enumerate(live):
-                ready.take(operator, source.name, pending[index])
-            run_ready()
+            if left:
+                logger.warning(
+                    "stopping: the shutdown timeout passed with about %d input events not "
+                    "processed", left,
+                )
+            else:
+                for index, (operator, source) in enumerate(live):
+                    ready.take(operator, source.name, pending[index])
+                run_ready()
             dataflow.finish()
     finally:
         stopping.set()
