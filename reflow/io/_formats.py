@@ -256,6 +256,9 @@ def parse_jsonlines(
         except ValueError as exc:
             errors.append(f"{path}, line {number}: invalid JSON ({exc})")
             continue
+        except RecursionError:
+            errors.append(f"{path}, line {number}: invalid JSON (nested too deeply)")
+            continue
         if not isinstance(document, dict):
             errors.append(f"{path}, line {number}: expected a JSON object, got {document!r}")
             continue

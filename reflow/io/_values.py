@@ -70,9 +70,16 @@ def cast_text_columns(
                         f"column {name!r}: {value.strip()} does not fit in a 64-bit INT"
                     )
                 else:
-                    reasons.append(f"column {name!r}: cannot parse {value!r} as {dtype!r}")
+                    reasons.append(
+                        f"column {name!r}: cannot parse {_shown(value)} as {dtype!r}"
+                    )
                 break
     return converted, bad, reasons
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """``repr(value)``, shortened for a message."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} chars)"
 
 
 def _text_cast(col: pl.Expr, dtype: dt.DType) -> tuple[pl.Expr, bool]:
@@ -106,7 +113,7 @@ def _text_cast(col: pl.Expr, dtype: dt.DType) -> tuple[pl.Expr, bool]:
 def _parse_json_or_none(text: str) -> Any:
     try:
         return Json(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # a RecursionError: nested too deeply
         return None
 
 

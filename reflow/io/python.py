@@ -86,11 +86,15 @@ class ConnectorSubject(ABC):
     def next_str(self, message: str) -> None:
         """Add a row from text: the ``data`` column of a one-column schema, else a JSON
         object."""
-        self._source.add_row(self._source.from_text(message))  # type: ignore[union-attr]
+        row = self._source.from_text(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._source.add_row(row)  # type: ignore[union-attr]
 
     def next_bytes(self, message: bytes) -> None:
         """Add a row from bytes: the ``data`` column of a one-column schema, else JSON."""
-        self._source.add_row(self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._source.add_row(row)  # type: ignore[union-attr]
 
     def delete(self, **kwargs: Any) -> None:
         """Remove a row added earlier: by its primary key (other values are ignored) when the
@@ -191,16 +195,39 @@ class PythonSource(LiveSource):
             self._buffer.append(_Event(diff, key, values))
             self._events += 1
 
-    def from_text(self, message: str) -> dict:
+    def from_text(self, message: str) -> dict | None:
+        """The row a text message stands for; ``None`` (reported) when it is not one."""
         if list(self.dtypes) == ["data"]:
             return {"data": message}
-        return json.loads(message)
+        return self._json_row(message)
 
-    def from_bytes(self, message: bytes) -> dict:
+    def from_bytes(self, message: bytes) -> dict | None:
+        """The row a bytes message stands for; ``None`` (reported) when it is not one."""
         if list(self.dtypes) == ["data"]:
             base = self.dtypes["data"].strip_optional()
-            return {"data": message if base == dt.BYTES else message.decode("utf-8")}
-        return json.loads(message)
+            if base == dt.BYTES:
+                return {"data": message}
+            try:
+                return {"data": message.decode("utf-8")}
+            except UnicodeDecodeError as exc:
+                return self._bad_message(message, f"invalid UTF-8 ({exc.reason})")
+        return self._json_row(message)
+
+    def _json_row(self, message: str | bytes) -> dict | None:
+        try:
+            document = json.loads(message)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return self._bad_message(message, f"invalid JSON ({reason})")
+        if not isinstance(document, dict):
+            return self._bad_message(message, "expected a JSON object")
+        return document
+
+    def _bad_message(self, message: str | bytes, reason: str) -> None:
+        shown = message if len(message) <= 80 else message[:80] + ("..." if isinstance(
+            message, str) else b"...")
+        self._handle.report_error(f"message {shown!r}: {reason}")  # type: ignore[union-attr]
+        return None
 
     def close(self) -> None:
         with self._flush_lock:
