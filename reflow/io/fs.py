@@ -68,7 +68,9 @@ def read(
     check_file = None
     primary_key = None
     if format in ("csv", "json"):
-        dtypes = schema_dtypes(schema, f"reading {format} from {os.fspath(path)!r}")
+        dtypes = schema_dtypes(
+            schema, f"reading {format} from {os.fspath(path)!r} (at {where})"
+        )
         defaults = schema.default_values()  # type: ignore[union-attr]
         primary_key = schema.primary_key_columns()  # type: ignore[union-attr]
         if format == "csv":
