@@ -34,6 +34,8 @@ logger = logging.getLogger("reflow")
 
 #: Seconds between two scans of a watched path.
 POLL_INTERVAL = 0.1
+#: Longest interval between two scans of a path where nothing changes (seconds).
+IDLE_POLL_INTERVAL = 1.0
 #: Seconds an unterminated last line of a streamed file must stay unchanged to be read.
 SETTLE_SECONDS = 1.0
 #: Files whose status changed less than this long ago are also compared by content.
@@ -51,13 +53,34 @@ def list_files(path: str) -> list[str]:
     if _is_glob(path):
         found = glob.glob(path, recursive=True)
     elif os.path.isdir(path):
-        found = [str(p) for p in Path(path).rglob("*")]
+        return sorted(_files_under(path))
     else:
         return [path] if os.path.isfile(path) else []
     # Hidden files in a listing are skipped (editors and atomic writers use them).
     return sorted(
         p for p in found if os.path.isfile(p) and not os.path.basename(p).startswith(".")
     )
+
+
+def _files_under(folder: str) -> list[str]:
+    """The regular, non-hidden files under ``folder``, found with ``os.scandir`` (the entry
+    types come with the listing: no ``stat`` per file)."""
+    out = []
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif entry.is_file() and not entry.name.startswith("."):
+                    out.append(entry.path)
+            except OSError:
+                continue
+    return out
 
 
 class FileSource(LiveSource):
@@ -130,18 +153,26 @@ class FileSource(LiveSource):
             if self.mode == "static":
                 self._scan(handle)
             else:
+                interval = self.poll_interval
                 while not handle.stopping:
-                    self._scan(handle)
-                    if handle.wait_stop(self.poll_interval):
+                    active = self._scan(handle)
+                    # An idle path is scanned less and less often, down to once per
+                    # IDLE_POLL_INTERVAL; any change brings the scans back to full speed.
+                    interval = self.poll_interval if active else min(
+                        interval * 2, max(self.poll_interval, IDLE_POLL_INTERVAL)
+                    )
+                    if handle.wait_stop(interval):
                         break
             handle.close()
         except Exception as exc:  # noqa: BLE001 - reported to the run loop, which re-raises
             handle.fail(exc)
 
-    def _scan(self, handle: SourceHandle) -> None:
+    def _scan(self, handle: SourceHandle) -> bool:
+        """Read what changed; returns whether anything did (or is still being written)."""
         seen = set()
         changes: list[pl.DataFrame] = []
         reported = False
+        read_any = False
         for file in list_files(self.path):
             seen.add(file)
             try:
@@ -175,6 +206,7 @@ class FileSource(LiveSource):
                 self._files[file] = (signature, known[1])
                 continue
             self._digests[file] = digest
+            read_any = True
             try:
                 parsed = self.parser(data, file)
             except ValueError as exc:
@@ -194,6 +226,7 @@ class FileSource(LiveSource):
             handle.push(batch)
         if changes or reported or self.mode == "static":
             handle.commit()
+        return bool(changes or reported or self._waiting or read_any)
 
     def _complete_part(self, file: str, data: bytes, signature: tuple) -> bytes:
         """The part of a streamed file that is surely written: its complete lines. An

@@ -22,6 +22,9 @@ from reflow.runtime.batches import column_series
 
 ROW = "_row"
 
+# Cells are limited by memory, not by the csv module's default 128 KiB.
+csv.field_size_limit(2**31 - 1)
+
 
 @dataclass(frozen=True)
 class CsvParserSettings:
@@ -70,11 +73,14 @@ def strip_bom(data: bytes) -> bytes:
     return data[len(_BOM):] if data.startswith(_BOM) else data
 
 
-def csv_header(data: bytes, settings: CsvParserSettings) -> list[str]:
-    """The column names in the first line of a CSV file."""
-    first = strip_bom(data).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+def csv_header(data: bytes, settings: CsvParserSettings, path: str = "") -> list[str]:
+    """The column names in the first line of a CSV file (without its byte order mark)."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
     reader = csv.reader([first], delimiter=settings.delimiter, quotechar=settings.quote)
-    return [name.strip() for name in next(reader, [])]
+    try:
+        return [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:
+        raise HeaderMismatch(f"{path}: the CSV header cannot be read ({exc})") from None
 
 
 def check_csv_header(
@@ -112,7 +118,7 @@ def parse_csv(
     data = strip_bom(data)
     if not data.strip():
         return Parsed(empty_rows(dtypes))
-    header = csv_header(data, settings)
+    header = csv_header(data, settings, path)
     check_csv_header(header, dtypes, defaults, path)
     header = _unique_names(header)
     raw = None

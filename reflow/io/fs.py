@@ -31,6 +31,7 @@ from reflow.io._formats import (
     parse_jsonlines,
     parse_plaintext,
     parse_whole_text,
+    strip_bom,
 )
 
 Format = Literal["csv", "json", "plaintext", "plaintext_by_file", "binary"]
@@ -122,7 +123,8 @@ def _check_csv(path: str, *, dtypes, defaults, settings) -> None:
     with open(path, "rb") as handle:
         first = handle.readline()
     if first.strip():
-        check_csv_header(csv_header(first, settings), dtypes, defaults, path)
+        header = csv_header(strip_bom(first), settings, path)
+        check_csv_header(header, dtypes, defaults, path)
 
 
 def write(
