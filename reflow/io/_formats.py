@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from reflow.api import dtypes as dt
@@ -139,11 +140,15 @@ def parse_csv(
         # Polars fills short rows with nulls; a null in the last column may be a short row.
         if raw is not None and raw.height and raw[raw.columns[-1]].null_count():
             raw = None
-        # Rows are numbered by line below: a quoted cell spanning lines needs the slow path.
-        if raw is not None and raw.height and settings.quote.encode() in data and raw.select(
-            pl.any_horizontal(pl.all().str.contains("\n", literal=True)).any()
-        ).item():
-            raw = None
+        # A quote can make Polars read several lines as one cell (or swallow the rest of the
+        # file), and rows are numbered by line below: with quotes, the fast path is kept only
+        # when it gave one row per non-blank line.
+        if raw is not None and settings.quote.encode() in data:
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            # Blank lines and multi-line cells both give fewer rows than lines: count the
+            # non-empty lines only then.
+            if raw.height != lines - 1 and raw.height != _non_empty_lines(data) - 1:
+                raw = None
     if raw is not None:
         raw = raw.rename({old: new for old, new in zip(raw.columns, header) if old != new})
         lines = None
@@ -154,6 +159,19 @@ def parse_csv(
             parsed.errors = sorted(errors + parsed.errors, key=_line_of)
             return parsed
     return _typed_csv(raw, lines, path, dtypes, defaults)
+
+
+def _non_empty_lines(data: bytes) -> int:
+    """How many lines of ``data`` hold more than a line end (counted with numpy)."""
+    if not data:
+        return 0
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(codes == 10)
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), ends[:-1] + 1])
+    lengths = ends - starts
+    empty = (lengths == 0) | ((lengths == 1) & (codes[np.minimum(starts, len(codes) - 1)] == 13))
+    tail = data[ends[-1] + 1:] if ends.size else data
+    return int(ends.size - empty.sum()) + (1 if tail.strip(b"\r") else 0)
 
 
 def _line_of(message: str) -> int:

@@ -15,9 +15,13 @@ double
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import inspect
 import itertools
 import json
+import textwrap
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -99,7 +103,7 @@ class ConnectorSubject(ABC):
     def delete(self, **kwargs: Any) -> None:
         """Remove a row added earlier: by its primary key (other values are ignored) when the
         schema has one, else the row with exactly these values."""
-        self._source.add(_REMOVE, None, kwargs)  # type: ignore[union-attr]
+        self._remove_inner(None, kwargs)
 
     def _add_inner(self, key: Pointer | None, values: dict[str, Any]) -> None:
         self._source.add(_ADD, key, values)  # type: ignore[union-attr]
@@ -108,10 +112,14 @@ class ConnectorSubject(ABC):
         self._source.add(_REMOVE, key, values)  # type: ignore[union-attr]
 
     def _add(self, key: Pointer | None, message: bytes) -> None:
-        self._add_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._add_inner(key, row)
 
     def _remove(self, key: Pointer | None, message: bytes) -> None:
-        self._remove_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._remove_inner(key, row)
 
     def commit(self) -> None:
         """End the current logical time: the rows sent so far enter the pipeline together."""
@@ -121,13 +129,38 @@ class ConnectorSubject(ABC):
         """Say that no more rows will come; the rows sent so far are committed."""
         self._source.close()  # type: ignore[union-attr]
 
-    @property
+    @functools.cached_property
     def _deletions_enabled(self) -> bool:
-        return True
+        """Whether this subject may delete rows. Rows added without a primary key are kept
+        only then (a deletion by value needs them): a subject whose code never calls
+        ``delete``, ``_remove`` or ``_remove_inner`` keeps nothing. Override it to decide."""
+        return self._session_type != "native" or _may_delete(self)
 
     @property
     def _session_type(self) -> str:
         return getattr(self, "_session", "native")
+
+
+_DELETING_NAMES = frozenset({"delete", "_remove", "_remove_inner"})
+
+
+def _may_delete(subject: ConnectorSubject) -> bool:
+    """Whether the code of a subject -- the methods its class adds to ``ConnectorSubject`` and
+    the functions stored on it -- mentions a deletion (when a source cannot be read: assume
+    it does)."""
+    code: list[Any] = [k for k in type(subject).__mro__ if k not in (ConnectorSubject, object)]
+    code += [v for v in vars(subject).values() if inspect.isfunction(v) or inspect.ismethod(v)]
+    for item in code:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(item)))
+        except (OSError, TypeError, SyntaxError):
+            return True
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in _DELETING_NAMES:
+                return True
+            if isinstance(node, ast.Constant) and node.value in _DELETING_NAMES:
+                return True
+    return False
 
 
 class _Event:
@@ -385,9 +418,12 @@ class PythonSource(LiveSource):
         else:
             hits = None
         if hits is None or hits.height == 0:
-            self._handle.report_error(  # type: ignore[union-attr]
-                f"delete {values!r}: no such row is present"
-            )
+            reason = "no such row is present"
+            if not self.subject._deletions_enabled:
+                reason += (" (rows added without a key are kept for deletions only when the "
+                           "subject's _deletions_enabled is True; its code was not seen to "
+                           "delete: override _deletions_enabled)")
+            self._handle.report_error(f"delete {values!r}: {reason}")  # type: ignore[union-attr]
             return None
         victim = hits[:1]
         self._live = [live.filter(live[ID] != victim[ID][0])]
