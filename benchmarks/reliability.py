@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-IDLE_SECONDS = 8.0
+IDLE_SECONDS = 10.0
+WARM_UP = 40.0
 FILES = 5000
 
 _IDLE = textwrap.dedent(
@@ -66,7 +67,7 @@ def idle_cpu(python: str, env: dict, module: str, folder: str) -> float:
     process = subprocess.Popen([python, str(script), folder], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(6.0)  # start-up and the first read of every file
+        time.sleep(WARM_UP)  # start-up and the first read of every file
         before, start = _cpu_seconds(process.pid), time.monotonic()
         time.sleep(IDLE_SECONDS)
         return (_cpu_seconds(process.pid) - before) / (time.monotonic() - start)
