@@ -14,7 +14,7 @@ _COMMON = dict(
     print_blob=True,
     database=None,
 )
-settings.register_profile("fuzz-fast", max_examples=60, derandomize=True, **_COMMON)
+settings.register_profile("fuzz-fast", max_examples=150, derandomize=True, **_COMMON)
 settings.register_profile("fuzz-thorough", max_examples=3000, **_COMMON)
 
 

@@ -58,3 +58,28 @@ def test_next_str_and_next_json_with_bad_messages_keep_the_run_going():
     assert any("'not json at all': invalid JSON" in m for m in messages)
     assert any("'[1, 2]': expected a JSON object" in m for m in messages)
     assert any("nested too deeply" in m for m in messages)
+
+
+def test_a_subject_that_never_deletes_keeps_no_rows():
+    class Row(pw.Schema):
+        n: int
+
+    class AppendOnly(pw.io.python.ConnectorSubject):
+        def run(self):
+            for n in range(1000):
+                self.next(n=n)
+
+    class Deleting(pw.io.python.ConnectorSubject):
+        def run(self):
+            self.next(n=1)
+            self.next(n=2)
+            self.commit()
+            self.delete(n=1)
+
+    append_only, deleting = AppendOnly(), Deleting()
+    (kept, after_delete), messages = _run(
+        pw.io.python.read(append_only, schema=Row), pw.io.python.read(deleting, schema=Row)
+    )
+    assert len(kept) == 1000 and after_delete == [(2,)] and messages == []
+    assert append_only._deletions_enabled is False and append_only._source._live == []
+    assert deleting._deletions_enabled is True
