@@ -65,6 +65,13 @@ def test_unary_minus_of_the_smallest_int_is_an_error():
     assert any("integer overflow in unary -" in m for m in _messages())
 
 
+def test_abs_of_the_smallest_int_is_an_error():
+    t = _table([(INT64_MIN, 0), (-5, 0)])
+    r = t.select(c=pw.this.a.num.abs())
+    assert rows(r) == sorted([(pw.ERROR,), (5,)], key=repr)
+    assert any("num.abs: integer overflow" in m for m in _messages())
+
+
 def test_results_at_the_edge_of_int64_are_exact():
     t = _table([(-2, 63), (2**31, 2)])
     r = t.select(p=pw.this.a ** pw.this.b, m=pw.this.a * pw.this.a)

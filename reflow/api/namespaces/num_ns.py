@@ -118,7 +118,11 @@ class NumericalNamespace:
         1.5
         2.5
         """
-        return ex.PolarsCall("num.abs", [self._expr], lambda x: x.abs(), _same_numeric)
+        # Only the smallest int64 has no absolute value in int64 (its abs wraps to itself).
+        return ex.PolarsCall(
+            "num.abs", [self._expr], lambda x: x.abs(), _same_numeric,
+            error_when=lambda x: x.abs() < 0, error_message="integer overflow",
+        )
 
     def round(self, decimals: int = 0) -> ex.ColumnExpression:
         """Round to ``decimals`` digits exactly as Python's ``round`` (ties to even).
