@@ -1,6 +1,7 @@
 """Side-by-side measurements for the reliability work: idle polling of a streamed folder of
-5,000 unchanged CSV files (CPU seconds per wall second while idle) and
-``table_from_pandas`` of 100,000 rows with distinct keys (seconds).
+5,000 unchanged CSV files (CPU seconds per wall second while idle), ``table_from_pandas`` of
+100,000 rows with distinct keys (seconds) and checked integer ``+``, ``-``, ``*`` over
+2,000,000 rows (seconds).
 
     .venv/bin/python benchmarks/reliability.py [--baseline /path/to/other/checkout]
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 IDLE_SECONDS = 10.0
-WARM_UP = 40.0
+WARM_UP = 75.0  # the first read of 5,000 files takes ~30 s on a busy 2-core machine
 FILES = 5000
 
 _IDLE = textwrap.dedent(
@@ -55,6 +56,25 @@ _PANDAS = textwrap.dedent(
 )
 
 
+_ARITHMETIC = textwrap.dedent(
+    """
+    import time
+    import numpy as np
+    import pandas as pd
+    import {module} as pw
+
+    n = 2_000_000
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({{"a": rng.integers(-10**9, 10**9, n), "b": rng.integers(-10**9, 10**9, n)}})
+    t = pw.debug.table_from_pandas(df)
+    r = t.select(s=pw.this.a + pw.this.b, d=pw.this.a - pw.this.b, m=pw.this.a * pw.this.b)
+    start = time.perf_counter()
+    pw.debug.table_to_pandas(r)
+    print(time.perf_counter() - start)
+    """
+)
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -76,9 +96,10 @@ def idle_cpu(python: str, env: dict, module: str, folder: str) -> float:
         process.wait()
 
 
-def pandas_seconds(python: str, env: dict, module: str) -> float:
-    script = Path(tempfile.mkdtemp()) / "from_pandas.py"
-    script.write_text(_PANDAS.format(module=module))
+def script_seconds(python: str, env: dict, module: str, template: str) -> float:
+    """The seconds a script prints as its last line."""
+    script = Path(tempfile.mkdtemp()) / "measured.py"
+    script.write_text(template.format(module=module))
     out = subprocess.run([python, str(script)], env=env, capture_output=True, text=True,
                          check=True, timeout=900)
     return float(out.stdout.strip().splitlines()[-1])
@@ -100,14 +121,19 @@ def main() -> None:
         systems.append(("Pathway 0.33", str(pathway), dict(os.environ), "pathway"))
     results = []
     for label, python, env, module in systems:
-        results.append((label, idle_cpu(python, env, module, folder),
-                        pandas_seconds(python, env, module)))
-    idle0, pandas0 = results[0][1], results[0][2]
-    print("| system | idle CPU, 5,000 files (s/s) | ratio | table_from_pandas 100k (s) | ratio |")
-    print("|---|---|---|---|---|")
-    for label, idle, seconds in results:
-        print(f"| {label} | {idle:.3f} | {idle / idle0:.1f}x | {seconds:.2f} | "
-              f"{seconds / pandas0:.1f}x |")
+        results.append((
+            label,
+            idle_cpu(python, env, module, folder),
+            script_seconds(python, env, module, _PANDAS),
+            script_seconds(python, env, module, _ARITHMETIC),
+        ))
+    first = results[0]
+    print("| system | idle CPU, 5,000 files (s/s) | ratio | table_from_pandas 100k (s) | ratio "
+          "| int + - * on 2M rows (s) | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for label, idle, seconds, arithmetic in results:
+        print(f"| {label} | {idle:.3f} | {idle / first[1]:.2f}x | {seconds:.2f} | "
+              f"{seconds / first[2]:.2f}x | {arithmetic:.2f} | {arithmetic / first[3]:.2f}x |")
 
 
 if __name__ == "__main__":
