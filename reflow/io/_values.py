@@ -77,9 +77,10 @@ def cast_text_columns(
     return converted, bad, reasons
 
 
-def _shown(value: str, limit: int = 80) -> str:
+def _shown(value: Any, limit: int = 80) -> str:
     """``repr(value)``, shortened for a message."""
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} chars)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _text_cast(col: pl.Expr, dtype: dt.DType) -> tuple[pl.Expr, bool]:
@@ -179,7 +180,7 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
                 value = datetime.datetime.fromisoformat(value)
             except ValueError:
                 raise BadValue(
-                    f"column {column!r}: cannot parse {value!r} as {dtype!r}"
+                    f"column {column!r}: cannot parse {_shown(value)} as {dtype!r}"
                 ) from None
         ok = isinstance(value, datetime.datetime) and (
             (value.tzinfo is None) == (base == dt.DATE_TIME_NAIVE)
@@ -194,6 +195,7 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
         return value
     if not ok:
         raise BadValue(
-            f"column {column!r}: expected {dtype!r}, got {type(value).__name__} {value!r}"
+            f"column {column!r}: expected {dtype!r}, got {type(value).__name__} "
+            f"{_shown(value)}"
         )
     return value

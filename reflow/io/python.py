@@ -21,6 +21,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import reprlib
 import textwrap
 import threading
 import time
@@ -139,6 +140,16 @@ class ConnectorSubject(ABC):
     @property
     def _session_type(self) -> str:
         return getattr(self, "_session", "native")
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 80
+_SHORT.maxdict = 20
+
+
+def _short(values: Any) -> str:
+    """``repr(values)`` with long strings and numbers shortened, for a message."""
+    return _SHORT.repr(values)
 
 
 _DELETING_NAMES = frozenset({"delete", "_remove", "_remove_inner"})
@@ -359,7 +370,7 @@ class PythonSource(LiveSource):
                 try:
                     good.append(row_from_mapping(row, self.dtypes, self.defaults))
                 except BadValue as exc:
-                    self._handle.report_error(f"row {row!r}: {exc}")  # type: ignore[union-attr]
+                    self._handle.report_error(f"row {_short(row)}: {exc}")  # type: ignore[union-attr]
             if not good:
                 return None
             columns = [column_series(n, [r[n] for r in good], d) for n, d in self.dtypes.items()]
@@ -403,7 +414,7 @@ class PythonSource(LiveSource):
         try:
             row = row_from_mapping(values, self.dtypes, self.defaults)
         except BadValue as exc:
-            self._handle.report_error(f"delete {values!r}: {exc}")  # type: ignore[union-attr]
+            self._handle.report_error(f"delete {_short(values)}: {exc}")  # type: ignore[union-attr]
             return None
         live = concat_batches(self._live)
         if live is not None:
@@ -423,7 +434,7 @@ class PythonSource(LiveSource):
                 reason += (" (rows added without a key are kept for deletions only when the "
                            "subject's _deletions_enabled is True; its code was not seen to "
                            "delete: override _deletions_enabled)")
-            self._handle.report_error(f"delete {values!r}: {reason}")  # type: ignore[union-attr]
+            self._handle.report_error(f"delete {_short(values)}: {reason}")  # type: ignore[union-attr]
             return None
         victim = hits[:1]
         self._live = [live.filter(live[ID] != victim[ID][0])]
@@ -446,7 +457,7 @@ class PythonSource(LiveSource):
                         continue
                     hashed = [row[k] for k in names]
             except (BadValue, KeyError) as exc:
-                self._handle.report_error(f"row {values!r}: {exc}")  # type: ignore[union-attr]
+                self._handle.report_error(f"row {_short(values)}: {exc}")  # type: ignore[union-attr]
                 continue
             to_hash.append((len(prepared), hashed))
             prepared.append((diff, values, row, 0))
@@ -471,7 +482,7 @@ class PythonSource(LiveSource):
                 self.rows_read += 1
             elif old is None:
                 self._handle.report_error(  # type: ignore[union-attr]
-                    f"delete {values!r}: no row with this key is present"
+                    f"delete {_short(values)}: no row with this key is present"
                 )
             else:
                 del self._state[row_id]
