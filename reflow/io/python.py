@@ -305,7 +305,13 @@ class PythonSource(LiveSource):
 
     def tick(self, now: float) -> None:
         if self.autocommit is not None and self._buffer and now - self._first >= self.autocommit:
-            self.flush(commit=True)
+            # The run loop never waits for a flush of the subject's thread (which may itself
+            # wait for the loop to take its backlog): that flush commits anyway.
+            if self._flush_lock.acquire(blocking=False):
+                try:
+                    self._flush_locked(commit=True)
+                finally:
+                    self._flush_lock.release()
 
     def stop(self) -> None:
         try:
@@ -514,13 +520,15 @@ def read(
     format: str | None = None,
     autocommit_duration_ms: int | None = 1500,
     name: str | None = None,
+    max_backlog_size: int | None = None,
     **kwargs: Any,
 ) -> Table:
     """A table fed by ``subject`` while the pipeline runs.
 
     Rows sent within ``autocommit_duration_ms`` of each other (unless ``commit`` is called)
     enter the pipeline at one logical time. Rows that do not fit the schema are skipped and
-    reported in ``pw.global_error_log()``.
+    reported in ``pw.global_error_log()``. When the pipeline falls behind by more than
+    ``max_backlog_size`` rows (default 1,000,000), the subject's ``next`` waits.
     """
     where = user_frame()
     if schema is None and format in ("raw", "binary"):
@@ -533,6 +541,7 @@ def read(
         primary_key = schema.primary_key_columns()  # type: ignore[union-attr]
     label = name or f"python {type(subject).__name__}"
     source = PythonSource(subject, dtypes, defaults, primary_key, autocommit_duration_ms, label)
+    source.max_backlog_rows = max_backlog_size  # type: ignore[attr-defined]
     return input_table(dtypes, source, where)
 
 

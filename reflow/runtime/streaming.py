@@ -34,6 +34,9 @@ logger = logging.getLogger("reflow")
 TICK = 0.02
 #: Longest time the loop spends taking queued input before it runs what was committed.
 DRAIN = 0.05
+#: Rows a live source may push ahead of the run loop before its thread waits (a source can
+#: set its own limit as ``max_backlog_rows``, e.g. ``pw.io.python.read(max_backlog_size=)``).
+MAX_BACKLOG_ROWS = 1_000_000
 #: After a stop is asked for, how long (seconds) the input already received may still be
 #: processed before the run ends; overridden by the ``REFLOW_SHUTDOWN_TIMEOUT`` environment
 #: variable. What is left is not processed (nor acknowledged to the sources).
@@ -65,14 +68,46 @@ def stop() -> None:
     _stop_requested.set()
 
 
+class _Backlog:
+    """Rows a source pushed that the run loop has not taken yet. A source thread pushing more
+    than ``limit`` waits (backpressure), so a fast source cannot fill the memory; a push into
+    an empty backlog always goes through, whatever its size."""
+
+    def __init__(self, limit: int, stopping: threading.Event) -> None:
+        self.limit = limit
+        self.rows = 0
+        self._stopping = stopping
+        self._changed = threading.Condition()
+        self.loop_thread = threading.current_thread()
+
+    def add(self, rows: int) -> None:
+        with self._changed:
+            if threading.current_thread() is not self.loop_thread:
+                while (self.rows and self.rows + rows > self.limit
+                       and not self._stopping.is_set()):
+                    self._changed.wait(0.1)
+            self.rows += rows
+
+    def taken(self, rows: int) -> None:
+        with self._changed:
+            self.rows -= rows
+            self._changed.notify_all()
+
+
 class _Handle(SourceHandle):
-    def __init__(self, index: int, events: queue.SimpleQueue, stopping: threading.Event):
+    def __init__(
+        self, index: int, events: queue.SimpleQueue, stopping: threading.Event,
+        backlog: _Backlog | None = None,
+    ):
         self.index = index
         self._events = events
         self._stopping = stopping
+        self._backlog = backlog
 
     def push(self, batch: pl.DataFrame) -> None:
         if batch is not None and batch.height:
+            if self._backlog is not None:
+                self._backlog.add(batch.height)
             self._events.put((_DATA, self.index, batch, time.monotonic()))
 
     def commit(self) -> None:
@@ -191,6 +226,10 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
     stopping = threading.Event()
     events: queue.SimpleQueue = queue.SimpleQueue()
     pending = [_Pending() for _ in live]
+    backlogs = [
+        _Backlog(getattr(source, "max_backlog_rows", None) or MAX_BACKLOG_ROWS, stopping)
+        for _, source in live
+    ]
     open_sources = set(range(len(live)))
     ready = _Ready()
     last_time: int | None = None
@@ -219,6 +258,7 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
         operator, source = live[index]
         slot = pending[index]
         if kind == _DATA:
+            backlogs[index].taken(payload.height)
             slot.batches.append(payload)
             slot.add_arrival(arrival)
         elif kind == _ERROR:
@@ -246,7 +286,7 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
                 dataflow.run_time(t, {op: concat_batches(b) for op, b in grouped.items()})
                 last_time = t
             for index, (_, source) in enumerate(live):
-                source.start(_Handle(index, events, stopping))
+                source.start(_Handle(index, events, stopping, backlogs[index]))
                 started.append(source)
             while open_sources and not stopping.is_set() and not _stop_requested.is_set():
                 try:

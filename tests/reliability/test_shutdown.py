@@ -84,3 +84,34 @@ def test_a_second_signal_stops_at_once_leaving_whole_times(tmp_path):
     finally:
         process.kill()
     assert 0 < _check_whole(out) < TOTAL_ROWS
+
+
+def test_a_fast_subject_waits_for_a_slow_pipeline_and_every_row_arrives():
+    import reflow as pw
+    from tests.io.live import Collector
+
+    class Row(pw.Schema):
+        n: int
+
+    ahead: list[int] = []
+
+    class Fast(pw.io.python.ConnectorSubject):
+        def run(self):
+            for n in range(5000):
+                self.next(n=n)
+                if n % 100 == 99:
+                    self.commit()
+                    ahead.append(n + 1 - len(seen.updates))
+
+    @pw.udf
+    def slow(n: int) -> int:
+        time.sleep(0.0002)
+        return n
+
+    table = pw.io.python.read(Fast(), schema=Row, autocommit_duration_ms=5,
+                              max_backlog_size=300)
+    seen = Collector(table.select(n=slow(pw.this.n)))
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    assert sorted(n for (n,) in seen.rows()) == list(range(5000))
+    # The subject never got far ahead of what the pipeline had delivered.
+    assert max(ahead) <= 300 + 100 + 100
