@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reflow as pw
-from tests.utils import rows, updates
+from tests.reliability.helpers import rows, updates
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

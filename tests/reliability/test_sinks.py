@@ -10,7 +10,7 @@ import time
 
 import reflow as pw
 from tests.io.live import Collector
-from tests.utils import rows
+from tests.reliability.helpers import rows
 
 
 def _with_errors():
