@@ -68,8 +68,9 @@ _ARITHMETIC = textwrap.dedent(
     df = pd.DataFrame({{"a": rng.integers(-10**9, 10**9, n), "b": rng.integers(-10**9, 10**9, n)}})
     t = pw.debug.table_from_pandas(df)
     r = t.select(s=pw.this.a + pw.this.b, d=pw.this.a - pw.this.b, m=pw.this.a * pw.this.b)
+    out = r.reduce(c=pw.reducers.count())
     start = time.perf_counter()
-    pw.debug.table_to_pandas(r)
+    pw.debug.table_to_pandas(out)
     print(time.perf_counter() - start)
     """
 )
