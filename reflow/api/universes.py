@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reflow.api import dtypes as dt
-from reflow.api.trace import BuildError, user_frame
-from reflow.engine.keyed import EqualIdsRule, OverlayRule, PickRule
 from reflow.engine.values import Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo, ConcatNode, Universe
-from reflow.plan.universe_nodes import ConcatReindexNode, KeyedNode
+from reflow.plan.universe_nodes import (
+    ConcatReindexNode,
+    KeyedNode,
+    KeyedRule,
+    all_present_rule,
+    equal_ids_rule,
+    only_first_rule,
+    overlay_rule,
+    prefer_second_rule,
+)
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -107,23 +115,7 @@ def _table(node) -> Table:
 def concat(table: Table, *others: Table) -> Table:
     """The union of tables with the same columns whose ids are known to be disjoint.
 
-    Use ``promise_universes_are_disjoint`` to declare that the ids never collide, or
-    ``concat_reindex`` to give the rows new ids.
-
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 20
-    ... ''')
-    >>> both = a.promise_universes_are_disjoint(b).concat(b)
-    >>> pw.debug.compute_and_print(both, include_id=False)
-    x
-    10
-    20
+    See ``Table.concat`` for an example.
     """
     where = _check_tables("concat", others)
     tables = (table, *others)
@@ -146,15 +138,7 @@ def concat(table: Table, *others: Table) -> Table:
 def concat_reindex(table: Table, *others: Table) -> Table:
     """The union of tables with the same columns; every row gets a new id.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ... x
-    ... 1
-    ... ''')
-    >>> pw.debug.compute_and_print(a.concat_reindex(a), include_id=False)
-    x
-    1
-    1
+    See ``Table.concat_reindex`` for an example.
     """
     where = _check_tables("concat_reindex", others)
     tables = (table, *others)
@@ -165,22 +149,7 @@ def concat_reindex(table: Table, *others: Table) -> Table:
 def update_rows(table: Table, other: Table) -> Table:
     """``table`` with the rows of ``other`` replacing rows with the same id and added otherwise.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> u = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 25
-    ... 3 | 30
-    ... ''')
-    >>> pw.debug.compute_and_print(t.update_rows(u), include_id=False)
-    x
-    10
-    25
-    30
+    See ``Table.update_rows`` for an example.
     """
     where = _check_tables("update_rows", (other,))
     columns = _same_columns("update_rows", (table, other), where)
@@ -191,7 +160,7 @@ def update_rows(table: Table, other: Table) -> Table:
         table._node.universe.supersets.add(universe)
         other._node.universe.supersets.add(universe)
     names = list(columns)
-    rule = PickRule(_prefer_second)
+    rule = prefer_second_rule()
     return _table(
         KeyedNode([table._node, other._node], columns, universe, rule, [names, names], where,
                   label="update_rows")
@@ -202,7 +171,7 @@ def _pick_rows(
     table: Table,
     others: tuple[Table, ...],
     universe: Universe,
-    rule: PickRule | EqualIdsRule,
+    rule: KeyedRule,
     where: str,
     label: str,
 ) -> Table:
@@ -212,12 +181,6 @@ def _pick_rows(
         KeyedNode([table._node, *(t._node for t in others)], dict(table._node.columns), universe,
                   rule, [list(table._node.columns), *([None] * len(others))], where, label=label)
     )
-
-
-def _prefer_second(present: tuple[bool, ...]) -> int | None:
-    if present[1]:
-        return 1
-    return 0 if present[0] else None
 
 
 def _require_subset(operation: str, sub: Table, sup: Table, where: str) -> None:
@@ -245,23 +208,7 @@ def _orphan(operation: str, sub: Table, sup: Table, where: str):
 def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
     """``table`` with the cells of ``other``'s columns replaced where ``other`` has the row.
 
-    ``other``'s columns must be columns of ``table`` and its ids a subset of ``table``'s.
-    ``table << other`` is the same.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x  | y
-    ... 1 | 10 | a
-    ... 2 | 20 | b
-    ... ''')
-    >>> fix = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 25
-    ... ''').promise_universe_is_subset_of(t)
-    >>> pw.debug.compute_and_print(t << fix, include_id=False)
-    x  | y
-    10 | a
-    25 | b
+    See ``Table.update_cells`` for an example.
     """
     where = _check_tables("update_cells", (other,))
     extra = [c for c in other._node.columns if c not in table._node.columns]
@@ -281,14 +228,7 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
             info = ColumnInfo(dtype, info.fallible or theirs.fallible)
         columns[name] = info
     replaced = list(other._node.columns)
-    polars_replaced = []
-    for name in replaced:
-        polars_replaced.append(name)
-        if columns[name].fallible:
-            from reflow.plan.compile import error_column
-
-            polars_replaced.append(error_column(name))
-    rule = OverlayRule(polars_replaced, _orphan("update_cells", other, table, where))
+    rule = overlay_rule(columns, replaced, _orphan("update_cells", other, table, where))
     return _table(
         KeyedNode([table._node, other._node], columns, table._node.universe, rule,
                   [list(columns), replaced], where, label="update_cells")
@@ -298,70 +238,28 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
 def restrict(table: Table, other: Table) -> Table:
     """The rows of ``table`` whose ids are in ``other`` (a subset of ``table``'s ids).
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> keep = t.filter(pw.this.x > 15).select()
-    >>> pw.debug.compute_and_print(t.restrict(keep), include_id=False)
-    x
-    20
+    See ``Table.restrict`` for an example.
     """
     where = _check_tables("restrict", (other,))
     _require_subset("restrict", other, table, where)
-    rule = PickRule(_all_present, _orphan("restrict", other, table, where))
+    rule = all_present_rule(_orphan("restrict", other, table, where))
     return _pick_rows(table, (other,), other._node.universe, rule, where, "restrict")
-
-
-def _all_present(present: tuple[bool, ...]) -> int | None:
-    return 0 if all(present) else None
-
-
-def _only_first(present: tuple[bool, ...]) -> int | None:
-    return 0 if present[0] and not present[1] else None
 
 
 def difference(table: Table, other: Table) -> Table:
     """The rows of ``table`` whose ids are not in ``other``.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> drop = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 2 | 0
-    ... ''')
-    >>> pw.debug.compute_and_print(t.difference(drop), include_id=False)
-    x
-    10
+    See ``Table.difference`` for an example.
     """
     where = _check_tables("difference", (other,))
     universe = Universe([table._node.universe])
-    return _pick_rows(table, (other,), universe, PickRule(_only_first), where, "difference")
+    return _pick_rows(table, (other,), universe, only_first_rule(), where, "difference")
 
 
 def intersect(table: Table, *tables: Table) -> Table:
     """The rows of ``table`` whose ids are in every one of ``tables``.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> other = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 2 | 0
-    ... 3 | 0
-    ... ''')
-    >>> pw.debug.compute_and_print(t.intersect(other), include_id=False)
-    x
-    20
+    See ``Table.intersect`` for an example.
     """
     where = _check_tables("intersect", tables)
     if not tables:
@@ -371,28 +269,13 @@ def intersect(table: Table, *tables: Table) -> Table:
         universe = table._node.universe
     else:
         universe = Universe(universes)
-    return _pick_rows(table, tables, universe, PickRule(_all_present), where, "intersect")
+    return _pick_rows(table, tables, universe, all_present_rule(), where, "intersect")
 
 
 def with_universe_of(table: Table, other: Table) -> Table:
     """``table`` declared to have exactly the ids of ``other``.
 
-    The equality is checked while the pipeline runs: an id present in only one of the two
-    tables is reported as an error (``pw.global_error_log()``) and its row is left out.
-
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 1 | 20
-    ... ''')
-    >>> a2 = a.with_universe_of(b)
-    >>> pw.debug.compute_and_print(a2 << b.select(x=pw.this.y), include_id=False)
-    x
-    20
+    See ``Table.with_universe_of`` for an example.
     """
     where = _check_tables("with_universe_of", (other,))
     if table._node.universe.is_equal_to(other._node.universe):
@@ -404,27 +287,14 @@ def with_universe_of(table: Table, other: Table) -> Table:
         return (f"with_universe_of(): row {Pointer(row_id)!r} of {here} has no row with the "
                 f"same id in {there} (declared at {where})")
 
-    return _pick_rows(table, (other,), other._node.universe, EqualIdsRule(describe), where,
+    return _pick_rows(table, (other,), other._node.universe, equal_ids_rule(describe), where,
                       "with_universe_of")
 
 
 def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
     """Declare that every id of ``table`` is an id of ``other``; returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 11
-    ... 2 | 20
-    ... ''')
-    >>> pw.debug.compute_and_print(b.restrict(a.promise_universe_is_subset_of(b)),
-    ...                            include_id=False)
-    x
-    11
+    See ``Table.promise_universe_is_subset_of`` for an example.
     """
     _check_tables("promise_universe_is_subset_of", (other,))
     table._node.universe.supersets.add(other._node.universe)
@@ -434,18 +304,7 @@ def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
 def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
     """Declare that ``table`` and ``other`` have the same ids; returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 11
-    ... ''')
-    >>> pw.debug.compute_and_print(a.promise_universe_is_equal_to(b) << b, include_id=False)
-    x
-    11
+    See ``Table.promise_universe_is_equal_to`` for an example.
     """
     _check_tables("promise_universe_is_equal_to", (other,))
     mine, theirs = table._node.universe, other._node.universe
@@ -458,20 +317,7 @@ def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
 def promise_universes_are_disjoint(table: Table, other: Table) -> Table:
     """Declare that ``table`` and ``other`` share no id (as ``concat`` needs); returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 20
-    ... ''')
-    >>> pw.debug.compute_and_print(a.promise_universes_are_disjoint(b).concat(b),
-    ...                            include_id=False)
-    x
-    10
-    20
+    See ``Table.promise_universes_are_disjoint`` for an example.
     """
     _check_tables("promise_universes_are_disjoint", (other,))
     _disjoint.add(frozenset((table._node.universe.uid, other._node.universe.uid)))

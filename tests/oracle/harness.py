@@ -340,3 +340,49 @@ def _snap(stream: m.Stream, index: int) -> dict[int, tuple]:
 
 def _diff(a: dict[int, tuple], b: dict[int, tuple]) -> list:
     return [(f"{k:#x}", v) for k, v in sorted(a.items()) if b.get(k) != v]
+
+
+def check_snapshot_restore(case: m.Case, split_at: int) -> None:
+    """Run the incremental inputs up to the time at position ``split_at``, snapshot the
+    dataflow, restore it into a fresh build of the same pipeline and run the rest there: the
+    update stream must be the same as an uninterrupted run's, time by time."""
+    from tests.engine.replay import interrupted, uninterrupted
+
+    def build() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    expected = uninterrupted(build)
+    got = interrupted(build, split_at)
+    if got != expected:
+        times = sorted(set(got) | set(expected))
+        first = next(t for t in times if got.get(t) != expected.get(t))
+        raise OracleFailure(
+            f"restored at position {split_at}: at time {first} the restored run emitted "
+            f"{sorted(got.get(first, {}).items())}, the uninterrupted one "
+            f"{sorted(expected.get(first, {}).items())}"
+        )
+
+
+def check_sharding(case: m.Case, shards: int) -> None:
+    """Every stateful operator of the pipeline, fed its recorded inputs split by key over
+    ``shards`` fresh copies, must give in union its unsharded output at every time."""
+    from tests.engine.replay import lower, record_stateful, recorded_outputs, run_sharded
+
+    def build() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    built = lower(build)
+    recordings = record_stateful(built)
+    built.run(built.times)
+    built.finish()
+    for index, recording in recordings.items():
+        expected = recorded_outputs(recording)
+        got = run_sharded(build, index, recording, shards)
+        if got != expected:
+            first = next(t for t in sorted(set(got) | set(expected), key=str)
+                         if got.get(t) != expected.get(t))
+            raise OracleFailure(
+                f"{built.dataflow.operators[index]!r} over {shards} shards, at time {first}: "
+                f"sharded {sorted(got.get(first, {}).items())}, "
+                f"unsharded {sorted(expected.get(first, {}).items())}"
+            )

@@ -1,0 +1,468 @@
+"""The incremental equi-join.
+
+Both inputs are kept in arrangements indexed by the join key. A call with deltas ``dL`` and
+``dR`` emits ``dL ⋈ R + L' ⋈ dR`` where ``R`` is the right state before the call and
+``L' = L + dL`` the left state after it; this counts the product ``dL ⋈ dR`` exactly once.
+Each part touches only the keys present in the deltas, so the cost follows the change.
+
+Outer joins also emit the rows of one side that have no partner, padded with nulls. Only keys
+whose partner count crosses zero (or whose own rows change while it is zero) change that part,
+and those are found from the per-key counts the arrangements keep.
+
+The algebra runs on one of two paths. Large deltas go through Polars (vectorized joins and
+semi-joins on the log). A call with a few rows and a plain key column runs on Python tuples
+(``_process_tuples``): partner rows are read with ``DataFrame.row`` and the output frame is
+built once, because a Polars query costs tens of microseconds even for one row. Both paths
+produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from reflow.engine.batch import (
+    DIFF,
+    DIFF_DTYPE,
+    ID,
+    ID_DTYPE,
+    concat_batches,
+    consolidate,
+    frame_from_rows,
+)
+from reflow.engine.ids import hash_columns
+from reflow.engine.operator import EngineError, Operator, RunContext
+from reflow.engine.state.key_index import KEY, KeyIndex
+from reflow.engine.state.snapshot import Snapshottable
+
+KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
+
+# Deltas with at most this many distinct keys look their partners up key by key; larger ones
+# semi-join the whole log, which is cheaper per row once the delta is big.
+_LOOKUP_LIMIT = 2048
+# Deltas and partner sets up to this many rows are paired in Python: a few rows cost a few
+# microseconds that way, against a fixed cost of tens of microseconds for every Polars call.
+_ROWWISE = 32
+# ... as long as the rows of the other side they meet are at most this many.
+_PARTNER_LIMIT = 256
+
+
+class JoinSide(Snapshottable):
+    """How one input enters the join: its key kernel and the names of its output columns.
+
+    ``key_column``, when given, names an input column that is the key itself (no kernel runs).
+    ``flag_columns`` are boolean columns that are false, not null, where the side is missing
+    (the error markers of the columns above).
+    ``columns`` maps the input's value columns to output column names and ``id_column`` names
+    the output column holding the input row's id; ``dtypes`` gives the Polars type of every
+    output column, used to pad the side with nulls in outer joins.
+    """
+
+    state_fields = ("arrangement",)
+
+    def __init__(
+        self,
+        key: KeyKernel,
+        columns: dict[str, str],
+        id_column: str,
+        dtypes: dict[str, pl.DataType],
+        outer: bool,
+        key_column: str | None = None,
+        flag_columns: frozenset[str] = frozenset(),
+    ) -> None:
+        self.key = key
+        self.key_column = key_column
+        self.flag_columns = flag_columns
+        self.keyed_schema: dict[str, pl.DataType] = {}
+        self._positions: tuple[int, ...] | None = None
+        self.columns = columns
+        self.id_column = id_column
+        self.dtypes = dtypes
+        self.outer = outer
+        self.arrangement = KeyIndex()
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [self.id_column, *self.columns.values()]
+
+    def keyed(self, delta: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+        """The delta in arrangement form: ``_key``, the output columns and ``_diff``."""
+        keys = pl.col(self.key_column) if self.key_column else self.key(delta, ctx)
+        return delta.select(
+            keys.alias(KEY),
+            pl.col(ID).alias(self.id_column),
+            *(pl.col(src).alias(dst) for src, dst in self.columns.items()),
+            pl.col(DIFF),
+        )
+
+    def keyed_rows(self, delta: pl.DataFrame) -> list[tuple]:
+        """``keyed`` as row tuples, for a few rows (needs ``key_column``)."""
+        if self._positions is None or len(delta.columns) != self._width:
+            names = delta.columns
+            self._width = len(names)
+            self._positions = (
+                names.index(self.key_column),
+                names.index(ID),
+                *(names.index(src) for src in self.columns),
+                names.index(DIFF),
+            )
+            self.keyed_schema = {
+                KEY: delta.schema[self.key_column],
+                self.id_column: ID_DTYPE,
+                **{dst: self.dtypes[dst] for dst in self.columns.values()},
+                DIFF: DIFF_DTYPE,
+            }
+        positions = self._positions
+        return [tuple(row[i] for i in positions) for row in delta.rows()]
+
+    @property
+    def null_row(self) -> tuple:
+        """This side's output cells in a row where it has no partner."""
+        return tuple(False if c in self.flag_columns else None for c in self.output_columns)
+
+    def nulls(self, height: int) -> list[pl.Series]:
+        """Null columns standing for this side in rows where it has no partner."""
+        out = []
+        for name in self.output_columns:
+            if name in self.flag_columns:
+                out.append(pl.Series(name, [False] * height, dtype=pl.Boolean))
+            else:
+                out.append(pl.Series(name, [None] * height, dtype=self.dtypes[name]))
+        return out
+
+    def rows_of(self, keys: pl.Series) -> pl.DataFrame | None:
+        """The logged rows whose key is one of the distinct ``keys``."""
+        if keys.len() <= _LOOKUP_LIMIT:
+            return self.arrangement.lookup(keys.to_list())
+        return self.arrangement.lookup_frame(keys)
+
+
+class JoinOperator(Operator):
+    """Equi-join of two inputs; ``how`` is ``inner``, ``left``, ``right`` or ``outer``.
+
+    Output rows carry the columns of both sides (renamed as each ``JoinSide`` says). Their id
+    is the hash of the pair of input ids, or the id of one side when ``id_from`` is ``"left"``
+    or ``"right"`` (then it is an error for that side's row to match more than one row).
+    """
+
+    state_fields = ("left", "right", "_id_counts", "_touched")
+
+    emits_consolidated = True
+
+    stateful = True
+
+    def __init__(
+        self,
+        left: Operator,
+        right: Operator,
+        left_side: JoinSide,
+        right_side: JoinSide,
+        name: str,
+        id_from: str | None = None,
+    ) -> None:
+        super().__init__([left, right], name)
+        self.left = left_side
+        self.right = right_side
+        self.id_from = id_from
+        self.columns = [ID, *left_side.output_columns, *right_side.output_columns, DIFF]
+        self._id_counts: dict[int, int] = {}
+        self._touched: set[int] = set()
+        self._schema = {
+            **{c: left_side.dtypes[c] for c in left_side.output_columns},
+            **{c: right_side.dtypes[c] for c in right_side.output_columns},
+            DIFF: DIFF_DTYPE,
+        }
+        self._id_schema = pl.Schema({ID: ID_DTYPE, **self._schema})
+        # Python objects would not survive a round trip through row tuples.
+        self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
+
+    # --- the algebra ---------------------------------------------------------------------------
+    def partition_key(self, input_index, delta, ctx):
+        """The hash of the join key: rows that can match live in one shard."""
+        side = self.left if input_index == 0 else self.right
+        return hash_columns(side.keyed(delta, ctx).select(KEY), [KEY])
+
+    def process(self, time, deltas, ctx):
+        d_left, d_right = deltas
+        if self._tuples_fit(d_left, d_right):
+            return self._process_tuples(d_left, d_right)
+        return self._process_frames(d_left, d_right, ctx)
+
+    def _tuples_fit(self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None) -> bool:
+        """Whether this call is small enough for the tuple path (and its columns allow it)."""
+        if not self._rowwise or self.left.key_column is None or self.right.key_column is None:
+            return False
+        if any(d is not None and d.height > _ROWWISE for d in (d_left, d_right)):
+            return False
+        # The partner rows this call will read must be few as well.
+        for delta, side, other in ((d_left, self.left, self.right),
+                                   (d_right, self.right, self.left)):
+            if delta is not None:
+                keys = set(delta[side.key_column].to_list())
+                if other.arrangement.size(keys) > _PARTNER_LIMIT:
+                    return False
+        return True
+
+    def _process_frames(self, d_left, d_right, ctx) -> pl.DataFrame | None:
+        left, right = self.left, self.right
+        dl = left.keyed(d_left, ctx) if d_left is not None else None
+        dr = right.keyed(d_right, ctx) if d_right is not None else None
+        dl_keys = dl[KEY].unique() if dl is not None else None
+        dr_keys = dr[KEY].unique() if dr is not None else None
+        touched: list = []
+        if left.outer or right.outer:
+            found = [k.to_list() for k in (dl_keys, dr_keys) if k is not None]
+            touched = list(dict.fromkeys(key for keys in found for key in keys))
+        left_before = {k: left.arrangement.count(k) for k in touched} if right.outer else {}
+        right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
+
+        parts: list[pl.DataFrame | None] = []
+        if dl is not None:
+            parts.append(self._pair(dl, right.rows_of(dl_keys)))
+        left.arrangement.insert(dl)
+        if dr is not None:
+            parts.append(self._pair(left.rows_of(dr_keys), dr))
+        right.arrangement.insert(dr)
+        if left.outer:
+            parts.append(self._unmatched(left, right, dl, touched, right_before))
+        if right.outer:
+            parts.append(self._unmatched(right, left, dr, touched, left_before))
+        wanted = self.columns[1:]
+        out = concat_batches([p.select(wanted) for p in parts if p is not None])
+        if out is None:
+            return None
+        return self._finish(consolidate(self._with_ids(out)))
+
+    def _process_tuples(self, d_left, d_right) -> pl.DataFrame | None:
+        """The same algebra as ``_process_frames`` on row tuples, for a few rows."""
+        left, right = self.left, self.right
+        dl = left.keyed_rows(d_left) if d_left is not None else []
+        dr = right.keyed_rows(d_right) if d_right is not None else []
+        touched = list(dict.fromkeys([r[0] for r in dl] + [r[0] for r in dr]))
+        left_before = {k: left.arrangement.count(k) for k in touched}
+        right_before = {k: right.arrangement.count(k) for k in touched}
+
+        rows: list[tuple] = []
+        if dl:
+            partners = right.arrangement.lookup_rows(dict.fromkeys(r[0] for r in dl))
+            rows.extend(_pair_rows(dl, partners, left_is_delta=True))
+            left.arrangement.insert_rows(dl, left.keyed_schema)
+        if dr:
+            partners = left.arrangement.lookup_rows(dict.fromkeys(r[0] for r in dr))
+            rows.extend(_pair_rows(dr, partners, left_is_delta=False))
+            right.arrangement.insert_rows(dr, right.keyed_schema)
+        if left.outer:
+            pad = right.null_row
+            for row in _unmatched_rows(left, right, dl, touched, right_before):
+                rows.append((*row[1:-1], *pad, row[-1]))
+        if right.outer:
+            pad = left.null_row
+            for row in _unmatched_rows(right, left, dr, touched, left_before):
+                rows.append((*pad, *row[1:-1], row[-1]))
+        rows = _consolidate_rows(rows)
+        if not rows:
+            return None
+        right_at = len(left.output_columns)
+        if self.id_from == "left":
+            rows = [(row[0], *row) for row in rows]
+        elif self.id_from == "right":
+            rows = [(row[right_at], *row) for row in rows]
+        else:
+            rows = [(pair_id_value(row[0], row[right_at]), *row) for row in rows]
+        return self._finish(frame_from_rows(rows, self._id_schema))
+
+    def _finish(self, out: pl.DataFrame | None) -> pl.DataFrame | None:
+        if out is not None and self.id_from is not None:
+            self._check_unique(out)
+        return out
+
+    def _pair(self, lrows: pl.DataFrame | None, rrows: pl.DataFrame | None) -> pl.DataFrame | None:
+        if lrows is None or rrows is None:
+            return None
+        joined = lrows.join(
+            rrows.rename({DIFF: "_rdiff"}), on=KEY, how="inner", nulls_equal=True
+        )
+        if joined.height == 0:
+            return None
+        return joined.with_columns((pl.col(DIFF) * pl.col("_rdiff")).alias(DIFF))
+
+    def _unmatched(
+        self,
+        side: JoinSide,
+        other: JoinSide,
+        delta: pl.DataFrame | None,
+        touched: list,
+        other_before: dict,
+    ) -> pl.DataFrame | None:
+        """Change of ``side``'s rows without a partner, over the keys of this call."""
+        counts = other.arrangement
+        still_alone: set = set()
+        lost_partner: list = []
+        found_partner: list = []
+        for key in touched:
+            before, after = other_before[key], counts.count(key)
+            if before == 0 and after == 0:
+                still_alone.add(key)
+            elif before == 0:
+                found_partner.append(key)
+            elif after == 0:
+                lost_partner.append(key)
+        pieces: list[pl.DataFrame] = []
+        if delta is not None and still_alone:
+            if len(still_alone) == len(touched):
+                pieces.append(delta)
+            else:
+                pieces.append(_with_keys(delta, list(still_alone)))
+        if lost_partner:
+            rows = side.arrangement.lookup(lost_partner)
+            if rows is not None:
+                pieces.append(rows)
+        if found_partner:
+            # The rows that were alone before this call: the current rows minus this delta.
+            rows = side.arrangement.lookup(found_partner)
+            if rows is not None:
+                pieces.append(rows.with_columns(-pl.col(DIFF)))
+            if delta is not None:
+                pieces.append(_with_keys(delta, found_partner))
+        alone = concat_batches(pieces)
+        if alone is None:
+            return None
+        return alone.with_columns(other.nulls(alone.height))
+
+    # --- ids -----------------------------------------------------------------------------------
+    def _with_ids(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if self.id_from == "left":
+            ids = pl.col(self.left.id_column)
+        elif self.id_from == "right":
+            ids = pl.col(self.right.id_column)
+        else:
+            ids = pair_id(self.left.id_column, self.right.id_column)
+        return frame.select(ids.alias(ID), pl.all().exclude(DIFF), pl.col(DIFF).cast(DIFF_DTYPE))
+
+    def _check_unique(self, out: pl.DataFrame) -> None:
+        counts = self._id_counts
+        for row_id, diff in zip(out[ID].to_list(), out[DIFF].to_list(), strict=True):
+            total = counts.get(row_id, 0) + diff
+            if total:
+                counts[row_id] = total
+            else:
+                counts.pop(row_id, None)
+            self._touched.add(row_id)
+
+    def end_of_time(self, time, ctx):
+        if not self._touched:
+            return
+        touched, self._touched = self._touched, set()
+        counts = self._id_counts
+        for row_id in touched:
+            if counts.get(row_id, 0) > 1:
+                side = self.id_from
+                raise EngineError(
+                    f"{self.name}: id={side}.id gives several rows the id {row_id:#x} at time "
+                    f"{time}: a {side} row matches more than one row of the other side"
+                )
+
+
+# Pair ids: a 128-bit multiply-xorshift mix of the two ids, written once for Polars (whole
+# batches) and once for Python ints (a few rows); both give the same value for the same pair.
+_MIX_1 = 0x9E3779B97F4A7C15F39CC0605CEDC835
+_MIX_2 = 0xC2B2AE3D27D4EB4F165667B19E3779F9
+_ABSENT = 0x5EED_0000_0000_0000_0000_0000_0000_0101  # stands for the id of a missing side
+_MOD = 2**128
+_HALF = 2**64
+
+
+def pair_id(left: str, right: str) -> pl.Expr:
+    """The id of the joined row made of the rows with ids in columns ``left`` and ``right``."""
+    u128 = ID_DTYPE
+
+    def lit(value: int) -> pl.Expr:
+        return pl.lit(value, dtype=u128)
+
+    mixed = pl.col(left).fill_null(lit(_ABSENT)) * lit(_MIX_1) + pl.col(right).fill_null(
+        lit(_ABSENT)
+    )
+    mixed = mixed.xor(mixed // lit(_HALF))
+    mixed = mixed * lit(_MIX_2)
+    return mixed.xor(mixed // lit(_HALF))
+
+
+def pair_id_value(left: int | None, right: int | None) -> int:
+    """``pair_id`` for one pair of Python ints.
+
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"l": [3, None], "r": [5, 7]}, schema={"l": pl.UInt128,
+    ...                                                            "r": pl.UInt128})
+    >>> frame.select(pair_id("l", "r"))["l"].to_list() == [pair_id_value(3, 5),
+    ...                                                     pair_id_value(None, 7)]
+    True
+    """
+    mixed = ((_ABSENT if left is None else left) * _MIX_1 + (
+        _ABSENT if right is None else right)) % _MOD
+    mixed ^= mixed // _HALF
+    mixed = (mixed * _MIX_2) % _MOD
+    return mixed ^ (mixed // _HALF)
+
+
+def _unmatched_rows(
+    side: JoinSide, other: JoinSide, delta: list[tuple], touched: list, other_before: dict
+) -> list[tuple]:
+    """``JoinOperator._unmatched`` on row tuples (``key, id, values..., diff``)."""
+    counts = other.arrangement
+    out: list[tuple] = []
+    alone_before: set = set()
+    for key in touched:
+        before, after = other_before[key], counts.count(key)
+        if before == 0 and after == 0:
+            alone_before.add(key)
+        elif before == 0:
+            # Rows alone before this call leave: the current rows minus this call's delta.
+            out.extend((*r[:-1], -r[-1]) for r in side.arrangement.lookup_rows([key]))
+            out.extend(r for r in delta if r[0] == key)
+        elif after == 0:
+            out.extend(side.arrangement.lookup_rows([key]))
+    out.extend(r for r in delta if r[0] in alone_before)
+    return out
+
+
+def _pair_rows(delta: list[tuple], partners: list[tuple], left_is_delta: bool) -> list[tuple]:
+    """``delta ⋈ partners`` as output row tuples (rows are ``key, id, values..., diff``)."""
+    if not partners:
+        return []
+    by_key: dict = {}
+    for row in partners:
+        by_key.setdefault(row[0], []).append(row)
+    out = []
+    for row in delta:
+        for other in by_key.get(row[0], ()):
+            diff = row[-1] * other[-1]
+            if left_is_delta:
+                out.append((*row[1:-1], *other[1:-1], diff))
+            else:
+                out.append((*other[1:-1], *row[1:-1], diff))
+    return out
+
+
+def _consolidate_rows(rows: list[tuple]) -> list[tuple]:
+    """Merge row tuples (diff last) that are equal but for their diff; drop zero totals."""
+    totals: dict = {}
+    for row in rows:
+        values = row[:-1]
+        try:
+            hash(values)
+            key: object = values
+        except TypeError:  # list cells
+            key = repr(values)
+        entry = totals.get(key)
+        if entry is None:
+            totals[key] = [values, row[-1]]
+        else:
+            entry[1] += row[-1]
+    return [(*values, total) for values, total in totals.values() if total != 0]
+
+
+def _with_keys(frame: pl.DataFrame, keys: list) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``_key`` is one of ``keys`` (null keys included)."""
+    wanted = pl.DataFrame({KEY: pl.Series(keys, dtype=frame.schema[KEY])})
+    return frame.join(wanted, on=KEY, how="semi", nulls_equal=True)

@@ -1,0 +1,318 @@
+"""Operators whose state is the current rows of their inputs, indexed by row id
+(``reflow.engine.state.row_store.RowStore``).
+
+``KeyedOperator`` combines, id by id, the rows that N inputs currently hold under the same id
+(``update_rows``, ``update_cells``, ``restrict``, ``difference``, ``intersect``,
+``with_universe_of`` and zipping tables that share their ids). Processing a delta touches only
+the ids it mentions: the cost is proportional to the change, not to the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, consolidate
+from reflow.engine.operator import Operator
+from reflow.engine.state.row_store import RowStore
+
+
+class KeyedRule:
+    """What a ``KeyedOperator`` outputs for one id, given which inputs hold a row under it.
+
+    ``orphan``, when given, makes an id present in input 1 but not in input 0 an error (input
+    1 was promised to hold a subset of input 0's ids); it describes the id for the error log.
+
+    ``shape(present)`` returns a hashable tag describing the output row (``None``: no row);
+    ``build(tag, rows)`` makes the output value columns from the gathered rows of every input
+    (``rows[i]`` is ``None`` for inputs whose values are not kept). ``uses(tag)`` lists the
+    inputs whose values the output row is made of: when none of their rows changed and the
+    tag is the same, the output row did not change either.
+    """
+
+    def shape(self, present: tuple[bool, ...]) -> Any:
+        raise NotImplementedError
+
+    def uses(self, tag: Any) -> Sequence[int]:
+        raise NotImplementedError
+
+    def build(self, tag: Any, rows: list[pl.DataFrame | None]) -> pl.DataFrame:
+        raise NotImplementedError
+
+    orphan: Callable[[int], str] | None = None
+
+    def invalid(self, present: tuple[bool, ...]) -> bool:
+        """Whether an id present exactly in the inputs marked in ``present`` is an error."""
+        return self.orphan is not None and not present[0] and present[1]
+
+    def message(self, row_id: int, present: tuple[bool, ...]) -> str:
+        """The run-time error reported for an id with an invalid presence pattern."""
+        if self.orphan is not None:
+            return self.orphan(row_id)
+        return f"row {row_id} is not allowed here"
+
+
+class PickRule(KeyedRule):
+    """The output row is the row of one input, chosen by ``choose(present)`` (or none)."""
+
+    def __init__(
+        self,
+        choose: Callable[[tuple[bool, ...]], int | None],
+        orphan: Callable[[int], str] | None = None,
+    ) -> None:
+        self.choose = choose
+        self.orphan = orphan
+
+    def shape(self, present):
+        return self.choose(present)
+
+    def uses(self, tag):
+        return (tag,)
+
+    def build(self, tag, rows):
+        return rows[tag]
+
+
+class OverlayRule(KeyedRule):
+    """Input 0's row, with the columns ``replaced`` taken from input 1's row when it has one."""
+
+    def __init__(
+        self, replaced: Sequence[str], orphan: Callable[[int], str] | None = None
+    ) -> None:
+        self.replaced = list(replaced)
+        self.orphan = orphan
+
+    def shape(self, present):
+        if not present[0]:
+            return None
+        return "overlay" if present[1] else "base"
+
+    def uses(self, tag):
+        return (0, 1) if tag == "overlay" else (0,)
+
+    def build(self, tag, rows):
+        base = rows[0]
+        if tag == "overlay":
+            other = rows[1]
+            base = base.with_columns(other[c] for c in self.replaced)
+        return base
+
+
+class ZipRule(KeyedRule):
+    """The columns of ``n`` inputs side by side, for ids present in all of them."""
+
+    def __init__(self, n: int) -> None:
+        self.all = tuple(range(n))
+
+    def shape(self, present):
+        return "zip" if all(present) else None
+
+    def uses(self, tag):
+        return self.all
+
+    def build(self, tag, rows):
+        return pl.concat([r for r in rows if r is not None], how="horizontal")
+
+
+class EqualIdsRule(PickRule):
+    """Input 0's rows, which must have exactly the ids of input 1 (``with_universe_of``)."""
+
+    def __init__(self, describe: Callable[[int, bool], str]) -> None:
+        super().__init__(lambda present: 0 if all(present) else None)
+        self.describe = describe
+
+    def invalid(self, present):
+        return present[0] != present[1]
+
+    def message(self, row_id, present):
+        return self.describe(row_id, present[0])
+
+
+class KeyedOperator(Operator):
+    """Combines, id by id, the current rows of several inputs according to a ``KeyedRule``.
+
+    ``keep_values[i]`` says whether input ``i``'s values are needed (otherwise only the
+    presence of its ids is tracked). Output rows keep the ids of the inputs.
+
+    >>> import polars as pl
+    >>> schema = {"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64}
+    >>> from reflow.engine.operator import RunContext
+    >>> from reflow.engine.operators.stateless import InputOperator
+    >>> a, b = InputOperator("a", {"x": pl.Int64}), InputOperator("b", {"x": pl.Int64})
+    >>> restrict = KeyedOperator([a, b], "restrict", {"x": pl.Int64},
+    ...                          PickRule(lambda p: 0 if all(p) else None), [True, False])
+    >>> left = pl.DataFrame({"_id": [1, 2], "x": [10, 20], "_diff": [1, 1]}, schema=schema)
+    >>> right = pl.DataFrame({"_id": [2], "x": [0], "_diff": [1]}, schema=schema)
+    >>> out = restrict.process(0, [left, right], RunContext())
+    >>> out.select("_id", "x", "_diff").rows()
+    [(2, 20, 1)]
+    """
+
+    state_fields = ("stores", "counts")
+
+    stateful = True
+
+    def __init__(
+        self,
+        sources: Sequence[Operator],
+        name: str,
+        columns: dict[str, pl.DataType],
+        rule: KeyedRule,
+        keep_values: Sequence[bool],
+        input_columns: Sequence[dict[str, pl.DataType]] | None = None,
+    ) -> None:
+        super().__init__(sources, name)
+        self.columns = dict(columns)
+        self._column_names = list(self.columns)
+        self.rule = rule
+        self.keep_values = list(keep_values)
+        input_columns = input_columns or [self.columns] * len(self.inputs)
+        self.stores = [
+            RowStore(cols) if keep else None
+            for cols, keep in zip(input_columns, self.keep_values, strict=True)
+        ]
+        self.counts: list[dict[int, int] | None] = [
+            None if keep else {} for keep in self.keep_values
+        ]
+        # The output shape of every presence pattern (bit i: input i has the id), as codes.
+        n = len(self.inputs)
+        patterns = [tuple(bool(c >> i & 1) for i in range(n)) for c in range(1 << n)]
+        self._tags: list[Any] = []
+        codes = []
+        for pattern in patterns:
+            tag = rule.shape(pattern)
+            if tag is None:
+                codes.append(-1)
+                continue
+            if tag not in self._tags:
+                self._tags.append(tag)
+            codes.append(self._tags.index(tag))
+        self._combo_codes = np.array(codes, dtype=np.int64)
+        self._uses = [
+            [i for i in rule.uses(tag) if self.stores[i] is not None] for tag in self._tags
+        ]
+        self._invalid_combos = np.array(
+            [c for c, pattern in enumerate(patterns) if rule.invalid(pattern)], dtype=np.int64
+        )
+
+    def _refs(
+        self, touched: list[int], known: dict[int, np.ndarray] | None = None
+    ) -> list[np.ndarray]:
+        """Per input, the row reference of every touched id (-1: absent; 0: present, for
+        inputs whose values are not kept)."""
+        out = []
+        count = len(touched)
+        for i, (store, counts) in enumerate(zip(self.stores, self.counts, strict=True)):
+            if known and i in known:
+                out.append(known[i])
+            elif not (store.rows if store is not None else counts):
+                out.append(np.full(count, -1, dtype=np.int64))
+            elif store is not None:
+                get = store.rows.get
+                out.append(np.array([get(r, -1) for r in touched], dtype=np.int64))
+            else:
+                out.append(np.array([0 if r in counts else -1 for r in touched], dtype=np.int64))
+        return out
+
+    def _codes(self, refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        combo = np.zeros(len(refs[0]), dtype=np.int64)
+        for i, column in enumerate(refs):
+            combo |= (column >= 0).astype(np.int64) << i
+        return combo, self._combo_codes[combo]
+
+    def process(self, time, deltas, ctx):
+        id_lists = [None if d is None else d[ID].to_list() for d in deltas]
+        present = [i for i, d in enumerate(deltas) if d is not None]
+        single = None
+        if len(present) == 1 and _unique(deltas[present[0]], id_lists[present[0]]):
+            single = present[0]
+            touched = id_lists[single]
+        else:
+            touched_map: dict[int, None] = {}
+            for ids in id_lists:
+                if ids is not None:
+                    touched_map.update(dict.fromkeys(ids))
+            touched = list(touched_map)
+        old_refs = self._refs(touched)
+        known: dict[int, np.ndarray] = {}
+        for i, delta in enumerate(deltas):
+            if delta is None:
+                continue
+            store = self.stores[i]
+            if store is not None:
+                refs = store.apply(delta, id_lists[i])
+                if refs is not None and i == single:
+                    known[i] = refs
+            else:
+                counts = self.counts[i]
+                for row_id, diff in zip(id_lists[i], delta[DIFF].to_list(), strict=True):
+                    total = counts.get(row_id, 0) + diff
+                    if total > 0:
+                        counts[row_id] = total
+                    else:
+                        counts.pop(row_id, None)
+        new_refs = self._refs(touched, known)
+        _, old_code = self._codes(old_refs)
+        new_combo, new_code = self._codes(new_refs)
+        if self._invalid_combos.size:
+            for j in np.nonzero(np.isin(new_combo, self._invalid_combos))[0].tolist():
+                present = tuple(bool(r[j] >= 0) for r in new_refs)
+                ctx.report_error(self.name, self.rule.message(touched[j], present), touched[j])
+        changed = old_code != new_code
+        for code, uses in enumerate(self._uses):
+            was = old_code == code
+            for i in uses:
+                changed |= was & (old_refs[i] != new_refs[i])
+        if not changed.any():
+            self._collect()
+            return None
+        touched_ids = pl.Series(ID, touched, dtype=ID_DTYPE)
+        parts = []
+        # Retracted output rows refer to input rows that may be gone from the stores; their
+        # batches are kept until ``collect`` below, so the references are still valid here.
+        for diff, codes, refs in ((-1, old_code, old_refs), (1, new_code, new_refs)):
+            for code, tag in enumerate(self._tags):
+                slots = np.nonzero(changed & (codes == code))[0]
+                if len(slots) == 0:
+                    continue
+                rows: list[pl.DataFrame | None] = [None] * len(self.stores)
+                for i in self._uses[code]:
+                    rows[i] = self.stores[i].gather(refs[i][slots])
+                values = self.rule.build(tag, rows)
+                if values.columns != self._column_names:
+                    values = values.select(self._column_names)
+                values.insert_column(0, touched_ids.gather(slots))
+                values.insert_column(
+                    values.width, pl.Series(DIFF, np.full(len(slots), diff), dtype=DIFF_DTYPE)
+                )
+                parts.append(values)
+        self._collect()
+        if len(parts) == 1:  # one sign, each id once: nothing can cancel
+            return parts[0]
+        return consolidate(concat_batches(parts))
+
+    def _collect(self) -> None:
+        for store in self.stores:
+            if store is not None:
+                store.collect()
+
+
+def _unique(delta: pl.DataFrame, ids: list[int]) -> bool:
+    """Whether no id occurs twice in ``delta``."""
+    if len(ids) <= 64:
+        return len(set(ids)) == len(ids)
+    return not delta[ID].is_duplicated().any()
+
+
+__all__ = [
+    "EqualIdsRule",
+    "KeyedOperator",
+    "KeyedRule",
+    "OverlayRule",
+    "PickRule",
+    "RowStore",
+    "ZipRule",
+]
