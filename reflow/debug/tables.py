@@ -272,8 +272,9 @@ def table_from_pandas(
         id_from = id_from or schema.primary_key_columns()
     else:
         dtypes = {
-            c: simple[c] if simple[c] is not None else infer_column_dtype(columns[c])
+            c: simple_type or infer_column_dtype(columns[c])
             for c in data_names
+            for simple_type in [simple[c]]
         }
     n = len(df)
     times = [int(v) for v in df[TIME_COLUMN]] if TIME_COLUMN in df.columns else [0] * n

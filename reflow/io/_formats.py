@@ -144,10 +144,10 @@ def parse_csv(
         # file), and rows are numbered by line below: with quotes, the fast path is kept only
         # when it gave one row per non-blank line.
         if raw is not None and settings.quote.encode() in data:
-            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            line_count = data.count(b"\n") + (not data.endswith(b"\n"))
             # Blank lines and multi-line cells both give fewer rows than lines: count the
             # non-empty lines only then.
-            if raw.height != lines - 1 and raw.height != _non_empty_lines(data) - 1:
+            if raw.height != line_count - 1 and raw.height != _non_empty_lines(data) - 1:
                 raw = None
     if raw is not None:
         raw = raw.rename({old: new for old, new in zip(raw.columns, header) if old != new})

@@ -253,7 +253,8 @@ class PythonSource(LiveSource):
             try:
                 return {"data": message.decode("utf-8")}
             except UnicodeDecodeError as exc:
-                return self._bad_message(message, f"invalid UTF-8 ({exc.reason})")
+                self._bad_message(message, f"invalid UTF-8 ({exc.reason})")
+                return None
         return self._json_row(message)
 
     def _json_row(self, message: str | bytes) -> dict | None:
@@ -261,16 +262,18 @@ class PythonSource(LiveSource):
             document = json.loads(message)
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            return self._bad_message(message, f"invalid JSON ({reason})")
+            self._bad_message(message, f"invalid JSON ({reason})")
+            return None
         if not isinstance(document, dict):
-            return self._bad_message(message, "expected a JSON object")
+            self._bad_message(message, "expected a JSON object")
+            return None
         return document
 
     def _bad_message(self, message: str | bytes, reason: str) -> None:
-        shown = message if len(message) <= 80 else message[:80] + ("..." if isinstance(
-            message, str) else b"...")
-        self._handle.report_error(f"message {shown!r}: {reason}")  # type: ignore[union-attr]
-        return None
+        """Report a message that is not a row (shown shortened)."""
+        self._handle.report_error(  # type: ignore[union-attr]
+            f"message {_short(message)}: {reason}"
+        )
 
     def close(self) -> None:
         with self._flush_lock:

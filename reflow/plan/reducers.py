@@ -25,7 +25,7 @@ from reflow.plan import dtypes as dt
 class Reducer:
     """A reducer kind: its name, result type and engine implementation."""
 
-    can_fail = False
+    can_fail: bool | Callable[[list[dt.DType]], bool] = False
 
     def __init__(
         self,
