@@ -14,7 +14,9 @@ processes a batch of any size the same way:
 A group whose row count drops to zero disappears and frees its slot. There is one state
 representation for all batch sizes, so nothing moves between representations.
 
-Per reducer the running sums are: count -> [count]; sum -> [sum]; avg -> [sum, count of
+Per reducer the running sums are: count -> [count]; int sum -> [sum of the low 32 bits, sum
+of the high 32 bits] (exact: a total beyond int64 is an error value, reported); float sum ->
+[sum, counts of inf, -inf and NaN]; avg -> [sum, counts of non-finite values, count of
 non-null values]; plus, for reducers whose arguments can hold error values, the count of rows
 with an error (the result is an error while it is positive). Float sums are maintained
 incrementally, so they can differ from a from-scratch sum in the last bits, as for any
