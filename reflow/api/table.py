@@ -49,7 +49,7 @@ class Table:
             return ex.ColumnReference(self, name)
         raise AttributeError(
             f"table has no column {name!r} (its columns are: "
-            f"{', '.join(map(repr, self._node.columns)) or 'none'})"
+            f"{', '.join(map(repr, self._node.columns)) or 'none'}) (at {user_frame()})"
         )
 
     def __getitem__(self, name: str | list[str] | ex.ColumnReference) -> Any:
@@ -209,7 +209,10 @@ class Table:
     def _checked_condition(self, condition: ex.ColumnExpression, scope: Scope):
         resolved = resolve(condition, scope)
         if resolved.dtype.strip_optional() not in (dt.BOOL, dt.ANY):
-            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}")
+            raise BuildError(
+                f"filter condition ({ex.describe(condition)}) must be bool, "
+                f"got {resolved.dtype!r}"
+            )
         return resolved
 
     def split(self, condition: Any) -> tuple[Table, Table]:

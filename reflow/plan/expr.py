@@ -640,7 +640,8 @@ class ReducerExpression(ColumnExpression):
         try:
             return self.reducer.result_type(*(a.dtype for a in self.args), **self.kwargs)
         except TypeError as exc:
-            raise type_error(f"{self.reducer.name}: {exc}", self) from None
+            arguments = ", ".join(describe(a) for a in self.args)
+            raise type_error(f"{self.reducer.name}({arguments}): {exc}", self) from None
 
 
 class PointerFrom(ColumnExpression):
@@ -662,6 +663,14 @@ class PointerFrom(ColumnExpression):
         if self.optional and any(a.dtype.is_optional for a in self.args):
             return dt.Optional(dt.POINTER)
         return dt.POINTER
+
+
+def describe(expr: Any) -> str:
+    """How a message names an expression: ``column 'x'`` for a column, else its kind."""
+    name = getattr(expr, "name", None)
+    if isinstance(expr, (ColumnReference, ThisReference, InputColumn)) and isinstance(name, str):
+        return f"column {name!r}"
+    return f"a {type(expr).__name__} expression"
 
 
 def type_error(message: str, node: ColumnExpression) -> BuildError:

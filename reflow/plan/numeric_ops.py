@@ -100,8 +100,12 @@ class NumericOps:
         self._expr = expr
 
     def abs(self) -> ex.ColumnExpression:
-        """Absolute value (``None`` stays ``None``)."""
-        return ex.PolarsCall("num.abs", [self._expr], lambda x: x.abs(), _same_numeric)
+        """Absolute value (``None`` stays ``None``); the smallest int64, which has none in
+        int64, gives an error value."""
+        return ex.PolarsCall(
+            "num.abs", [self._expr], lambda x: x.abs(), _same_numeric,
+            error_when=lambda x: x.abs() < 0, error_message="integer overflow",
+        )
 
     def round(self, decimals: int = 0) -> ex.ColumnExpression:
         """Round to ``decimals`` digits exactly as Python's ``round`` (ties to even)."""
