@@ -25,11 +25,35 @@ class RunContext:
     errors: list[CellError] = field(default_factory=list)
     terminate_on_error: bool = False
 
-    def report_error(self, operator: str, message: str, row_id: int | None = None) -> None:
-        """Record a per-row error; fatal when the run was started with ``terminate_on_error``."""
+    def report_error(
+        self,
+        operator: str,
+        message: str,
+        row_id: int | None = None,
+        exception: BaseException | type[BaseException] | None = None,
+    ) -> None:
+        """Record a per-row error; fatal when the run was started with ``terminate_on_error``.
+
+        A fatal error raises ``exception`` (the user's own exception, or an exception of that
+        type carrying ``message``), so a run stops with the type Python itself would raise;
+        without one it raises ``EngineError``.
+        """
         if self.terminate_on_error:
-            raise EngineError(f"{operator}: {message}")
+            raise _fatal(operator, message, exception)
         self.errors.append(CellError(operator, message, row_id))
+
+
+def _fatal(
+    operator: str, message: str, exception: BaseException | type[BaseException] | None
+) -> BaseException:
+    if isinstance(exception, BaseException):
+        return exception
+    if exception is not None:
+        try:
+            return exception(message)
+        except TypeError:
+            pass
+    return EngineError(f"{operator}: {message}")
 
 
 class EngineError(RuntimeError):

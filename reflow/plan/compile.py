@@ -267,7 +267,7 @@ class RowwiseStage:
             failed = [False] * len(out)
             for position, exc in errors:
                 failed[position] = True
-                ctx.report_error(operator, self._message(exc), ids[position])
+                ctx.report_error(operator, self._message(exc), ids[position], exc)
         return from_python_values(out, self.result_type, failed, self.name, ids, ctx, operator)
 
     @functools.cached_property
@@ -412,6 +412,7 @@ def from_python_values(
                     operator,
                     f"{name}: returned {value!r}, which is not of type {dtype!r}",
                     ids[i],
+                    TypeError,
                 )
     return pl.Series(checked, dtype=storage), failed
 
@@ -423,7 +424,7 @@ class ExpressionCompiler:
         self.operator = operator
         self.column_name = column_name
         self.stages: list[RowwiseStage] = []
-        self.new_errors: list[tuple[pl.Expr, str]] = []
+        self.new_errors: list[tuple[pl.Expr, str, type[Exception]]] = []
 
     # --- public --------------------------------------------------------------------------
     def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
@@ -510,9 +511,16 @@ class ExpressionCompiler:
         return f"\x00stage{len(self.stages)}"
 
     def _new_error(
-        self, condition: pl.Expr, guard: pl.Expr | None, message: str, where: str
+        self,
+        condition: pl.Expr,
+        guard: pl.Expr | None,
+        message: str,
+        where: str,
+        exception: type[Exception] = ValueError,
     ) -> None:
-        self.new_errors.append((_guarded(condition, guard), f"{message} ({where})"))
+        """Rows where ``condition`` holds become errors; a run that terminates on errors raises
+        ``exception`` (the type Python raises for the same mistake)."""
+        self.new_errors.append((_guarded(condition, guard), f"{message} ({where})", exception))
 
     def _rowwise(
         self,
@@ -589,7 +597,9 @@ class ExpressionCompiler:
         op = node.op
         if op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
             zero = (b == 0).fill_null(False)
-            self._new_error(zero, guard, f"division by zero in {op}", node._where)
+            self._new_error(
+                zero, guard, f"division by zero in {op}", node._where, ZeroDivisionError
+            )
             error = _or(error, zero)
             if op == "/":
                 value = a.cast(pl.Float64) / b if a_type == dt.INT else a / b
@@ -597,7 +607,9 @@ class ExpressionCompiler:
                 value = _POLARS_BINARY[op](a, b)
         elif op == "**" and a_type == b_type == dt.INT:
             negative = (b < 0).fill_null(False)
-            self._new_error(negative, guard, "negative exponent for an int power", node._where)
+            self._new_error(
+                negative, guard, "negative exponent for an int power", node._where, ValueError
+            )
             error = _or(error, negative)
             value = a.pow(pl.when(negative).then(0).otherwise(b))
         elif op == "**":
@@ -702,7 +714,10 @@ class ExpressionCompiler:
         missing = arg.value.is_null()
         if arg.error is not None:
             missing = missing & ~arg.error
-        self._new_error(missing, guard, "unwrap: value is None", node._where)
+        self._new_error(
+            missing, guard, "cannot unwrap a None value (use pw.coalesce to give a default)",
+            node._where,
+        )
         return Compiled(arg.value, _or(arg.error, missing))
 
     def _c_FillError(self, node: ex.FillError, guard) -> Compiled:
@@ -819,19 +834,25 @@ class ExpressionCompiler:
 
 
 def _report_new_errors(
-    frame: pl.DataFrame, new_errors: list[tuple[pl.Expr, str]], ctx: RunContext, operator: str
+    frame: pl.DataFrame,
+    new_errors: list[tuple[pl.Expr, str, type[Exception]]],
+    ctx: RunContext,
+    operator: str,
 ) -> None:
     flags = frame.select(
         pl.int_range(pl.len()).alias("row"),
-        *(condition.fill_null(False).alias(f"e{i}") for i, (condition, _) in enumerate(new_errors)),
+        *(
+            condition.fill_null(False).alias(f"e{i}")
+            for i, (condition, *_) in enumerate(new_errors)
+        ),
     )
-    for i, (_, message) in enumerate(new_errors):
+    for i, (_, message, exception) in enumerate(new_errors):
         column = flags[f"e{i}"]
         if not column.any():
             continue
         ids = frame.filter(column)[ID].to_list() if ID in frame.columns else [None]
         for row_id in ids:
-            ctx.report_error(operator, message, row_id)
+            ctx.report_error(operator, message, row_id, exception)
 
 
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
