@@ -35,10 +35,10 @@ class JoinMode(Enum):
     ... ''')
     >>> r = a.join(b, a.k == b.k, how=pw.JoinMode.OUTER).select(l=pw.left.k, r=pw.right.k)
     >>> pw.debug.compute_and_print(r, include_id=False)
-    l    | r
-    1    | None
-    2    | 2
-    None | 3
+    l | r
+    1 |
+    2 | 2
+      | 3
     """
 
     INNER = "inner"
@@ -79,7 +79,7 @@ def join(
     >>> pw.debug.compute_and_print(result, include_id=False)
     name  | city_name
     Alice | Paris
-    Bob   | None
+    Bob   |
     """
     where = user_frame()
     unknown = set(kwargs) - {"behavior", "exactly_once", "left_exactly_once", "right_exactly_once"}

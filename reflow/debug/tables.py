@@ -80,14 +80,28 @@ def _assign_ids(
     rows: list[dict[str, Any]],
     labels: list[Any] | None,
     id_from: Sequence[str] | None,
+    diffs: list[int],
+    times: list[int],
 ) -> list[int]:
     """Row ids: from labels, from ``id_from`` columns, or by position (row ``i`` gets the id
-    of label ``i``, the id a pandas index gives it)."""
+    of label ``i``, the id a pandas index gives it).
+
+    Without labels or keys, a retraction (diff -1) takes the id of the earliest live row with
+    the same values, so it removes that row; with no such row it keeps its own id.
+    """
     if labels is not None:
         return [hash_values([label]) for label in labels]
     if id_from:
         return [hash_values([row[c] for c in id_from]) for row in rows]
-    return [hash_values([position]) for position in range(len(rows))]
+    ids = [hash_values([position]) for position in range(len(rows))]
+    live: dict[tuple, list[int]] = {}
+    for position in sorted(range(len(rows)), key=lambda i: times[i]):
+        key = tuple(repr(value) for value in rows[position].values())
+        if diffs[position] > 0:
+            live.setdefault(key, []).append(ids[position])
+        elif live.get(key):
+            ids[position] = live[key].pop(0)
+    return ids
 
 
 def table_from_markdown(
@@ -166,7 +180,7 @@ def table_from_markdown(
                         row[name] = raw[positions[name]]
     times = [int(row[positions[TIME_COLUMN]]) if TIME_COLUMN in positions else 0 for row in cells]
     diffs = [int(row[positions[DIFF_COLUMN]]) if DIFF_COLUMN in positions else 1 for row in cells]
-    ids = _assign_ids(parsed, labels, id_from)
+    ids = _assign_ids(parsed, labels, id_from, diffs, times)
     stream = _RowStream(dtypes)
     for i in sorted(range(len(parsed)), key=lambda i: times[i]):
         stream.add(times[i], ids[i], parsed[i], diffs[i])
@@ -222,7 +236,7 @@ def table_from_rows(
         parsed.append(dict(zip(names, row[: len(names)], strict=True)))
         times.append(int(row[len(names)]) if is_stream else 0)
         diffs.append(int(row[len(names) + 1]) if is_stream else 1)
-    ids = _assign_ids(parsed, None, schema.primary_key_columns())
+    ids = _assign_ids(parsed, None, schema.primary_key_columns(), diffs, times)
     stream = _RowStream(dtypes)
     for row_id, row, time, diff in sorted(
         zip(ids, parsed, times, diffs, strict=True), key=lambda r: r[2]

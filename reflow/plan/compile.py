@@ -267,7 +267,10 @@ class RowwiseStage:
             failed = [False] * len(out)
             for position, exc in errors:
                 failed[position] = True
-                ctx.report_error(operator, self._message(exc), ids[position], exc)
+                ctx.report_error(
+                    operator, self._message(exc), ids[position], exc,
+                    fatal=not getattr(self.function, "failures_are_results", False),
+                )
         return from_python_values(out, self.result_type, failed, self.name, ids, ctx, operator)
 
     @functools.cached_property

@@ -28,7 +28,8 @@ _ERROR_LOG_NODE = InputNode(
 
 
 def global_error_log():
-    """Every per-row error raised while running the pipeline, one row per error.
+    """Every per-row error raised while running the pipeline, one row per error (a run started
+    with ``terminate_on_error=False``; by default the first error stops the run).
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -37,7 +38,7 @@ def global_error_log():
     ... ''')
     >>> q = t.select(q=pw.this.a // pw.this.b)
     >>> log = pw.global_error_log().select(pw.this.message)
-    >>> rows = pw.debug.table_to_dicts(log)[1]["message"].values()
+    >>> rows = pw.debug.table_to_dicts(log, terminate_on_error=False)[1]["message"].values()
     >>> any("division by zero" in m for m in rows)
     True
     """

@@ -134,7 +134,9 @@ def run_outputs(
     """
     _check_run_options(run_options)
     terminate = True if terminate_on_error is None else bool(terminate_on_error)
-    ctx = RunContext(terminate_on_error=terminate)
+    ctx = RunContext(
+        terminate_on_error=terminate, terminate_on_input_error=terminate_on_error is True
+    )
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
     if streaming or with_http_server:

@@ -185,7 +185,7 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
         for name, message in current.errors:
             logger.warning("%s: %s", name, message)
             ctx.time = last_time
-            ctx.report_error(name, message)
+            ctx.report_input_error(name, message)
         inputs = {op: concat_batches(parts) for op, parts in current.batches.items()}
         dataflow.run_time(last_time, inputs)
         lag = 0.0

@@ -20,7 +20,7 @@ formed from the rows of both sides together (per key).
 >>> pw.debug.compute_and_print(r, include_id=False)
 x | y
 1 | 5
-2 | None
+2 |
 """
 
 from __future__ import annotations
