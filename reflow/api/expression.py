@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from reflow.api import dtypes as dt
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import (
+    BuildAttributeError,
+    BuildError,
+    BuildIndexError,
+    BuildRuntimeError,
+    BuildTypeError,
+    user_frame,
+)
 
 if TYPE_CHECKING:
     from reflow.api.namespaces.dt_ns import DateTimeNamespace
@@ -148,7 +155,7 @@ class ColumnExpression:
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        raise BuildError(
+        raise BuildRuntimeError(
             "a column expression has no truth value; use & | ~ instead of and/or/not, "
             "and pw.if_else instead of if"
         )
@@ -527,8 +534,9 @@ class GetItem(ColumnExpression):
                 if -len(base.args) <= position < len(base.args):
                     item = base.args[position]
                 elif self.checked:
-                    raise type_error(
-                        f"index {position} is out of range for {self.obj.dtype!r}", self
+                    raise BuildIndexError(
+                        f"index {position} is out of range for {self.obj.dtype!r}",
+                        getattr(self, "_where", None) or None,
                     )
                 else:
                     return self.default.dtype
@@ -708,7 +716,12 @@ class PointerFrom(ColumnExpression):
 
 
 def type_error(message: str, node: ColumnExpression) -> BuildError:
-    return BuildError(message, where=getattr(node, "_where", None) or None)
+    """A ``TypeError`` at ``node``; an ``AttributeError`` when a namespace method (``.str``,
+    ``.dt``, ``.num``) does not exist for the column's type, as in Pathway."""
+    where = getattr(node, "_where", None) or None
+    if "expected a" in message and "column" in message:
+        return BuildAttributeError(message, where=where)
+    return BuildTypeError(message, where=where)
 
 
 def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression) -> dt.DType:

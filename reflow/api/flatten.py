@@ -9,7 +9,7 @@ import polars as pl
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError
+from reflow.api.trace import BuildTypeError
 from reflow.engine.values import Json
 from reflow.plan.nodes import ColumnInfo, FlattenNode
 
@@ -47,11 +47,11 @@ def flatten(table: Table, to_flatten: Any, *, origin_id: str | None, where: str)
 
     column = resolve(ex.wrap_arg(to_flatten), Scope.single(table))
     if not isinstance(column, ex.InputColumn) or column.name == "id":
-        raise BuildError("flatten needs a column of the table", where)
+        raise BuildTypeError("flatten needs a column of the table", where)
     try:
         element = _element_type(column.dtype)
     except TypeError as exc:
-        raise BuildError(f"column {column.name!r}: {exc}", where) from None
+        raise BuildTypeError(f"column {column.name!r}: {exc}", where) from None
     columns = dict(table._node.columns)
     columns[column.name] = ColumnInfo(element, columns[column.name].fallible)
     if origin_id is not None:

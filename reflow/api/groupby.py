@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import SelectNode
 from reflow.plan.reduce_node import ReduceNode, ReducerCall
 
@@ -66,7 +66,7 @@ def groupby(
     where = user_frame()
     unknown = [name for name in kwargs if not name.startswith("_")]
     if unknown:
-        raise BuildError(f"groupby() got unexpected keyword arguments: {', '.join(unknown)}",
+        raise BuildValueError(f"groupby() got unexpected keyword arguments: {', '.join(unknown)}",
                          where)
     scope = Scope.single(table)
     keys: list[tuple[str, ex.ColumnExpression]] = []
@@ -75,7 +75,7 @@ def groupby(
         if isinstance(arg, str):
             arg = table[arg]
         if not isinstance(arg, (ex.ColumnReference, ex.ThisReference)):
-            raise BuildError(
+            raise BuildTypeError(
                 f"groupby() takes column references such as pw.this.name, got {arg!r}", where
             )
         resolved = resolve(arg, scope)
@@ -88,11 +88,11 @@ def groupby(
     if id is not None:
         id_expr = resolve(ex.wrap_arg(id), scope)
         if id_expr.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(f"groupby(id=...) needs a Pointer column, got {id_expr.dtype!r}",
+            raise BuildTypeError(f"groupby(id=...) needs a Pointer column, got {id_expr.dtype!r}",
                              where)
         for name, key in keys:
             if not _same_column(key, id_expr):
-                raise BuildError(
+                raise BuildValueError(
                     f"groupby(id=...) can only be combined with the id column itself; "
                     f"{name!r} is another column",
                     where,
@@ -183,7 +183,7 @@ def _named_outputs(args: tuple, kwargs: dict, where: str) -> dict[str, ex.Column
     for arg in args:
         name = arg._name() if isinstance(arg, ex.ColumnExpression) else None
         if name is None or isinstance(arg, ex.ReducerExpression):
-            raise BuildError(
+            raise BuildTypeError(
                 f"reduce() positional arguments must be grouping columns, got {arg!r}; "
                 "name computed columns with keyword arguments",
                 where,
@@ -221,7 +221,7 @@ class _Lifter:
                 if _same_column(key, column):
                     return ex.InputColumn(0, name, key.dtype, False)
             shown = getattr(expr, "name", repr(expr))
-            raise BuildError(
+            raise BuildValueError(
                 f"column {shown!r} is used in reduce() but it is neither a grouping column "
                 "nor inside a reducer; group by it or wrap it in a reducer such as "
                 f"pw.reducers.any(pw.this.{shown})",
@@ -235,7 +235,7 @@ class _Lifter:
 
 def _check_no_reducer(expr: ex.ColumnExpression, where: str) -> None:
     if isinstance(expr, ex.ReducerExpression):
-        raise BuildError(
+        raise BuildValueError(
             f"reducer {expr.reducer.name} cannot be nested inside another reducer", where
         )
     for child in expr._children():

@@ -13,7 +13,7 @@ from typing import Any
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildKeyError, BuildTypeError, BuildValueError, user_frame
 
 
 class IxColumn(ex.ColumnExpression):
@@ -67,7 +67,7 @@ class Lookup:
             info = self.indexed._node.columns.get(name)
             if info is None:
                 known = ", ".join(repr(c) for c in self.indexed._node.columns) or "none"
-                raise BuildError(
+                raise BuildKeyError(
                     f"no column {name!r} in the table indexed with ix (its columns are: {known})",
                     self.where,
                 )
@@ -213,15 +213,17 @@ def having(table: Table, *indexers: Any) -> Table:
     """
     where = user_frame()
     if not indexers:
-        raise BuildError("having() needs at least one pointer column", where)
+        raise BuildValueError("having() needs at least one pointer column", where)
     context = None
     for indexer in indexers:
         if not isinstance(indexer, ex.ColumnReference):
-            raise BuildError(
+            raise BuildTypeError(
                 f"having() takes pointer columns such as other.ptr, got {indexer!r}", where
             )
         if context is not None and indexer.table._node is not context._node:
-            raise BuildError("all pointer columns given to having() must be of one table", where)
+            raise BuildTypeError(
+                "all pointer columns given to having() must be of one table", where
+            )
         context = indexer.table
     assert context is not None
     result = context
@@ -262,19 +264,17 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
             **{pointer_name: _rebind_to(lookup.pointer, table)},
         )
         if keyed._node.columns[pointer_name].dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(
+            raise BuildTypeError(
                 f"ix() needs a Pointer, got {keyed._node.columns[pointer_name].dtype!r}",
                 lookup.where,
             )
         indexed = lookup.indexed
         if lookup.optional is False and keyed._node.columns[pointer_name].dtype.is_optional:
-            raise BuildError(
+            raise BuildTypeError(
                 "ix() got an Optional pointer; pass optional=True to get None for None pointers",
                 lookup.where,
             )
-        joined = keyed.join(
-            indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left"
-        )
+        joined = keyed.join(indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left")
         columns = {name: ex.ThisReference("left", name) for name in names}
         for name in sorted(used):
             columns[_ix_name(position, name)] = lookup.value(name)

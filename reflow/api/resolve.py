@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.trace import BuildError
+from reflow.api.trace import BuildKeyError, BuildTypeError, BuildValueError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -41,7 +41,9 @@ class Scope:
         info = columns.get(name)
         if info is None:
             known = ", ".join(repr(c) for c in columns) or "none"
-            raise BuildError(f"no column {name!r} in the table (its columns are: {known})", where)
+            raise BuildKeyError(
+                f"no column {name!r} in the table (its columns are: {known})", where
+            )
         return ex.InputColumn(side.source, name, info.dtype, info.fallible)
 
     def reference(self, table: Table, name: str, where: str) -> ex.InputColumn:
@@ -62,7 +64,7 @@ class Scope:
                 return side
             if here.is_equal_to(there) and _passes_through(table, side.table, name):
                 return side
-        raise BuildError(
+        raise BuildValueError(
             f"column {name!r} belongs to a table that is not an input of this operation; "
             "use a join, or with_universe_of() if both tables have the same ids",
             where,
@@ -94,7 +96,7 @@ def resolve(expr: ex.ColumnExpression, scope: Scope) -> ex.ColumnExpression:
     if isinstance(expr, ex.ThisReference):
         side = scope.sides.get(expr.side)
         if side is None:
-            raise BuildError(f"pw.{expr.side} cannot be used here", expr._where)
+            raise BuildValueError(f"pw.{expr.side} cannot be used here", expr._where)
         return scope.column(side, expr.name, expr._where)
     if isinstance(expr, ex.ColumnReference):
         return scope.reference(expr.table, expr.name, expr._where)
@@ -122,7 +124,7 @@ def named_expressions(
         elif isinstance(arg, ex.ColumnExpression) and arg._name():
             outputs[arg._name()] = arg
         else:
-            raise BuildError(
+            raise BuildTypeError(
                 f"positional arguments must be column references, got {arg!r}; "
                 "name computed columns with keyword arguments",
                 where,

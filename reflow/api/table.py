@@ -14,7 +14,7 @@ from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildKeyError, BuildTypeError, user_frame
 from reflow.api.zip_columns import tables_to_zip, zip_with
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
@@ -54,7 +54,7 @@ class Table:
         if isinstance(name, (ex.ColumnReference, ex.ThisReference)):
             name = name.name
         if name != "id" and name not in self._node.columns:
-            raise BuildError(
+            raise BuildKeyError(
                 f"table has no column {name!r} (its columns are: "
                 f"{', '.join(map(repr, self._node.columns)) or 'none'})"
             )
@@ -152,7 +152,7 @@ class Table:
     def _checked_condition(self, condition: ex.ColumnExpression, scope: Scope):
         resolved = resolve(condition, scope)
         if resolved.dtype.strip_optional() not in (dt.BOOL, dt.ANY):
-            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}")
+            raise BuildTypeError(f"filter condition must be bool, got {resolved.dtype!r}")
         return resolved
 
     def split(self, condition: Any) -> tuple[Table, Table]:
@@ -211,7 +211,7 @@ class Table:
     def _column_name(self, column: Any) -> str:
         name = column if isinstance(column, str) else getattr(column, "name", None)
         if name is None or (name not in self._node.columns):
-            raise BuildError(f"no column {name or column!r} in the table")
+            raise BuildKeyError(f"no column {name or column!r} in the table")
         return name
 
     def rename_columns(self, **kwargs: Any) -> Table:
@@ -301,7 +301,7 @@ class Table:
         where = user_frame()
         resolved = resolve(ex.wrap_arg(new_id), Scope.single(self))
         if resolved.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(f"with_id needs a Pointer, got {resolved.dtype!r}", where)
+            raise BuildTypeError(f"with_id needs a Pointer, got {resolved.dtype!r}", where)
         return Table(ReindexNode(self._node, resolved, where))
 
     def with_id_from(self, *args: Any, instance: Any = None) -> Table:

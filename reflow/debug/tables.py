@@ -8,7 +8,7 @@ from typing import Any
 from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildValueError, user_frame
 from reflow.debug.inference import (
     infer_column_dtype,
     parse_markdown_cell,
@@ -132,13 +132,13 @@ def table_from_markdown(
     lines = [ln.strip() for ln in table_def.strip("\n").splitlines()]
     lines = [ln for ln in lines if ln and not set(ln) <= set("|-: ")]
     if not lines:
-        raise BuildError("empty markdown table", where)
+        raise BuildValueError("empty markdown table", where)
     framed = lines[0].startswith("|") and lines[0].endswith("|") and len(lines[0]) > 1
     header = _markdown_cells(lines[0], framed)
     has_labels = header[0] == ""
     names = header[1:] if has_labels else header
     if "" in names:
-        raise BuildError("markdown header has an empty column name", where)
+        raise BuildValueError("markdown header has an empty column name", where)
     raw_rows: list[list[str]] = []
     for number, line in enumerate(lines[1:], start=2):
         cells = _markdown_cells(line, framed)
@@ -146,7 +146,7 @@ def table_from_markdown(
             has_labels = True
         expected = len(names) + (1 if has_labels else 0)
         if len(cells) != expected:
-            raise BuildError(
+            raise BuildValueError(
                 f"markdown line {number} has {len(cells)} cells, expected {expected}: {line!r}",
                 where,
             )
@@ -159,7 +159,7 @@ def table_from_markdown(
         dtypes = {n: c.dtype for n, c in schema.columns().items()}
         missing = [n for n in dtypes if n not in positions]
         if missing:
-            raise BuildError(f"markdown table lacks schema columns {missing}", where)
+            raise BuildValueError(f"markdown table lacks schema columns {missing}", where)
         parsed = [
             {n: _typed_cell(row[positions[n]], dtypes[n], n, number, where) for n in dtypes}
             for number, row in enumerate(cells, start=2)
@@ -203,7 +203,7 @@ def _typed_cell(text: str, dtype: dt.DType, name: str, line: int, where: str) ->
     try:
         return parse_typed_cell(text, dtype)
     except (ValueError, TypeError) as exc:
-        raise BuildError(
+        raise BuildValueError(
             f"markdown line {line}, column {name!r}: cannot read {text!r} as {dtype!r} ({exc})",
             where,
         ) from None
@@ -232,7 +232,7 @@ def table_from_rows(
     for number, row in enumerate(rows, start=1):
         width = len(names) + (2 if is_stream else 0)
         if len(row) != width:
-            raise BuildError(f"row {number} has {len(row)} values, expected {width}", where)
+            raise BuildValueError(f"row {number} has {len(row)} values, expected {width}", where)
         parsed.append(dict(zip(names, row[: len(names)], strict=True)))
         times.append(int(row[len(names)]) if is_stream else 0)
         diffs.append(int(row[len(names) + 1]) if is_stream else 1)

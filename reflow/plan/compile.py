@@ -829,9 +829,9 @@ class ExpressionCompiler:
         )
 
     def _c_ReducerExpression(self, node: ex.ReducerExpression, guard) -> Compiled:
-        from reflow.api.trace import BuildError
+        from reflow.api.trace import BuildValueError
 
-        raise BuildError(
+        raise BuildValueError(
             f"reducer {node.reducer.name} can only be used inside reduce()", node._where
         )
 

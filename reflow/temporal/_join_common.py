@@ -9,7 +9,7 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.trace import BuildError
+from reflow.api.trace import BuildTypeError, BuildValueError
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan.join_node import wide_name
@@ -47,7 +47,7 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
 
     conditions = list(on)
     if (left_instance is None) != (right_instance is None):
-        raise BuildError("left_instance and right_instance must be given together", where)
+        raise BuildTypeError("left_instance and right_instance must be given together", where)
     if left_instance is not None:
         conditions.append(ex.BinaryOp("==", left_instance, right_instance))
     lkeys, rkeys, same = [], [], set()
@@ -76,9 +76,9 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
             found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
                                           f"the {side} time column")
         except TypeError as exc:
-            raise BuildError(str(exc), where) from None
+            raise BuildTypeError(str(exc), where) from None
         if time_type is not None and found != time_type:
-            raise BuildError(
+            raise BuildTypeError(
                 f"the time columns of a temporal join must have the same type, got "
                 f"{time_type!r} and {found!r}", where)
     key_names = [f"_pw_key{i}" for i in range(len(keys))]
@@ -138,8 +138,9 @@ def apply_defaults(wide: Table, left: Table, right: Table, defaults: dict, where
         elif isinstance(ref, ex.ThisReference) and ref.side in ("left", "right"):
             side = ref.side
         if side is None:
-            raise BuildError(f"defaults= keys must be columns of the joined tables, got {ref!r}",
-                             where)
+            raise BuildTypeError(
+                f"defaults= keys must be columns of the joined tables, got {ref!r}", where
+            )
         name = wide_name(side, ref.name)
         present = ex.IsNone(ex.ThisReference("this", wide_name(side, "id")), True)
         replaced[name] = ex.IfElse(present, ex.ThisReference("this", name), ex.wrap_arg(value))
@@ -156,10 +157,10 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
     from reflow.temporal.gates import gated
 
     if not isinstance(behavior, CommonBehavior):
-        raise BuildError(f"{join} needs pw.temporal.common_behavior(...), got "
+        raise BuildTypeError(f"{join} needs pw.temporal.common_behavior(...), got "
                          f"{behavior!r}", where)
     if behavior.cutoff is not None and behavior.keep_results:
-        raise BuildError(f"{join} supports a cutoff only with keep_results=False", where)
+        raise BuildValueError(f"{join} supports a cutoff only with keep_results=False", where)
     try:
         if behavior.delay is not None:
             delay = _time.duration_value(behavior.delay, time_type, "delay")
@@ -170,7 +171,7 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
             table, _ = gated(table, TIME, {"ignore_late": pl.col(TIME) + cutoff,
                                            "forget": pl.col(TIME) + cutoff}, where)
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     return table
 
 

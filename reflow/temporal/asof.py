@@ -24,7 +24,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildValueError, user_frame
 from reflow.plan.compile import error_column
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import AsofNode
@@ -88,12 +88,12 @@ def asof_join(
 
     where = user_frame()
     if how is None:
-        raise BuildError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
+        raise BuildValueError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
     mode = join_mode(how, where)
     if isinstance(direction, str):
         direction = Direction(direction.lower())
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)

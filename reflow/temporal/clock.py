@@ -16,7 +16,7 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildTypeError, user_frame
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan.nodes import ColumnInfo
@@ -113,7 +113,7 @@ def inactivity_detection(
         allowed = _time.duration_value(allowed_inactivity_period, dt.DATE_TIME_UTC,
                                        "allowed_inactivity_period")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     instance_expr = _rebind(ex.wrap_arg(instance), table) if instance is not None else None
     prepared = table.select(instance=instance_expr if instance_expr is not None
                             else ex.Literal(None))

@@ -32,7 +32,7 @@ import polars as pl
 
 from reflow.api import dtypes as dt
 from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildTypeError, BuildValueError, user_frame
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan.nodes import ColumnInfo
@@ -114,11 +114,11 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     side against that side's own frontier: see ``docs/temporal.md``."""
     where = user_frame()
     if not isinstance(interval, Interval):
-        raise BuildError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
+        raise BuildTypeError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
                          where)
     mode = join_mode(how, where)
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
@@ -127,7 +127,7 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
         from reflow.api.join import JoinMode
 
         if mode != JoinMode.INNER:
-            raise BuildError("interval_join supports a behavior with how=pw.JoinMode.INNER "
+            raise BuildValueError("interval_join supports a behavior with how=pw.JoinMode.INNER "
                              "only", where)
         left_keyed = apply_join_behavior(left_keyed, behavior, time_type, "interval_join", where)
         right_keyed = apply_join_behavior(right_keyed, behavior, time_type, "interval_join",
@@ -136,9 +136,9 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
         lb = _time.duration_value(interval.lower_bound, time_type, "lower_bound")
         ub = _time.duration_value(interval.upper_bound, time_type, "upper_bound")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     if lb > ub:
-        raise BuildError(f"interval lower bound {interval.lower_bound!r} is above the upper "
+        raise BuildValueError(f"interval lower bound {interval.lower_bound!r} is above the upper "
                          f"bound {interval.upper_bound!r}", where)
     width = ub - lb
     if width == 0 or (isinstance(width, float) and not math.isfinite(width)):

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.trace import BuildTypeError, BuildValueError, user_frame
 from reflow.temporal._join_common import KEY, join_mode, keyed, mode_variants, parse_on
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
@@ -46,10 +46,10 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
     partner. Results are revised when either side changes."""
     where = user_frame()
     if not isinstance(window, (_SlidingWindow, _SessionWindow)):
-        raise BuildError("window_join supports tumbling, sliding and session windows", where)
+        raise BuildValueError("window_join supports tumbling, sliding and session windows", where)
     mode = join_mode(how, where)
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
@@ -65,7 +65,7 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
         try:
             prepared.append(window._assign(with_key, time_type, False, where))
         except TypeError as exc:
-            raise BuildError(str(exc), where) from None
+            raise BuildTypeError(str(exc), where) from None
     return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
                      same, per_prepared_row=True)
 
@@ -83,7 +83,7 @@ def _session_prepared(left: Table, right: Table, window: _SessionWindow, time_ty
     try:
         sessions = window._assign(slim[0].concat_reindex(slim[1]), time_type, True, where)
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     prepared = []
     for side, table in enumerate((left, right)):
         mine = sessions.filter(ex.BinaryOp("==", ex.ThisReference("this", "_pw_side"), side))
