@@ -62,6 +62,15 @@ _LAZY = {
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
+    "set_license_key": ("reflow.runtime.config", "set_license_key"),
+    "set_monitoring_config": ("reflow.runtime.config", "set_monitoring_config"),
+    "schema_from_dict": ("reflow.api.schema_helpers", "schema_from_dict"),
+    "schema_from_csv": ("reflow.api.schema_helpers", "schema_from_csv"),
+    "assert_table_has_schema": ("reflow.api.schema_helpers", "assert_table_has_schema"),
+    "load_yaml": ("reflow.yaml_loader", "load_yaml"),
+    "demo": ("reflow.demo", None),
+    "stateful": ("reflow.stateful", None),
+    "utils": ("reflow.stdlib.utils", None),
 }
 
 

@@ -14,7 +14,7 @@ from reflow.api import dtypes as dt
 from reflow.api import expression as ex
 from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
-from reflow.api.trace import BuildKeyError, BuildTypeError, user_frame
+from reflow.api.trace import BuildKeyError, BuildTypeError, BuildValueError, user_frame
 from reflow.api.zip_columns import tables_to_zip, zip_with
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
@@ -36,6 +36,45 @@ class Table:
 
     def __init__(self, node: PlanNode) -> None:
         object.__setattr__(self, "_node", node)
+
+    def __class_getitem__(cls, schema: Any) -> type[Table]:
+        """``pw.Table[Schema]`` as a type annotation: the class itself."""
+        return cls
+
+    def __add__(self, other: Table) -> Table:
+        """The columns of both tables, which must have the same ids (``t += t.select(...)``
+        adds columns).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 2
+        ... ''')
+        >>> t += t.select(b=pw.this.a * 10)
+        >>> pw.debug.compute_and_print(t, include_id=False)
+        a | b
+        2 | 20
+        """
+        if not isinstance(other, Table):
+            return NotImplemented
+        return self.with_columns(*other)
+
+    @staticmethod
+    def from_columns(*args: Any, **kwargs: Any) -> Table:
+        """A table of the given columns, all of tables with the same ids.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 2
+        ... ''')
+        >>> pw.Table.from_columns(t.b, c=t.a).column_names()
+        ['b', 'c']
+        """
+        columns = [*args, *kwargs.values()]
+        if not columns or not all(isinstance(c, ex.ColumnReference) for c in columns):
+            raise BuildValueError("from_columns() needs column references such as t.a")
+        return columns[0].table.select(*args, **kwargs)
 
     # --- columns -----------------------------------------------------------------------------
     def __getattr__(self, name: str) -> ex.ColumnReference:

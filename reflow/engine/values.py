@@ -20,6 +20,10 @@ class Pointer:
     def __init__(self, value: int) -> None:
         self.value = int(value)
 
+    def __class_getitem__(cls, item: object) -> type:
+        """``pw.Pointer[Schema]`` as a type annotation: the class itself."""
+        return cls
+
     def __int__(self) -> int:
         return self.value
 
@@ -127,6 +131,10 @@ class PyObjectWrapper:
     >>> PyObjectWrapper([1, 2]).value
     [1, 2]
     """
+
+    def __class_getitem__(cls, item: object) -> type:
+        """``pw.PyObjectWrapper[T]`` as a type annotation: the class itself."""
+        return cls
 
     __slots__ = ("value",)
 

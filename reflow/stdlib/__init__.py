@@ -1,0 +1,1 @@
+"""Ready-made pipelines built from the public Table API (``pw.stdlib``)."""
