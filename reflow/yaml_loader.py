@@ -103,7 +103,7 @@ def load_yaml(stream: str | bytes | Any) -> Any:
     >>> config["threshold"], config["window"].duration
     (5, 10)
     """
-    data = yaml.load(stream, _Loader)  # noqa: S506 - a SafeLoader subclass
+    data = yaml.load(stream, _Loader)  # a SafeLoader subclass
     if not isinstance(data, dict):
         return _Resolver({}).resolve(data)
     variables = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("$")}
