@@ -21,6 +21,7 @@ from reflow.api.trace import (
     BuildIndexError,
     BuildRuntimeError,
     BuildTypeError,
+    BuildValueError,
     user_frame,
 )
 
@@ -692,6 +693,10 @@ class ReducerExpression(ColumnExpression):
             return self.reducer.result_type(*(a.dtype for a in self.args), **self.kwargs)
         except TypeError as exc:
             raise type_error(f"{self.reducer.name}: {exc}", self) from None
+        except ValueError as exc:
+            raise BuildValueError(
+                f"{self.reducer.name}: {exc}", getattr(self, "_where", None) or None
+            ) from None
 
 
 class PointerFrom(ColumnExpression):

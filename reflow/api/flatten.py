@@ -82,4 +82,10 @@ def flatten(table: Table, to_flatten: Any, *, origin_id: str | None, where: str)
             else pl.Series(values, dtype=pl.Object),
         )
 
-    return Table(FlattenNode(table._node, column.name, columns, explode, origin_id, where))
+    flat = Table(FlattenNode(table._node, column.name, columns, explode, origin_id, where))
+    names = list(columns)
+    if names[0] == column.name:
+        return flat
+    # The flattened column comes first, as in Pathway.
+    order = [column.name, *(n for n in names if n != column.name)]
+    return flat.select(*(ex.ThisReference("this", n) for n in order))

@@ -66,7 +66,9 @@ def _unsupported(name: str, arg: dt.DType) -> TypeError:
     return TypeError(f"reducer {name} does not support a column of type {arg!r}")
 
 
-def _sum_type(arg: dt.DType, **_: Any) -> dt.DType:
+def _sum_type(arg: dt.DType, strict: bool = False, **_: Any) -> dt.DType:
+    if strict and arg.strip_optional() != dt.FLOAT:
+        raise ValueError(f"sum(strict=True) needs a float column, got {arg!r}")
     if arg in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) or isinstance(arg, dt.Array):
         return arg
     raise _unsupported("sum", arg)
@@ -159,8 +161,12 @@ def count(*args: Any) -> ex.ColumnExpression:
     return ex.ReducerExpression(_COUNT)
 
 
-def sum(expression: Any) -> ex.ColumnExpression:
+def sum(expression: Any, *, strict: bool = False) -> ex.ColumnExpression:
     """The sum of the values (ints, floats, durations or numpy arrays).
+
+    ``strict=True`` is accepted for float columns (reflow's float sums are already computed
+    from the multiset of values, so no rounding accumulates over updates); for any other type
+    it is a ``ValueError``, as in Pathway.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -172,6 +178,8 @@ def sum(expression: Any) -> ex.ColumnExpression:
     s
     7
     """
+    if strict:
+        return ex.ReducerExpression(_SUM, expression, strict=True)
     return ex.ReducerExpression(_SUM, expression)
 
 

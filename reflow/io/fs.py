@@ -48,9 +48,11 @@ def read(
     with_metadata: bool = False,
     name: str | None = None,
     autocommit_duration_ms: int | None = 1500,
+    object_pattern: str = "*",
     **kwargs: Any,
 ) -> Table:
-    """A table read from ``path``: one file, every file under a directory, or a glob.
+    """A table read from ``path``: one file, every file under a directory, or a glob; in a
+    directory or glob only the files whose name matches ``object_pattern`` (``"*.csv"``).
 
     ``format`` is ``"csv"`` or ``"json"`` (JSON lines; both need ``schema``), ``"plaintext"``
     (a ``data`` column, one row per line), ``"plaintext_by_file"`` (one row per file) or
@@ -98,6 +100,7 @@ def read(
         with_metadata=with_metadata,
         name=label,
         check_file=check_file,
+        object_pattern=object_pattern,
         poll_interval=None if autocommit_duration_ms is None
         else min(autocommit_duration_ms / 1000, 0.1),
     )
