@@ -71,6 +71,10 @@ _LAZY = {
     "demo": ("reflow.demo", None),
     "stateful": ("reflow.stateful", None),
     "utils": ("reflow.stdlib.utils", None),
+    "universes": ("reflow.universes", None),
+    "table_transformer": ("reflow.api.transformers", "table_transformer"),
+    "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
+    "TableSlice": ("reflow.api.table_slice", "TableSlice"),
 }
 
 

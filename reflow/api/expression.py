@@ -836,6 +836,31 @@ class ThisSide:
         names = [c if isinstance(c, str) else c.name for c in columns]
         return ThisWithout(self._side, names)
 
+    def with_prefix(self, prefix: str) -> ThisWithout:
+        """All columns of the table, named with ``prefix`` for a following ``without``; as in
+        Pathway, unpacked into a ``select`` they keep their own names.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 2
+        ... ''')
+        >>> t.select(*pw.this.with_prefix("p_").without("p_a")).column_names()
+        ['b']
+        """
+        return ThisWithout(self._side, [], prefix=prefix)
+
+    def with_suffix(self, suffix: str) -> ThisWithout:
+        """All columns of the table, renamed with ``suffix``."""
+        return ThisWithout(self._side, [], suffix=suffix)
+
+    def pointer_from(self, *args: Any, optional: bool = False, instance: Any = None) -> Any:
+        """The id ``with_id_from``/``groupby`` gives a row with key ``args`` (as
+        ``table.pointer_from``)."""
+        if instance is not None:
+            args = (*args, instance)
+        return PointerFrom(*args, optional=optional)
+
     def __iter__(self):
         return iter([ThisWithout(self._side, [])])
 
@@ -846,9 +871,21 @@ class ThisSide:
 class ThisWithout:
     """``pw.this.without("a")``: every column of the table except some."""
 
-    def __init__(self, side: str, names: list[str]) -> None:
+    def __init__(self, side: str, names: list[str], prefix: str = "", suffix: str = "") -> None:
         self.side = side
         self.names = names
+        self.prefix = prefix
+        self.suffix = suffix
+
+    def without(self, *columns: Any) -> ThisWithout:
+        names = [c if isinstance(c, str) else c.name for c in columns]
+        return ThisWithout(self.side, [*self.names, *names], self.prefix, self.suffix)
+
+    def with_prefix(self, prefix: str) -> ThisWithout:
+        return ThisWithout(self.side, self.names, prefix + self.prefix, self.suffix)
+
+    def with_suffix(self, suffix: str) -> ThisWithout:
+        return ThisWithout(self.side, self.names, self.prefix, self.suffix + suffix)
 
     def __iter__(self):
         return iter([self])

@@ -119,7 +119,9 @@ def named_expressions(
     for arg in args:
         if isinstance(arg, ex.ThisWithout):
             for name in columns_of(arg.side):
-                if name not in arg.names:
+                # As in Pathway, a prefix or suffix names the columns for ``without`` only:
+                # unpacked into a select, the columns keep their own names.
+                if name not in arg.names and arg.prefix + name + arg.suffix not in arg.names:
                     outputs[name] = ex.ThisReference(arg.side, name)
         elif isinstance(arg, ex.ColumnExpression) and arg._name():
             outputs[arg._name()] = arg

@@ -59,6 +59,13 @@ class Table:
             return NotImplemented
         return self.with_columns(*other)
 
+    @property
+    def slice(self) -> Any:
+        """All columns as a ``TableSlice``, to select, drop and rename them together."""
+        from reflow.api.table_slice import TableSlice
+
+        return TableSlice({n: ex.ColumnReference(self, n) for n in self._node.columns}, self)
+
     @staticmethod
     def from_columns(*args: Any, **kwargs: Any) -> Table:
         """A table of the given columns, all of tables with the same ids.

@@ -33,6 +33,7 @@ y
 9
 """
 
+from reflow.udfs.async_options import async_options
 from reflow.udfs.async_transformer import AsyncTransformer
 from reflow.udfs.caches import CacheStrategy, DefaultCache, DiskCache, InMemoryCache
 from reflow.udfs.executors import (
@@ -63,6 +64,7 @@ __all__ = [
     "InMemoryCache",
     "NoRetryStrategy",
     "apply_async",
+    "async_options",
     "async_executor",
     "auto_executor",
     "fully_async_executor",
