@@ -183,29 +183,30 @@ class ColumnExpression:
         """True where the value is not ``None``."""
         return IsNone(self, negate=True)
 
-    def as_int(self) -> ColumnExpression:
-        """Json value as int (``None`` for JSON null, error when it is not a number)."""
-        from reflow.api.namespaces.json_ns import json_as
+    def as_int(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+        """Json value as int (``None`` for JSON null, error when it is not a number); ``default``
+        replaces None, ``unwrap=True`` makes the result non-optional (None is an error)."""
+        from reflow.api.namespaces.json_ns import json_as_with
 
-        return json_as(self, dt.INT)
+        return json_as_with(self, dt.INT, default, unwrap)
 
-    def as_float(self) -> ColumnExpression:
-        """Json value as float."""
-        from reflow.api.namespaces.json_ns import json_as
+    def as_float(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+        """Json value as float (see ``as_int``)."""
+        from reflow.api.namespaces.json_ns import json_as_with
 
-        return json_as(self, dt.FLOAT)
+        return json_as_with(self, dt.FLOAT, default, unwrap)
 
-    def as_str(self) -> ColumnExpression:
-        """Json value as str."""
-        from reflow.api.namespaces.json_ns import json_as
+    def as_str(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+        """Json value as str (see ``as_int``)."""
+        from reflow.api.namespaces.json_ns import json_as_with
 
-        return json_as(self, dt.STR)
+        return json_as_with(self, dt.STR, default, unwrap)
 
-    def as_bool(self) -> ColumnExpression:
-        """Json value as bool."""
-        from reflow.api.namespaces.json_ns import json_as
+    def as_bool(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+        """Json value as bool (see ``as_int``)."""
+        from reflow.api.namespaces.json_ns import json_as_with
 
-        return json_as(self, dt.BOOL)
+        return json_as_with(self, dt.BOOL, default, unwrap)
 
     def to_string(self) -> ColumnExpression:
         """The value's ``str()``."""

@@ -183,7 +183,7 @@ def _named_outputs(args: tuple, kwargs: dict, where: str) -> dict[str, ex.Column
     for arg in args:
         name = arg._name() if isinstance(arg, ex.ColumnExpression) else None
         if name is None or isinstance(arg, ex.ReducerExpression):
-            raise BuildTypeError(
+            raise BuildValueError(
                 f"reduce() positional arguments must be grouping columns, got {arg!r}; "
                 "name computed columns with keyword arguments",
                 where,

@@ -59,6 +59,10 @@ class Table:
             return NotImplemented
         return self.with_columns(*other)
 
+    def update_id_type(self, id_type: Any, *, id_append_only: bool | None = None) -> Table:
+        """The same table: reflow's ids carry no type (``pw.Pointer[Schema]`` is ``Pointer``)."""
+        return self
+
     @property
     def slice(self) -> Any:
         """All columns as a ``TableSlice``, to select, drop and rename them together."""

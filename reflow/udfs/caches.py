@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
 import pickle
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
