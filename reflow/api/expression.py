@@ -733,6 +733,12 @@ def type_error(message: str, node: ColumnExpression) -> BuildError:
 def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression) -> dt.DType:
     """The dtype of ``a op b``, or a ``BuildError`` naming both types."""
     if op in ("==", "!="):
+        a0, b0 = a.strip_optional(), b.strip_optional()
+        if a0 != b0 and {a0, b0} <= _SCALARS and not {a0, b0} <= {dt.INT, dt.FLOAT}:
+            left, right = _describe(node, 0), _describe(node, 1)
+            raise type_error(
+                f"operator {op} is not defined for {left}{a!r} and {right}{b!r}", node
+            )
         return dt.BOOL
     optional = a.is_optional or b.is_optional or a == dt.NONE or b == dt.NONE
     a0, b0 = a.strip_optional(), b.strip_optional()
@@ -745,6 +751,13 @@ def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression
     if op in _COMPARISON:
         return dt.BOOL
     return dt.Optional(result) if optional else result
+
+
+# Types whose values of two different types are never equal: comparing them is a mistake.
+_SCALARS = {
+    dt.INT, dt.FLOAT, dt.BOOL, dt.STR, dt.BYTES, dt.POINTER, dt.DATE_TIME_NAIVE,
+    dt.DATE_TIME_UTC, dt.DURATION,
+}
 
 
 def _describe(node: ColumnExpression, position: int) -> str:

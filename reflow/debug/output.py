@@ -96,6 +96,10 @@ def format_value(value: Any, short_pointers: bool = True) -> str:
         return json.dumps(value.value, default=repr, ensure_ascii=False)
     if isinstance(value, datetime.datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, datetime.timedelta):
+        import pandas as pd
+
+        return str(pd.Timedelta(value))  # "0 days 00:00:07", as Pathway prints it
     if isinstance(value, bytes):
         return repr(value)
     return str(value)

@@ -598,7 +598,20 @@ class ExpressionCompiler:
         a, b = left.value, right.value
         error = _or(left.error, right.error)
         op = node.op
-        if op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
+        if a_type == dt.DURATION and op in ("//", "%") and b_type in (dt.DURATION, dt.INT):
+            # On nanosecond counts, with Python's floor semantics (as timedelta has).
+            a_ns = a.dt.total_nanoseconds()
+            b_num = b.dt.total_nanoseconds() if b_type == dt.DURATION else b
+            zero = (b_num == 0).fill_null(False)
+            self._new_error(
+                zero, guard, f"division by zero in {op}", node._where, ZeroDivisionError
+            )
+            error = _or(error, zero)
+            divisor = pl.when(zero).then(1).otherwise(b_num)
+            value = a_ns // divisor if op == "//" else a_ns % divisor
+            if node.dtype.strip_optional() == dt.DURATION:
+                value = value.cast(pl.Duration("ns"))
+        elif op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
             zero = (b == 0).fill_null(False)
             self._new_error(
                 zero, guard, f"division by zero in {op}", node._where, ZeroDivisionError
@@ -617,8 +630,6 @@ class ExpressionCompiler:
             value = a.pow(pl.when(negative).then(0).otherwise(b))
         elif op == "**":
             value = a.cast(pl.Float64).pow(b)
-        elif op == "//" and a_type == dt.DURATION and b_type == dt.DURATION:
-            value = a.dt.total_nanoseconds() // b.dt.total_nanoseconds()
         elif op == "/" and a_type == dt.DURATION and b_type == dt.DURATION:
             value = a.dt.total_nanoseconds() / b.dt.total_nanoseconds()
         elif op in _COMPARISONS and dt.FLOAT in (a_type, b_type):
@@ -690,14 +701,8 @@ class ExpressionCompiler:
         cast = arg.value.cast(target.polars(), strict=False)
         if source == dt.STR:
             if target == dt.BOOL:
-                lowered = arg.value.str.to_lowercase()
-                cast = (
-                    pl.when(lowered.is_in(["true", "1", "yes", "on", "t", "y"]))
-                    .then(True)
-                    .when(lowered.is_in(["false", "0", "no", "off", "f", "n"]))
-                    .then(False)
-                    .otherwise(None)
-                )
+                # As Python's (and Pathway's) bool(text): true unless the text is empty.
+                return Compiled(arg.value.str.len_chars() > 0, arg.error)
             else:
                 cast = arg.value.str.strip_chars().cast(target.polars(), strict=False)
         failed = (cast.is_null() & arg.value.is_not_null()).fill_null(False)

@@ -118,13 +118,32 @@ def _parse_duration(text: str) -> datetime.timedelta | None:
     while position < len(text.rstrip()):
         match = _DURATION_PART.match(text, position)
         if match is None:
-            return None
+            return _pandas_frequency(text) if position == 0 else None
         number, unit = float(match.group(1)), match.group(2).lower()
         total_us += number * _DURATION_UNITS[unit] if unit != "ns" else number / 1000
         position = match.end()
     if position == 0:
-        return None
+        return _pandas_frequency(text)
     return datetime.timedelta(microseconds=total_us)
+
+
+# Frequency aliases older pandas versions (and so Pathway) accept, newer ones spell otherwise.
+_OLD_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+
+
+def _pandas_frequency(text: str) -> datetime.timedelta | None:
+    """A fixed pandas frequency such as ``"D"``, ``"h"``, ``"min"`` or ``"2D"`` (as Pathway
+    accepts in ``round``/``floor``), or None."""
+    from pandas.tseries.frequencies import to_offset
+
+    match = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)\s*", text)
+    if match is not None and match.group(2) in _OLD_ALIASES:
+        text = match.group(1) + _OLD_ALIASES[match.group(2)]
+    try:
+        nanos = to_offset(text).nanos
+    except (ValueError, TypeError):
+        return None
+    return datetime.timedelta(microseconds=nanos / 1000)
 
 
 def _unit_factor(unit: str, node: ex.ColumnExpression) -> int:

@@ -1,0 +1,100 @@
+"""Values, types and build-time checks that match Pathway's (groups of values and crashes)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from contextlib import redirect_stdout
+
+import pytest
+
+import reflow as pw
+from tests.utils import rows
+
+
+def durations() -> pw.Table:
+    return pw.debug.table_from_markdown(
+        """
+        a  | b
+        1  | 2
+        -3 | 4
+        5  | 0
+        """
+    ).with_columns(
+        d=pw.this.a * datetime.timedelta(seconds=7), e=pw.this.b * datetime.timedelta(seconds=2)
+    )
+
+
+def test_floor_division_and_modulo_of_durations_follow_timedelta():
+    t = durations().filter(pw.this.b != 0)
+    result = t.select(pw.this.a, q=pw.this.d // pw.this.e, r=pw.this.d % pw.this.e,
+                      h=pw.this.d // pw.this.b)
+    expected = []
+    for a, b in ((1, 2), (-3, 4)):
+        d, e = datetime.timedelta(seconds=7 * a), datetime.timedelta(seconds=2 * b)
+        expected.append((a, d // e, d % e, d // b))
+    assert rows(result) == sorted(expected, key=repr)
+
+
+def test_duration_division_by_zero_is_a_zero_division_error():
+    t = durations()
+    with pytest.raises(ZeroDivisionError):
+        rows(t.select(q=pw.this.d // pw.this.e))
+    values = rows(t.select(pw.this.a, q=pw.this.d % pw.this.e), terminate_on_error=False)
+    assert (5, pw.ERROR) in values
+
+
+def test_durations_print_as_pathway_prints_them():
+    out = io.StringIO()
+    with redirect_stdout(out):
+        pw.debug.compute_and_print(durations().select(pw.this.d), include_id=False)
+    assert out.getvalue().split("\n")[1:4] == [
+        "-1 days +23:59:39", "0 days 00:00:07", "0 days 00:00:35"
+    ]
+
+
+def test_cast_of_a_string_to_bool_is_pythons_bool():
+    t = pw.debug.table_from_markdown(
+        """
+        s
+        x
+        false
+        """
+    ).with_columns(empty=pw.this.s.str.slice(0, 0))
+    assert rows(t.select(pw.this.s, b=pw.cast(bool, pw.this.s), e=pw.cast(bool, pw.this.empty))) \
+        == [("false", True, False), ("x", True, False)]
+
+
+def test_comparing_a_string_with_a_number_is_a_type_error():
+    t = pw.debug.table_from_markdown(
+        """
+        s | a | f
+        x | 1 | 1.0
+        """
+    )
+    with pytest.raises(TypeError, match="=="):
+        t.select(q=t.s == t.a)
+    with pytest.raises(TypeError, match="!="):
+        t.select(q=t.s != t.f)
+    assert rows(t.select(q=t.a == t.f)) == [(True,)]
+
+
+@pytest.mark.parametrize(
+    ("unit", "rounded", "floored"),
+    [
+        ("D", (2024, 1, 3, 0, 0), (2024, 1, 2, 0, 0)),
+        ("h", (2024, 1, 2, 14, 0), (2024, 1, 2, 13, 0)),
+        ("H", (2024, 1, 2, 14, 0), (2024, 1, 2, 13, 0)),
+        ("T", (2024, 1, 2, 13, 45), (2024, 1, 2, 13, 45)),
+        ("30min", (2024, 1, 2, 14, 0), (2024, 1, 2, 13, 30)),
+    ],
+)
+def test_round_and_floor_take_pandas_frequencies(unit, rounded, floored):
+    t = pw.debug.table_from_markdown(
+        """
+        s
+        2024-01-02T13:45:10
+        """
+    ).select(t=pw.this.s.dt.strptime("%Y-%m-%dT%H:%M:%S"))
+    result = t.select(r=pw.this.t.dt.round(unit), f=pw.this.t.dt.floor(unit))
+    assert rows(result) == [(datetime.datetime(*rounded), datetime.datetime(*floored))]
