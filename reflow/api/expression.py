@@ -529,6 +529,9 @@ class GetItem(ColumnExpression):
     def _infer(self) -> dt.DType:
         base = self.obj.dtype.strip_optional()
         if base == dt.JSON:
+            # ``json.get(key)`` without a default may give None, as in Pathway
+            if not self.checked and self.default.dtype in (dt.NONE, dt.Optional(dt.ANY)):
+                return dt.Optional(dt.JSON)
             return dt.JSON
         if isinstance(base, dt.Tuple):
             if isinstance(self.index, Literal) and isinstance(self.index.value, int):
@@ -753,6 +756,17 @@ def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression
     return dt.Optional(result) if optional else result
 
 
+def _comparable_tuples(a: dt.DType, b: dt.DType) -> bool:
+    """Tuples of one length whose elements compare pairwise (equal or both numeric types)."""
+    if not (isinstance(a, dt.Tuple) and isinstance(b, dt.Tuple)) or len(a.args) != len(b.args):
+        return False
+    numeric = {dt.INT, dt.FLOAT}
+    return all(
+        x.strip_optional() == y.strip_optional() or {x, y} <= numeric or dt.ANY in (x, y)
+        for x, y in zip(a.args, b.args, strict=True)
+    )
+
+
 # Types whose values of two different types are never equal: comparing them is a mistake.
 _SCALARS = {
     dt.INT, dt.FLOAT, dt.BOOL, dt.STR, dt.BYTES, dt.POINTER, dt.DATE_TIME_NAIVE,
@@ -772,7 +786,7 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
     if dt.ANY in (a, b):
         return dt.ANY
     if op in _COMPARISON:
-        if a == b or {a, b} <= numeric:
+        if a == b or {a, b} <= numeric or _comparable_tuples(a, b):
             return dt.BOOL
         return None
     if op in _BOOLEAN:

@@ -98,3 +98,36 @@ def test_round_and_floor_take_pandas_frequencies(unit, rounded, floored):
     ).select(t=pw.this.s.dt.strptime("%Y-%m-%dT%H:%M:%S"))
     result = t.select(r=pw.this.t.dt.round(unit), f=pw.this.t.dt.floor(unit))
     assert rows(result) == [(datetime.datetime(*rounded), datetime.datetime(*floored))]
+
+
+def test_an_id_depends_on_the_value_not_on_the_declared_type():
+    t = pw.debug.table_from_markdown(
+        """
+        a | s
+        1 | x
+        2 | y
+        """
+    )
+    loose = t.select(a=pw.apply(lambda a: a, pw.this.a), s=pw.apply(lambda s: s, pw.this.s))
+    assert loose.typehints()["a"] is not int
+    typed_ids = set(pw.debug.table_to_dicts(t.with_id_from(pw.this.a, pw.this.s))[0])
+    loose_ids = set(pw.debug.table_to_dicts(loose.with_id_from(pw.this.a, pw.this.s))[0])
+    assert typed_ids == loose_ids == {pw.pointer_from(1, "x"), pw.pointer_from(2, "y")}
+
+
+def test_tuples_of_compatible_element_types_compare():
+    t = pw.debug.table_from_markdown(
+        """
+        a | f
+        1 | 1.5
+        2 | 0.5
+        """
+    )
+    result = t.select(pw.this.a, q=pw.make_tuple(pw.this.a, 1) < pw.make_tuple(pw.this.f, 2))
+    assert rows(result) == [(1, True), (2, False)]
+
+
+def test_json_get_without_default_is_optional():
+    t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"x": 1},)])
+    types = t.select(a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", 0)).typehints()
+    assert types == {"a": pw.Json, "b": pw.Json | None, "c": pw.Json}
