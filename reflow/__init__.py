@@ -72,6 +72,7 @@ _LAZY = {
     "stateful": ("reflow.stateful", None),
     "utils": ("reflow.stdlib.utils", None),
     "universes": ("reflow.universes", None),
+    "statistical": ("reflow.statistical", None),
     "table_transformer": ("reflow.api.transformers", "table_transformer"),
     "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
     "TableSlice": ("reflow.api.table_slice", "TableSlice"),

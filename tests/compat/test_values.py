@@ -9,7 +9,7 @@ from contextlib import redirect_stdout
 import pytest
 
 import reflow as pw
-from tests.utils import rows
+from tests.utils import rows, rows_by_id
 
 
 def durations() -> pw.Table:
@@ -131,3 +131,25 @@ def test_json_get_without_default_is_optional():
     t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"x": 1},)])
     types = t.select(a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", 0)).typehints()
     assert types == {"a": pw.Json, "b": pw.Json | None, "c": pw.Json}
+
+
+def test_interpolate_fills_missing_values_linearly_and_follows_updates():
+    t = pw.debug.table_from_markdown(
+        """
+          | t | v  | w  | __time__
+        1 | 1 |    | 10 | 2
+        2 | 2 | 2  |    | 2
+        3 | 4 |    | 30 | 2
+        4 | 5 | 5  |    | 2
+        5 | 7 |    |    | 2
+        6 | 8 | 11 | 80 | 2
+        3 | 4 | 6  | 30 | 4
+        """
+    )
+    result = t.interpolate(pw.this.t, pw.this.v, pw.this.w)
+    assert result.typehints()["v"] == float | None
+    assert rows(result) == [
+        (1, 2.0, 10.0), (2, 2.0, 10 + 20 * 1 / 3), (4, 6.0, 30.0), (5, 5.0, 42.5),
+        (7, 9.0, 67.5), (8, 11.0, 80.0),
+    ]
+    assert set(rows_by_id(result)) == set(rows_by_id(t))
