@@ -209,8 +209,21 @@ class ColumnExpression:
         return json_as_with(self, dt.BOOL, default, unwrap)
 
     def to_string(self) -> ColumnExpression:
-        """The value's ``str()``."""
-        return RowwiseCall("to_string", str, (self,), dt.STR)
+        """The value as text, written as Pathway writes it: date-times in ISO form with
+        nanoseconds, durations in nanoseconds, Json compactly, anything else as ``str()``.
+
+        >>> import reflow as pw, datetime
+        >>> t = pw.debug.table_from_rows(
+        ...     pw.schema_from_types(t=pw.DateTimeNaive, d=pw.Duration),
+        ...     [(datetime.datetime(2024, 1, 2, 3, 4, 5), datetime.timedelta(milliseconds=5))])
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.t.to_string(), b=pw.this.d.to_string()), include_id=False)
+        a                             | b
+        2024-01-02T03:04:05.000000000 | 5000000ns
+        """
+        from reflow.api.text import to_text
+
+        return RowwiseCall("to_string", to_text, (self,), dt.STR)
 
     @property
     def str(self) -> StringNamespace:

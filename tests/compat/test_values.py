@@ -153,3 +153,34 @@ def test_interpolate_fills_missing_values_linearly_and_follows_updates():
         (7, 9.0, 67.5), (8, 11.0, 80.0),
     ]
     assert set(rows_by_id(result)) == set(rows_by_id(t))
+
+
+def test_to_string_writes_values_as_pathway_does():
+    t = pw.debug.table_from_rows(
+        pw.schema_from_types(t=pw.DateTimeNaive, u=pw.DateTimeUtc, d=pw.Duration, j=pw.Json),
+        [(
+            datetime.datetime(2024, 1, 2, 13, 45, 10, 123456),
+            datetime.datetime(2024, 1, 2, 12, 0, tzinfo=datetime.UTC),
+            datetime.timedelta(seconds=1, microseconds=5),
+            {"a": [1, "ż"]},
+        )],
+    )
+    result = t.select(**{n: pw.this[n].to_string() for n in ("t", "u", "d", "j")})
+    assert rows(result) == [(
+        "2024-01-02T13:45:10.123456000",
+        "2024-01-02T12:00:00.000000000+0000",
+        "1000005000ns",
+        '{"a":[1,"ż"]}',
+    )]
+
+
+def test_strptime_without_a_date_gives_the_first_of_january_1900():
+    t = pw.debug.table_from_markdown(
+        """
+        h
+        13:45
+        """
+    )
+    assert rows(t.select(x=pw.this.h.dt.strptime("%H:%M"))) == [
+        (datetime.datetime(1900, 1, 1, 13, 45),)
+    ]

@@ -209,9 +209,13 @@ class DateTimeNamespace:
         fmt = _static_str(fmt, "dt.strptime: fmt", self._expr)
         aware = contains_timezone if contains_timezone is not None else "%z" in fmt
         storage = _UTC if aware else _NAIVE
-        chrono = _chrono_format(fmt, parsing=True)
+        has_date = re.search(r"%[YymdjbBhGUWV]", fmt) is not None
+        # Without a date in the format, the date is 1900-01-01, as in Python and Pathway.
+        chrono = _chrono_format(fmt if has_date else "%Y-%m-%d " + fmt, parsing=True)
 
         def parse(s: pl.Expr) -> pl.Expr:
+            if not has_date:
+                s = pl.concat_str(pl.lit("1900-01-01 "), s)
             return s.str.strptime(storage, chrono, strict=False)
 
         return ex.PolarsCall(
