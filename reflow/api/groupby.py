@@ -146,6 +146,10 @@ class GroupedTable:
 
         where = user_frame()
         outputs = _named_outputs(args, kwargs, where)
+        from reflow.api.ix import contains_ix
+
+        if contains_ix(outputs.values()):
+            return self._reduce_with_lookups(outputs, where)
         lifter = _Lifter(self._table, self._keys, where)
         lifted = {name: lifter.lift(expr) for name, expr in outputs.items()}
         reduce_names = [n for n, _ in self._keys]
@@ -176,6 +180,36 @@ class GroupedTable:
         ):
             return Table(node)
         return Table(SelectNode(node, lifted, where))
+
+
+    def _reduce_with_lookups(self, outputs: dict[str, ex.ColumnExpression], where: str) -> Table:
+        """``reduce`` whose reducers read ``t.ix(...)`` columns: the looked-up values are
+        first added as columns of the grouped table (same ids), then reduced."""
+        from reflow.api.ix import rebind_to, select_with_ix
+
+        table = self._table
+        extra: dict[str, ex.ColumnExpression] = {}
+
+        def replace(expr: ex.ColumnExpression) -> ex.ColumnExpression:
+            if isinstance(expr, ex.ReducerExpression):
+                args = []
+                for arg in expr.args:
+                    name = f"_pw_reduced_arg{len(extra)}"
+                    extra[name] = arg
+                    args.append(ex.ThisReference("this", name))
+                rebuilt = ex.ReducerExpression(expr.reducer, *args, **expr.kwargs)
+                rebuilt._where = expr._where
+                return rebuilt
+            children = expr._children()
+            if not children:
+                return rebind_to(expr, table)
+            return expr._rebuild([replace(child) for child in children])
+
+        replaced = {name: replace(expr) for name, expr in outputs.items()}
+        columns = {n: ex.ThisReference("this", n) for n in table._node.columns}
+        extended = select_with_ix(table, {**columns, **extra}, where)
+        grouped = GroupedTable(extended, self._keys, self._id_expr, self._sort_by, where)
+        return grouped.reduce(**replaced)
 
 
 def _named_outputs(args: tuple, kwargs: dict, where: str) -> dict[str, ex.ColumnExpression]:

@@ -261,7 +261,7 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         pointer_name = f"\x00ix{position}"
         keyed = current.select(
             **{name: ex.ThisReference("this", name) for name in names},
-            **{pointer_name: _rebind_to(lookup.pointer, table)},
+            **{pointer_name: rebind_to(lookup.pointer, table)},
         )
         if keyed._node.columns[pointer_name].dtype.strip_optional() not in (dt.POINTER, dt.ANY):
             raise BuildTypeError(
@@ -299,7 +299,7 @@ def _collect(expr: Any, lookups: dict) -> None:
                 _collect(child, lookups)
 
 
-def _rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
+def rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
     """``expr`` with references to ``old`` turned into ``pw.this`` references.
 
     The tables the lookups build keep ``old``'s ids and column names, so ``pw.this`` means
@@ -312,7 +312,7 @@ def _rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
     children = expr._children()
     if not children:
         return expr
-    return expr._rebuild([_rebind_to(c, old) for c in children])
+    return expr._rebuild([rebind_to(c, old) for c in children])
 
 
 def _rewrite(expr: ex.ColumnExpression, old: Table, index: dict) -> Any:
@@ -320,7 +320,7 @@ def _rewrite(expr: ex.ColumnExpression, old: Table, index: dict) -> Any:
     if isinstance(expr, IxColumn):
         return ex.ThisReference("this", _ix_name(index[id(expr.lookup)], expr.name))
     if isinstance(expr, ex.ColumnReference):
-        return _rebind_to(expr, old)
+        return rebind_to(expr, old)
     children = expr._children()
     if not children:
         return expr

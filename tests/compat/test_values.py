@@ -184,3 +184,21 @@ def test_strptime_without_a_date_gives_the_first_of_january_1900():
     assert rows(t.select(x=pw.this.h.dt.strptime("%H:%M"))) == [
         (datetime.datetime(1900, 1, 1, 13, 45),)
     ]
+
+
+def test_a_reducer_can_read_columns_looked_up_with_ix():
+    t = pw.debug.table_from_markdown(
+        """
+          | k | a | __time__
+        1 | x | 1 | 2
+        2 | x | 3 | 2
+        3 | y | 5 | 2
+        2 | x | 7 | 4
+        """
+    )
+    labels = t.select(label=pw.this.k + "!")
+    result = t.groupby(t.k).reduce(
+        t.k, m=pw.reducers.max(labels.ix(t.id).label), s=pw.reducers.sum(t.ix(t.id).a) + 1
+    )
+    assert rows(result) == [("x", "x!", 9), ("y", "y!", 6)]
+    assert rows(t.reduce(q=pw.reducers.max(t.ix(t.id).a))) == [(7,)]
