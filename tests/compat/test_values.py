@@ -202,3 +202,16 @@ def test_a_reducer_can_read_columns_looked_up_with_ix():
     )
     assert rows(result) == [("x", "x!", 9), ("y", "y!", 6)]
     assert rows(t.reduce(q=pw.reducers.max(t.ix(t.id).a))) == [(7,)]
+
+
+def test_round_digits_and_strftime_format_may_be_columns():
+    t = pw.debug.table_from_markdown(
+        """
+        x     | d | fmt
+        1.234 | 1 | %Y
+        5.678 | 2 | %m/%d
+        """
+    ).with_columns(t=pw.apply_with_type(lambda _: datetime.datetime(2024, 3, 9), pw.DateTimeNaive,
+                                        pw.this.x))
+    result = t.select(r=pw.this.x.num.round(pw.this.d), s=pw.this.t.dt.strftime(pw.this.fmt))
+    assert rows(result) == [(1.2, "2024"), (5.68, "03/09")]

@@ -236,6 +236,14 @@ class DateTimeNamespace:
         s
         17.05.2024 08:05:00.000250
         """
+        if isinstance(fmt, ex.ColumnExpression):
+            # a format per row: Python's strftime, row by row
+            def format_row(t: datetime.datetime, row_fmt: str) -> str:
+                return t.strftime(row_fmt)
+
+            return ex.RowwiseCall(
+                "dt.strftime", format_row, (self._expr, fmt), dt.STR, propagate_none=True
+            )
         fmt = _static_str(fmt, "dt.strftime: fmt", self._expr)
         chrono = _chrono_format(fmt, parsing=False)
         naive_chrono = re.sub(r"(?<!%)((?:%%)*)%[zZ]", r"\1", chrono)
