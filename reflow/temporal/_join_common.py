@@ -60,6 +60,28 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
     return lkeys, rkeys, same
 
 
+def numeric_times(
+    left: Table, left_time: Any, right: Table, right_time: Any
+) -> tuple[Any, Any]:
+    """The two time expressions, the int one cast to float when the other is a float (as
+    Pathway allows an int and a float time column in one temporal join)."""
+    from reflow.api.functions import cast
+    from reflow.api.resolve import Scope, resolve
+
+    def base(table: Table, expr: Any) -> dt.DType | None:
+        try:
+            return resolve(ex.wrap_arg(expr), Scope.single(table)).dtype.strip_optional()
+        except Exception:  # noqa: BLE001 - a bad column is reported by keyed() itself
+            return None
+
+    kinds = (base(left, left_time), base(right, right_time))
+    if kinds == (dt.INT, dt.FLOAT):
+        return cast(float, left_time), right_time
+    if kinds == (dt.FLOAT, dt.INT):
+        return left_time, cast(float, right_time)
+    return left_time, right_time
+
+
 def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: str,
           where: str, time_type: dt.DType | None = None) -> tuple[Table, dt.DType]:
     """``table`` with ``_pw_k`` (hash of ``keys``) and ``_pw_t`` (physical time); also

@@ -33,6 +33,7 @@ from reflow.temporal._join_common import (
     apply_join_behavior,
     join_mode,
     keyed,
+    numeric_times,
     parse_on,
     wide_columns,
 )
@@ -96,6 +97,7 @@ def asof_join(
         raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if behavior is not None:

@@ -45,6 +45,7 @@ from reflow.temporal._join_common import (
     join_mode,
     keyed,
     mode_variants,
+    numeric_times,
     parse_on,
 )
 from reflow.temporal._pairs import OID, pair_join
@@ -121,6 +122,7 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
         raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if behavior is not None:

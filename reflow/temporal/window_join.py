@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api import expression as ex
 from reflow.api.trace import BuildTypeError, BuildValueError, user_frame
-from reflow.temporal._join_common import KEY, join_mode, keyed, mode_variants, parse_on
+from reflow.temporal._join_common import (
+    KEY,
+    join_mode,
+    keyed,
+    mode_variants,
+    numeric_times,
+    parse_on,
+)
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 
@@ -52,6 +59,7 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
         raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if isinstance(window, _SessionWindow):

@@ -215,3 +215,24 @@ def test_round_digits_and_strftime_format_may_be_columns():
                                         pw.this.x))
     result = t.select(r=pw.this.x.num.round(pw.this.d), s=pw.this.t.dt.strftime(pw.this.fmt))
     assert rows(result) == [(1.2, "2024"), (5.68, "03/09")]
+
+
+def test_a_temporal_join_accepts_an_int_and_a_float_time_column():
+    ints = pw.debug.table_from_markdown(
+        """
+        t | a
+        1 | 10
+        3 | 30
+        """
+    )
+    floats = pw.debug.table_from_markdown(
+        """
+        t   | g
+        1.0 | 7
+        2.5 | 8
+        """
+    )
+    joined = ints.interval_join(floats, ints.t, floats.t, pw.temporal.interval(-1, 1)).select(
+        pw.left.a, pw.right.g
+    )
+    assert rows(joined) == [(10, 7), (30, 8)]
