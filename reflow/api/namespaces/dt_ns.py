@@ -358,7 +358,7 @@ class DateTimeNamespace:
         >>> pw.debug.compute_and_print(t.select(d=pw.this.a.dt.subtract_date_time_in_timezone(
         ...     pw.this.b, "Europe/Warsaw")), include_id=False)
         d
-        1:00:00
+        0 days 01:00:00
         """
         timezone = _check_timezone(
             timezone, "dt.subtract_date_time_in_timezone: timezone", self._expr
@@ -448,7 +448,7 @@ class DateTimeNamespace:
         >>> pw.debug.compute_and_print(t.select(d=pw.this.n.dt.to_duration("s")),
         ...                            include_id=False)
         d
-        0:01:30
+        0 days 00:01:30
         """
         return self._from_number("to_duration", unit, dt.DURATION, pl.Duration("ns"))
 
