@@ -73,6 +73,7 @@ _LAZY = {
     "utils": ("reflow.stdlib.utils", None),
     "universes": ("reflow.universes", None),
     "statistical": ("reflow.statistical", None),
+    "sql": ("reflow.api.sql", "sql"),
     "table_transformer": ("reflow.api.transformers", "table_transformer"),
     "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
     "TableSlice": ("reflow.api.table_slice", "TableSlice"),
