@@ -117,6 +117,9 @@ class _Translator:
         raise self.fail(f"cannot read from {node.sql()}")
 
     def select(self, node: Any) -> Table:
+        for clause in ("order", "limit", "offset", "windows", "qualify", "distinct"):
+            if node.args.get(clause):
+                raise self.fail(f"{clause.upper()} is not supported (in {node.sql()})")
         from_ = node.args.get("from_") or node.args.get("from")
         if from_ is None:
             raise self.fail("a SELECT needs FROM")

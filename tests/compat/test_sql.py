@@ -81,3 +81,10 @@ def test_mistakes_are_reported_with_the_standard_types():
         pw.sql("SELECT city, SUM(amount) AS s FROM o GROUP BY customer", o=orders())
     with pytest.raises(ValueError, match="parse"):
         pw.sql("SELEC a FRM", o=orders())
+
+
+def test_unsupported_clauses_are_refused_not_ignored():
+    for query in ("SELECT city FROM o ORDER BY city", "SELECT city FROM o LIMIT 1",
+                  "SELECT DISTINCT city FROM o"):
+        with pytest.raises(ValueError, match="not supported"):
+            pw.sql(query, o=orders())
