@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema, schema_from_types
 from reflow.api.table import Table
 from reflow.io import python as python_io
+from reflow.plan import dtypes as dt
 
 
 class _Generator(python_io.ConnectorSubject):

@@ -6,12 +6,12 @@ import bisect
 from enum import Enum
 from typing import Any
 
-from reflow.api import expression as ex
 from reflow.api import reducers
 from reflow.api.functions import apply_with_type, make_tuple
 from reflow.api.table import Table
-from reflow.api.trace import BuildTypeError, user_frame
 from reflow.engine.values import Pointer
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildTypeError, user_frame
 
 
 class InterpolateMode(Enum):

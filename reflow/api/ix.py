@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.table import Table
-from reflow.api.trace import BuildKeyError, BuildTypeError, BuildValueError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import (
+    BuildKeyError,
+    BuildTypeError,
+    BuildValueError,
+    user_frame,
+)
 
 
 class IxColumn(ex.ColumnExpression):
@@ -94,6 +99,8 @@ class IxRow:
 
     Its columns can only be used inside ``select`` of the table the pointer refers to.
     """
+
+    _lookup: Lookup
 
     def __init__(self, lookup: Lookup) -> None:
         object.__setattr__(self, "_lookup", lookup)
@@ -274,8 +281,12 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
                 "ix() got an Optional pointer; pass optional=True to get None for None pointers",
                 lookup.where,
             )
-        joined = keyed.join(indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left")
-        columns = {name: ex.ThisReference("left", name) for name in names}
+        joined = keyed.join(
+            indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left"
+        )
+        columns: dict[str, ex.ColumnExpression] = {
+            name: ex.ThisReference("left", name) for name in names
+        }
         for name in sorted(used):
             columns[_ix_name(position, name)] = lookup.value(name)
         current = joined.select(**columns)
@@ -316,7 +327,7 @@ def rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
 
 
 def _rewrite(expr: ex.ColumnExpression, old: Table, index: dict) -> Any:
-    """``_rebind_to`` that also replaces lookups by the columns the joins added."""
+    """``rebind_to`` that also replaces lookups by the columns the joins added."""
     if isinstance(expr, IxColumn):
         return ex.ThisReference("this", _ix_name(index[id(expr.lookup)], expr.name))
     if isinstance(expr, ex.ColumnReference):

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildKeyError, BuildTypeError, BuildValueError
+from reflow.api.this import ThisWithout
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildKeyError, BuildTypeError, BuildValueError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -117,14 +118,15 @@ def named_expressions(
     name computed columns."""
     outputs: dict[str, ex.ColumnExpression] = {}
     for arg in args:
-        if isinstance(arg, ex.ThisWithout):
+        name: str | None
+        if isinstance(arg, ThisWithout):
             for name in columns_of(arg.side):
                 # As in Pathway, a prefix or suffix names the columns for ``without`` only:
                 # unpacked into a select, the columns keep their own names.
                 if name not in arg.names and arg.prefix + name + arg.suffix not in arg.names:
                     outputs[name] = ex.ThisReference(arg.side, name)
-        elif isinstance(arg, ex.ColumnExpression) and arg._name():
-            outputs[arg._name()] = arg
+        elif isinstance(arg, ex.ColumnExpression) and (name := arg._name()):
+            outputs[name] = arg
         else:
             raise BuildTypeError(
                 f"positional arguments must be column references, got {arg!r}; "

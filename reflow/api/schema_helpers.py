@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import (
     _NO_DEFAULT,
     ColumnDefinition,
@@ -13,6 +12,7 @@ from reflow.api.schema import (
     Schema,
     _schema_from_columns,
 )
+from reflow.plan import dtypes as dt
 
 
 def schema_from_dict(

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import expression as ex
 from reflow.api import reducers
 from reflow.api.functions import coalesce, if_else
 from reflow.api.table import Table
-from reflow.api.trace import BuildKeyError, BuildValueError, user_frame
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildKeyError, BuildValueError, user_frame
 
 
 def sql(query: str, **kwargs: Table) -> Table:

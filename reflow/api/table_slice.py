@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reflow.api import expression as ex
-from reflow.api.trace import BuildKeyError
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildKeyError
 
 
 class TableSlice:

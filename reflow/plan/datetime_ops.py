@@ -1,7 +1,7 @@
-"""The ``.dt`` namespace: date, time and duration operations.
+"""The date-time functions of expressions (behind ``.dt``): result types and Polars kernels.
 
-Date-times are stored as Polars ``Datetime("ns")`` (naive) or ``Datetime("ns", "UTC")``,
-durations as ``Duration("ns")``. Format strings use Python's ``strftime`` codes.
+The API's namespace (``reflow.api.namespaces.datetimes``) names them; each builds a plan
+expression node.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.expression import TypedPolarsCall
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.expr import TypedPolarsCall
 
 _TIMES = (dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -64,7 +64,7 @@ _duration_field = _column_to((dt.DURATION,), "a Duration", dt.INT)
 
 def _chrono_format(fmt: str, parsing: bool) -> str:
     """Translate Python's ``%f`` (microseconds) into the chrono format Polars uses."""
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(fmt):
         if fmt[i] == "%" and i + 1 < len(fmt):
@@ -177,35 +177,17 @@ def _check_timezone(timezone: Any, what: str, node: ex.ColumnExpression) -> str:
     return timezone
 
 
-class DateTimeNamespace:
-    """Date-time operations on a column: ``pw.this.t.dt.year()``.
-
-    >>> import reflow as pw, datetime
-    >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-    ...                              [(datetime.datetime(2024, 5, 17, 12, 0),)])
-    >>> pw.debug.compute_and_print(t.select(y=pw.this.t.dt.year()), include_id=False)
-    y
-    2024
-    """
+class DateTimeOps:
+    """The plan operations behind ``.dt``: each method builds the expression node of one
+    date-time function of the column ``expr``."""
 
     def __init__(self, expr: ex.ColumnExpression) -> None:
         self._expr = expr
 
     # --- parsing and formatting ---------------------------------------------------------------
     def strptime(self, fmt: str, contains_timezone: bool | None = None) -> ex.ColumnExpression:
-        """Parse strings with the Python format ``fmt``; a string that does not match is an error.
-
-        The result is a ``DateTimeUtc`` when the format has ``%z`` (or ``contains_timezone``
-        is true), a ``DateTimeNaive`` otherwise.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str),
-        ...                              [("2024-05-17 12:30:45.25",)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(t=pw.this.s.dt.strptime("%Y-%m-%d %H:%M:%S.%f")), include_id=False)
-        t
-        2024-05-17 12:30:45.250000
-        """
+        """Parse strings with the Python format ``fmt``; a string that does not match is an
+        error."""
         fmt = _static_str(fmt, "dt.strptime: fmt", self._expr)
         aware = contains_timezone if contains_timezone is not None else "%z" in fmt
         storage = _UTC if aware else _NAIVE
@@ -226,16 +208,8 @@ class DateTimeNamespace:
         )
 
     def strftime(self, fmt: str) -> ex.ColumnExpression:
-        """Format date-times as strings with the Python format ``fmt``.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 8, 5, 0, 250),)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(s=pw.this.t.dt.strftime("%d.%m.%Y %H:%M:%S.%f")), include_id=False)
-        s
-        17.05.2024 08:05:00.000250
-        """
+        """Format date-times as strings with the Python format ``fmt`` (which may be a
+        column)."""
         if isinstance(fmt, ex.ColumnExpression):
             # a format per row: Python's strftime, row by row
             def format_row(t: datetime.datetime, row_fmt: str) -> str:
@@ -263,16 +237,7 @@ class DateTimeNamespace:
 
     # --- time zones -----------------------------------------------------------------------
     def to_utc(self, from_timezone: str) -> ex.ColumnExpression:
-        """Read naive date-times as local times in ``from_timezone`` and convert them to UTC.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 0),)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(u=pw.this.t.dt.to_utc("Europe/Warsaw")), include_id=False)
-        u
-        2024-05-17 10:00:00+00:00
-        """
+        """Read naive date-times as local times in ``from_timezone`` and convert them to UTC."""
         timezone = _check_timezone(from_timezone, "dt.to_utc: from_timezone", self._expr)
         return ex.PolarsCall(
             "dt.to_utc", [self._expr], lambda t: _naive_to_utc(t, timezone),
@@ -282,18 +247,7 @@ class DateTimeNamespace:
         )
 
     def to_naive_in_timezone(self, timezone: str) -> ex.ColumnExpression:
-        """The local (naive) time in ``timezone`` of UTC date-times.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(t=pw.DateTimeUtc),
-        ...     [(datetime.datetime(2024, 5, 17, 12, 0, tzinfo=datetime.timezone.utc),)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(n=pw.this.t.dt.to_naive_in_timezone("America/New_York")),
-        ...     include_id=False)
-        n
-        2024-05-17 08:00:00
-        """
+        """The local (naive) time in ``timezone`` of UTC date-times."""
         timezone = _check_timezone(timezone, "dt.to_naive_in_timezone: timezone", self._expr)
         return ex.PolarsCall(
             "dt.to_naive_in_timezone", [self._expr], lambda t: _utc_to_naive(t, timezone),
@@ -301,31 +255,13 @@ class DateTimeNamespace:
         )
 
     def add_duration_in_timezone(self, duration: Any, timezone: str) -> ex.ColumnExpression:
-        """Add ``duration`` to naive local times of ``timezone``, across DST changes.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 3, 31, 1, 30),)])
-        >>> pw.debug.compute_and_print(t.select(n=pw.this.t.dt.add_duration_in_timezone(
-        ...     datetime.timedelta(hours=1), "Europe/Warsaw")), include_id=False)
-        n
-        2024-03-31 03:30:00
-        """
+        """Add ``duration`` to naive local times of ``timezone``, across DST changes."""
         return self._shift_in_timezone("add_duration_in_timezone", duration, timezone, 1)
 
     def subtract_duration_in_timezone(
         self, duration: Any, timezone: str
     ) -> ex.ColumnExpression:
-        """Subtract ``duration`` from naive local times of ``timezone``, across DST changes.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 3, 31, 3, 30),)])
-        >>> pw.debug.compute_and_print(t.select(n=pw.this.t.dt.subtract_duration_in_timezone(
-        ...     datetime.timedelta(hours=1), "Europe/Warsaw")), include_id=False)
-        n
-        2024-03-31 01:30:00
-        """
+        """Subtract ``duration`` from naive local times of ``timezone``, across DST changes."""
         return self._shift_in_timezone("subtract_duration_in_timezone", duration, timezone, -1)
 
     def _shift_in_timezone(
@@ -349,17 +285,7 @@ class DateTimeNamespace:
     def subtract_date_time_in_timezone(
         self, date_time: Any, timezone: str
     ) -> ex.ColumnExpression:
-        """The duration between two naive local times of ``timezone``, across DST changes.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(a=pw.DateTimeNaive, b=pw.DateTimeNaive),
-        ...     [(datetime.datetime(2024, 3, 31, 3, 0), datetime.datetime(2024, 3, 31, 1, 0))])
-        >>> pw.debug.compute_and_print(t.select(d=pw.this.a.dt.subtract_date_time_in_timezone(
-        ...     pw.this.b, "Europe/Warsaw")), include_id=False)
-        d
-        0 days 01:00:00
-        """
+        """The duration between two naive local times of ``timezone``, across DST changes."""
         timezone = _check_timezone(
             timezone, "dt.subtract_date_time_in_timezone: timezone", self._expr
         )
@@ -380,20 +306,7 @@ class DateTimeNamespace:
 
     # --- timestamps -------------------------------------------------------------------------
     def timestamp(self, unit: str | None = None) -> ex.ColumnExpression:
-        """Time since the Unix epoch (naive date-times are read as UTC).
-
-        Without ``unit``: an int number of nanoseconds; with ``unit`` (``"s"``, ``"ms"``,
-        ``"us"`` or ``"ns"``): a float in that unit.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(1970, 1, 2, 0, 0, 1, 500000),)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(s=pw.this.t.dt.timestamp("s"), ns=pw.this.t.dt.timestamp()),
-        ...     include_id=False)
-        s       | ns
-        86401.5 | 86401500000000
-        """
+        """Time since the Unix epoch (naive date-times are read as UTC)."""
         factor = None if unit is None else _unit_factor(unit, self._expr)
 
         def kernel(t: pl.Expr) -> pl.Expr:
@@ -407,49 +320,16 @@ class DateTimeNamespace:
         return ex.PolarsCall("dt.timestamp", [self._expr], kernel, result_type)
 
     def from_timestamp(self, unit: str) -> ex.ColumnExpression:
-        """Naive date-times from numbers of ``unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``)
-        since the Unix epoch.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... ts
-        ... 1700000000
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(t=pw.this.ts.dt.from_timestamp("s")),
-        ...                            include_id=False)
-        t
-        2023-11-14 22:13:20
-        """
+        """Naive date-times from numbers of ``unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) since
+        the Unix epoch."""
         return self._from_number("from_timestamp", unit, dt.DATE_TIME_NAIVE, _NAIVE)
 
     def utc_from_timestamp(self, unit: str) -> ex.ColumnExpression:
-        """UTC date-times from numbers of ``unit`` since the Unix epoch.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... ts
-        ... 1700000000.5
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(t=pw.this.ts.dt.utc_from_timestamp("s")),
-        ...                            include_id=False)
-        t
-        2023-11-14 22:13:20.500000+00:00
-        """
+        """UTC date-times from numbers of ``unit`` since the Unix epoch."""
         return self._from_number("utc_from_timestamp", unit, dt.DATE_TIME_UTC, _UTC)
 
     def to_duration(self, unit: str) -> ex.ColumnExpression:
-        """Durations from numbers of ``unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... n
-        ... 90
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(d=pw.this.n.dt.to_duration("s")),
-        ...                            include_id=False)
-        d
-        0 days 00:01:30
-        """
+        """Durations from numbers of ``unit`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``)."""
         return self._from_number("to_duration", unit, dt.DURATION, pl.Duration("ns"))
 
     def _from_number(
@@ -485,29 +365,11 @@ class DateTimeNamespace:
     # --- rounding ---------------------------------------------------------------------------
     def floor(self, duration: Any) -> ex.ColumnExpression:
         """Round date-times down to a multiple of ``duration`` (a ``timedelta``, a Duration
-        expression or a string such as ``"15min"``).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 44),)])
-        >>> pw.debug.compute_and_print(t.select(f=pw.this.t.dt.floor("15min")),
-        ...                            include_id=False)
-        f
-        2024-05-17 12:30:00
-        """
+        expression or a string such as ``"15min"``)."""
         return self._round_to("floor", duration, half=False)
 
     def round(self, duration: Any) -> ex.ColumnExpression:
-        """Round date-times to the nearest multiple of ``duration`` (halves round up).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30),)])
-        >>> pw.debug.compute_and_print(t.select(r=pw.this.t.dt.round(datetime.timedelta(hours=1))),
-        ...                            include_id=False)
-        r
-        2024-05-17 13:00:00
-        """
+        """Round date-times to the nearest multiple of ``duration`` (halves round up)."""
         return self._round_to("round", duration, half=True)
 
     def _round_to(self, name: str, duration: Any, half: bool) -> ex.ColumnExpression:
@@ -539,130 +401,43 @@ class DateTimeNamespace:
         )
 
     def year(self) -> ex.ColumnExpression:
-        """The year.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.year()), include_id=False)
-        v
-        2024
-        """
+        """The year."""
         return self._field("year", lambda t: t.dt.year())
 
     def month(self) -> ex.ColumnExpression:
-        """The month, 1 to 12.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(
-        ...     month=pw.this.t.dt.month(), day=pw.this.t.dt.day(), hour=pw.this.t.dt.hour(),
-        ...     minute=pw.this.t.dt.minute(), second=pw.this.t.dt.second(),
-        ...     weekday=pw.this.t.dt.weekday()
-        ... ), include_id=False)
-        month | day | hour | minute | second | weekday
-        5     | 17  | 12   | 30     | 45     | 4
-        """
+        """The month, 1 to 12."""
         return self._field("month", lambda t: t.dt.month())
 
     def day(self) -> ex.ColumnExpression:
-        """The day of the month, 1 to 31.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.day()), include_id=False)
-        v
-        17
-        """
+        """The day of the month, 1 to 31."""
         return self._field("day", lambda t: t.dt.day())
 
     def hour(self) -> ex.ColumnExpression:
-        """The hour, 0 to 23.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.hour()), include_id=False)
-        v
-        12
-        """
+        """The hour, 0 to 23."""
         return self._field("hour", lambda t: t.dt.hour())
 
     def minute(self) -> ex.ColumnExpression:
-        """The minute, 0 to 59.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.minute()), include_id=False)
-        v
-        30
-        """
+        """The minute, 0 to 59."""
         return self._field("minute", lambda t: t.dt.minute())
 
     def second(self) -> ex.ColumnExpression:
-        """The second, 0 to 59.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.second()), include_id=False)
-        v
-        45
-        """
+        """The second, 0 to 59."""
         return self._field("second", lambda t: t.dt.second())
 
     def millisecond(self) -> ex.ColumnExpression:
-        """The fraction of the second in whole milliseconds, 0 to 999.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(
-        ...     millisecond=pw.this.t.dt.millisecond(), microsecond=pw.this.t.dt.microsecond(),
-        ...     nanosecond=pw.this.t.dt.nanosecond()
-        ... ), include_id=False)
-        millisecond | microsecond | nanosecond
-        123         | 123456      | 123456000
-        """
+        """The fraction of the second in whole milliseconds, 0 to 999."""
         return self._field("millisecond", lambda t: t.dt.millisecond())
 
     def microsecond(self) -> ex.ColumnExpression:
-        """The fraction of the second in whole microseconds, 0 to 999999.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.microsecond()), include_id=False)
-        v
-        123456
-        """
+        """The fraction of the second in whole microseconds, 0 to 999999."""
         return self._field("microsecond", lambda t: t.dt.microsecond())
 
     def nanosecond(self) -> ex.ColumnExpression:
-        """The fraction of the second in nanoseconds, 0 to 999999999.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.nanosecond()), include_id=False)
-        v
-        123456000
-        """
+        """The fraction of the second in nanoseconds, 0 to 999999999."""
         return self._field("nanosecond", lambda t: t.dt.nanosecond())
 
     def weekday(self) -> ex.ColumnExpression:
-        """The day of the week: 0 for Monday to 6 for Sunday.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(t=pw.DateTimeNaive),
-        ...                              [(datetime.datetime(2024, 5, 17, 12, 30, 45, 123456),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.t.dt.weekday()), include_id=False)
-        v
-        4
-        """
+        """The day of the week: 0 for Monday to 6 for Sunday."""
         return self._field("weekday", lambda t: t.dt.weekday().cast(pl.Int64) - 1)
 
     # --- duration fields --------------------------------------------------------------------
@@ -672,18 +447,7 @@ class DateTimeNamespace:
         )
 
     def weeks(self) -> ex.ColumnExpression:
-        """The duration in whole weeks (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(d=pw.Duration),
-        ...                              [(datetime.timedelta(days=9, hours=3),)])
-        >>> pw.debug.compute_and_print(t.select(
-        ...     weeks=pw.this.d.dt.weeks(), days=pw.this.d.dt.days(), hours=pw.this.d.dt.hours(),
-        ...     minutes=pw.this.d.dt.minutes(), seconds=pw.this.d.dt.seconds()
-        ... ), include_id=False)
-        weeks | days | hours | minutes | seconds
-        1     | 9    | 219   | 13140   | 788400
-        """
+        """The duration in whole weeks (rounded toward zero)."""
         def weeks(d: pl.Expr) -> pl.Expr:
             days = d.dt.total_days().cast(pl.Int64)
             return days.sign() * (days.abs() // 7)
@@ -691,95 +455,29 @@ class DateTimeNamespace:
         return self._total("weeks", weeks)
 
     def days(self) -> ex.ColumnExpression:
-        """The duration in whole days (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.days()), include_id=False)
-        v
-        9
-        """
+        """The duration in whole days (rounded toward zero)."""
         return self._total("days", lambda d: d.dt.total_days())
 
     def hours(self) -> ex.ColumnExpression:
-        """The duration in whole hours (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.hours()), include_id=False)
-        v
-        219
-        """
+        """The duration in whole hours (rounded toward zero)."""
         return self._total("hours", lambda d: d.dt.total_hours())
 
     def minutes(self) -> ex.ColumnExpression:
-        """The duration in whole minutes (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.minutes()), include_id=False)
-        v
-        13140
-        """
+        """The duration in whole minutes (rounded toward zero)."""
         return self._total("minutes", lambda d: d.dt.total_minutes())
 
     def seconds(self) -> ex.ColumnExpression:
-        """The duration in whole seconds (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.seconds()), include_id=False)
-        v
-        788405
-        """
+        """The duration in whole seconds (rounded toward zero)."""
         return self._total("seconds", lambda d: d.dt.total_seconds())
 
     def milliseconds(self) -> ex.ColumnExpression:
-        """The duration in whole milliseconds (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(d=pw.Duration),
-        ...                              [(datetime.timedelta(seconds=1, microseconds=2500),)])
-        >>> pw.debug.compute_and_print(t.select(
-        ...     milliseconds=pw.this.d.dt.milliseconds(),
-        ...     microseconds=pw.this.d.dt.microseconds(),
-        ...     nanoseconds=pw.this.d.dt.nanoseconds()
-        ... ), include_id=False)
-        milliseconds | microseconds | nanoseconds
-        1002         | 1002500      | 1002500000
-        """
+        """The duration in whole milliseconds (rounded toward zero)."""
         return self._total("milliseconds", lambda d: d.dt.total_milliseconds())
 
     def microseconds(self) -> ex.ColumnExpression:
-        """The duration in whole microseconds (rounded toward zero).
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.microseconds()), include_id=False)
-        v
-        788405000007
-        """
+        """The duration in whole microseconds (rounded toward zero)."""
         return self._total("microseconds", lambda d: d.dt.total_microseconds())
 
     def nanoseconds(self) -> ex.ColumnExpression:
-        """The duration in nanoseconds.
-
-        >>> import reflow as pw, datetime
-        >>> t = pw.debug.table_from_rows(
-        ...     pw.schema_from_types(d=pw.Duration),
-        ...     [(datetime.timedelta(days=9, hours=3, seconds=5, microseconds=7),)])
-        >>> pw.debug.compute_and_print(t.select(v=pw.this.d.dt.nanoseconds()), include_id=False)
-        v
-        788405000007000
-        """
+        """The duration in nanoseconds."""
         return self._total("nanoseconds", lambda d: d.dt.total_nanoseconds())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.values import Json
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 _CONVERTERS = {
     dt.INT: Json.as_int, dt.FLOAT: Json.as_float, dt.STR: Json.as_str, dt.BOOL: Json.as_bool,
@@ -57,7 +57,7 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
     n | x   | s | b    | z | m
     2 | 0.5 | a | True |   |
     """
-    method = _CONVERTERS[target]
+    method = _CONVERTERS[target]  # type: ignore[index]
     name = f"as_{target.typehint().__name__}"
 
     def convert(value: Json) -> object:

@@ -1,21 +1,24 @@
-"""Column expressions: the tree a user builds with ``pw.this.a + 1`` and friends.
+"""Expression nodes: the vocabulary of column computations the plan compiles.
 
-Building an expression computes nothing. When a table operation receives an expression it is
-*resolved* against that table: references are bound to input columns, every node gets its
-``dtype`` and type errors are raised with the user's line. The plan layer then compiles the
-resolved tree into vectorized Polars kernels.
+``pw.this.a + 1`` builds a tree of these nodes; building computes nothing. When a table
+operation receives an expression it is *resolved* against that table (``api/resolve.py``):
+references are bound to ``InputColumn``s, every node gets its ``dtype`` and type errors are
+raised with the user's line. The compiler (``plan/compile.py``) turns the resolved tree into
+vectorized Polars kernels. The ``.str``, ``.dt``, ``.num`` namespaces and the Json converters
+(``as_int``, ...) are builders of the API layer, attached to ``ColumnExpression`` by
+``reflow.api.namespaces``.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api.trace import (
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import (
     BuildAttributeError,
     BuildError,
     BuildIndexError,
@@ -24,11 +27,6 @@ from reflow.api.trace import (
     BuildValueError,
     user_frame,
 )
-
-if TYPE_CHECKING:
-    from reflow.api.namespaces.dt_ns import DateTimeNamespace
-    from reflow.api.namespaces.num_ns import NumericalNamespace
-    from reflow.api.namespaces.str_ns import StringNamespace
 
 PolarsKernel = Callable[..., pl.Expr]
 
@@ -46,7 +44,8 @@ class ColumnExpression:
     30
     """
 
-    dtype: dt.DType | None = None
+    # Set when the expression is resolved; the plan only ever sees resolved expressions.
+    dtype: dt.DType = None  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._where = user_frame()
@@ -151,7 +150,7 @@ class ColumnExpression:
         return UnaryOp("~", self)
 
     def __abs__(self) -> ColumnExpression:
-        return self.num.abs()
+        return self.num.abs()  # type: ignore[attr-defined]  # attached by reflow.api
 
     __hash__ = object.__hash__
 
@@ -183,31 +182,6 @@ class ColumnExpression:
         """True where the value is not ``None``."""
         return IsNone(self, negate=True)
 
-    def as_int(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
-        """Json value as int (``None`` for JSON null, error when it is not a number); ``default``
-        replaces None, ``unwrap=True`` makes the result non-optional (None is an error)."""
-        from reflow.api.namespaces.json_ns import json_as_with
-
-        return json_as_with(self, dt.INT, default, unwrap)
-
-    def as_float(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
-        """Json value as float (see ``as_int``)."""
-        from reflow.api.namespaces.json_ns import json_as_with
-
-        return json_as_with(self, dt.FLOAT, default, unwrap)
-
-    def as_str(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
-        """Json value as str (see ``as_int``)."""
-        from reflow.api.namespaces.json_ns import json_as_with
-
-        return json_as_with(self, dt.STR, default, unwrap)
-
-    def as_bool(self, default: Any = None, unwrap: bool = False) -> ColumnExpression:
-        """Json value as bool (see ``as_int``)."""
-        from reflow.api.namespaces.json_ns import json_as_with
-
-        return json_as_with(self, dt.BOOL, default, unwrap)
-
     def to_string(self) -> ColumnExpression:
         """The value as text, written as Pathway writes it: date-times in ISO form with
         nanoseconds, durations in nanoseconds, Json compactly, anything else as ``str()``.
@@ -224,24 +198,6 @@ class ColumnExpression:
         from reflow.api.text import to_text
 
         return RowwiseCall("to_string", to_text, (self,), dt.STR)
-
-    @property
-    def str(self) -> StringNamespace:
-        from reflow.api.namespaces.str_ns import StringNamespace
-
-        return StringNamespace(self)
-
-    @property
-    def dt(self) -> DateTimeNamespace:
-        from reflow.api.namespaces.dt_ns import DateTimeNamespace
-
-        return DateTimeNamespace(self)
-
-    @property
-    def num(self) -> NumericalNamespace:
-        from reflow.api.namespaces.num_ns import NumericalNamespace
-
-        return NumericalNamespace(self)
 
 
 def wrap_arg(value: Any) -> ColumnExpression:
@@ -849,89 +805,3 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
     if op == "%" and a == b == dt.DURATION:
         return dt.DURATION
     return None
-
-
-class ThisSide:
-    """``pw.this``, ``pw.left`` and ``pw.right``: column references by name, bound later.
-
-    >>> import reflow as pw
-    >>> pw.this.price
-    pw.this.price
-    """
-
-    def __init__(self, side: str) -> None:
-        object.__setattr__(self, "_side", side)
-
-    def __getattr__(self, name: str) -> ThisReference:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return ThisReference(self._side, name)
-
-    def __getitem__(self, name: str | list[str]) -> Any:
-        if isinstance(name, list):
-            return [ThisReference(self._side, n) for n in name]
-        return ThisReference(self._side, name)
-
-    def without(self, *columns: Any) -> ThisWithout:
-        """All columns of the table but ``columns`` (in ``select``)."""
-        names = [c if isinstance(c, str) else c.name for c in columns]
-        return ThisWithout(self._side, names)
-
-    def with_prefix(self, prefix: str) -> ThisWithout:
-        """All columns of the table, named with ``prefix`` for a following ``without``; as in
-        Pathway, unpacked into a ``select`` they keep their own names.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... a | b
-        ... 1 | 2
-        ... ''')
-        >>> t.select(*pw.this.with_prefix("p_").without("p_a")).column_names()
-        ['b']
-        """
-        return ThisWithout(self._side, [], prefix=prefix)
-
-    def with_suffix(self, suffix: str) -> ThisWithout:
-        """All columns of the table, renamed with ``suffix``."""
-        return ThisWithout(self._side, [], suffix=suffix)
-
-    def pointer_from(self, *args: Any, optional: bool = False, instance: Any = None) -> Any:
-        """The id ``with_id_from``/``groupby`` gives a row with key ``args`` (as
-        ``table.pointer_from``)."""
-        if instance is not None:
-            args = (*args, instance)
-        return PointerFrom(*args, optional=optional)
-
-    def __iter__(self):
-        return iter([ThisWithout(self._side, [])])
-
-    def __repr__(self) -> str:
-        return f"pw.{self._side}"
-
-
-class ThisWithout:
-    """``pw.this.without("a")``: every column of the table except some."""
-
-    def __init__(self, side: str, names: list[str], prefix: str = "", suffix: str = "") -> None:
-        self.side = side
-        self.names = names
-        self.prefix = prefix
-        self.suffix = suffix
-
-    def without(self, *columns: Any) -> ThisWithout:
-        names = [c if isinstance(c, str) else c.name for c in columns]
-        return ThisWithout(self.side, [*self.names, *names], self.prefix, self.suffix)
-
-    def with_prefix(self, prefix: str) -> ThisWithout:
-        return ThisWithout(self.side, self.names, prefix + self.prefix, self.suffix)
-
-    def with_suffix(self, suffix: str) -> ThisWithout:
-        return ThisWithout(self.side, self.names, self.prefix, self.suffix + suffix)
-
-    def __iter__(self):
-        return iter([self])
-
-
-this = ThisSide("this")
-left = ThisSide("left")
-right = ThisSide("right")
