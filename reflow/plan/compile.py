@@ -340,6 +340,12 @@ class ExpressionCompiler:
         return Compiled(cast, any_error(arg.error, failed))
 
     def _c_DeclareType(self, node: ex.DeclareType, guard) -> Compiled:
+        if node.arg.dtype.polars() == pl.Object and node.dtype.polars() != pl.Object:
+            # Python objects declared as a type stored natively: move them into that storage
+            # (a value of another type becomes an error naming it).
+            return self._rowwise(
+                "declare_type", _identity, [node.arg], node.dtype, guard, node._where
+            )
         return self.compile(node.arg, guard)
 
     def _c_Unwrap(self, node: ex.Unwrap, guard) -> Compiled:
@@ -464,6 +470,10 @@ class ExpressionCompiler:
         raise BuildValueError(
             f"reducer {node.reducer.name} can only be used inside reduce()", node._where
         )
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _report_new_errors(

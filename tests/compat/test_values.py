@@ -236,3 +236,21 @@ def test_a_temporal_join_accepts_an_int_and_a_float_time_column():
         pw.left.a, pw.right.g
     )
     assert rows(joined) == [(10, 7), (30, 8)]
+
+
+def test_declare_type_moves_python_objects_into_the_declared_storage():
+    t = pw.debug.table_from_markdown(
+        """
+        a | s
+        1 | x
+        2 | y
+        """
+    )
+    loose = t.select(o=pw.apply(lambda a: a, pw.this.a), os=pw.apply(lambda s: s, pw.this.s))
+    typed = loose.select(
+        n=pw.declare_type(int, pw.this.o) + 1, u=pw.declare_type(str, pw.this.os).str.upper()
+    )
+    assert rows(typed) == [(2, "X"), (3, "Y")]
+    wrong = loose.select(n=pw.declare_type(int, pw.this.os))
+    with pytest.raises(TypeError, match="not of type INT"):
+        rows(wrong)
