@@ -345,6 +345,25 @@ class JoinResult:
         """
         return self.groupby().reduce(*args, **kwargs)
 
+    # --- chained joins ---------------------------------------------------------------------------
+    def join(self, other: Table, *on: Any, how: Any = None, **kwargs: Any) -> Any:
+        """Join this join's pairs with ``other`` (see ``reflow.api.join_chain``)."""
+        from reflow.api.join_chain import join_result_join
+
+        return join_result_join(self, other, *on, how=how, **kwargs)
+
+    def join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.INNER, **kwargs)
+
+    def join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.LEFT, **kwargs)
+
+    def join_right(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.RIGHT, **kwargs)
+
+    def join_outer(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.OUTER, **kwargs)
+
     # --- reference rewriting --------------------------------------------------------------------
     def _named(self, args: tuple, kwargs: dict, where: str) -> dict[str, ex.ColumnExpression]:
         return named_expressions(

@@ -216,3 +216,37 @@ def test_sum_strict_is_for_float_columns():
 def test_run_options_of_pathway_are_accepted_by_debug_helpers():
     rows_seen = pw.debug.table_to_dicts(scores(), event_loop=None, udf_cache_directory=None)
     assert len(rows_seen[0]) == 2
+
+
+def test_chained_joins_read_columns_of_every_input():
+    a = pw.debug.table_from_markdown(
+        """
+        k | x
+        1 | 10
+        2 | 20
+        3 | 30
+        """
+    )
+    b = pw.debug.table_from_markdown(
+        """
+        k | y
+        1 | 100
+        2 | 200
+        """
+    )
+    c = pw.debug.table_from_markdown(
+        """
+        y   | z
+        100 | 7
+        300 | 9
+        """
+    )
+    inner = a.join(b, a.k == b.k).join(c, b.y == c.y)
+    assert rows(inner.select(a.x, b.y, c.z)) == [(10, 100, 7)]
+    assert rows(inner.select(*pw.left, pw.right.z)) == [(1, 10, 100, 7)]
+    assert rows(inner.reduce(s=pw.reducers.sum(a.x + c.z))) == [(17,)]
+    assert rows(inner.filter(a.x > 5).select(q=a.x * c.z)) == [(70,)]
+    left = a.join_left(b, a.k == b.k).join_left(c, pw.left.y == pw.right.y)
+    assert rows(left.select(a.x, pw.left.y, c.z)) == [
+        (10, 100, 7), (20, 200, None), (30, None, None)
+    ]
