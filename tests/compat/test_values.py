@@ -254,3 +254,12 @@ def test_declare_type_moves_python_objects_into_the_declared_storage():
     wrong = loose.select(n=pw.declare_type(int, pw.this.os))
     with pytest.raises(TypeError, match="not of type INT"):
         rows(wrong)
+
+
+def test_json_values_print_and_convert_as_in_pathway():
+    assert repr(pw.Json({"a": 1})) == "pw.Json({'a': 1})"
+    assert str(pw.Json({"w": "żółw"})) == '{"w": "żółw"}'
+    assert pw.Json((1, 2)) == pw.Json([1, 2])
+    t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"n": 1.0},)])
+    with pytest.raises(ValueError, match="cannot convert JSON value 1.0 to an int"):
+        rows(t.select(v=pw.this.j["n"].as_int()))
