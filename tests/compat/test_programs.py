@@ -250,3 +250,16 @@ def test_chained_joins_read_columns_of_every_input():
     assert rows(left.select(a.x, pw.left.y, c.z)) == [
         (10, 100, 7), (20, 200, None), (30, None, None)
     ]
+
+
+def test_a_python_subject_runs_again_in_every_run():
+    class Numbers(pw.io.python.ConnectorSubject):
+        def run(self):
+            for n in range(3):
+                self.next(n=n)
+
+    t = pw.io.python.read(Numbers(), schema=pw.schema_from_types(n=int))
+    first = rows_by_id(t)
+    assert sorted(first.values()) == [(0,), (1,), (2,)]
+    assert rows_by_id(t) == first  # the same rows with the same ids
+    assert rows(t.reduce(s=pw.reducers.sum(pw.this.n))) == [(3,)]
