@@ -245,6 +245,33 @@ def having(table: Table, *indexers: Any) -> Table:
 
 
 # --- select with lookups ---------------------------------------------------------------------
+def bind_this_ix(expr: Any, table: Table) -> Any:
+    """``expr`` with the columns of ``pw.this.ix(...)`` bound to ``table.ix(...)``."""
+    from reflow.api.this import ThisIxColumn
+
+    if isinstance(expr, ThisIxColumn):
+        return expr.bind(table)
+    if not isinstance(expr, ex.ColumnExpression):
+        return expr
+    children = expr._children()
+    if not children or not _has_this_ix(expr):
+        return expr
+    return expr._rebuild([bind_this_ix(child, table) for child in children])
+
+
+def _has_this_ix(expr: Any) -> bool:
+    from reflow.api.this import ThisIxColumn
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ThisIxColumn):
+            return True
+        if isinstance(node, ex.ColumnExpression):
+            stack.extend(node._children())
+    return False
+
+
 def contains_ix(expressions: Any) -> bool:
     """Whether any of ``expressions`` uses a column of ``t.ix(...)``."""
     stack = list(expressions)

@@ -225,8 +225,9 @@ class Table:
         """
         where = user_frame()
         outputs = self._named_expressions(args, kwargs, where)
-        from reflow.api.ix import contains_ix, select_with_ix
+        from reflow.api.ix import bind_this_ix, contains_ix, select_with_ix
 
+        outputs = {name: bind_this_ix(expr, self) for name, expr in outputs.items()}
         if contains_ix(outputs.values()):
             # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
             return select_with_ix(self, outputs, where)

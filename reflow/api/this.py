@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reflow.plan.expr import PointerFrom, ThisReference
+from reflow.plan.expr import ColumnExpression, PointerFrom, ThisReference
 
 
 class ThisSide:
@@ -61,6 +61,22 @@ class ThisSide:
             args = (*args, instance)
         return PointerFrom(*args, optional=optional)
 
+    def ix(self, expression: Any, *, optional: bool = False, allow_misses: bool = False) -> Any:
+        """Rows of the table this refers to, looked up by the pointers of ``expression``
+        (as ``table.ix`` in ``table.select``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 7
+        ... ''')
+        >>> t = t.select(pw.this.a, p=pw.this.id)
+        >>> pw.debug.compute_and_print(t.select(x=pw.this.ix(pw.this.p).a), include_id=False)
+        x
+        7
+        """
+        return ThisIx(self._side, expression, optional, allow_misses)
+
     def __iter__(self) -> Iterator[ThisWithout]:
         return iter([ThisWithout(self._side, [])])
 
@@ -89,6 +105,41 @@ class ThisWithout:
 
     def __iter__(self) -> Iterator[ThisWithout]:
         return iter([self])
+
+
+class ThisIx:
+    """``pw.this.ix(pointer)``: its attributes are columns of the looked-up rows."""
+
+    def __init__(self, side: str, pointer: Any, optional: bool, allow_misses: bool) -> None:
+        self.side, self.pointer = side, pointer
+        self.optional, self.allow_misses = optional, allow_misses
+
+    def __getattr__(self, name: str) -> ThisIxColumn:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return ThisIxColumn(self, name)
+
+    def __getitem__(self, name: str) -> ThisIxColumn:
+        return ThisIxColumn(self, name)
+
+
+class ThisIxColumn(ColumnExpression):
+    """Column ``name`` of ``pw.this.ix(...)``; ``select`` binds it to its table's ``ix``."""
+
+    def __init__(self, lookup: ThisIx, name: str) -> None:
+        super().__init__()
+        self.lookup = lookup
+        self.name = name
+
+    def _name(self) -> str:
+        return self.name
+
+    def bind(self, table: Any) -> ColumnExpression:
+        found = table.ix(
+            self.lookup.pointer, optional=self.lookup.optional,
+            allow_misses=self.lookup.allow_misses,
+        )
+        return found[self.name]
 
 
 this = ThisSide("this")

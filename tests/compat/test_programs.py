@@ -263,3 +263,16 @@ def test_a_python_subject_runs_again_in_every_run():
     assert sorted(first.values()) == [(0,), (1,), (2,)]
     assert rows_by_id(t) == first  # the same rows with the same ids
     assert rows(t.reduce(s=pw.reducers.sum(pw.this.n))) == [(3,)]
+
+
+def test_pw_this_ix_looks_up_rows_of_the_selected_table():
+    t = pw.debug.table_from_markdown(
+        """
+          | a  | next
+        1 | 10 | 2
+        2 | 20 | 1
+        """
+    )
+    linked = t.select(pw.this.a, p=pw.this.pointer_from(pw.this.next))
+    result = linked.select(pw.this.a, after=pw.this.ix(pw.this.p).a + 1)
+    assert rows(result) == [(10, 21), (20, 11)]
