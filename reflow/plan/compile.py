@@ -545,6 +545,7 @@ _PY_BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "//": py_operator.floordiv,
     "%": py_operator.mod,
     "**": py_operator.pow,
+    "@": py_operator.matmul,
     "==": py_operator.eq,
     "!=": py_operator.ne,
     "<": py_operator.lt,

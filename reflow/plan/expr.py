@@ -101,6 +101,12 @@ class ColumnExpression:
     def __rmod__(self, other: Any) -> ColumnExpression:
         return BinaryOp("%", other, self)
 
+    def __matmul__(self, other: Any) -> ColumnExpression:
+        return BinaryOp("@", self, other)
+
+    def __rmatmul__(self, other: Any) -> ColumnExpression:
+        return BinaryOp("@", other, self)
+
     def __pow__(self, other: Any) -> ColumnExpression:
         return BinaryOp("**", self, other)
 
@@ -260,7 +266,7 @@ class InputColumn(ColumnExpression):
         return self.name
 
 
-_ARITHMETIC = {"+", "-", "*", "/", "//", "%", "**"}
+_ARITHMETIC = {"+", "-", "*", "/", "//", "%", "**", "@"}
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">="}
 _BOOLEAN = {"&", "|", "^"}
 
@@ -804,4 +810,6 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
             return dt.DURATION
     if op == "%" and a == b == dt.DURATION:
         return dt.DURATION
+    if op == "@" and isinstance(a, dt.Array) and isinstance(b, dt.Array):
+        return dt.ANY  # an array, or a number for two vectors (numpy's matmul)
     return None

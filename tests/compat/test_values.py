@@ -263,3 +263,24 @@ def test_json_values_print_and_convert_as_in_pathway():
     t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"n": 1.0},)])
     with pytest.raises(ValueError, match=r"cannot convert JSON value 1\.0 to an int"):
         rows(t.select(v=pw.this.j["n"].as_int()))
+
+
+def test_matmul_of_array_columns():
+    import numpy as np
+
+    t = pw.debug.table_from_markdown(
+        """
+        a
+        1
+        2
+        """
+    ).select(
+        pw.this.a,
+        m=pw.apply_with_type(lambda a: np.array([[a, 0], [0, a]]), np.ndarray, pw.this.a),
+        v=pw.apply_with_type(lambda a: np.array([1, a]), np.ndarray, pw.this.a),
+    )
+    result = t.select(pw.this.a, q=pw.this.m @ pw.this.v, s=pw.this.v @ pw.this.v)
+    values = {a: (list(q), int(s)) for a, q, s in rows(result)}
+    assert values == {1: ([1, 1], 2), 2: ([2, 4], 5)}
+    with pytest.raises(TypeError):
+        t.select(q=pw.this.a @ pw.this.a)
