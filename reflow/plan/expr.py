@@ -764,6 +764,10 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
         if a == b or {a, b} <= numeric or _comparable_tuples(a, b):
             return dt.BOOL
         return None
+    if op == "@":
+        if isinstance(a, dt.Array) and isinstance(b, dt.Array):
+            return dt.ANY  # an array, or a number for two vectors (numpy's matmul)
+        return None
     if op in _BOOLEAN:
         if a == b == dt.BOOL:
             return dt.BOOL
@@ -810,6 +814,4 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
             return dt.DURATION
     if op == "%" and a == b == dt.DURATION:
         return dt.DURATION
-    if op == "@" and isinstance(a, dt.Array) and isinstance(b, dt.Array):
-        return dt.ANY  # an array, or a number for two vectors (numpy's matmul)
     return None
