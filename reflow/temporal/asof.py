@@ -185,9 +185,9 @@ def asof_join_right(self: Table, other: Table, self_time: Any, other_time: Any, 
     ...     pw.left.qty, pw.right.price
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
-    qty  | price
-    10   | 101
-    None | 100
+    qty | price
+    10  | 101
+        | 100
     """
     from reflow.api.join import JoinMode
 
@@ -213,11 +213,11 @@ def asof_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, 
     ...     pw.left.qty, pw.right.price
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
-    qty  | price
-    10   | 100
-    10   | 101
-    20   | 101
-    None | 100
+    qty | price
+    10  | 100
+    10  | 101
+    20  | 101
+        | 100
     """
     from reflow.api.join import JoinMode
 

@@ -125,7 +125,7 @@ def asof_now_join_left(self: Table, other: Table, *on: Any, **kwargs: Any) -> Jo
     >>> pw.debug.compute_and_print(r, include_id=False)
     item  | count
     apple | 4
-    pear  | None
+    pear  |
     """
     from reflow.api.join import JoinMode
 

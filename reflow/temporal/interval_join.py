@@ -225,7 +225,7 @@ def interval_join_left(self: Table, other: Table, self_time: Any, other_time: An
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 
@@ -253,7 +253,7 @@ def interval_join_right(self: Table, other: Table, self_time: Any, other_time: A
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
     """
     from reflow.api.join import JoinMode
@@ -282,9 +282,9 @@ def interval_join_outer(self: Table, other: Table, self_time: Any, other_time: A
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 

@@ -171,7 +171,7 @@ def window_join_left(self: Table, other: Table, self_time: Any, other_time: Any,
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 
@@ -199,7 +199,7 @@ def window_join_right(self: Table, other: Table, self_time: Any, other_time: Any
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
     """
     from reflow.api.join import JoinMode
@@ -228,9 +228,9 @@ def window_join_outer(self: Table, other: Table, self_time: Any, other_time: Any
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 

@@ -1,57 +1,73 @@
 """Expression namespaces: ``.str``, ``.dt``, ``.num`` and Json access.
 
-Their methods name plan nodes; importing this package attaches them to every
-``ColumnExpression``.
+Their methods name plan operations; importing this package attaches them to every
+``ColumnExpression``. The namespace modules load on first use, which keeps ``import reflow``
+fast.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reflow.api.namespaces.datetimes import DateTimeNamespace
-from reflow.api.namespaces.numbers import NumericalNamespace
-from reflow.api.namespaces.strings import StringNamespace
 from reflow.plan import dtypes as dt
 from reflow.plan.expr import ColumnExpression
-from reflow.plan.json_ops import json_as_with
+
+if TYPE_CHECKING:
+    from reflow.api.namespaces.datetimes import DateTimeNamespace
+    from reflow.api.namespaces.numbers import NumericalNamespace
+    from reflow.api.namespaces.strings import StringNamespace
 
 
 def _str(self: ColumnExpression) -> StringNamespace:
     """String operations (``pw.this.name.str.upper()``)."""
+    from reflow.api.namespaces.strings import StringNamespace
+
     return StringNamespace(self)
 
 
 def _dt(self: ColumnExpression) -> DateTimeNamespace:
     """Date and time operations (``pw.this.t.dt.year()``)."""
+    from reflow.api.namespaces.datetimes import DateTimeNamespace
+
     return DateTimeNamespace(self)
 
 
 def _num(self: ColumnExpression) -> NumericalNamespace:
     """Numerical operations (``pw.this.x.num.abs()``)."""
+    from reflow.api.namespaces.numbers import NumericalNamespace
+
     return NumericalNamespace(self)
+
+
+def _json_as(
+    expr: ColumnExpression, target: dt.DType, default: Any, unwrap: bool
+) -> ColumnExpression:
+    from reflow.plan.json_ops import json_as_with
+
+    return json_as_with(expr, target, default, unwrap)
 
 
 def _as_int(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
     """Json value as int (``None`` for JSON null, error when it is not a number); ``default``
     replaces None, ``unwrap=True`` makes the result non-optional (None is an error)."""
-    return json_as_with(self, dt.INT, default, unwrap)
+    return _json_as(self, dt.INT, default, unwrap)
 
 
 def _as_float(
     self: ColumnExpression, default: Any = None, unwrap: bool = False
 ) -> ColumnExpression:
     """Json value as float (see ``as_int``)."""
-    return json_as_with(self, dt.FLOAT, default, unwrap)
+    return _json_as(self, dt.FLOAT, default, unwrap)
 
 
 def _as_str(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
     """Json value as str (see ``as_int``)."""
-    return json_as_with(self, dt.STR, default, unwrap)
+    return _json_as(self, dt.STR, default, unwrap)
 
 
 def _as_bool(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
     """Json value as bool (see ``as_int``)."""
-    return json_as_with(self, dt.BOOL, default, unwrap)
+    return _json_as(self, dt.BOOL, default, unwrap)
 
 
 for _name, _value in {
@@ -59,5 +75,3 @@ for _name, _value in {
     "as_int": _as_int, "as_float": _as_float, "as_str": _as_str, "as_bool": _as_bool,
 }.items():
     setattr(ColumnExpression, _name, _value)
-
-__all__ = ["DateTimeNamespace", "NumericalNamespace", "StringNamespace"]
