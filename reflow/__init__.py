@@ -44,6 +44,7 @@ from reflow.plan.errors import BuildError
 from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
+from reflow.stdlib import statistical
 
 dt = _dtypes
 
@@ -74,7 +75,6 @@ _LAZY = {
     "stateful": ("reflow.stateful", None),
     "utils": ("reflow.stdlib.utils", None),
     "universes": ("reflow.universes", None),
-    "statistical": ("reflow.statistical", None),
     "sql": ("reflow.api.sql", "sql"),
     "table_transformer": ("reflow.api.transformers", "table_transformer"),
     "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
@@ -161,6 +161,7 @@ __all__ = [
     "schema_builder",
     "schema_from_pandas",
     "schema_from_types",
+    "statistical",
     "temporal",
     "this",
     "unwrap",

@@ -72,12 +72,6 @@ class Table:
         """The same table: reflow's ids carry no type (``pw.Pointer[Schema]`` is ``Pointer``)."""
         return self
 
-    def interpolate(self, timestamp: Any, *values: Any, mode: Any = None) -> Table:
-        """See ``reflow.statistical.interpolate``."""
-        from reflow.statistical import InterpolateMode, interpolate
-
-        return interpolate(self, timestamp, *values, mode=mode or InterpolateMode.LINEAR)
-
     @property
     def slice(self) -> Any:
         """All columns as a ``TableSlice``, to select, drop and rename them together."""

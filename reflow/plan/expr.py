@@ -201,7 +201,7 @@ class ColumnExpression:
         a                             | b
         2024-01-02T03:04:05.000000000 | 5000000ns
         """
-        from reflow.api.text import to_text
+        from reflow.plan.text import to_text
 
         return RowwiseCall("to_string", to_text, (self,), dt.STR)
 

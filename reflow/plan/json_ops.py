@@ -6,8 +6,6 @@ null); ``as_int``, ``as_float``, ``as_str`` and ``as_bool`` convert them to plai
 
 from __future__ import annotations
 
-from typing import Any
-
 from reflow.engine.values import Json
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -15,32 +13,6 @@ from reflow.plan import expr as ex
 _CONVERTERS = {
     dt.INT: Json.as_int, dt.FLOAT: Json.as_float, dt.STR: Json.as_str, dt.BOOL: Json.as_bool,
 }
-
-
-def json_as_with(
-    expr: ex.ColumnExpression, target: dt.DType, default: Any, unwrap: bool
-) -> ex.ColumnExpression:
-    """``json_as``, then None replaced by ``default`` and, with ``unwrap``, made non-optional.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_rows(pw.schema_from_types(data=pw.Json), [({"n": 2},)])
-    >>> r = t.select(n=pw.this.data["n"].as_int(unwrap=True),
-    ...              m=pw.this.data["m"].as_int(default=7))
-    >>> r.typehints()
-    {'n': <class 'int'>, 'm': <class 'int'>}
-    >>> pw.debug.compute_and_print(r, include_id=False)
-    n | m
-    2 | 7
-    """
-    from reflow.api.functions import coalesce
-    from reflow.api.functions import unwrap as unwrap_none
-
-    result = json_as(expr, target)
-    if default is not None:
-        result = coalesce(result, default)
-    if unwrap:
-        result = unwrap_none(result)
-    return result
 
 
 def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:

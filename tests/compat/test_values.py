@@ -284,3 +284,17 @@ def test_matmul_of_array_columns():
     assert values == {1: ([1, 1], 2), 2: ([2, 4], 5)}
     with pytest.raises(TypeError):
         t.select(q=pw.this.a @ pw.this.a)
+
+
+def test_json_conversions_take_a_default_and_unwrap():
+    t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"n": 2, "s": "t"},)])
+    result = t.select(
+        n=pw.this.j["n"].as_int(unwrap=True),
+        m=pw.this.j["m"].as_int(default=7),
+        f=pw.this.j["x"].as_float(default=1.5),
+        s=pw.this.j["s"].as_str(default="d", unwrap=True),
+    )
+    assert result.typehints() == {"n": int, "m": int, "f": float, "s": str}
+    assert rows(result) == [(2, 7, 1.5, "t")]
+    with pytest.raises(ValueError, match="unwrap"):
+        rows(t.select(v=pw.this.j["missing"].as_int(unwrap=True)))

@@ -42,9 +42,18 @@ def _num(self: ColumnExpression) -> NumericalNamespace:
 def _json_as(
     expr: ColumnExpression, target: dt.DType, default: Any, unwrap: bool
 ) -> ColumnExpression:
-    from reflow.plan.json_ops import json_as_with
+    """``json_as``, then None replaced by ``default`` and, with ``unwrap``, made
+    non-optional."""
+    from reflow.api.functions import coalesce
+    from reflow.api.functions import unwrap as unwrap_none
+    from reflow.plan.json_ops import json_as
 
-    return json_as_with(expr, target, default, unwrap)
+    result = json_as(expr, target)
+    if default is not None:
+        result = coalesce(result, default)
+    if unwrap:
+        result = unwrap_none(result)
+    return result
 
 
 def _as_int(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:

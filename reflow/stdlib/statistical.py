@@ -1,4 +1,4 @@
-"""``pw.statistical``: filling missing values of a time series."""
+"""``pw.statistical``: filling missing values of a time series (``Table.interpolate``)."""
 
 from __future__ import annotations
 
@@ -106,3 +106,15 @@ def _between(known: list[tuple[Any, float]], times: list[Any], at: Any) -> float
         return known[-1][1]
     (t0, v0), (t1, v1) = known[after - 1], known[after]
     return v0 + (v1 - v0) * (at - t0) / (t1 - t0)
+
+
+def _interpolate_method(
+    self: Table, timestamp: Any, *values: Any, mode: InterpolateMode = InterpolateMode.LINEAR
+) -> Table:
+    return interpolate(self, timestamp, *values, mode=mode)
+
+
+_interpolate_method.__name__ = "interpolate"
+_interpolate_method.__doc__ = interpolate.__doc__
+# A package built on the Table adds its method itself.
+Table.interpolate = _interpolate_method  # type: ignore[attr-defined]
