@@ -79,6 +79,10 @@ _LAZY = {
     "table_transformer": ("reflow.api.transformers", "table_transformer"),
     "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
     "TableSlice": ("reflow.api.table_slice", "TableSlice"),
+    "iterate": ("reflow.api.iterate", "iterate"),
+    "stdlib": ("reflow.stdlib", None),
+    "graphs": ("reflow.stdlib.graphs", None),
+    "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
 }
 
 
