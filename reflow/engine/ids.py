@@ -64,6 +64,18 @@ def _mix(x: np.ndarray, half: int) -> np.ndarray:
     return x
 
 
+def _hashable(series: pl.Series) -> pl.Series:
+    """The series to hash: object columns are hashed through their canonical text (a missing
+    value stays null, so it hashes like a null of any other dtype)."""
+    if series.dtype == pl.Object:
+        return pl.Series(
+            series.name,
+            [None if v is None else _canonical_text(v) for v in series.to_list()],
+            dtype=pl.String,
+        )
+    return series
+
+
 def _value_hashes(series: pl.Series, seed: int) -> np.ndarray:
     """Per-row hashes of a column. In an object column, a plain value (int, float, str, bool,
     bytes, Pointer) hashes as it does in a column of its own type, so an id depends on the
