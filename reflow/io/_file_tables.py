@@ -41,6 +41,7 @@ def read_files(
     with_metadata: bool,
     name: str | None,
     autocommit_duration_ms: int | None,
+    object_pattern: str = "*",
 ) -> Table:
     """The table of ``pw.io.fs.read`` (see there)."""
     where = user_frame()
@@ -83,6 +84,7 @@ def read_files(
         with_metadata=with_metadata,
         name=label,
         check_file=check_file,
+        object_pattern=object_pattern,
         poll_interval=None if autocommit_duration_ms is None
         else min(autocommit_duration_ms / 1000, 0.1),
         line_based=format in ("csv", "json", "plaintext"),

@@ -11,6 +11,7 @@ modified file retracts exactly the rows it produced.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import logging
@@ -48,8 +49,9 @@ def _is_glob(path: str) -> bool:
     return any(c in path for c in "*?[")
 
 
-def list_files(path: str) -> list[str]:
-    """The regular files a path stands for (a file, every file under a directory, a glob)."""
+def list_files(path: str, object_pattern: str = "*") -> list[str]:
+    """The regular files a path stands for (a file, every file under a directory, a glob);
+    in a listing only those whose name matches ``object_pattern``."""
     if _is_glob(path):
         found = glob.glob(path, recursive=True)
     elif os.path.isdir(path):
@@ -58,7 +60,9 @@ def list_files(path: str) -> list[str]:
         return [path] if os.path.isfile(path) else []
     # Hidden files in a listing are skipped (editors and atomic writers use them).
     return sorted(
-        p for p in found if os.path.isfile(p) and not os.path.basename(p).startswith(".")
+        p for p in found
+        if os.path.isfile(p) and not os.path.basename(p).startswith(".")
+        and fnmatch.fnmatch(os.path.basename(p), object_pattern)
     )
 
 
@@ -99,10 +103,12 @@ class FileSource(LiveSource):
         check_file: Callable[[str], None] | None = None,
         poll_interval: float | None = None,
         line_based: bool = True,
+        object_pattern: str = "*",
     ) -> None:
         if mode not in ("static", "streaming"):
             raise ConnectorError(f"mode must be 'static' or 'streaming', got {mode!r}")
         self.path = os.fspath(path)
+        self.object_pattern = object_pattern
         self.parser = parser
         self.dtypes = dtypes
         self.mode = mode
@@ -126,7 +132,7 @@ class FileSource(LiveSource):
     def check(self) -> None:
         if not _is_glob(self.path) and not os.path.exists(self.path):
             raise InputPathNotFound(f"{self.name}: input path {self.path!r} does not exist")
-        for file in list_files(self.path):
+        for file in list_files(self.path, self.object_pattern):
             try:
                 with open(file, "rb") as handle:
                     handle.read(1)
@@ -173,7 +179,7 @@ class FileSource(LiveSource):
         changes: list[pl.DataFrame] = []
         reported = False
         read_any = False
-        for file in list_files(self.path):
+        for file in list_files(self.path, self.object_pattern):
             seen.add(file)
             try:
                 stat = os.stat(file)

@@ -369,6 +369,8 @@ def parse_whole_text(data: bytes, path: str) -> Parsed:
     except UnicodeDecodeError as exc:
         return Parsed(_with_rows(pl.DataFrame({"data": pl.Series([], dtype=pl.String)}), []),
                       [f"{path}: invalid UTF-8 at byte {exc.start} ({exc.reason})"])
+    # As in Pathway, whitespace around the text (the final line break) is not part of it.
+    text = text.strip()
     return Parsed(_with_rows(pl.DataFrame({"data": [text]}), [0]))
 
 

@@ -290,6 +290,12 @@ class PythonSource(LiveSource):
             raise ConnectorError(f"{self.name}: a ConnectorSubject can feed only one table")
 
     def start(self, handle: SourceHandle) -> None:
+        # Each run (each pw.run or pw.debug call) runs the subject again from the start, as
+        # Pathway does: the rows it sends get the same ids as in the previous run.
+        with self._flush_lock, self._lock:
+            self._closed = False
+            self._buffer, self._events, self._seq = [], 0, 0
+            self._state, self._live = {}, []
         self._handle = handle
         self.subject._source = self
         self._thread = threading.Thread(

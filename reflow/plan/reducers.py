@@ -62,7 +62,9 @@ def _unsupported(name: str, arg: dt.DType) -> TypeError:
     return TypeError(f"reducer {name} does not support a column of type {arg!r}")
 
 
-def _sum_type(arg: dt.DType, **_: Any) -> dt.DType:
+def _sum_type(arg: dt.DType, strict: bool = False, **_: Any) -> dt.DType:
+    if strict and arg.strip_optional() != dt.FLOAT:
+        raise ValueError(f"sum(strict=True) needs a float column, got {arg!r}")
     if arg in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) or isinstance(arg, dt.Array):
         return arg
     raise _unsupported("sum", arg)

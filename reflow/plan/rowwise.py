@@ -244,7 +244,10 @@ class RowwiseStage:
             failed = [False] * len(out)
             for position, exc in errors:
                 failed[position] = True
-                ctx.report_error(operator, self._message(exc), ids[position])
+                ctx.report_error(
+                    operator, self._message(exc), ids[position], exc,
+                    fatal=not getattr(self.function, "failures_are_results", False),
+                )
         if self.none_is_error and None in out:
             failed = failed or [False] * len(out)
             for position, value in enumerate(out):
@@ -255,6 +258,7 @@ class RowwiseStage:
                         f"{self.name} returned None, but its result type {self.result_type!r} "
                         f"is not optional ({self.where})",
                         ids[position],
+                        TypeError,
                     )
         return from_python_values(
             out, self.result_type, failed, self.name, ids, ctx, operator  # type: ignore[arg-type]
@@ -402,5 +406,6 @@ def from_python_values(
                     operator,
                     f"{name}: returned {value!r}, which is not of type {dtype!r}",
                     ids[i],
+                    TypeError,
                 )
     return pl.Series(checked, dtype=storage), failed

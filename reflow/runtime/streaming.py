@@ -357,7 +357,7 @@ class StreamingLoop:
         for name, message in current.errors:
             logger.warning("%s: %s", name, message)
             ctx.time = self.last_time
-            ctx.report_error(name, message)
+            ctx.report_input_error(name, message)
         batches = [(op, batch) for op, parts in current.batches.items() for batch in parts]
         self.dataflow.run_batches(self.last_time, batches)
         settle_after(sum(batch.height for _, batch in batches))

@@ -376,7 +376,7 @@ class ReduceOperator(Operator):
                     group.states[j] = spec.aggregate.state_apply(group.states[j], changes[j])
                 except Exception as exc:  # noqa: BLE001 - user code: the cell becomes an error
                     group.states[j] = _FAILED
-                    ctx.report_error(self.name, _message(spec, exc))
+                    ctx.report_error(self.name, _message(spec, exc), exception=exc)
         if group.n <= 0:
             return None
         result: list[Any] = list(group.keys)
@@ -413,7 +413,7 @@ class ReduceOperator(Operator):
                                 group.best[j] = [aggregate.key(winner), winner[0], value]
                 except Exception as exc:  # noqa: BLE001 - user code: the cell becomes an error
                     failed, value = True, None
-                    ctx.report_error(self.name, _message(spec, exc))
+                    ctx.report_error(self.name, _message(spec, exc), exception=exc)
             result.append(value)
             if spec.output_error is not None:
                 result.append(failed)
