@@ -62,6 +62,9 @@ _LAZY = {
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
+    "indexing": ("reflow.indexing", None),
+    "ml": ("reflow.stdlib.ml", None),
+    "stdlib": ("reflow.stdlib", None),
 }
 
 

@@ -1,0 +1,1 @@
+"""Libraries built on the Table API (``pw.stdlib``)."""
