@@ -189,6 +189,7 @@ class USearchBackend(BruteForceBackend):
             return [np.zeros(0, dtype=np.int64) for _ in range(len(queries))]
         count = min(len(self._index), max(k, 1))
         matches = self._index.search(queries.astype(np.float32), count)
-        keys = np.atleast_2d(matches.keys)
-        counts = np.atleast_1d(matches.counts)
-        return [keys[i, : counts[i]].astype(np.int64) for i in range(len(queries))]
+        if len(queries) == 1:  # usearch answers one query with flat arrays
+            return [np.asarray(matches.keys, dtype=np.int64)]
+        return [matches.keys[i, : matches.counts[i]].astype(np.int64)
+                for i in range(len(queries))]

@@ -73,6 +73,7 @@ def knn_node(
     score_name: str | None,
     score_sign: float,
     where: str,
+    carry_query_columns: bool = True,
 ) -> KnnNode:
     """Build the node; ``names(side, column)`` names output columns (side is "query" or
     "data"), ``id_names`` the query-id and data-id output columns."""
@@ -99,6 +100,8 @@ def knn_node(
     if query_id is not None:
         columns[query_id] = ColumnInfo(dt.POINTER)
     for name, info in queries._node.columns.items():
+        if not carry_query_columns:
+            break
         out = names("query", name)
         columns[out] = info
         query_payload[name] = out

@@ -18,7 +18,7 @@ row per query (its id is the query's) and every right column is a tuple, nearest
 >>> data = pw.debug.table_from_markdown('''
 ...   | name | x | __time__ | __diff__
 ... 1 | a    | 0 | 2        | 1
-... 2 | b    | 5 | 2        | 1
+... 2 | b    | 6 | 2        | 1
 ... 3 | c    | 3 | 4        | 1
 ... ''').select(pw.this.name, v=pw.apply_with_type(lambda x: np.array([float(x)]),
 ...                                                 np.ndarray, pw.this.x))
@@ -32,6 +32,8 @@ row per query (its id is the query's) and every right column is a tuple, nearest
 >>> r = index.query(queries.v, number_of_matches=1).select(pw.left.q, pw.right.name)
 >>> pw.debug.compute_and_print_update_stream(r, include_id=False)
 q | name   | __time__ | __diff__
+1 | ()     | 0        | 1
+1 | ()     | 2        | -1
 1 | ('b',) | 2        | 1
 1 | ('b',) | 4        | -1
 1 | ('c',) | 4        | 1
