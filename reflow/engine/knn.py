@@ -31,6 +31,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_value_rows
+from reflow.engine.knn_backends import exact_distances, pair_distances, slack
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.values import Pointer
 
@@ -212,8 +213,9 @@ class KnnOperator(Operator):
         for start in range(0, len(live), QUERY_CHUNK):
             qslots = live[start:start + QUERY_CHUNK]
             qvectors = self._qvectors[qslots]
-            dist = self.backend_pair_distances(qvectors, vectors)
-            entering = dist <= self._qkth[qslots][:, None]
+            dist = pair_distances(qvectors, vectors, self.backend.metric)
+            kth = self._qkth[qslots]
+            entering = dist <= (kth + 1e-4 * (1.0 + np.abs(kth)))[:, None]
             admits = self.backend.admits(qvectors, vectors)
             if admits is not None:
                 entering &= admits
@@ -223,7 +225,9 @@ class KnnOperator(Operator):
                     continue  # searched again anyway
                 query = self._queries[qid]
                 cols = np.flatnonzero(entering[row])
-                found = [(float(dist[row, c]), ids[c]) for c in cols.tolist()
+                exact = exact_distances(query.vector, vectors[cols], self.backend.metric)
+                found = [(float(d), ids[c]) for d, c in zip(exact.tolist(), cols.tolist(),
+                                                            strict=True)
                          if self._passes(query.filter, ids[c], ctx)]
                 if not found:
                     continue
@@ -232,11 +236,6 @@ class KnnOperator(Operator):
                     if qid not in before:
                         before[qid] = list(query.answer)
                     self._set_answer(qid, query, merged)
-
-    def backend_pair_distances(self, queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-        from reflow.engine.knn_backends import pair_distances
-
-        return pair_distances(queries, vectors, self.backend.metric)
 
     def _passes(self, expression: str | None, data_id: int, ctx: RunContext) -> bool:
         if expression is None or self._matcher is None:
@@ -336,10 +335,14 @@ class KnnOperator(Operator):
         if k < len(slots):
             part = np.argpartition(dist, k - 1)[:k]
             bound = dist[part].max()
-            part = np.flatnonzero(dist <= bound)  # keep ties: they are ordered by id below
+            # near-ties too: the exact distances below decide, then the ids
+            part = np.flatnonzero(dist <= bound + slack(float(bound)))
         else:
             part = np.arange(len(slots))
-        chosen = sorted((float(dist[p]), id_at[int(slots[p])]) for p in part.tolist())
+        chosen_slots = slots[part]
+        exact = self.backend.exact(query.vector, chosen_slots)
+        chosen = sorted(zip(exact.tolist(), (id_at[s] for s in chosen_slots.tolist()),
+                            strict=True))
         return chosen[:k]
 
     def _set_answer(self, qid: int, query: _Query, answer: list[tuple[float, int]]) -> None:
@@ -350,10 +353,12 @@ class KnnOperator(Operator):
                 self._unhold(data_id, qid)
             for data_id in new - old:
                 self._holders.setdefault(data_id, set()).add(qid)
-            self._qkth[query.slot] = (answer[-1][0] if len(answer) >= query.k
-                                      else np.inf)
             if query.k == 0:
-                self._qkth[query.slot] = -np.inf
+                self._qkth[query.slot] = -np.inf  # nothing can ever enter
+            elif len(answer) < query.k:
+                self._qkth[query.slot] = np.inf  # any row can enter
+            else:
+                self._qkth[query.slot] = answer[-1][0]
         query.answer = answer
 
     def _unhold(self, data_id: int, qid: int) -> None:

@@ -15,7 +15,7 @@ whether a new row can be a candidate of a query at all (always, except for LSH).
 
 >>> import numpy as np
 >>> b = BruteForceBackend(2, "l2sq")
->>> b.add(np.array([0, 1]), np.array([[0.0, 0.0], [3.0, 4.0]]))
+>>> b.add(np.array([0, 1]), b.prepare(np.array([[0.0, 0.0], [3.0, 4.0]])))
 >>> b.distances(np.array([[3.0, 0.0]]), np.array([0, 1])).tolist()
 [[9.0, 16.0]]
 """
@@ -46,6 +46,23 @@ def pair_distances(queries: np.ndarray, vectors: np.ndarray, metric: str) -> np.
     return 1.0 - queries @ vectors.T
 
 
+def exact_distances(query: np.ndarray, vectors: np.ndarray, metric: str) -> np.ndarray:
+    """Distances of one prepared query to prepared ``vectors``, in float64, each pair computed
+    alone: the same pair gives the same value whatever else is being compared. (The matrix
+    products of ``pair_distances`` are faster but may differ in the last bits with the shape
+    of the batch; they only preselect, these decide.)"""
+    q = query.astype(np.float64)
+    v = vectors.astype(np.float64)
+    if metric == "l2sq":
+        return ((v - q) ** 2).sum(axis=1)
+    return 1.0 - (v * q).sum(axis=1)
+
+
+def slack(distance: float) -> float:
+    """How far a preselecting distance may be off the exact one."""
+    return 1e-4 * (1.0 + abs(distance))
+
+
 class BruteForceBackend:
     """Exact search over a growable float32 matrix of the live rows."""
 
@@ -63,6 +80,7 @@ class BruteForceBackend:
         return normalized(vectors) if self.metric == "cos" else vectors
 
     def add(self, slots: np.ndarray, vectors: np.ndarray) -> None:
+        """Store prepared ``vectors`` (see ``prepare``) at ``slots``."""
         if len(slots) == 0:
             return
         need = int(slots.max()) + 1
@@ -73,7 +91,7 @@ class BruteForceBackend:
             live = np.zeros(size, dtype=bool)
             live[: len(self._live)] = self._live
             self._vectors, self._live = grown, live
-        self._vectors[slots] = self.prepare(vectors)
+        self._vectors[slots] = vectors  # already prepared
         self._live[slots] = True
 
     def remove(self, slots: np.ndarray) -> None:
@@ -85,6 +103,10 @@ class BruteForceBackend:
     def distances(self, queries: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Distances of prepared ``queries`` to the stored rows at ``slots``."""
         return pair_distances(queries, self._vectors[slots], self.metric)
+
+    def exact(self, query: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """``exact_distances`` of one prepared query to the stored rows at ``slots``."""
+        return exact_distances(query, self._vectors[slots], self.metric)
 
     def candidates(self, queries: np.ndarray, k: int) -> list[np.ndarray] | None:
         """Per query, the slots worth ranking exactly, or None for every live slot."""
