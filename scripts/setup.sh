@@ -6,6 +6,6 @@ python3 -m venv .venv
 stamp=.venv/.reflow-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    .venv/bin/python -m pip install --quiet -e ".[dev,ml]"
     touch "$stamp"
 fi
