@@ -157,7 +157,7 @@ def _apply_corrections(pairs: Any, by_hand: Any) -> tuple[Any, Any]:
 def smart_fuzzy_match(left_col: Any, right_col: Any, *, by_hand_match: Any = None,
                       normalization: Any = FuzzyJoinNormalization.LOGWEIGHT,
                       feature_generation: Any = FuzzyJoinFeatureGeneration.AUTO,
-                      HEAVY_LIGHT_THRESHOLD: int = 100) -> Any:  # noqa: N803 - Pathway's name
+                      HEAVY_LIGHT_THRESHOLD: int = 100) -> Any:
     """``fuzzy_match_tables`` over one column of each table."""
     return fuzzy_match_tables(left_col.table.select(left_col),
                               right_col.table.select(right_col), by_hand_match=by_hand_match,
