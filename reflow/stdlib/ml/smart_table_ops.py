@@ -84,7 +84,8 @@ def _feature_rows(table: Any, projection: dict[str, str]) -> Any:
     args: list[Any] = []
     for column, group in columns.items():
         args.extend([group, table[column]])
-    rows = table.select(_pw_row=table.id, feature=pw.apply(_features, *args))
+    rows = table.select(_pw_row=table.id,
+                        feature=pw.apply_with_type(_features, tuple[str, ...], *args))
     return rows.flatten(pw.this.feature)
 
 
@@ -117,7 +118,7 @@ def fuzzy_match_tables(left_table: Any, right_table: Any, *, by_hand_match: Any 
                                          rfeat.select(pw.this.feature))
     weight = _weight_of(normalization)
     weights = everywhere.groupby(pw.this.feature).reduce(
-        pw.this.feature, w=pw.apply(weight, pw.reducers.count()))
+        pw.this.feature, w=pw.apply_with_type(weight, float, pw.reducers.count()))
     shared = lfeat.join(rfeat, lfeat.feature == rfeat.feature).select(
         left=lfeat["_pw_row"], right=rfeat["_pw_row"], feature=lfeat.feature)
     shared = shared.join(weights, shared.feature == weights.feature).select(
