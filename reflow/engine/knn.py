@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
+from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE
 from reflow.engine.ids import hash_value_rows
 from reflow.engine.knn_backends import exact_distances, pair_distances, slack
 from reflow.engine.operator import Operator, RunContext
@@ -72,6 +72,30 @@ class _Query:
     payload: tuple
     answer: list[tuple[float, int]]  # (distance, data id), nearest first
     emitted: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # rows given out
+
+
+def _cancel_identical(rows: list[tuple[int, dict[str, Any], int]]
+                      ) -> list[tuple[int, dict[str, Any], int]]:
+    """Drop a retraction and an insertion of the same row (same id, identical values): a
+    neighbour that stays in a revised answer."""
+    retracted: dict[int, int] = {}
+    for n, (row_id, _, diff) in enumerate(rows):
+        if diff < 0:
+            retracted[row_id] = n
+    dropped: set[int] = set()
+    for n, (row_id, row, diff) in enumerate(rows):
+        m = retracted.get(row_id)
+        if diff > 0 and m is not None and m not in dropped:
+            old = rows[m][1]
+            if old.keys() == row.keys() and _equal_rows(tuple(old.values()),
+                                                        tuple(row.values())):
+                dropped.update((m, n))
+    return [r for n, r in enumerate(rows) if n not in dropped]
+
+
+def _equal_rows(a: tuple, b: tuple) -> bool:
+    return all(x is y or (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y)
+               for x, y in zip(a, b, strict=True))
 
 
 class KnnOperator(Operator):
@@ -135,14 +159,44 @@ class KnnOperator(Operator):
 
     # --- inputs ------------------------------------------------------------------------------
     def _split(self, delta: pl.DataFrame | None):
+        """Retractions and insertions of ``delta``, after cancelling a row inserted and
+        retracted within it. (Not ``consolidate``: rows hold vectors, which it would compare
+        through their text form.)"""
         if delta is None or delta.height == 0:
             return None
-        if (delta[DIFF] < 0).any():
-            delta = consolidate(delta)
-            if delta is None:
-                return None
-        negative = delta[DIFF] < 0
+        diffs = delta[DIFF]
+        negative = diffs < 0
+        if not negative.any():
+            return delta.clear(), delta
+        ids = delta[ID]
+        both = set(ids.filter(negative).to_list()) & set(ids.filter(~negative).to_list())
+        if both:
+            keep = self._cancel_pairs(delta, both)
+            delta = delta.filter(pl.Series(keep))
+            negative = delta[DIFF] < 0
         return delta.filter(negative), delta.filter(~negative)
+
+    @staticmethod
+    def _cancel_pairs(delta: pl.DataFrame, ids: set[int]) -> list[bool]:
+        """Which rows survive once an insertion and a retraction of equal rows cancel."""
+        keep = [True] * delta.height
+        all_ids = delta[ID].to_list()
+        diffs = delta[DIFF].to_list()
+        columns = [c for c in delta.columns if c not in (ID, DIFF)]
+        rows = {i: None for i, row_id in enumerate(all_ids) if row_id in ids}
+        values = {c: delta[c].gather(list(rows)).to_list() for c in columns}
+        for n, i in enumerate(rows):
+            rows[i] = tuple(values[c][n] for c in columns)
+        pending: dict[int, list[int]] = {}
+        for i in rows:
+            match = next((j for j in pending.get(all_ids[i], [])
+                          if diffs[j] == -diffs[i] and _equal_rows(rows[i], rows[j])), None)
+            if match is None:
+                pending.setdefault(all_ids[i], []).append(i)
+            else:
+                pending[all_ids[i]].remove(match)
+                keep[i] = keep[match] = False
+        return keep
 
     def _vectors(self, frame: pl.DataFrame, column: str, ctx: RunContext) -> np.ndarray:
         values = frame[column].to_list()
@@ -390,7 +444,11 @@ class KnnOperator(Operator):
             self.answers_emitted += 1
         if not rows:
             return None
-        return consolidate(self._frame(rows))
+        if not self.layout.collapse:
+            rows = _cancel_identical(rows)
+            if not rows:
+                return None
+        return self._frame(rows)
 
     def _rows(self, qid: int, query: _Query) -> list[tuple[int, dict[str, Any]]]:
         """The output rows of ``query``'s current answer."""

@@ -1,0 +1,203 @@
+"""Nearest-neighbour index maintenance: reflow against Pathway 0.33 in the same run.
+
+    .venv/bin/python benchmarks/knn_index.py [--data 100000] [--queries 10000]
+        [--updates 10000] [--commit 100] [--dims 384] [--k 3]
+
+Each measurement runs in its own process with the same pipeline code (written against the
+shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/pathway``):
+
+- **revised**: ``--data`` random vectors and ``--queries`` standing queries are loaded, then
+  ``--updates`` data rows get a new vector, ``--commit`` per commit. Reported: updates/s over
+  the update phase and the query answers re-emitted per update (answers inserted by the sink
+  during the update phase / updates). reflow runs ``DataIndex`` + ``BruteForceKnn`` (exact)
+  and ``KNNIndex`` (LSH, default parameters); Pathway runs ``KNNIndex`` (its ``BruteForceKnn``
+  has no revised mode).
+- **as of now**: the data is loaded, then ``--queries`` queries arrive, ``--commit`` per commit,
+  answered by ``query_as_of_now`` over ``BruteForceKnn``. Reported: queries/s.
+
+The source waits for each commit to be processed before sending the next (the sink's
+``on_time_end``), so both engines process the same commits one by one. Loading time is not
+counted. Vectors are standard normal (seeded), the same for every process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHWAY_PYTHON = ROOT / "benchmarks" / ".venvs" / "pathway" / "bin" / "python"
+
+
+def _vectors(n: int, dims: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, dims)).astype(np.float64)
+
+
+def run_case(pw, case: str, args: argparse.Namespace) -> dict:
+    """Run one measurement with the ``pw`` module given; returns its figures."""
+    data_vectors = _vectors(args.data, args.dims, 1)
+    query_vectors = _vectors(args.queries, args.dims, 2)
+    new_vectors = _vectors(args.updates, args.dims, 3)
+    rng = np.random.default_rng(4)
+    updated_keys = rng.choice(args.data, size=args.updates, replace=False)
+
+    processed = threading.Condition()
+    state = {"times": 0, "inserted": 0, "phase": "load", "t0": 0.0, "t1": 0.0}
+
+    def wait_for(times: int) -> None:
+        with processed:
+            processed.wait_for(lambda: state["times"] >= times, timeout=600)
+
+    def commits(keys, vectors, phase):
+        out = []
+        for start in range(0, len(keys), args.commit):
+            out.append((phase, [(int(k), vectors[i]) for i, k in
+                                enumerate(keys[start:start + args.commit], start)]))
+        return out
+
+    data_keys = np.arange(args.data)
+    query_keys = np.arange(args.queries) + 10_000_000
+    if case.endswith("asof"):
+        data_plan = [("load", [(int(k), data_vectors[k]) for k in data_keys])]
+        query_plan = commits(query_keys, query_vectors, "measure")
+        measured = args.queries
+    else:
+        load = [("load", [(int(k), data_vectors[k]) for k in data_keys])]
+        data_plan = load + commits(updated_keys, new_vectors, "measure")
+        query_plan = [("load", [(int(k), query_vectors[i])
+                                for i, k in enumerate(query_keys)])]
+        measured = args.updates
+    # One subject feeds both tables through one source, so their commits interleave in order.
+    plan = [(phase, [(k, v, "d") for k, v in rows]) for phase, rows in data_plan[:1]]
+    plan += [(phase, [(k, v, "q") for k, v in rows]) for phase, rows in query_plan[:1]]
+    rest = data_plan[1:] + query_plan[1:]
+    plan += [(phase, [(k, v, "d" if case.endswith("revised") or case.endswith("lsh")
+                       else "q") for k, v in rows]) for phase, rows in rest]
+
+    class Tagged(pw.Schema):
+        key: int = pw.column_definition(primary_key=True)
+        vec: np.ndarray
+        side: str
+
+    class TaggedFeed(pw.io.python.ConnectorSubject):
+        """Sends ``plan``: a list of (phase, rows) commits; waits for each measured commit."""
+
+        def __init__(self, plan) -> None:
+            super().__init__()
+            self.plan = plan
+
+        def run(self) -> None:
+            for phase, rows in self.plan:
+                if phase == "measure" and state["phase"] != "measure":
+                    wait_for(state["times"] + 1)
+                    state["phase"] = "measure"
+                    state["t0"] = time.perf_counter()
+                seen = state["times"]
+                for key, vec, side in rows:
+                    self.next(key=key, vec=vec, side=side)
+                self.commit()
+                if phase == "measure":
+                    wait_for(seen + 1)
+            state["t1"] = time.perf_counter()
+
+    rows = pw.io.python.read(TaggedFeed(plan), schema=Tagged, autocommit_duration_ms=None)
+    data = rows.filter(pw.this.side == "d").select(pw.this.vec)
+    queries = rows.filter(pw.this.side == "q").select(pw.this.vec)
+    if case == "reflow_revised":
+        index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
+            data.vec, None, dimensions=args.dims, reserved_space=args.data,
+            metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
+        answers = index.query(queries.vec, number_of_matches=args.k).select(
+            n=pw.right._pw_index_reply_score)
+    elif case.endswith("lsh"):
+        import importlib
+
+        knn_index = importlib.import_module(pw.__name__ + ".stdlib.ml.index").KNNIndex
+        from_ml = knn_index(data.vec, data, n_dimensions=args.dims)
+        answers = from_ml.get_nearest_items(queries.vec, k=args.k, with_distances=True).select(
+            n=pw.this.dist)
+    else:  # as of now
+        index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
+            data.vec, None, dimensions=args.dims, reserved_space=args.data,
+            metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
+        answers = index.query_as_of_now(queries.vec, number_of_matches=args.k).select(
+            n=pw.right._pw_index_reply_score)
+
+    def on_change(key, row, time, is_addition) -> None:
+        if is_addition and state["phase"] == "measure":
+            state["inserted"] += 1
+
+    def on_time_end(time) -> None:
+        with processed:
+            state["times"] += 1
+            processed.notify_all()
+
+    pw.io.subscribe(answers, on_change=on_change, on_time_end=on_time_end)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    elapsed = state["t1"] - state["t0"]
+    return {"case": case, "measured": measured, "seconds": elapsed,
+            "per_second": measured / elapsed if elapsed > 0 else None,
+            "answers_per_change": state["inserted"] / measured}
+
+
+CASES = {
+    "revised": [("reflow", "reflow_revised"), ("reflow", "reflow_lsh"),
+                ("pathway", "pathway_lsh")],
+    "asof": [("reflow", "reflow_asof"), ("pathway", "pathway_asof")],
+}
+
+
+def _child(args: argparse.Namespace) -> None:
+    if args.case.startswith("pathway"):
+        import pathway as pw
+    else:
+        sys.path.insert(0, str(ROOT))
+        import reflow as pw
+    print(json.dumps(run_case(pw, args.case, args)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--updates", type=int, default=10_000)
+    parser.add_argument("--commit", type=int, default=100)
+    parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--modes", default="revised,asof")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        _child(args)
+        return
+    sizes = [f"--{n}={getattr(args, n)}" for n in ("data", "queries", "updates", "commit",
+                                                      "dims", "k")]
+    results = []
+    for mode in args.modes.split(","):
+        for engine, case in CASES[mode]:
+            python = sys.executable if engine == "reflow" else str(PATHWAY_PYTHON)
+            env = dict(os.environ, PATHWAY_THREADS="1")
+            started = time.perf_counter()
+            done = subprocess.run([python, __file__, f"--case={case}", *sizes], env=env,
+                                  capture_output=True, text=True, timeout=3600)
+            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+            if done.returncode or not lines:
+                print(f"{case}: failed\n{done.stderr[-2000:]}", flush=True)
+                continue
+            result = json.loads(lines[-1])
+            result["process_seconds"] = time.perf_counter() - started
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    print(json.dumps({"args": vars(args), "results": results}))
+
+
+if __name__ == "__main__":
+    main()
