@@ -93,9 +93,31 @@ def _cancel_identical(rows: list[tuple[int, dict[str, Any], int]]
     return [r for n, r in enumerate(rows) if n not in dropped]
 
 
+def _same(x: Any, y: Any) -> bool:
+    """Whether two cells hold the same value (arrays by content, NaN equal to NaN)."""
+    if x is y:
+        return True
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+                and x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind
+                                                               in "fc")))
+    if isinstance(x, tuple | list) and isinstance(y, tuple | list):
+        return len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y, strict=True))
+    if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
+        return True
+    return type(x) is type(y) and x == y
+
+
+def _same_emission(a: list[tuple[int, dict[str, Any]]],
+                   b: list[tuple[int, dict[str, Any]]]) -> bool:
+    return len(a) == len(b) and all(
+        ra[0] == rb[0] and ra[1].keys() == rb[1].keys()
+        and _equal_rows(tuple(ra[1].values()), tuple(rb[1].values()))
+        for ra, rb in zip(a, b, strict=True))
+
+
 def _equal_rows(a: tuple, b: tuple) -> bool:
-    return all(x is y or (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y)
-               for x, y in zip(a, b, strict=True))
+    return all(_same(x, y) for x, y in zip(a, b, strict=True))
 
 
 class KnnOperator(Operator):
@@ -429,11 +451,13 @@ class KnnOperator(Operator):
             if qid in retracted:
                 continue
             query = self._queries[qid]
-            if old_answer == query.answer:
+            fresh = self._rows(qid, query)
+            # the same neighbours may still need a new row: a neighbour's columns changed
+            if old_answer == query.answer and _same_emission(query.emitted, fresh):
                 continue
             rows.extend((row_id, row, -1) for row_id, row in query.emitted)
-            query.emitted = self._rows(qid, query)
-            rows.extend((row_id, row, 1) for row_id, row in query.emitted)
+            query.emitted = fresh
+            rows.extend((row_id, row, 1) for row_id, row in fresh)
             self.answers_emitted += 1
         for query in retracted.values():
             rows.extend((row_id, row, -1) for row_id, row in query.emitted)
