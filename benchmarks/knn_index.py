@@ -15,9 +15,10 @@ shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/p
 - **as of now**: the data is loaded, then ``--queries`` queries arrive, ``--commit`` per commit,
   answered by ``query_as_of_now`` over ``BruteForceKnn``. Reported: queries/s.
 
-The source waits for each commit to be processed before sending the next (the sink's
-``on_time_end``), so both engines process the same commits one by one. Loading time is not
-counted. Vectors are standard normal (seeded), the same for every process.
+Data and queries come from two ``pw.io.python`` sources; a source sends a commit only once
+the previous one was processed (a subscribed progress table says so), so both engines process
+the same commits one by one. Loading is not counted; the measured phase ends when ``pw.run()``
+returns. Vectors are standard normal (seeded), the same for every process.
 """
 
 from __future__ import annotations
@@ -50,67 +51,85 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
     updated_keys = rng.choice(args.data, size=args.updates, replace=False)
 
     processed = threading.Condition()
-    state = {"times": 0, "inserted": 0, "phase": "load", "t0": 0.0, "t1": 0.0}
+    state = {"seen": 0, "inserted": 0, "phase": "load", "t0": 0.0}
+    counter = iter(range(1, 10**9))
+    lock = threading.Lock()
 
-    def wait_for(times: int) -> None:
+    def wait_for(seq: int) -> None:
         with processed:
-            processed.wait_for(lambda: state["times"] >= times, timeout=600)
+            processed.wait_for(lambda: state["seen"] >= seq, timeout=3600)
 
-    def commits(keys, vectors, phase):
-        out = []
-        for start in range(0, len(keys), args.commit):
-            out.append((phase, [(int(k), vectors[i]) for i, k in
-                                enumerate(keys[start:start + args.commit], start)]))
-        return out
+    def commits(keys, vectors) -> list[list[tuple[int, np.ndarray]]]:
+        return [[(int(k), vectors[i]) for i, k in enumerate(keys[start:start + args.commit],
+                                                              start)]
+                for start in range(0, len(keys), args.commit)]
 
-    data_keys = np.arange(args.data)
-    query_keys = np.arange(args.queries) + 10_000_000
-    if case.endswith("asof"):
-        data_plan = [("load", [(int(k), data_vectors[k]) for k in data_keys])]
-        query_plan = commits(query_keys, query_vectors, "measure")
-        measured = args.queries
-    else:
-        load = [("load", [(int(k), data_vectors[k]) for k in data_keys])]
-        data_plan = load + commits(updated_keys, new_vectors, "measure")
-        query_plan = [("load", [(int(k), query_vectors[i])
-                                for i, k in enumerate(query_keys)])]
-        measured = args.updates
-    # One subject feeds both tables through one source, so their commits interleave in order.
-    plan = [(phase, [(k, v, "d") for k, v in rows]) for phase, rows in data_plan[:1]]
-    plan += [(phase, [(k, v, "q") for k, v in rows]) for phase, rows in query_plan[:1]]
-    rest = data_plan[1:] + query_plan[1:]
-    plan += [(phase, [(k, v, "d" if case.endswith("revised") or case.endswith("lsh")
-                       else "q") for k, v in rows]) for phase, rows in rest]
-
-    class Tagged(pw.Schema):
+    class Row(pw.Schema):
         key: int = pw.column_definition(primary_key=True)
         vec: np.ndarray
-        side: str
+        seq: int
 
-    class TaggedFeed(pw.io.python.ConnectorSubject):
-        """Sends ``plan``: a list of (phase, rows) commits; waits for each measured commit."""
+    class Feed(pw.io.python.ConnectorSubject):
+        """Sends a load commit, then measured commits one at a time, each once the previous
+        one was processed; events order the two feeds."""
 
-        def __init__(self, plan) -> None:
+        def __init__(self, load, measured, *, before_load=None, after_load=None,
+                     before_measure=None) -> None:
             super().__init__()
-            self.plan = plan
+            self.load, self.measured = load, measured
+            self.before_load, self.after_load = before_load, after_load
+            self.before_measure = before_measure
+
+        def send(self, rows) -> None:
+            with lock:
+                seq = next(counter)
+                for key, vec in rows:
+                    self.next(key=key, vec=vec, seq=seq)
+                self.commit()
+            wait_for(seq)
 
         def run(self) -> None:
-            for phase, rows in self.plan:
-                if phase == "measure" and state["phase"] != "measure":
-                    wait_for(state["times"] + 1)
-                    state["phase"] = "measure"
-                    state["t0"] = time.perf_counter()
-                seen = state["times"]
-                for key, vec, side in rows:
-                    self.next(key=key, vec=vec, side=side)
-                self.commit()
-                if phase == "measure":
-                    wait_for(seen + 1)
-            state["t1"] = time.perf_counter()
+            if self.before_load is not None:
+                self.before_load.wait()
+            if self.load:
+                self.send(self.load)
+            if self.after_load is not None:
+                self.after_load.set()
+            if not self.measured:
+                return
+            self.before_measure.wait()
+            state["phase"] = "measure"
+            state["t0"] = time.perf_counter()
+            for rows in self.measured:
+                self.send(rows)
 
-    rows = pw.io.python.read(TaggedFeed(plan), schema=Tagged, autocommit_duration_ms=None)
-    data = rows.filter(pw.this.side == "d").select(pw.this.vec)
-    queries = rows.filter(pw.this.side == "q").select(pw.this.vec)
+    data_loaded, queries_loaded = threading.Event(), threading.Event()
+    data_load = [(int(k), data_vectors[k]) for k in range(args.data)]
+    query_keys = np.arange(args.queries) + 10_000_000
+    if case.endswith("asof"):
+        data_feed = Feed(data_load, [], after_load=data_loaded)
+        query_feed = Feed([], commits(query_keys, query_vectors), before_measure=data_loaded)
+        measured = args.queries
+    else:
+        data_feed = Feed(data_load, commits(updated_keys, new_vectors), after_load=data_loaded,
+                         before_measure=queries_loaded)
+        query_feed = Feed([(int(k), query_vectors[i]) for i, k in enumerate(query_keys)], [],
+                          before_load=data_loaded, after_load=queries_loaded)
+        measured = args.updates
+    data_rows = pw.io.python.read(data_feed, schema=Row, autocommit_duration_ms=None)
+    query_rows = pw.io.python.read(query_feed, schema=Row, autocommit_duration_ms=None)
+    data = data_rows.select(pw.this.vec)
+    queries = query_rows.select(pw.this.vec)
+    progress = data_rows.select(pw.this.seq).concat_reindex(
+        query_rows.select(pw.this.seq)).reduce(last=pw.reducers.max(pw.this.seq))
+
+    def on_progress(key, row, time, is_addition) -> None:
+        if is_addition:
+            with processed:
+                state["seen"] = max(state["seen"], row["last"])
+                processed.notify_all()
+
+    pw.io.subscribe(progress, on_change=on_progress)
     if case == "reflow_revised":
         index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
             data.vec, None, dimensions=args.dims, reserved_space=args.data,
@@ -135,14 +154,9 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
         if is_addition and state["phase"] == "measure":
             state["inserted"] += 1
 
-    def on_time_end(time) -> None:
-        with processed:
-            state["times"] += 1
-            processed.notify_all()
-
-    pw.io.subscribe(answers, on_change=on_change, on_time_end=on_time_end)
+    pw.io.subscribe(answers, on_change=on_change)
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
-    elapsed = state["t1"] - state["t0"]
+    elapsed = time.perf_counter() - state["t0"]
     return {"case": case, "measured": measured, "seconds": elapsed,
             "per_second": measured / elapsed if elapsed > 0 else None,
             "answers_per_change": state["inserted"] / measured}
