@@ -15,10 +15,10 @@ shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/p
 - **as of now**: the data is loaded, then ``--queries`` queries arrive, ``--commit`` per commit,
   answered by ``query_as_of_now`` over ``BruteForceKnn``. Reported: queries/s.
 
-Data and queries come from two ``pw.io.python`` sources; a source sends a commit only once
-the previous one was processed (a subscribed progress table says so), so both engines process
-the same commits one by one. Loading is not counted; the measured phase ends when ``pw.run()``
-returns. Vectors are standard normal (seeded), the same for every process.
+Data and queries come from one ``pw.io.python`` source (a column tells them apart); it sends a
+commit only once the previous one was processed (a subscribed progress table says so), so
+both engines process the same commits one by one. Loading is not counted; the measured
+phase ends when ``pw.run()`` returns. Vectors are standard normal (seeded), the same for every process.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
 
     processed = threading.Condition()
     state = {"seen": 0, "inserted": 0, "phase": "load", "t0": 0.0}
-    counter = iter(range(1, 10**9))
-    lock = threading.Lock()
 
     def wait_for(seq: int) -> None:
         with processed:
@@ -67,61 +65,43 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
     class Row(pw.Schema):
         key: int = pw.column_definition(primary_key=True)
         vec: np.ndarray
+        side: str
         seq: int
 
     class Feed(pw.io.python.ConnectorSubject):
-        """Sends a load commit, then measured commits one at a time, each once the previous
-        one was processed; events order the two feeds."""
+        """Sends ``plan`` (a list of (phase, side, rows) commits), each commit once the
+        previous one was processed."""
 
-        def __init__(self, load, measured, *, before_load=None, after_load=None,
-                     before_measure=None) -> None:
+        def __init__(self, plan) -> None:
             super().__init__()
-            self.load, self.measured = load, measured
-            self.before_load, self.after_load = before_load, after_load
-            self.before_measure = before_measure
-
-        def send(self, rows) -> None:
-            with lock:
-                seq = next(counter)
-                for key, vec in rows:
-                    self.next(key=key, vec=vec, seq=seq)
-                self.commit()
-            wait_for(seq)
+            self.plan = plan
 
         def run(self) -> None:
-            if self.before_load is not None:
-                self.before_load.wait()
-            if self.load:
-                self.send(self.load)
-            if self.after_load is not None:
-                self.after_load.set()
-            if not self.measured:
-                return
-            self.before_measure.wait()
-            state["phase"] = "measure"
-            state["t0"] = time.perf_counter()
-            for rows in self.measured:
-                self.send(rows)
+            for seq, (phase, side, rows) in enumerate(self.plan, start=1):
+                if phase == "measure" and state["phase"] != "measure":
+                    state["phase"] = "measure"
+                    state["t0"] = time.perf_counter()
+                for key, vec in rows:
+                    self.next(key=key, vec=vec, side=side, seq=seq)
+                self.commit()
+                wait_for(seq)
 
-    data_loaded, queries_loaded = threading.Event(), threading.Event()
-    data_load = [(int(k), data_vectors[k]) for k in range(args.data)]
+    load_data = [("load", "d", [(int(k), data_vectors[k]) for k in range(args.data)])]
     query_keys = np.arange(args.queries) + 10_000_000
     if case.endswith("asof"):
-        data_feed = Feed(data_load, [], after_load=data_loaded)
-        query_feed = Feed([], commits(query_keys, query_vectors), before_measure=data_loaded)
+        plan = [*load_data, *(("measure", "q", rows)
+                              for rows in commits(query_keys, query_vectors))]
         measured = args.queries
     else:
-        data_feed = Feed(data_load, commits(updated_keys, new_vectors), after_load=data_loaded,
-                         before_measure=queries_loaded)
-        query_feed = Feed([(int(k), query_vectors[i]) for i, k in enumerate(query_keys)], [],
-                          before_load=data_loaded, after_load=queries_loaded)
+        plan = load_data + [("load", "q", [(int(k), query_vectors[i])
+                                           for i, k in enumerate(query_keys)])]
+        plan += [("measure", "d", rows) for rows in commits(updated_keys, new_vectors)]
         measured = args.updates
-    data_rows = pw.io.python.read(data_feed, schema=Row, autocommit_duration_ms=None)
-    query_rows = pw.io.python.read(query_feed, schema=Row, autocommit_duration_ms=None)
-    data = data_rows.select(pw.this.vec)
-    queries = query_rows.select(pw.this.vec)
-    progress = data_rows.select(pw.this.seq).concat_reindex(
-        query_rows.select(pw.this.seq)).reduce(last=pw.reducers.max(pw.this.seq))
+    rows = pw.io.python.read(Feed(plan), schema=Row, autocommit_duration_ms=None)
+    # re-keyed by the row key: each side gets a universe of its own
+    data = rows.filter(pw.this.side == "d").with_id_from(pw.this.key).select(pw.this.vec)
+    queries = rows.filter(pw.this.side == "q").with_id_from(pw.this.key).select(pw.this.vec)
+    progress = rows.reduce(last=pw.reducers.max(pw.this.seq))
 
     def on_progress(key, row, time, is_addition) -> None:
         if is_addition:
