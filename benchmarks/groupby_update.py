@@ -24,7 +24,7 @@ import reflow as pw
 from reflow.engine.batch import DIFF, ID, ID_DTYPE
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.ids import hash_columns
-from reflow.engine.stateless import OutputOperator
+from reflow.engine.operators.stateless import OutputOperator
 from reflow.plan.nodes import Lowering
 
 

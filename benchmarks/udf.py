@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import reflow as pw
 from benchmarks.common import SectionReport
-from reflow.engine.stateless import OutputOperator
-from reflow.plan.compile import RowwiseStage
+from reflow.engine.operators.stateless import OutputOperator
+from reflow.plan.rowwise import RowwiseStage
 from reflow.runtime.runner import OutputSpec, run_outputs
 
 STAGE_SECONDS = [0.0]

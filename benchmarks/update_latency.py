@@ -83,7 +83,7 @@ def run_reflow(rows: int, groups: int, updates: int) -> dict:
     from reflow.engine.batch import DIFF, ID
     from reflow.engine.ids import hash_columns
     from reflow.engine.operator import RunContext
-    from reflow.engine.stateless import OutputOperator
+    from reflow.engine.operators.stateless import OutputOperator
     from reflow.runtime.runner import OutputSpec, build
 
     i, g, v, dims_g, labels, which, new_values = make_data(rows, groups, updates)

@@ -106,9 +106,15 @@ def ensure(name: str, *, install: bool = True, log=print) -> VenvStatus:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", default=list(COMPETITORS), choices=list(COMPETITORS))
+    known = ", ".join(COMPETITORS)
+    parser.add_argument(
+        "names", nargs="*", metavar="name", help=f"competitors to install (default: all of {known})"
+    )
     args = parser.parse_args()
-    for name in args.names:
+    unknown = sorted(set(args.names) - set(COMPETITORS))
+    if unknown:
+        parser.error(f"unknown competitor(s) {', '.join(unknown)}; choose from {known}")
+    for name in args.names or list(COMPETITORS):
         status = ensure(name)
         print(f"{name}: {status.version or 'unavailable'} {status.note}".rstrip())
 

@@ -89,8 +89,8 @@ def main() -> None:
 
     import reflow as pw
     from reflow.engine.operator import RunContext
-    from reflow.engine.stateless import OutputOperator
-    from reflow.engine.temporal import ForgetOperator
+    from reflow.engine.operators.stateless import OutputOperator
+    from reflow.engine.operators.temporal import ForgetOperator
     from reflow.runtime.runner import OutputSpec, build
 
     events = pw.Table.empty(sensor=int, t=int, value=int)

@@ -13,10 +13,7 @@ word  | twice
 hello | 4
 """
 
-from reflow import debug, io
-from reflow.api import dtypes as _dtypes
-from reflow.api.dtypes import DateTimeNaive, DateTimeUtc, Duration
-from reflow.api.expression import ColumnExpression, ColumnReference, left, right, this
+from reflow import debug, io, temporal, udfs
 from reflow.api.functions import (
     apply,
     apply_with_type,
@@ -38,11 +35,16 @@ from reflow.api.schema import (
     schema_from_types,
 )
 from reflow.api.table import Table
-from reflow.api.trace import BuildError
+from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
-from reflow.runtime.error_log import global_error_log
+from reflow.plan import dtypes as _dtypes
+from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
+from reflow.plan.errors import BuildError
+from reflow.plan.expr import ColumnExpression, ColumnReference
+from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
+from reflow.udfs import UDF, AsyncTransformer, apply_async, udf
 
 dt = _dtypes
 
@@ -55,12 +57,6 @@ _LAZY = {
     "JoinMode": ("reflow.api.join", "JoinMode"),
     "JoinResult": ("reflow.api.join", "JoinResult"),
     "ordered": ("reflow.api.ordered", None),
-    "temporal": ("reflow.temporal", None),
-    "udfs": ("reflow.udfs", None),
-    "udf": ("reflow.udfs", "udf"),
-    "UDF": ("reflow.udfs", "UDF"),
-    "apply_async": ("reflow.udfs", "apply_async"),
-    "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
     "indexing": ("reflow.indexing", None),
     "ml": ("reflow.stdlib.ml", None),
@@ -81,6 +77,23 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def global_error_log() -> Table:
+    """Every per-row error raised while running the pipeline, one row per error.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a | b
+    ... 1 | 0
+    ... ''')
+    >>> q = t.select(q=pw.this.a // pw.this.b)
+    >>> log = pw.global_error_log().select(pw.this.message)
+    >>> rows = pw.debug.table_to_dicts(log)[1]["message"].values()
+    >>> any("division by zero" in m for m in rows)
+    True
+    """
+    return Table(_ERROR_LOG_NODE)
+
+
 def pointer_from(*args: object) -> Pointer:
     """The id a row with key ``args`` gets from ``with_id_from``/``groupby``.
 
@@ -93,6 +106,8 @@ def pointer_from(*args: object) -> Pointer:
 
 __all__ = [
     "ERROR",
+    "UDF",
+    "AsyncTransformer",
     "BuildError",
     "ColumnDefinition",
     "ColumnExpression",
@@ -106,6 +121,7 @@ __all__ = [
     "Schema",
     "Table",
     "apply",
+    "apply_async",
     "apply_with_type",
     "cast",
     "coalesce",
@@ -127,7 +143,10 @@ __all__ = [
     "schema_builder",
     "schema_from_pandas",
     "schema_from_types",
+    "temporal",
     "this",
+    "udf",
+    "udfs",
     "unwrap",
     "wrap_py_object",
 ]

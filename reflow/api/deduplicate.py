@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.ordered_nodes import DeduplicateNode
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ def deduplicate(
     value: Any,
     instance: Any = None,
     acceptor: Callable[[Any, Any], bool],
+    name: str | None = None,
+    persistent_id: str | None = None,
 ) -> Table:
     """One row per ``instance``: the row whose ``value`` was accepted last.
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 
 def if_else(condition: Any, then: Any, otherwise: Any) -> ex.ColumnExpression:
@@ -109,7 +109,7 @@ def apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> ex.ColumnE
     s
     HI!
     """
-    return apply_with_type(function, _return_annotation(function), *args, **kwargs)
+    return apply_with_type(function, return_annotation(function), *args, **kwargs)
 
 
 def apply_with_type(
@@ -120,7 +120,15 @@ def apply_with_type(
     return ex.RowwiseCall(name, function, args, dt.wrap(ret_type), kwargs)
 
 
-def _return_annotation(function: Callable[..., Any]) -> Any:
+def return_annotation(function: Callable[..., Any]) -> Any:
+    """The return annotation of ``function`` (a string one evaluated), ``Any`` without one.
+
+    >>> from reflow.api.functions import return_annotation
+    >>> def double(x) -> int:
+    ...     return 2 * x
+    >>> return_annotation(double), return_annotation(lambda x: x)
+    (<class 'int'>, typing.Any)
+    """
     import inspect
 
     try:

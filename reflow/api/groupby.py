@@ -27,10 +27,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import SelectNode
 from reflow.plan.reduce_node import ReduceNode, ReducerCall
 
@@ -158,8 +158,10 @@ class GroupedTable:
                 direct[id(expr)] = name
                 taken.add(name)
         for index, (expr, column) in enumerate(lifter.reducers):
-            name = direct.get(id(expr))
-            if name is None:
+            found = direct.get(id(expr))
+            if found is not None:
+                name = found
+            else:
                 name = f"_reducer{index}"
                 while name in taken:
                     name = "_" + name
@@ -209,6 +211,7 @@ class _Lifter:
     def lift(self, expr: ex.ColumnExpression) -> ex.ColumnExpression:
         if isinstance(expr, ex.ReducerExpression):
             resolved = resolve(expr, self.scope)
+            assert isinstance(resolved, ex.ReducerExpression)
             for arg in resolved.args:
                 _check_no_reducer(arg, self.where)
             placeholder = ex.InputColumn(0, "", resolved.dtype, False)

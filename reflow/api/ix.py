@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 
 
 class IxColumn(ex.ColumnExpression):
@@ -94,6 +94,8 @@ class IxRow:
 
     Its columns can only be used inside ``select`` of the table the pointer refers to.
     """
+
+    _lookup: Lookup
 
     def __init__(self, lookup: Lookup) -> None:
         object.__setattr__(self, "_lookup", lookup)
@@ -275,7 +277,9 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         joined = keyed.join(
             indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left"
         )
-        columns = {name: ex.ThisReference("left", name) for name in names}
+        columns: dict[str, ex.ColumnExpression] = {
+            name: ex.ThisReference("left", name) for name in names
+        }
         for name in sorted(used):
             columns[_ix_name(position, name)] = lookup.value(name)
         current = joined.select(**columns)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, Side, named_expressions, resolve
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import JoinNode, wide_name
 
 
@@ -85,7 +85,7 @@ def join(
     unknown = set(kwargs) - {"behavior", "exactly_once", "left_exactly_once", "right_exactly_once"}
     if unknown:
         raise BuildError(f"join() got unexpected arguments: {', '.join(sorted(unknown))}", where)
-    mode = _mode(how, where)
+    mode = join_mode(how, where)
     if left._node is right._node:
         raise BuildError(
             "a table cannot be joined with itself directly; join it with a copy (t.copy())",
@@ -100,12 +100,12 @@ def join(
     right_keys: list[ex.ColumnExpression] = []
     same_name: set[str] = set()
     for condition in conditions:
-        lkey, rkey = _condition(condition, left, right, where)
+        lkey, rkey = join_condition(condition, left, right, where)
         assert isinstance(condition, ex.BinaryOp)
         left_keys.append(lkey)
         right_keys.append(rkey)
-        lname, rname = condition.left.name, condition.right.name
-        if lname == rname:
+        lname, rname = condition.left._name(), condition.right._name()
+        if lname is not None and lname == rname:
             same_name.add(lname)
     id_from = _id_side(id, left, right, mode, where)
     node = JoinNode(
@@ -114,7 +114,7 @@ def join(
     return JoinResult(Table(node), left, right, mode, same_name)
 
 
-def _mode(how: Any, where: str) -> JoinMode:
+def join_mode(how: Any, where: str) -> JoinMode:
     if how is None:
         return JoinMode.INNER
     if isinstance(how, JoinMode):
@@ -126,7 +126,7 @@ def _mode(how: Any, where: str) -> JoinMode:
     raise BuildError(f"unknown join mode {how!r}; use pw.JoinMode.INNER/LEFT/RIGHT/OUTER", where)
 
 
-def _side_name(ref: Any, left: Table, right: Table) -> str | None:
+def side_name(ref: Any, left: Table, right: Table) -> str | None:
     """``"left"``/``"right"`` for a plain column reference to one of the inputs."""
     if isinstance(ref, ex.ThisReference):
         return ref.side if ref.side in ("left", "right") else None
@@ -140,9 +140,10 @@ def _side_name(ref: Any, left: Table, right: Table) -> str | None:
     return None
 
 
-def _condition(
+def join_condition(
     condition: Any, left: Table, right: Table, where: str
-) -> tuple[ex.InputColumn, ex.InputColumn]:
+) -> tuple[ex.ColumnExpression, ex.ColumnExpression]:
+    """The resolved left and right keys of ``left.a == right.b`` (either order)."""
     shape = (
         "join conditions must have the form left_table.column == right_table.column "
         "(or pw.left.column == pw.right.column)"
@@ -150,7 +151,7 @@ def _condition(
     if not (isinstance(condition, ex.BinaryOp) and condition.op == "=="):
         raise BuildError(f"{shape}; got {condition!r}", where)
     a, b = condition.left, condition.right
-    side_a, side_b = _side_name(a, left, right), _side_name(b, left, right)
+    side_a, side_b = side_name(a, left, right), side_name(b, left, right)
     if side_a is None or side_b is None:
         raise BuildError(f"{shape}; both sides must be columns of the joined tables", where)
     if side_a == "right" and side_b == "left":
@@ -168,8 +169,8 @@ def _condition(
             lkey, rkey = _as_float(lkey), _as_float(rkey)
         else:
             raise BuildError(
-                f"incompatible types in a join condition: {lkey.name!r} is {lkey.dtype!r} "
-                f"and {rkey.name!r} is {rkey.dtype!r}",
+                f"incompatible types in a join condition: {lkey._name()!r} is {lkey.dtype!r} "
+                f"and {rkey._name()!r} is {rkey.dtype!r}",
                 where,
             )
     return lkey, rkey
@@ -190,7 +191,7 @@ def _single_scope(table: Table, side: str) -> Scope:
 def _id_side(id: Any, left: Table, right: Table, mode: JoinMode, where: str) -> str | None:
     if id is None:
         return None
-    side = _side_name(id, left, right)
+    side = side_name(id, left, right)
     if side is None or getattr(id, "name", None) != "id":
         raise BuildError("id= must be the id column of one side (left.id or right.id)", where)
     allowed = {"left": (JoinMode.INNER, JoinMode.LEFT), "right": (JoinMode.INNER, JoinMode.RIGHT)}
@@ -356,7 +357,7 @@ class JoinResult:
         if isinstance(expr, ex.ColumnReference):
             if expr.table is self._wide or expr.table._node is self._wide._node:
                 return ex.ThisReference("this", expr.name)
-            side = _side_name(expr, self._left, self._right)
+            side = side_name(expr, self._left, self._right)
             if side is None:
                 raise BuildError(
                     f"column {expr.name!r} belongs to a table that is not an input of this join",

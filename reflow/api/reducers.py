@@ -23,124 +23,19 @@ b    | 1 | 4
 from __future__ import annotations
 
 import builtins
-import datetime
 import typing
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.engine import aggregates as agg
-
-
-class Reducer:
-    """A reducer kind: its name, result type and engine implementation."""
-
-    can_fail = False
-
-    def __init__(
-        self,
-        name: str,
-        result: Callable[..., dt.DType],
-        make: Callable[..., agg.Aggregate],
-        can_fail: bool = False,
-    ) -> None:
-        self.name = name
-        self._result = result
-        self._make = make
-        self.can_fail = can_fail
-
-    def result_type(self, *arg_types: dt.DType, **kwargs: Any) -> dt.DType:
-        """The dtype of the reducer's result for arguments of ``arg_types``."""
-        return self._result(*arg_types, **kwargs)
-
-    def aggregate(self, arg_types: list[dt.DType], **kwargs: Any) -> agg.Aggregate:
-        """The engine implementation for arguments of ``arg_types``."""
-        return self._make(arg_types, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"pw.reducers.{self.name}"
-
-
-def _unsupported(name: str, arg: dt.DType) -> TypeError:
-    return TypeError(f"reducer {name} does not support a column of type {arg!r}")
-
-
-def _sum_type(arg: dt.DType, **_: Any) -> dt.DType:
-    if arg in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) or isinstance(arg, dt.Array):
-        return arg
-    raise _unsupported("sum", arg)
-
-
-def _make_sum(types: list[dt.DType], **_: Any) -> agg.Aggregate:
-    if isinstance(types[0], dt.Array) or types[0] == dt.ANY:
-        return agg.ArraySum()
-    if types[0] == dt.DURATION:
-        return agg.Sum(datetime.timedelta(0))
-    return agg.Sum(0.0 if types[0] == dt.FLOAT else 0)
-
-
-def _avg_type(arg: dt.DType, **_: Any) -> dt.DType:
-    if arg in (dt.INT, dt.FLOAT):
-        return dt.FLOAT
-    raise _unsupported("avg", arg)
-
-
-def _same_type(name: str) -> Callable[..., dt.DType]:
-    def result(arg: dt.DType, *_: Any, **__: Any) -> dt.DType:
-        if arg == dt.NONE:
-            raise _unsupported(name, arg)
-        return arg
-
-    return result
-
-
-def _id_type(arg: dt.DType, id_type: dt.DType = dt.POINTER, **_: Any) -> dt.DType:
-    return id_type
-
-
-def _tuple_type(arg: dt.DType, skip_nones: bool = False, **_: Any) -> dt.DType:
-    return dt.List(arg.strip_optional() if skip_nones else arg)
-
-
-def _fixed(
-    name: str, result: Callable[..., dt.DType], aggregate: Callable[[], agg.Aggregate],
-    can_fail: bool = False,
-) -> Reducer:
-    """A reducer whose engine implementation takes no parameters."""
-    return Reducer(name, result, lambda types, **_: aggregate(), can_fail)
-
-
-def _same(name: str, aggregate: Callable[[], agg.Aggregate], can_fail: bool = False) -> Reducer:
-    """A reducer whose result has the type of its argument."""
-    return _fixed(name, _same_type(name), aggregate, can_fail)
-
-
-def _collecting(
-    name: str, result: Callable[..., dt.DType], aggregate: Callable[[bool], agg.Aggregate]
-) -> Reducer:
-    """A reducer gathering all values, which takes the ``skip_nones`` option."""
-    return Reducer(name, result, lambda types, skip_nones=False: aggregate(skip_nones))
-
-
-_COUNT = _fixed("count", lambda **_: dt.INT, agg.Count)
-_SUM = Reducer("sum", _sum_type, _make_sum)
-_AVG = _fixed("avg", _avg_type, agg.Avg)
-_MIN = _same("min", agg.Min)
-_MAX = _same("max", agg.Max)
-_ARGMIN = _fixed("argmin", _id_type, agg.ArgMin)
-_ARGMAX = _fixed("argmax", _id_type, agg.ArgMax)
-_ANY = _same("any", agg.AnyValue)
-_UNIQUE = _same("unique", agg.Unique, can_fail=True)
-_TUPLE = _collecting("tuple", _tuple_type, agg.Tuple)
-_SORTED_TUPLE = _collecting("sorted_tuple", _tuple_type, agg.SortedTuple)
-_NDARRAY = _collecting("ndarray", lambda arg, skip_nones=False: dt.Array(), agg.NdArray)
-_COUNT_DISTINCT = _fixed("count_distinct", lambda *a, **_: dt.INT, agg.CountDistinct)
-_COUNT_DISTINCT_APPROX = _fixed(
-    "count_distinct_approximate", lambda *a, **_: dt.INT, agg.CountDistinct
+from reflow.api.this import this
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan import reducers as kinds
+from reflow.plan.reducers import (
+    accumulator_reducer,
+    stateful_many_reducer,
+    stateful_single_reducer,
 )
-_EARLIEST = _same("earliest", agg.Earliest)
-_LATEST = _same("latest", agg.Latest)
 
 
 def count(*args: Any) -> ex.ColumnExpression:
@@ -156,7 +51,7 @@ def count(*args: Any) -> ex.ColumnExpression:
     n
     2
     """
-    return ex.ReducerExpression(_COUNT)
+    return ex.ReducerExpression(kinds.COUNT)
 
 
 def sum(expression: Any) -> ex.ColumnExpression:
@@ -172,7 +67,7 @@ def sum(expression: Any) -> ex.ColumnExpression:
     s
     7
     """
-    return ex.ReducerExpression(_SUM, expression)
+    return ex.ReducerExpression(kinds.SUM, expression)
 
 
 def avg(expression: Any) -> ex.ColumnExpression:
@@ -188,7 +83,7 @@ def avg(expression: Any) -> ex.ColumnExpression:
     m
     3.5
     """
-    return ex.ReducerExpression(_AVG, expression)
+    return ex.ReducerExpression(kinds.AVG, expression)
 
 
 def min(expression: Any) -> ex.ColumnExpression:
@@ -204,7 +99,7 @@ def min(expression: Any) -> ex.ColumnExpression:
     m
     2
     """
-    return ex.ReducerExpression(_MIN, expression)
+    return ex.ReducerExpression(kinds.MIN, expression)
 
 
 def max(expression: Any) -> ex.ColumnExpression:
@@ -220,7 +115,7 @@ def max(expression: Any) -> ex.ColumnExpression:
     m
     5
     """
-    return ex.ReducerExpression(_MAX, expression)
+    return ex.ReducerExpression(kinds.MAX, expression)
 
 
 def argmin(expression: Any, id: Any = None) -> ex.ColumnExpression:
@@ -238,7 +133,7 @@ def argmin(expression: Any, id: Any = None) -> ex.ColumnExpression:
     who
     a
     """
-    return ex.ReducerExpression(_ARGMIN, expression, ex.this.id if id is None else id)
+    return ex.ReducerExpression(kinds.ARGMIN, expression, this.id if id is None else id)
 
 
 def argmax(expression: Any, id: Any = None) -> ex.ColumnExpression:
@@ -256,7 +151,7 @@ def argmax(expression: Any, id: Any = None) -> ex.ColumnExpression:
     who
     b
     """
-    return ex.ReducerExpression(_ARGMAX, expression, ex.this.id if id is None else id)
+    return ex.ReducerExpression(kinds.ARGMAX, expression, this.id if id is None else id)
 
 
 def any(expression: Any) -> ex.ColumnExpression:
@@ -271,7 +166,7 @@ def any(expression: Any) -> ex.ColumnExpression:
     v
     7
     """
-    return ex.ReducerExpression(_ANY, expression)
+    return ex.ReducerExpression(kinds.ANY, expression)
 
 
 def unique(expression: Any) -> ex.ColumnExpression:
@@ -288,7 +183,7 @@ def unique(expression: Any) -> ex.ColumnExpression:
     v
     1
     """
-    return ex.ReducerExpression(_UNIQUE, expression)
+    return ex.ReducerExpression(kinds.UNIQUE, expression)
 
 
 def tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
@@ -305,7 +200,7 @@ def tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
     v
     (3, 5)
     """
-    return ex.ReducerExpression(_TUPLE, expression, skip_nones=skip_nones)
+    return ex.ReducerExpression(kinds.TUPLE, expression, skip_nones=skip_nones)
 
 
 def sorted_tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
@@ -322,7 +217,7 @@ def sorted_tuple(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpre
     v
     (3, 5)
     """
-    return ex.ReducerExpression(_SORTED_TUPLE, expression, skip_nones=skip_nones)
+    return ex.ReducerExpression(kinds.SORTED_TUPLE, expression, skip_nones=skip_nones)
 
 
 def ndarray(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression:
@@ -337,7 +232,7 @@ def ndarray(expression: Any, *, skip_nones: bool = False) -> ex.ColumnExpression
     >>> pw.debug.table_to_dicts(r)[1]["v"].popitem()[1].tolist()
     [5]
     """
-    return ex.ReducerExpression(_NDARRAY, expression, skip_nones=skip_nones)
+    return ex.ReducerExpression(kinds.NDARRAY, expression, skip_nones=skip_nones)
 
 
 def count_distinct(*args: Any) -> ex.ColumnExpression:
@@ -355,7 +250,7 @@ def count_distinct(*args: Any) -> ex.ColumnExpression:
     n
     2
     """
-    return ex.ReducerExpression(_COUNT_DISTINCT, *args)
+    return ex.ReducerExpression(kinds.COUNT_DISTINCT, *args)
 
 
 def count_distinct_approximate(*args: Any, precision: int = 12) -> ex.ColumnExpression:
@@ -373,7 +268,7 @@ def count_distinct_approximate(*args: Any, precision: int = 12) -> ex.ColumnExpr
     2
     """
     del precision
-    return ex.ReducerExpression(_COUNT_DISTINCT_APPROX, *args)
+    return ex.ReducerExpression(kinds.COUNT_DISTINCT_APPROX, *args)
 
 
 def earliest(expression: Any) -> ex.ColumnExpression:
@@ -390,7 +285,7 @@ def earliest(expression: Any) -> ex.ColumnExpression:
     v
     3
     """
-    return ex.ReducerExpression(_EARLIEST, expression)
+    return ex.ReducerExpression(kinds.EARLIEST, expression)
 
 
 def latest(expression: Any) -> ex.ColumnExpression:
@@ -407,18 +302,11 @@ def latest(expression: Any) -> ex.ColumnExpression:
     v
     5
     """
-    return ex.ReducerExpression(_LATEST, expression)
+    return ex.ReducerExpression(kinds.LATEST, expression)
 
 
-def _any_type(*_: Any, **__: Any) -> dt.DType:
-    return dt.ANY
-
-
-def _custom(
-    name: str, result: Callable[..., dt.DType], make: Callable[[], agg.Aggregate]
-) -> Callable[..., ex.ColumnExpression]:
-    """The reducer function of a user-defined reducer (whose user code may fail)."""
-    reducer = _fixed(name, result, make, can_fail=True)
+def _wrapper(reducer: kinds.Reducer) -> Callable[..., ex.ColumnExpression]:
+    """The function users call to apply a user-defined reducer."""
 
     def wrapper(*args: Any) -> ex.ColumnExpression:
         return ex.ReducerExpression(reducer, *args)
@@ -447,7 +335,7 @@ def stateful_many(
     s
     7
     """
-    return _custom("stateful_many", _any_type, lambda: agg.StatefulMany(combine_many))
+    return _wrapper(stateful_many_reducer(combine_many))
 
 
 def stateful_single(combine_single: Callable[..., Any]) -> Callable[..., ex.ColumnExpression]:
@@ -467,7 +355,7 @@ def stateful_single(combine_single: Callable[..., Any]) -> Callable[..., ex.Colu
     p
     10
     """
-    return _custom("stateful_single", _any_type, lambda: agg.StatefulSingle(combine_single))
+    return _wrapper(stateful_single_reducer(combine_single))
 
 
 def _stub(function: Callable) -> Callable:
@@ -536,10 +424,7 @@ def udf_reducer(
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to Any
         hints = {}
     result = dt.wrap(hints["return"]) if "return" in hints else dt.ANY
-    return _custom(
-        f"udf_reducer({reducer_cls.__name__})", lambda *a, **k: result,
-        lambda: agg.Accumulate(reducer_cls),
-    )
+    return _wrapper(accumulator_reducer(reducer_cls, result))
 
 
 __all__ = [

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError
+from reflow.api.this import ThisWithout
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -115,12 +116,13 @@ def named_expressions(
     name computed columns."""
     outputs: dict[str, ex.ColumnExpression] = {}
     for arg in args:
-        if isinstance(arg, ex.ThisWithout):
+        name: str | None
+        if isinstance(arg, ThisWithout):
             for name in columns_of(arg.side):
                 if name not in arg.names:
                     outputs[name] = ex.ThisReference(arg.side, name)
-        elif isinstance(arg, ex.ColumnExpression) and arg._name():
-            outputs[arg._name()] = arg
+        elif isinstance(arg, ex.ColumnExpression) and (name := arg._name()):
+            outputs[name] = arg
         else:
             raise BuildError(
                 f"positional arguments must be column references, got {arg!r}; "

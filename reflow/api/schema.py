@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from reflow.api import dtypes as dt
+from reflow.engine.values import Json, Pointer, PyObjectWrapper
+from reflow.plan import dtypes as dt
+
+# The names a string annotation may use without importing them (``"pw.Json"``, ``"Pointer"``).
+_ANNOTATION_NAMES = SimpleNamespace(
+    Json=Json, Pointer=Pointer, PyObjectWrapper=PyObjectWrapper, DateTimeNaive=dt.DateTimeNaive,
+    DateTimeUtc=dt.DateTimeUtc, Duration=dt.Duration,
+)
 
 _NO_DEFAULT = object()
 
@@ -61,10 +69,8 @@ def _evaluated_annotations(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
         return raw
     import sys
 
-    import reflow
-
     module = sys.modules.get(cls.__module__)
-    scope = {"pw": reflow, **vars(reflow), **(vars(module) if module else {})}
+    scope = {"pw": _ANNOTATION_NAMES, **vars(_ANNOTATION_NAMES), **(vars(module) if module else {})}
     frame = sys._getframe(2)
     scope.update(frame.f_globals)
     scope.update(frame.f_locals)
@@ -174,7 +180,7 @@ class Schema(metaclass=SchemaMetaclass):
 
 
 def _schema_from_columns(columns: dict[str, ColumnSchema], name: str) -> type[Schema]:
-    schema = SchemaMetaclass(name, (Schema,), {})
+    schema: type[Schema] = SchemaMetaclass(name, (Schema,), {})  # type: ignore[assignment]
     schema.__columns__ = dict(columns)
     return schema
 
@@ -217,7 +223,7 @@ def schema_builder(
 def schema_from_pandas(frame: Any, *, id_from: list[str] | None = None,
                        name: str | None = None) -> type[Schema]:
     """A schema whose column types are inferred from a pandas DataFrame."""
-    from reflow.debug.inference import infer_column_dtype
+    from reflow.plan.inference import infer_column_dtype
 
     columns = {}
     for column in frame.columns:

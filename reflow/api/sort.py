@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.ordered_nodes import DiffNode, SortNode
 
 if TYPE_CHECKING:

@@ -6,16 +6,20 @@ Every method builds a new plan node and returns a new ``Table``; nothing runs un
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.api import deduplicate as deduplicate_module
+from reflow.api import groupby as groupby_module
+from reflow.api import sort as sort_module
+from reflow.api import universes
 from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.this import this
 from reflow.api.zip_columns import tables_to_zip, zip_with
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
 
@@ -33,6 +37,8 @@ class Table:
     name
     Alice
     """
+
+    _node: PlanNode
 
     def __init__(self, node: PlanNode) -> None:
         object.__setattr__(self, "_node", node)
@@ -65,23 +71,75 @@ class Table:
 
     @property
     def id(self) -> ex.ColumnReference:
-        """The row ids, as a column of type ``Pointer``."""
+        """The row ids, as a column of type ``Pointer``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> keys, columns = pw.debug.table_to_dicts(t.select(me=t.id))
+        >>> all(columns['me'][key] == key for key in keys)
+        True
+        """
         return ex.ColumnReference(self, "id")
 
     @property
     def schema(self) -> type[Schema]:
-        """The table's schema (column names and types)."""
+        """The table's schema (column names and types).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.schema
+        <reflow.Schema types={name: STR, age: INT}>
+        """
         return schema_from_dtypes({n: c.dtype for n, c in self._node.columns.items()})
 
     def column_names(self) -> list[str]:
-        """Names of the columns, in order."""
+        """Names of the columns, in order.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.column_names()
+        ['name', 'age']
+        """
         return list(self._node.columns)
 
     def keys(self) -> list[str]:
+        """Names of the columns, in order (as ``column_names``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.keys()
+        ['name', 'age']
+        """
         return self.column_names()
 
     def typehints(self) -> dict[str, Any]:
-        """Python type hints of the columns."""
+        """Python type hints of the columns.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.typehints()
+        {'name': <class 'str'>, 'age': <class 'int'>}
+        """
         return {n: c.dtype.typehint() for n, c in self._node.columns.items()}
 
     def _dtypes(self) -> dict[str, dt.DType]:
@@ -106,14 +164,15 @@ class Table:
         """
         where = user_frame()
         outputs = self._named_expressions(args, kwargs, where)
-        ix_module = sys.modules.get("reflow.api.ix")
-        if ix_module is not None and ix_module.contains_ix(outputs.values()):
+        from reflow.api.ix import contains_ix, select_with_ix
+
+        if contains_ix(outputs.values()):
             # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
-            return ix_module.select_with_ix(self, outputs, where)
+            return select_with_ix(self, outputs, where)
         others = tables_to_zip(self, outputs.values())
         if others:
-            zipped, scope = zip_with(self, others, outputs.values(), where)
-            resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
+            zipped, zip_scope = zip_with(self, others, outputs.values(), where)
+            resolved = {name: resolve(expr, zip_scope) for name, expr in outputs.items()}
             return Table(SelectNode(zipped._node, resolved, where))
         scope = Scope.single(self)
         resolved = {name: resolve(expr, scope) for name, expr in outputs.items()}
@@ -246,22 +305,66 @@ class Table:
         return self.select(**outputs)
 
     def rename(self, names_mapping: dict[Any, str] | None = None, **kwargs: Any) -> Table:
-        """``rename_by_dict`` with a dict, ``rename_columns`` with keyword arguments."""
+        """``rename_by_dict`` with a dict, ``rename_columns`` with keyword arguments.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.rename({'age': 'years'}).column_names()
+        ['name', 'years']
+        >>> t.rename(years=pw.this.age).column_names()
+        ['name', 'years']
+        """
         if names_mapping is not None:
             return self.rename_by_dict(names_mapping)
         return self.rename_columns(**kwargs)
 
     def with_prefix(self, prefix: str) -> Table:
-        """Every column renamed to ``prefix + name``."""
+        """Every column renamed to ``prefix + name``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.with_prefix('user_').column_names()
+        ['user_name', 'user_age']
+        """
         return self.rename_by_dict({n: prefix + n for n in self._node.columns})
 
     def with_suffix(self, suffix: str) -> Table:
-        """Every column renamed to ``name + suffix``."""
+        """Every column renamed to ``name + suffix``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.with_suffix('_2').column_names()
+        ['name_2', 'age_2']
+        """
         return self.rename_by_dict({n: n + suffix for n in self._node.columns})
 
     def copy(self) -> Table:
-        """The same rows in a new table object."""
-        return self.select(*ex.this)
+        """The same rows in a new table object.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> pw.debug.compute_and_print(t.copy(), include_id=False)
+        name  | age
+        Alice | 30
+        Bob   | 17
+        """
+        return self.select(*this)
 
     def cast_to_types(self, **types: Any) -> Table:
         """Convert columns to other types (``int``/``float``/``bool``/``str``).
@@ -281,7 +384,17 @@ class Table:
         )
 
     def update_types(self, **types: Any) -> Table:
-        """Declare column types without converting values."""
+        """Declare column types without converting values.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> t.update_types(age=float).typehints()['age']
+        <class 'float'>
+        """
         for name in types:
             self._column_name(name)
         return self.with_columns(
@@ -291,13 +404,36 @@ class Table:
 
     # --- ids ------------------------------------------------------------------------------------
     def pointer_from(self, *args: Any, optional: bool = False, instance: Any = None) -> Any:
-        """The id this table's ``with_id_from``/``groupby`` gives a row with key ``args``."""
+        """The id this table's ``with_id_from``/``groupby`` gives a row with key ``args``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> r = t.with_id_from(pw.this.name)
+        >>> keys, columns = pw.debug.table_to_dicts(r.select(p=r.pointer_from(pw.this.name)))
+        >>> all(columns['p'][key] == key for key in keys)
+        True
+        """
         if instance is not None:
             args = (*args, instance)
         return ex.PointerFrom(*args, optional=optional)
 
     def with_id(self, new_id: Any) -> Table:
-        """The same rows with ids taken from a ``Pointer`` column."""
+        """The same rows with ids taken from a ``Pointer`` column.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> r = t.with_id(t.pointer_from(pw.this.name))
+        >>> set(pw.debug.table_to_dicts(r)[0]) == {pw.pointer_from('Alice'), pw.pointer_from('Bob')}
+        True
+        """
         where = user_frame()
         resolved = resolve(ex.wrap_arg(new_id), Scope.single(self))
         if resolved.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
@@ -337,273 +473,239 @@ class Table:
         return flatten(self, to_flatten, origin_id=origin_id, where=user_frame())
 
     # --- stateful operations (see their modules) -----------------------------------------------
-    def groupby(self, *args: Any, id: Any = None, sort_by: Any = None, instance: Any = None,
-                **kwargs: Any) -> Any:
-        """Group rows by the given columns; follow with ``.reduce(...)``."""
-        from reflow.api.groupby import groupby
-
-        return groupby(self, *args, id=id, sort_by=sort_by, instance=instance, **kwargs)
+    # Operations written as functions of the table in their own modules (docstrings there).
+    groupby = groupby_module.groupby
+    deduplicate = deduplicate_module.deduplicate
+    concat = universes.concat
+    concat_reindex = universes.concat_reindex
+    update_rows = universes.update_rows
+    update_cells = universes.update_cells
+    restrict = universes.restrict
+    difference = universes.difference
+    intersect = universes.intersect
+    with_universe_of = universes.with_universe_of
+    promise_universe_is_subset_of = universes.promise_universe_is_subset_of
+    promise_universe_is_equal_to = universes.promise_universe_is_equal_to
+    promise_universes_are_disjoint = universes.promise_universes_are_disjoint
+    sort = sort_module.sort
+    diff = sort_module.diff
 
     def reduce(self, *args: Any, **kwargs: Any) -> Table:
-        """Reduce the whole table to one row."""
+        """Reduce the whole table to one row.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 30
+        ... Bob   | 17
+        ... ''')
+        >>> r = t.reduce(n=pw.reducers.count(), oldest=pw.reducers.max(pw.this.age))
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        n | oldest
+        2 | 30
+        """
         return self.groupby().reduce(*args, **kwargs)
-
-    def deduplicate(self, *, value: Any, instance: Any = None, acceptor: Any, name: Any = None,
-                    persistent_id: Any = None) -> Table:
-        from reflow.api.deduplicate import deduplicate
-
-        return deduplicate(self, value=value, instance=instance, acceptor=acceptor)
 
     def join(self, other: Table, *on: Any, id: Any = None, how: Any = None,
              left_instance: Any = None, right_instance: Any = None, **kwargs: Any) -> Any:
+        """Join with ``other`` on equalities ``self.column == other.column`` (see
+        ``reflow.api.join.join``); ``how`` is a ``pw.JoinMode``, inner by default.
+
+        >>> import reflow as pw
+        >>> people = pw.debug.table_from_markdown('''
+        ... name  | city
+        ... Alice | 1
+        ... Bob   | 2
+        ... ''')
+        >>> cities = pw.debug.table_from_markdown('''
+        ... code | city_name
+        ... 1    | Paris
+        ... 3    | Rome
+        ... ''')
+        >>> r = people.join(cities, people.city == cities.code).select(
+        ...     pw.left.name, pw.right.city_name
+        ... )
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        name  | city_name
+        Alice | Paris
+        """
         from reflow.api.join import join
 
         return join(self, other, *on, id=id, how=how, left_instance=left_instance,
                     right_instance=right_instance, **kwargs)
 
     def join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        """``join`` keeping only the pairs of matching rows.
+
+        >>> import reflow as pw
+        >>> people = pw.debug.table_from_markdown('''
+        ... name  | city
+        ... Alice | 1
+        ... Bob   | 2
+        ... ''')
+        >>> cities = pw.debug.table_from_markdown('''
+        ... code | city_name
+        ... 1    | Paris
+        ... 3    | Rome
+        ... ''')
+        >>> r = people.join_inner(cities, people.city == cities.code).select(
+        ...     pw.left.name, pw.right.city_name
+        ... )
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        name  | city_name
+        Alice | Paris
+        """
         from reflow.api.join import JoinMode, join
 
         return join(self, other, *on, how=JoinMode.INNER, **kwargs)
 
     def join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        """``join`` keeping every row of ``self`` (``None`` where ``other`` has no match).
+
+        >>> import reflow as pw
+        >>> people = pw.debug.table_from_markdown('''
+        ... name  | city
+        ... Alice | 1
+        ... Bob   | 2
+        ... ''')
+        >>> cities = pw.debug.table_from_markdown('''
+        ... code | city_name
+        ... 1    | Paris
+        ... 3    | Rome
+        ... ''')
+        >>> r = people.join_left(cities, people.city == cities.code).select(
+        ...     pw.left.name, pw.right.city_name
+        ... )
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        name  | city_name
+        Alice | Paris
+        Bob   | None
+        """
         from reflow.api.join import JoinMode, join
 
         return join(self, other, *on, how=JoinMode.LEFT, **kwargs)
 
     def join_right(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        """``join`` keeping every row of ``other`` (``None`` where ``self`` has no match).
+
+        >>> import reflow as pw
+        >>> people = pw.debug.table_from_markdown('''
+        ... name  | city
+        ... Alice | 1
+        ... Bob   | 2
+        ... ''')
+        >>> cities = pw.debug.table_from_markdown('''
+        ... code | city_name
+        ... 1    | Paris
+        ... 3    | Rome
+        ... ''')
+        >>> r = people.join_right(cities, people.city == cities.code).select(
+        ...     pw.left.name, pw.right.city_name
+        ... )
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        name  | city_name
+        Alice | Paris
+        None  | Rome
+        """
         from reflow.api.join import JoinMode, join
 
         return join(self, other, *on, how=JoinMode.RIGHT, **kwargs)
 
     def join_outer(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        """``join`` keeping every row of both tables.
+
+        >>> import reflow as pw
+        >>> people = pw.debug.table_from_markdown('''
+        ... name  | city
+        ... Alice | 1
+        ... Bob   | 2
+        ... ''')
+        >>> cities = pw.debug.table_from_markdown('''
+        ... code | city_name
+        ... 1    | Paris
+        ... 3    | Rome
+        ... ''')
+        >>> r = people.join_outer(cities, people.city == cities.code).select(
+        ...     pw.left.name, pw.right.city_name
+        ... )
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        name  | city_name
+        Alice | Paris
+        Bob   | None
+        None  | Rome
+        """
         from reflow.api.join import JoinMode, join
 
         return join(self, other, *on, how=JoinMode.OUTER, **kwargs)
 
-    def concat(self, *others: Table) -> Table:
-        from reflow.api.universes import concat
-
-        return concat(self, *others)
-
-    def concat_reindex(self, *others: Table) -> Table:
-        from reflow.api.universes import concat_reindex
-
-        return concat_reindex(self, *others)
-
-    def update_rows(self, other: Table) -> Table:
-        from reflow.api.universes import update_rows
-
-        return update_rows(self, other)
-
-    def update_cells(self, other: Table, **kwargs: Any) -> Table:
-        from reflow.api.universes import update_cells
-
-        return update_cells(self, other, **kwargs)
-
     def __lshift__(self, other: Table) -> Table:
         return self.update_cells(other)
 
-    def restrict(self, other: Table) -> Table:
-        from reflow.api.universes import restrict
-
-        return restrict(self, other)
-
-    def difference(self, other: Table) -> Table:
-        from reflow.api.universes import difference
-
-        return difference(self, other)
-
-    def intersect(self, *tables: Table) -> Table:
-        from reflow.api.universes import intersect
-
-        return intersect(self, *tables)
-
-    def with_universe_of(self, other: Table) -> Table:
-        from reflow.api.universes import with_universe_of
-
-        return with_universe_of(self, other)
-
-    def promise_universe_is_subset_of(self, other: Table) -> Table:
-        from reflow.api.universes import promise_universe_is_subset_of
-
-        return promise_universe_is_subset_of(self, other)
-
-    def promise_universe_is_equal_to(self, other: Table) -> Table:
-        from reflow.api.universes import promise_universe_is_equal_to
-
-        return promise_universe_is_equal_to(self, other)
-
-    def promise_universes_are_disjoint(self, other: Table) -> Table:
-        from reflow.api.universes import promise_universes_are_disjoint
-
-        return promise_universes_are_disjoint(self, other)
-
     def having(self, *indexers: Any) -> Table:
+        """The rows of the indexers' table whose pointers all point to rows of this table.
+
+        >>> import reflow as pw
+        >>> users = pw.debug.table_from_markdown('''
+        ... uid | name
+        ... 1   | Alice
+        ... ''').with_id_from(pw.this.uid)
+        >>> posts = pw.debug.table_from_markdown('''
+        ... text  | uid
+        ... hello | 1
+        ... spam  | 9
+        ... ''').select(pw.this.text, author=users.pointer_from(pw.this.uid))
+        >>> r = users.having(posts.author).select(pw.this.text)
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        text
+        hello
+        """
         from reflow.api.ix import having
 
         return having(self, *indexers)
 
     def ix(self, expression: Any, *, optional: bool = False, allow_misses: bool = False,
            context: Any = None) -> Any:
+        """The rows of this table whose ids are the pointers ``expression`` (see
+        ``reflow.api.ix.ix``); use their columns in ``select``.
+
+        >>> import reflow as pw
+        >>> owners = pw.debug.table_from_markdown('''
+        ... key | name
+        ... 1   | Alice
+        ... 2   | Bob
+        ... ''').with_id_from(pw.this.key)
+        >>> pets = pw.debug.table_from_markdown('''
+        ... pet | owner
+        ... dog | 1
+        ... ''').select(pw.this.pet, owner=owners.pointer_from(pw.this.owner))
+        >>> r = pets.select(pw.this.pet, owner_name=owners.ix(pets.owner).name)
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        pet | owner_name
+        dog | Alice
+        """
         from reflow.api.ix import ix
 
         return ix(self, expression, optional=optional, allow_misses=allow_misses)
 
     def ix_ref(self, *args: Any, optional: bool = False, allow_misses: bool = False,
                instance: Any = None, context: Any = None) -> Any:
+        """The rows of this table whose ids are ``pointer_from(*args)``: a primary-key lookup.
+
+        >>> import reflow as pw
+        >>> prices = pw.debug.table_from_markdown('''
+        ... item  | price
+        ... apple | 3
+        ... ''').with_id_from(pw.this.item)
+        >>> orders = pw.debug.table_from_markdown('''
+        ... item  | qty
+        ... apple | 2
+        ... ''')
+        >>> r = orders.select(cost=pw.this.qty * prices.ix_ref(pw.this.item).price)
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        cost
+        6
+        """
         from reflow.api.ix import ix_ref
 
         return ix_ref(self, *args, optional=optional, allow_misses=allow_misses,
                       instance=instance)
-
-    def sort(self, key: Any, instance: Any = None) -> Table:
-        from reflow.api.sort import sort
-
-        return sort(self, key, instance=instance)
-
-    def diff(self, timestamp: Any, *values: Any, instance: Any = None) -> Table:
-        from reflow.api.sort import diff
-
-        return diff(self, timestamp, *values, instance=instance)
-
-    # --- event time (see reflow/temporal) --------------------------------------------------------
-    def windowby(self, time_expr: Any, *, window: Any, behavior: Any = None,
-                 instance: Any = None) -> Any:
-        """Group rows by event-time windows; follow with ``.reduce(...)``."""
-        from reflow.temporal.windows import windowby
-
-        return windowby(self, time_expr, window=window, behavior=behavior, instance=instance)
-
-    def forget(self, time_column: Any, threshold: Any,
-               mark_forgetting_records: bool = False) -> Table:
-        from reflow.temporal.gates import forget
-
-        return forget(self, time_column, threshold, mark_forgetting_records)
-
-    def buffer(self, time_column: Any, threshold: Any) -> Table:
-        from reflow.temporal.gates import buffer
-
-        return buffer(self, time_column, threshold)
-
-    def ignore_late(self, time_column: Any, threshold: Any) -> Table:
-        from reflow.temporal.gates import ignore_late
-
-        return ignore_late(self, time_column, threshold)
-
-    def asof_join(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                  **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join
-
-        return asof_join(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_left(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                       **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_left
-
-        return asof_join_left(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_right(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                        **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_right
-
-        return asof_join_right(self, other, self_time, other_time, *on, **kwargs)
-
-    def asof_join_outer(self, other: Table, self_time: Any, other_time: Any, *on: Any,
-                        **kwargs: Any) -> Any:
-        from reflow.temporal.asof import asof_join_outer
-
-        return asof_join_outer(self, other, self_time, other_time, *on, **kwargs)
-
-    def interval_join(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                      *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join
-
-        return interval_join(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_inner(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_inner
-
-        return interval_join_inner(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_left(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                           *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_left
-
-        return interval_join_left(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_right(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_right
-
-        return interval_join_right(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def interval_join_outer(self, other: Table, self_time: Any, other_time: Any, interval: Any,
-                            *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.interval_join import interval_join_outer
-
-        return interval_join_outer(self, other, self_time, other_time, interval, *on, **kwargs)
-
-    def window_join(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                    *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join
-
-        return window_join(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_inner(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_inner
-
-        return window_join_inner(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_left(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                         *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_left
-
-        return window_join_left(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_right(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_right
-
-        return window_join_right(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def window_join_outer(self, other: Table, self_time: Any, other_time: Any, window: Any,
-                          *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.window_join import window_join_outer
-
-        return window_join_outer(self, other, self_time, other_time, window, *on, **kwargs)
-
-    def asof_now_join(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join
-
-        return asof_now_join(self, other, *on, **kwargs)
-
-    def asof_now_join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join_inner
-
-        return asof_now_join_inner(self, other, *on, **kwargs)
-
-    def asof_now_join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
-        from reflow.temporal.asof_now import asof_now_join_left
-
-        return asof_now_join_left(self, other, *on, **kwargs)
-
-    def await_futures(self) -> Table:
-        """The table with the results of fully asynchronous UDFs awaited.
-
-        See ``reflow.udfs.futures.await_futures``.
-        """
-        from reflow.udfs.futures import await_futures
-
-        return await_futures(self)
-
-    @staticmethod
-    def empty(**kwargs: Any) -> Table:
-        """An empty table with the given column types."""
-        from reflow.api.schema import schema_from_types
-        from reflow.debug import table_from_rows
-
-        return table_from_rows(schema_from_types(**kwargs), [])
-

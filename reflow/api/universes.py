@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reflow.api import dtypes as dt
-from reflow.api.trace import BuildError, user_frame
-from reflow.engine.keyed import EqualIdsRule, OverlayRule, PickRule
 from reflow.engine.values import Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo, ConcatNode, Universe
-from reflow.plan.universe_nodes import ConcatReindexNode, KeyedNode
+from reflow.plan.universe_nodes import (
+    ConcatReindexNode,
+    KeyedNode,
+    KeyedRule,
+    all_present_rule,
+    equal_ids_rule,
+    only_first_rule,
+    overlay_rule,
+    prefer_second_rule,
+)
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -191,7 +199,7 @@ def update_rows(table: Table, other: Table) -> Table:
         table._node.universe.supersets.add(universe)
         other._node.universe.supersets.add(universe)
     names = list(columns)
-    rule = PickRule(_prefer_second)
+    rule = prefer_second_rule()
     return _table(
         KeyedNode([table._node, other._node], columns, universe, rule, [names, names], where,
                   label="update_rows")
@@ -202,7 +210,7 @@ def _pick_rows(
     table: Table,
     others: tuple[Table, ...],
     universe: Universe,
-    rule: PickRule | EqualIdsRule,
+    rule: KeyedRule,
     where: str,
     label: str,
 ) -> Table:
@@ -212,12 +220,6 @@ def _pick_rows(
         KeyedNode([table._node, *(t._node for t in others)], dict(table._node.columns), universe,
                   rule, [list(table._node.columns), *([None] * len(others))], where, label=label)
     )
-
-
-def _prefer_second(present: tuple[bool, ...]) -> int | None:
-    if present[1]:
-        return 1
-    return 0 if present[0] else None
 
 
 def _require_subset(operation: str, sub: Table, sup: Table, where: str) -> None:
@@ -281,14 +283,7 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
             info = ColumnInfo(dtype, info.fallible or theirs.fallible)
         columns[name] = info
     replaced = list(other._node.columns)
-    polars_replaced = []
-    for name in replaced:
-        polars_replaced.append(name)
-        if columns[name].fallible:
-            from reflow.plan.compile import error_column
-
-            polars_replaced.append(error_column(name))
-    rule = OverlayRule(polars_replaced, _orphan("update_cells", other, table, where))
+    rule = overlay_rule(columns, replaced, _orphan("update_cells", other, table, where))
     return _table(
         KeyedNode([table._node, other._node], columns, table._node.universe, rule,
                   [list(columns), replaced], where, label="update_cells")
@@ -311,16 +306,8 @@ def restrict(table: Table, other: Table) -> Table:
     """
     where = _check_tables("restrict", (other,))
     _require_subset("restrict", other, table, where)
-    rule = PickRule(_all_present, _orphan("restrict", other, table, where))
+    rule = all_present_rule(_orphan("restrict", other, table, where))
     return _pick_rows(table, (other,), other._node.universe, rule, where, "restrict")
-
-
-def _all_present(present: tuple[bool, ...]) -> int | None:
-    return 0 if all(present) else None
-
-
-def _only_first(present: tuple[bool, ...]) -> int | None:
-    return 0 if present[0] and not present[1] else None
 
 
 def difference(table: Table, other: Table) -> Table:
@@ -342,7 +329,7 @@ def difference(table: Table, other: Table) -> Table:
     """
     where = _check_tables("difference", (other,))
     universe = Universe([table._node.universe])
-    return _pick_rows(table, (other,), universe, PickRule(_only_first), where, "difference")
+    return _pick_rows(table, (other,), universe, only_first_rule(), where, "difference")
 
 
 def intersect(table: Table, *tables: Table) -> Table:
@@ -371,7 +358,7 @@ def intersect(table: Table, *tables: Table) -> Table:
         universe = table._node.universe
     else:
         universe = Universe(universes)
-    return _pick_rows(table, tables, universe, PickRule(_all_present), where, "intersect")
+    return _pick_rows(table, tables, universe, all_present_rule(), where, "intersect")
 
 
 def with_universe_of(table: Table, other: Table) -> Table:
@@ -404,7 +391,7 @@ def with_universe_of(table: Table, other: Table) -> Table:
         return (f"with_universe_of(): row {Pointer(row_id)!r} of {here} has no row with the "
                 f"same id in {there} (declared at {where})")
 
-    return _pick_rows(table, (other,), other._node.universe, EqualIdsRule(describe), where,
+    return _pick_rows(table, (other,), other._node.universe, equal_ids_rule(describe), where,
                       "with_universe_of")
 
 

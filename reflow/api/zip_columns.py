@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, Side
-from reflow.api.trace import BuildError
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table

@@ -8,12 +8,10 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.table import Table
-from reflow.engine.batch import DIFF, ID
-from reflow.engine.stateless import OutputOperator
-from reflow.engine.values import ERROR, Json, Pointer
-from reflow.plan.compile import error_column
+from reflow.engine.operators.stateless import OutputOperator
+from reflow.engine.values import Json, Pointer
+from reflow.runtime.batches import rows_of
 from reflow.runtime.runner import OutputSpec, run_outputs
 
 
@@ -33,23 +31,6 @@ def collect_updates(
 
     run_outputs([OutputSpec(node, attach)], terminate_on_error=terminate_on_error)
     return updates
-
-
-def rows_of(columns: dict, delta: pl.DataFrame):
-    """``(id, {column: value}, diff)`` for every row of a batch, errors shown as ``Error``."""
-    ids = [Pointer(v) for v in delta[ID].to_list()]
-    diffs = delta[DIFF].to_list()
-    values: dict[str, list[Any]] = {}
-    for name, info in columns.items():
-        cells = delta[name].to_list()
-        if info.dtype.strip_optional() == dt.POINTER:
-            cells = [None if v is None else Pointer(v) for v in cells]
-        if info.fallible:
-            errors = delta[error_column(name)].to_list()
-            cells = [ERROR if e else v for v, e in zip(cells, errors, strict=True)]
-        values[name] = cells
-    for i, row_id in enumerate(ids):
-        yield row_id, {name: values[name][i] for name in columns}, diffs[i]
 
 
 def final_state(table: Table, **kwargs: Any) -> dict[Pointer, dict[str, Any]]:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api.schema import Schema
+from reflow.api.schema import Schema, schema_from_types
 from reflow.api.table import Table
-from reflow.api.trace import BuildError, user_frame
-from reflow.debug.inference import (
+from reflow.engine.ids import hash_values
+from reflow.engine.values import Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.inference import (
     infer_column_dtype,
     parse_markdown_cell,
     parse_typed_cell,
     python_value,
 )
-from reflow.engine.ids import hash_values
-from reflow.engine.values import Pointer
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import StaticSource
@@ -160,7 +160,7 @@ def table_from_markdown(
             )
         raw_rows.append(cells)
     labels = [parse_markdown_cell(r[0]) for r in raw_rows] if has_labels else None
-    cells = [r[1:] if has_labels else r for r in raw_rows]
+    rows_cells = [r[1:] if has_labels else r for r in raw_rows]
     data_names = [n for n in names if n not in _SPECIAL]
     positions = {n: i for i, n in enumerate(names)}
     if schema is not None:
@@ -169,22 +169,29 @@ def table_from_markdown(
         if missing:
             raise BuildError(f"markdown table lacks schema columns {missing}", where)
         parsed = [
-            {n: parse_typed_cell(row[positions[n]], dtypes[n]) for n in dtypes} for row in cells
+            {n: parse_typed_cell(row[positions[n]], dtypes[n]) for n in dtypes}
+            for row in rows_cells
         ]
         data_names = list(dtypes)
         id_from = id_from or schema.primary_key_columns()
     else:
-        parsed = [{n: parse_markdown_cell(row[positions[n]]) for n in data_names} for row in cells]
+        parsed = [
+            {n: parse_markdown_cell(row[positions[n]]) for n in data_names} for row in rows_cells
+        ]
         dtypes = {n: infer_column_dtype([row[n] for row in parsed]) for n in data_names}
         for name, dtype in dtypes.items():
             if dtype.strip_optional() == dt.ANY:
                 # Mixed kinds of literals in one column: keep every cell as its text.
                 dtypes[name] = dt.STR if not dtype.is_optional else dt.Optional(dt.STR)
-                for row, raw in zip(parsed, cells, strict=True):
+                for row, raw in zip(parsed, rows_cells, strict=True):
                     if row[name] is not None:
                         row[name] = raw[positions[name]]
-    times = [int(row[positions[TIME_COLUMN]]) if TIME_COLUMN in positions else 0 for row in cells]
-    diffs = [int(row[positions[DIFF_COLUMN]]) if DIFF_COLUMN in positions else 1 for row in cells]
+    times = [
+        int(row[positions[TIME_COLUMN]]) if TIME_COLUMN in positions else 0 for row in rows_cells
+    ]
+    diffs = [
+        int(row[positions[DIFF_COLUMN]]) if DIFF_COLUMN in positions else 1 for row in rows_cells
+    ]
     order = sorted(range(len(parsed)), key=lambda i: times[i])
     parsed = [parsed[i] for i in order]
     times = [times[i] for i in order]
@@ -227,10 +234,10 @@ def table_from_rows(
         diffs.append(int(row[len(names) + 1]) if is_stream else 1)
     ids = _assign_ids(parsed, None, diffs, times, schema.primary_key_columns(), names)
     stream = _RowStream(dtypes)
-    for row_id, row, time, diff in sorted(
+    for row_id, values, time, diff in sorted(
         zip(ids, parsed, times, diffs, strict=True), key=lambda r: r[2]
     ):
-        stream.add(time, row_id, row, diff)
+        stream.add(time, row_id, values, diff)
     return _table(dtypes, stream, where)
 
 
@@ -288,3 +295,16 @@ __all__ = [
     "table_from_parquet",
     "table_from_rows",
 ]
+
+
+def empty_table(**kwargs: Any) -> Table:
+    """An empty table with the given column types (``pw.Table.empty``).
+
+    >>> import reflow as pw
+    >>> t = pw.Table.empty(name=str, age=int)
+    >>> t.schema
+    <reflow.Schema types={name: STR, age: INT}>
+    >>> pw.debug.table_to_dicts(t)
+    ([], {'name': {}, 'age': {}})
+    """
+    return table_from_rows(schema_from_types(**kwargs), [])

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from reflow.engine.batch import ID
+from reflow.engine.state.partition import Broadcast
+from reflow.engine.state.snapshot import Snapshottable
+
 
 @dataclass
 class CellError:
@@ -36,13 +40,18 @@ class EngineError(RuntimeError):
     """A run-time failure that stops the dataflow."""
 
 
-class Operator:
+class Operator(Snapshottable):
     """A node of the dataflow.
 
     ``process`` receives, for one logical time, the delta each input emitted at that time
     (``None`` where an input emitted nothing) and returns its own delta or ``None``. An
     operator may be called several times for the same time; the engine adds the outputs up,
     so every operator must treat two calls as the sum of their deltas.
+
+    A stateful operator names its state in ``state_fields`` (``Snapshottable``), so that it can
+    be snapshotted at a completed time and restored into the same operator of a fresh
+    dataflow, and says in ``partition_key`` which key each input row belongs to, so that a
+    shard of it holding only some keys computes exactly those keys' output.
     """
 
     stateful = False
@@ -62,6 +71,17 @@ class Operator:
 
     def end_of_time(self, time: int, ctx: RunContext) -> None:
         """Called once when ``time`` is complete everywhere."""
+
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
+        """The 128-bit hash routing each row of input ``input_index`` to the shard holding
+        its key, or ``BROADCAST`` when every shard must see the whole input.
+
+        The default, the row id, fits operators without state and those whose state is kept
+        per row id.
+        """
+        return delta[ID]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"

@@ -8,13 +8,13 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.batch import DIFF
-from reflow.engine.stateless import OutputOperator
+from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
-from reflow.plan.compile import error_column
+from reflow.plan import dtypes as dt
+from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.monitoring import ConnectorStats
 from reflow.runtime.runner import OutputSpec, register_output
@@ -72,7 +72,7 @@ def add_sink(
         if on_start is not None:
             on_start()
         sink = OutputOperator(operator, name, counted, on_time_end, ended)
-        sink.stats = stats  # type: ignore[attr-defined]
+        sink.stats = stats
         return lowering.add(sink)
 
     register_output(OutputSpec(table._node, attach))

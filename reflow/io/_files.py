@@ -22,12 +22,12 @@ from pathlib import Path
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, negate
 from reflow.engine.ids import hash_columns
 from reflow.engine.values import Json
 from reflow.io._common import METADATA_COLUMN, ConnectorError, InputPathNotFound
 from reflow.io._formats import ROW, Parsed, empty_rows
+from reflow.plan import dtypes as dt
 from reflow.runtime.sources import LiveSource, SourceHandle
 
 logger = logging.getLogger("reflow")
@@ -193,7 +193,10 @@ class FileSource(LiveSource):
         """The changes that replace what ``file`` contributed by ``rows`` (None: deleted)."""
         old = self._files.pop(file, None)
         if rows is not None:
-            self._files[file] = (signature, rows) if self.mode == "streaming" else ((), rows[:0])
+            self._files[file] = (
+                (signature, rows) if self.mode == "streaming"  # type: ignore[assignment]
+                else ((), rows[:0])
+            )
         if self.mode == "static" and not self.primary_key:
             return [rows] if rows is not None and rows.height else []
         if self.primary_key:
@@ -243,7 +246,7 @@ def _difference(old: pl.DataFrame | None, new: pl.DataFrame | None) -> list[pl.D
         return [negate(old)]
     columns = [c for c in new.columns if c != DIFF]
     if any(new.schema[c] == pl.Object for c in columns):
-        return [concat_batches([negate(old), new])]
+        return [concat_batches([negate(old), new])]  # type: ignore[list-item]
     removed = old.join(new, on=columns, how="anti", nulls_equal=True)
     added = new.join(old, on=columns, how="anti", nulls_equal=True)
     out = []

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.io._values import BadValue, cast_text_columns, coerce
+from reflow.plan import dtypes as dt
 from reflow.runtime.batches import column_series
 
 ROW = "_row"

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.values import Json, Pointer
+from reflow.plan import dtypes as dt
 
 _TRUE = ("true", "yes", "on", "1", "t", "y")
 _FALSE = ("false", "no", "off", "0", "f", "n")

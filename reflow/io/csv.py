@@ -21,6 +21,7 @@ from typing import Any, Literal
 from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.io._common import add_sink, output_frame
+from reflow.io._file_tables import read_files
 from reflow.io._formats import CsvParserSettings
 
 
@@ -40,17 +41,16 @@ def read(
 
     See ``pw.io.fs.read`` for the modes, primary keys, metadata and bad-row handling.
     """
-    from reflow.io.fs import read as fs_read
-
-    return fs_read(
+    return read_files(
         path,
         "csv",
         schema=schema,
-        csv_settings=csv_settings,
         mode=mode,
-        autocommit_duration_ms=autocommit_duration_ms,
+        csv_settings=csv_settings,
+        json_field_paths=None,
         with_metadata=with_metadata,
         name=name,
+        autocommit_duration_ms=autocommit_duration_ms,
     )
 
 

@@ -29,7 +29,8 @@ from reflow.api.schema import Schema
 from reflow.api.table import Table
 from reflow.engine.values import ErrorValue, Json, Pointer
 from reflow.io._common import add_sink, output_frame
-from reflow.plan.compile import error_column
+from reflow.io._file_tables import read_files
+from reflow.plan.error_columns import error_column
 
 
 def read(
@@ -49,17 +50,16 @@ def read(
 
     See ``pw.io.fs.read`` for the modes, primary keys, metadata and bad-row handling.
     """
-    from reflow.io.fs import read as fs_read
-
-    return fs_read(
+    return read_files(
         path,
         "json",
         schema=schema,
-        json_field_paths=json_field_paths,
         mode=mode,
-        autocommit_duration_ms=autocommit_duration_ms,
+        csv_settings=None,
+        json_field_paths=json_field_paths,
         with_metadata=with_metadata,
         name=name,
+        autocommit_duration_ms=autocommit_duration_ms,
     )
 
 

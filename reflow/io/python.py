@@ -26,18 +26,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
-from reflow.debug.output import rows_of
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
 from reflow.engine.ids import hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue
-from reflow.runtime.batches import column_series
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import user_frame
+from reflow.runtime.batches import column_series, rows_of
 from reflow.runtime.sources import LiveSource, SourceHandle
 
 _ADD, _REMOVE = 1, -1
@@ -269,17 +268,17 @@ class PythonSource(LiveSource):
             (e.diff, e.key, e.values) if type(e) is _Event else (_ADD, None, e) for e in events
         ]
         if self.keyed or any(key is not None for _, key, _ in changes):
-            return self._keyed_batches(changes)
+            return self._keyed_batches(changes)  # type: ignore[arg-type]
         out: list[pl.DataFrame] = []
         start = 0
         for i in range(len(changes) + 1):
             if i == len(changes) or changes[i][0] == _REMOVE:
                 if i > start:
-                    batch = self._added([e[2] for e in changes[start:i]])
+                    batch = self._added([e[2] for e in changes[start:i]])  # type: ignore[misc]
                     if batch is not None:
                         out.append(self._keep(batch))
                 if i < len(changes):
-                    removal = self._removal(changes[i][2])
+                    removal = self._removal(changes[i][2])  # type: ignore[arg-type]
                     if removal is not None:
                         out.append(removal)
                 start = i + 1
@@ -363,7 +362,7 @@ class PythonSource(LiveSource):
             )
             return None
         victim = hits[:1]
-        self._live = [live.filter(live[ID] != victim[ID][0])]
+        self._live = [live.filter(live[ID] != victim[ID][0])]  # type: ignore[union-attr,index]
         return victim.with_columns(pl.lit(-1, dtype=DIFF_DTYPE).alias(DIFF))
 
     def _keyed_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
@@ -450,7 +449,7 @@ def read(
     """
     where = user_frame()
     if schema is None and format in ("raw", "binary"):
-        dtypes = {"data": dt.BYTES if format == "binary" else dt.STR}
+        dtypes: dict[str, dt.DType] = {"data": dt.BYTES if format == "binary" else dt.STR}
         defaults: dict[str, Any] = {}
         primary_key = None
     else:

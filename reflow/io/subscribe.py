@@ -8,8 +8,8 @@ from typing import Any
 import polars as pl
 
 from reflow.api.table import Table
-from reflow.api.trace import user_frame
 from reflow.io._common import add_sink
+from reflow.plan.errors import user_frame
 
 
 def subscribe(
@@ -38,7 +38,7 @@ def subscribe(
     4 {'v': 1} False
     4 {'v': 2} True
     """
-    from reflow.debug.output import rows_of
+    from reflow.runtime.batches import rows_of
 
     node = table._node
     label = name or f"subscribe at {user_frame()}"

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
-from reflow.engine.join import JoinOperator, JoinSide
+from reflow.engine.operator import Operator
+from reflow.engine.operators.join import JoinOperator, JoinSide
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _single_source_name
 
 SIDES = ("left", "right")
 
@@ -61,7 +62,7 @@ class JoinNode(PlanNode):
                 )
         super().__init__([left, right], columns, _universe(left, right, how, id_from), where)
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         sides = []
         for side, node, keys in zip(
             SIDES, self.inputs, (self.left_keys, self.right_keys), strict=True
@@ -71,7 +72,7 @@ class JoinNode(PlanNode):
                 for column in node.polars_columns()
                 for suffix in [_error_suffix(column)]
             }
-            dtypes = {wide_name(side, "id"): ID_DTYPE()}
+            dtypes: dict[str, pl.DataType] = {wide_name(side, "id"): ID_DTYPE()}
             for column, dtype in node.polars_columns().items():
                 dtypes[renamed[column]] = dtype
             outer = (side == "left" and self.how in ("left", "outer")) or (
@@ -97,7 +98,7 @@ class JoinNode(PlanNode):
 
 
 def _error_suffix(column: str) -> str:
-    from reflow.plan.compile import is_error_column
+    from reflow.plan.error_columns import is_error_column
 
     return column[column.index("\x00"):] if is_error_column(column) else ""
 

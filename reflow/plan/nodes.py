@@ -15,12 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import (
+from reflow.engine.operators.stateless import (
     ConcatOperator,
     FilterOperator,
     FlattenOperator,
@@ -28,7 +26,10 @@ from reflow.engine.stateless import (
     MapOperator,
     ReindexOperator,
 )
-from reflow.plan.compile import ExpressionCompiler, error_column
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.compile import ExpressionCompiler
+from reflow.plan.error_columns import error_column
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
 _node_ids = itertools.count()
@@ -154,8 +155,9 @@ class InputNode(PlanNode):
         super().__init__([], columns, universe, where)
         self.source = source
 
-    def lower(self, sources, lowering):
-        operator = lowering.add(InputOperator(self.name, self.polars_columns()))
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        operator = InputOperator(self.name, self.polars_columns())
+        lowering.add(operator)
         lowering.inputs.append((operator, self.source))
         return operator
 
@@ -172,7 +174,7 @@ class SelectNode(PlanNode):
         super().__init__([source], columns, source.universe, where)
         self.outputs = outputs
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         compiler = ExpressionCompiler(self.name, _single_source_name)
         kernel = compiler.projection_kernel(self.outputs)
         if calls_nondeterministic(self.outputs.values()):
@@ -187,7 +189,7 @@ class FilterNode(PlanNode):
         super().__init__([source], dict(source.columns), Universe([source.universe]), where)
         self.condition = condition
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         compiler = ExpressionCompiler(self.name, _single_source_name)
         mask = compiler.mask_kernel(self.condition)
         if calls_nondeterministic([self.condition]):
@@ -204,7 +206,7 @@ class ReindexNode(PlanNode):
         super().__init__([source], dict(source.columns), Universe(), where)
         self.new_id = new_id
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         compiler = ExpressionCompiler(self.name, _single_source_name)
         kernel = compiler.projection_kernel({"new_id": self.new_id}, keep=())
 
@@ -220,7 +222,7 @@ class ConcatNode(PlanNode):
     def __init__(self, sources: Sequence[PlanNode], columns, universe, where: str) -> None:
         super().__init__(sources, columns, universe, where)
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         aligned = []
         target = self.polars_columns()
         for node, operator in zip(self.inputs, sources, strict=True):
@@ -245,7 +247,7 @@ class FlattenNode(PlanNode):
         self.explode = explode
         self.origin_column = origin_column
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         return lowering.add(
             FlattenOperator(
                 sources[0], self.column, self.name, self.explode, self.origin_column

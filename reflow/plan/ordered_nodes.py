@@ -11,13 +11,16 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
-from reflow.engine.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
-from reflow.engine.stateless import MapOperator
-from reflow.plan.compile import ExpressionCompiler, error_column, to_python_values
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, is_fallible
+from reflow.engine.operator import Operator
+from reflow.engine.operators.ordered import NEXT, PREV, DeduplicateOperator, SortOperator
+from reflow.engine.operators.stateless import MapOperator
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.compile import ExpressionCompiler
+from reflow.plan.error_columns import error_column
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, is_fallible
+from reflow.plan.rowwise import to_python_values
 
 KEY = "\x00key"
 INSTANCE = "\x00instance"
@@ -56,7 +59,7 @@ class SortNode(PlanNode):
         self.key = key
         self.instance = instance
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         keyed = _project(self, sources[0], _keys(self.key, self.instance), [], lowering)
         instance = INSTANCE if self.instance is not None else None
         return lowering.add(SortOperator(keyed, self.name, KEY, instance))
@@ -97,7 +100,7 @@ class DiffNode(PlanNode):
         }
         super().__init__([source], columns, source.universe, where)
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         outputs = _keys(self.timestamp, self.instance)
         outputs.update({self.hidden[name]: expr for name, expr in self.values.items()})
         keyed = _project(self, sources[0], outputs, [], lowering)
@@ -134,7 +137,7 @@ class DeduplicateNode(PlanNode):
         self.instance = instance
         self.acceptor = acceptor
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         outputs = {VALUE: self.value}
         if self.instance is not None:
             outputs[INSTANCE] = self.instance

@@ -15,13 +15,21 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_values
-from reflow.engine.operator import RunContext
-from reflow.engine.reduce import AggregateSpec, KeySpec, ReduceOperator
-from reflow.plan.compile import ExpressionCompiler, error_column
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _single_source_name, is_fallible
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.operators.reduce import AggregateSpec, KeySpec, ReduceOperator
+from reflow.plan import expr as ex
+from reflow.plan.compile import ExpressionCompiler
+from reflow.plan.error_columns import error_column
+from reflow.plan.nodes import (
+    ColumnInfo,
+    Lowering,
+    PlanNode,
+    Universe,
+    _single_source_name,
+    is_fallible,
+)
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_select
 
 
@@ -66,7 +74,7 @@ class ReduceNode(PlanNode):
             )
         super().__init__([source], columns, Universe(), where)
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         columns = _InputColumns()
         key_specs = []
         for i, (name, expr) in enumerate(self.keys):

@@ -1,4 +1,4 @@
-"""Plan nodes of event-time operations (see ``reflow.engine.temporal``).
+"""Plan nodes of event-time operations (see ``reflow.engine.operators.temporal``).
 
 - ``KernelNode``: a stateless batch-to-batch function written with Polars (window assignment,
   time arithmetic on physical values); it may change ids and the number of rows, as long as
@@ -15,10 +15,9 @@ from collections.abc import Callable
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import MapOperator
-from reflow.engine.temporal import (
+from reflow.engine.operators.stateless import MapOperator
+from reflow.engine.operators.temporal import (
     FRONTIER,
     BufferOperator,
     ForgetOperator,
@@ -26,7 +25,8 @@ from reflow.engine.temporal import (
     IgnoreLateOperator,
     SessionOperator,
 )
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe
+from reflow.plan import dtypes as dt
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe
 
 FrameFunction = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -48,7 +48,7 @@ class KernelNode(PlanNode):
         super().__init__([source], columns, universe, where)
         self.kernel = kernel
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         kernel = self.kernel
         return lowering.add(MapOperator(sources[0], lambda frame, ctx: kernel(frame), self.name))
 
@@ -63,7 +63,7 @@ class FrontierNode(PlanNode):
         super().__init__([source], {FRONTIER: ColumnInfo(dtype)}, Universe(), where)
         self.time_column = time_column
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         dtype = self.columns[FRONTIER].dtype.polars()
         return lowering.add(FrontierOperator(sources[0], self.time_column, dtype, self.name))
 
@@ -87,7 +87,7 @@ class GateNode(PlanNode):
         self.threshold = threshold
         self.label = kind
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         data, frontier = sources
         if self.kind == "buffer":
             op: Operator = BufferOperator(data, frontier, self.threshold, self.name)
@@ -128,7 +128,7 @@ class SessionNode(PlanNode):
         self.end_column = end_column
         self.max_gap = max_gap
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         return lowering.add(
             SessionOperator(
                 sources[0], self.instance, self.assign, self.name, self.window_columns,
@@ -156,8 +156,8 @@ class AsofNode(PlanNode):
         self.how = how
         self.direction = direction
 
-    def lower(self, sources, lowering):
-        from reflow.engine.asof import AsofJoinOperator
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        from reflow.engine.operators.asof import AsofJoinOperator
 
         return lowering.add(AsofJoinOperator(
             sources[0], sources[1], self.name, self.renames, self.polars_columns(),
@@ -179,8 +179,8 @@ class AsofNowNode(PlanNode):
         self.how = how
         self.id_from_left = id_from_left
 
-    def lower(self, sources, lowering):
-        from reflow.engine.asof import AsofNowJoinOperator
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        from reflow.engine.operators.asof import AsofNowJoinOperator
 
         return lowering.add(AsofNowJoinOperator(
             sources[0], sources[1], self.name, self.renames, self.polars_columns(),
@@ -199,8 +199,8 @@ class InactivityNode(PlanNode):
         self.allowed_ns = allowed_ns
         self.now = now
 
-    def lower(self, sources, lowering):
-        from reflow.engine.temporal import InactivityOperator
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        from reflow.engine.operators.temporal import InactivityOperator
 
         return lowering.add(InactivityOperator(
             sources[0], sources[1], self.name, self.allowed_ns,

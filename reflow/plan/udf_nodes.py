@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reflow.api import expression as ex
-from reflow.engine.memo_map import MemoMapOperator
 from reflow.engine.operator import Operator
-from reflow.engine.stateless import FrameKernel, MaskKernel
+from reflow.engine.operators.memo_map import MemoMapOperator
+from reflow.engine.operators.stateless import FrameKernel, MaskKernel
+from reflow.plan import expr as ex
 
 
 def calls_nondeterministic(expressions: Iterable[ex.ColumnExpression]) -> bool:

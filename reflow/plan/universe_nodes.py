@@ -8,16 +8,25 @@ taking the union. Plain ``concat`` uses the shared ``ConcatNode``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 
 from reflow.engine.batch import ID
 from reflow.engine.ids import hash_columns
-from reflow.engine.keyed import KeyedOperator, KeyedRule, ZipRule
-from reflow.engine.stateless import ConcatOperator, ReindexOperator
-from reflow.plan.compile import error_column
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _align
+from reflow.engine.operator import Operator
+from reflow.engine.operators.keyed import (
+    EqualIdsRule,
+    KeyedOperator,
+    KeyedRule,
+    OverlayRule,
+    PickRule,
+    ZipRule,
+)
+from reflow.engine.operators.stateless import ConcatOperator, ReindexOperator
+from reflow.plan.error_columns import error_column
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align
 
 
 def _polars_columns(columns: dict[str, ColumnInfo], names: Sequence[str] | None = None):
@@ -29,6 +38,57 @@ def _polars_columns(columns: dict[str, ColumnInfo], names: Sequence[str] | None 
         if info.fallible:
             out[error_column(name)] = pl.Boolean()
     return out
+
+
+# --- the rules of the operations: which input's row a KeyedNode emits for an id -------------
+Orphan = Callable[[int], str]
+
+
+def prefer_second_rule() -> KeyedRule:
+    """``update_rows``: the second input's row where it has one, else the first's."""
+    return PickRule(_prefer_second)
+
+
+def all_present_rule(orphan: Orphan | None = None) -> KeyedRule:
+    """``restrict``/``intersect``: the first input's row where every input has the id;
+    ``orphan`` describes an id missing from the first input that was promised to be there."""
+    return PickRule(_all_present, orphan)
+
+
+def only_first_rule() -> KeyedRule:
+    """``difference``: the first input's row where the second input lacks the id."""
+    return PickRule(_only_first)
+
+
+def equal_ids_rule(describe: Callable[[int, bool], str]) -> KeyedRule:
+    """``with_universe_of``: the first input's row; an id in one input only is an error."""
+    return EqualIdsRule(describe)
+
+
+def overlay_rule(
+    columns: dict[str, ColumnInfo], replaced: Sequence[str], orphan: Orphan
+) -> KeyedRule:
+    """``update_cells``: the first input's row with the ``replaced`` cells of the second."""
+    physical: list[str] = []
+    for name in replaced:
+        physical.append(name)
+        if columns[name].fallible:
+            physical.append(error_column(name))
+    return OverlayRule(physical, orphan)
+
+
+def _prefer_second(present: tuple[bool, ...]) -> int | None:
+    if present[1]:
+        return 1
+    return 0 if present[0] else None
+
+
+def _all_present(present: tuple[bool, ...]) -> int | None:
+    return 0 if all(present) else None
+
+
+def _only_first(present: tuple[bool, ...]) -> int | None:
+    return 0 if present[0] and not present[1] else None
 
 
 class KeyedNode(PlanNode):
@@ -56,9 +116,9 @@ class KeyedNode(PlanNode):
         self.value_columns = [None if v is None else list(v) for v in value_columns]
         self.label = label
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         aligned = []
-        input_columns = []
+        input_columns: list[Any] = []
         for node, operator, names in zip(self.inputs, sources, self.value_columns, strict=True):
             if names is None:
                 aligned.append(operator)
@@ -103,7 +163,7 @@ class ConcatReindexNode(PlanNode):
 
     label = "concat_reindex"
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         target = self.polars_columns()
         parts = []
         for position, (node, operator) in enumerate(zip(self.inputs, sources, strict=True)):

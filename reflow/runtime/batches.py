@@ -7,9 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE
-from reflow.engine.values import Json, Pointer
+from reflow.engine.values import ERROR, Json, Pointer
+from reflow.plan import dtypes as dt
+from reflow.plan.error_columns import error_column
 
 
 def to_cell(value: Any, dtype: dt.DType) -> Any:
@@ -48,3 +49,20 @@ def make_batch(
         series.append(column_series(name, [to_cell(v, dtype) for v in columns[name]], dtype))
     series.append(pl.Series(DIFF, list(diffs), dtype=DIFF_DTYPE))
     return pl.DataFrame(series)
+
+
+def rows_of(columns: dict, delta: pl.DataFrame):
+    """``(id, {column: value}, diff)`` for every row of a batch, errors shown as ``Error``."""
+    ids = [Pointer(v) for v in delta[ID].to_list()]
+    diffs = delta[DIFF].to_list()
+    values: dict[str, list[Any]] = {}
+    for name, info in columns.items():
+        cells = delta[name].to_list()
+        if info.dtype.strip_optional() == dt.POINTER:
+            cells = [None if v is None else Pointer(v) for v in cells]
+        if info.fallible:
+            errors = delta[error_column(name)].to_list()
+            cells = [ERROR if e else v for v, e in zip(cells, errors, strict=True)]
+        values[name] = cells
+    for i, row_id in enumerate(ids):
+        yield row_id, {name: values[name][i] for name in columns}, diffs[i]

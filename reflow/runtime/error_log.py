@@ -1,4 +1,4 @@
-"""``pw.global_error_log()``: a table of the run-time errors of the pipeline."""
+"""The table of run-time errors behind ``pw.global_error_log()``: its node and its batches."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import itertools
 
 import polars as pl
 
-from reflow.api import dtypes as dt
 from reflow.engine.ids import hash_values
 from reflow.engine.operator import CellError
+from reflow.plan import dtypes as dt
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import ErrorLogSource
@@ -19,31 +19,13 @@ ERROR_LOG_COLUMNS = {
     "row_id": dt.Optional(dt.POINTER),
 }
 
-_ERROR_LOG_NODE = InputNode(
+#: The plan node of ``pw.global_error_log()``: one input shared by every pipeline.
+ERROR_LOG_NODE = InputNode(
     {name: ColumnInfo(dtype) for name, dtype in ERROR_LOG_COLUMNS.items()},
     Universe(),
     ErrorLogSource(),
     where="global_error_log",
 )
-
-
-def global_error_log():
-    """Every per-row error raised while running the pipeline, one row per error.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... a | b
-    ... 1 | 0
-    ... ''')
-    >>> q = t.select(q=pw.this.a // pw.this.b)
-    >>> log = pw.global_error_log().select(pw.this.message)
-    >>> rows = pw.debug.table_to_dicts(log)[1]["message"].values()
-    >>> any("division by zero" in m for m in rows)
-    True
-    """
-    from reflow.api.table import Table
-
-    return Table(_ERROR_LOG_NODE)
 
 
 def error_log_batch_builder():

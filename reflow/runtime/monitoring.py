@@ -15,6 +15,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from time import monotonic
+from typing import Any
 
 logger = logging.getLogger("reflow")
 logger.addHandler(logging.NullHandler())
@@ -64,8 +65,8 @@ class Monitor:
     lag_ms: float = 0.0
     times_done: int = 0
     started: float = field(default_factory=monotonic)
-    _live: object = None
-    _server: object = None
+    _live: Any = None
+    _server: Any = None
 
     def start(self) -> None:
         if self.with_http_server:

@@ -10,10 +10,10 @@ import polars as pl
 
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import RunContext
-from reflow.engine.stateless import InputOperator, OutputOperator
-from reflow.plan.future_nodes import lower_future_selects
+from reflow.engine.operators.stateless import InputOperator, OutputOperator
 from reflow.plan.nodes import InputNode, Lowering, PlanNode, live_nodes
 from reflow.runtime.error_log import error_log_batch_builder
+from reflow.runtime.futures import lower_future_selects
 from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 logger = logging.getLogger("reflow")
@@ -107,14 +107,8 @@ def run_static(lowering: Lowering) -> None:
         elif not isinstance(source, ErrorLogSource):
             raise TypeError(f"source {source!r} cannot be run statically")
     dataflow = lowering.dataflow
-    times = sorted(by_time) or [0]
-    for time in times:
-        grouped: dict[InputOperator, list[pl.DataFrame]] = {}
-        for operator, batch in by_time.get(time, []):
-            grouped.setdefault(operator, []).append(batch)
-        dataflow.run_time(
-            time, {op: pl.concat(parts, how="vertical_relaxed") for op, parts in grouped.items()}
-        )
+    for time in sorted(by_time) or [0]:
+        dataflow.run_batches(time, by_time.get(time, []))
     dataflow.finish()
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from reflow.engine.batch import concat_batches
-from reflow.engine.stateless import InputOperator
+from reflow.engine.operators.stateless import InputOperator
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource
@@ -147,58 +146,116 @@ def _stop_signals(stopping: threading.Event) -> Iterator[None]:
 
 def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
     """Run a dataflow whose inputs include live sources until they close or a stop."""
-    dataflow = lowering.dataflow
-    ctx = dataflow.ctx
-    monitor = monitor or Monitor()
-    live: list[tuple[InputOperator, LiveSource]] = []
-    static: dict[int, list[tuple[InputOperator, pl.DataFrame]]] = {}
-    for operator, source in lowering.inputs:
-        if isinstance(source, StaticSource):
-            for t, batch in source.batches:
-                static.setdefault(t, []).append((operator, batch))
-        elif isinstance(source, LiveSource):
-            live.append((operator, source))
-        elif not isinstance(source, ErrorLogSource):
-            raise TypeError(f"source {source!r} cannot be run")
-    for _, source in live:
-        source.check()
-    monitor.inputs = [ConnectorStats(source.name, "input") for _, source in live]
-    monitor.outputs = [
-        op.stats for op in dataflow.outputs if isinstance(getattr(op, "stats", None),
-                                                          ConnectorStats)
-    ]
+    StreamingLoop(lowering, monitor or Monitor()).run()
 
-    _stop_requested.clear()
-    stopping = threading.Event()
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    pending = [_Pending() for _ in live]
-    open_sources = set(range(len(live)))
-    ready = _Ready()
-    last_time: int | None = None
 
-    def run_ready() -> None:
-        nonlocal ready, last_time
-        if not ready:
-            return
-        current, ready = ready, _Ready()
-        last_time = next_time(last_time)
-        for name, message in current.errors:
-            logger.warning("%s: %s", name, message)
-            ctx.time = last_time
-            ctx.report_error(name, message)
-        inputs = {op: concat_batches(parts) for op, parts in current.batches.items()}
-        dataflow.run_time(last_time, inputs)
-        lag = 0.0
-        if current.first_arrival is not None:
-            lag = (time.monotonic() - current.first_arrival) * 1000
-        for i, (_, source) in enumerate(live):
-            monitor.inputs[i].rows = source.rows_read
-        monitor.after_time(last_time, lag)
+class StreamingLoop:
+    """One run of a dataflow over its live sources.
 
-    def handle(event: tuple) -> None:
+    ``run`` feeds the static batches first, starts the readers, then repeats one *turn*
+    (take queued events for a short while, let sources tick, run what was committed) until
+    every source closed or a stop was asked for; then it stops the readers, runs what they
+    had pushed and finishes the dataflow.
+    """
+
+    def __init__(self, lowering: Lowering, monitor: Monitor) -> None:
+        self.dataflow = lowering.dataflow
+        self.monitor = monitor
+        self.live: list[tuple[InputOperator, LiveSource]] = []
+        self.static: dict[int, list[tuple[InputOperator, pl.DataFrame]]] = {}
+        for operator, source in lowering.inputs:
+            if isinstance(source, StaticSource):
+                for t, batch in source.batches:
+                    self.static.setdefault(t, []).append((operator, batch))
+            elif isinstance(source, LiveSource):
+                self.live.append((operator, source))
+            elif not isinstance(source, ErrorLogSource):
+                raise TypeError(f"source {source!r} cannot be run")
+        for _, source in self.live:
+            source.check()
+        monitor.inputs = [ConnectorStats(source.name, "input") for _, source in self.live]
+        monitor.outputs = [
+            op.stats for op in self.dataflow.outputs
+            if isinstance(getattr(op, "stats", None), ConnectorStats)
+        ]
+        self.stopping = threading.Event()
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.pending = [_Pending() for _ in self.live]
+        self.open_sources = set(range(len(self.live)))
+        self.ready = _Ready()
+        self.last_time: int | None = None
+        self.started: list[LiveSource] = []
+
+    def run(self) -> None:
+        _stop_requested.clear()
+        self.monitor.start()
+        try:
+            with _stop_signals(self.stopping):
+                self._run_static()
+                self._start_sources()
+                while self.open_sources and not (
+                    self.stopping.is_set() or _stop_requested.is_set()
+                ):
+                    self._turn()
+                self._stop_sources()
+                self.dataflow.finish()
+        finally:
+            self.stopping.set()
+            for source in self.started:
+                with contextlib.suppress(Exception):
+                    source.stop()  # after a failure: stop what is still running
+            self.monitor.stop()
+
+    def _run_static(self) -> None:
+        for t in sorted(self.static):
+            self.dataflow.run_batches(t, self.static[t])
+            self.last_time = t
+
+    def _start_sources(self) -> None:
+        for index, (_, source) in enumerate(self.live):
+            source.start(_Handle(index, self.events, self.stopping))
+            self.started.append(source)
+
+    def _turn(self) -> None:
+        self._take_events()
+        now = time.monotonic()
+        others_open = bool(self.ready) or any(  # for sources that close after all others
+            not getattr(self.live[i][1], "waits_for_others", False) for i in self.open_sources
+        )
+        for _, source in self.live:
+            if getattr(source, "waits_for_others", False):
+                source.others_open = others_open  # type: ignore[attr-defined]
+            source.tick(now)
+        self._run_ready()
+        self.monitor.refresh()
+
+    def _take_events(self) -> None:
+        """Wait a tick for an event, then take what is waiting, but not forever: a fast
+        source must not keep the loop from running the times already committed."""
+        try:
+            self._handle(self.events.get(timeout=TICK))
+            deadline = time.monotonic() + DRAIN
+            while time.monotonic() < deadline:
+                self._handle(self.events.get_nowait())
+        except queue.Empty:
+            pass
+
+    def _stop_sources(self) -> None:
+        """Stop the readers; what they pushed before stopping is run, committed or not."""
+        self.stopping.set()
+        while self.started:
+            self.started.pop(0).stop()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._handle(self.events.get_nowait())
+        for index, (operator, source) in enumerate(self.live):
+            self.ready.take(operator, source.name, self.pending[index])
+        self._run_ready()
+
+    def _handle(self, event: tuple) -> None:
         kind, index, payload, arrival = event
-        operator, source = live[index]
-        slot = pending[index]
+        operator, source = self.live[index]
+        slot = self.pending[index]
         if kind == _DATA:
             slot.batches.append(payload)
             slot.add_arrival(arrival)
@@ -206,63 +263,34 @@ def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
             slot.errors.append(payload)
             slot.add_arrival(arrival)
         elif kind in (_COMMIT, _CLOSE):
-            if slot.batches and operator in ready.batches:
-                run_ready()  # each commit of a source gets a logical time of its own
-            ready.take(operator, source.name, slot)
-            pending[index] = _Pending()
+            if slot.batches and operator in self.ready.batches:
+                self._run_ready()  # each commit of a source gets a logical time of its own
+            self.ready.take(operator, source.name, slot)
+            self.pending[index] = _Pending()
             if kind == _CLOSE:
-                open_sources.discard(index)
-                monitor.inputs[index].closed = True
+                self.open_sources.discard(index)
+                self.monitor.inputs[index].closed = True
         elif kind == _FAIL:
             raise payload
 
-    started: list[LiveSource] = []
-    monitor.start()
-    try:
-        with _stop_signals(stopping):
-            for t in sorted(static):
-                grouped: dict[InputOperator, list[pl.DataFrame]] = {}
-                for operator, batch in static[t]:
-                    grouped.setdefault(operator, []).append(batch)
-                dataflow.run_time(t, {op: concat_batches(b) for op, b in grouped.items()})
-                last_time = t
-            for index, (_, source) in enumerate(live):
-                source.start(_Handle(index, events, stopping))
-                started.append(source)
-            while open_sources and not stopping.is_set() and not _stop_requested.is_set():
-                try:
-                    handle(events.get(timeout=TICK))
-                    # Take what is waiting, but not forever: a fast source must not keep
-                    # the loop from running the times already committed.
-                    deadline = time.monotonic() + DRAIN
-                    while time.monotonic() < deadline:
-                        handle(events.get_nowait())
-                except queue.Empty:
-                    pass
-                now = time.monotonic()
-                others_open = bool(ready) or any(  # for sources that close after all others
-                    not getattr(live[i][1], "waits_for_others", False) for i in open_sources
-                )
-                for _, source in live:
-                    if getattr(source, "waits_for_others", False):
-                        source.others_open = others_open  # type: ignore[attr-defined]
-                    source.tick(now)
-                run_ready()
-                monitor.refresh()
-            stopping.set()
-            while started:
-                started.pop(0).stop()
-            # What the sources pushed before stopping is processed, committed or not.
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    handle(events.get_nowait())
-            for index, (operator, source) in enumerate(live):
-                ready.take(operator, source.name, pending[index])
-            run_ready()
-            dataflow.finish()
-    finally:
-        stopping.set()
-        for source in started:
-            with contextlib.suppress(Exception):
-                source.stop()  # after a failure: stop what is still running
-        monitor.stop()
+    def _run_ready(self) -> None:
+        """Give what was committed the next logical time and run it."""
+        if not self.ready:
+            return
+        current, self.ready = self.ready, _Ready()
+        self.last_time = next_time(self.last_time)
+        ctx = self.dataflow.ctx
+        for name, message in current.errors:
+            logger.warning("%s: %s", name, message)
+            ctx.time = self.last_time
+            ctx.report_error(name, message)
+        self.dataflow.run_batches(
+            self.last_time,
+            [(op, batch) for op, parts in current.batches.items() for batch in parts],
+        )
+        lag = 0.0
+        if current.first_arrival is not None:
+            lag = (time.monotonic() - current.first_arrival) * 1000
+        for i, (_, source) in enumerate(self.live):
+            self.monitor.inputs[i].rows = source.rows_read
+        self.monitor.after_time(self.last_time, lag)

@@ -15,7 +15,8 @@ _pw_window_start | total
 """
 
 from reflow.api.join import JoinResult
-from reflow.engine.temporal import late_rows_ignored
+from reflow.api.table import Table
+from reflow.engine.operators.temporal import late_rows_ignored
 from reflow.temporal.asof import (
     Direction,
     asof_join,
@@ -32,6 +33,7 @@ from reflow.temporal.behaviors import (
     exactly_once_behavior,
 )
 from reflow.temporal.clock import inactivity_detection, utc_now
+from reflow.temporal.gates import buffer, forget, ignore_late
 from reflow.temporal.interval_join import (
     Interval,
     interval,
@@ -54,6 +56,17 @@ from reflow.temporal.windows import Window, session, sliding, tumbling, windowby
 # the temporal joins return ordinary join results
 AsofJoinResult = AsofNowJoinResult = IntervalJoinResult = WindowJoinResult = JoinResult
 temporal_behavior = common_behavior
+
+# Packages built on the Table add their methods themselves (``t.windowby(...)``, ...).
+for _method in (
+    windowby, forget, buffer, ignore_late,
+    asof_join, asof_join_left, asof_join_right, asof_join_outer,
+    interval_join, interval_join_inner, interval_join_left, interval_join_right,
+    interval_join_outer,
+    window_join, window_join_inner, window_join_left, window_join_right, window_join_outer,
+    asof_now_join, asof_now_join_inner, asof_now_join_left,
+):
+    setattr(Table, _method.__name__, _method)
 
 __all__ = [
     "AsofJoinResult",

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError
+from reflow.api.join import join_condition
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError
 from reflow.plan.join_node import wide_name
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
 
 KEY = "_pw_k"
 TIME = "_pw_t"
-
-
-def join_mode(how: Any, where: str) -> Any:
-    from reflow.api.join import _mode
-
-    return _mode(how, where)
 
 
 def _to_this(expr: Any, table: Table, side: str) -> ex.ColumnExpression:
@@ -43,8 +38,6 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
              where: str) -> tuple[list[ex.ColumnExpression], list[ex.ColumnExpression],
                                   set[str]]:
     """The left and right key expressions (over each table, as ``pw.this``) of ``on``."""
-    from reflow.api.join import _condition
-
     conditions = list(on)
     if (left_instance is None) != (right_instance is None):
         raise BuildError("left_instance and right_instance must be given together", where)
@@ -52,7 +45,7 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
         conditions.append(ex.BinaryOp("==", left_instance, right_instance))
     lkeys, rkeys, same = [], [], set()
     for condition in conditions:
-        _condition(condition, left, right, where)
+        join_condition(condition, left, right, where)
         lkeys.append(_to_this(condition.left, left, "left"))
         rkeys.append(_to_this(condition.right, right, "right"))
         if condition.left.name == condition.right.name:
@@ -70,7 +63,7 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
     if time_expr is not None:
         extra["_pw_time"] = _to_this(time_expr, table, side)
     prepared = table.with_columns(**extra) if extra else table
-    found = dt.INT
+    found: dt.DType = dt.INT
     if time_expr is not None:
         try:
             found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
@@ -172,22 +165,3 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
     except TypeError as exc:
         raise BuildError(str(exc), where) from None
     return table
-
-
-def mode_variants(join_function: Any, name: str) -> tuple[Any, Any, Any, Any]:
-    """``<name>_inner``, ``_left``, ``_right`` and ``_outer``: ``join_function`` with ``how``
-    fixed to each join mode."""
-
-    def variant(mode_name: str) -> Any:
-        def join_with_mode(self: Table, other: Table, *args: Any, **kwargs: Any) -> Any:
-            from reflow.api.join import JoinMode
-
-            return join_function(self, other, *args, how=getattr(JoinMode, mode_name),
-                                 **kwargs)
-
-        join_with_mode.__name__ = f"{name}_{mode_name.lower()}"
-        join_with_mode.__doc__ = f"``{name}`` with ``how=pw.JoinMode.{mode_name}``."
-        return join_with_mode
-
-    return tuple(variant(mode) for mode in ("INNER", "LEFT", "RIGHT", "OUTER"))
-

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import expression as ex
 from reflow.engine.batch import DIFF, ID
+from reflow.plan import expr as ex
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import KernelNode
 

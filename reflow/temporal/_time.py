@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
+from reflow.plan import dtypes as dt
 
 TIME_TYPES = (dt.INT, dt.FLOAT, dt.DATE_TIME_NAIVE, dt.DATE_TIME_UTC)
 

@@ -24,14 +24,14 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from reflow.api.trace import BuildError, user_frame
-from reflow.plan.compile import error_column
+from reflow.api.join import join_mode
+from reflow.plan.error_columns import error_column
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (
     apply_defaults,
     apply_join_behavior,
-    join_mode,
     keyed,
     parse_on,
     wide_columns,
@@ -82,6 +82,25 @@ def asof_join(
     ``behavior`` (a ``common_behavior``; with a cutoff, ``keep_results=False``) delays,
     ignores and forgets the rows of each side against that side's own frontier: see
     ``docs/temporal.md``.
+
+    >>> import reflow as pw
+    >>> trades = pw.debug.table_from_markdown('''
+    ... t  | qty
+    ... 3  | 10
+    ... 7  | 20
+    ... ''')
+    >>> quotes = pw.debug.table_from_markdown('''
+    ... t  | price
+    ... 1  | 100
+    ... 5  | 101
+    ... ''')
+    >>> r = trades.asof_join(quotes, trades.t, quotes.t, how=pw.JoinMode.LEFT).select(
+    ...     pw.left.qty, pw.right.price
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    qty | price
+    10  | 100
+    20  | 101
     """
     from reflow.api.join import JoinMode, JoinResult
     from reflow.api.table import Table
@@ -119,7 +138,27 @@ def asof_join(
 
 def asof_join_left(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
                    **kwargs: Any) -> JoinResult:
-    """``asof_join`` with ``how=pw.JoinMode.LEFT``."""
+    """``asof_join`` with ``how=pw.JoinMode.LEFT``.
+
+    >>> import reflow as pw
+    >>> trades = pw.debug.table_from_markdown('''
+    ... t  | qty
+    ... 3  | 10
+    ... 7  | 20
+    ... ''')
+    >>> quotes = pw.debug.table_from_markdown('''
+    ... t  | price
+    ... 1  | 100
+    ... 5  | 101
+    ... ''')
+    >>> r = trades.asof_join_left(quotes, trades.t, quotes.t).select(
+    ...     pw.left.qty, pw.right.price
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    qty | price
+    10  | 100
+    20  | 101
+    """
     from reflow.api.join import JoinMode
 
     return asof_join(self, other, self_time, other_time, *on, how=JoinMode.LEFT, **kwargs)
@@ -127,7 +166,27 @@ def asof_join_left(self: Table, other: Table, self_time: Any, other_time: Any, *
 
 def asof_join_right(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
                     **kwargs: Any) -> JoinResult:
-    """``asof_join`` with ``how=pw.JoinMode.RIGHT``."""
+    """``asof_join`` with ``how=pw.JoinMode.RIGHT``.
+
+    >>> import reflow as pw
+    >>> trades = pw.debug.table_from_markdown('''
+    ... t  | qty
+    ... 3  | 10
+    ... 7  | 20
+    ... ''')
+    >>> quotes = pw.debug.table_from_markdown('''
+    ... t  | price
+    ... 1  | 100
+    ... 5  | 101
+    ... ''')
+    >>> r = trades.asof_join_right(quotes, trades.t, quotes.t).select(
+    ...     pw.left.qty, pw.right.price
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    qty  | price
+    10   | 101
+    None | 100
+    """
     from reflow.api.join import JoinMode
 
     return asof_join(self, other, self_time, other_time, *on, how=JoinMode.RIGHT, **kwargs)
@@ -135,7 +194,29 @@ def asof_join_right(self: Table, other: Table, self_time: Any, other_time: Any, 
 
 def asof_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, *on: Any,
                     **kwargs: Any) -> JoinResult:
-    """``asof_join`` with ``how=pw.JoinMode.OUTER``."""
+    """``asof_join`` with ``how=pw.JoinMode.OUTER``.
+
+    >>> import reflow as pw
+    >>> trades = pw.debug.table_from_markdown('''
+    ... t  | qty
+    ... 3  | 10
+    ... 7  | 20
+    ... ''')
+    >>> quotes = pw.debug.table_from_markdown('''
+    ... t  | price
+    ... 1  | 100
+    ... 5  | 101
+    ... ''')
+    >>> r = trades.asof_join_outer(quotes, trades.t, quotes.t).select(
+    ...     pw.left.qty, pw.right.price
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    qty  | price
+    10   | 100
+    10   | 101
+    20   | 101
+    None | 100
+    """
     from reflow.api.join import JoinMode
 
     return asof_join(self, other, self_time, other_time, *on, how=JoinMode.OUTER, **kwargs)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.join import join_mode
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.temporal_nodes import AsofNowNode
-from reflow.temporal._join_common import join_mode, keyed, parse_on, wide_columns
+from reflow.temporal._join_common import keyed, parse_on, wide_columns
 from reflow.temporal.asof import _renames
 
 if TYPE_CHECKING:
@@ -36,8 +37,26 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
                   left_instance: Any = None, right_instance: Any = None) -> JoinResult:
     """Join each left row with the right rows matching ``on`` at the moment it arrives
     (``how`` is inner, the default, or left). The answer is never revised; deleting the left
-    row retracts it."""
-    from reflow.api.join import JoinMode, JoinResult, _side_name
+    row retracts it.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    """
+    from reflow.api.join import JoinMode, JoinResult, side_name
     from reflow.api.table import Table
 
     where = user_frame()
@@ -49,7 +68,7 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
                          "(t.copy())", where)
     id_from_left = False
     if id is not None:
-        if _side_name(id, self, other) != "left" or getattr(id, "name", None) != "id":
+        if side_name(id, self, other) != "left" or getattr(id, "name", None) != "id":
             raise BuildError("asof_now_join(id=...) must be the left table's id", where)
         id_from_left = True
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
@@ -63,14 +82,51 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
 
 
 def asof_now_join_inner(self: Table, other: Table, *on: Any, **kwargs: Any) -> JoinResult:
-    """``asof_now_join`` with ``how=pw.JoinMode.INNER``."""
+    """``asof_now_join`` with ``how=pw.JoinMode.INNER``.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join_inner(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    """
     from reflow.api.join import JoinMode
 
     return asof_now_join(self, other, *on, how=JoinMode.INNER, **kwargs)
 
 
 def asof_now_join_left(self: Table, other: Table, *on: Any, **kwargs: Any) -> JoinResult:
-    """``asof_now_join`` with ``how=pw.JoinMode.LEFT``."""
+    """``asof_now_join`` with ``how=pw.JoinMode.LEFT``.
+
+    >>> import reflow as pw
+    >>> orders = pw.debug.table_from_markdown('''
+    ... item
+    ... apple
+    ... pear
+    ... ''')
+    >>> stock = pw.debug.table_from_markdown('''
+    ... item  | count
+    ... apple | 4
+    ... ''')
+    >>> r = orders.asof_now_join_left(stock, orders.item == stock.item).select(
+    ...     pw.left.item, pw.right.count
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    item  | count
+    apple | 4
+    pear  | None
+    """
     from reflow.api.join import JoinMode
 
     return asof_now_join(self, other, *on, how=JoinMode.LEFT, **kwargs)

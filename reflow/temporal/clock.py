@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.schema import Schema
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
+from reflow.io import python as io_python
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import InactivityNode, KernelNode
 from reflow.temporal import _time
@@ -32,9 +34,7 @@ def _now_ns() -> int:
 
 
 def _make_subject(refresh_s: float, delay_s: float) -> Any:
-    from reflow.io.python import ConnectorSubject
-
-    class ClockSubject(ConnectorSubject):
+    class ClockSubject(io_python.ConnectorSubject):
         """Sends the current UTC time every ``refresh_s`` seconds (replacing the previous)."""
 
         def __init__(self) -> None:
@@ -70,13 +70,11 @@ def utc_now(refresh_rate: datetime.timedelta = datetime.timedelta(seconds=60),
     >>> pw.temporal.utc_now().schema
     <reflow.Schema types={timestamp_utc: DATE_TIME_UTC}>
     """
-    import reflow as pw
-
-    class TimestampSchema(pw.Schema):
-        timestamp_utc: pw.DateTimeUtc
+    class TimestampSchema(Schema):
+        timestamp_utc: dt.DateTimeUtc
 
     subject = _make_subject(refresh_rate.total_seconds(), initial_delay.total_seconds())
-    return pw.io.python.read(subject, schema=TimestampSchema, autocommit_duration_ms=None,
+    return io_python.read(subject, schema=TimestampSchema, autocommit_duration_ms=None,
                              name="utc_now")
 
 
@@ -135,7 +133,7 @@ def inactivity_detection(
         "resumed_activity_timestamp_utc": ColumnInfo(dt.Optional(dt.DATE_TIME_UTC)),
         "instance": ColumnInfo(out_instance),
     }
-    node = InactivityNode(keyed, clock._node, out_columns, allowed, _now or _now_ns, where)
+    node = InactivityNode(keyed, clock._node, out_columns, int(allowed), _now or _now_ns, where)
     result = Table(node)
     if instance is None:
         return result.select(ex.ThisReference("this", "inactivity_timestamp_utc"),

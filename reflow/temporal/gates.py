@@ -1,7 +1,7 @@
 """Frontier-driven gates on a table: buffer, ignore late rows, forget, freeze closed results.
 
 A gate compares a per-row *threshold* (a physical time) with the frontier of the stream (the
-largest event time seen): see ``reflow.engine.temporal`` for the exact rules.
+largest event time seen): see ``reflow.engine.operators.temporal`` for the exact rules.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.api.resolve import Scope, resolve
-from reflow.api.trace import BuildError, user_frame
-from reflow.engine.temporal import FRONTIER
-from reflow.plan.nodes import ColumnInfo
+from reflow.engine.operators.temporal import FRONTIER
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.nodes import ColumnInfo, PlanNode
 from reflow.plan.temporal_nodes import FrontierNode, GateNode, KernelNode
 from reflow.temporal import _time
 
@@ -45,7 +45,7 @@ def gated(table: Table, time_column: str, thresholds: dict[str, pl.Expr],
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(*exprs).select("_id", *order, "_diff")
 
-    current = KernelNode(table._node, columns, kernel, where, same_ids=True)
+    current: PlanNode = KernelNode(table._node, columns, kernel, where, same_ids=True)
     for kind in ORDER:
         if kind in thresholds:
             current = GateNode(kind, current, frontier, names[kind], where)

@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.api.join import join_mode
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode
 from reflow.temporal import _time
@@ -42,9 +43,7 @@ from reflow.temporal._join_common import (
     KEY,
     TIME,
     apply_join_behavior,
-    join_mode,
     keyed,
-    mode_variants,
     parse_on,
 )
 from reflow.temporal._pairs import OID, pair_join
@@ -111,7 +110,26 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     ``on``. ``how`` (a ``pw.JoinMode``) keeps rows without a partner; results are revised
     when either side changes. ``behavior`` (a ``common_behavior``; with a cutoff,
     ``keep_results=False``; inner joins only) delays, ignores and forgets the rows of each
-    side against that side's own frontier: see ``docs/temporal.md``."""
+    side against that side's own frontier: see ``docs/temporal.md``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.interval_join(views, clicks.t, views.t, pw.temporal.interval(0, 5)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    """
     where = user_frame()
     if not isinstance(interval, Interval):
         raise BuildError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
@@ -156,6 +174,117 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     return pair_join(self, other, left_b, right_b, [KEY, BUCKET], condition, mode, same)
 
 
-interval_join_inner, interval_join_left, interval_join_right, interval_join_outer = mode_variants(
-    interval_join, "interval_join"
-)
+def interval_join_inner(self: Table, other: Table, self_time: Any, other_time: Any, interval: Any,
+                        *on: Any, **kwargs: Any) -> JoinResult:
+    """``interval_join`` with ``how=pw.JoinMode.INNER``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.interval_join_inner(views, clicks.t, views.t, pw.temporal.interval(0, 5)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    """
+    from reflow.api.join import JoinMode
+
+    return interval_join(self, other, self_time, other_time, interval, *on,
+                        how=JoinMode.INNER, **kwargs)
+
+
+def interval_join_left(self: Table, other: Table, self_time: Any, other_time: Any, interval: Any,
+                       *on: Any, **kwargs: Any) -> JoinResult:
+    """``interval_join`` with ``how=pw.JoinMode.LEFT``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.interval_join_left(views, clicks.t, views.t, pw.temporal.interval(0, 5)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    b    | None
+    """
+    from reflow.api.join import JoinMode
+
+    return interval_join(self, other, self_time, other_time, interval, *on,
+                        how=JoinMode.LEFT, **kwargs)
+
+
+def interval_join_right(self: Table, other: Table, self_time: Any, other_time: Any, interval: Any,
+                        *on: Any, **kwargs: Any) -> JoinResult:
+    """``interval_join`` with ``how=pw.JoinMode.RIGHT``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.interval_join_right(views, clicks.t, views.t, pw.temporal.interval(0, 5)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    None | y
+    a    | x
+    """
+    from reflow.api.join import JoinMode
+
+    return interval_join(self, other, self_time, other_time, interval, *on,
+                        how=JoinMode.RIGHT, **kwargs)
+
+
+def interval_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, interval: Any,
+                        *on: Any, **kwargs: Any) -> JoinResult:
+    """``interval_join`` with ``how=pw.JoinMode.OUTER``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.interval_join_outer(views, clicks.t, views.t, pw.temporal.interval(0, 5)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    None | y
+    a    | x
+    b    | None
+    """
+    from reflow.api.join import JoinMode
+
+    return interval_join(self, other, self_time, other_time, interval, *on,
+                        how=JoinMode.OUTER, **kwargs)

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table

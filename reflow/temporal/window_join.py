@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
-from reflow.temporal._join_common import KEY, join_mode, keyed, mode_variants, parse_on
+from reflow.api.join import join_mode
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
+from reflow.temporal._join_common import KEY, keyed, parse_on
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 
@@ -43,7 +44,26 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
                 right_instance: Any = None) -> JoinResult:
     """Join rows of ``self`` and ``other`` that fall into a common window of ``window``
     (tumbling or sliding) and satisfy the equalities ``on``; ``how`` keeps rows without a
-    partner. Results are revised when either side changes."""
+    partner. Results are revised when either side changes.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.window_join(views, clicks.t, views.t, pw.temporal.tumbling(10)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    """
     where = user_frame()
     if not isinstance(window, (_SlidingWindow, _SessionWindow)):
         raise BuildError("window_join supports tumbling, sliding and session windows", where)
@@ -96,6 +116,117 @@ def _session_prepared(left: Table, right: Table, window: _SessionWindow, time_ty
     return prepared
 
 
-window_join_inner, window_join_left, window_join_right, window_join_outer = mode_variants(
-    window_join, "window_join"
-)
+def window_join_inner(self: Table, other: Table, self_time: Any, other_time: Any, window: Any,
+                      *on: Any, **kwargs: Any) -> JoinResult:
+    """``window_join`` with ``how=pw.JoinMode.INNER``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.window_join_inner(views, clicks.t, views.t, pw.temporal.tumbling(10)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    """
+    from reflow.api.join import JoinMode
+
+    return window_join(self, other, self_time, other_time, window, *on,
+                      how=JoinMode.INNER, **kwargs)
+
+
+def window_join_left(self: Table, other: Table, self_time: Any, other_time: Any, window: Any,
+                     *on: Any, **kwargs: Any) -> JoinResult:
+    """``window_join`` with ``how=pw.JoinMode.LEFT``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.window_join_left(views, clicks.t, views.t, pw.temporal.tumbling(10)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    a    | x
+    b    | None
+    """
+    from reflow.api.join import JoinMode
+
+    return window_join(self, other, self_time, other_time, window, *on,
+                      how=JoinMode.LEFT, **kwargs)
+
+
+def window_join_right(self: Table, other: Table, self_time: Any, other_time: Any, window: Any,
+                      *on: Any, **kwargs: Any) -> JoinResult:
+    """``window_join`` with ``how=pw.JoinMode.RIGHT``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.window_join_right(views, clicks.t, views.t, pw.temporal.tumbling(10)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    None | y
+    a    | x
+    """
+    from reflow.api.join import JoinMode
+
+    return window_join(self, other, self_time, other_time, window, *on,
+                      how=JoinMode.RIGHT, **kwargs)
+
+
+def window_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, window: Any,
+                      *on: Any, **kwargs: Any) -> JoinResult:
+    """``window_join`` with ``how=pw.JoinMode.OUTER``.
+
+    >>> import reflow as pw
+    >>> clicks = pw.debug.table_from_markdown('''
+    ... t  | page
+    ... 1  | a
+    ... 12 | b
+    ... ''')
+    >>> views = pw.debug.table_from_markdown('''
+    ... t  | ad
+    ... 3  | x
+    ... 25 | y
+    ... ''')
+    >>> r = clicks.window_join_outer(views, clicks.t, views.t, pw.temporal.tumbling(10)).select(
+    ...     pw.left.page, pw.right.ad
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    page | ad
+    None | y
+    a    | x
+    b    | None
+    """
+    from reflow.api.join import JoinMode
+
+    return window_join(self, other, self_time, other_time, window, *on,
+                      how=JoinMode.OUTER, **kwargs)

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode, SessionNode
 from reflow.temporal import _time
@@ -280,7 +280,23 @@ def windowby(
     instance: Any = None,
 ) -> WindowedTable:
     """Group the rows of ``table`` by the windows ``window`` puts them in (per ``instance``);
-    follow with ``.reduce(...)``. See the module documentation for an example."""
+    follow with ``.reduce(...)``. See the module documentation for an example.
+
+    >>> import reflow as pw
+    >>> events = pw.debug.table_from_markdown('''
+    ... t  | v
+    ... 1  | 2
+    ... 4  | 3
+    ... 12 | 5
+    ... ''')
+    >>> r = events.windowby(pw.this.t, window=pw.temporal.tumbling(10)).reduce(
+    ...     start=pw.this._pw_window_start, total=pw.reducers.sum(pw.this.v)
+    ... )
+    >>> pw.debug.compute_and_print(r, include_id=False)
+    start | total
+    0     | 5
+    10    | 5
+    """
     where = user_frame()
     if not isinstance(window, Window):
         raise BuildError(f"window= must be a pw.temporal window, got {window!r}", where)

@@ -33,6 +33,7 @@ y
 9
 """
 
+from reflow.api.table import Table
 from reflow.udfs.async_transformer import AsyncTransformer
 from reflow.udfs.caches import CacheStrategy, DefaultCache, DiskCache, InMemoryCache
 from reflow.udfs.executors import (
@@ -42,6 +43,7 @@ from reflow.udfs.executors import (
     fully_async_executor,
     sync_executor,
 )
+from reflow.udfs.futures import await_futures
 from reflow.udfs.retries import (
     AsyncRetryStrategy,
     ExponentialBackoffRetryStrategy,
@@ -49,6 +51,9 @@ from reflow.udfs.retries import (
     NoRetryStrategy,
 )
 from reflow.udfs.udf import UDF, apply_async, udf
+
+# ``t.await_futures()``: packages built on the Table add their methods themselves.
+Table.await_futures = await_futures  # type: ignore[attr-defined]
 
 __all__ = [
     "UDF",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from reflow.api import dtypes as dt
 from reflow.api.functions import apply_with_type, fill_error
 from reflow.api.schema import Schema
 from reflow.api.table import Table
+from reflow.plan import dtypes as dt
 from reflow.udfs.caches import CacheStrategy
 from reflow.udfs.executors import async_executor
 from reflow.udfs.retries import AsyncRetryStrategy
@@ -99,7 +99,7 @@ class AsyncTransformer:
     def _build(self) -> Table:
         if self._finished is not None:
             return self._finished
-        opened = []
+        opened: list[Any] = []
 
         async def call(**row: Any) -> Any:
             if not opened:

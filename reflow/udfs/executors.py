@@ -39,7 +39,7 @@ class FullyAsyncExecutor(AsyncExecutor):
 
     The column (type ``Future(T)``) holds ``Pending`` until the call finishes; then the row is
     retracted and inserted again with the result at a later logical time (see
-    ``reflow.plan.future_nodes`` and ``Table.await_futures``). Results are applied as they
+    ``reflow.runtime.futures`` and ``Table.await_futures``). Results are applied as they
     come, checked every few milliseconds, so ``autocommit_duration_ms`` is accepted for
     compatibility and not used.
     """

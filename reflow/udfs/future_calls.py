@@ -4,41 +4,16 @@
 ``fully_async_executor()``: it answers every row at once with a fresh ``PendingCall`` token and
 starts the calls on the background event loop. Each finished call is handed to every active
 ``FutureInbox`` (one per select lowered in a running dataflow, see
-``reflow.plan.future_nodes``), whose operator applies it at a later logical time.
+``reflow.runtime.futures``), whose operator applies it at a later logical time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import weakref
 from typing import Any
 
-from reflow.engine.future_map import FutureInbox, PendingCall
-from reflow.plan.compile import RowFailure
-
-# Weak: the inboxes of a run that failed before closing its sources go away with the run.
-_inboxes: weakref.WeakSet[FutureInbox] = weakref.WeakSet()
-_inbox_lock = threading.Lock()
-
-
-def register_inbox(inbox: FutureInbox) -> None:
-    """Let ``inbox`` receive the results of fully asynchronous calls."""
-    with _inbox_lock:
-        _inboxes.add(inbox)
-
-
-def unregister_inbox(inbox: FutureInbox) -> None:
-    with _inbox_lock:
-        _inboxes.discard(inbox)
-
-
-def deliver(token: PendingCall, value: Any, failed: bool = False) -> None:
-    """Hand the result of the call behind ``token`` to every active inbox."""
-    with _inbox_lock:
-        inboxes = list(_inboxes)
-    for inbox in inboxes:
-        inbox.put(token, value, failed)
+from reflow.plan.rowwise import RowFailure
+from reflow.runtime.future_inboxes import deliver
 
 
 def start_calls(batches: Any, rows, todo, keys, tokens, columns) -> None:

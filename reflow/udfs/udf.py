@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.functions import _return_annotation
-from reflow.engine.future_map import PendingCall
-from reflow.plan.compile import RowFailure, _is_numeric_array
+from reflow.api.functions import return_annotation
+from reflow.engine.operators.future_map import PendingCall
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.rowwise import RowFailure, is_numeric_array
 from reflow.udfs._loop import run_coroutine
 from reflow.udfs.caches import CacheStrategy, cache_key
 from reflow.udfs.executors import (
@@ -137,7 +137,7 @@ class UDF:
     def _result_dtype(self) -> dt.DType:
         if self.return_type is not ... and self.return_type is not None:
             return dt.wrap(self.return_type)
-        annotation = _return_annotation(self.func)
+        annotation = return_annotation(self.func)
         if self.max_batch_size is not None:
             if typing.get_origin(annotation) in (list, Sequence, typing.Sequence):
                 (annotation,) = typing.get_args(annotation) or (Any,)
@@ -378,17 +378,17 @@ class _SyncBatches:
                     *(c[start:end] for c in columns),
                     **{k: v[start:end] for k, v in kw_columns.items()},
                 )
-                if not _is_numeric_array(out) or len(out) != end - start:
+                if not is_numeric_array(out) or len(out) != end - start:
                     out = _as_list(out, end - start)
             except Exception as exc:  # noqa: BLE001 - the chunk's rows become errors
                 out = [RowFailure(exc)] * (end - start)
             parts.append(out)
-        if parts and all(_is_numeric_array(p) for p in parts):
+        if parts and all(is_numeric_array(p) for p in parts):
             # Numeric arrays go to the column without a detour through Python objects.
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
         results: list[Any] = []
         for part in parts:
-            results.extend(part.tolist() if _is_numeric_array(part) else part)
+            results.extend(part.tolist() if is_numeric_array(part) else part)
         return results
 
 
@@ -436,11 +436,12 @@ def array_parameters(func: Callable[..., Any]) -> frozenset[int | str]:
     return frozenset(found)
 
 
-def _lookup(cache, name, rows, results) -> tuple[list[int], list[str | None]]:
+def _lookup(cache, name, rows, results) -> tuple[list[int], list[str]]:
     """Fill ``results`` from the cache; returns the rows still to compute and their keys."""
     if cache is None:
         return list(range(len(rows))), []
-    todo, keys = [], []
+    todo: list[int] = []
+    keys: list[str] = []
     for i, (args, kwargs) in enumerate(rows):
         key = cache_key(name, args, kwargs)
         keys.append(key)
@@ -488,7 +489,8 @@ class _AsyncBatches:
             jobs = [rows[i] for i in todo]
         else:
             groups = [todo[s : s + self.size] for s in range(0, len(todo), self.size)]
-            jobs = [_chunk_columns(*columns, g) for g in groups]
+            positional, keywords = columns
+            jobs = [_chunk_columns(positional, keywords, g) for g in groups]
         outcomes: list[Any] = [None] * len(jobs)
         attempt = self._attempt
         invoke = None if isinstance(self.retry, NoRetryStrategy) else self.retry.invoke

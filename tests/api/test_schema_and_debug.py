@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import reflow as pw
-from reflow.api import dtypes as dt
+from reflow.plan import dtypes as dt
 from tests.utils import T, rows, rows_by_id, updates
 
 

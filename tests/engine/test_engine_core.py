@@ -7,7 +7,7 @@ from reflow.engine.batch import DIFF, ID, consolidate, empty_batch
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.ids import hash_columns, hash_values
 from reflow.engine.operator import RunContext
-from reflow.engine.stateless import (
+from reflow.engine.operators.stateless import (
     ConcatOperator,
     FilterOperator,
     FlattenOperator,

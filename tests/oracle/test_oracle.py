@@ -12,10 +12,11 @@ import datetime
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from . import model as m
 from . import strategies as S
-from .harness import OracleFailure, canon, check_case, states_by_time
+from .harness import OracleFailure, canon, check_case, check_snapshot_restore, states_by_time
 from .profiles import oracle_settings
 
 FEATURES = S.available()
@@ -37,6 +38,12 @@ def test_all_operators_match_static_runs(case: m.Case) -> None:
 @given(S.cases(core=False, max_times=6, depth=4))
 def test_deep_pipelines_and_long_streams(case: m.Case) -> None:
     check_case(case, reference=True)
+
+
+@oracle_settings(scale=0.2)
+@given(S.cases(core=False), st.integers(0, 8))
+def test_snapshot_and_restore_at_a_random_time_changes_nothing(case: m.Case, split: int) -> None:
+    check_snapshot_restore(case, split % (case.n_times() + 1))
 
 
 @pytest.mark.skipif("deduplicate" not in FEATURES, reason="deduplicate has not landed")

@@ -9,7 +9,7 @@ import pytest
 
 import reflow as pw
 from reflow.debug.output import collect_updates
-from reflow.engine import reduce as reduce_engine
+from reflow.engine.operators import reduce as reduce_engine
 from tests.utils import T, rows, rows_by_id, updates
 
 

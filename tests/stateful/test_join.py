@@ -9,8 +9,8 @@ import pytest
 
 import reflow as pw
 from reflow.debug.output import collect_updates
-from reflow.engine import join as engine_join
-from reflow.engine.join_index import KeyIndex
+from reflow.engine.operators import join as engine_join
+from reflow.engine.state.key_index import KeyIndex
 from tests.utils import T, rows, rows_by_id, updates
 
 MODES = ["inner", "left", "right", "outer"]

@@ -11,8 +11,8 @@ import pytest
 
 import reflow as pw
 from reflow.debug.output import collect_updates
-from reflow.engine import invertible
-from reflow.engine import reduce as reduce_engine
+from reflow.engine.operators import reduce as reduce_engine
+from reflow.engine.state import invertible
 from tests.utils import T, updates
 
 
@@ -108,7 +108,7 @@ def _expected(stream, until: int) -> dict:
     return result
 
 
-# How a batch is pre-aggregated: (TINY_ROWS, SMALL_ROWS) of reflow.engine.invertible.
+# How a batch is pre-aggregated: (TINY_ROWS, SMALL_ROWS) of reflow.engine.state.invertible.
 PATHS = {
     "polars": (0, 0),
     "numpy": (0, 10**9),

@@ -303,7 +303,7 @@ def test_udf_reducer_exception_is_an_error_value():
 
 @pytest.mark.parametrize("bulk_min_rows", [1, 10**9])
 def test_sum_of_durations(monkeypatch, bulk_min_rows):
-    from reflow.engine import reduce as reduce_engine
+    from reflow.engine.operators import reduce as reduce_engine
 
     monkeypatch.setattr(reduce_engine, "BULK_MIN_ROWS", bulk_min_rows)
     day = datetime.timedelta(days=1)

@@ -480,7 +480,7 @@ def test_incompatible_column_types_are_a_build_error_and_int_float_unify():
 def test_row_store_keeps_only_batches_with_live_rows():
     import polars as pl
 
-    from reflow.engine.keyed import RowStore
+    from reflow.engine.state.row_store import RowStore
 
     store = RowStore({"x": pl.Int64})
     schema = {"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64}

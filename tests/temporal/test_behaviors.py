@@ -10,8 +10,8 @@ import polars as pl
 import reflow as pw
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.operator import RunContext
-from reflow.engine.stateless import OutputOperator
-from reflow.engine.temporal import ForgetOperator
+from reflow.engine.operators.stateless import OutputOperator
+from reflow.engine.operators.temporal import ForgetOperator
 from reflow.runtime.runner import OutputSpec, build
 from tests.utils import T, rows, updates
 

@@ -6,8 +6,8 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
-from reflow.engine.stateless import InputOperator, OutputOperator
-from reflow.engine.temporal import (
+from reflow.engine.operators.stateless import InputOperator, OutputOperator
+from reflow.engine.operators.temporal import (
     BufferOperator,
     ForgetOperator,
     FrontierOperator,

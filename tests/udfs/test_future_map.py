@@ -4,8 +4,13 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
-from reflow.engine.future_map import FutureInbox, FutureMapOperator, PendingCall, wake_batch
-from reflow.engine.stateless import InputOperator, OutputOperator
+from reflow.engine.operators.future_map import (
+    FutureInbox,
+    FutureMapOperator,
+    PendingCall,
+    wake_batch,
+)
+from reflow.engine.operators.stateless import InputOperator, OutputOperator
 
 SCHEMA = {ID: pl.UInt128, "x": pl.Int64, "y": pl.Object, "_y_err": pl.Boolean, DIFF: pl.Int64}
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import reflow as pw
-from reflow.plan.compile import _ROW_CHUNK
+from reflow.plan.rowwise import ROW_CHUNK as _ROW_CHUNK
 from reflow.udfs.udf import array_parameters
 from tests.utils import T, assert_rows, rows, rows_by_id
 

@@ -5,9 +5,9 @@ import random
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID
-from reflow.engine.memo_map import MemoMapOperator
 from reflow.engine.operator import RunContext
-from reflow.engine.stateless import InputOperator
+from reflow.engine.operators.memo_map import MemoMapOperator
+from reflow.engine.operators.stateless import InputOperator
 
 
 def batch(rows):

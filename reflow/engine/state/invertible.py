@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reflow.engine.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
 from reflow.engine.batch import DIFF, ID, ID_DTYPE
 from reflow.engine.ids import hash_columns
+from reflow.engine.state.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
+from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at most this many rows are pre-aggregated in Python rather than with Polars.
 TINY_ROWS = 32
@@ -86,7 +87,7 @@ def supports(aggregates: Sequence[Any], dtypes: Sequence[pl.DataType]) -> bool:
     return True
 
 
-class InvertibleGroups:
+class InvertibleGroups(Snapshottable):
     """Running sums per group, updated by batches of ``(_id, key columns, argument columns,
     error flags, _diff)``.
 
@@ -95,6 +96,10 @@ class InvertibleGroups:
     dtype)``. The group id is the hash of the key values, the value of ``id_column`` or
     ``global_id``, as in ``ReduceOperator``.
     """
+
+    state_fields = (
+        "value_counts", "capacity", "arrays", "slot_of", "gid_of", "key_of", "free", "gid_cache"
+    )
 
     def __init__(
         self,

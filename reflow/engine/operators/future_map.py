@@ -22,6 +22,8 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID, consolidate
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import BROADCAST
+from reflow.engine.state.snapshot import SnapshotError
 
 
 class PendingCall:
@@ -85,6 +87,8 @@ class FutureMapOperator(Operator):
     log for that row. Inputs: the select's operator, then the wake-up input.
     """
 
+    state_fields = ("_emitted",)
+
     stateful = True
     emits_consolidated = True
 
@@ -114,6 +118,20 @@ class FutureMapOperator(Operator):
     def outstanding(self) -> int:
         """How many emitted cells still wait for their call."""
         return len(self._token_ids)
+
+    def state(self) -> dict[str, Any]:
+        """The values emitted per row; refused while calls are still running (their results
+        would be lost)."""
+        running = len(self._token_ids) + len(self._deferred)
+        if running:
+            raise SnapshotError(
+                f"{self.name}: cannot snapshot while {running} asynchronous call(s) are running"
+            )
+        return super().state()
+
+    def partition_key(self, input_index, delta, ctx):
+        """Rows by id; the wake-up signal goes to every shard."""
+        return BROADCAST if input_index == 1 else delta[ID]
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext

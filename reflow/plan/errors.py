@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def user_frame() -> str:
     """``file:line`` of the innermost stack frame outside the reflow package."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if not filename.startswith(_PACKAGE_DIR + os.sep):

@@ -117,7 +117,7 @@ class Tuple(DType):
         self.name = f"Tuple({', '.join(map(repr, args))})"
 
     def typehint(self) -> Any:
-        return tuple[tuple(a.typehint() for a in self.args)] if self.args else tuple
+        return tuple[tuple(a.typehint() for a in self.args)] if self.args else tuple  # type: ignore[misc]
 
 
 class List(DType):
@@ -128,7 +128,7 @@ class List(DType):
         self.name = f"List({wrapped!r})"
 
     def typehint(self) -> Any:
-        return tuple[self.wrapped.typehint(), ...]
+        return tuple[self.wrapped.typehint(), ...]  # type: ignore[misc]
 
 
 class Array(DType):

@@ -1,26 +1,24 @@
-"""Column expressions: the tree a user builds with ``pw.this.a + 1`` and friends.
+"""Expression nodes: the vocabulary of column computations the plan compiles.
 
-Building an expression computes nothing. When a table operation receives an expression it is
-*resolved* against that table: references are bound to input columns, every node gets its
-``dtype`` and type errors are raised with the user's line. The plan layer then compiles the
-resolved tree into vectorized Polars kernels.
+``pw.this.a + 1`` builds a tree of these nodes; building computes nothing. When a table
+operation receives an expression it is *resolved* against that table (``api/resolve.py``):
+references are bound to ``InputColumn``s, every node gets its ``dtype`` and type errors are
+raised with the user's line. The compiler (``plan/compile.py``) turns the resolved tree into
+vectorized Polars kernels. The ``.str``, ``.dt``, ``.num`` namespaces and the Json converters
+(``as_int``, ...) are builders of the API layer, attached to ``ColumnExpression`` by
+``reflow.api.namespaces``.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api.trace import BuildError, user_frame
-
-if TYPE_CHECKING:
-    from reflow.api.namespaces.dt_ns import DateTimeNamespace
-    from reflow.api.namespaces.num_ns import NumericalNamespace
-    from reflow.api.namespaces.str_ns import StringNamespace
+from reflow.plan import dtypes as dt
+from reflow.plan.errors import BuildError, user_frame
 
 PolarsKernel = Callable[..., pl.Expr]
 
@@ -38,7 +36,8 @@ class ColumnExpression:
     30
     """
 
-    dtype: dt.DType | None = None
+    # Set when the expression is resolved; the plan only ever sees resolved expressions.
+    dtype: dt.DType = None  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._where = user_frame()
@@ -143,7 +142,7 @@ class ColumnExpression:
         return UnaryOp("~", self)
 
     def __abs__(self) -> ColumnExpression:
-        return self.num.abs()
+        return self.num.abs()  # type: ignore[attr-defined]  # attached by reflow.api
 
     __hash__ = object.__hash__
 
@@ -175,51 +174,9 @@ class ColumnExpression:
         """True where the value is not ``None``."""
         return IsNone(self, negate=True)
 
-    def as_int(self) -> ColumnExpression:
-        """Json value as int (``None`` for JSON null, error when it is not a number)."""
-        from reflow.api.namespaces.json_ns import json_as
-
-        return json_as(self, dt.INT)
-
-    def as_float(self) -> ColumnExpression:
-        """Json value as float."""
-        from reflow.api.namespaces.json_ns import json_as
-
-        return json_as(self, dt.FLOAT)
-
-    def as_str(self) -> ColumnExpression:
-        """Json value as str."""
-        from reflow.api.namespaces.json_ns import json_as
-
-        return json_as(self, dt.STR)
-
-    def as_bool(self) -> ColumnExpression:
-        """Json value as bool."""
-        from reflow.api.namespaces.json_ns import json_as
-
-        return json_as(self, dt.BOOL)
-
     def to_string(self) -> ColumnExpression:
         """The value's ``str()``."""
         return RowwiseCall("to_string", str, (self,), dt.STR)
-
-    @property
-    def str(self) -> StringNamespace:
-        from reflow.api.namespaces.str_ns import StringNamespace
-
-        return StringNamespace(self)
-
-    @property
-    def dt(self) -> DateTimeNamespace:
-        from reflow.api.namespaces.dt_ns import DateTimeNamespace
-
-        return DateTimeNamespace(self)
-
-    @property
-    def num(self) -> NumericalNamespace:
-        from reflow.api.namespaces.num_ns import NumericalNamespace
-
-        return NumericalNamespace(self)
 
 
 def wrap_arg(value: Any) -> ColumnExpression:
@@ -790,52 +747,3 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
     if op == "%" and a == b == dt.DURATION:
         return dt.DURATION
     return None
-
-
-class ThisSide:
-    """``pw.this``, ``pw.left`` and ``pw.right``: column references by name, bound later.
-
-    >>> import reflow as pw
-    >>> pw.this.price
-    pw.this.price
-    """
-
-    def __init__(self, side: str) -> None:
-        object.__setattr__(self, "_side", side)
-
-    def __getattr__(self, name: str) -> ThisReference:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return ThisReference(self._side, name)
-
-    def __getitem__(self, name: str | list[str]) -> Any:
-        if isinstance(name, list):
-            return [ThisReference(self._side, n) for n in name]
-        return ThisReference(self._side, name)
-
-    def without(self, *columns: Any) -> ThisWithout:
-        """All columns of the table but ``columns`` (in ``select``)."""
-        names = [c if isinstance(c, str) else c.name for c in columns]
-        return ThisWithout(self._side, names)
-
-    def __iter__(self):
-        return iter([ThisWithout(self._side, [])])
-
-    def __repr__(self) -> str:
-        return f"pw.{self._side}"
-
-
-class ThisWithout:
-    """``pw.this.without("a")``: every column of the table except some."""
-
-    def __init__(self, side: str, names: list[str]) -> None:
-        self.side = side
-        self.names = names
-
-    def __iter__(self):
-        return iter([self])
-
-
-this = ThisSide("this")
-left = ThisSide("left")
-right = ThisSide("right")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from reflow.engine.batch import ID, ID_DTYPE
+from reflow.engine.state.snapshot import Snapshottable
 
 _LOW_BITS = (1 << 64) - 1
 
@@ -33,8 +34,10 @@ def slot_expr() -> pl.Expr:
     return (pl.col("_gid") % (1 << 64)).cast(pl.UInt64).alias("_slot")
 
 
-class ColumnarGroups:
+class ColumnarGroups(Snapshottable):
     """Group rows and output records held as Polars frames, indexed by group id."""
+
+    state_fields = ("rows", "layout", "ranges", "records", "index", "moved")
 
     def __init__(
         self,

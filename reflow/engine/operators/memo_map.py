@@ -15,7 +15,7 @@ their number logarithmic and drops retracted rows along the way.
 >>> import polars as pl
 >>> from reflow.engine.batch import ID, DIFF
 >>> from reflow.engine.operator import RunContext
->>> from reflow.engine.stateless import InputOperator
+>>> from reflow.engine.operators.stateless import InputOperator
 >>> calls = []
 >>> def kernel(frame, ctx):
 ...     calls.append(frame.height)
@@ -39,7 +39,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, concat_batches, consolidate
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.stateless import FrameKernel
+from reflow.engine.operators.stateless import FrameKernel
 
 
 class MemoMapOperator(Operator):
@@ -48,6 +48,8 @@ class MemoMapOperator(Operator):
     ``kernel`` maps a batch of insertions to output rows carrying the input ids (it may drop
     rows, as a filter does). A retracted id that produced no output retracts nothing.
     """
+
+    state_fields = ("_chunks", "_dead", "_indexed", "_index")
 
     stateful = True
     emits_consolidated = True

@@ -31,8 +31,10 @@ from reflow.engine.batch import (
     consolidate,
     frame_from_rows,
 )
-from reflow.engine.join_index import KEY, KeyIndex
+from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
+from reflow.engine.state.key_index import KEY, KeyIndex
+from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
 
@@ -46,7 +48,7 @@ _ROWWISE = 32
 _PARTNER_LIMIT = 256
 
 
-class JoinSide:
+class JoinSide(Snapshottable):
     """How one input enters the join: its key kernel and the names of its output columns.
 
     ``key_column``, when given, names an input column that is the key itself (no kernel runs).
@@ -56,6 +58,8 @@ class JoinSide:
     the output column holding the input row's id; ``dtypes`` gives the Polars type of every
     output column, used to pad the side with nulls in outer joins.
     """
+
+    state_fields = ("arrangement",)
 
     def __init__(
         self,
@@ -142,6 +146,8 @@ class JoinOperator(Operator):
     or ``"right"`` (then it is an error for that side's row to match more than one row).
     """
 
+    state_fields = ("left", "right", "_id_counts", "_touched")
+
     emits_consolidated = True
 
     stateful = True
@@ -172,6 +178,11 @@ class JoinOperator(Operator):
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
     # --- the algebra ---------------------------------------------------------------------------
+    def partition_key(self, input_index, delta, ctx):
+        """The hash of the join key: rows that can match live in one shard."""
+        side = self.left if input_index == 0 else self.right
+        return hash_columns(side.keyed(delta, ctx).select(KEY), [KEY])
+
     def process(self, time, deltas, ctx):
         d_left, d_right = deltas
         if self._tuples_fit(d_left, d_right):

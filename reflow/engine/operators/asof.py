@@ -42,6 +42,8 @@ class AsofJoinOperator(Operator):
     where ``renames[side]`` maps an input column to its output name.
     """
 
+    state_fields = ("live", "output")
+
     stateful = True
 
     def __init__(
@@ -72,6 +74,10 @@ class AsofJoinOperator(Operator):
             pl.col(TIME).alias(_SIDE_TIME[side]),
             pl.col(DIFF),
         )
+
+    def partition_key(self, input_index, delta, ctx):
+        """The equality key: rows that can be paired live in one shard."""
+        return hash_columns(delta, [KEY])
 
     def process(self, time, deltas, ctx):
         prepared = [
@@ -174,6 +180,8 @@ class AsofNowJoinOperator(Operator):
     changes later. Deleting the left row retracts exactly the answer it was given.
     """
 
+    state_fields = ("right", "answers")
+
     stateful = True
 
     def __init__(
@@ -202,6 +210,10 @@ class AsofNowJoinOperator(Operator):
             pl.col(KEY),
             pl.col(DIFF),
         )
+
+    def partition_key(self, input_index, delta, ctx):
+        """The equality key: a query meets the right rows of its key in one shard."""
+        return hash_columns(delta, [KEY])
 
     def process(self, time, deltas, ctx):
         left, right = deltas

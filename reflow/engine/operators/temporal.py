@@ -26,7 +26,10 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
+from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import BROADCAST, single_partition
+from reflow.engine.state.snapshot import Snapshottable
 
 FRONTIER = "_pw_frontier"
 
@@ -43,6 +46,8 @@ def late_rows_ignored() -> int:
 class FrontierOperator(Operator):
     """The largest value of ``time_column`` among inserted rows, as a one-row table."""
 
+    state_fields = ("value",)
+
     stateful = True
 
     def __init__(self, source: Operator, time_column: str, dtype: pl.DataType, name: str):
@@ -50,6 +55,10 @@ class FrontierOperator(Operator):
         self.time_column = time_column
         self.dtype = dtype
         self.value: int | float | None = None
+
+    def partition_key(self, input_index, delta, ctx):
+        """One global value: the frontier is not split (its readers get it broadcast)."""
+        return single_partition(delta)
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -79,6 +88,8 @@ class FrontierOperator(Operator):
 class _FrontierReader(Operator):
     """Base of operators whose second input is a ``FrontierOperator``."""
 
+    state_fields = ("previous", "current")
+
     stateful = True
 
     def __init__(self, data: Operator, frontier: Operator, name: str) -> None:
@@ -98,9 +109,15 @@ class _FrontierReader(Operator):
     def end_of_time(self, time: int, ctx: RunContext) -> None:
         self.previous = self.current
 
+    def partition_key(self, input_index, delta, ctx):
+        """Rows by id; the frontier goes to every shard."""
+        return BROADCAST if input_index == 1 else delta[ID]
 
-class _Chunks:
+
+class _Chunks(Snapshottable):
     """Rows kept in chunks, each with the smallest threshold it holds."""
+
+    state_fields = ("chunks",)
 
     def __init__(self, threshold: str) -> None:
         self.threshold = threshold
@@ -141,6 +158,8 @@ class _Chunks:
 class BufferOperator(_FrontierReader):
     """Holds each row until its threshold is at or behind the current frontier."""
 
+    state_fields = ("previous", "current", "held")
+
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
         self.threshold = threshold
@@ -170,6 +189,8 @@ class IgnoreLateOperator(_FrontierReader):
     ``count`` makes dropped insertions count as ignored late events (logged and added to
     ``late_rows_ignored()``); without it the operator silently freezes closed results.
     """
+
+    state_fields = ("previous", "current", "ignored", "_ignored_now")
 
     def __init__(
         self, data: Operator, frontier: Operator, threshold: str, name: str, count: bool = True
@@ -212,6 +233,8 @@ class ForgetOperator(_FrontierReader):
     Rows arriving with a threshold already behind it are dropped (they would be forgotten at
     once), so a late retraction of a forgotten row cannot make a count negative downstream.
     """
+
+    state_fields = ("previous", "current", "live", "_forgot_at")
 
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
@@ -257,6 +280,8 @@ class SessionOperator(Operator):
     changed are emitted.
     """
 
+    state_fields = ("assigned",)
+
     stateful = True
 
     def __init__(
@@ -273,6 +298,10 @@ class SessionOperator(Operator):
         self.end_column = end_column
         self.max_gap = max_gap
         self.assigned: pl.DataFrame | None = None  # live rows with their windows
+
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: its sessions live in one shard."""
+        return hash_columns(delta, [self.instance])
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -324,6 +353,8 @@ class InactivityOperator(Operator):
     instance.
     """
 
+    state_fields = ("start_ns", "seen_any", "last", "open")
+
     stateful = True
 
     def __init__(self, data: Operator, clock: Operator, name: str, allowed_ns: int,
@@ -340,6 +371,10 @@ class InactivityOperator(Operator):
     def _row(self, key: int, instance: object, since: int, until: int | None,
              diff: int) -> tuple:
         return (key, instance, since, until, diff)
+
+    def partition_key(self, input_index, delta, ctx):
+        """Not split: before any row arrives, inactivity is reported for the whole stream."""
+        return single_partition(delta)
 
     def process(self, time, deltas, ctx):
         data, clock = deltas

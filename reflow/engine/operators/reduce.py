@@ -36,18 +36,19 @@ from typing import Any
 
 import polars as pl
 
-from reflow.engine.aggregates import (
+from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
+from reflow.engine.ids import hash_columns
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.aggregates import (
     KIND_ACC,
     KIND_ROWS,
     KIND_STATEFUL,
     Aggregate,
     AggregateError,
 )
-from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
-from reflow.engine.group_store import ColumnarGroups, out_column, slot_expr
-from reflow.engine.ids import hash_columns
-from reflow.engine.invertible import InvertibleGroups, supports
-from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
+from reflow.engine.state.invertible import InvertibleGroups, supports
+from reflow.engine.state.partition import single_partition
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
 # the vectorized path (which rewrites the columnar state, so it must not run for small changes
@@ -115,6 +116,8 @@ class ReduceOperator(Operator):
     key and argument columns from the input batch first (a row-wise kernel; its output need not
     be consolidated, since an update that changes nothing here leaves the groups unchanged).
     """
+
+    state_fields = ("overlay", "gid_cache", "columnar", "invertible")
 
     emits_consolidated = True
 
@@ -184,7 +187,24 @@ class ReduceOperator(Operator):
                 id_column=id_column, global_id=global_id, cache_keys=self.cache_keys,
             )
 
+    def new_state(self, field: str) -> ColumnarGroups:
+        if field != "columnar":
+            return super().new_state(field)
+        return ColumnarGroups(
+            [_key_column(i) for i in range(len(self.keys))], self.out_columns,
+            self._aggregations(),
+        )
+
     # --- entry point ------------------------------------------------------------------------
+    def partition_key(self, input_index, delta, ctx):
+        """The group id of each row: a group lives in one shard."""
+        frame = self.project(delta, ctx) if self.project is not None else delta
+        if self.id_column is not None:
+            return frame[self.id_column]
+        if not self.keys:
+            return single_partition(frame)
+        return hash_columns(frame, [k.column for k in self.keys])
+
     def process(self, time, deltas, ctx):
         (delta,) = deltas
         if delta is None or delta.height == 0:
@@ -431,10 +451,7 @@ class ReduceOperator(Operator):
         affected = frame["_gid"].unique()
         exported_rows, exported_outputs, exported = self._export_overlay(affected, frame.schema)
         if self.columnar is None:
-            self.columnar = ColumnarGroups(
-                [_key_column(i) for i in range(len(self.keys))], self.out_columns,
-                self._aggregations(),
-            )
+            self.columnar = self.new_state("columnar")
         new_records, old_records = self.columnar.apply(
             frame, affected, exported_rows, exported_outputs, exported
         )

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
+from reflow.engine.state.snapshot import Snapshottable
 
 KEY = "_key"
 
@@ -30,7 +31,7 @@ _MAX_CHUNKS = 32
 _TAIL_LIMIT = 1024
 
 
-class KeyIndex:
+class KeyIndex(Snapshottable):
     """Rows indexed by ``_key``.
 
     >>> import polars as pl
@@ -41,6 +42,10 @@ class KeyIndex:
     >>> sorted(index.lookup([1])["v"].to_list())
     ['a', 'b']
     """
+
+    state_fields = (
+        "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live"
+    )
 
     def __init__(self) -> None:
         self.data: pl.DataFrame | None = None

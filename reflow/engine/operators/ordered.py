@@ -18,8 +18,9 @@ from sortedcontainers import SortedList
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
-from reflow.engine.keyed import Ref, RowStore
 from reflow.engine.operator import Operator
+from reflow.engine.state.partition import single_partition
+from reflow.engine.state.row_store import Ref, RowStore
 
 PREV = "prev"
 NEXT = "next"
@@ -45,7 +46,7 @@ class SortOperator(Operator):
 
     >>> import polars as pl
     >>> from reflow.engine.operator import RunContext
-    >>> from reflow.engine.stateless import InputOperator
+    >>> from reflow.engine.operators.stateless import InputOperator
     >>> source = InputOperator("in", {"k": pl.Int64})
     >>> op = SortOperator(source, "sort", "k")
     >>> batch = pl.DataFrame({"_id": [1, 2, 3], "k": [30, 10, 20], "_diff": [1, 1, 1]},
@@ -53,6 +54,8 @@ class SortOperator(Operator):
     >>> sorted(op.process(0, [batch], RunContext()).select("_id", "prev", "next").rows())
     [(1, 3, None), (2, None, 3), (3, 2, 1)]
     """
+
+    state_fields = ("order", "entries", "extra", "store")
 
     stateful = True
 
@@ -119,6 +122,12 @@ class SortOperator(Operator):
                 out[row_id] = (prev, nxt, store.ref(row_id),
                                None if prev is None else store.ref(prev))
         return out
+
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: a sorted sequence lives in one shard."""
+        if self.instance_column is None:
+            return single_partition(delta)
+        return hash_columns(delta, [self.instance_column])
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -269,7 +278,7 @@ class DeduplicateOperator(Operator):
 
     >>> import polars as pl
     >>> from reflow.engine.operator import RunContext
-    >>> from reflow.engine.stateless import InputOperator
+    >>> from reflow.engine.operators.stateless import InputOperator
     >>> source = InputOperator("in", {"v": pl.Int64})
     >>> op = DeduplicateOperator(source, "dedup", {"v": pl.Int64}, "v", None,
     ...                          lambda new, old: new > old, lambda s: s.to_list())
@@ -278,6 +287,8 @@ class DeduplicateOperator(Operator):
     >>> op.process(0, [batch], RunContext())["v"].to_list()
     [7]
     """
+
+    state_fields = ("kept_values", "store")
 
     stateful = True
 
@@ -302,6 +313,12 @@ class DeduplicateOperator(Operator):
         self.kept_values: dict[int, Any] = {}
         self.store = RowStore(self.columns)
         self._no_instance = hash_values([])
+
+    def partition_key(self, input_index, delta, ctx):
+        """The instance: its kept row lives in one shard."""
+        if self.instance_column is None:
+            return single_partition(delta)
+        return hash_columns(delta, [self.instance_column])
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas

@@ -6,9 +6,9 @@ null); ``as_int``, ``as_float``, ``as_str`` and ``as_bool`` convert them to plai
 
 from __future__ import annotations
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
 from reflow.engine.values import Json
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 _CONVERTERS = {
     dt.INT: Json.as_int, dt.FLOAT: Json.as_float, dt.STR: Json.as_str, dt.BOOL: Json.as_bool,
@@ -29,7 +29,7 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
     n | x   | s | b    | z    | m
     2 | 0.5 | a | True | None | None
     """
-    method = _CONVERTERS[target]
+    method = _CONVERTERS[target]  # type: ignore[index]
     name = f"as_{target.typehint().__name__}"
 
     def convert(value: Json) -> object:

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from reflow.api import dtypes as dt
 from reflow.engine.values import Json, Pointer
+from reflow.plan import dtypes as dt
 
 
 def infer_column_dtype(values: Sequence[Any]) -> dt.DType:

@@ -1,4 +1,8 @@
-"""The ``.num`` namespace: numeric operations."""
+"""The numeric functions of expressions (behind ``.num``): result types and Polars kernels.
+
+The API's namespace (``reflow.api.namespaces.numbers``) names them; each builds a plan
+expression node.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
 # Powers of ten up to 10**22 are exact floats, which the exact rounding below relies on.
 _MAX_EXACT_POWER = 22
@@ -88,57 +92,19 @@ def _round_int(x: pl.Expr, decimals: int) -> pl.Expr:
     return (quotient + up.cast(pl.Int64)) * step
 
 
-class NumericalNamespace:
-    """Numeric operations on a column: ``pw.this.x.num.abs()``.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... x
-    ... -3
-    ... ''')
-    >>> pw.debug.compute_and_print(t.select(a=pw.this.x.num.abs()), include_id=False)
-    a
-    3
-    """
+class NumericOps:
+    """The plan operations behind ``.num``: each method builds the expression node of one
+    numeric function of the column ``expr``."""
 
     def __init__(self, expr: ex.ColumnExpression) -> None:
         self._expr = expr
 
     def abs(self) -> ex.ColumnExpression:
-        """Absolute value (``None`` stays ``None``).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... x
-        ... -2.5
-        ... 1.5
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(a=pw.this.x.num.abs()), include_id=False)
-        a
-        1.5
-        2.5
-        """
+        """Absolute value (``None`` stays ``None``)."""
         return ex.PolarsCall("num.abs", [self._expr], lambda x: x.abs(), _same_numeric)
 
     def round(self, decimals: int = 0) -> ex.ColumnExpression:
-        """Round to ``decimals`` digits exactly as Python's ``round`` (ties to even).
-
-        ``decimals`` may be negative; int columns stay int.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... x    | n
-        ... 2.5  | 1250
-        ... 0.45 | 1351
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.x.num.round(), b=pw.this.x.num.round(1),
-        ...              c=pw.this.n.num.round(-2)),
-        ...     include_id=False)
-        a   | b   | c
-        0.0 | 0.5 | 1400
-        2.0 | 2.5 | 1200
-        """
+        """Round to ``decimals`` digits exactly as Python's ``round`` (ties to even)."""
         if not isinstance(decimals, int) or isinstance(decimals, bool):
             raise ex.type_error(
                 f"num.round: decimals must be an int, got {decimals!r}", self._expr
@@ -152,17 +118,7 @@ class NumericalNamespace:
         return ex.TypedPolarsCall("num.round", [self._expr], kernel, _same_numeric)
 
     def fill_na(self, default_value: Any) -> ex.ColumnExpression:
-        """Replace ``None`` (and NaN in float columns) with ``default_value``.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(x=float | None),
-        ...                              [(1.5,), (float("nan"),), (None,)])
-        >>> pw.debug.compute_and_print(t.select(a=pw.this.x.num.fill_na(0)), include_id=False)
-        a
-        0.0
-        0.0
-        1.5
-        """
+        """Replace ``None`` (and NaN in float columns) with ``default_value``."""
 
         def result_type(arg: dt.DType, default: dt.DType) -> dt.DType:
             if not dt.is_numeric(arg):

@@ -1,4 +1,8 @@
-"""The ``.str`` namespace: string operations, vectorized with Polars."""
+"""The string functions of expressions (behind ``.str``): result types and Polars kernels.
+
+The API's namespace (``reflow.api.namespaces.strings``) names them; each builds a plan
+expression node.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from typing import Any
 
 import polars as pl
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
 
-_TRUE_VALUES = ("on", "true", "yes", "1")
-_FALSE_VALUES = ("off", "false", "no", "0")
+TRUE_VALUES = ("on", "true", "yes", "1")
+FALSE_VALUES = ("off", "false", "no", "0")
 
 
 def _requires_str(*types: dt.DType) -> None:
@@ -149,18 +153,9 @@ def _unpack(values: Sequence[pl.Expr], start: Any, end: Any):
     return lo, hi
 
 
-class StringNamespace:
-    """String operations on a column: ``pw.this.name.str.upper()``.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... name
-    ... Alice
-    ... ''')
-    >>> pw.debug.compute_and_print(t.select(u=pw.this.name.str.upper()), include_id=False)
-    u
-    ALICE
-    """
+class StringOps:
+    """The plan operations behind ``.str``: each method builds the expression node of one
+    string function of the column ``expr``."""
 
     def __init__(self, expr: ex.ColumnExpression) -> None:
         self._expr = expr
@@ -179,121 +174,39 @@ class StringNamespace:
 
     # --- case ------------------------------------------------------------------------------
     def lower(self) -> ex.ColumnExpression:
-        """Lowercase.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... name
-        ... AliCe
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.lower()), include_id=False)
-        x
-        alice
-        """
+        """Lowercase."""
         return self._call("lower", lambda s: s.str.to_lowercase(), dt.STR)
 
     def upper(self) -> ex.ColumnExpression:
-        """Uppercase.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... name
-        ... AliCe
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.upper()), include_id=False)
-        x
-        ALICE
-        """
+        """Uppercase."""
         return self._call("upper", lambda s: s.str.to_uppercase(), dt.STR)
 
     def swapcase(self) -> ex.ColumnExpression:
-        """Lowercase letters become uppercase and the other way round.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... name
-        ... AliCe
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.swapcase()), include_id=False)
-        x
-        aLIcE
-        """
+        """Lowercase letters become uppercase and the other way round."""
         return ex.RowwiseCall(
             "str.swapcase", str.swapcase, (self._expr,), _keep_optional(dt.STR),
             propagate_none=True,
         )
 
     def title(self) -> ex.ColumnExpression:
-        """Each word starts with an uppercase letter, the rest is lowercase.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("hello wORLD",)])
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.title()), include_id=False)
-        x
-        Hello World
-        """
+        """Each word starts with an uppercase letter, the rest is lowercase."""
         return self._call("title", lambda s: s.str.to_titlecase(), dt.STR)
 
     def reversed(self) -> ex.ColumnExpression:
-        """The string reversed.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... name
-        ... Alice
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.name.str.reversed()), include_id=False)
-        x
-        ecilA
-        """
+        """The string reversed."""
         return self._call("reversed", lambda s: s.str.reverse(), dt.STR)
 
     # --- measuring and searching ------------------------------------------------------------
     def len(self) -> ex.ColumnExpression:
-        """Number of characters.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... name
-        ... Alice
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(n=pw.this.name.str.len()), include_id=False)
-        n
-        5
-        """
+        """Number of characters."""
         return self._call("len", lambda s: s.str.len_chars().cast(pl.Int64), dt.INT)
 
     def find(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
-        """Index of the first occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.find``).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abcabc
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.find("c"), b=pw.this.s.str.find("c", 3),
-        ...              c=pw.this.s.str.find("x")),
-        ...     include_id=False)
-        a | b | c
-        2 | 5 | -1
-        """
+        """Index of the first occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.find``)."""
         return self._search("find", _char_find, sub, start, end)
 
     def rfind(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
-        """Index of the last occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.rfind``).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abcabc
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.rfind("c"), b=pw.this.s.str.rfind("c", 0, 4)),
-        ...     include_id=False)
-        a | b
-        5 | 2
-        """
+        """Index of the last occurrence of ``sub`` in ``s[start:end]``, or -1 (as ``str.rfind``)."""
         return self._search("rfind", _char_rfind, sub, start, end)
 
     def _search(
@@ -327,19 +240,7 @@ class StringNamespace:
         )
 
     def count(self, sub: Any, start: Any = None, end: Any = None) -> ex.ColumnExpression:
-        """Number of non-overlapping occurrences of ``sub`` in ``s[start:end]``.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abcabc
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.count("bc"), b=pw.this.s.str.count("bc", 2)),
-        ...     include_id=False)
-        a | b
-        2 | 1
-        """
+        """Number of non-overlapping occurrences of ``sub`` in ``s[start:end]``."""
 
         def count(part: pl.Expr, sub_col: pl.Expr, lo: pl.Expr, empty: pl.Expr) -> pl.Expr:
             counted = _count_matches(part, sub_col)
@@ -348,58 +249,20 @@ class StringNamespace:
         return self._sub_in_range("count", _count_matches, count, sub, start, end)
 
     def startswith(self, prefix: Any) -> ex.ColumnExpression:
-        """Whether the string starts with ``prefix``.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abc
-        ... xbc
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(pw.this.s, p=pw.this.s.str.startswith("ab")), include_id=False)
-        s   | p
-        abc | True
-        xbc | False
-        """
+        """Whether the string starts with ``prefix``."""
         return self._call(
             "startswith", lambda s, p: s.str.starts_with(p), dt.BOOL, prefix, arg_types=(dt.STR,)
         )
 
     def endswith(self, suffix: Any) -> ex.ColumnExpression:
-        """Whether the string ends with ``suffix``.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abc
-        ... abx
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(pw.this.s, p=pw.this.s.str.endswith("bc")), include_id=False)
-        s   | p
-        abc | True
-        abx | False
-        """
+        """Whether the string ends with ``suffix``."""
         return self._call(
             "endswith", lambda s, p: s.str.ends_with(p), dt.BOOL, suffix, arg_types=(dt.STR,)
         )
 
     # --- transforming ----------------------------------------------------------------------
     def replace(self, old_value: Any, new_value: Any, count: int = -1) -> ex.ColumnExpression:
-        """Replace occurrences of ``old_value`` by ``new_value``; at most ``count`` if >= 0.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... a-b-c
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.replace("-", "+"), b=pw.this.s.str.replace("-", "", 1)),
-        ...     include_id=False)
-        a     | b
-        a+b+c | ab-c
-        """
+        """Replace occurrences of ``old_value`` by ``new_value``; at most ``count`` if >= 0."""
         if not isinstance(count, int) or isinstance(count, bool):
             raise ex.type_error(f"str.replace: count must be an int, got {count!r}", self._expr)
 
@@ -426,36 +289,15 @@ class StringNamespace:
         )
 
     def strip(self, chars: str | None = None) -> ex.ColumnExpression:
-        """Remove leading and trailing ``chars`` (whitespace by default).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("  hi  ",)])
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.strip() + "|"), include_id=False)
-        x
-        hi|
-        """
+        """Remove leading and trailing ``chars`` (whitespace by default)."""
         return self._strip("strip", lambda s, c: s.str.strip_chars(c), chars)
 
     def lstrip(self, chars: str | None = None) -> ex.ColumnExpression:
-        """Remove leading ``chars`` (whitespace by default).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("xxhixx",)])
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.lstrip("x")), include_id=False)
-        x
-        hixx
-        """
+        """Remove leading ``chars`` (whitespace by default)."""
         return self._strip("lstrip", lambda s, c: s.str.strip_chars_start(c), chars)
 
     def rstrip(self, chars: str | None = None) -> ex.ColumnExpression:
-        """Remove trailing ``chars`` (whitespace by default).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("xxhixx",)])
-        >>> pw.debug.compute_and_print(t.select(x=pw.this.s.str.rstrip("x")), include_id=False)
-        x
-        xxhi
-        """
+        """Remove trailing ``chars`` (whitespace by default)."""
         return self._strip("rstrip", lambda s, c: s.str.strip_chars_end(c), chars)
 
     def _strip(
@@ -466,20 +308,8 @@ class StringNamespace:
         return self._call(name, kernel, dt.STR, chars, arg_types=(dt.STR,))
 
     def slice(self, start: Any, end: Any) -> ex.ColumnExpression:
-        """The substring ``s[start:end]`` (negative indices count from the end; ``None`` leaves
-        that side open).
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abcdef
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.slice(1, 3), b=pw.this.s.str.slice(-2, 100)),
-        ...     include_id=False)
-        a  | b
-        bc | ef
-        """
+        """The substring ``s[start:end]`` (negative indices count from the end; ``None`` leaves that
+        side open)."""
         def kernel(s: pl.Expr, *bounds: pl.Expr) -> pl.Expr:
             return _py_slice(s, *_unpack(bounds, start, end))[0]
 
@@ -487,56 +317,21 @@ class StringNamespace:
         return self._call("slice", kernel, dt.STR, *bounds, arg_types=(dt.INT,) * len(bounds))
 
     def removeprefix(self, prefix: Any) -> ex.ColumnExpression:
-        """The string without ``prefix`` if it starts with it.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abc
-        ... xbc
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(x=pw.this.s.str.removeprefix("ab")), include_id=False)
-        x
-        c
-        xbc
-        """
+        """The string without ``prefix`` if it starts with it."""
         return self._call(
             "removeprefix", lambda s, p: s.str.strip_prefix(p), dt.STR, prefix,
             arg_types=(dt.STR,),
         )
 
     def removesuffix(self, suffix: Any) -> ex.ColumnExpression:
-        """The string without ``suffix`` if it ends with it.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... abc
-        ... abx
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(x=pw.this.s.str.removesuffix("bc")), include_id=False)
-        x
-        a
-        abx
-        """
+        """The string without ``suffix`` if it ends with it."""
         return self._call(
             "removesuffix", lambda s, p: s.str.strip_suffix(p), dt.STR, suffix,
             arg_types=(dt.STR,),
         )
 
     def split(self, sep: Any = None, maxsplit: Any = -1) -> ex.ColumnExpression:
-        """The words of the string, as ``str.split``: a tuple of str.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("a,b,c",)])
-        >>> pw.debug.compute_and_print(
-        ...     t.select(a=pw.this.s.str.split(","), b=pw.this.s.str.split(",", maxsplit=1)),
-        ...     include_id=False)
-        a               | b
-        ('a', 'b', 'c') | ('a', 'b,c')
-        """
+        """The words of the string, as ``str.split``: a tuple of str."""
         args: list[Any] = [self._expr]
         if isinstance(sep, ex.ColumnExpression):
             args.append(sep)
@@ -557,61 +352,21 @@ class StringNamespace:
 
     # --- parsing ---------------------------------------------------------------------------
     def parse_int(self, optional: bool = False) -> ex.ColumnExpression:
-        """Parse the string as an int; a string that is not an int is an error value.
-
-        With ``optional=True`` such strings give ``None`` instead.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... 42
-        ... -7
-        ... x
-        ... ''')
-        >>> pw.debug.compute_and_print(
-        ...     t.select(n=pw.this.s.str.parse_int(optional=True)), include_id=False)
-        n
-        -7
-        42
-        None
-        """
+        """Parse the string as an int; a string that is not an int is an error value."""
         return self._parse("parse_int", dt.INT, _parse_int, optional, "not an int")
 
     def parse_float(self, optional: bool = False) -> ex.ColumnExpression:
-        """Parse the string as a float; a string that is not a number is an error value.
-
-        With ``optional=True`` such strings give ``None`` instead.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_rows(pw.schema_from_types(s=str), [("2.5",), ("1e3",)])
-        >>> pw.debug.compute_and_print(t.select(n=pw.this.s.str.parse_float()), include_id=False)
-        n
-        2.5
-        1000.0
-        """
+        """Parse the string as a float; a string that is not a number is an error value."""
         return self._parse("parse_float", dt.FLOAT, _parse_float, optional, "not a float")
 
     def parse_bool(
         self,
-        true_values: Sequence[str] = _TRUE_VALUES,
-        false_values: Sequence[str] = _FALSE_VALUES,
+        true_values: Sequence[str] = TRUE_VALUES,
+        false_values: Sequence[str] = FALSE_VALUES,
         optional: bool = False,
     ) -> ex.ColumnExpression:
-        """Parse the string as a bool (case-insensitively) using ``true_values``/``false_values``.
-
-        A string in neither list is an error value, or ``None`` with ``optional=True``.
-
-        >>> import reflow as pw
-        >>> t = pw.debug.table_from_markdown('''
-        ... s
-        ... Yes
-        ... off
-        ... ''')
-        >>> pw.debug.compute_and_print(t.select(b=pw.this.s.str.parse_bool()), include_id=False)
-        b
-        False
-        True
-        """
+        """Parse the string as a bool (case-insensitively) using ``true_values`` /
+        ``false_values``."""
         trues = [v.lower() for v in true_values]
         falses = [v.lower() for v in false_values]
 

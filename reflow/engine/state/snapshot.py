@@ -1,0 +1,220 @@
+"""Saving a piece of engine state to bytes and loading it back.
+
+Every stateful operator and every arrangement it owns derives from ``Snapshottable`` and names
+the attributes that make up its state in ``state_fields``; whatever is not named (kernels,
+schemas, configuration) is rebuilt by constructing the operator again from the same plan.
+
+The bytes hold one pickle of the named attributes in which the bulky parts are stored beside it
+in binary formats meant for them:
+
+* Polars frames and series go out as Arrow IPC streams. Columns of dtype ``Object`` (Python
+  values Arrow cannot describe) are taken out of the frame and pickled as lists.
+* numpy arrays of numbers go out in numpy's ``.npy`` format (never pickled).
+* nested state objects (a ``KeyIndex`` inside a join, the ``RowStore`` of each input ...)
+  are saved through their own ``state_fields`` and loaded back *into* the freshly built
+  object, so their configuration is not saved at all.
+
+Everything else named by ``state_fields`` -- dictionaries and lists of ids and counts, sorted
+containers, and the Python values some operators keep per row (reducer accumulators, the
+values of ``Object`` columns, the results of non-deterministic UDFs) -- is pickled. A snapshot
+is therefore only as portable as those Python values, and must only be loaded from a trusted
+place: loading a pickle can run code.
+
+>>> import numpy as np, polars as pl
+>>> class Counter(Snapshottable):
+...     state_fields = ("counts", "log", "totals")
+...     def __init__(self):
+...         self.counts, self.log, self.totals = {}, None, np.zeros(2)
+>>> c = Counter()
+>>> c.counts, c.log, c.totals = {7: 2}, pl.DataFrame({"x": [1, 2]}), np.array([1.5, 2.5])
+>>> fresh = Counter()
+>>> fresh.restore(c.snapshot())
+>>> fresh.counts, fresh.log["x"].to_list(), fresh.totals.tolist()
+({7: 2}, [1, 2], [1.5, 2.5])
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+_MAGIC = b"RFLWSTATE1"
+_LENGTH = struct.Struct("<Q")
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot that cannot be taken, or cannot be restored into this state."""
+
+
+class Snapshottable:
+    """State that can be saved to bytes and restored into a freshly built twin.
+
+    Subclasses list the attributes holding their state in ``state_fields``. ``snapshot()``
+    returns bytes; ``restore(data)`` loads them into this object, which must have been built
+    with the same configuration as the one that was saved. A subclass whose state is created
+    lazily provides ``new_state(field)``, which builds the empty nested state to load into.
+    """
+
+    state_fields: tuple[str, ...] = ()
+
+    def snapshot(self) -> bytes:
+        """This object's state, as bytes (see the module docstring for the format)."""
+        return encode(self.state())
+
+    def restore(self, data: bytes) -> None:
+        """Load a state returned by ``snapshot()`` of an object built like this one."""
+        self.load_state(decode(data))
+
+    def state(self) -> dict[str, Any]:
+        """The named attributes; a subclass may refuse (``SnapshotError``) when it is busy."""
+        return {name: getattr(self, name) for name in self.state_fields}
+
+    def load_state(self, fields: dict[str, Any]) -> None:
+        """Set the named attributes; nested states are loaded into the existing objects."""
+        unknown = set(fields) - set(self.state_fields)
+        if unknown:
+            raise SnapshotError(
+                f"{type(self).__name__} has no state field(s) {sorted(unknown)}"
+            )
+        for name, value in fields.items():
+            setattr(self, name, _load_into(self, name, getattr(self, name, None), value))
+
+    def new_state(self, field: str) -> Snapshottable:
+        """An empty nested state for ``field`` when none was built yet (lazily created)."""
+        raise SnapshotError(f"{type(self).__name__}.{field} cannot be created on restore")
+
+
+class _Nested:
+    """A nested state as decoded: its fields, waiting to be loaded into a built object."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+
+
+def _load_into(owner: Snapshottable, name: str, current: Any, value: Any) -> Any:
+    if isinstance(value, _Nested):
+        target = current if isinstance(current, Snapshottable) else owner.new_state(name)
+        target.load_state(value.fields)
+        return target
+    if isinstance(value, list) and any(isinstance(v, _Nested) for v in value):
+        if not isinstance(current, list) or len(current) != len(value):
+            raise SnapshotError(f"{type(owner).__name__}.{name}: a different number of states")
+        return [_load_into(owner, name, c, v) for c, v in zip(current, value, strict=True)]
+    return value
+
+
+# --- the byte format ---------------------------------------------------------------------------
+#
+# MAGIC, then length-prefixed blobs: the pickle first, then one blob per binary part it refers
+# to (by position).
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, parts: list[bytes]) -> None:
+        super().__init__(file, protocol=5)
+        self.parts = parts
+        self.seen: dict[int, tuple] = {}
+        self.keep: list[Any] = []  # keeps ids in ``seen`` from being reused
+
+    def persistent_id(self, obj: Any) -> tuple | None:
+        if isinstance(obj, Snapshottable):
+            return ("state", obj.state())
+        if isinstance(obj, (pl.DataFrame, pl.Series)):
+            return self._part(obj, _encode_polars)
+        if isinstance(obj, np.ndarray) and obj.dtype != object:
+            return self._part(obj, _encode_array)
+        return None
+
+    def _part(self, obj: Any, encoder: Any) -> tuple:
+        known = self.seen.get(id(obj))
+        if known is None:
+            kind, blob, extra = encoder(obj)
+            known = (kind, len(self.parts), extra)
+            self.parts.append(blob)
+            self.seen[id(obj)] = known
+            self.keep.append(obj)
+        return known
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, parts: list[bytes]) -> None:
+        super().__init__(file)
+        self.parts = parts
+        self.loaded: dict[int, Any] = {}
+
+    def persistent_load(self, pid: tuple) -> Any:
+        if pid[0] == "state":
+            return _Nested(pid[1])
+        kind, index, extra = pid
+        if index not in self.loaded:
+            self.loaded[index] = _DECODERS[kind](self.parts[index], extra)
+        return self.loaded[index]
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    """``fields`` as snapshot bytes."""
+    parts: list[bytes] = []
+    buffer = io.BytesIO()
+    _Pickler(buffer, parts).dump(fields)
+    out = [_MAGIC]
+    for blob in [buffer.getvalue(), *parts]:
+        out.append(_LENGTH.pack(len(blob)))
+        out.append(blob)
+    return b"".join(out)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """The fields saved by ``encode``; nested states come back as ``_Nested``."""
+    if not data.startswith(_MAGIC):
+        raise SnapshotError("not a reflow state snapshot (wrong header)")
+    view = memoryview(data)
+    at = len(_MAGIC)
+    blobs = []
+    while at < len(data):
+        (length,) = _LENGTH.unpack_from(view, at)
+        at += _LENGTH.size
+        blobs.append(bytes(view[at:at + length]))
+        at += length
+    if not blobs or at != len(data):
+        raise SnapshotError("truncated reflow state snapshot")
+    return _Unpickler(io.BytesIO(blobs[0]), blobs[1:]).load()
+
+
+def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, bytes, Any]:
+    is_series = isinstance(obj, pl.Series)
+    frame = obj.to_frame() if is_series else obj
+    objects = {name: frame[name].to_list()
+               for name, dtype in frame.schema.items() if dtype == pl.Object}
+    buffer = io.BytesIO()
+    frame.drop(list(objects)).write_ipc_stream(buffer)
+    return ("series" if is_series else "frame"), buffer.getvalue(), (frame.columns, objects)
+
+
+def _decode_polars(blob: bytes, extra: Any) -> pl.DataFrame:
+    order, objects = extra
+    frame = pl.read_ipc_stream(io.BytesIO(blob))
+    if objects:
+        frame = frame.with_columns(
+            pl.Series(name, values, dtype=pl.Object) for name, values in objects.items()
+        ).select(order)
+    return frame
+
+
+def _encode_array(array: np.ndarray) -> tuple[str, bytes, Any]:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return "array", buffer.getvalue(), None
+
+
+_DECODERS = {
+    "frame": _decode_polars,
+    "series": lambda blob, extra: _decode_polars(blob, extra).to_series(0),
+    "array": lambda blob, extra: np.load(io.BytesIO(blob), allow_pickle=False),
+}

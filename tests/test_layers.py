@@ -1,0 +1,264 @@
+"""Rules that keep reflow's layers apart: which package may import which, and no import cycle.
+
+Run ``python tests/test_layers.py`` to print the import cycles of ``reflow/`` (none, we hope).
+
+Every ``import`` statement of a package counts for the layer rules, including those inside
+functions and under ``if TYPE_CHECKING:``: a lazy import is still a dependency.
+
+For cycles, an import counts when it runs: module-level imports always, imports inside
+functions (lazy imports) when they cross from one package (directory) to another, never those
+under ``TYPE_CHECKING``. So a lazy import cannot hide a cycle between packages (``api`` calling
+up into ``temporal``, an expression module and its namespaces); inside one package a method
+may still delegate to a sibling module built on its class (``Table.groupby`` importing
+``api/groupby.py``, which imports ``Table``), which is how ``api`` and ``temporal`` split
+their large classes into files.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "reflow"
+
+# package -> the reflow packages (or single modules) its modules may import. The packages
+# built on the Table (io, debug, temporal, udfs) sit above the API; the API sees the plan and
+# the engine's value types only; the plan sees the engine; the engine nothing above it.
+ALLOWED: dict[str, set[str]] = {
+    "engine": {"engine"},
+    "plan": {"plan", "engine"},
+    "runtime": {"runtime", "plan", "engine"},
+    "api": {"api", "plan", "engine.values"},
+    "io": {"io", "api", "runtime", "plan", "engine"},
+    "debug": {"debug", "api", "runtime", "plan", "engine"},
+    "temporal": {"temporal", "io", "api", "runtime", "plan", "engine"},
+    "udfs": {"udfs", "api", "runtime", "plan", "engine"},
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    file: pathlib.Path
+    line: int
+    target: str  # the imported reflow module (or package) name
+    kind: str  # "module" (runs on load), "function" (lazy) or "typing" (TYPE_CHECKING only)
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str) -> bool:
+    base = ROOT.parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def imports_of(path: pathlib.Path) -> list[Import]:
+    """The reflow imports of one file, each with its line and when it runs."""
+    package = _package_of(path)
+    found: list[Import] = []
+
+    def visit(node: ast.AST, kind: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            level = kind
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                level = "typing" if kind == "typing" else "function"
+            elif isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                level = "typing"
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.name.split(".")[0] == "reflow":
+                        found.append(Import(path, child.lineno, alias.name, level))
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    source = ".".join([*base, *([child.module] if child.module else [])])
+                else:
+                    source = child.module or ""
+                if source.split(".")[0] == "reflow":
+                    for alias in child.names:
+                        submodule = f"{source}.{alias.name}"
+                        target = submodule if _is_module(submodule) else source
+                        found.append(Import(path, child.lineno, target, level))
+            visit(child, level)
+
+    visit(ast.parse(path.read_text(), str(path)), "module")
+    return found
+
+
+def all_imports() -> list[Import]:
+    return [imp for path in sorted(ROOT.rglob("*.py")) for imp in imports_of(path)]
+
+
+def _allowed(package: str, target: str) -> bool:
+    parts = target.split(".")[1:]  # without "reflow"
+    if not parts:
+        return False  # the whole package: only its own __init__ may gather everything
+    return any(
+        ".".join(parts[: len(rule.split("."))]) == rule for rule in ALLOWED[package]
+    )
+
+
+def layer_violations() -> list[str]:
+    problems = []
+    for path in sorted(ROOT.rglob("*.py")):
+        problems.extend(_private_names_from_other_packages(path))
+    for imp in all_imports():
+        relative = imp.file.relative_to(ROOT.parent)
+        if len(relative.parts) < 3:
+            continue  # reflow/__init__.py assembles the public names from every layer
+        package = relative.parts[1]
+        if package not in ALLOWED:
+            problems.append(f"{relative}: package {package!r} has no entry in ALLOWED")
+        elif not _allowed(package, imp.target):
+            problems.append(
+                f"{relative}:{imp.line}: {package} may not import {imp.target} "
+                f"(allowed: {', '.join(sorted(ALLOWED[package]))})"
+            )
+    return problems
+
+
+def _package_of(path: pathlib.Path) -> str:
+    return module_name(path.parent / "__init__.py")
+
+
+def _package_of_module(name: str) -> str:
+    base = ROOT.parent.joinpath(*name.split("."))
+    return name if (base / "__init__.py").exists() else name.rpartition(".")[0]
+
+
+def _private_names_from_other_packages(path: pathlib.Path) -> list[str]:
+    """``from reflow.<other package>... import _name``: a private name crossing packages."""
+    relative = path.relative_to(ROOT.parent)
+    if len(relative.parts) < 3:
+        return []
+    own = relative.parts[1]
+    problems = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            parts = node.module.split(".")
+            if parts[0] != "reflow" or len(parts) < 2 or parts[1] == own:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    problems.append(
+                        f"{relative}:{node.lineno}: private name {alias.name} of {node.module} "
+                        f"used outside its package"
+                    )
+    return problems
+
+
+def import_cycles() -> list[list[str]]:
+    """The strongly connected components (more than one module) of the graph of imports
+    that run (see the module docstring) in ``reflow/``."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        source = module_name(path)
+        graph.setdefault(source, set())
+        for imp in imports_of(path):
+            if imp.target == source or imp.kind == "typing":
+                continue
+            crosses = _package_of(path) != _package_of_module(imp.target)
+            if imp.kind == "module" or crosses:
+                graph[source].add(imp.target)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                connect(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return cycles
+
+
+def test_every_package_imports_only_the_layers_below_it_and_no_private_names():
+    problems = layer_violations()
+    assert not problems, "imports against the layer rules:\n" + "\n".join(problems)
+
+
+def test_reflow_has_no_import_cycle():
+    cycles = import_cycles()
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_every_package_of_the_table_exists(package):
+    assert (ROOT / package / "__init__.py").exists()
+
+
+def test_every_package_has_rules():
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert packages <= set(ALLOWED), f"packages without layer rules: {packages - set(ALLOWED)}"
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
+    # The rules would catch the engine importing the plan, at the right file and line.
+    engine = tmp_path / "reflow" / "engine"
+    engine.mkdir(parents=True)
+    (tmp_path / "reflow" / "__init__.py").write_text("")
+    (tmp_path / "reflow" / "plan").mkdir()
+    (tmp_path / "reflow" / "plan" / "__init__.py").write_text("")
+    (tmp_path / "reflow" / "plan" / "nodes.py").write_text("")
+    (engine / "__init__.py").write_text("")
+    (engine / "bad.py").write_text("import os\n\n\ndef f():\n    from reflow.plan import nodes\n")
+    (tmp_path / "reflow" / "plan" / "peek.py").write_text("from reflow.engine.bad import _x\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / "reflow")
+    assert layer_violations() == [
+        "reflow/plan/peek.py:1: private name _x of reflow.engine.bad used outside its package",
+        "reflow/engine/bad.py:5: engine may not import reflow.plan.nodes (allowed: engine)",
+    ]
+
+
+def test_the_checker_sees_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "reflow" / "io"
+    package.mkdir(parents=True)
+    (tmp_path / "reflow" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from reflow.io import b\n")
+    (package / "b.py").write_text("from reflow.io.a import x\n")
+    (package / "c.py").write_text("def f():\n    from reflow.io import d\n")
+    (package / "d.py").write_text("from reflow.io import c\n")  # lazy, inside io: allowed
+    (tmp_path / "reflow" / "api").mkdir()
+    (tmp_path / "reflow" / "api" / "__init__.py").write_text("")
+    (tmp_path / "reflow" / "api" / "e.py").write_text("def f():\n    from reflow.io import a\n")
+    (package / "f.py").write_text("from reflow.api import e\n")  # e -> f: lazy across packages
+    (package / "a.py").write_text("from reflow.io import b, f\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / "reflow")
+    assert import_cycles() == [["reflow.api.e", "reflow.io.a", "reflow.io.b", "reflow.io.f"]]
+
+
+if __name__ == "__main__":
+    found = import_cycles()
+    for cycle in found:
+        print("import cycle:", " <-> ".join(cycle))
+    print(f"{len(found)} import cycle(s) in reflow/")
+    sys.exit(1 if found else 0)
