@@ -18,7 +18,8 @@ shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/p
 Data and queries come from one ``pw.io.python`` source (a column tells them apart); it sends a
 commit only once the previous one was processed (a subscribed progress table says so), so
 both engines process the same commits one by one. Loading is not counted; the measured
-phase ends when ``pw.run()`` returns. Vectors are standard normal (seeded), the same for every process.
+phase ends when ``pw.run()`` returns. Vectors are standard normal (seeded), the same for
+every process.
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
                               for rows in commits(query_keys, query_vectors))]
         measured = args.queries
     else:
-        plan = load_data + [("load", "q", [(int(k), query_vectors[i])
-                                           for i, k in enumerate(query_keys)])]
+        load_queries = [(int(k), query_vectors[i]) for i, k in enumerate(query_keys)]
+        plan = [*load_data, ("load", "q", load_queries)]
         plan += [("measure", "d", rows) for rows in commits(updated_keys, new_vectors)]
         measured = args.updates
     rows = pw.io.python.read(Feed(plan), schema=Row, autocommit_duration_ms=None)

@@ -37,6 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     "debug": {"debug", "api", "runtime", "plan", "engine"},
     "temporal": {"temporal", "io", "api", "runtime", "plan", "engine"},
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
+    "indexing": {"indexing", "api", "plan", "engine"},
+    "stdlib": {"stdlib", "indexing", "api", "plan", "engine"},
 }
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError
-from reflow.engine.knn import KnnLayout
-from reflow.plan.compile import error_column
+from reflow.engine.operators.knn import KnnLayout
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.error_columns import error_column
+from reflow.plan.errors import BuildError
 from reflow.plan.knn_node import KnnNode
 from reflow.plan.nodes import ColumnInfo
 

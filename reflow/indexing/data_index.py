@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api.trace import BuildError, user_frame
 from reflow.indexing._build import knn_node, table_of
+from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.join_node import wide_name
 from reflow.plan.knn_node import ShapeNode
 

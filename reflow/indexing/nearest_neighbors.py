@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from reflow.engine.knn_backends import BruteForceBackend, LshBackend, USearchBackend
+from reflow.engine.state.vectors import BruteForceBackend, LshBackend, USearchBackend
 
 
 class BruteForceKnnMetricKind(enum.Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reflow.engine.knn import KnnLayout, KnnOperator
+from reflow.engine.operators.knn import KnnLayout, KnnOperator
 from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _live_nodes
 
 

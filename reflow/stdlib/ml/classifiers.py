@@ -100,7 +100,7 @@ def knn_lsh_classify(knn_model: KnnLshModel, data_labels: Any, queries: Any, k: 
     """The most common ``label`` of ``data_labels`` (keyed like the training table) among the
     ``k`` nearest training rows of each query, in ``predicted_label`` (ties: the label of the
     nearest row among the tied ones); one row per query, keyed by the query's id."""
-    import reflow as pw
+    from reflow.stdlib import _names as pw
 
     labelled = knn_model.data.with_columns(label=data_labels.label)
     nearest = knn_model.index(labelled).get_nearest_items(queries.data, k=k)

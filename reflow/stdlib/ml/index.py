@@ -36,9 +36,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from reflow.api.trace import BuildError, user_frame
-from reflow.engine.knn_backends import LshBackend
+from reflow.engine.state.vectors import LshBackend
 from reflow.indexing._build import knn_node, table_of
+from reflow.plan.errors import BuildError, user_frame
 
 
 class KNNIndex:

@@ -39,7 +39,7 @@ import math
 import re
 from typing import Any
 
-import reflow as pw
+from reflow.stdlib import _names as pw
 
 
 class FuzzyJoinNormalization(enum.IntEnum):

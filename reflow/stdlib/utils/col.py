@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reflow.api import dtypes as dt
-from reflow.api import expression as ex
-from reflow.api.trace import BuildError, user_frame
+from reflow.plan import dtypes as dt
+from reflow.plan import expr as ex
+from reflow.plan.errors import BuildError, user_frame
 
 
 def unpack_col(column: Any, *unpacked_columns: Any, schema: Any = None) -> Any:
@@ -72,7 +72,7 @@ def _declare(value: Any, dtype: dt.DType) -> Any:
 def groupby_reduce_majority(column_group: Any, column_val: Any) -> Any:
     """Per value of ``column_group``, the most frequent value of ``column_val`` (ties go to
     the largest value), in a column ``majority``; one row per group, keyed like ``groupby``."""
-    import reflow as pw
+    from reflow.stdlib import _names as pw
 
     table = column_group.table
     counts = table.groupby(column_group, column_val).reduce(

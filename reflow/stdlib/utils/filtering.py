@@ -23,7 +23,7 @@ from typing import Any
 
 
 def _pick(table: Any, on: tuple, what: Any, reducer: Any) -> Any:
-    import reflow as pw
+    from reflow.stdlib import _names as pw
 
     winners = table.groupby(*on).reduce(_pw_winner=reducer(what))
     return table.join(winners, table.id == winners["_pw_winner"], id=table.id).select(*pw.left)
@@ -32,13 +32,13 @@ def _pick(table: Any, on: tuple, what: Any, reducer: Any) -> Any:
 def argmax_rows(table: Any, *on: Any, what: Any) -> Any:
     """The rows of ``table`` with the largest ``what`` in each group of ``on`` (row ids kept;
     revised when a row of the group changes)."""
-    import reflow as pw
+    from reflow.stdlib import _names as pw
 
     return _pick(table, on, what, pw.reducers.argmax)
 
 
 def argmin_rows(table: Any, *on: Any, what: Any) -> Any:
     """The rows of ``table`` with the smallest ``what`` in each group of ``on``."""
-    import reflow as pw
+    from reflow.stdlib import _names as pw
 
     return _pick(table, on, what, pw.reducers.argmin)

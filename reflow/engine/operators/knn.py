@@ -31,8 +31,9 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE
 from reflow.engine.ids import hash_value_rows
-from reflow.engine.knn_backends import exact_distances, pair_distances, slack
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import BROADCAST, Broadcast
+from reflow.engine.state.vectors import exact_distances, pair_distances, slack
 from reflow.engine.values import Pointer
 
 QUERY_CHUNK = 256  # queries ranked against all data at once (bounds a chunk's distance matrix)
@@ -121,10 +122,15 @@ def _equal_rows(a: tuple, b: tuple) -> bool:
 
 
 class KnnOperator(Operator):
-    """Answers the queries of the second input with the nearest rows of the first."""
+    """Answers the queries of the second input with the nearest rows of the first.
+
+    Partitioned, every shard sees all the data and holds its share of the queries.
+    """
 
     stateful = True
     emits_consolidated = True
+    state_fields = ("backend", "_slot_of", "_id_at", "_free", "_payload", "_metadata",
+                    "_queries", "_qfree", "_qids", "_qvectors", "_qkth", "_holders")
 
     def __init__(self, data: Operator, queries: Operator, name: str, backend: Any,
                  layout: KnnLayout, metadata_matcher: Callable[[str], Callable] | None = None
@@ -150,6 +156,10 @@ class KnnOperator(Operator):
         self.answers_emitted = 0  # query answers (re-)emitted so far, for measurements
 
     # --- Operator ----------------------------------------------------------------------------
+    def partition_key(self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+                      ) -> pl.Series | Broadcast:
+        return BROADCAST if input_index == 0 else delta[ID]
+
     def process(self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext):
         data, queries = (self._split(d) for d in deltas)
         before: dict[int, list[tuple[float, int]] | None] = {}

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reflow.engine.state.snapshot import Snapshottable
+
 METRICS = ("l2sq", "cos", "ip")
 
 
@@ -63,8 +65,10 @@ def slack(distance: float) -> float:
     return 1e-4 * (1.0 + abs(distance))
 
 
-class BruteForceBackend:
+class BruteForceBackend(Snapshottable):
     """Exact search over a growable float32 matrix of the live rows."""
+
+    state_fields: tuple[str, ...] = ("_vectors", "_live")
 
     def __init__(self, dimensions: int, metric: str) -> None:
         if metric not in METRICS:
@@ -124,6 +128,8 @@ class LshBackend(BruteForceBackend):
     For ``l2sq`` a projection is ``floor((a.x + b) / bucket_length)``; for ``cos`` it is the
     sign of ``a.x``. The projections come from a fixed seed, so two runs bucket alike.
     """
+
+    state_fields = ("_vectors", "_live", "_buckets", "_keys")
 
     def __init__(self, dimensions: int, metric: str, n_or: int, n_and: int,
                  bucket_length: float, seed: int = 0) -> None:
@@ -195,6 +201,13 @@ class USearchBackend(BruteForceBackend):
                             dtype="f32", connectivity=connectivity or None,
                             expansion_add=expansion_add or None,
                             expansion_search=expansion_search or None)
+
+    def load_state(self, fields: dict) -> None:
+        """Restore the vectors and rebuild the graph from them (it is not saved)."""
+        super().load_state(fields)
+        live = self.live_slots()
+        if len(live):
+            self._index.add(live.astype(np.uint64), self._vectors[live])
 
     def add(self, slots: np.ndarray, vectors: np.ndarray) -> None:
         super().add(slots, vectors)
