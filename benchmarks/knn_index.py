@@ -15,11 +15,12 @@ shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/p
 - **as of now**: the data is loaded, then ``--queries`` queries arrive, ``--commit`` per commit,
   answered by ``query_as_of_now`` over ``BruteForceKnn``. Reported: queries/s.
 
-Data and queries come from one ``pw.io.python`` source (a column tells them apart); it sends a
-commit only once the previous one was processed (a subscribed progress table says so), so
-both engines process the same commits one by one. Loading is not counted; the measured
-phase ends when ``pw.run()`` returns. Vectors are standard normal (seeded), the same for
-every process.
+Data and queries come from one ``pw.io.python`` source (a column tells them apart), each
+commit its own logical time; an update is a deletion of the old row and an insertion of the
+new one. Every case runs twice, in fresh processes: the loads alone, then the loads followed
+by the measured commits; the measured phase costs the difference of the two ``pw.run()``
+wall times (and its answers the difference of the answer rows inserted). Vectors are
+standard normal (seeded), the same for every process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,12 +51,7 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(4)
     updated_keys = rng.choice(args.data, size=args.updates, replace=False)
 
-    processed = threading.Condition()
-    state = {"seen": 0, "inserted": 0, "phase": "load", "t0": 0.0}
-
-    def wait_for(seq: int) -> None:
-        with processed:
-            processed.wait_for(lambda: state["seen"] >= seq, timeout=3600)
+    state = {"inserted": 0}
 
     def commits(keys, vectors) -> list[list[tuple[int, np.ndarray]]]:
         return [[(int(k), vectors[i]) for i, k in enumerate(keys[start:start + args.commit],
@@ -67,54 +62,50 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
         key: int = pw.column_definition(primary_key=True)
         vec: np.ndarray
         side: str
-        seq: int
 
     class Feed(pw.io.python.ConnectorSubject):
-        """Sends ``plan`` (a list of (phase, side, rows) commits), each commit once the
-        previous one was processed."""
+        """Sends ``plan`` (a list of (side, rows) commits)."""
 
         def __init__(self, plan) -> None:
             super().__init__()
             self.plan = plan
+            self.current: dict[int, dict] = {}
 
         def run(self) -> None:
-            for seq, (phase, side, rows) in enumerate(self.plan, start=1):
-                if phase == "measure" and state["phase"] != "measure":
-                    state["phase"] = "measure"
-                    state["t0"] = time.perf_counter()
+            for side, rows in self.plan:
                 for key, vec in rows:
-                    self.next(key=key, vec=vec, side=side, seq=seq)
+                    old = self.current.get(key)
+                    if old is not None:  # an update: the old row goes, the new one comes
+                        self.delete(**old)
+                    self.current[key] = {"key": key, "vec": vec, "side": side}
+                    self.next(**self.current[key])
                 self.commit()
-                wait_for(seq)
 
-    load_data = [("load", "d", [(int(k), data_vectors[k]) for k in range(args.data)])]
+    load_data = [("d", [(int(k), data_vectors[k]) for k in range(args.data)])]
     query_keys = np.arange(args.queries) + 10_000_000
     if case.endswith("asof"):
-        plan = [*load_data, *(("measure", "q", rows)
-                              for rows in commits(query_keys, query_vectors))]
-        measured = args.queries
+        measured_commits = [("q", rows) for rows in commits(query_keys, query_vectors)]
+        plan, measured = load_data, args.queries
     else:
         load_queries = [(int(k), query_vectors[i]) for i, k in enumerate(query_keys)]
-        plan = [*load_data, ("load", "q", load_queries)]
-        plan += [("measure", "d", rows) for rows in commits(updated_keys, new_vectors)]
+        plan = [*load_data, ("q", load_queries)]
+        measured_commits = [("d", rows) for rows in commits(updated_keys, new_vectors)]
         measured = args.updates
+    if args.phase == "all":
+        plan = plan + measured_commits
     rows = pw.io.python.read(Feed(plan), schema=Row, autocommit_duration_ms=None)
     # re-keyed by the row key: each side gets a universe of its own
     data = rows.filter(pw.this.side == "d").with_id_from(pw.this.key).select(pw.this.vec)
     queries = rows.filter(pw.this.side == "q").with_id_from(pw.this.key).select(pw.this.vec)
-    progress = rows.reduce(last=pw.reducers.max(pw.this.seq))
-
-    def on_progress(key, row, time, is_addition) -> None:
-        if is_addition:
-            with processed:
-                state["seen"] = max(state["seen"], row["last"])
-                processed.notify_all()
-
-    pw.io.subscribe(progress, on_change=on_progress)
     if case == "reflow_revised":
         index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
             data.vec, None, dimensions=args.dims, reserved_space=args.data,
             metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
+        answers = index.query(queries.vec, number_of_matches=args.k).select(
+            n=pw.right._pw_index_reply_score)
+    elif case.endswith("lsh_index"):
+        index = pw.indexing.DataIndex(data, pw.indexing.LshKnn(
+            data.vec, None, dimensions=args.dims))
         answers = index.query(queries.vec, number_of_matches=args.k).select(
             n=pw.right._pw_index_reply_score)
     elif case.endswith("lsh"):
@@ -132,15 +123,14 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
             n=pw.right._pw_index_reply_score)
 
     def on_change(key, row, time, is_addition) -> None:
-        if is_addition and state["phase"] == "measure":
+        if is_addition:
             state["inserted"] += 1
 
     pw.io.subscribe(answers, on_change=on_change)
+    started = time.perf_counter()
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
-    elapsed = time.perf_counter() - state["t0"]
-    return {"case": case, "measured": measured, "seconds": elapsed,
-            "per_second": measured / elapsed if elapsed > 0 else None,
-            "answers_per_change": state["inserted"] / measured}
+    return {"case": case, "phase": args.phase, "measured": measured,
+            "seconds": time.perf_counter() - started, "inserted": state["inserted"]}
 
 
 CASES = {
@@ -168,7 +158,9 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--modes", default="revised,asof")
+    parser.add_argument("--engines", default="reflow,pathway")
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         _child(args)
@@ -178,17 +170,28 @@ def main() -> None:
     results = []
     for mode in args.modes.split(","):
         for engine, case in CASES[mode]:
+            if engine not in args.engines.split(","):
+                continue
             python = sys.executable if engine == "reflow" else str(PATHWAY_PYTHON)
             env = dict(os.environ, PATHWAY_THREADS="1")
-            started = time.perf_counter()
-            done = subprocess.run([python, __file__, f"--case={case}", *sizes], env=env,
-                                  capture_output=True, text=True, timeout=3600)
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-            if done.returncode or not lines:
-                print(f"{case}: failed\n{done.stderr[-2000:]}", flush=True)
+            runs = {}
+            for phase in ("load", "all"):
+                done = subprocess.run(
+                    [python, __file__, f"--case={case}", f"--phase={phase}", *sizes],
+                    env=env, capture_output=True, text=True, timeout=7200)
+                lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+                if done.returncode or not lines:
+                    print(f"{case} ({phase}): failed\n{done.stderr[-2000:]}", flush=True)
+                    break
+                runs[phase] = json.loads(lines[-1])
+            if len(runs) < 2:
                 continue
-            result = json.loads(lines[-1])
-            result["process_seconds"] = time.perf_counter() - started
+            seconds = runs["all"]["seconds"] - runs["load"]["seconds"]
+            result = {"case": case, "measured": runs["all"]["measured"],
+                      "seconds": seconds, "per_second": runs["all"]["measured"] / seconds,
+                      "answers_per_change": (runs["all"]["inserted"] - runs["load"]["inserted"])
+                      / runs["all"]["measured"],
+                      "load_seconds": runs["load"]["seconds"]}
             results.append(result)
             print(json.dumps(result), flush=True)
     print(json.dumps({"args": vars(args), "results": results}))
