@@ -13,7 +13,7 @@ word  | twice
 hello | 4
 """
 
-from reflow import debug, io, temporal, udfs
+from reflow import debug, io, temporal
 from reflow.api.functions import (
     apply,
     apply_with_type,
@@ -44,7 +44,6 @@ from reflow.plan.errors import BuildError
 from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
-from reflow.udfs import UDF, AsyncTransformer, apply_async, udf
 
 dt = _dtypes
 
@@ -57,6 +56,13 @@ _LAZY = {
     "JoinMode": ("reflow.api.join", "JoinMode"),
     "JoinResult": ("reflow.api.join", "JoinResult"),
     "ordered": ("reflow.api.ordered", None),
+    # reflow.udfs attaches Table.await_futures when it is imported: a table can only hold
+    # futures once a UDF was made, which imports it.
+    "udfs": ("reflow.udfs", None),
+    "udf": ("reflow.udfs", "udf"),
+    "UDF": ("reflow.udfs", "UDF"),
+    "apply_async": ("reflow.udfs", "apply_async"),
+    "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
     "indexing": ("reflow.indexing", None),
     "ml": ("reflow.stdlib.ml", None),
@@ -121,7 +127,6 @@ __all__ = [
     "Schema",
     "Table",
     "apply",
-    "apply_async",
     "apply_with_type",
     "cast",
     "coalesce",
@@ -145,8 +150,6 @@ __all__ = [
     "schema_from_types",
     "temporal",
     "this",
-    "udf",
-    "udfs",
     "unwrap",
     "wrap_py_object",
 ]

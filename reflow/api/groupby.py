@@ -48,20 +48,7 @@ def groupby(
 ) -> GroupedTable:
     """Group the rows of ``table`` by the given columns; follow with ``.reduce(...)``.
 
-    ``id=`` (a Pointer column) makes the group ids those pointers, ``instance=`` adds a
-    grouping column, and ``sort_by=`` orders the rows seen by order-sensitive reducers
-    (``tuple``, ``ndarray``, ``udf_reducer``).
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... k | x
-    ... a | 1
-    ... a | 2
-    ... ''')
-    >>> r = t.groupby(t.k).reduce(t.k, total=pw.reducers.sum(t.x))
-    >>> pw.debug.compute_and_print(r, include_id=False)
-    k | total
-    a | 3
+    See ``Table.groupby`` for an example.
     """
     where = user_frame()
     unknown = [name for name in kwargs if not name.startswith("_")]

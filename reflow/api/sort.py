@@ -20,23 +20,7 @@ def _resolve(table: Table, value: Any) -> ex.ColumnExpression:
 def sort(table: Table, key: Any, instance: Any = None) -> Table:
     """Columns ``prev`` and ``next``: the ids of each row's neighbours in ``key`` order.
 
-    The result has the ids of ``table``. Rows are ordered within each value of ``instance``
-    (rows with equal keys by id); the first row has ``prev`` None and the last ``next`` None.
-    An insertion or deletion changes only the pointers of its neighbours.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... name  | age
-    ... Alice | 25
-    ... Bob   | 20
-    ... Carol | 30
-    ... ''').with_id_from(pw.this.name)
-    >>> s = t.sort(key=pw.this.age)
-    >>> order = pw.debug.table_to_dicts(s)[1]
-    >>> order["next"][pw.pointer_from("Bob")] == pw.pointer_from("Alice")
-    True
-    >>> order["prev"][pw.pointer_from("Bob")] is None
-    True
+    See ``Table.sort`` for an example.
     """
     where = user_frame()
     resolved_key = _resolve(table, key)
@@ -47,19 +31,7 @@ def sort(table: Table, key: Any, instance: Any = None) -> Table:
 def diff(table: Table, timestamp: Any, *values: Any, instance: Any = None) -> Table:
     """For each row, ``value`` minus the previous row's ``value`` in ``timestamp`` order.
 
-    The result has the ids of ``table`` and one column ``diff_<name>`` per value column; the
-    first row of each instance gets None.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ... t | v
-    ... 1 | 1
-    ... 2 | 4
-    ... 3 | 9
-    ... ''')
-    >>> d = t.diff(pw.this.t, pw.this.v)
-    >>> sorted(pw.debug.table_to_dicts(d)[1]["diff_v"].values(), key=lambda v: v or 0)
-    [None, 3, 5]
+    See ``Table.diff`` for an example.
     """
     where = user_frame()
     if not values:

@@ -7,12 +7,8 @@ Every method builds a new plan node and returns a new ``Table``; nothing runs un
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reflow.api import deduplicate as deduplicate_module
-from reflow.api import groupby as groupby_module
-from reflow.api import sort as sort_module
-from reflow.api import universes
 from reflow.api.resolve import Scope, named_expressions, resolve
 from reflow.api.schema import Schema, schema_from_dtypes
 from reflow.api.this import this
@@ -22,6 +18,8 @@ from reflow.plan import expr as ex
 from reflow.plan.errors import BuildError, user_frame
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
+if TYPE_CHECKING:
+    from reflow.api.groupby import GroupedTable
 
 class Table:
     """A collection of rows with named, typed columns that is kept up to date as inputs change.
@@ -473,22 +471,349 @@ class Table:
         return flatten(self, to_flatten, origin_id=origin_id, where=user_frame())
 
     # --- stateful operations (see their modules) -----------------------------------------------
-    # Operations written as functions of the table in their own modules (docstrings there).
-    groupby = groupby_module.groupby
-    deduplicate = deduplicate_module.deduplicate
-    concat = universes.concat
-    concat_reindex = universes.concat_reindex
-    update_rows = universes.update_rows
-    update_cells = universes.update_cells
-    restrict = universes.restrict
-    difference = universes.difference
-    intersect = universes.intersect
-    with_universe_of = universes.with_universe_of
-    promise_universe_is_subset_of = universes.promise_universe_is_subset_of
-    promise_universe_is_equal_to = universes.promise_universe_is_equal_to
-    promise_universes_are_disjoint = universes.promise_universes_are_disjoint
-    sort = sort_module.sort
-    diff = sort_module.diff
+    def groupby(self, *args: Any, id: Any = None, sort_by: Any = None, instance: Any = None,
+                **kwargs: Any) -> GroupedTable:
+        """Group the rows of ``self`` by the given columns; follow with ``.reduce(...)``.
+
+        ``id=`` (a Pointer column) makes the group ids those pointers, ``instance=`` adds a
+        grouping column, and ``sort_by=`` orders the rows seen by order-sensitive reducers
+        (``tuple``, ``ndarray``, ``udf_reducer``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... k | x
+        ... a | 1
+        ... a | 2
+        ... ''')
+        >>> r = t.groupby(t.k).reduce(t.k, total=pw.reducers.sum(t.x))
+        >>> pw.debug.compute_and_print(r, include_id=False)
+        k | total
+        a | 3
+        """
+        from reflow.api.groupby import groupby
+
+        return groupby(self, *args, id=id, sort_by=sort_by, instance=instance, **kwargs)
+
+    def deduplicate(self, *, value: Any, instance: Any = None, acceptor: Any, name: Any = None,
+                    persistent_id: Any = None) -> Table:
+        """One row per ``instance``: the row whose ``value`` was accepted last.
+
+        Rows are considered in arrival order (by logical time; within one time, in input order).
+        The first row of an instance is kept; a later row replaces the kept one when
+        ``acceptor(new_value, kept_value)`` returns true. The output row of an instance has the
+        columns of ``self`` and the id ``pw.pointer_from(instance)`` (``pw.pointer_from()``
+        without an instance).
+
+        The result depends on the order rows arrive in, not only on the current contents of
+        ``self``: a retraction (or the retraction half of an update) of an input row is ignored,
+        and an accepted row stays the output of its instance even if it is later deleted from
+        ``self``, until a newer row is accepted.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... val | __time__
+        ... 1   | 2
+        ... 2   | 4
+        ... 3   | 6
+        ... 4   | 8
+        ... ''')
+        >>> result = t.deduplicate(value=pw.this.val, acceptor=lambda new, old: new >= old + 2)
+        >>> pw.debug.compute_and_print_update_stream(result, include_id=False)
+        val | __time__ | __diff__
+        1   | 2        | 1
+        1   | 6        | -1
+        3   | 6        | 1
+        """
+        from reflow.api.deduplicate import deduplicate
+
+        return deduplicate(self, value=value, instance=instance, acceptor=acceptor)
+
+    def concat(self, *others: Table) -> Table:
+        """The union of tables with the same columns whose ids are known to be disjoint.
+
+        Use ``promise_universes_are_disjoint`` to declare that the ids never collide, or
+        ``concat_reindex`` to give the rows new ids.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... ''')
+        >>> b = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 2 | 20
+        ... ''')
+        >>> both = a.promise_universes_are_disjoint(b).concat(b)
+        >>> pw.debug.compute_and_print(both, include_id=False)
+        x
+        10
+        20
+        """
+        from reflow.api.universes import concat
+
+        return concat(self, *others)
+
+    def concat_reindex(self, *others: Table) -> Table:
+        """The union of tables with the same columns; every row gets a new id.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ... x
+        ... 1
+        ... ''')
+        >>> pw.debug.compute_and_print(a.concat_reindex(a), include_id=False)
+        x
+        1
+        1
+        """
+        from reflow.api.universes import concat_reindex
+
+        return concat_reindex(self, *others)
+
+    def update_rows(self, other: Table) -> Table:
+        """``self`` with the rows of ``other`` replacing rows with the same id and added otherwise.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... 2 | 20
+        ... ''')
+        >>> u = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 2 | 25
+        ... 3 | 30
+        ... ''')
+        >>> pw.debug.compute_and_print(t.update_rows(u), include_id=False)
+        x
+        10
+        25
+        30
+        """
+        from reflow.api.universes import update_rows
+
+        return update_rows(self, other)
+
+    def update_cells(self, other: Table, **kwargs: Any) -> Table:
+        """``self`` with the cells of ``other``'s columns replaced where ``other`` has the row.
+
+        ``other``'s columns must be columns of ``self`` and its ids a subset of ``self``'s.
+        ``table << other`` is the same.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | x  | y
+        ... 1 | 10 | a
+        ... 2 | 20 | b
+        ... ''')
+        >>> fix = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 2 | 25
+        ... ''').promise_universe_is_subset_of(t)
+        >>> pw.debug.compute_and_print(t << fix, include_id=False)
+        x  | y
+        10 | a
+        25 | b
+        """
+        from reflow.api.universes import update_cells
+
+        return update_cells(self, other, **kwargs)
+
+    def restrict(self, other: Table) -> Table:
+        """The rows of ``self`` whose ids are in ``other`` (a subset of ``self``'s ids).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... 2 | 20
+        ... ''')
+        >>> keep = t.filter(pw.this.x > 15).select()
+        >>> pw.debug.compute_and_print(t.restrict(keep), include_id=False)
+        x
+        20
+        """
+        from reflow.api.universes import restrict
+
+        return restrict(self, other)
+
+    def difference(self, other: Table) -> Table:
+        """The rows of ``self`` whose ids are not in ``other``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... 2 | 20
+        ... ''')
+        >>> drop = pw.debug.table_from_markdown('''
+        ...   | y
+        ... 2 | 0
+        ... ''')
+        >>> pw.debug.compute_and_print(t.difference(drop), include_id=False)
+        x
+        10
+        """
+        from reflow.api.universes import difference
+
+        return difference(self, other)
+
+    def intersect(self, *tables: Table) -> Table:
+        """The rows of ``self`` whose ids are in every one of ``tables``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... 2 | 20
+        ... ''')
+        >>> other = pw.debug.table_from_markdown('''
+        ...   | y
+        ... 2 | 0
+        ... 3 | 0
+        ... ''')
+        >>> pw.debug.compute_and_print(t.intersect(other), include_id=False)
+        x
+        20
+        """
+        from reflow.api.universes import intersect
+
+        return intersect(self, *tables)
+
+    def with_universe_of(self, other: Table) -> Table:
+        """``self`` declared to have exactly the ids of ``other``.
+
+        The equality is checked while the pipeline runs: an id present in only one of the two
+        tables is reported as an error (``pw.global_error_log()``) and its row is left out.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... ''')
+        >>> b = pw.debug.table_from_markdown('''
+        ...   | y
+        ... 1 | 20
+        ... ''')
+        >>> a2 = a.with_universe_of(b)
+        >>> pw.debug.compute_and_print(a2 << b.select(x=pw.this.y), include_id=False)
+        x
+        20
+        """
+        from reflow.api.universes import with_universe_of
+
+        return with_universe_of(self, other)
+
+    def promise_universe_is_subset_of(self, other: Table) -> Table:
+        """Declare that every id of ``self`` is an id of ``other``; returns ``self``.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... ''')
+        >>> b = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 11
+        ... 2 | 20
+        ... ''')
+        >>> pw.debug.compute_and_print(b.restrict(a.promise_universe_is_subset_of(b)),
+        ...                            include_id=False)
+        x
+        11
+        """
+        from reflow.api.universes import promise_universe_is_subset_of
+
+        return promise_universe_is_subset_of(self, other)
+
+    def promise_universe_is_equal_to(self, other: Table) -> Table:
+        """Declare that ``self`` and ``other`` have the same ids; returns ``self``.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... ''')
+        >>> b = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 11
+        ... ''')
+        >>> pw.debug.compute_and_print(a.promise_universe_is_equal_to(b) << b, include_id=False)
+        x
+        11
+        """
+        from reflow.api.universes import promise_universe_is_equal_to
+
+        return promise_universe_is_equal_to(self, other)
+
+    def promise_universes_are_disjoint(self, other: Table) -> Table:
+        """Declare that this table and ``other`` share no id (as ``concat`` needs); returns
+        this table.
+
+        >>> import reflow as pw
+        >>> a = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 1 | 10
+        ... ''')
+        >>> b = pw.debug.table_from_markdown('''
+        ...   | x
+        ... 2 | 20
+        ... ''')
+        >>> pw.debug.compute_and_print(a.promise_universes_are_disjoint(b).concat(b),
+        ...                            include_id=False)
+        x
+        10
+        20
+        """
+        from reflow.api.universes import promise_universes_are_disjoint
+
+        return promise_universes_are_disjoint(self, other)
+
+    def sort(self, key: Any, instance: Any = None) -> Table:
+        """Columns ``prev`` and ``next``: the ids of each row's neighbours in ``key`` order.
+
+        The result has the ids of ``self``. Rows are ordered within each value of ``instance``
+        (rows with equal keys by id); the first row has ``prev`` None and the last ``next`` None.
+        An insertion or deletion changes only the pointers of its neighbours.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... name  | age
+        ... Alice | 25
+        ... Bob   | 20
+        ... Carol | 30
+        ... ''').with_id_from(pw.this.name)
+        >>> s = t.sort(key=pw.this.age)
+        >>> order = pw.debug.table_to_dicts(s)[1]
+        >>> order["next"][pw.pointer_from("Bob")] == pw.pointer_from("Alice")
+        True
+        >>> order["prev"][pw.pointer_from("Bob")] is None
+        True
+        """
+        from reflow.api.sort import sort
+
+        return sort(self, key, instance=instance)
+
+    def diff(self, timestamp: Any, *values: Any, instance: Any = None) -> Table:
+        """For each row, ``value`` minus the previous row's ``value`` in ``timestamp`` order.
+
+        The result has the ids of ``self`` and one column ``diff_<name>`` per value column; the
+        first row of each instance gets None.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... t | v
+        ... 1 | 1
+        ... 2 | 4
+        ... 3 | 9
+        ... ''')
+        >>> d = t.diff(pw.this.t, pw.this.v)
+        >>> sorted(pw.debug.table_to_dicts(d)[1]["diff_v"].values(), key=lambda v: v or 0)
+        [None, 3, 5]
+        """
+        from reflow.api.sort import diff
+
+        return diff(self, timestamp, *values, instance=instance)
 
     def reduce(self, *args: Any, **kwargs: Any) -> Table:
         """Reduce the whole table to one row.

@@ -115,23 +115,7 @@ def _table(node) -> Table:
 def concat(table: Table, *others: Table) -> Table:
     """The union of tables with the same columns whose ids are known to be disjoint.
 
-    Use ``promise_universes_are_disjoint`` to declare that the ids never collide, or
-    ``concat_reindex`` to give the rows new ids.
-
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 20
-    ... ''')
-    >>> both = a.promise_universes_are_disjoint(b).concat(b)
-    >>> pw.debug.compute_and_print(both, include_id=False)
-    x
-    10
-    20
+    See ``Table.concat`` for an example.
     """
     where = _check_tables("concat", others)
     tables = (table, *others)
@@ -154,15 +138,7 @@ def concat(table: Table, *others: Table) -> Table:
 def concat_reindex(table: Table, *others: Table) -> Table:
     """The union of tables with the same columns; every row gets a new id.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ... x
-    ... 1
-    ... ''')
-    >>> pw.debug.compute_and_print(a.concat_reindex(a), include_id=False)
-    x
-    1
-    1
+    See ``Table.concat_reindex`` for an example.
     """
     where = _check_tables("concat_reindex", others)
     tables = (table, *others)
@@ -173,22 +149,7 @@ def concat_reindex(table: Table, *others: Table) -> Table:
 def update_rows(table: Table, other: Table) -> Table:
     """``table`` with the rows of ``other`` replacing rows with the same id and added otherwise.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> u = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 25
-    ... 3 | 30
-    ... ''')
-    >>> pw.debug.compute_and_print(t.update_rows(u), include_id=False)
-    x
-    10
-    25
-    30
+    See ``Table.update_rows`` for an example.
     """
     where = _check_tables("update_rows", (other,))
     columns = _same_columns("update_rows", (table, other), where)
@@ -247,23 +208,7 @@ def _orphan(operation: str, sub: Table, sup: Table, where: str):
 def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
     """``table`` with the cells of ``other``'s columns replaced where ``other`` has the row.
 
-    ``other``'s columns must be columns of ``table`` and its ids a subset of ``table``'s.
-    ``table << other`` is the same.
-
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x  | y
-    ... 1 | 10 | a
-    ... 2 | 20 | b
-    ... ''')
-    >>> fix = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 25
-    ... ''').promise_universe_is_subset_of(t)
-    >>> pw.debug.compute_and_print(t << fix, include_id=False)
-    x  | y
-    10 | a
-    25 | b
+    See ``Table.update_cells`` for an example.
     """
     where = _check_tables("update_cells", (other,))
     extra = [c for c in other._node.columns if c not in table._node.columns]
@@ -293,16 +238,7 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
 def restrict(table: Table, other: Table) -> Table:
     """The rows of ``table`` whose ids are in ``other`` (a subset of ``table``'s ids).
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> keep = t.filter(pw.this.x > 15).select()
-    >>> pw.debug.compute_and_print(t.restrict(keep), include_id=False)
-    x
-    20
+    See ``Table.restrict`` for an example.
     """
     where = _check_tables("restrict", (other,))
     _require_subset("restrict", other, table, where)
@@ -313,19 +249,7 @@ def restrict(table: Table, other: Table) -> Table:
 def difference(table: Table, other: Table) -> Table:
     """The rows of ``table`` whose ids are not in ``other``.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> drop = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 2 | 0
-    ... ''')
-    >>> pw.debug.compute_and_print(t.difference(drop), include_id=False)
-    x
-    10
+    See ``Table.difference`` for an example.
     """
     where = _check_tables("difference", (other,))
     universe = Universe([table._node.universe])
@@ -335,20 +259,7 @@ def difference(table: Table, other: Table) -> Table:
 def intersect(table: Table, *tables: Table) -> Table:
     """The rows of ``table`` whose ids are in every one of ``tables``.
 
-    >>> import reflow as pw
-    >>> t = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... 2 | 20
-    ... ''')
-    >>> other = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 2 | 0
-    ... 3 | 0
-    ... ''')
-    >>> pw.debug.compute_and_print(t.intersect(other), include_id=False)
-    x
-    20
+    See ``Table.intersect`` for an example.
     """
     where = _check_tables("intersect", tables)
     if not tables:
@@ -364,22 +275,7 @@ def intersect(table: Table, *tables: Table) -> Table:
 def with_universe_of(table: Table, other: Table) -> Table:
     """``table`` declared to have exactly the ids of ``other``.
 
-    The equality is checked while the pipeline runs: an id present in only one of the two
-    tables is reported as an error (``pw.global_error_log()``) and its row is left out.
-
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | y
-    ... 1 | 20
-    ... ''')
-    >>> a2 = a.with_universe_of(b)
-    >>> pw.debug.compute_and_print(a2 << b.select(x=pw.this.y), include_id=False)
-    x
-    20
+    See ``Table.with_universe_of`` for an example.
     """
     where = _check_tables("with_universe_of", (other,))
     if table._node.universe.is_equal_to(other._node.universe):
@@ -398,20 +294,7 @@ def with_universe_of(table: Table, other: Table) -> Table:
 def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
     """Declare that every id of ``table`` is an id of ``other``; returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 11
-    ... 2 | 20
-    ... ''')
-    >>> pw.debug.compute_and_print(b.restrict(a.promise_universe_is_subset_of(b)),
-    ...                            include_id=False)
-    x
-    11
+    See ``Table.promise_universe_is_subset_of`` for an example.
     """
     _check_tables("promise_universe_is_subset_of", (other,))
     table._node.universe.supersets.add(other._node.universe)
@@ -421,18 +304,7 @@ def promise_universe_is_subset_of(table: Table, other: Table) -> Table:
 def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
     """Declare that ``table`` and ``other`` have the same ids; returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 11
-    ... ''')
-    >>> pw.debug.compute_and_print(a.promise_universe_is_equal_to(b) << b, include_id=False)
-    x
-    11
+    See ``Table.promise_universe_is_equal_to`` for an example.
     """
     _check_tables("promise_universe_is_equal_to", (other,))
     mine, theirs = table._node.universe, other._node.universe
@@ -445,20 +317,7 @@ def promise_universe_is_equal_to(table: Table, other: Table) -> Table:
 def promise_universes_are_disjoint(table: Table, other: Table) -> Table:
     """Declare that ``table`` and ``other`` share no id (as ``concat`` needs); returns ``table``.
 
-    >>> import reflow as pw
-    >>> a = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 1 | 10
-    ... ''')
-    >>> b = pw.debug.table_from_markdown('''
-    ...   | x
-    ... 2 | 20
-    ... ''')
-    >>> pw.debug.compute_and_print(a.promise_universes_are_disjoint(b).concat(b),
-    ...                            include_id=False)
-    x
-    10
-    20
+    See ``Table.promise_universes_are_disjoint`` for an example.
     """
     _check_tables("promise_universes_are_disjoint", (other,))
     _disjoint.add(frozenset((table._node.universe.uid, other._node.universe.uid)))

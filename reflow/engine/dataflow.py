@@ -46,6 +46,8 @@ class Dataflow:
         self.last_time: int | None = None
         self.error_input: InputOperator | None = None
         self.error_batch: Callable[[list[CellError]], pl.DataFrame] | None = None
+        # False from the start of a time until every operator was told it is complete.
+        self.completed = True
 
     def add(self, operator: Operator) -> Operator:
         """Add an operator whose inputs are already in the graph; returns it."""
@@ -66,6 +68,7 @@ class Dataflow:
             raise ValueError(f"logical time went back from {self.last_time} to {time}")
         self.last_time = time
         self.ctx.time = time
+        self.completed = False
         self._push(time, dict(inputs))
         # Errors raised while computing this time enter the error log at the same time, so a
         # pipeline reading the log sees them together with the rows that caused them.
@@ -75,6 +78,7 @@ class Dataflow:
         self.ctx.errors.clear()
         for operator in self.operators:
             operator.end_of_time(time, self.ctx)
+        self.completed = True
 
     def run_batches(
         self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
@@ -104,8 +108,14 @@ class Dataflow:
         """The state of every operator after the last completed time, as bytes.
 
         Call it between two ``run_time`` calls. Operators are identified by their position in
-        the graph, checked with ``fingerprint()`` on restore.
+        the graph, checked with ``fingerprint()`` on restore. Refused (``SnapshotError``)
+        while a time is being run, e.g. from a sink's callback, or after a time failed.
         """
+        if not self.completed:
+            raise SnapshotError(
+                f"logical time {self.last_time} is not complete: a snapshot is taken between "
+                "two times"
+            )
         states = {op.index: op.snapshot() for op in self.operators if op.state_fields}
         return encode({
             "fingerprint": self.fingerprint(),

@@ -1,6 +1,6 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
-from reflow.io import csv, fs, jsonlines, null, plaintext, python
+from reflow.io import csv, fs, http, jsonlines, null, plaintext, python
 from reflow.io._common import ConnectorError, InputPathNotFound
 from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
@@ -11,6 +11,7 @@ __all__ = [
     "InputPathNotFound",
     "csv",
     "fs",
+    "http",
     "jsonlines",
     "null",
     "plaintext",

@@ -15,7 +15,6 @@ import polars as pl
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator
-from reflow.engine.operators.join import JoinOperator, JoinSide
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
@@ -63,6 +62,9 @@ class JoinNode(PlanNode):
         super().__init__([left, right], columns, _universe(left, right, how, id_from), where)
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        # The engine's join loads with the first join run, not with ``import reflow``.
+        from reflow.engine.operators.join import JoinOperator, JoinSide
+
         sides = []
         for side, node, keys in zip(
             SIDES, self.inputs, (self.left_keys, self.right_keys), strict=True

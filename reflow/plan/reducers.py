@@ -3,6 +3,13 @@
 ``pw.reducers.sum(x)`` (``reflow.api.reducers``) builds a ``ReducerExpression`` naming one of
 these kinds; the plan asks the kind for its result dtype when the expression is resolved and
 for an engine ``Aggregate`` when the reduce is lowered.
+
+>>> from reflow.plan import dtypes as dt
+>>> from reflow.plan.reducers import AVG, SUM
+>>> SUM.result_type(dt.INT), AVG.result_type(dt.INT)
+(INT, FLOAT)
+>>> type(SUM.aggregate([dt.INT])).__name__
+'Sum'
 """
 
 from __future__ import annotations

@@ -45,7 +45,12 @@ Orphan = Callable[[int], str]
 
 
 def prefer_second_rule() -> KeyedRule:
-    """``update_rows``: the second input's row where it has one, else the first's."""
+    """``update_rows``: the second input's row where it has one, else the first's.
+
+    >>> rule = prefer_second_rule()
+    >>> rule.shape((True, True)), rule.shape((True, False)), rule.shape((False, False))
+    (1, 0, None)
+    """
     return PickRule(_prefer_second)
 
 
@@ -56,7 +61,12 @@ def all_present_rule(orphan: Orphan | None = None) -> KeyedRule:
 
 
 def only_first_rule() -> KeyedRule:
-    """``difference``: the first input's row where the second input lacks the id."""
+    """``difference``: the first input's row where the second input lacks the id.
+
+    >>> rule = only_first_rule()
+    >>> rule.shape((True, True)), rule.shape((True, False))
+    (None, 0)
+    """
     return PickRule(_only_first)
 
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from reflow.engine.operators.stateless import InputOperator
 from reflow.plan.nodes import Lowering
+from reflow.runtime.heap import settle_after
 from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource
 
@@ -209,6 +210,7 @@ class StreamingLoop:
     def _run_static(self) -> None:
         for t in sorted(self.static):
             self.dataflow.run_batches(t, self.static[t])
+            settle_after(sum(batch.height for _, batch in self.static[t]))
             self.last_time = t
 
     def _start_sources(self) -> None:
@@ -284,10 +286,9 @@ class StreamingLoop:
             logger.warning("%s: %s", name, message)
             ctx.time = self.last_time
             ctx.report_error(name, message)
-        self.dataflow.run_batches(
-            self.last_time,
-            [(op, batch) for op, parts in current.batches.items() for batch in parts],
-        )
+        batches = [(op, batch) for op, parts in current.batches.items() for batch in parts]
+        self.dataflow.run_batches(self.last_time, batches)
+        settle_after(sum(batch.height for _, batch in batches))
         lag = 0.0
         if current.first_arrival is not None:
             lag = (time.monotonic() - current.first_arrival) * 1000

@@ -16,7 +16,7 @@ import polars as pl
 
 import reflow as pw
 from reflow.debug.output import rows_of
-from reflow.engine.batch import DIFF, ID, concat_batches, consolidate
+from reflow.engine.batch import DIFF, concat_batches, consolidate
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.stateless import OutputOperator
@@ -37,14 +37,12 @@ class Built:
     seen: list[tuple] = field(default_factory=list)
     # Called before each time with that time (e.g. to finish asynchronous calls).
     before_time: Callable[[int], None] | None = None
-    # Extra times at which nothing is input but something happens (``before_time``).
-    extra_times: tuple[int, ...] = ()
     # Where a snapshot may be taken (positions in ``times``); every position when ``None``.
     splits: tuple[int, ...] | None = None
 
     @property
     def times(self) -> list[int]:
-        return sorted(set(self.batches) | set(self.extra_times))
+        return sorted(self.batches)
 
     def run(self, times: list[int]) -> None:
         for time in times:
@@ -216,5 +214,3 @@ def recorded_outputs(recording: Recording) -> dict[Any, Counter]:
         if consolidated(frames)
     }
 
-
-__all__ = ["ID", "Built", "Case", "interrupted", "lower", "uninterrupted"]

@@ -160,3 +160,23 @@ def test_a_snapshot_restores_into_the_fresh_objects_and_checks_its_fields():
     assert fresh.gather([fresh.ref(2), fresh.ref(1)])["x"].to_list() == [20, 10]
     with pytest.raises(SnapshotError, match="no state field"):
         fresh.load_state({"columns": {}})
+
+
+def test_no_snapshot_in_the_middle_of_a_time():
+    from reflow.engine.operators.stateless import OutputOperator
+
+    flow = Dataflow()
+    source = flow.add(InputOperator("in", {"k": pl.Int64}))
+    refused = []
+
+    def on_time(time, delta):
+        with pytest.raises(SnapshotError, match="time 4 is not complete"):
+            flow.snapshot()
+        refused.append(time)
+
+    flow.add(OutputOperator(source, "out", on_time))
+    batch = pl.DataFrame({"_id": [1], "k": [5], "_diff": [1]},
+                         schema={"_id": pl.UInt128, "k": pl.Int64, "_diff": pl.Int64})
+    flow.run_time(4, {source: batch})
+    assert refused == [4]
+    assert flow.snapshot()  # between two times

@@ -361,3 +361,28 @@ def check_snapshot_restore(case: m.Case, split_at: int) -> None:
             f"{sorted(got.get(first, {}).items())}, the uninterrupted one "
             f"{sorted(expected.get(first, {}).items())}"
         )
+
+
+def check_sharding(case: m.Case, shards: int) -> None:
+    """Every stateful operator of the pipeline, fed its recorded inputs split by key over
+    ``shards`` fresh copies, must give in union its unsharded output at every time."""
+    from tests.engine.replay import lower, record_stateful, recorded_outputs, run_sharded
+
+    def build() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    built = lower(build)
+    recordings = record_stateful(built)
+    built.run(built.times)
+    built.finish()
+    for index, recording in recordings.items():
+        expected = recorded_outputs(recording)
+        got = run_sharded(build, index, recording, shards)
+        if got != expected:
+            first = next(t for t in sorted(set(got) | set(expected), key=str)
+                         if got.get(t) != expected.get(t))
+            raise OracleFailure(
+                f"{built.dataflow.operators[index]!r} over {shards} shards, at time {first}: "
+                f"sharded {sorted(got.get(first, {}).items())}, "
+                f"unsharded {sorted(expected.get(first, {}).items())}"
+            )

@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from . import model as m
 from . import strategies as S
-from .harness import OracleFailure, canon, check_case, check_snapshot_restore, states_by_time
+from .harness import (
+    OracleFailure,
+    canon,
+    check_case,
+    check_sharding,
+    check_snapshot_restore,
+    states_by_time,
+)
 from .profiles import oracle_settings
 
 FEATURES = S.available()
@@ -44,6 +51,12 @@ def test_deep_pipelines_and_long_streams(case: m.Case) -> None:
 @given(S.cases(core=False), st.integers(0, 8))
 def test_snapshot_and_restore_at_a_random_time_changes_nothing(case: m.Case, split: int) -> None:
     check_snapshot_restore(case, split % (case.n_times() + 1))
+
+
+@oracle_settings(scale=0.2)
+@given(S.cases(core=False), st.integers(2, 4))
+def test_sharded_stateful_operators_give_the_unsharded_output(case: m.Case, shards: int) -> None:
+    check_sharding(case, shards)
 
 
 @pytest.mark.skipif("deduplicate" not in FEATURES, reason="deduplicate has not landed")

@@ -1,52 +1,68 @@
 """Expression namespaces: ``.str``, ``.dt``, ``.num`` and Json access.
 
-Their methods name plan nodes; importing this package attaches them to every
-``ColumnExpression``.
+Their methods name plan operations; importing this package attaches them to every
+``ColumnExpression``. The namespace modules load on first use, which keeps ``import reflow``
+fast.
 """
 
 from __future__ import annotations
 
-from reflow.api.namespaces.datetimes import DateTimeNamespace
-from reflow.api.namespaces.numbers import NumericalNamespace
-from reflow.api.namespaces.strings import StringNamespace
+from typing import TYPE_CHECKING
+
 from reflow.plan import dtypes as dt
 from reflow.plan.expr import ColumnExpression
-from reflow.plan.json_ops import json_as
+
+if TYPE_CHECKING:
+    from reflow.api.namespaces.datetimes import DateTimeNamespace
+    from reflow.api.namespaces.numbers import NumericalNamespace
+    from reflow.api.namespaces.strings import StringNamespace
 
 
 def _str(self: ColumnExpression) -> StringNamespace:
     """String operations (``pw.this.name.str.upper()``)."""
+    from reflow.api.namespaces.strings import StringNamespace
+
     return StringNamespace(self)
 
 
 def _dt(self: ColumnExpression) -> DateTimeNamespace:
     """Date and time operations (``pw.this.t.dt.year()``)."""
+    from reflow.api.namespaces.datetimes import DateTimeNamespace
+
     return DateTimeNamespace(self)
 
 
 def _num(self: ColumnExpression) -> NumericalNamespace:
     """Numerical operations (``pw.this.x.num.abs()``)."""
+    from reflow.api.namespaces.numbers import NumericalNamespace
+
     return NumericalNamespace(self)
+
+
+def _json_as(expr: ColumnExpression, target: dt.DType) -> ColumnExpression:
+    from reflow.plan.json_ops import json_as
+
+    return json_as(expr, target)
 
 
 def _as_int(self: ColumnExpression) -> ColumnExpression:
     """Json value as int (``None`` for JSON null, error when it is not a number)."""
-    return json_as(self, dt.INT)
+    return _json_as(self, dt.INT)
 
 
 def _as_float(self: ColumnExpression) -> ColumnExpression:
     """Json value as float."""
-    return json_as(self, dt.FLOAT)
+    return _json_as(self, dt.FLOAT)
 
 
 def _as_str(self: ColumnExpression) -> ColumnExpression:
     """Json value as str."""
-    return json_as(self, dt.STR)
+    return _json_as(self, dt.STR)
 
 
 def _as_bool(self: ColumnExpression) -> ColumnExpression:
     """Json value as bool."""
-    return json_as(self, dt.BOOL)
+    return _json_as(self, dt.BOOL)
 
 
 for _name, _value in {
@@ -54,5 +70,3 @@ for _name, _value in {
     "as_int": _as_int, "as_float": _as_float, "as_str": _as_str, "as_bool": _as_bool,
 }.items():
     setattr(ColumnExpression, _name, _value)
-
-__all__ = ["DateTimeNamespace", "NumericalNamespace", "StringNamespace"]
