@@ -83,6 +83,8 @@ _LAZY = {
     "stdlib": ("reflow.stdlib", None),
     "graphs": ("reflow.stdlib.graphs", None),
     "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
+    "indexing": ("reflow.indexing", None),
+    "ml": ("reflow.stdlib.ml", None),
 }
 
 

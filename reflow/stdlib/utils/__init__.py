@@ -1,5 +1,5 @@
-"""Small helpers built from the public Table API (``pw.utils``)."""
+"""Small table utilities (``pw.stdlib.utils``): ``col`` and ``filtering``."""
 
-from reflow.stdlib.utils import filtering
+from reflow.stdlib.utils import col, filtering
 
-__all__ = ["filtering"]
+__all__ = ["col", "filtering"]
