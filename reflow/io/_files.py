@@ -55,7 +55,9 @@ def list_files(path: str, object_pattern: str = "*") -> list[str]:
     if _is_glob(path):
         found = glob.glob(path, recursive=True)
     elif os.path.isdir(path):
-        return sorted(_files_under(path))
+        return sorted(
+            p for p in _files_under(path) if fnmatch.fnmatch(os.path.basename(p), object_pattern)
+        )
     else:
         return [path] if os.path.isfile(path) else []
     # Hidden files in a listing are skipped (editors and atomic writers use them).

@@ -38,7 +38,7 @@ from reflow.engine.ids import hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
-from reflow.io._values import BadValue
+from reflow.io._values import BadValue, exact_columns
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
 from reflow.runtime.batches import column_series, rows_of
@@ -377,7 +377,7 @@ class PythonSource(LiveSource):
         return batch
 
     def _added(self, rows: list[dict]) -> pl.DataFrame | None:
-        columns = self._columns_fast(rows)
+        columns = exact_columns(rows, self.dtypes)
         if columns is None:
             good = []
             for row in rows:
@@ -405,24 +405,6 @@ class PythonSource(LiveSource):
         low *= np.uint64(0x94D0_49BB_1331_11EB)
         low ^= low >> np.uint64(31)
         return ids_from_halves(np.full(n, self._id_high, dtype=np.uint64), low)
-
-    def _columns_fast(self, rows: list[dict]) -> list[pl.Series] | None:
-        """Columns built straight from the values when every row has every column with the
-        exact storage type; ``None`` sends the rows through the checking path."""
-        out = []
-        for name, dtype in self.dtypes.items():
-            storage = dtype.polars()
-            if storage == pl.Object or dtype.is_optional:
-                return None
-            try:
-                values = [row[name] for row in rows]
-                series = pl.Series(name, values, dtype=storage, strict=True)
-            except (KeyError, TypeError, OverflowError, pl.exceptions.PolarsError):
-                return None
-            if series.null_count() or (dtype == dt.FLOAT and not _all_float(values)):
-                return None
-            out.append(series)
-        return out
 
     def _removal(self, values: dict) -> pl.DataFrame | None:
         try:
@@ -515,10 +497,6 @@ class PythonSource(LiveSource):
                 ]
             )
         ]
-
-
-def _all_float(values: list) -> bool:
-    return all(type(v) is float for v in values)
 
 
 def read(

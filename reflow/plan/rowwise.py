@@ -248,7 +248,7 @@ class RowwiseStage:
                     operator, self._message(exc), ids[position], exc,
                     fatal=not getattr(self.function, "failures_are_results", False),
                 )
-        if self.none_is_error and None in out:
+        if self.none_is_error and any(value is None for value in out):
             failed = failed or [False] * len(out)
             for position, value in enumerate(out):
                 if value is None and not failed[position]:

@@ -13,7 +13,7 @@ from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns, hash_value_rows
 from reflow.io._connector.events import Additions, Change, Skipped
 from reflow.io._formats import row_from_mapping
-from reflow.io._values import BadValue, coerce
+from reflow.io._values import BadValue, coerce, exact_columns
 from reflow.plan import dtypes as dt
 from reflow.runtime.batches import make_batch
 
@@ -134,8 +134,8 @@ class RowBuilder:
     def _plain_additions(
         self, rows: list[Mapping[str, Any]], identities: list[tuple]
     ) -> pl.DataFrame | None:
-        """The batch of keyless ``rows``, or ``None`` (see ``_exact_columns``)."""
-        columns = self._exact_columns(rows)
+        """The batch of keyless ``rows``, or ``None`` (see ``exact_columns``)."""
+        columns = exact_columns(rows, self.dtypes)
         if columns is None:
             return None
         ids = self._position_ids(identities)
@@ -143,8 +143,8 @@ class RowBuilder:
 
     def _keyed_additions(self, rows: list[Mapping[str, Any]]) -> pl.DataFrame | None:
         """The batch of ``rows`` with a primary key (each replacing the row with its key, the
-        last one of a key winning), or ``None`` (see ``_exact_columns``)."""
-        columns = self._exact_columns(rows)
+        last one of a key winning), or ``None`` (see ``exact_columns``)."""
+        columns = exact_columns(rows, self.dtypes)
         if columns is None:
             return None
         frame = pl.DataFrame(columns)
@@ -168,27 +168,6 @@ class RowBuilder:
             self.dtypes, [row_id for row_id, _ in replaced], old_columns, [-1] * len(replaced)
         )
         return pl.concat([removed, added], how="vertical_relaxed")
-
-    def _exact_columns(self, rows: list[Mapping[str, Any]]) -> list[pl.Series] | None:
-        """The columns of ``rows`` built one by one when all their values have exactly the
-        schema's types (the common case, and much faster than row by row); ``None`` sends
-        the rows through the checking path."""
-        if not rows:
-            return None
-        columns = []
-        for name, dtype in self.dtypes.items():
-            storage = dtype.polars()
-            if storage == pl.Object or dtype.is_optional:
-                return None
-            try:
-                values = [row[name] for row in rows]
-                series = pl.Series(name, values, dtype=storage, strict=True)
-            except (KeyError, TypeError, OverflowError, pl.exceptions.PolarsError):
-                return None
-            if series.null_count() or (dtype == dt.INT and any(type(v) is bool for v in values)):
-                return None
-            columns.append(series)
-        return columns
 
     def _keyed_batch(self, typed: list[tuple[Change, dict | None, list]], errors: list[str]):
         row_ids = hash_value_rows([key for _, _, key in typed])
