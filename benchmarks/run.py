@@ -2,6 +2,7 @@
 
     python benchmarks/run.py [--quick] [--only NAME ...] [--engines reflow,pathway,...]
                              [--repeat N] [--no-install] [--output PATH]
+    python benchmarks/run.py --suite nexmark [--events N] [--commit N] [--repeat N]
 
 Competitors are installed into throwaway venvs under ``benchmarks/.venvs`` (see
 ``venvs.py``); a failed install is reported and that system skipped. Inputs are generated
@@ -663,7 +664,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-install", action="store_true", help="do not install competitors")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per process")
     parser.add_argument("--output", type=Path, default=None, help="where to write the report")
+    parser.add_argument("--suite", choices=("workloads", "nexmark"), default="workloads",
+                        help="the workloads above, or the Nexmark queries q0-q8")
+    parser.add_argument("--events", type=int, default=1_000_000, help="Nexmark events")
+    parser.add_argument("--commit", type=int, default=1_000, help="Nexmark events per commit")
     args = parser.parse_args(argv)
+    if args.suite == "nexmark":
+        return _nexmark(args, argv)
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
@@ -713,6 +720,18 @@ def main(argv: list[str] | None = None) -> int:
     if crashed:
         log(f"failed runs: {', '.join(crashed)}")
     return 1 if crashed else 0
+
+
+def _nexmark(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from nexmark.suite import ENGINES as NEXMARK_ENGINES
+    from nexmark.suite import run_suite
+
+    engines = [e.strip() for e in args.engines.split(",") if e in NEXMARK_ENGINES]
+    pythons, _ = interpreters(engines, install=not args.no_install, log=print)
+    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    failures = run_suite(pythons, args.events, args.repeat or 1, args.timeout or 1800.0,
+                         args.commit, command.strip())
+    return 1 if failures else 0
 
 
 def _restrict(case: Case, engines: list[str]) -> Case:
