@@ -70,9 +70,9 @@ class Events:
     order: list[tuple[str, int]] = field(default_factory=list)
 
 
-def timestamp_ms(event_number: int) -> int:
+def timestamp_ms(event_number: int, delay_us: int = INTER_EVENT_DELAY_US) -> int:
     """Event time of the ``event_number``-th event, in milliseconds."""
-    return BASE_TIME_MS + event_number * INTER_EVENT_DELAY_US // 1000
+    return BASE_TIME_MS + event_number * delay_us // 1000
 
 
 def last_person_id(event_id: int) -> int:
@@ -113,19 +113,21 @@ def _price(rng: random.Random) -> int:
     return round(10.0 ** (rng.random() * 6.0) * 100.0)
 
 
-def _auction_length_ms(event_number: int, now_ms: int, rng: random.Random) -> int:
+def _auction_length_ms(event_number: int, now_ms: int, delay_us: int, rng: random.Random) -> int:
     # Auctions last about as long as it takes to create NUM_IN_FLIGHT_AUCTIONS more of them.
     events_ahead = NUM_IN_FLIGHT_AUCTIONS * PROPORTION_DENOMINATOR // AUCTION_PROPORTION
-    horizon = timestamp_ms(event_number + events_ahead) - now_ms
+    horizon = timestamp_ms(event_number + events_ahead, delay_us) - now_ms
     return 1 + rng.randrange(max(horizon * 2, 1))
 
 
-def generate(count: int, seed: int = 0) -> Events:
-    """The first ``count`` events of the stream seeded with ``seed``."""
+def generate(count: int, seed: int = 0, events_per_second: int = EVENTS_PER_SECOND) -> Events:
+    """The first ``count`` events of the stream seeded with ``seed``; event time advances
+    by ``1 / events_per_second`` per event."""
+    delay_us = 1_000_000 // events_per_second
     rng = random.Random(seed)
     events = Events()
     for event_id in range(count):
-        now = timestamp_ms(event_id)
+        now = timestamp_ms(event_id, delay_us)
         kind = event_id % PROPORTION_DENOMINATOR
         if kind < PERSON_PROPORTION:
             person_id = last_person_id(event_id) + FIRST_PERSON_ID
@@ -142,7 +144,7 @@ def generate(count: int, seed: int = 0) -> Events:
                 seller = _random_person(event_id, rng)
             category = FIRST_CATEGORY_ID + rng.randrange(NUM_CATEGORIES)
             initial_bid = _price(rng)
-            expires = now + _auction_length_ms(event_id, now, rng)
+            expires = now + _auction_length_ms(event_id, now, delay_us, rng)
             reserve = initial_bid + _price(rng)
             events.order.append(("auction", len(events.auctions)))
             events.auctions.append(
