@@ -752,6 +752,7 @@ def with_commit_sizes(cases: list[Case], commits: list[int]) -> list[Case]:
                 case,
                 name=f"{case.name}_commit{commit}",
                 title=_with_commit(case.title, commit),
+                about=_about_with_commit(case.about, commit),
                 args=(*case.args, *extra),
                 quick_args=(*case.quick_args, *extra),
                 goals=tuple(replace(g, text=f"{g.text} (commits of {commit:,})")
@@ -765,6 +766,12 @@ def _with_commit(title: str, commit: int) -> str:
     if default in title:
         return title.replace(default, f"commits of {commit:,}")
     return f"{title} (commits of {commit:,})"
+
+
+def _about_with_commit(about: str, commit: int) -> str:
+    for phrase in ("every {:,}", "per {:,}", "batches of {:,}", "commits of {:,}"):
+        about = about.replace(phrase.format(DEFAULT_COMMIT), phrase.format(commit))
+    return about
 
 
 def _nexmark(args: argparse.Namespace, argv: list[str] | None) -> int:
