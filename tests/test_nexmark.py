@@ -11,10 +11,10 @@ import reflow as pw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from common import final_rows_from_update_csv  # noqa: E402
-from nexmark import generator, reference  # noqa: E402
-from nexmark.pipeline import run_query  # noqa: E402
-from nexmark.queries import QUERIES  # noqa: E402
+from common import final_rows_from_update_csv
+from nexmark import generator, reference
+from nexmark.pipeline import run_query
+from nexmark.queries import QUERIES
 
 # 1,000 events per second of event time: 20,000 events span several 10 s windows.
 EVENTS = generator.generate(20_000, seed=3, events_per_second=1_000)
@@ -60,3 +60,39 @@ def test_generator_follows_the_reference_mix_and_id_rules():
     assert events.bids[-1][4] - events.persons[0][5] == math.floor(4_999 * 0.1)
     assert generator.generate(5_000, seed=11) == events
     assert generator.generate(5_000, seed=12) != events
+
+
+def _worker(engine: str, tmp_path: Path) -> dict:
+    import subprocess
+
+    from common import parse_result
+
+    worker = Path(__file__).resolve().parent.parent / "benchmarks" / "nexmark" / "worker.py"
+    proc = subprocess.run(
+        [sys.executable, str(worker), "--engine", engine, "--query", "q5", "--events", "3000",
+         "--commit", "100", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = parse_result(proc.stdout)
+    assert result is not None, proc.stdout
+    return result
+
+
+def test_worker_reports_the_same_result_as_polars(tmp_path):
+    mine, reference_run = _worker("reflow", tmp_path), _worker("polars", tmp_path)
+    assert mine["status"] == reference_run["status"] == "ok"
+    assert mine["digest"] == reference_run["digest"]
+    assert mine["metrics"]["events_per_cpu_s"] > 0
+    assert list(tmp_path.glob("nexmark_3000_0.pickle"))
+
+
+def test_streaming_workloads_run_at_every_commit_size():
+    import run
+
+    cases = {c.name: c for c in run.with_commit_sizes(run.CASES, [100, 1_000, 10_000])}
+    for name in run.STREAMING:
+        assert name in cases
+        assert cases[f"{name}_commit100"].args[-2:] == ("--commit", "100")
+        assert cases[f"{name}_commit10000"].quick_args[-2:] == ("--commit", "10000")
+    assert "static_wordcount_1M_commit100" not in cases
