@@ -21,9 +21,8 @@ STREAMS = {
 }
 
 
-def _stream_table(pw: Any, name: str, rows: list[tuple], events: Events, commit: int) -> Any:
+def _stream_table(pw: Any, name: str, rows: list[tuple], chunks: list[int]) -> Any:
     columns, types = STREAMS[name]
-    chunks = _chunk_ends(events, name, commit)
 
     class Subject(pw.io.python.ConnectorSubject):
         def run(self) -> None:
@@ -50,13 +49,20 @@ def _chunk_ends(events: Events, stream: str, commit: int) -> list[int]:
     return ends
 
 
-def run_query(pw: Any, query: str, events: Events, out: Path, commit: int = 1_000) -> None:
-    """Build ``query`` on ``pw`` over ``events``, write its changes to ``out`` and run."""
+def commit_plan(events: Events, commit: int) -> dict[str, list[int]]:
+    """Per stream, the row counts at which its source commits (see ``_chunk_ends``)."""
+    return {name: _chunk_ends(events, name, commit) for name in STREAMS}
+
+
+def run_query(pw: Any, query: str, events: Events, out: Path, commit: int = 1_000,
+              plan: dict[str, list[int]] | None = None) -> None:
+    """Build ``query`` on ``pw`` over ``events``, write its changes to ``out`` and run.
+    ``plan`` is ``commit_plan(events, commit)``, computed here when not given."""
     function, streams, _ = QUERIES[query]
+    plan = plan or commit_plan(events, commit)
     rows = {"person": events.persons, "auction": events.auctions, "bid": events.bids}
     tables = {
-        name: (_stream_table(pw, name, rows[name], events, commit) if name in streams
-               else None)
+        name: (_stream_table(pw, name, rows[name], plan[name]) if name in streams else None)
         for name in STREAMS
     }
     result = function(pw, tables["person"], tables["auction"], tables["bid"])
