@@ -64,6 +64,10 @@ _LAZY = {
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
+    "iterate": ("reflow.api.iterate", "iterate"),
+    "stdlib": ("reflow.stdlib", None),
+    "graphs": ("reflow.stdlib.graphs", None),
+    "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
 }
 
 

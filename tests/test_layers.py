@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "debug": {"debug", "api", "runtime", "plan", "engine"},
     "temporal": {"temporal", "io", "api", "runtime", "plan", "engine"},
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
+    "stdlib": {"stdlib", "api", "plan", "engine"},
 }
 
 # Libraries built on all of the above (some not written yet): they use the public layers and

@@ -357,6 +357,16 @@ def future_map():
     return built
 
 
+# --- iterate ------------------------------------------------------------------------------------
+
+
+def iterate_components():
+    """Connected components through ``pw.iterate``: edges ``k`` - ``v % 5`` come and go."""
+    t = table(21)
+    edges = t.select(u=t.pointer_from(t.k), v=t.pointer_from(t.v % 5))
+    return pw.stdlib.graphs.connected_components(edges)
+
+
 CASES = {
     name: fn for name, fn in list(globals().items())
     if callable(fn) and getattr(fn, "__module__", None) == __name__

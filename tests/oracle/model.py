@@ -662,6 +662,59 @@ def _greater(new: Any, old: Any) -> bool:
     return new > old
 
 
+ITERATE_KINDS = ("components", "shortest_paths", "ranking", "fixed_point_filter")
+
+
+@dataclass(frozen=True)
+class Iterate(Node):
+    """A fixed-point loop (``pw.iterate``) over the graph whose edges are the rows of ``src``:
+    vertex ``k % 5`` -> vertex ``v % 5`` (Python modulo), of length ``1 + v % 3``.
+
+    ``components``, ``shortest_paths`` (from vertex 0) and ``ranking`` (PageRank, 3 steps)
+    are ``pw.stdlib.graphs``; ``fixed_point_filter`` keeps, until nothing changes, the rows
+    that are anchors (``v % 4 == 0``) or whose ``k`` is the target of a kept row."""
+
+    src: Node
+    kind: str
+
+    @property
+    def schema(self):
+        return {
+            "components": {"component": "ptr"},
+            "shortest_paths": {"dist_from_source": FLOAT},
+            "ranking": {"rank": INT},
+            "fixed_point_filter": {"k": INT, "v": INT},
+        }[self.kind]
+
+    def children(self):
+        return (self.src,)
+
+    def build(self, inputs):
+        t = self.src.build(inputs)
+        rows = t.select(k=t.k % 5, v=t.v % 5, w=1.0 + t.v % 3)
+        if self.kind == "fixed_point_filter":
+            return pw.iterate(_keep_supported, rows=pw.iterate_universe(rows.select(
+                rows.k, v=t.v)))
+        graphs = pw.stdlib.graphs
+        edges = rows.select(u=rows.pointer_from(rows.k), v=rows.pointer_from(rows.v),
+                            dist=rows.w)
+        if self.kind == "components":
+            return graphs.connected_components(edges.select(edges.u, edges.v))
+        if self.kind == "ranking":
+            return graphs.pagerank.pagerank(edges.select(edges.u, edges.v), steps=3)
+        ends = rows.select(n=rows.k).concat_reindex(rows.select(n=rows.v))
+        vertices = ends.groupby(id=ends.pointer_from(ends.n)).reduce(
+            is_source=pw.reducers.min(ends.n) == 0)
+        return graphs.bellman_ford.bellman_ford(vertices, edges)
+
+
+def _keep_supported(rows):
+    targets = rows.groupby(id=rows.pointer_from(rows.v % 5)).reduce(n=pw.reducers.count())
+    supported = targets.ix(rows.pointer_from(rows.k), allow_misses=True).n
+    marked = rows.select(rows.k, rows.v, ok=(rows.v % 4 == 0) | supported.is_not_none())
+    return marked.filter(marked.ok).select(marked.k, marked.v)
+
+
 @dataclass(frozen=True)
 class Case:
     """Input streams by table name and the pipeline to check."""

@@ -399,3 +399,36 @@ def _inputs_of(node: m.Node) -> set[str]:
     for child in node.children():
         out |= _inputs_of(child)
     return out
+
+
+@st.composite
+def edge_streams(draw: Any, n_times: int, labels: int = 10) -> m.Stream:
+    """Streams of graph edges for the loops: every time inserts, moves or deletes a few
+    edges (rows whose ``k`` and ``v`` are the endpoints), after a first time that builds a
+    graph."""
+    live: set[int] = set()
+    times = []
+    for index in range(n_times):
+        changes: list[m.Upsert | m.Delete] = []
+        for _ in range(draw(st.integers(4, 9) if index == 0 else st.integers(1, 4))):
+            if live and draw(st.integers(0, 2)) == 0:
+                label = draw(st.sampled_from(sorted(live)))
+                live.discard(label)
+                changes.append(m.Delete(label))
+                continue
+            label = draw(st.integers(0, labels - 1))
+            live.add(label)
+            changes.append(m.Upsert(label, draw(row_values)))
+        times.append(tuple(changes))
+    return m.Stream(tuple(times))
+
+
+@st.composite
+def iterate_cases(draw: Any, kind: str, max_times: int = 5) -> m.Case:
+    """A fixed-point loop of ``kind`` over a graph whose edges come and go
+    (``model.Iterate``), read from an input or, sometimes, from a filter of it."""
+    n_times = draw(st.integers(2, max_times))
+    src: m.Node = m.Input("t0")
+    if draw(st.integers(0, 3)) == 0:
+        src = m.Filter(src, draw(bool_expr(src.schema, 1)))
+    return m.Case({"t0": draw(edge_streams(n_times))}, m.Iterate(src, kind))

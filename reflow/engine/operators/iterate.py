@@ -1,0 +1,286 @@
+"""Iteration to a fixed point, exact under every change (``pw.iterate``).
+
+The loop body is *unrolled*: instance ``i`` of the body is a sub-dataflow computing
+``x[i+1] = body(x[i], constants)``. Every instance keeps its own operator state (its
+arrangements) across outer logical times, so at a new outer time only deltas travel down the
+chain, in the spirit of differential dataflow's (outer time, iteration) timestamps:
+
+    dx[0]   = the change of the loop's initial tables
+    dx[i+1] = body_i(x[i] + dx[i]) - body_i(x[i])     (computed incrementally by instance i)
+
+An instance whose input did not change (and whose constants did not change) is skipped. The
+chain converges at the first level ``k`` with ``x[k] == x[k+1]``; that level is the loop's
+output. Equality of two levels is decided by a linear 128-bit hash of each level's rows
+(``sum(diff * hash(row))``), which a delta updates in time proportional to its size. When the
+chain no longer converges it grows: a new instance is seeded with the whole last level. The
+output delta at a time is the delta of level ``max(old depth, new depth)``: levels beyond a
+converged depth are equal to it, so that delta is exactly ``new fixed point - old fixed
+point``. Recomputing from the previous fixed point is never done, which is what makes the
+result exact under deletions (no self-supporting values survive).
+
+Memory is the body's state times the number of iterations, as in differential dataflow
+without compaction; instances beyond the current depth are kept, so a depth that moves back
+and forth costs no re-seeding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
+from reflow.engine.ids import _half, _hashable, _salt_words
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.operators.stateless import InputOperator
+from reflow.engine.state.partition import BROADCAST
+from reflow.engine.state.snapshot import Snapshottable
+
+Deltas = list[pl.DataFrame | None]
+
+
+class _Collector(Operator):
+    """Gathers what one output of a body instance emits during one run."""
+
+    def __init__(self, source: Operator) -> None:
+        super().__init__([source], f"collect {source.name}")
+        self.pending: list[pl.DataFrame] = []
+
+    def process(self, time, deltas, ctx):
+        (delta,) = deltas
+        if delta is not None:
+            self.pending.append(delta)
+        return None
+
+    def take(self) -> pl.DataFrame | None:
+        pending, self.pending = self.pending, []
+        return consolidate(concat_batches(pending))
+
+
+@dataclass
+class BodyInstance(Snapshottable):
+    """One unrolled copy of a loop body: its operators (in topological order), the input
+    operators it is fed through (iterated tables first, then constants) and its outputs."""
+
+    operators: list[Operator]
+    inputs: list[InputOperator]
+    outputs: list[Operator]
+    collectors: list[_Collector] = field(default_factory=list)
+    state_fields = ("operators",)
+
+    def __post_init__(self) -> None:
+        for index, operator in enumerate(self.operators):
+            operator.index = index
+        for output in self.outputs:
+            collector = _Collector(output)
+            collector.index = len(self.operators)
+            self.operators.append(collector)
+            self.collectors.append(collector)
+
+    def run(self, time: int, inputs: Deltas, ctx: RunContext) -> Deltas:
+        """Push one round of input deltas through the instance; its output deltas."""
+        fed = {op.index: d for op, d in zip(self.inputs, inputs, strict=True)}
+        outputs: Deltas = [None] * len(self.operators)
+        for operator in self.operators:
+            if isinstance(operator, InputOperator):
+                delta = fed.get(operator.index)
+                outputs[operator.index] = delta if delta is not None and delta.height else None
+                continue
+            deltas = [outputs[source.index] for source in operator.inputs]
+            if all(d is None for d in deltas):
+                continue
+            out = operator.process(time, deltas, ctx)
+            outputs[operator.index] = out if out is not None and out.height else None
+        return [collector.take() for collector in self.collectors]
+
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
+        for operator in self.operators:
+            operator.end_of_time(time, ctx)
+
+
+BodyBuilder = Callable[[RunContext], BodyInstance]
+
+_MASK = (1 << 64) - 1
+
+
+def multiset_hash(batch: pl.DataFrame | None) -> tuple[int, int]:
+    """A linear 128-bit fingerprint of a Z-set: ``sum(diff * hash(id, values))``, as two
+    64-bit halves. Equal collections have equal fingerprints; the fingerprint of a sum is
+    the sum of the fingerprints, so a delta updates it in time proportional to its size.
+
+    >>> a = pl.DataFrame({"_id": [1, 2], "x": [5, 6], "_diff": [1, 1]},
+    ...                  schema={"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64})
+    >>> multiset_hash(a) == add_hashes(multiset_hash(a[:1]), multiset_hash(a[1:]))
+    True
+    """
+    if batch is None or batch.height == 0:
+        return (0, 0)
+    columns = [c for c in batch.columns if c != DIFF]
+    series = [_hashable(batch[c]) for c in columns]
+    nulls = [s.is_null().to_numpy() if s.null_count() else None for s in series]
+    diffs = batch[DIFF].to_numpy().astype(np.uint64)  # -1 wraps: arithmetic modulo 2**64
+    halves = []
+    for half, salt in enumerate(_salt_words("iterate")):
+        hashed = _half(series, nulls, salt, half)
+        halves.append(int(np.sum(hashed * diffs, dtype=np.uint64)))
+    return (halves[0], halves[1])
+
+
+def add_hashes(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return ((a[0] + b[0]) & _MASK, (a[1] + b[1]) & _MASK)
+
+
+def _apply(hashes: list[tuple[int, int]], deltas: Deltas) -> None:
+    """Add the fingerprints of ``deltas`` (one per iterated table) to a level's ``hashes``."""
+    for j, delta in enumerate(deltas):
+        if delta is not None:
+            hashes[j] = add_hashes(hashes[j], multiset_hash(delta))
+
+
+class _Accumulated(Snapshottable):
+    """A collection kept as the list of its deltas, consolidated only when read whole."""
+
+    state_fields = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, delta: pl.DataFrame | None) -> None:
+        if delta is not None and delta.height:
+            self.parts.append(delta)
+            if len(self.parts) > 4096:
+                self.whole()
+
+    def whole(self) -> pl.DataFrame | None:
+        merged = consolidate(concat_batches(self.parts))
+        self.parts = [] if merged is None else [merged]
+        return merged
+
+
+class IterateOperator(Operator):
+    """Runs a loop body to its fixed point at every logical time (see the module docstring).
+
+    Inputs: the initial values of the iterated tables, then the loop's constants. Its own
+    output is only a signal; ``IterateOutputOperator``s hand out the delta of each iterated
+    table. ``build_body(ctx)`` makes a fresh body instance.
+    """
+
+    stateful = True
+    state_fields = ("instances", "levels", "depth", "last", "constants")
+
+    def __init__(
+        self,
+        initial: Sequence[Operator],
+        constants: Sequence[Operator],
+        build_body: BodyBuilder,
+        name: str,
+        iteration_limit: int | None = None,
+    ) -> None:
+        super().__init__([*initial, *constants], name)
+        self.width = len(initial)
+        self.build_body = build_body
+        self.iteration_limit = iteration_limit
+        self.instances: list[BodyInstance] = []
+        # per level x[i], the fingerprint of each iterated table
+        self.levels: list[list[tuple[int, int]]] = [[(0, 0)] * self.width]
+        self.depth = 0  # the level that is the loop's output
+        self.last = [_Accumulated() for _ in range(self.width)]  # the whole last level
+        self.constants = [_Accumulated() for _ in constants]
+        self.pending: list[list[pl.DataFrame]] = [[] for _ in range(self.width)]
+
+    def process(self, time, deltas, ctx):
+        initial, constant = deltas[: self.width], deltas[self.width :]
+        for acc, delta in zip(self.constants, constant, strict=True):
+            acc.add(delta)
+        constants_changed = any(d is not None for d in constant)
+        chain: list[Deltas] = [list(initial)]
+        _apply(self.levels[0], initial)
+        for i, instance in enumerate(self.instances):
+            if constants_changed or any(d is not None for d in chain[i]):
+                out = instance.run(time, [*chain[i], *constant], ctx)
+            else:
+                out = [None] * self.width
+            chain.append(out)
+            _apply(self.levels[i + 1], out)
+        for acc, delta in zip(self.last, chain[-1], strict=True):
+            acc.add(delta)
+        converged = self._converged_depth()
+        while converged is None and not self._at_limit():
+            chain.append(self._grow(time, chain[-1], ctx))
+            converged = self._converged_depth()
+        new_depth = len(self.instances) if converged is None else converged
+        output = chain[max(self.depth, new_depth)]
+        self.depth = new_depth
+        changed = False
+        for j, delta in enumerate(output):
+            if delta is not None and delta.height:
+                self.pending[j].append(delta)
+                changed = True
+        return _SIGNAL if changed else None
+
+    def _at_limit(self) -> bool:
+        return self.iteration_limit is not None and len(self.instances) >= self.iteration_limit
+
+    def _converged_depth(self) -> int | None:
+        for i in range(len(self.instances)):
+            if self.levels[i] == self.levels[i + 1]:
+                return i
+        return None
+
+    def _grow(self, time: int, last_delta: Deltas, ctx: RunContext) -> Deltas:
+        """Add an instance fed with the whole last level; the delta of the new level relative
+        to its old value, which is the old last level (the old chain had converged)."""
+        whole = [acc.whole() for acc in self.last]
+        instance = self.build_body(ctx)
+        out = instance.run(time, [*whole, *(acc.whole() for acc in self.constants)], ctx)
+        self.instances.append(instance)
+        level = [(0, 0)] * self.width
+        _apply(level, out)
+        self.levels.append(level)
+        delta = []
+        for j in range(self.width):
+            parts = [out[j], None if whole[j] is None else negate(whole[j]), last_delta[j]]
+            delta.append(consolidate(concat_batches(parts)))
+        self.last = [_Accumulated() for _ in range(self.width)]
+        for acc, value in zip(self.last, out, strict=True):
+            acc.add(value)
+        return delta
+
+    def load_state(self, fields: dict) -> None:
+        # the body instances are rebuilt from the plan, then their operators' state loaded
+        self.instances = [
+            self.build_body(RunContext()) for _ in range(len(fields.get("instances", ())))
+        ]
+        super().load_state(fields)
+
+    def partition_key(self, input_index, delta, ctx):
+        # a loop body mixes keys (a vertex's label comes from its neighbours): one shard
+        # runs the whole loop
+        return BROADCAST
+
+    def take(self, index: int) -> pl.DataFrame | None:
+        pending, self.pending[index] = self.pending[index], []
+        return consolidate(concat_batches(pending))
+
+    def end_of_time(self, time, ctx):
+        for instance in self.instances:
+            instance.end_of_time(time, ctx)
+
+
+_SIGNAL = pl.DataFrame({ID: [0], DIFF: [1]}, schema={ID: pl.UInt128, DIFF: pl.Int64})
+
+
+class IterateOutputOperator(Operator):
+    """The delta of one iterated table of an ``IterateOperator``."""
+
+    emits_consolidated = True
+
+    def __init__(self, loop: IterateOperator, index: int, name: str) -> None:
+        super().__init__([loop], name)
+        self.loop = loop
+        self.position = index
+
+    def process(self, time, deltas, ctx):
+        return self.loop.take(self.position)
