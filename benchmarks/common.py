@@ -103,6 +103,9 @@ def workload_arguments(description: str) -> argparse.ArgumentParser:
         "--prepare", action="store_true", help="only generate the input data, then exit"
     )
     parser.add_argument("--size", type=int, default=None, help="override the input size")
+    parser.add_argument(
+        "--commit", type=int, default=None, help="rows per commit (streaming workloads)"
+    )
     return parser
 
 

@@ -2,6 +2,8 @@
 
     python benchmarks/run.py [--quick] [--only NAME ...] [--engines reflow,pathway,...]
                              [--repeat N] [--no-install] [--output PATH]
+                             [--commits 100,1000,10000]
+    python benchmarks/run.py --suite nexmark [--events N] [--commit N] [--repeat N]
 
 Competitors are installed into throwaway venvs under ``benchmarks/.venvs`` (see
 ``venvs.py``); a failed install is reported and that system skipped. Inputs are generated
@@ -663,14 +665,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-install", action="store_true", help="do not install competitors")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per process")
     parser.add_argument("--output", type=Path, default=None, help="where to write the report")
+    parser.add_argument(
+        "--commits", default="1000",
+        help="rows per commit of the streaming workloads, comma-separated (e.g. 100,1000,10000)",
+    )
+    parser.add_argument("--suite", choices=("workloads", "nexmark"), default="workloads",
+                        help="the workloads above, or the Nexmark queries q0-q8")
+    parser.add_argument("--events", type=int, default=1_000_000, help="Nexmark events")
+    parser.add_argument("--commit", type=int, default=1_000, help="Nexmark events per commit")
     args = parser.parse_args(argv)
+    if args.suite == "nexmark":
+        return _nexmark(args, argv)
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
     if unknown:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {list(ENGINES)}")
     names = {n for item in args.only for n in item.split(",")}
-    known = {c.name for c in CASES}
+    commits = [int(c) for c in args.commits.split(",") if c.strip()]
+    all_cases = with_commit_sizes(CASES, commits)
+    known = {c.name for c in all_cases}
     if names - known:
         parser.error(f"unknown workloads {sorted(names - known)}; choose from {sorted(known)}")
     repeat = args.repeat or (1 if args.quick else 3)
@@ -684,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = [
         c
-        for c in CASES
+        for c in all_cases
         if (not names or c.name in names) and (c.in_quick or not args.quick or c.name in names)
     ]
     wanted = sorted({e for c in cases for e in c.engines if e in engines}, key=ENGINES.index)
@@ -713,6 +727,63 @@ def main(argv: list[str] | None = None) -> int:
     if crashed:
         log(f"failed runs: {', '.join(crashed)}")
     return 1 if crashed else 0
+
+
+STREAMING = ("streaming_wordcount", "join_maintenance", "windowed")
+DEFAULT_COMMIT = 1_000
+
+
+def with_commit_sizes(cases: list[Case], commits: list[int]) -> list[Case]:
+    """Each streaming case once per commit size: the default size keeps the case's name,
+    another size ``n`` runs as ``<name>_commit<n>`` with ``--commit n``."""
+    from dataclasses import replace
+
+    expanded: list[Case] = []
+    for case in cases:
+        if case.name not in STREAMING:
+            expanded.append(case)
+            continue
+        for commit in commits or [DEFAULT_COMMIT]:
+            if commit == DEFAULT_COMMIT:
+                expanded.append(case)
+                continue
+            extra = ("--commit", str(commit))
+            expanded.append(replace(
+                case,
+                name=f"{case.name}_commit{commit}",
+                title=_with_commit(case.title, commit),
+                about=_about_with_commit(case.about, commit),
+                args=(*case.args, *extra),
+                quick_args=(*case.quick_args, *extra),
+                goals=tuple(replace(g, text=f"{g.text} (commits of {commit:,})")
+                            for g in case.goals),
+            ))
+    return expanded
+
+
+def _with_commit(title: str, commit: int) -> str:
+    default = f"commits of {DEFAULT_COMMIT:,}"
+    if default in title:
+        return title.replace(default, f"commits of {commit:,}")
+    return f"{title} (commits of {commit:,})"
+
+
+def _about_with_commit(about: str, commit: int) -> str:
+    for phrase in ("every {:,}", "per {:,}", "batches of {:,}", "commits of {:,}"):
+        about = about.replace(phrase.format(DEFAULT_COMMIT), phrase.format(commit))
+    return about
+
+
+def _nexmark(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from nexmark.suite import ENGINES as NEXMARK_ENGINES
+    from nexmark.suite import run_suite
+
+    engines = [e.strip() for e in args.engines.split(",") if e in NEXMARK_ENGINES]
+    pythons, _ = interpreters(engines, install=not args.no_install, log=print)
+    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    failures = run_suite(pythons, args.events, args.repeat or 1, args.timeout or 1800.0,
+                         args.commit, command.strip())
+    return 1 if failures else 0
 
 
 def _restrict(case: Case, engines: list[str]) -> Case:

@@ -49,7 +49,9 @@ COMMIT = 1_000
 OUTPUT_COLUMNS = ["order_id", "customer_id", "amount", "region"]
 
 
-def run_table_api(pw, paths: dict, n_orders: int, out: Path, wait_s: float) -> dict:
+def run_table_api(
+    pw, paths: dict, n_orders: int, out: Path, wait_s: float, commit: int = COMMIT
+) -> dict:
     """The pipeline, written once against the shared ``pw`` API (reflow or Pathway)."""
     updates = read_int_rows(paths["updates"])
     loaded = threading.Event()
@@ -72,8 +74,8 @@ def run_table_api(pw, paths: dict, n_orders: int, out: Path, wait_s: float) -> d
                 self.commit()
             clock["separated"] = loaded.is_set()
             clock["updates_start"] = time.perf_counter()
-            for start in range(0, len(updates), COMMIT):
-                for order_id, customer_id, amount in updates[start : start + COMMIT]:
+            for start in range(0, len(updates), commit):
+                for order_id, customer_id, amount in updates[start : start + commit]:
                     self.next(order_id=order_id, customer_id=customer_id, amount=amount)
                 self.commit()
 
@@ -124,6 +126,7 @@ def run_polars(paths: dict, out: Path) -> dict:
 
 def main() -> None:
     args = workload_arguments(__doc__).parse_args()
+    commit = args.commit or COMMIT
     sizes = dict(QUICK if args.quick else FULL)
     if args.size:
         sizes = {"orders": args.size, "customers": args.size // 10, "updates": args.size // 10}
@@ -143,7 +146,7 @@ def main() -> None:
 
                 pw = importlib.import_module(args.engine)
                 wait_s = 30.0 if args.quick else 300.0
-                metrics = run_table_api(pw, paths, sizes["orders"], out, wait_s)
+                metrics = run_table_api(pw, paths, sizes["orders"], out, wait_s, commit)
         except (AttributeError, ImportError, NotImplementedError) as exc:
             emit(WORKLOAD, args.engine, NOT_IMPLEMENTED, note=not_available(exc), **sizes)
             return
@@ -152,7 +155,7 @@ def main() -> None:
     if args.engine not in ("polars",) and "updates_per_s" not in metrics:
         status = ERROR
         note = "the initial join never reached the number of orders: phases not separated"
-    emit(WORKLOAD, args.engine, status, metrics, digest, note=note, commit=COMMIT, **sizes)
+    emit(WORKLOAD, args.engine, status, metrics, digest, note=note, commit=commit, **sizes)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ QUICK_SIZE = 20_000
 COMMIT = 1_000
 
 
-def run_table_api(pw, words: list[str], out: Path) -> None:
+def run_table_api(pw, words: list[str], out: Path, commit: int = COMMIT) -> None:
     """The pipeline, written once against the shared ``pw`` API (reflow or Pathway)."""
 
     class Words(pw.Schema):
@@ -45,8 +45,8 @@ def run_table_api(pw, words: list[str], out: Path) -> None:
 
     class WordSubject(pw.io.python.ConnectorSubject):
         def run(self) -> None:
-            for start in range(0, len(words), COMMIT):
-                for word in words[start : start + COMMIT]:
+            for start in range(0, len(words), commit):
+                for word in words[start : start + commit]:
                     self.next(word=word)
                 self.commit()
 
@@ -56,7 +56,7 @@ def run_table_api(pw, words: list[str], out: Path) -> None:
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
 
 
-def run_bytewax(words: list[str], out: Path) -> float:
+def run_bytewax(words: list[str], out: Path, commit: int = COMMIT) -> float:
     import bytewax.operators as op
     from bytewax.connectors.files import FileSink
     from bytewax.dataflow import Dataflow
@@ -68,7 +68,7 @@ def run_bytewax(words: list[str], out: Path) -> float:
 
     out.touch()
     flow = Dataflow("streaming_wordcount")
-    stream = op.input("read", flow, TestingSource(words, batch_size=COMMIT))
+    stream = op.input("read", flow, TestingSource(words, batch_size=commit))
     keyed = op.key_on("key", stream, lambda word: word)
     counts = op.stateful_map("count", keyed, running_count)
     rows = op.map("format", counts, lambda kv: ("out", f"{kv[0]},{kv[1]}"))
@@ -86,6 +86,7 @@ def run_bytewax(words: list[str], out: Path) -> float:
 
 def main() -> None:
     args = workload_arguments(__doc__).parse_args()
+    commit = args.commit or COMMIT
     n = args.size or (QUICK_SIZE if args.quick else FULL_SIZE)
     source = words_file(args.data_dir, n)
     if args.prepare:
@@ -98,13 +99,13 @@ def main() -> None:
         out = Path(tmp) / "counts.csv"
         try:
             if args.engine == "bytewax":
-                elapsed = run_bytewax(words, out)
+                elapsed = run_bytewax(words, out, commit)
             else:
                 import importlib
 
                 pw = importlib.import_module(args.engine)
                 start = time.perf_counter()
-                run_table_api(pw, words, out)
+                run_table_api(pw, words, out, commit)
                 elapsed = time.perf_counter() - start
         except (AttributeError, ImportError, NotImplementedError) as exc:
             emit(WORKLOAD, args.engine, NOT_IMPLEMENTED, note=not_available(exc), size=n)
@@ -117,7 +118,7 @@ def main() -> None:
         {"run_s": elapsed, "words_per_s": n / elapsed},
         digest,
         size=n,
-        commit=COMMIT,
+        commit=commit,
     )
 
 

@@ -43,7 +43,9 @@ WINDOW_S = 60
 OUTPUT_COLUMNS = ["window_start", "count", "total"]
 
 
-def run_table_api(pw, events: list[tuple[int, int, int]], out: Path) -> None:
+def run_table_api(
+    pw, events: list[tuple[int, int, int]], out: Path, commit: int = COMMIT
+) -> None:
     """The pipeline, written once against the shared ``pw`` API (reflow or Pathway)."""
 
     class Event(pw.Schema):
@@ -53,8 +55,8 @@ def run_table_api(pw, events: list[tuple[int, int, int]], out: Path) -> None:
 
     class EventSubject(pw.io.python.ConnectorSubject):
         def run(self) -> None:
-            for start in range(0, len(events), COMMIT):
-                for event_id, ts, value in events[start : start + COMMIT]:
+            for start in range(0, len(events), commit):
+                for event_id, ts, value in events[start : start + commit]:
                     self.next(event_id=event_id, ts=ts, value=value)
                 self.commit()
 
@@ -83,6 +85,7 @@ def run_polars(source: Path, out: Path) -> None:
 
 def main() -> None:
     args = workload_arguments(__doc__).parse_args()
+    commit = args.commit or COMMIT
     n = args.size or (QUICK_SIZE if args.quick else FULL_SIZE)
     source = events_file(args.data_dir, n)
     if args.prepare:
@@ -103,7 +106,7 @@ def main() -> None:
                 pw = importlib.import_module(args.engine)
                 pw.temporal  # noqa: B018 -- fails here while windows are not implemented
                 start = time.perf_counter()
-                run_table_api(pw, events, out)
+                run_table_api(pw, events, out, commit)
         except (AttributeError, ImportError, NotImplementedError) as exc:
             note = f"windows are not implemented yet ({not_available(exc)})"
             emit(WORKLOAD, args.engine, NOT_IMPLEMENTED, note=note, size=n)
@@ -117,7 +120,7 @@ def main() -> None:
         {"run_s": elapsed, "events_per_s": n / elapsed},
         digest,
         size=n,
-        commit=COMMIT,
+        commit=commit,
     )
 
 
