@@ -120,6 +120,22 @@ def run_outputs(
     with_http_server: bool = False,
 ) -> None:
     """Build and run a dataflow for ``outputs``."""
+    from reflow.runtime.workers import WorkerConfig, run_static_sharded
+
+    config = WorkerConfig.from_env()
+    live = any(_live_sources(spec.node) for spec in outputs)
+    if config.workers > 1 and not live and not with_http_server:
+        run_static_sharded(
+            lambda: build(outputs, RunContext(terminate_on_error=terminate_on_error)), config
+        )
+        return
+    if config.workers > 1:
+        # Live sources are read by one worker: the others have nothing to do.
+        if config.process_id != 0:
+            logger.info("process %d: live sources run in process 0 only", config.process_id)
+            return
+        logger.warning("live sources run on one worker; PATHWAY_THREADS/PROCESSES apply to "
+                       "static inputs only")
     ctx = RunContext(terminate_on_error=terminate_on_error)
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
