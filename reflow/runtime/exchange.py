@@ -37,9 +37,13 @@ def encode_batch(frame: pl.DataFrame | None) -> bytes:
     """A batch as bytes: Arrow IPC, or pickle for columns of Python objects."""
     if frame is None:
         return bytes([0])
-    if any(dtype == pl.Object for dtype in frame.dtypes):
+    objects = [name for name, dtype in frame.schema.items() if dtype == pl.Object]
+    if objects:
+        # Arrow cannot carry Python objects: those columns are pickled, the rest stays Arrow.
         return bytes([_PICKLE]) + pickle.dumps(
-            (frame.schema, frame.rows()), protocol=pickle.HIGHEST_PROTOCOL
+            (frame.columns, {name: frame[name].to_list() for name in objects},
+             encode_batch(frame.drop(objects))),
+            protocol=pickle.HIGHEST_PROTOCOL,
         )
     buffer = io.BytesIO()
     frame.write_ipc(buffer, compression="uncompressed")
@@ -52,8 +56,13 @@ def decode_batch(data: bytes) -> pl.DataFrame | None:
     if kind == _IPC:
         return pl.read_ipc(io.BytesIO(body))
     if kind == _PICKLE:
-        schema, rows = pickle.loads(body)
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        order, objects, rest = pickle.loads(body)
+        plain = decode_batch(rest)
+        columns = {name: pl.Series(name, values, dtype=pl.Object)
+                   for name, values in objects.items()}
+        if plain is not None:
+            columns.update({name: plain[name] for name in plain.columns})
+        return pl.DataFrame([columns[name] for name in order])
     return None
 
 
