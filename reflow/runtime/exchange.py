@@ -167,7 +167,9 @@ def _connect(port: int, deadline: float) -> socket.socket:
             return conn
         except OSError as error:
             if time.monotonic() > deadline:
-                raise ExchangeError(f"could not reach the worker on port {port}: {error}") from error
+                raise ExchangeError(
+                    f"could not reach the worker on port {port}: {error}"
+                ) from error
             time.sleep(0.05)
 
 

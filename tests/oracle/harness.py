@@ -391,7 +391,7 @@ def check_sharding(case: m.Case, shards: int) -> None:
 def check_workers(case: m.Case, workers: int) -> None:
     """The whole pipeline run by ``workers`` worker threads exchanging rows by key must emit,
     through its one writer, the single-worker update stream at every time."""
-    from tests.engine.replay import by_time, lower, uninterrupted, run_on_workers
+    from tests.engine.replay import by_time, lower, run_on_workers, uninterrupted
 
     def build() -> pw.Table:
         return case.pipeline.build(incremental_inputs(case))

@@ -21,8 +21,8 @@ from .harness import (
     canon,
     check_case,
     check_sharding,
-    check_workers,
     check_snapshot_restore,
+    check_workers,
     states_by_time,
 )
 from .profiles import oracle_settings
