@@ -44,6 +44,7 @@ from reflow.plan.errors import BuildError
 from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
+from reflow.stdlib import statistical
 
 dt = _dtypes
 
@@ -64,10 +65,26 @@ _LAZY = {
     "apply_async": ("reflow.udfs", "apply_async"),
     "AsyncTransformer": ("reflow.udfs", "AsyncTransformer"),
     "MonitoringLevel": ("reflow.runtime.monitoring", "MonitoringLevel"),
+    "set_license_key": ("reflow.runtime.config", "set_license_key"),
+    "set_monitoring_config": ("reflow.runtime.config", "set_monitoring_config"),
+    "schema_from_dict": ("reflow.api.schema_helpers", "schema_from_dict"),
+    "schema_from_csv": ("reflow.api.schema_helpers", "schema_from_csv"),
+    "assert_table_has_schema": ("reflow.api.schema_helpers", "assert_table_has_schema"),
+    "load_yaml": ("reflow.yaml_loader", "load_yaml"),
+    "demo": ("reflow.demo", None),
+    "stateful": ("reflow.stateful", None),
+    "utils": ("reflow.stdlib.utils", None),
+    "universes": ("reflow.universes", None),
+    "sql": ("reflow.api.sql", "sql"),
+    "table_transformer": ("reflow.api.transformers", "table_transformer"),
+    "SchemaProperties": ("reflow.api.schema", "SchemaProperties"),
+    "TableSlice": ("reflow.api.table_slice", "TableSlice"),
     "iterate": ("reflow.api.iterate", "iterate"),
     "stdlib": ("reflow.stdlib", None),
     "graphs": ("reflow.stdlib.graphs", None),
     "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
+    "indexing": ("reflow.indexing", None),
+    "ml": ("reflow.stdlib.ml", None),
 }
 
 
@@ -85,7 +102,8 @@ def __getattr__(name: str) -> object:
 
 
 def global_error_log() -> Table:
-    """Every per-row error raised while running the pipeline, one row per error.
+    """Every per-row error raised while running the pipeline, one row per error (a run started
+    with ``terminate_on_error=False``; by default the first error stops the run).
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -94,7 +112,7 @@ def global_error_log() -> Table:
     ... ''')
     >>> q = t.select(q=pw.this.a // pw.this.b)
     >>> log = pw.global_error_log().select(pw.this.message)
-    >>> rows = pw.debug.table_to_dicts(log)[1]["message"].values()
+    >>> rows = pw.debug.table_to_dicts(log, terminate_on_error=False)[1]["message"].values()
     >>> any("division by zero" in m for m in rows)
     True
     """
@@ -149,6 +167,7 @@ __all__ = [
     "schema_builder",
     "schema_from_pandas",
     "schema_from_types",
+    "statistical",
     "temporal",
     "this",
     "unwrap",

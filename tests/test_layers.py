@@ -38,7 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     "debug": {"debug", "api", "runtime", "plan", "engine"},
     "temporal": {"temporal", "io", "api", "runtime", "plan", "engine"},
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
-    "stdlib": {"stdlib", "api", "plan", "engine"},
+    "indexing": {"indexing", "api", "plan", "engine"},
+    "stdlib": {"stdlib", "indexing", "api", "plan", "engine"},
 }
 
 # Libraries built on all of the above (some not written yet): they use the public layers and

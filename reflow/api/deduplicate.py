@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api.resolve import Scope, resolve
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildValueError, user_frame
 from reflow.plan.ordered_nodes import DeduplicateNode
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def deduplicate(
     """
     where = user_frame()
     if not callable(acceptor):
-        raise BuildError(f"deduplicate() needs a callable acceptor, got {acceptor!r}", where)
+        raise BuildValueError(f"deduplicate() needs a callable acceptor, got {acceptor!r}", where)
     scope = Scope.single(table)
     resolved_value = resolve(ex.wrap_arg(value), scope)
     resolved_instance = None if instance is None else resolve(ex.wrap_arg(instance), scope)

@@ -10,7 +10,7 @@ from reflow.api.resolve import Scope, resolve
 from reflow.engine.values import Json
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError
+from reflow.plan.errors import BuildTypeError
 from reflow.plan.nodes import ColumnInfo, FlattenNode
 
 if TYPE_CHECKING:
@@ -47,11 +47,11 @@ def flatten(table: Table, to_flatten: Any, *, origin_id: str | None, where: str)
 
     column = resolve(ex.wrap_arg(to_flatten), Scope.single(table))
     if not isinstance(column, ex.InputColumn) or column.name == "id":
-        raise BuildError("flatten needs a column of the table", where)
+        raise BuildTypeError("flatten needs a column of the table", where)
     try:
         element = _element_type(column.dtype)
     except TypeError as exc:
-        raise BuildError(f"column {column.name!r}: {exc}", where) from None
+        raise BuildTypeError(f"column {column.name!r}: {exc}", where) from None
     columns = dict(table._node.columns)
     columns[column.name] = ColumnInfo(element, columns[column.name].fallible)
     if origin_id is not None:
@@ -82,4 +82,10 @@ def flatten(table: Table, to_flatten: Any, *, origin_id: str | None, where: str)
             else pl.Series(values, dtype=pl.Object),
         )
 
-    return Table(FlattenNode(table._node, column.name, columns, explode, origin_id, where))
+    flat = Table(FlattenNode(table._node, column.name, columns, explode, origin_id, where))
+    names = list(columns)
+    if names[0] == column.name:
+        return flat
+    # The flattened column comes first, as in Pathway.
+    order = [column.name, *(n for n in names if n != column.name)]
+    return flat.select(*(ex.ThisReference("this", n) for n in order))

@@ -83,7 +83,7 @@ def fill_error(expr: Any, replacement: Any) -> ex.ColumnExpression:
     ... 1 | 0
     ... ''')
     >>> r = t.select(q=pw.fill_error(pw.this.a // pw.this.b, -1))
-    >>> pw.debug.compute_and_print(r, include_id=False)
+    >>> pw.debug.compute_and_print(r, include_id=False, terminate_on_error=False)
     q
     -1
     """

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from reflow.api.resolve import Scope, resolve
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import SelectNode
 from reflow.plan.reduce_node import ReduceNode, ReducerCall
 
@@ -53,7 +53,7 @@ def groupby(
     where = user_frame()
     unknown = [name for name in kwargs if not name.startswith("_")]
     if unknown:
-        raise BuildError(f"groupby() got unexpected keyword arguments: {', '.join(unknown)}",
+        raise BuildValueError(f"groupby() got unexpected keyword arguments: {', '.join(unknown)}",
                          where)
     scope = Scope.single(table)
     keys: list[tuple[str, ex.ColumnExpression]] = []
@@ -62,7 +62,7 @@ def groupby(
         if isinstance(arg, str):
             arg = table[arg]
         if not isinstance(arg, (ex.ColumnReference, ex.ThisReference)):
-            raise BuildError(
+            raise BuildTypeError(
                 f"groupby() takes column references such as pw.this.name, got {arg!r}", where
             )
         resolved = resolve(arg, scope)
@@ -75,11 +75,11 @@ def groupby(
     if id is not None:
         id_expr = resolve(ex.wrap_arg(id), scope)
         if id_expr.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(f"groupby(id=...) needs a Pointer column, got {id_expr.dtype!r}",
+            raise BuildTypeError(f"groupby(id=...) needs a Pointer column, got {id_expr.dtype!r}",
                              where)
         for name, key in keys:
             if not _same_column(key, id_expr):
-                raise BuildError(
+                raise BuildValueError(
                     f"groupby(id=...) can only be combined with the id column itself; "
                     f"{name!r} is another column",
                     where,
@@ -133,6 +133,10 @@ class GroupedTable:
 
         where = user_frame()
         outputs = _named_outputs(args, kwargs, where)
+        from reflow.api.ix import contains_ix
+
+        if contains_ix(outputs.values()):
+            return self._reduce_with_lookups(outputs, where)
         lifter = _Lifter(self._table, self._keys, where)
         lifted = {name: lifter.lift(expr) for name, expr in outputs.items()}
         reduce_names = [n for n, _ in self._keys]
@@ -167,12 +171,42 @@ class GroupedTable:
         return Table(SelectNode(node, lifted, where))
 
 
+    def _reduce_with_lookups(self, outputs: dict[str, ex.ColumnExpression], where: str) -> Table:
+        """``reduce`` whose reducers read ``t.ix(...)`` columns: the looked-up values are
+        first added as columns of the grouped table (same ids), then reduced."""
+        from reflow.api.ix import rebind_to, select_with_ix
+
+        table = self._table
+        extra: dict[str, ex.ColumnExpression] = {}
+
+        def replace(expr: ex.ColumnExpression) -> ex.ColumnExpression:
+            if isinstance(expr, ex.ReducerExpression):
+                args = []
+                for arg in expr.args:
+                    name = f"_pw_reduced_arg{len(extra)}"
+                    extra[name] = arg
+                    args.append(ex.ThisReference("this", name))
+                rebuilt = ex.ReducerExpression(expr.reducer, *args, **expr.kwargs)
+                rebuilt._where = expr._where
+                return rebuilt
+            children = expr._children()
+            if not children:
+                return rebind_to(expr, table)
+            return expr._rebuild([replace(child) for child in children])
+
+        replaced = {name: replace(expr) for name, expr in outputs.items()}
+        columns = {n: ex.ThisReference("this", n) for n in table._node.columns}
+        extended = select_with_ix(table, {**columns, **extra}, where)
+        grouped = GroupedTable(extended, self._keys, self._id_expr, self._sort_by, where)
+        return grouped.reduce(**replaced)
+
+
 def _named_outputs(args: tuple, kwargs: dict, where: str) -> dict[str, ex.ColumnExpression]:
     outputs: dict[str, ex.ColumnExpression] = {}
     for arg in args:
         name = arg._name() if isinstance(arg, ex.ColumnExpression) else None
         if name is None or isinstance(arg, ex.ReducerExpression):
-            raise BuildError(
+            raise BuildValueError(
                 f"reduce() positional arguments must be grouping columns, got {arg!r}; "
                 "name computed columns with keyword arguments",
                 where,
@@ -211,7 +245,7 @@ class _Lifter:
                 if _same_column(key, column):
                     return ex.InputColumn(0, name, key.dtype, False)
             shown = getattr(expr, "name", repr(expr))
-            raise BuildError(
+            raise BuildValueError(
                 f"column {shown!r} is used in reduce() but it is neither a grouping column "
                 "nor inside a reducer; group by it or wrap it in a reducer such as "
                 f"pw.reducers.any(pw.this.{shown})",
@@ -225,7 +259,7 @@ class _Lifter:
 
 def _check_no_reducer(expr: ex.ColumnExpression, where: str) -> None:
     if isinstance(expr, ex.ReducerExpression):
-        raise BuildError(
+        raise BuildValueError(
             f"reducer {expr.reducer.name} cannot be nested inside another reducer", where
         )
     for child in expr._children():

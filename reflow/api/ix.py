@@ -13,7 +13,12 @@ from typing import Any
 from reflow.api.table import Table
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import (
+    BuildKeyError,
+    BuildTypeError,
+    BuildValueError,
+    user_frame,
+)
 
 
 class IxColumn(ex.ColumnExpression):
@@ -67,7 +72,7 @@ class Lookup:
             info = self.indexed._node.columns.get(name)
             if info is None:
                 known = ", ".join(repr(c) for c in self.indexed._node.columns) or "none"
-                raise BuildError(
+                raise BuildKeyError(
                     f"no column {name!r} in the table indexed with ix (its columns are: {known})",
                     self.where,
                 )
@@ -215,15 +220,17 @@ def having(table: Table, *indexers: Any) -> Table:
     """
     where = user_frame()
     if not indexers:
-        raise BuildError("having() needs at least one pointer column", where)
+        raise BuildValueError("having() needs at least one pointer column", where)
     context = None
     for indexer in indexers:
         if not isinstance(indexer, ex.ColumnReference):
-            raise BuildError(
+            raise BuildTypeError(
                 f"having() takes pointer columns such as other.ptr, got {indexer!r}", where
             )
         if context is not None and indexer.table._node is not context._node:
-            raise BuildError("all pointer columns given to having() must be of one table", where)
+            raise BuildTypeError(
+                "all pointer columns given to having() must be of one table", where
+            )
         context = indexer.table
     assert context is not None
     result = context
@@ -238,6 +245,33 @@ def having(table: Table, *indexers: Any) -> Table:
 
 
 # --- select with lookups ---------------------------------------------------------------------
+def bind_this_ix(expr: Any, table: Table) -> Any:
+    """``expr`` with the columns of ``pw.this.ix(...)`` bound to ``table.ix(...)``."""
+    from reflow.api.this import ThisIxColumn
+
+    if isinstance(expr, ThisIxColumn):
+        return expr.bind(table)
+    if not isinstance(expr, ex.ColumnExpression):
+        return expr
+    children = expr._children()
+    if not children or not _has_this_ix(expr):
+        return expr
+    return expr._rebuild([bind_this_ix(child, table) for child in children])
+
+
+def _has_this_ix(expr: Any) -> bool:
+    from reflow.api.this import ThisIxColumn
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ThisIxColumn):
+            return True
+        if isinstance(node, ex.ColumnExpression):
+            stack.extend(node._children())
+    return False
+
+
 def contains_ix(expressions: Any) -> bool:
     """Whether any of ``expressions`` uses a column of ``t.ix(...)``."""
     stack = list(expressions)
@@ -261,16 +295,16 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         pointer_name = f"\x00ix{position}"
         keyed = current.select(
             **{name: ex.ThisReference("this", name) for name in names},
-            **{pointer_name: _rebind_to(lookup.pointer, table)},
+            **{pointer_name: rebind_to(lookup.pointer, table)},
         )
         if keyed._node.columns[pointer_name].dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(
+            raise BuildTypeError(
                 f"ix() needs a Pointer, got {keyed._node.columns[pointer_name].dtype!r}",
                 lookup.where,
             )
         indexed = lookup.indexed
         if lookup.optional is False and keyed._node.columns[pointer_name].dtype.is_optional:
-            raise BuildError(
+            raise BuildTypeError(
                 "ix() got an Optional pointer; pass optional=True to get None for None pointers",
                 lookup.where,
             )
@@ -303,7 +337,7 @@ def _collect(expr: Any, lookups: dict) -> None:
                 _collect(child, lookups)
 
 
-def _rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
+def rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
     """``expr`` with references to ``old`` turned into ``pw.this`` references.
 
     The tables the lookups build keep ``old``'s ids and column names, so ``pw.this`` means
@@ -316,15 +350,15 @@ def _rebind_to(expr: ex.ColumnExpression, old: Table) -> ex.ColumnExpression:
     children = expr._children()
     if not children:
         return expr
-    return expr._rebuild([_rebind_to(c, old) for c in children])
+    return expr._rebuild([rebind_to(c, old) for c in children])
 
 
 def _rewrite(expr: ex.ColumnExpression, old: Table, index: dict) -> Any:
-    """``_rebind_to`` that also replaces lookups by the columns the joins added."""
+    """``rebind_to`` that also replaces lookups by the columns the joins added."""
     if isinstance(expr, IxColumn):
         return ex.ThisReference("this", _ix_name(index[id(expr.lookup)], expr.name))
     if isinstance(expr, ex.ColumnReference):
-        return _rebind_to(expr, old)
+        return rebind_to(expr, old)
     children = expr._children()
     if not children:
         return expr

@@ -15,7 +15,13 @@ from reflow.api.resolve import Scope, Side, named_expressions, resolve
 from reflow.api.table import Table
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import (
+    BuildError,
+    BuildKeyError,
+    BuildTypeError,
+    BuildValueError,
+    user_frame,
+)
 from reflow.plan.join_node import JoinNode, wide_name
 
 
@@ -35,10 +41,10 @@ class JoinMode(Enum):
     ... ''')
     >>> r = a.join(b, a.k == b.k, how=pw.JoinMode.OUTER).select(l=pw.left.k, r=pw.right.k)
     >>> pw.debug.compute_and_print(r, include_id=False)
-    l    | r
-    1    | None
-    2    | 2
-    None | 3
+    l | r
+    1 |
+    2 | 2
+      | 3
     """
 
     INNER = "inner"
@@ -79,21 +85,22 @@ def join(
     >>> pw.debug.compute_and_print(result, include_id=False)
     name  | city_name
     Alice | Paris
-    Bob   | None
+    Bob   |
     """
     where = user_frame()
     unknown = set(kwargs) - {"behavior", "exactly_once", "left_exactly_once", "right_exactly_once"}
     if unknown:
-        raise BuildError(f"join() got unexpected arguments: {', '.join(sorted(unknown))}", where)
+        unexpected = ", ".join(sorted(unknown))
+        raise BuildTypeError(f"join() got unexpected arguments: {unexpected}", where)
     mode = join_mode(how, where)
     if left._node is right._node:
-        raise BuildError(
+        raise BuildValueError(
             "a table cannot be joined with itself directly; join it with a copy (t.copy())",
             where,
         )
     conditions = list(on)
     if (left_instance is None) != (right_instance is None):
-        raise BuildError("left_instance and right_instance must be given together", where)
+        raise BuildTypeError("left_instance and right_instance must be given together", where)
     if left_instance is not None:
         conditions.append(ex.BinaryOp("==", left_instance, right_instance))
     left_keys: list[ex.ColumnExpression] = []
@@ -123,7 +130,9 @@ def join_mode(how: Any, where: str) -> JoinMode:
         for mode in JoinMode:
             if mode.value == how.lower() or mode.name == how.upper():
                 return mode
-    raise BuildError(f"unknown join mode {how!r}; use pw.JoinMode.INNER/LEFT/RIGHT/OUTER", where)
+    raise BuildValueError(
+        f"unknown join mode {how!r}; use pw.JoinMode.INNER/LEFT/RIGHT/OUTER", where
+    )
 
 
 def side_name(ref: Any, left: Table, right: Table) -> str | None:
@@ -149,17 +158,17 @@ def join_condition(
         "(or pw.left.column == pw.right.column)"
     )
     if not (isinstance(condition, ex.BinaryOp) and condition.op == "=="):
-        raise BuildError(f"{shape}; got {condition!r}", where)
+        raise BuildTypeError(f"{shape}; got {condition!r}", where)
     a, b = condition.left, condition.right
     side_a, side_b = side_name(a, left, right), side_name(b, left, right)
     if side_a is None or side_b is None:
-        raise BuildError(f"{shape}; both sides must be columns of the joined tables", where)
+        raise BuildTypeError(f"{shape}; both sides must be columns of the joined tables", where)
     if side_a == "right" and side_b == "left":
-        raise BuildError(
+        raise BuildValueError(
             f"{shape}; the left-hand side refers to the right table, swap the two sides", where
         )
     if side_a == side_b:
-        raise BuildError(f"{shape}; both sides refer to the {side_a} table", where)
+        raise BuildValueError(f"{shape}; both sides refer to the {side_a} table", where)
     lkey = resolve(a, _single_scope(left, "left"))
     rkey = resolve(b, _single_scope(right, "right"))
     ltype, rtype = lkey.dtype.strip_optional(), rkey.dtype.strip_optional()
@@ -168,7 +177,7 @@ def join_condition(
         if {ltype, rtype} <= numeric:
             lkey, rkey = _as_float(lkey), _as_float(rkey)
         else:
-            raise BuildError(
+            raise BuildTypeError(
                 f"incompatible types in a join condition: {lkey._name()!r} is {lkey.dtype!r} "
                 f"and {rkey._name()!r} is {rkey.dtype!r}",
                 where,
@@ -193,10 +202,10 @@ def _id_side(id: Any, left: Table, right: Table, mode: JoinMode, where: str) -> 
         return None
     side = side_name(id, left, right)
     if side is None or getattr(id, "name", None) != "id":
-        raise BuildError("id= must be the id column of one side (left.id or right.id)", where)
+        raise BuildTypeError("id= must be the id column of one side (left.id or right.id)", where)
     allowed = {"left": (JoinMode.INNER, JoinMode.LEFT), "right": (JoinMode.INNER, JoinMode.RIGHT)}
     if mode not in allowed[side]:
-        raise BuildError(
+        raise BuildValueError(
             f"id={side}.id cannot be used in a {mode.value} join: rows without a {side} "
             "partner would have no id",
             where,
@@ -336,6 +345,25 @@ class JoinResult:
         """
         return self.groupby().reduce(*args, **kwargs)
 
+    # --- chained joins ---------------------------------------------------------------------------
+    def join(self, other: Table, *on: Any, how: Any = None, **kwargs: Any) -> Any:
+        """Join this join's pairs with ``other`` (see ``reflow.api.join_chain``)."""
+        from reflow.api.join_chain import join_result_join
+
+        return join_result_join(self, other, *on, how=how, **kwargs)
+
+    def join_inner(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.INNER, **kwargs)
+
+    def join_left(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.LEFT, **kwargs)
+
+    def join_right(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.RIGHT, **kwargs)
+
+    def join_outer(self, other: Table, *on: Any, **kwargs: Any) -> Any:
+        return self.join(other, *on, how=JoinMode.OUTER, **kwargs)
+
     # --- reference rewriting --------------------------------------------------------------------
     def _named(self, args: tuple, kwargs: dict, where: str) -> dict[str, ex.ColumnExpression]:
         return named_expressions(
@@ -359,7 +387,7 @@ class JoinResult:
                 return ex.ThisReference("this", expr.name)
             side = side_name(expr, self._left, self._right)
             if side is None:
-                raise BuildError(
+                raise BuildValueError(
                     f"column {expr.name!r} belongs to a table that is not an input of this join",
                     expr._where or where,
                 )
@@ -374,21 +402,21 @@ class JoinResult:
             table = self._left if side == "left" else self._right
             if name != "id" and name not in table._node.columns:
                 known = ", ".join(repr(c) for c in table._node.columns) or "none"
-                raise BuildError(
+                raise BuildKeyError(
                     f"no column {name!r} in the {side} table of the join (its columns are: "
                     f"{known})",
                     where,
                 )
             return ex.ThisReference("this", wide_name(side, name))
         if side != "this":
-            raise BuildError(f"pw.{side} cannot be used in a join", where)
+            raise BuildValueError(f"pw.{side} cannot be used in a join", where)
         if name == "id":
             return ex.ThisReference("this", "id")
         in_left = name in self._left._node.columns
         in_right = name in self._right._node.columns
         if in_left and in_right:
             if name not in self._same_name:
-                raise BuildError(
+                raise BuildValueError(
                     f"column {name!r} appears in both the left and the right table of the "
                     f"join; use pw.left.{name} or pw.right.{name}",
                     where,
@@ -405,7 +433,7 @@ class JoinResult:
         if in_right:
             return ex.ThisReference("this", wide_name("right", name))
         known = ", ".join(repr(c) for c in self._side_columns("this", where)) or "none"
-        raise BuildError(
+        raise BuildKeyError(
             f"no column {name!r} in either table of the join (columns: {known})", where
         )
 

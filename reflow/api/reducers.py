@@ -54,8 +54,12 @@ def count(*args: Any) -> ex.ColumnExpression:
     return ex.ReducerExpression(kinds.COUNT)
 
 
-def sum(expression: Any) -> ex.ColumnExpression:
+def sum(expression: Any, *, strict: bool = False) -> ex.ColumnExpression:
     """The sum of the values (ints, floats, durations or numpy arrays).
+
+    ``strict=True`` is accepted for float columns (reflow's float sums are already computed
+    from the multiset of values, so no rounding accumulates over updates); for any other type
+    it is a ``ValueError``, as in Pathway.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -67,6 +71,8 @@ def sum(expression: Any) -> ex.ColumnExpression:
     s
     7
     """
+    if strict:
+        return ex.ReducerExpression(kinds.SUM, expression, strict=True)
     return ex.ReducerExpression(kinds.SUM, expression)
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from reflow.api.this import ThisWithout
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError
+from reflow.plan.errors import BuildKeyError, BuildTypeError, BuildValueError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -42,7 +42,9 @@ class Scope:
         info = columns.get(name)
         if info is None:
             known = ", ".join(repr(c) for c in columns) or "none"
-            raise BuildError(f"no column {name!r} in the table (its columns are: {known})", where)
+            raise BuildKeyError(
+                f"no column {name!r} in the table (its columns are: {known})", where
+            )
         return ex.InputColumn(side.source, name, info.dtype, info.fallible)
 
     def reference(self, table: Table, name: str, where: str) -> ex.InputColumn:
@@ -63,7 +65,7 @@ class Scope:
                 return side
             if here.is_equal_to(there) and _passes_through(table, side.table, name):
                 return side
-        raise BuildError(
+        raise BuildValueError(
             f"column {name!r} belongs to a table that is not an input of this operation; "
             "use a join, or with_universe_of() if both tables have the same ids",
             where,
@@ -95,7 +97,7 @@ def resolve(expr: ex.ColumnExpression, scope: Scope) -> ex.ColumnExpression:
     if isinstance(expr, ex.ThisReference):
         side = scope.sides.get(expr.side)
         if side is None:
-            raise BuildError(f"pw.{expr.side} cannot be used here", expr._where)
+            raise BuildValueError(f"pw.{expr.side} cannot be used here", expr._where)
         return scope.column(side, expr.name, expr._where)
     if isinstance(expr, ex.ColumnReference):
         return scope.reference(expr.table, expr.name, expr._where)
@@ -119,12 +121,14 @@ def named_expressions(
         name: str | None
         if isinstance(arg, ThisWithout):
             for name in columns_of(arg.side):
-                if name not in arg.names:
+                # As in Pathway, a prefix or suffix names the columns for ``without`` only:
+                # unpacked into a select, the columns keep their own names.
+                if name not in arg.names and arg.prefix + name + arg.suffix not in arg.names:
                     outputs[name] = ex.ThisReference(arg.side, name)
         elif isinstance(arg, ex.ColumnExpression) and (name := arg._name()):
             outputs[name] = arg
         else:
-            raise BuildError(
+            raise BuildTypeError(
                 f"positional arguments must be column references, got {arg!r}; "
                 "name computed columns with keyword arguments",
                 where,

@@ -38,8 +38,13 @@ def column_definition(
     default_value: Any = _NO_DEFAULT,
     dtype: Any = None,
     name: str | None = None,
+    append_only: bool | None = None,
+    description: str | None = None,
+    example: Any = None,
+    source_component: str = "payload",
 ) -> Any:
-    """Declare a schema column with extra properties.
+    """Declare a schema column with extra properties (``append_only``, ``description``,
+    ``example`` and ``source_component`` are accepted as documentation only).
 
     >>> import reflow as pw
     >>> class Prices(pw.Schema):
@@ -49,6 +54,13 @@ def column_definition(
     ['sku']
     """
     return ColumnDefinition(primary_key, default_value, dtype, name)
+
+
+@dataclass(frozen=True)
+class SchemaProperties:
+    """Properties of a whole schema; ``append_only`` is accepted as documentation only."""
+
+    append_only: bool | None = None
 
 
 @dataclass(frozen=True)

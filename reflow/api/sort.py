@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api.resolve import Scope, resolve
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.ordered_nodes import DiffNode, SortNode
 
 if TYPE_CHECKING:
@@ -35,11 +35,11 @@ def diff(table: Table, timestamp: Any, *values: Any, instance: Any = None) -> Ta
     """
     where = user_frame()
     if not values:
-        raise BuildError("diff() needs at least one value column", where)
+        raise BuildValueError("diff() needs at least one value column", where)
     resolved: dict[str, ex.ColumnExpression] = {}
     for value in values:
         if not isinstance(value, (ex.ColumnReference, ex.ThisReference)):
-            raise BuildError(f"diff() values must be column references, got {value!r}", where)
+            raise BuildTypeError(f"diff() values must be column references, got {value!r}", where)
         resolved[value.name] = _resolve(table, value)
     resolved_timestamp = _resolve(table, timestamp)
     resolved_instance = None if instance is None else _resolve(table, instance)

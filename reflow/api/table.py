@@ -15,7 +15,12 @@ from reflow.api.this import this
 from reflow.api.zip_columns import tables_to_zip, zip_with
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import (
+    BuildKeyError,
+    BuildTypeError,
+    BuildValueError,
+    user_frame,
+)
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
 
 if TYPE_CHECKING:
@@ -41,6 +46,56 @@ class Table:
     def __init__(self, node: PlanNode) -> None:
         object.__setattr__(self, "_node", node)
 
+    def __class_getitem__(cls, schema: Any) -> type[Table]:
+        """``pw.Table[Schema]`` as a type annotation: the class itself."""
+        return cls
+
+    def __add__(self, other: Table) -> Table:
+        """The columns of both tables, which must have the same ids (``t += t.select(...)``
+        adds columns).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 2
+        ... ''')
+        >>> t += t.select(b=pw.this.a * 10)
+        >>> pw.debug.compute_and_print(t, include_id=False)
+        a | b
+        2 | 20
+        """
+        if not isinstance(other, Table):
+            return NotImplemented
+        return self.with_columns(*other)
+
+    def update_id_type(self, id_type: Any, *, id_append_only: bool | None = None) -> Table:
+        """The same table: reflow's ids carry no type (``pw.Pointer[Schema]`` is ``Pointer``)."""
+        return self
+
+    @property
+    def slice(self) -> Any:
+        """All columns as a ``TableSlice``, to select, drop and rename them together."""
+        from reflow.api.table_slice import TableSlice
+
+        return TableSlice({n: ex.ColumnReference(self, n) for n in self._node.columns}, self)
+
+    @staticmethod
+    def from_columns(*args: Any, **kwargs: Any) -> Table:
+        """A table of the given columns, all of tables with the same ids.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 2
+        ... ''')
+        >>> pw.Table.from_columns(t.b, c=t.a).column_names()
+        ['b', 'c']
+        """
+        columns = [*args, *kwargs.values()]
+        if not columns or not all(isinstance(c, ex.ColumnReference) for c in columns):
+            raise BuildValueError("from_columns() needs column references such as t.a")
+        return columns[0].table.select(*args, **kwargs)
+
     # --- columns -----------------------------------------------------------------------------
     def __getattr__(self, name: str) -> ex.ColumnReference:
         if name.startswith("_"):
@@ -49,7 +104,7 @@ class Table:
             return ex.ColumnReference(self, name)
         raise AttributeError(
             f"table has no column {name!r} (its columns are: "
-            f"{', '.join(map(repr, self._node.columns)) or 'none'})"
+            f"{', '.join(map(repr, self._node.columns)) or 'none'}) (at {user_frame()})"
         )
 
     def __getitem__(self, name: str | list[str] | ex.ColumnReference) -> Any:
@@ -58,7 +113,7 @@ class Table:
         if isinstance(name, (ex.ColumnReference, ex.ThisReference)):
             name = name.name
         if name != "id" and name not in self._node.columns:
-            raise BuildError(
+            raise BuildKeyError(
                 f"table has no column {name!r} (its columns are: "
                 f"{', '.join(map(repr, self._node.columns)) or 'none'})"
             )
@@ -162,8 +217,9 @@ class Table:
         """
         where = user_frame()
         outputs = self._named_expressions(args, kwargs, where)
-        from reflow.api.ix import contains_ix, select_with_ix
+        from reflow.api.ix import bind_this_ix, contains_ix, select_with_ix
 
+        outputs = {name: bind_this_ix(expr, self) for name, expr in outputs.items()}
         if contains_ix(outputs.values()):
             # Columns of t.ix(...) are lookups: the select becomes a join (see api/ix.py).
             return select_with_ix(self, outputs, where)
@@ -209,7 +265,10 @@ class Table:
     def _checked_condition(self, condition: ex.ColumnExpression, scope: Scope):
         resolved = resolve(condition, scope)
         if resolved.dtype.strip_optional() not in (dt.BOOL, dt.ANY):
-            raise BuildError(f"filter condition must be bool, got {resolved.dtype!r}")
+            raise BuildTypeError(
+                f"filter condition ({ex.describe(condition)}) must be bool, "
+                f"got {resolved.dtype!r}"
+            )
         return resolved
 
     def split(self, condition: Any) -> tuple[Table, Table]:
@@ -268,7 +327,7 @@ class Table:
     def _column_name(self, column: Any) -> str:
         name = column if isinstance(column, str) else getattr(column, "name", None)
         if name is None or (name not in self._node.columns):
-            raise BuildError(f"no column {name or column!r} in the table")
+            raise BuildKeyError(f"no column {name or column!r} in the table")
         return name
 
     def rename_columns(self, **kwargs: Any) -> Table:
@@ -435,7 +494,7 @@ class Table:
         where = user_frame()
         resolved = resolve(ex.wrap_arg(new_id), Scope.single(self))
         if resolved.dtype.strip_optional() not in (dt.POINTER, dt.ANY):
-            raise BuildError(f"with_id needs a Pointer, got {resolved.dtype!r}", where)
+            raise BuildTypeError(f"with_id needs a Pointer, got {resolved.dtype!r}", where)
         return Table(ReindexNode(self._node, resolved, where))
 
     def with_id_from(self, *args: Any, instance: Any = None) -> Table:
@@ -904,7 +963,7 @@ class Table:
         >>> pw.debug.compute_and_print(r, include_id=False)
         name  | city_name
         Alice | Paris
-        Bob   | None
+        Bob   |
         """
         from reflow.api.join import JoinMode, join
 
@@ -929,8 +988,8 @@ class Table:
         ... )
         >>> pw.debug.compute_and_print(r, include_id=False)
         name  | city_name
+              | Rome
         Alice | Paris
-        None  | Rome
         """
         from reflow.api.join import JoinMode, join
 
@@ -955,9 +1014,9 @@ class Table:
         ... )
         >>> pw.debug.compute_and_print(r, include_id=False)
         name  | city_name
+              | Rome
         Alice | Paris
-        Bob   | None
-        None  | Rome
+        Bob   |
         """
         from reflow.api.join import JoinMode, join
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from reflow.engine.values import Pointer
 from reflow.plan import dtypes as dt
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import ColumnInfo, ConcatNode, Universe
 from reflow.plan.universe_nodes import (
     ConcatReindexNode,
@@ -65,7 +65,7 @@ def _check_tables(operation: str, tables: tuple) -> str:
     where = user_frame()
     for other in tables:
         if not isinstance(other, Table):
-            raise BuildError(f"{operation}() expects tables, got {other!r}", where)
+            raise BuildTypeError(f"{operation}() expects tables, got {other!r}", where)
     return where
 
 
@@ -75,7 +75,7 @@ def _same_columns(operation: str, tables: tuple[Table, ...], where: str) -> dict
     names = list(first._node.columns)
     for other in tables[1:]:
         if set(other._node.columns) != set(names):
-            raise BuildError(
+            raise BuildValueError(
                 f"{operation}() needs tables with the same columns, but {_describe(first)} and "
                 f"{_describe(other)} differ",
                 where,
@@ -100,7 +100,7 @@ def _unify_column(
         t.strip_optional() != dt.ANY for _, t in typed
     ):
         described = ", ".join(f"{t!r} in {_describe(table)}" for table, t in typed)
-        raise BuildError(
+        raise BuildTypeError(
             f"{operation}(): column {name!r} has incompatible types: {described}", where
         )
     return dtype
@@ -123,7 +123,7 @@ def concat(table: Table, *others: Table) -> Table:
     for i, a in enumerate(tables):
         for b in tables[i + 1:]:
             if not are_disjoint(a._node.universe, b._node.universe):
-                raise BuildError(
+                raise BuildValueError(
                     f"concat() needs tables whose ids are disjoint, and that is not known for "
                     f"{_describe(a)} and {_describe(b)}; use concat_reindex() to give the rows "
                     "new ids, or promise_universes_are_disjoint() if the ids never collide",
@@ -185,7 +185,7 @@ def _pick_rows(
 
 def _require_subset(operation: str, sub: Table, sup: Table, where: str) -> None:
     if not sub._node.universe.is_subset_of(sup._node.universe):
-        raise BuildError(
+        raise BuildValueError(
             f"{operation}() needs the ids of {_describe(sub)} to be a subset of the ids of "
             f"{_describe(sup)}, and that is not known; use promise_universe_is_subset_of() "
             "if it holds",
@@ -213,7 +213,7 @@ def update_cells(table: Table, other: Table, **kwargs: object) -> Table:
     where = _check_tables("update_cells", (other,))
     extra = [c for c in other._node.columns if c not in table._node.columns]
     if extra:
-        raise BuildError(
+        raise BuildValueError(
             f"update_cells(): columns {', '.join(map(repr, extra))} of {_describe(other)} are "
             f"not columns of {_describe(table)}",
             where,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -16,12 +17,27 @@ from reflow.runtime.runner import OutputSpec, run_outputs
 
 
 def collect_updates(
-    table: Table, *, terminate_on_error: bool = False
+    table: Table, *, terminate_on_error: bool | None = None, **run_options: Any
 ) -> list[tuple[int, Pointer, dict[str, Any], int]]:
     """Run ``table`` and return its update stream as ``(time, id, row, diff)``."""
-    updates: list[tuple[int, Pointer, dict[str, Any], int]] = []
-    node = table._node
+    return collect_updates_of([table], terminate_on_error=terminate_on_error, **run_options)[0]
 
+
+def collect_updates_of(
+    tables: Sequence[Table], *, terminate_on_error: bool | None = None, **run_options: Any
+) -> list[list[tuple[int, Pointer, dict[str, Any], int]]]:
+    """Run ``tables`` together (one dataflow) and return the update stream of each."""
+    streams: list[list[tuple[int, Pointer, dict[str, Any], int]]] = []
+    specs = []
+    for table in tables:
+        updates: list[tuple[int, Pointer, dict[str, Any], int]] = []
+        streams.append(updates)
+        specs.append(OutputSpec(table._node, _collector(table._node, updates)))
+    run_outputs(specs, terminate_on_error=terminate_on_error, **run_options)
+    return streams
+
+
+def _collector(node: Any, updates: list) -> Any:
     def on_time(time: int, delta: pl.DataFrame) -> None:
         for row_id, row, diff in rows_of(node.columns, delta):
             updates.append((time, row_id, row, diff))
@@ -29,31 +45,42 @@ def collect_updates(
     def attach(lowering, operator):
         return lowering.add(OutputOperator(operator, "debug output", on_time))
 
-    run_outputs([OutputSpec(node, attach)], terminate_on_error=terminate_on_error)
-    return updates
+    return attach
 
 
 def final_state(table: Table, **kwargs: Any) -> dict[Pointer, dict[str, Any]]:
     """The rows of ``table`` after all its updates."""
+    return _final_state(collect_updates(table, **kwargs))
+
+
+def _final_state(updates: list) -> dict[Pointer, dict[str, Any]]:
     state: dict[Pointer, dict[str, Any]] = {}
-    updates = collect_updates(table, **kwargs)
     # Within one time a row's retraction must be applied before its re-insertion.
     for _, row_id, row, diff in sorted(updates, key=lambda u: (u[0], u[3] > 0)):
         if diff > 0:
             state[row_id] = row
+        elif row_id in state:
+            del state[row_id]
         else:
-            state.pop(row_id, None)
+            raise KeyError(row_id)  # a retraction of a row that was never inserted
     return state
 
 
 def format_value(value: Any, short_pointers: bool = True) -> str:
+    """A value as ``pw.debug`` prints it: None as an empty cell, Json as UTF-8 text."""
+    if value is None:
+        return ""
     if isinstance(value, Pointer):
         text = str(value)
         return text[:9] + "..." if short_pointers else text
     if isinstance(value, Json):
-        return json.dumps(value.value, default=repr)
+        return json.dumps(value.value, default=repr, ensure_ascii=False)
     if isinstance(value, datetime.datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, datetime.timedelta):
+        import pandas as pd
+
+        return str(pd.Timedelta(value))  # "0 days 00:00:07", as Pathway prints it
     if isinstance(value, bytes):
         return repr(value)
     return str(value)
@@ -95,45 +122,48 @@ def _print_rows(
 
 
 def compute_and_print(
-    table: Table,
-    *,
+    *tables: Table,
     include_id: bool = True,
     short_pointers: bool = True,
     n_rows: int | None = None,
-    terminate_on_error: bool = False,
+    terminate_on_error: bool | None = None,
+    **run_options: Any,
 ) -> None:
-    """Run ``table`` and print its final contents, one row per line.
+    """Run ``tables`` and print the final contents of each, one row per line.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
     ... a | b
     ... 2 | x
-    ... 1 | y
+    ... 1 |
     ... ''')
     >>> pw.debug.compute_and_print(t, include_id=False)
     a | b
-    1 | y
+    1 |
     2 | x
     """
-    state = final_state(table, terminate_on_error=terminate_on_error)
-    names = list(table._node.columns)
-    rows = [
-        _id_cells(row_id, include_id, short_pointers) + [format_value(row[n]) for n in names]
-        for row_id, row in state.items()
-    ]
-    rows.sort(key=_sort_key if not include_id else (lambda r: _sort_key(r[1:] + r[:1])))
-    _print_rows(names, rows, include_id, n_rows)
+    streams = collect_updates_of(tables, terminate_on_error=terminate_on_error, **run_options)
+    for table, updates in zip(tables, streams, strict=True):
+        state = _final_state(updates)
+        names = list(table._node.columns)
+        rows = [
+            _id_cells(row_id, include_id, short_pointers) + [format_value(row[n]) for n in names]
+            for row_id, row in state.items()
+        ]
+        rows.sort(key=_sort_key if not include_id else (lambda r: _sort_key(r[1:] + r[:1])))
+        _print_rows(names, rows, include_id, n_rows)
 
 
 def compute_and_print_update_stream(
-    table: Table,
-    *,
+    *tables: Table,
     include_id: bool = True,
     short_pointers: bool = True,
     n_rows: int | None = None,
-    terminate_on_error: bool = False,
+    terminate_on_error: bool | None = None,
+    **run_options: Any,
 ) -> None:
-    """Run ``table`` and print every change: rows with their ``__time__`` and ``__diff__``.
+    """Run ``tables`` and print every change of each: rows with their ``__time__`` and
+    ``__diff__``.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -147,15 +177,16 @@ def compute_and_print_update_stream(
     10    | 4        | -1
     12    | 4        | 1
     """
-    updates = collect_updates(table, terminate_on_error=terminate_on_error)
-    names = list(table._node.columns)
-    rows = []
-    for time, row_id, row, diff in updates:
-        cells = [format_value(row[n]) for n in names] + [str(time), str(diff)]
-        rows.append(_id_cells(row_id, include_id, short_pointers) + cells)
-    offset = 1 if include_id else 0
-    rows.sort(key=lambda r: (int(r[-2]), int(r[-1]) > 0, _sort_key(r[offset:-2])))
-    _print_rows([*names, "__time__", "__diff__"], rows, include_id, n_rows)
+    streams = collect_updates_of(tables, terminate_on_error=terminate_on_error, **run_options)
+    for table, updates in zip(tables, streams, strict=True):
+        names = list(table._node.columns)
+        rows = []
+        for time, row_id, row, diff in updates:
+            cells = [format_value(row[n]) for n in names] + [str(time), str(diff)]
+            rows.append(_id_cells(row_id, include_id, short_pointers) + cells)
+        offset = 1 if include_id else 0
+        rows.sort(key=lambda r: (int(r[-2]), int(r[-1]) > 0, _sort_key(r[offset:-2])))
+        _print_rows([*names, "__time__", "__diff__"], rows, include_id, n_rows)
 
 
 def table_to_dicts(
@@ -178,7 +209,7 @@ def table_to_dicts(
     return keys, columns
 
 
-def table_to_pandas(table: Table, *, include_id: bool = True) -> Any:
+def table_to_pandas(table: Table, *, include_id: bool = True, **run_options: Any) -> Any:
     """The final contents as a pandas DataFrame (indexed by id unless ``include_id=False``).
 
     >>> import reflow as pw
@@ -191,7 +222,7 @@ def table_to_pandas(table: Table, *, include_id: bool = True) -> Any:
     """
     import pandas as pd
 
-    state = final_state(table)
+    state = final_state(table, **run_options)
     names = list(table._node.columns)
     data = {n: [row[n] for row in state.values()] for n in names}
     frame = pd.DataFrame(data, columns=names)

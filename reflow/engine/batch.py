@@ -102,6 +102,8 @@ def _row_key(value: Any) -> Any:
         return ("__list__", tuple(_row_key(v) for v in value))
     if isinstance(value, tuple):
         return ("__tuple__", tuple(_row_key(v) for v in value))
+    if isinstance(value, np.ndarray):  # exact and far cheaper than its text form
+        return ("__ndarray__", value.dtype.str, value.shape, value.tobytes())
     try:
         hash(value)
     except TypeError:

@@ -76,11 +76,34 @@ def _hashable(series: pl.Series) -> pl.Series:
     return series
 
 
+def _value_hashes(series: pl.Series, seed: int) -> np.ndarray:
+    """Per-row hashes of a column. In an object column, a plain value (int, float, str, bool,
+    bytes, Pointer) hashes as it does in a column of its own type, so an id depends on the
+    value and not on the column's declared type; other objects hash their canonical text."""
+    if series.dtype != pl.Object:
+        return series.hash(seed).to_numpy()
+    values = series.to_list()
+    by_kind: dict[type, list[int]] = {}
+    for position, value in enumerate(values):
+        if value is not None:
+            by_kind.setdefault(type(infer_polars_dtype(value)), []).append(position)
+    out = np.zeros(len(values), dtype=np.uint64)
+    for kind, positions in by_kind.items():
+        chosen = [values[i] for i in positions]
+        if kind is pl.Object:
+            typed = pl.Series([_canonical_text(v) for v in chosen], dtype=pl.String)
+        else:
+            stored = [int(v) if isinstance(v, Pointer) else v for v in chosen]
+            typed = pl.Series(stored, dtype=infer_polars_dtype(chosen[0]))
+        out[positions] = typed.hash(seed).to_numpy()
+    return out
+
+
 def _half(columns: list[pl.Series], nulls: list[np.ndarray | None], salt: np.uint64, half: int):
     """One 64-bit half of the ids: fold the per-column hashes with this half's seed."""
     acc = np.full(columns[0].len(), salt, dtype=np.uint64)
     for series, null in zip(columns, nulls, strict=True):
-        hashed = series.hash(_SEEDS[half]).to_numpy()
+        hashed = _value_hashes(series, _SEEDS[half])
         if null is not None:
             hashed = np.where(null, _NULLS[half], hashed)
         acc ^= hashed
@@ -119,7 +142,7 @@ def hash_columns(frame: pl.DataFrame, columns: Sequence[str], salt: str = "") ->
     """
     if frame.height == 0:
         return pl.Series(ID, [], dtype=ID_DTYPE)
-    series = [_hashable(frame[name]) for name in columns]
+    series = [frame[name] for name in columns]
     if not series:
         series = [pl.Series("empty", [None] * frame.height, dtype=pl.Null)]
     nulls = [s.is_null().to_numpy() if s.null_count() else None for s in series]

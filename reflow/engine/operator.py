@@ -28,12 +28,48 @@ class RunContext:
     time: int = 0
     errors: list[CellError] = field(default_factory=list)
     terminate_on_error: bool = False
+    # Bad input rows (a value a reader cannot parse) are logged and skipped unless the run
+    # asked explicitly to terminate on errors, as in Pathway.
+    terminate_on_input_error: bool = False
 
-    def report_error(self, operator: str, message: str, row_id: int | None = None) -> None:
-        """Record a per-row error; fatal when the run was started with ``terminate_on_error``."""
-        if self.terminate_on_error:
-            raise EngineError(f"{operator}: {message}")
+    def report_input_error(self, source: str, message: str) -> None:
+        """Record a bad input row of ``source``."""
+        if self.terminate_on_input_error:
+            raise EngineError(f"{source}: {message}")
+        self.errors.append(CellError(source, message, None))
+
+    def report_error(
+        self,
+        operator: str,
+        message: str,
+        row_id: int | None = None,
+        exception: BaseException | type[BaseException] | None = None,
+        *,
+        fatal: bool = True,
+    ) -> None:
+        """Record a per-row error; fatal when the run was started with ``terminate_on_error``.
+
+        A fatal error raises ``exception`` (the user's own exception, or an exception of that
+        type carrying ``message``), so a run stops with the type Python itself would raise;
+        without one it raises ``EngineError``. ``fatal=False`` only logs the error (the failures
+        of an ``AsyncTransformer`` go to its ``failed`` table, as in Pathway).
+        """
+        if self.terminate_on_error and fatal:
+            raise _fatal(operator, message, exception)
         self.errors.append(CellError(operator, message, row_id))
+
+
+def _fatal(
+    operator: str, message: str, exception: BaseException | type[BaseException] | None
+) -> BaseException:
+    if isinstance(exception, BaseException):
+        return exception
+    if exception is not None:
+        try:
+            return exception(message)
+        except TypeError:
+            pass
+    return EngineError(f"{operator}: {message}")
 
 
 class EngineError(RuntimeError):

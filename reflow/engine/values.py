@@ -20,6 +20,10 @@ class Pointer:
     def __init__(self, value: int) -> None:
         self.value = int(value)
 
+    def __class_getitem__(cls, item: object) -> type:
+        """``pw.Pointer[Schema]`` as a type annotation: the class itself."""
+        return cls
+
     def __int__(self) -> int:
         return self.value
 
@@ -48,7 +52,9 @@ class Json:
     """A JSON value (dict, list, str, number, bool or None) held in a cell.
 
     >>> Json({"a": [1, 2]})["a"][1]
-    Json(2)
+    pw.Json(2)
+    >>> Json((1, 2)), str(Json({"w": "żółw"}))
+    (pw.Json([1, 2]), '{"w": "żółw"}')
     """
 
     __slots__ = ("value",)
@@ -56,7 +62,9 @@ class Json:
     NULL: Json
 
     def __init__(self, value: Any) -> None:
-        self.value = value.value if isinstance(value, Json) else value
+        value = value.value if isinstance(value, Json) else value
+        # A tuple is a JSON array, as it becomes after a round trip through JSON text.
+        self.value = list(value) if isinstance(value, tuple) else value
 
     def __getitem__(self, key: Any) -> Json:
         return Json(self.value[key])
@@ -68,10 +76,10 @@ class Json:
         return hash(json.dumps(self.value, sort_keys=True, default=repr))
 
     def __str__(self) -> str:
-        return json.dumps(self.value, default=repr)
+        return json.dumps(self.value, default=repr, ensure_ascii=False)
 
     def __repr__(self) -> str:
-        return f"Json({self.value!r})"
+        return f"pw.Json({self.value!r})"
 
     def as_int(self) -> int | None:
         """The value as an int, or ``None`` for JSON null."""
@@ -117,7 +125,8 @@ def _json_as(value: Any, kind: type) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ValueError(f"JSON value {value!r} is not a {kind.__name__}")
+        article = "an" if kind.__name__[0] in "aeiou" else "a"
+        raise ValueError(f"cannot convert JSON value {value!r} to {article} {kind.__name__}")
     return value
 
 
@@ -127,6 +136,10 @@ class PyObjectWrapper:
     >>> PyObjectWrapper([1, 2]).value
     [1, 2]
     """
+
+    def __class_getitem__(cls, item: object) -> type:
+        """``pw.PyObjectWrapper[T]`` as a type annotation: the class itself."""
+        return cls
 
     __slots__ = ("value",)
 

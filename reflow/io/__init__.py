@@ -1,6 +1,17 @@
 """Connectors: reading from and writing to external systems (``pw.io``)."""
 
-from reflow.io import csv, fs, http, jsonlines, null, plaintext, python
+from reflow.io import (
+    csv,
+    debezium,
+    fs,
+    http,
+    jsonlines,
+    kafka,
+    null,
+    plaintext,
+    postgres,
+    python,
+)
 from reflow.io._common import ConnectorError, InputPathNotFound
 from reflow.io._formats import CsvParserSettings
 from reflow.io.subscribe import subscribe
@@ -10,11 +21,14 @@ __all__ = [
     "CsvParserSettings",
     "InputPathNotFound",
     "csv",
+    "debezium",
     "fs",
     "http",
     "jsonlines",
+    "kafka",
     "null",
     "plaintext",
+    "postgres",
     "python",
     "subscribe",
 ]

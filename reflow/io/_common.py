@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import polars as pl
 
 from reflow.api.schema import Schema
 from reflow.api.table import Table
-from reflow.engine.batch import DIFF
+from reflow.engine.batch import DIFF, ID
 from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
@@ -53,10 +54,13 @@ def add_sink(
     on_time_end: Callable[[int], None] | None = None,
     on_end: Callable[[], None] | None = None,
     on_start: Callable[[], None] | None = None,
+    withhold_errors: bool = False,
 ) -> None:
     """Register a sink on ``table``; it counts the rows it writes for monitoring.
 
     ``on_start`` runs when the run builds its dataflow (e.g. to create the output file).
+    With ``withhold_errors``, rows holding an error value are not passed on; each is reported
+    in the error log, naming the columns (a writer must not turn an error into a value).
     """
     stats = ConnectorStats(name, "output")
 
@@ -72,11 +76,36 @@ def add_sink(
     def attach(lowering, operator):
         if on_start is not None and building_writer():
             on_start()
-        sink = OutputOperator(operator, name, counted, on_time_end, ended)
+        prepare = None
+        if withhold_errors:
+            fallible = [n for n, info in table._node.columns.items() if info.fallible]
+            if fallible:
+                prepare = functools.partial(_withhold_errors, fallible, name)
+        sink = OutputOperator(operator, name, counted, on_time_end, ended, prepare)
         sink.stats = stats
         return lowering.add(sink)
 
     register_output(OutputSpec(table._node, attach))
+
+
+def _withhold_errors(
+    fallible: list[str], sink: str, delta: pl.DataFrame, ctx: Any
+) -> pl.DataFrame:
+    flags = delta.select(
+        pl.any_horizontal([pl.col(error_column(n)).fill_null(False) for n in fallible])
+    ).to_series()
+    if not flags.any():
+        return delta
+    bad = delta.filter(flags & (pl.col(DIFF) > 0))  # a retraction was withheld when inserted
+    for i, row_id in enumerate(bad[ID].to_list()):
+        columns = [n for n in fallible if bad[error_column(n)][i]]
+        ctx.report_error(
+            sink,
+            f"row withheld from the output: error value in column(s) "
+            f"{', '.join(map(repr, columns))}",
+            row_id,
+        )
+    return delta.filter(~flags)
 
 
 def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from reflow.io._formats import (
     parse_jsonlines,
     parse_plaintext,
     parse_whole_text,
+    strip_bom,
 )
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
@@ -40,6 +41,7 @@ def read_files(
     with_metadata: bool,
     name: str | None,
     autocommit_duration_ms: int | None,
+    object_pattern: str = "*",
 ) -> Table:
     """The table of ``pw.io.fs.read`` (see there)."""
     where = user_frame()
@@ -50,7 +52,9 @@ def read_files(
     parser: Callable[[bytes, str], Any]
     primary_key = None
     if format in ("csv", "json"):
-        dtypes = schema_dtypes(schema, f"reading {format} from {os.fspath(path)!r}")
+        dtypes = schema_dtypes(
+            schema, f"reading {format} from {os.fspath(path)!r} (at {where})"
+        )
         defaults = schema.default_values()  # type: ignore[union-attr]
         primary_key = schema.primary_key_columns()  # type: ignore[union-attr]
         if format == "csv":
@@ -80,8 +84,10 @@ def read_files(
         with_metadata=with_metadata,
         name=label,
         check_file=check_file,
+        object_pattern=object_pattern,
         poll_interval=None if autocommit_duration_ms is None
         else min(autocommit_duration_ms / 1000, 0.1),
+        line_based=format in ("csv", "json", "plaintext"),
     )
     columns = dict(dtypes)
     if with_metadata:
@@ -101,4 +107,5 @@ def _check_csv(path: str, *, dtypes, defaults, settings) -> None:
     with open(path, "rb") as handle:
         first = handle.readline()
     if first.strip():
-        check_csv_header(csv_header(first, settings), dtypes, defaults, path)
+        header = csv_header(strip_bom(first), settings, path)
+        check_csv_header(header, dtypes, defaults, path)

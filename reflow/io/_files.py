@@ -11,6 +11,7 @@ modified file retracts exactly the rows it produced.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import logging
@@ -34,6 +35,12 @@ logger = logging.getLogger("reflow")
 
 #: Seconds between two scans of a watched path.
 POLL_INTERVAL = 0.1
+#: Longest interval between two scans of a path where nothing changes (seconds).
+IDLE_POLL_INTERVAL = 1.0
+#: Seconds an unterminated last line of a streamed file must stay unchanged to be read.
+SETTLE_SECONDS = 1.0
+#: Files whose status changed less than this long ago are also compared by content.
+_RECENT_NS = 2_000_000_000
 
 Parser = Callable[[bytes, str], Parsed]
 
@@ -42,18 +49,42 @@ def _is_glob(path: str) -> bool:
     return any(c in path for c in "*?[")
 
 
-def list_files(path: str) -> list[str]:
-    """The regular files a path stands for (a file, every file under a directory, a glob)."""
+def list_files(path: str, object_pattern: str = "*") -> list[str]:
+    """The regular files a path stands for (a file, every file under a directory, a glob);
+    in a listing only those whose name matches ``object_pattern``."""
     if _is_glob(path):
         found = glob.glob(path, recursive=True)
     elif os.path.isdir(path):
-        found = [str(p) for p in Path(path).rglob("*")]
+        return sorted(_files_under(path))
     else:
         return [path] if os.path.isfile(path) else []
     # Hidden files in a listing are skipped (editors and atomic writers use them).
     return sorted(
-        p for p in found if os.path.isfile(p) and not os.path.basename(p).startswith(".")
+        p for p in found
+        if os.path.isfile(p) and not os.path.basename(p).startswith(".")
+        and fnmatch.fnmatch(os.path.basename(p), object_pattern)
     )
+
+
+def _files_under(folder: str) -> list[str]:
+    """The regular, non-hidden files under ``folder``, found with ``os.scandir`` (the entry
+    types come with the listing: no ``stat`` per file)."""
+    out = []
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif entry.is_file() and not entry.name.startswith("."):
+                    out.append(entry.path)
+            except OSError:
+                continue
+    return out
 
 
 class FileSource(LiveSource):
@@ -71,10 +102,13 @@ class FileSource(LiveSource):
         name: str,
         check_file: Callable[[str], None] | None = None,
         poll_interval: float | None = None,
+        line_based: bool = True,
+        object_pattern: str = "*",
     ) -> None:
         if mode not in ("static", "streaming"):
             raise ConnectorError(f"mode must be 'static' or 'streaming', got {mode!r}")
         self.path = os.fspath(path)
+        self.object_pattern = object_pattern
         self.parser = parser
         self.dtypes = dtypes
         self.mode = mode
@@ -88,12 +122,17 @@ class FileSource(LiveSource):
         # streaming state: file -> (signature, the rows it contributed)
         self._files: dict[str, tuple[tuple, pl.DataFrame | None]] = {}
         self._keyed: pl.DataFrame | None = None
+        self._version = 0  # counts file reads: the latest read of a key wins
+        self.line_based = line_based
+        self._digests: dict[str, bytes] = {}  # file -> digest of the part read
+        # file -> (signature, since when) of files whose unterminated last line waits
+        self._waiting: dict[str, tuple[tuple, float]] = {}
 
     # --- start-up checks -----------------------------------------------------------------------
     def check(self) -> None:
         if not _is_glob(self.path) and not os.path.exists(self.path):
             raise InputPathNotFound(f"{self.name}: input path {self.path!r} does not exist")
-        for file in list_files(self.path):
+        for file in list_files(self.path, self.object_pattern):
             try:
                 with open(file, "rb") as handle:
                     handle.read(1)
@@ -120,28 +159,43 @@ class FileSource(LiveSource):
             if self.mode == "static":
                 self._scan(handle)
             else:
+                interval = self.poll_interval
                 while not handle.stopping:
-                    self._scan(handle)
-                    if handle.wait_stop(self.poll_interval):
+                    active = self._scan(handle)
+                    # An idle path is scanned less and less often, down to once per
+                    # IDLE_POLL_INTERVAL; any change brings the scans back to full speed.
+                    interval = self.poll_interval if active else min(
+                        interval * 2, max(self.poll_interval, IDLE_POLL_INTERVAL)
+                    )
+                    if handle.wait_stop(interval):
                         break
             handle.close()
         except Exception as exc:  # noqa: BLE001 - reported to the run loop, which re-raises
             handle.fail(exc)
 
-    def _scan(self, handle: SourceHandle) -> None:
+    def _scan(self, handle: SourceHandle) -> bool:
+        """Read what changed; returns whether anything did (or is still being written)."""
         seen = set()
         changes: list[pl.DataFrame] = []
         reported = False
-        for file in list_files(self.path):
+        read_any = False
+        for file in list_files(self.path, self.object_pattern):
             seen.add(file)
             try:
                 stat = os.stat(file)
             except OSError:
                 continue
-            signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_mode)
+            # The ctime changes with every write, even when the mtime is set back.
+            signature = (
+                stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_mode, stat.st_ctime_ns
+            )
             known = self._files.get(file)
-            if known is not None and known[0] == signature:
-                continue
+            # Within the timestamp granularity of some file systems a write may leave the
+            # signature unchanged: files changed lately are also compared by content.
+            recent = time.time_ns() - stat.st_ctime_ns < _RECENT_NS
+            if known is not None and known[0] == signature and not recent:
+                if file not in self._waiting:
+                    continue
             try:
                 data = Path(file).read_bytes()
             except OSError as exc:
@@ -152,6 +206,13 @@ class FileSource(LiveSource):
                 continue
             if os.stat(file).st_mtime_ns != stat.st_mtime_ns:
                 continue  # still being written: read it at the next scan
+            data = self._complete_part(file, data, signature)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            if known is not None and self._digests.get(file) == digest:
+                self._files[file] = (signature, known[1])
+                continue
+            self._digests[file] = digest
+            read_any = True
             try:
                 parsed = self.parser(data, file)
             except ValueError as exc:
@@ -165,10 +226,30 @@ class FileSource(LiveSource):
             changes.extend(self._replace(file, rows, signature))
         for file in [f for f in self._files if f not in seen]:
             changes.extend(self._replace(file, None, None))
+            self._digests.pop(file, None)
+            self._waiting.pop(file, None)
         for batch in changes:
             handle.push(batch)
         if changes or reported or self.mode == "static":
             handle.commit()
+        return bool(changes or reported or self._waiting or read_any)
+
+    def _complete_part(self, file: str, data: bytes, signature: tuple) -> bytes:
+        """The part of a streamed file that is surely written: its complete lines. An
+        unterminated last line waits until the file has stayed unchanged for a while (a
+        writer that never ends its last line still gets it read)."""
+        if self.mode == "static" or not self.line_based or not data or data.endswith(b"\n"):
+            self._waiting.pop(file, None)
+            return data
+        since = self._waiting.get(file)
+        now = time.monotonic()
+        if since is not None and since[0] == signature:
+            if now - since[1] >= SETTLE_SECONDS:
+                del self._waiting[file]
+                return data
+        else:
+            self._waiting[file] = (signature, now)
+        return data[: data.rfind(b"\n") + 1]
 
     def _to_batch(self, frame: pl.DataFrame, file: str, stat: os.stat_result) -> pl.DataFrame:
         if self.primary_key:
@@ -205,23 +286,42 @@ class FileSource(LiveSource):
         return _difference(old_rows, rows)
 
     def _upsert(self, file: str, rows: pl.DataFrame | None) -> list[pl.DataFrame]:
-        """Apply a file's new rows to the per-key state; returns the changes to emit."""
-        owner = pl.lit(file, dtype=pl.String).alias("_file")
+        """Apply a file's new rows to the per-key state; returns the changes to emit.
+
+        Every file's rows are kept: a key present in several files shows the row of the file
+        read last, and when that file loses the key (modified or deleted) the row of the file
+        read before it comes back.
+        """
+        self._version += 1
+        new = None
+        if rows is not None:
+            new = rows.with_columns(
+                pl.lit(file, dtype=pl.String).alias(_FILE),
+                pl.lit(self._version, dtype=pl.Int64).alias(_VERSION),
+            )
         state = self._keyed
-        new = rows.with_columns(owner) if rows is not None else None
         if state is None:
             self._keyed = new
             return [rows] if rows is not None and rows.height else []
-        gone = state.filter(pl.col("_file") == file)
-        if new is not None:
-            gone = gone.join(new.select(ID), on=ID, how="anti")
-            replaced = state.join(new.select(ID), on=ID, how="semi")
-        else:
-            replaced = state.clear()
-        retract = pl.concat([gone, replaced], how="vertical_relaxed").drop("_file")
-        keep = state.join(retract.select(ID), on=ID, how="anti")
-        self._keyed = pl.concat([keep, new], how="vertical_relaxed") if new is not None else keep
-        return _difference(retract, rows)
+        mine = state.filter(pl.col(_FILE) == file)
+        affected = pl.concat(
+            [mine.select(ID), *([new.select(ID)] if new is not None else [])]
+        ).unique()
+        before = _visible(state.join(affected, on=ID, how="semi"))
+        rest = state.filter(pl.col(_FILE) != file)
+        self._keyed = pl.concat([rest, new], how="vertical_relaxed") if new is not None else rest
+        after = _visible(self._keyed.join(affected, on=ID, how="semi"))
+        return _difference(before, after)
+
+
+_FILE = "\x00file"
+_VERSION = "\x00version"
+
+
+def _visible(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per key, the row of the file read last."""
+    latest = rows.sort(_VERSION).unique(subset=[ID], keep="last", maintain_order=True)
+    return latest.drop(_FILE, _VERSION)
 
 
 def position_ids(positions: pl.Series, file: str) -> pl.Series:

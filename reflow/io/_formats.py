@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from reflow.io._values import BadValue, cast_text_columns, coerce
@@ -21,6 +22,9 @@ from reflow.plan import dtypes as dt
 from reflow.runtime.batches import column_series
 
 ROW = "_row"
+
+# Cells are limited by memory, not by the csv module's default 128 KiB.
+csv.field_size_limit(2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,22 @@ def empty_rows(dtypes: dict[str, dt.DType]) -> pl.DataFrame:
 
 
 # --- CSV ----------------------------------------------------------------------------------------
-def csv_header(data: bytes, settings: CsvParserSettings) -> list[str]:
-    """The column names in the first line of a CSV file."""
+_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte order mark."""
+    return data[len(_BOM):] if data.startswith(_BOM) else data
+
+
+def csv_header(data: bytes, settings: CsvParserSettings, path: str = "") -> list[str]:
+    """The column names in the first line of a CSV file (without its byte order mark)."""
     first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
     reader = csv.reader([first], delimiter=settings.delimiter, quotechar=settings.quote)
-    return [name.strip() for name in next(reader, [])]
+    try:
+        return [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:
+        raise HeaderMismatch(f"{path}: the CSV header cannot be read ({exc})") from None
 
 
 def check_csv_header(
@@ -78,16 +93,35 @@ def check_csv_header(
             f"{path}: the CSV header {header} lacks the schema column(s) "
             f"{', '.join(map(repr, missing))}"
         )
+    twice = sorted({n for n in header if n in dtypes and header.count(n) > 1})
+    if twice:
+        raise HeaderMismatch(
+            f"{path}: the CSV header {header} names the schema column(s) "
+            f"{', '.join(map(repr, twice))} more than once"
+        )
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """``header`` with repeated names (of columns outside the schema) made distinct."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}\x00{count}")
+    return out
 
 
 def parse_csv(
     data: bytes, path: str, dtypes: dict[str, dt.DType], defaults: dict,
     settings: CsvParserSettings,
 ) -> Parsed:
+    data = strip_bom(data)
     if not data.strip():
         return Parsed(empty_rows(dtypes))
-    header = csv_header(data, settings)
+    header = csv_header(data, settings, path)
     check_csv_header(header, dtypes, defaults, path)
+    header = _unique_names(header)
     raw = None
     if settings.comment_character is None and settings.escape is None:
         try:
@@ -106,6 +140,15 @@ def parse_csv(
         # Polars fills short rows with nulls; a null in the last column may be a short row.
         if raw is not None and raw.height and raw[raw.columns[-1]].null_count():
             raw = None
+        # A quote can make Polars read several lines as one cell (or swallow the rest of the
+        # file), and rows are numbered by line below: with quotes, the fast path is kept only
+        # when it gave one row per non-blank line.
+        if raw is not None and settings.quote.encode() in data:
+            line_count = data.count(b"\n") + (not data.endswith(b"\n"))
+            # Blank lines and multi-line cells both give fewer rows than lines: count the
+            # non-empty lines only then.
+            if raw.height != line_count - 1 and raw.height != _non_empty_lines(data) - 1:
+                raw = None
     if raw is not None:
         raw = raw.rename({old: new for old, new in zip(raw.columns, header) if old != new})
         lines = None
@@ -118,6 +161,19 @@ def parse_csv(
     return _typed_csv(raw, lines, path, dtypes, defaults)
 
 
+def _non_empty_lines(data: bytes) -> int:
+    """How many lines of ``data`` hold more than a line end (counted with numpy)."""
+    if not data:
+        return 0
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(codes == 10)
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), ends[:-1] + 1])
+    lengths = ends - starts
+    empty = (lengths == 0) | ((lengths == 1) & (codes[np.minimum(starts, len(codes) - 1)] == 13))
+    tail = data[ends[-1] + 1:] if ends.size else data
+    return int(ends.size - empty.sum()) + (1 if tail.strip(b"\r") else 0)
+
+
 def _line_of(message: str) -> int:
     found = re.search(r", line (\d+): ", message)
     return int(found.group(1)) if found else 0
@@ -126,46 +182,58 @@ def _line_of(message: str) -> int:
 def _csv_rows_slowly(
     data: bytes, path: str, header: list[str], settings: CsvParserSettings
 ) -> tuple[pl.DataFrame, list[int], list[str]]:
-    """Parse line by line, keeping the good rows and describing the bad ones."""
+    """Parse record by record (a quoted cell may span lines), keeping the good rows and
+    describing the bad ones by the line where they start."""
     errors: list[str] = []
-    good_lines: list[str] = []
-    line_numbers: list[int] = []
-    for number, raw_line in enumerate(data.split(b"\n")[1:], start=2):
-        raw_line = raw_line.rstrip(b"\r")
-        if not raw_line.strip():
-            continue
-        try:
-            text = raw_line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(f"{path}, line {number}: invalid UTF-8 ({exc.reason})")
-            continue
-        if settings.comment_character and text.startswith(settings.comment_character):
-            continue
-        good_lines.append(text)
-        line_numbers.append(number)
+    # Undecodable bytes are kept as lone surrogates, so that one bad byte spoils one record.
+    text = data.decode("utf-8", errors="surrogateescape")
     reader = csv.reader(
-        good_lines,
+        io.StringIO(text, newline=""),
         delimiter=settings.delimiter,
         quotechar=settings.quote,
         escapechar=settings.escape,
         doublequote=settings.enable_double_quote_escapes,
         quoting=csv.QUOTE_MINIMAL if settings.enable_quoting else csv.QUOTE_NONE,
+        strict=False,
     )
     cells: list[list[str | None]] = [[] for _ in header]
     kept: list[int] = []
-    for number, row in zip(line_numbers, reader):
-        if len(row) != len(header):
-            errors.append(
-                f"{path}, line {number}: expected {len(header)} fields, found {len(row)}"
-            )
-            continue
-        for column, value in zip(cells, row):
-            column.append(value if value != "" else None)
-        kept.append(number)
+    line = 0  # the last line read so far
+    try:
+        for row in reader:
+            number, line = line + 1, reader.line_num
+            if number == 1 or not row or (len(row) == 1 and not row[0].strip()):
+                continue  # the header, or a blank line
+            first = row[0]
+            if settings.comment_character and first.startswith(settings.comment_character):
+                continue
+            bad = _undecodable(row)
+            if bad is not None:
+                errors.append(f"{path}, line {number}: invalid UTF-8 ({bad})")
+                continue
+            if len(row) != len(header):
+                errors.append(
+                    f"{path}, line {number}: expected {len(header)} fields, found {len(row)}"
+                )
+                continue
+            for column, value in zip(cells, row):
+                column.append(value if value != "" else None)
+            kept.append(number)
+    except csv.Error as exc:
+        errors.append(f"{path}, line {line + 1}: {exc}; the rest of the file is skipped")
     raw = pl.DataFrame(
         [pl.Series(name, column, dtype=pl.String) for name, column in zip(header, cells)]
     )
     return raw, kept, errors
+
+
+def _undecodable(row: list[str]) -> str | None:
+    for cell in row:
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError:
+            return "invalid start byte or sequence"
+    return None
 
 
 def _typed_csv(
@@ -211,6 +279,9 @@ def parse_jsonlines(
             continue
         except ValueError as exc:
             errors.append(f"{path}, line {number}: invalid JSON ({exc})")
+            continue
+        except RecursionError:
+            errors.append(f"{path}, line {number}: invalid JSON (nested too deeply)")
             continue
         if not isinstance(document, dict):
             errors.append(f"{path}, line {number}: expected a JSON object, got {document!r}")
@@ -298,6 +369,8 @@ def parse_whole_text(data: bytes, path: str) -> Parsed:
     except UnicodeDecodeError as exc:
         return Parsed(_with_rows(pl.DataFrame({"data": pl.Series([], dtype=pl.String)}), []),
                       [f"{path}: invalid UTF-8 at byte {exc.start} ({exc.reason})"])
+    # As in Pathway, whitespace around the text (the final line break) is not part of it.
+    text = text.strip()
     return Parsed(_with_rows(pl.DataFrame({"data": [text]}), [0]))
 
 

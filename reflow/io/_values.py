@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 import polars as pl
@@ -18,6 +19,10 @@ from reflow.plan import dtypes as dt
 
 _TRUE = ("true", "yes", "on", "1", "t", "y")
 _FALSE = ("false", "no", "off", "0", "f", "n")
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 
 
 class BadValue(ValueError):
@@ -60,10 +65,22 @@ def cast_text_columns(
                 value = bad_rows[name][i]
                 if value is None:
                     reasons.append(f"column {name!r}: missing value for {dtype!r}")
+                elif dtype.strip_optional() == dt.INT and _INTEGER_TEXT.fullmatch(value):
+                    reasons.append(
+                        f"column {name!r}: {value.strip()} does not fit in a 64-bit INT"
+                    )
                 else:
-                    reasons.append(f"column {name!r}: cannot parse {value!r} as {dtype!r}")
+                    reasons.append(
+                        f"column {name!r}: cannot parse {_shown(value)} as {dtype!r}"
+                    )
                 break
     return converted, bad, reasons
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, shortened for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _text_cast(col: pl.Expr, dtype: dt.DType) -> tuple[pl.Expr, bool]:
@@ -97,7 +114,7 @@ def _text_cast(col: pl.Expr, dtype: dt.DType) -> tuple[pl.Expr, bool]:
 def _parse_json_or_none(text: str) -> Any:
     try:
         return Json(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # a RecursionError: nested too deeply
         return None
 
 
@@ -141,6 +158,8 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
     ok = False
     if base == dt.INT:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not _INT64_MIN <= value <= _INT64_MAX:
+            raise BadValue(f"column {column!r}: {value} does not fit in a 64-bit INT")
     elif base == dt.FLOAT:
         if isinstance(value, int) and not isinstance(value, bool):
             return float(value)
@@ -161,7 +180,7 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
                 value = datetime.datetime.fromisoformat(value)
             except ValueError:
                 raise BadValue(
-                    f"column {column!r}: cannot parse {value!r} as {dtype!r}"
+                    f"column {column!r}: cannot parse {_shown(value)} as {dtype!r}"
                 ) from None
         ok = isinstance(value, datetime.datetime) and (
             (value.tzinfo is None) == (base == dt.DATE_TIME_NAIVE)
@@ -176,6 +195,7 @@ def coerce(value: Any, dtype: dt.DType, column: str) -> Any:
         return value
     if not ok:
         raise BadValue(
-            f"column {column!r}: expected {dtype!r}, got {type(value).__name__} {value!r}"
+            f"column {column!r}: expected {dtype!r}, got {type(value).__name__} "
+            f"{_shown(value)}"
         )
     return value

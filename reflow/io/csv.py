@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from reflow.api.table import Table
 from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._formats import CsvParserSettings
+from reflow.io._output_file import OutputFile
 
 
 def read(
@@ -59,32 +61,33 @@ def write(
 ) -> None:
     """Write every change of ``table`` to the CSV file ``filename``: one line per changed row
     with the table's columns, then ``time`` (the logical time) and ``diff`` (1 for an
-    insertion, -1 for a removal). The file is flushed after every logical time and closed when
-    the run ends.
+    insertion, -1 for a removal). Each completed logical time goes to the file in one write,
+    so a crash never leaves part of a row or of a time; the file is closed when the run ends.
+    A row holding an error value is not written: it is reported in ``pw.global_error_log()``.
     """
     path = os.fspath(filename)
     columns = table._node.columns
     state: dict[str, Any] = {}
 
     def start() -> None:
-        handle = open(path, "wb")
+        handle = OutputFile(path)
         header = [*columns, "time", "diff"]
         handle.write((",".join(_quote(h) for h in header) + "\n").encode())
-        handle.flush()
         state["file"] = handle
 
     def on_time(time: int, delta) -> None:
         frame = output_frame(columns, delta, time)
-        handle = state["file"]
-        frame.write_csv(handle, include_header=False, quote_style="always")
-        handle.flush()
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False, quote_style="always")
+        state["file"].write(buffer.getvalue())  # the whole time in one write
 
     def end() -> None:
         handle = state.pop("file", None)
         if handle is not None:
             handle.close()
 
-    add_sink(table, name or f"csv {path}", on_time, on_end=end, on_start=start)
+    add_sink(table, name or f"csv {path}", on_time, on_end=end, on_start=start,
+             withhold_errors=True)
 
 
 def _quote(text: str) -> str:

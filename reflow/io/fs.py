@@ -34,9 +34,11 @@ def read(
     with_metadata: bool = False,
     name: str | None = None,
     autocommit_duration_ms: int | None = 1500,
+    object_pattern: str = "*",
     **kwargs: Any,
 ) -> Table:
-    """A table read from ``path``: one file, every file under a directory, or a glob.
+    """A table read from ``path``: one file, every file under a directory, or a glob; in a
+    directory or glob only the files whose name matches ``object_pattern`` (``"*.csv"``).
 
     ``format`` is ``"csv"`` or ``"json"`` (JSON lines; both need ``schema``), ``"plaintext"``
     (a ``data`` column, one row per line), ``"plaintext_by_file"`` (one row per file) or
@@ -57,6 +59,7 @@ def read(
         with_metadata=with_metadata,
         name=name,
         autocommit_duration_ms=autocommit_duration_ms,
+        object_pattern=object_pattern,
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import json
 import os
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from reflow.api.table import Table
 from reflow.engine.values import ErrorValue, Json, Pointer
 from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
+from reflow.io._output_file import OutputFile
 from reflow.plan.error_columns import error_column
 
 
@@ -68,6 +70,8 @@ def write(
 ) -> None:
     """Write every change of ``table`` to ``filename``, one JSON object per changed row with
     the table's columns plus ``diff`` (1 insertion, -1 removal) and ``time`` (logical time).
+    Each completed logical time goes to the file in one write; a row holding an error value is
+    not written but reported in ``pw.global_error_log()``.
     """
     path = os.fspath(filename)
     node = table._node
@@ -76,13 +80,15 @@ def write(
     nested = [name for name, info in columns.items() if info.dtype.polars() == pl.Object]
 
     def start() -> None:
-        state["file"] = open(path, "wb")
+        state["file"] = OutputFile(path)
 
     def on_time(time: int, delta: pl.DataFrame) -> None:
         handle = state["file"]
         frame = output_frame(columns, delta, time).select(*columns, "diff", "time")
         if not nested:
-            frame.write_ndjson(handle)
+            buffer = io.BytesIO()
+            frame.write_ndjson(buffer)
+            handle.write(buffer.getvalue())  # the whole time in one write
         else:
             # JSON values, tuples and objects are written as nested JSON, one row at a time.
             records = frame.to_dicts()
@@ -96,14 +102,14 @@ def write(
                     record[name] = None if error else _jsonable(value)
             text = "".join(json.dumps(r, default=str) + "\n" for r in records)
             handle.write(text.encode())
-        handle.flush()
 
     def end() -> None:
         handle = state.pop("file", None)
         if handle is not None:
             handle.close()
 
-    add_sink(table, name or f"jsonlines {path}", on_time, on_end=end, on_start=start)
+    add_sink(table, name or f"jsonlines {path}", on_time, on_end=end, on_start=start,
+             withhold_errors=True)
 
 
 def _jsonable(value: Any) -> Any:

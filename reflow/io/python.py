@@ -15,9 +15,14 @@ double
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import inspect
 import itertools
 import json
+import reprlib
+import textwrap
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -85,16 +90,20 @@ class ConnectorSubject(ABC):
     def next_str(self, message: str) -> None:
         """Add a row from text: the ``data`` column of a one-column schema, else a JSON
         object."""
-        self._source.add_row(self._source.from_text(message))  # type: ignore[union-attr]
+        row = self._source.from_text(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._source.add_row(row)  # type: ignore[union-attr]
 
     def next_bytes(self, message: bytes) -> None:
         """Add a row from bytes: the ``data`` column of a one-column schema, else JSON."""
-        self._source.add_row(self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._source.add_row(row)  # type: ignore[union-attr]
 
     def delete(self, **kwargs: Any) -> None:
         """Remove a row added earlier: by its primary key (other values are ignored) when the
         schema has one, else the row with exactly these values."""
-        self._source.add(_REMOVE, None, kwargs)  # type: ignore[union-attr]
+        self._remove_inner(None, kwargs)
 
     def _add_inner(self, key: Pointer | None, values: dict[str, Any]) -> None:
         self._source.add(_ADD, key, values)  # type: ignore[union-attr]
@@ -103,10 +112,14 @@ class ConnectorSubject(ABC):
         self._source.add(_REMOVE, key, values)  # type: ignore[union-attr]
 
     def _add(self, key: Pointer | None, message: bytes) -> None:
-        self._add_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._add_inner(key, row)
 
     def _remove(self, key: Pointer | None, message: bytes) -> None:
-        self._remove_inner(key, self._source.from_bytes(message))  # type: ignore[union-attr]
+        row = self._source.from_bytes(message)  # type: ignore[union-attr]
+        if row is not None:
+            self._remove_inner(key, row)
 
     def commit(self) -> None:
         """End the current logical time: the rows sent so far enter the pipeline together."""
@@ -116,13 +129,48 @@ class ConnectorSubject(ABC):
         """Say that no more rows will come; the rows sent so far are committed."""
         self._source.close()  # type: ignore[union-attr]
 
-    @property
+    @functools.cached_property
     def _deletions_enabled(self) -> bool:
-        return True
+        """Whether this subject may delete rows. Rows added without a primary key are kept
+        only then (a deletion by value needs them): a subject whose code never calls
+        ``delete``, ``_remove`` or ``_remove_inner`` keeps nothing. Override it to decide."""
+        return self._session_type != "native" or _may_delete(self)
 
     @property
     def _session_type(self) -> str:
         return getattr(self, "_session", "native")
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 80
+_SHORT.maxdict = 20
+
+
+def _short(values: Any) -> str:
+    """``repr(values)`` with long strings and numbers shortened, for a message."""
+    return _SHORT.repr(values)
+
+
+_DELETING_NAMES = frozenset({"delete", "_remove", "_remove_inner"})
+
+
+def _may_delete(subject: ConnectorSubject) -> bool:
+    """Whether the code of a subject -- the methods its class adds to ``ConnectorSubject`` and
+    the functions stored on it -- mentions a deletion (when a source cannot be read: assume
+    it does)."""
+    code: list[Any] = [k for k in type(subject).__mro__ if k not in (ConnectorSubject, object)]
+    code += [v for v in vars(subject).values() if inspect.isfunction(v) or inspect.ismethod(v)]
+    for item in code:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(item)))
+        except (OSError, TypeError, SyntaxError):
+            return True
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in _DELETING_NAMES:
+                return True
+            if isinstance(node, ast.Constant) and node.value in _DELETING_NAMES:
+                return True
+    return False
 
 
 class _Event:
@@ -190,16 +238,42 @@ class PythonSource(LiveSource):
             self._buffer.append(_Event(diff, key, values))
             self._events += 1
 
-    def from_text(self, message: str) -> dict:
+    def from_text(self, message: str) -> dict | None:
+        """The row a text message stands for; ``None`` (reported) when it is not one."""
         if list(self.dtypes) == ["data"]:
             return {"data": message}
-        return json.loads(message)
+        return self._json_row(message)
 
-    def from_bytes(self, message: bytes) -> dict:
+    def from_bytes(self, message: bytes) -> dict | None:
+        """The row a bytes message stands for; ``None`` (reported) when it is not one."""
         if list(self.dtypes) == ["data"]:
             base = self.dtypes["data"].strip_optional()
-            return {"data": message if base == dt.BYTES else message.decode("utf-8")}
-        return json.loads(message)
+            if base == dt.BYTES:
+                return {"data": message}
+            try:
+                return {"data": message.decode("utf-8")}
+            except UnicodeDecodeError as exc:
+                self._bad_message(message, f"invalid UTF-8 ({exc.reason})")
+                return None
+        return self._json_row(message)
+
+    def _json_row(self, message: str | bytes) -> dict | None:
+        try:
+            document = json.loads(message)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            self._bad_message(message, f"invalid JSON ({reason})")
+            return None
+        if not isinstance(document, dict):
+            self._bad_message(message, "expected a JSON object")
+            return None
+        return document
+
+    def _bad_message(self, message: str | bytes, reason: str) -> None:
+        """Report a message that is not a row (shown shortened)."""
+        self._handle.report_error(  # type: ignore[union-attr]
+            f"message {_short(message)}: {reason}"
+        )
 
     def close(self) -> None:
         with self._flush_lock:
@@ -216,6 +290,12 @@ class PythonSource(LiveSource):
             raise ConnectorError(f"{self.name}: a ConnectorSubject can feed only one table")
 
     def start(self, handle: SourceHandle) -> None:
+        # Each run (each pw.run or pw.debug call) runs the subject again from the start, as
+        # Pathway does: the rows it sends get the same ids as in the previous run.
+        with self._flush_lock, self._lock:
+            self._closed = False
+            self._buffer, self._events, self._seq = [], 0, 0
+            self._state, self._live = {}, []
         self._handle = handle
         self.subject._source = self
         self._thread = threading.Thread(
@@ -233,7 +313,13 @@ class PythonSource(LiveSource):
 
     def tick(self, now: float) -> None:
         if self.autocommit is not None and self._buffer and now - self._first >= self.autocommit:
-            self.flush(commit=True)
+            # The run loop never waits for a flush of the subject's thread (which may itself
+            # wait for the loop to take its backlog): that flush commits anyway.
+            if self._flush_lock.acquire(blocking=False):
+                try:
+                    self._flush_locked(commit=True)
+                finally:
+                    self._flush_lock.release()
 
     def stop(self) -> None:
         try:
@@ -298,7 +384,7 @@ class PythonSource(LiveSource):
                 try:
                     good.append(row_from_mapping(row, self.dtypes, self.defaults))
                 except BadValue as exc:
-                    self._handle.report_error(f"row {row!r}: {exc}")  # type: ignore[union-attr]
+                    self._handle.report_error(f"row {_short(row)}: {exc}")  # type: ignore[union-attr]
             if not good:
                 return None
             columns = [column_series(n, [r[n] for r in good], d) for n, d in self.dtypes.items()]
@@ -342,7 +428,7 @@ class PythonSource(LiveSource):
         try:
             row = row_from_mapping(values, self.dtypes, self.defaults)
         except BadValue as exc:
-            self._handle.report_error(f"delete {values!r}: {exc}")  # type: ignore[union-attr]
+            self._handle.report_error(f"delete {_short(values)}: {exc}")  # type: ignore[union-attr]
             return None
         live = concat_batches(self._live)
         if live is not None:
@@ -357,9 +443,12 @@ class PythonSource(LiveSource):
         else:
             hits = None
         if hits is None or hits.height == 0:
-            self._handle.report_error(  # type: ignore[union-attr]
-                f"delete {values!r}: no such row is present"
-            )
+            reason = "no such row is present"
+            if not self.subject._deletions_enabled:
+                reason += (" (rows added without a key are kept for deletions only when the "
+                           "subject's _deletions_enabled is True; its code was not seen to "
+                           "delete: override _deletions_enabled)")
+            self._handle.report_error(f"delete {_short(values)}: {reason}")  # type: ignore[union-attr]
             return None
         victim = hits[:1]
         self._live = [live.filter(live[ID] != victim[ID][0])]  # type: ignore[union-attr,index]
@@ -382,7 +471,7 @@ class PythonSource(LiveSource):
                         continue
                     hashed = [row[k] for k in names]
             except (BadValue, KeyError) as exc:
-                self._handle.report_error(f"row {values!r}: {exc}")  # type: ignore[union-attr]
+                self._handle.report_error(f"row {_short(values)}: {exc}")  # type: ignore[union-attr]
                 continue
             to_hash.append((len(prepared), hashed))
             prepared.append((diff, values, row, 0))
@@ -407,7 +496,7 @@ class PythonSource(LiveSource):
                 self.rows_read += 1
             elif old is None:
                 self._handle.report_error(  # type: ignore[union-attr]
-                    f"delete {values!r}: no row with this key is present"
+                    f"delete {_short(values)}: no row with this key is present"
                 )
             else:
                 del self._state[row_id]
@@ -439,13 +528,15 @@ def read(
     format: str | None = None,
     autocommit_duration_ms: int | None = 1500,
     name: str | None = None,
+    max_backlog_size: int | None = None,
     **kwargs: Any,
 ) -> Table:
     """A table fed by ``subject`` while the pipeline runs.
 
     Rows sent within ``autocommit_duration_ms`` of each other (unless ``commit`` is called)
     enter the pipeline at one logical time. Rows that do not fit the schema are skipped and
-    reported in ``pw.global_error_log()``.
+    reported in ``pw.global_error_log()``. When the pipeline falls behind by more than
+    ``max_backlog_size`` rows (default 1,000,000), the subject's ``next`` waits.
     """
     where = user_frame()
     if schema is None and format in ("raw", "binary"):
@@ -458,6 +549,7 @@ def read(
         primary_key = schema.primary_key_columns()  # type: ignore[union-attr]
     label = name or f"python {type(subject).__name__}"
     source = PythonSource(subject, dtypes, defaults, primary_key, autocommit_duration_ms, label)
+    source.max_backlog_rows = max_backlog_size  # type: ignore[attr-defined]
     return input_table(dtypes, source, where)
 
 

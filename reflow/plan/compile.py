@@ -51,7 +51,7 @@ class ExpressionCompiler:
         self.operator = operator
         self.column_name = column_name
         self.stages: list[RowwiseStage] = []
-        self.new_errors: list[tuple[pl.Expr, str]] = []
+        self.new_errors: list[tuple[pl.Expr, str, type[Exception]]] = []
 
     # --- public --------------------------------------------------------------------------
     def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
@@ -139,9 +139,16 @@ class ExpressionCompiler:
         return f"\x00stage{len(self.stages)}"
 
     def _new_error(
-        self, condition: pl.Expr, guard: pl.Expr | None, message: str, where: str
+        self,
+        condition: pl.Expr,
+        guard: pl.Expr | None,
+        message: str,
+        where: str,
+        exception: type[Exception] = ValueError,
     ) -> None:
-        self.new_errors.append((_guarded(condition, guard), f"{message} ({where})"))
+        """Rows where ``condition`` holds become errors; a run that terminates on errors raises
+        ``exception`` (the type Python raises for the same mistake)."""
+        self.new_errors.append((_guarded(condition, guard), f"{message} ({where})", exception))
 
     def _rowwise(
         self,
@@ -156,6 +163,7 @@ class ExpressionCompiler:
         propagate_none: bool = False,
         batched: bool = False,
         vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+        none_is_error: bool = False,
     ) -> Compiled:
         compiled_args = [self.compile(a, guard) for a in args]
         out = self._stage_column()
@@ -173,6 +181,7 @@ class ExpressionCompiler:
                 where,
                 batched=batched,
                 vectorized=vectorized,
+                none_is_error=none_is_error,
             )
         )
         return Compiled(pl.col(out), pl.col(error_column(out)))
@@ -216,23 +225,52 @@ class ExpressionCompiler:
         a, b = left.value, right.value
         error = any_error(left.error, right.error)
         op = node.op
-        if op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
+        if a_type == dt.DURATION and op in ("//", "%") and b_type in (dt.DURATION, dt.INT):
+            # On nanosecond counts, with Python's floor semantics (as timedelta has).
+            a_ns = a.dt.total_nanoseconds()
+            b_num = b.dt.total_nanoseconds() if b_type == dt.DURATION else b
+            zero = (b_num == 0).fill_null(False)
+            self._new_error(
+                zero, guard, f"division by zero in {op}", node._where, ZeroDivisionError
+            )
+            error = any_error(error, zero)
+            divisor = pl.when(zero).then(1).otherwise(b_num)
+            value = a_ns // divisor if op == "//" else a_ns % divisor
+            if node.dtype.strip_optional() == dt.DURATION:
+                value = value.cast(pl.Duration("ns"))
+        elif op in ("/", "//", "%") and b_type in (dt.INT, dt.FLOAT):
             zero = (b == 0).fill_null(False)
-            self._new_error(zero, guard, f"division by zero in {op}", node._where)
+            self._new_error(
+                zero, guard, f"division by zero in {op}", node._where, ZeroDivisionError
+            )
             error = any_error(error, zero)
             if op == "/":
                 value = a.cast(pl.Float64) / b if a_type == dt.INT else a / b
+            elif op == "//" and a_type == b_type == dt.INT:
+                # The one int64 quotient that does not fit: -2**63 // -1.
+                value, overflow = _checked_int_op(op, a, b)
+                self._new_error(
+                    overflow, guard, f"integer overflow in {op}", node._where, OverflowError
+                )
+                error = any_error(error, overflow)
             else:
                 value = _POLARS_BINARY[op](a, b)
         elif op == "**" and a_type == b_type == dt.INT:
             negative = (b < 0).fill_null(False)
-            self._new_error(negative, guard, "negative exponent for an int power", node._where)
-            error = any_error(error, negative)
-            value = a.pow(pl.when(negative).then(0).otherwise(b))
+            self._new_error(
+                negative, guard, "negative exponent for an int power", node._where, ValueError
+            )
+            value, overflow = _checked_int_power(a, pl.when(negative).then(0).otherwise(b))
+            self._new_error(overflow, guard, "integer overflow in **", node._where, OverflowError)
+            error = any_error(error, negative, overflow)
+        elif op in _CHECKED_INT_OPS and a_type == b_type == dt.INT:
+            value, overflow = _checked_int_op(op, a, b)
+            self._new_error(
+                overflow, guard, f"integer overflow in {op}", node._where, OverflowError
+            )
+            error = any_error(error, overflow)
         elif op == "**":
             value = a.cast(pl.Float64).pow(b)
-        elif op == "//" and a_type == dt.DURATION and b_type == dt.DURATION:
-            value = a.dt.total_nanoseconds() // b.dt.total_nanoseconds()
         elif op == "/" and a_type == dt.DURATION and b_type == dt.DURATION:
             value = a.dt.total_nanoseconds() / b.dt.total_nanoseconds()
         elif op in _COMPARISONS and dt.FLOAT in (a_type, b_type):
@@ -243,6 +281,13 @@ class ExpressionCompiler:
 
     def _c_UnaryOp(self, node: ex.UnaryOp, guard) -> Compiled:
         arg = self.compile(node.arg, guard)
+        if node.op == "-" and node.arg.dtype.strip_optional() == dt.INT:
+            overflow = (arg.value == INT64_MIN).fill_null(False)
+            self._new_error(
+                overflow, guard, "integer overflow in unary -", node._where, OverflowError
+            )
+            value = pl.when(overflow).then(None).otherwise(-arg.value)
+            return Compiled(value, any_error(arg.error, overflow))
         return Compiled(-arg.value if node.op == "-" else ~arg.value, arg.error)
 
     def _c_IsNone(self, node: ex.IsNone, guard) -> Compiled:
@@ -304,14 +349,8 @@ class ExpressionCompiler:
         cast = arg.value.cast(target.polars(), strict=False)
         if source == dt.STR:
             if target == dt.BOOL:
-                lowered = arg.value.str.to_lowercase()
-                cast = (
-                    pl.when(lowered.is_in(["true", "1", "yes", "on", "t", "y"]))
-                    .then(True)
-                    .when(lowered.is_in(["false", "0", "no", "off", "f", "n"]))
-                    .then(False)
-                    .otherwise(None)
-                )
+                # As Python's (and Pathway's) bool(text): true unless the text is empty.
+                return Compiled(arg.value.str.len_chars() > 0, arg.error)
             else:
                 cast = arg.value.str.strip_chars().cast(target.polars(), strict=False)
         failed = (cast.is_null() & arg.value.is_not_null()).fill_null(False)
@@ -324,6 +363,12 @@ class ExpressionCompiler:
         return Compiled(cast, any_error(arg.error, failed))
 
     def _c_DeclareType(self, node: ex.DeclareType, guard) -> Compiled:
+        if node.arg.dtype.polars() == pl.Object and node.dtype.polars() != pl.Object:
+            # Python objects declared as a type stored natively: move them into that storage
+            # (a value of another type becomes an error naming it).
+            return self._rowwise(
+                "declare_type", _identity, [node.arg], node.dtype, guard, node._where
+            )
         return self.compile(node.arg, guard)
 
     def _c_Unwrap(self, node: ex.Unwrap, guard) -> Compiled:
@@ -331,7 +376,10 @@ class ExpressionCompiler:
         missing = arg.value.is_null()
         if arg.error is not None:
             missing = missing & ~arg.error
-        self._new_error(missing, guard, "unwrap: value is None", node._where)
+        self._new_error(
+            missing, guard, "cannot unwrap a None value (use pw.coalesce to give a default)",
+            node._where,
+        )
         return Compiled(arg.value, any_error(arg.error, missing))
 
     def _c_FillError(self, node: ex.FillError, guard) -> Compiled:
@@ -414,6 +462,7 @@ class ExpressionCompiler:
             kwarg_names=list(node.kwargs),
             propagate_none=node.propagate_none,
             batched=node.batched,
+            none_is_error=True,
         )
 
     def _c_PointerFrom(self, node: ex.PointerFrom, guard) -> Compiled:
@@ -440,30 +489,91 @@ class ExpressionCompiler:
         )
 
     def _c_ReducerExpression(self, node: ex.ReducerExpression, guard) -> Compiled:
-        from reflow.plan.errors import BuildError
+        from reflow.plan.errors import BuildValueError
 
-        raise BuildError(
+        raise BuildValueError(
             f"reducer {node.reducer.name} can only be used inside reduce()", node._where
         )
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 def _report_new_errors(
-    frame: pl.DataFrame, new_errors: list[tuple[pl.Expr, str]], ctx: RunContext, operator: str
+    frame: pl.DataFrame,
+    new_errors: list[tuple[pl.Expr, str, type[Exception]]],
+    ctx: RunContext,
+    operator: str,
 ) -> None:
     flags = frame.select(
         pl.int_range(pl.len()).alias("row"),
-        *(condition.fill_null(False).alias(f"e{i}") for i, (condition, _) in enumerate(new_errors)),
+        *(
+            condition.fill_null(False).alias(f"e{i}")
+            for i, (condition, *_) in enumerate(new_errors)
+        ),
     )
-    for i, (_, message) in enumerate(new_errors):
+    for i, (_, message, exception) in enumerate(new_errors):
         column = flags[f"e{i}"]
         if not column.any():
             continue
         ids = frame.filter(column)[ID].to_list() if ID in frame.columns else [None]
         for row_id in ids:
-            ctx.report_error(operator, message, row_id)
+            ctx.report_error(operator, message, row_id, exception)
 
 
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_CHECKED_INT_OPS = ("+", "-", "*")
+
+
+def _outside_int64(value: pl.Expr) -> pl.Expr:
+    return ((value < INT64_MIN) | (value > INT64_MAX)).fill_null(False)
+
+
+def _checked_int_op(op: str, a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``a op b`` for int64 columns with the cells whose exact result does not fit int64
+    flagged (and null), never wrapped around.
+
+    Polars' int64 arithmetic wraps; the wrapped result ``r`` tells whether it did: a sum
+    overflowed when both operands have the sign ``r`` lacks, a difference when the operands'
+    signs differ and ``r`` lacks ``a``'s, a product when ``r // a != b`` (a wrapped product
+    differs from ``a * b`` by a multiple of 2**64, more than ``|a|``), checked apart for the
+    one quotient that itself wraps (``-2**63 // -1``). Cheaper than computing in int128
+    (measured 2-5x, see BENCHMARKS.md).
+    """
+    if op == "//":
+        overflow = (a == INT64_MIN) & (b == -1)
+        return pl.when(overflow).then(None).otherwise(a // b), overflow.fill_null(False)
+    result = _POLARS_BINARY[op](a, b)
+    if op == "+":
+        overflow = ((a < 0) == (b < 0)) & ((result < 0) != (a < 0))
+    elif op == "-":
+        overflow = ((a < 0) != (b < 0)) & ((result < 0) != (a < 0))
+    else:
+        edge = ((a == -1) & (b == INT64_MIN)) | ((b == -1) & (a == INT64_MIN))
+        safe_a = pl.when(a == 0).then(1).otherwise(a)
+        overflow = edge | ((a != 0) & (result // safe_a != b))
+    overflow = overflow.fill_null(False)
+    return pl.when(overflow).then(None).otherwise(result), overflow
+
+
+def _checked_int_power(a: pl.Expr, b: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``a ** b`` for int64 columns and a non-negative exponent, with overflow flagged.
+
+    A float estimate of ``|a| ** b`` rules out the results far beyond int64; the others are
+    small enough (below 2**66) to be computed exactly in int128. Exponents above 64 only matter
+    for bases -1, 0 and 1, so they are reduced to 64 or 65 keeping their parity.
+    """
+    exponent = pl.when(b > 64).then(64 + b % 2).otherwise(b)
+    estimate = a.cast(pl.Float64).abs().pow(exponent)
+    small = (estimate < 2.0**66).fill_null(True)
+    base = pl.when(small).then(a).otherwise(0).cast(pl.Int128)
+    wide = base.pow(exponent.cast(pl.UInt32))
+    overflow = ~small | _outside_int64(wide)
+    value = pl.when(overflow).then(None).otherwise(wide).cast(pl.Int64)
+    return value, overflow.fill_null(False)
 
 
 def _float_comparison(
@@ -510,6 +620,7 @@ _PY_BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "//": py_operator.floordiv,
     "%": py_operator.mod,
     "**": py_operator.pow,
+    "@": py_operator.matmul,
     "==": py_operator.eq,
     "!=": py_operator.ne,
     "<": py_operator.lt,

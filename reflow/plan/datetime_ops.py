@@ -118,13 +118,32 @@ def _parse_duration(text: str) -> datetime.timedelta | None:
     while position < len(text.rstrip()):
         match = _DURATION_PART.match(text, position)
         if match is None:
-            return None
+            return _pandas_frequency(text) if position == 0 else None
         number, unit = float(match.group(1)), match.group(2).lower()
         total_us += number * _DURATION_UNITS[unit] if unit != "ns" else number / 1000
         position = match.end()
     if position == 0:
-        return None
+        return _pandas_frequency(text)
     return datetime.timedelta(microseconds=total_us)
+
+
+# Frequency aliases older pandas versions (and so Pathway) accept, newer ones spell otherwise.
+_OLD_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+
+
+def _pandas_frequency(text: str) -> datetime.timedelta | None:
+    """A fixed pandas frequency such as ``"D"``, ``"h"``, ``"min"`` or ``"2D"`` (as Pathway
+    accepts in ``round``/``floor``), or None."""
+    from pandas.tseries.frequencies import to_offset
+
+    match = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)\s*", text)
+    if match is not None and match.group(2) in _OLD_ALIASES:
+        text = match.group(1) + _OLD_ALIASES[match.group(2)]
+    try:
+        nanos = to_offset(text).nanos
+    except (ValueError, TypeError):
+        return None
+    return datetime.timedelta(microseconds=nanos / 1000)
 
 
 def _unit_factor(unit: str, node: ex.ColumnExpression) -> int:
@@ -172,9 +191,13 @@ class DateTimeOps:
         fmt = _static_str(fmt, "dt.strptime: fmt", self._expr)
         aware = contains_timezone if contains_timezone is not None else "%z" in fmt
         storage = _UTC if aware else _NAIVE
-        chrono = _chrono_format(fmt, parsing=True)
+        has_date = re.search(r"%[YymdjbBhGUWV]", fmt) is not None
+        # Without a date in the format, the date is 1900-01-01, as in Python and Pathway.
+        chrono = _chrono_format(fmt if has_date else "%Y-%m-%d " + fmt, parsing=True)
 
         def parse(s: pl.Expr) -> pl.Expr:
+            if not has_date:
+                s = pl.concat_str(pl.lit("1900-01-01 "), s)
             return s.str.strptime(storage, chrono, strict=False)
 
         return ex.PolarsCall(
@@ -185,7 +208,16 @@ class DateTimeOps:
         )
 
     def strftime(self, fmt: str) -> ex.ColumnExpression:
-        """Format date-times as strings with the Python format ``fmt``."""
+        """Format date-times as strings with the Python format ``fmt`` (which may be a
+        column)."""
+        if isinstance(fmt, ex.ColumnExpression):
+            # a format per row: Python's strftime, row by row
+            def format_row(t: datetime.datetime, row_fmt: str) -> str:
+                return t.strftime(row_fmt)
+
+            return ex.RowwiseCall(
+                "dt.strftime", format_row, (self._expr, fmt), dt.STR, propagate_none=True
+            )
         fmt = _static_str(fmt, "dt.strftime: fmt", self._expr)
         chrono = _chrono_format(fmt, parsing=False)
         naive_chrono = re.sub(r"(?<!%)((?:%%)*)%[zZ]", r"\1", chrono)

@@ -14,15 +14,71 @@ from reflow.engine.values import Json, Pointer, PyObjectWrapper
 
 
 class DateTimeNaive(datetime.datetime):
-    """Annotation for a timestamp without a time zone; values are ``datetime`` objects."""
+    """Annotation for a timestamp without a time zone; values are ``datetime`` objects.
+
+    Called with one string it parses it, as ``pandas.Timestamp`` does:
+
+    >>> import reflow as pw
+    >>> pw.DateTimeNaive("2024-03-01 12:30")
+    DateTimeNaive(2024, 3, 1, 12, 30)
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> DateTimeNaive:
+        if len(args) == 1 and not kwargs and isinstance(args[0], str):
+            return _from_datetime(cls, _parse_timestamp(args[0]))
+        return super().__new__(cls, *args, **kwargs)
 
 
 class DateTimeUtc(datetime.datetime):
-    """Annotation for a time-zone-aware timestamp; values are aware ``datetime`` objects."""
+    """Annotation for a time-zone-aware timestamp; values are aware ``datetime`` objects.
+
+    >>> import reflow as pw
+    >>> pw.DateTimeUtc("2024-03-01T12:30:00+01:00").hour
+    11
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> DateTimeUtc:
+        if len(args) == 1 and not kwargs and isinstance(args[0], str):
+            value = _parse_timestamp(args[0])
+            if value.tzinfo is None:
+                raise ValueError(f"DateTimeUtc({args[0]!r}): the text has no time zone")
+            return _from_datetime(cls, value.astimezone(datetime.UTC))
+        return super().__new__(cls, *args, **kwargs)
 
 
 class Duration(datetime.timedelta):
-    """Annotation for a time span; values are ``timedelta`` objects."""
+    """Annotation for a time span; values are ``timedelta`` objects.
+
+    Called with one string it parses it as ``pandas.Timedelta`` does (``"10m"``, ``"2h"``,
+    ``"1 day 3s"``):
+
+    >>> import reflow as pw
+    >>> pw.Duration("10m") == pw.Duration(minutes=10)
+    True
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Duration:
+        if len(args) == 1 and not kwargs and isinstance(args[0], str):
+            import pandas as pd
+
+            parsed = pd.Timedelta(args[0]).to_pytimedelta()
+            return super().__new__(
+                cls, days=parsed.days, seconds=parsed.seconds, microseconds=parsed.microseconds
+            )
+        return super().__new__(cls, *args, **kwargs)
+
+
+def _parse_timestamp(text: str) -> datetime.datetime:
+    import pandas as pd
+
+    return pd.Timestamp(text).to_pydatetime()
+
+
+def _from_datetime(cls: type, value: datetime.datetime) -> Any:
+    return datetime.datetime.__new__(
+        cls, value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond, value.tzinfo,
+    )
 
 
 class DType:

@@ -21,8 +21,52 @@ def user_frame() -> str:
 
 
 class BuildError(Exception):
-    """A mistake in a pipeline found while it is being built (unknown column, wrong type)."""
+    """A mistake in a pipeline found while it is being built (unknown column, wrong type).
+
+    Each kind of mistake is raised as a subclass that is also the standard exception Python
+    code (and Pathway) raises for it, so ``except TypeError`` catches a type mismatch:
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ... a | s
+    ... 1 | x
+    ... ''')
+    >>> try:
+    ...     t.select(q=t.a + t.s)
+    ... except TypeError as exc:
+    ...     print(isinstance(exc, pw.BuildError), str(exc).split(" (at ")[0])
+    True operator + is not defined for column 'a' of type INT and column 's' of type STR
+    """
 
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where or user_frame()
-        super().__init__(f"{message} (at {self.where})")
+        self.message = f"{message} (at {self.where})"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BuildTypeError(BuildError, TypeError):
+    """An operation applied to columns of types it does not accept."""
+
+
+class BuildValueError(BuildError, ValueError):
+    """An argument of the right type but a wrong value (mismatched tables, bad options)."""
+
+
+class BuildKeyError(BuildError, KeyError, AttributeError):
+    """A column that the table does not have (a ``KeyError`` as for ``t["x"]``, and an
+    ``AttributeError`` as for ``t.x``)."""
+
+
+class BuildAttributeError(BuildError, AttributeError):
+    """A method that does not exist for the column's type (``.str`` on an int column)."""
+
+
+class BuildIndexError(BuildError, IndexError):
+    """An index out of the range of a tuple."""
+
+
+class BuildRuntimeError(BuildError, RuntimeError):
+    """A column expression used where Python needs a plain value (``if``, ``and``)."""

@@ -18,7 +18,15 @@ from typing import Any
 import polars as pl
 
 from reflow.plan import dtypes as dt
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import (
+    BuildAttributeError,
+    BuildError,
+    BuildIndexError,
+    BuildRuntimeError,
+    BuildTypeError,
+    BuildValueError,
+    user_frame,
+)
 
 PolarsKernel = Callable[..., pl.Expr]
 
@@ -93,6 +101,12 @@ class ColumnExpression:
     def __rmod__(self, other: Any) -> ColumnExpression:
         return BinaryOp("%", other, self)
 
+    def __matmul__(self, other: Any) -> ColumnExpression:
+        return BinaryOp("@", self, other)
+
+    def __rmatmul__(self, other: Any) -> ColumnExpression:
+        return BinaryOp("@", other, self)
+
     def __pow__(self, other: Any) -> ColumnExpression:
         return BinaryOp("**", self, other)
 
@@ -147,7 +161,7 @@ class ColumnExpression:
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        raise BuildError(
+        raise BuildRuntimeError(
             "a column expression has no truth value; use & | ~ instead of and/or/not, "
             "and pw.if_else instead of if"
         )
@@ -175,8 +189,21 @@ class ColumnExpression:
         return IsNone(self, negate=True)
 
     def to_string(self) -> ColumnExpression:
-        """The value's ``str()``."""
-        return RowwiseCall("to_string", str, (self,), dt.STR)
+        """The value as text, written as Pathway writes it: date-times in ISO form with
+        nanoseconds, durations in nanoseconds, Json compactly, anything else as ``str()``.
+
+        >>> import reflow as pw, datetime
+        >>> t = pw.debug.table_from_rows(
+        ...     pw.schema_from_types(t=pw.DateTimeNaive, d=pw.Duration),
+        ...     [(datetime.datetime(2024, 1, 2, 3, 4, 5), datetime.timedelta(milliseconds=5))])
+        >>> pw.debug.compute_and_print(
+        ...     t.select(a=pw.this.t.to_string(), b=pw.this.d.to_string()), include_id=False)
+        a                             | b
+        2024-01-02T03:04:05.000000000 | 5000000ns
+        """
+        from reflow.plan.text import to_text
+
+        return RowwiseCall("to_string", to_text, (self,), dt.STR)
 
 
 def wrap_arg(value: Any) -> ColumnExpression:
@@ -239,7 +266,7 @@ class InputColumn(ColumnExpression):
         return self.name
 
 
-_ARITHMETIC = {"+", "-", "*", "/", "//", "%", "**"}
+_ARITHMETIC = {"+", "-", "*", "/", "//", "%", "**", "@"}
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">="}
 _BOOLEAN = {"&", "|", "^"}
 
@@ -477,6 +504,9 @@ class GetItem(ColumnExpression):
     def _infer(self) -> dt.DType:
         base = self.obj.dtype.strip_optional()
         if base == dt.JSON:
+            # ``json.get(key)`` without a default may give None, as in Pathway
+            if not self.checked and self.default.dtype in (dt.NONE, dt.Optional(dt.ANY)):
+                return dt.Optional(dt.JSON)
             return dt.JSON
         if isinstance(base, dt.Tuple):
             if isinstance(self.index, Literal) and isinstance(self.index.value, int):
@@ -484,8 +514,9 @@ class GetItem(ColumnExpression):
                 if -len(base.args) <= position < len(base.args):
                     item = base.args[position]
                 elif self.checked:
-                    raise type_error(
-                        f"index {position} is out of range for {self.obj.dtype!r}", self
+                    raise BuildIndexError(
+                        f"index {position} is out of range for {self.obj.dtype!r}",
+                        getattr(self, "_where", None) or None,
                     )
                 else:
                     return self.default.dtype
@@ -640,7 +671,12 @@ class ReducerExpression(ColumnExpression):
         try:
             return self.reducer.result_type(*(a.dtype for a in self.args), **self.kwargs)
         except TypeError as exc:
-            raise type_error(f"{self.reducer.name}: {exc}", self) from None
+            arguments = ", ".join(describe(a) for a in self.args)
+            raise type_error(f"{self.reducer.name}({arguments}): {exc}", self) from None
+        except ValueError as exc:
+            raise BuildValueError(
+                f"{self.reducer.name}: {exc}", getattr(self, "_where", None) or None
+            ) from None
 
 
 class PointerFrom(ColumnExpression):
@@ -664,13 +700,32 @@ class PointerFrom(ColumnExpression):
         return dt.POINTER
 
 
+def describe(expr: Any) -> str:
+    """How a message names an expression: ``column 'x'`` for a column, else its kind."""
+    name = getattr(expr, "name", None)
+    if isinstance(expr, (ColumnReference, ThisReference, InputColumn)) and isinstance(name, str):
+        return f"column {name!r}"
+    return f"a {type(expr).__name__} expression"
+
+
 def type_error(message: str, node: ColumnExpression) -> BuildError:
-    return BuildError(message, where=getattr(node, "_where", None) or None)
+    """A ``TypeError`` at ``node``; an ``AttributeError`` when a namespace method (``.str``,
+    ``.dt``, ``.num``) does not exist for the column's type, as in Pathway."""
+    where = getattr(node, "_where", None) or None
+    if "expected a" in message and "column" in message:
+        return BuildAttributeError(message, where=where)
+    return BuildTypeError(message, where=where)
 
 
 def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression) -> dt.DType:
     """The dtype of ``a op b``, or a ``BuildError`` naming both types."""
     if op in ("==", "!="):
+        a0, b0 = a.strip_optional(), b.strip_optional()
+        if a0 != b0 and {a0, b0} <= _SCALARS and not {a0, b0} <= {dt.INT, dt.FLOAT}:
+            left, right = _describe(node, 0), _describe(node, 1)
+            raise type_error(
+                f"operator {op} is not defined for {left}{a!r} and {right}{b!r}", node
+            )
         return dt.BOOL
     optional = a.is_optional or b.is_optional or a == dt.NONE or b == dt.NONE
     a0, b0 = a.strip_optional(), b.strip_optional()
@@ -685,6 +740,24 @@ def binary_result_type(op: str, a: dt.DType, b: dt.DType, node: ColumnExpression
     return dt.Optional(result) if optional else result
 
 
+def _comparable_tuples(a: dt.DType, b: dt.DType) -> bool:
+    """Tuples of one length whose elements compare pairwise (equal or both numeric types)."""
+    if not (isinstance(a, dt.Tuple) and isinstance(b, dt.Tuple)) or len(a.args) != len(b.args):
+        return False
+    numeric = {dt.INT, dt.FLOAT}
+    return all(
+        x.strip_optional() == y.strip_optional() or {x, y} <= numeric or dt.ANY in (x, y)
+        for x, y in zip(a.args, b.args, strict=True)
+    )
+
+
+# Types whose values of two different types are never equal: comparing them is a mistake.
+_SCALARS = {
+    dt.INT, dt.FLOAT, dt.BOOL, dt.STR, dt.BYTES, dt.POINTER, dt.DATE_TIME_NAIVE,
+    dt.DATE_TIME_UTC, dt.DURATION,
+}
+
+
 def _describe(node: ColumnExpression, position: int) -> str:
     children = node._children()
     child = children[position] if position < len(children) else None
@@ -697,8 +770,12 @@ def _binary_base_type(op: str, a: dt.DType, b: dt.DType) -> dt.DType | None:
     if dt.ANY in (a, b):
         return dt.ANY
     if op in _COMPARISON:
-        if a == b or {a, b} <= numeric:
+        if a == b or {a, b} <= numeric or _comparable_tuples(a, b):
             return dt.BOOL
+        return None
+    if op == "@":
+        if isinstance(a, dt.Array) and isinstance(b, dt.Array):
+            return dt.ANY  # an array, or a number for two vectors (numpy's matmul)
         return None
     if op in _BOOLEAN:
         if a == b == dt.BOOL:

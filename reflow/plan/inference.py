@@ -60,11 +60,12 @@ def python_value(value: Any) -> Any:
 
 
 def parse_markdown_cell(text: str) -> Any:
-    """A markdown cell as a Python value: int, float, bool, None or str."""
-    if text == "None":
+    """A markdown cell as a Python value: int, float, bool, None (``None`` or an empty cell)
+    or str."""
+    if text in ("None", ""):
         return None
-    if text in ("True", "False"):
-        return text == "True"
+    if text in ("True", "False", "true", "false"):
+        return text in ("True", "true")
     try:
         return int(text)
     except ValueError:
@@ -81,7 +82,7 @@ def parse_markdown_cell(text: str) -> Any:
 def parse_typed_cell(text: str, dtype: dt.DType) -> Any:
     """A markdown cell parsed as ``dtype``."""
     base = dtype.strip_optional()
-    if text == "None" and (dtype.is_optional or base in (dt.ANY, dt.JSON)):
+    if text in ("None", "") and (dtype.is_optional or base in (dt.ANY, dt.JSON, dt.NONE)):
         return None if base != dt.JSON else Json(None)
     if base == dt.INT:
         return int(text)

@@ -26,8 +26,8 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
     ...     s=pw.this.data["s"].as_str(), b=pw.this.data["b"].as_bool(),
     ...     z=pw.this.data["z"].as_int(), m=pw.this.data.get("missing").as_str(),
     ... ), include_id=False)
-    n | x   | s | b    | z    | m
-    2 | 0.5 | a | True | None | None
+    n | x   | s | b    | z | m
+    2 | 0.5 | a | True |   |
     """
     method = _CONVERTERS[target]  # type: ignore[index]
     name = f"as_{target.typehint().__name__}"

@@ -100,11 +100,29 @@ class NumericOps:
         self._expr = expr
 
     def abs(self) -> ex.ColumnExpression:
-        """Absolute value (``None`` stays ``None``)."""
-        return ex.PolarsCall("num.abs", [self._expr], lambda x: x.abs(), _same_numeric)
+        """Absolute value (``None`` stays ``None``); the smallest int64, which has none in
+        int64, gives an error value."""
+        return ex.PolarsCall(
+            "num.abs", [self._expr], lambda x: x.abs(), _same_numeric,
+            error_when=lambda x: x.abs() < 0, error_message="integer overflow",
+        )
 
     def round(self, decimals: int = 0) -> ex.ColumnExpression:
-        """Round to ``decimals`` digits exactly as Python's ``round`` (ties to even)."""
+        """Round to ``decimals`` digits (an int or an int column) exactly as Python's ``round``
+        (ties to even)."""
+        if isinstance(decimals, ex.ColumnExpression):
+            # decimals given per row: Python's round, row by row
+            def round_row(x: Any, digits: int) -> Any:
+                return round(x, digits)
+
+            def result(x_type: dt.DType, digits_type: dt.DType) -> dt.DType:
+                if digits_type.strip_optional() not in (dt.INT, dt.ANY):
+                    raise TypeError(f"decimals must be an int column, got {digits_type!r}")
+                return x_type.strip_optional()
+
+            return ex.RowwiseCall(
+                "num.round", round_row, (self._expr, decimals), result, propagate_none=True
+            )
         if not isinstance(decimals, int) or isinstance(decimals, bool):
             raise ex.type_error(
                 f"num.round: decimals must be an int, got {decimals!r}", self._expr

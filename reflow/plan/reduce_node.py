@@ -69,9 +69,8 @@ class ReduceNode(PlanNode):
         for call in self.reducers:
             reducer = call.expression.reducer
             fallible = any(is_fallible(arg) for arg in call.expression.args)
-            columns[call.name] = ColumnInfo(
-                call.expression.dtype, fallible or bool(getattr(reducer, "can_fail", False))
-            )
+            can_fail = reducer.can_fail_for([arg.dtype for arg in call.expression.args])
+            columns[call.name] = ColumnInfo(call.expression.dtype, fallible or can_fail)
         super().__init__([source], columns, Universe(), where)
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:

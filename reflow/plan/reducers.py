@@ -25,19 +25,26 @@ from reflow.plan import dtypes as dt
 class Reducer:
     """A reducer kind: its name, result type and engine implementation."""
 
-    can_fail = False
+    can_fail: bool | Callable[[list[dt.DType]], bool] = False
 
     def __init__(
         self,
         name: str,
         result: Callable[..., dt.DType],
         make: Callable[..., agg.Aggregate],
-        can_fail: bool = False,
+        can_fail: bool | Callable[[list[dt.DType]], bool] = False,
     ) -> None:
         self.name = name
         self._result = result
         self._make = make
         self.can_fail = can_fail
+
+    def can_fail_for(self, arg_types: list[dt.DType]) -> bool:
+        """Whether the result for arguments of ``arg_types`` can be an error value by itself
+        (e.g. an int sum beyond int64), not only because an argument holds one."""
+        if callable(self.can_fail):
+            return bool(self.can_fail(arg_types))
+        return bool(self.can_fail)
 
     def result_type(self, *arg_types: dt.DType, **kwargs: Any) -> dt.DType:
         """The dtype of the reducer's result for arguments of ``arg_types``."""
@@ -55,7 +62,9 @@ def _unsupported(name: str, arg: dt.DType) -> TypeError:
     return TypeError(f"reducer {name} does not support a column of type {arg!r}")
 
 
-def _sum_type(arg: dt.DType, **_: Any) -> dt.DType:
+def _sum_type(arg: dt.DType, strict: bool = False, **_: Any) -> dt.DType:
+    if strict and arg.strip_optional() != dt.FLOAT:
+        raise ValueError(f"sum(strict=True) needs a float column, got {arg!r}")
     if arg in (dt.INT, dt.FLOAT, dt.DURATION, dt.ANY) or isinstance(arg, dt.Array):
         return arg
     raise _unsupported("sum", arg)
@@ -113,7 +122,9 @@ def _collecting(
 
 
 COUNT = _fixed("count", lambda **_: dt.INT, agg.Count)
-SUM = Reducer("sum", _sum_type, _make_sum)
+SUM = Reducer(
+    "sum", _sum_type, _make_sum, can_fail=lambda types: types[0].strip_optional() == dt.INT
+)
 AVG = _fixed("avg", _avg_type, agg.Avg)
 MIN = _same("min", agg.Min)
 MAX = _same("max", agg.Max)

@@ -109,8 +109,14 @@ class RowwiseStage:
         where: str,
         batched: bool = False,
         vectorized: Callable[[pl.DataFrame], pl.Series] | None = None,
+        none_is_error: bool = False,
     ) -> None:
         self.out = out
+        # A function declared to return a non-optional type that returns None gives an
+        # error value naming it, not a None the type says cannot be there.
+        self.none_is_error = none_is_error and not (
+            result_type.is_optional or result_type.strip_optional() in (dt.ANY, dt.JSON)
+        )
         self.name = name
         self.function = function
         self.args = args
@@ -238,7 +244,22 @@ class RowwiseStage:
             failed = [False] * len(out)
             for position, exc in errors:
                 failed[position] = True
-                ctx.report_error(operator, self._message(exc), ids[position])
+                ctx.report_error(
+                    operator, self._message(exc), ids[position], exc,
+                    fatal=not getattr(self.function, "failures_are_results", False),
+                )
+        if self.none_is_error and None in out:
+            failed = failed or [False] * len(out)
+            for position, value in enumerate(out):
+                if value is None and not failed[position]:
+                    failed[position] = True
+                    ctx.report_error(
+                        operator,
+                        f"{self.name} returned None, but its result type {self.result_type!r} "
+                        f"is not optional ({self.where})",
+                        ids[position],
+                        TypeError,
+                    )
         return from_python_values(
             out, self.result_type, failed, self.name, ids, ctx, operator  # type: ignore[arg-type]
         )
@@ -385,5 +406,6 @@ def from_python_values(
                     operator,
                     f"{name}: returned {value!r}, which is not of type {dtype!r}",
                     ids[i],
+                    TypeError,
                 )
     return pl.Series(checked, dtype=storage), failed

@@ -37,6 +37,10 @@ def column_series(name: str, values: Sequence[Any], dtype: dt.DType) -> pl.Serie
     return pl.Series(name, list(values), dtype=storage, strict=False)
 
 
+# Types whose Python values ``to_cell`` returns unchanged.
+_STORED_AS_GIVEN = (dt.INT, dt.STR, dt.BOOL, dt.BYTES)
+
+
 def make_batch(
     dtypes: dict[str, dt.DType],
     ids: Sequence[int],
@@ -46,7 +50,10 @@ def make_batch(
     """A delta batch from ids, per-column Python values and diffs."""
     series = [pl.Series(ID, list(ids), dtype=ID_DTYPE)]
     for name, dtype in dtypes.items():
-        series.append(column_series(name, [to_cell(v, dtype) for v in columns[name]], dtype))
+        values = columns[name]
+        if dtype.strip_optional() not in _STORED_AS_GIVEN:
+            values = [to_cell(v, dtype) for v in values]
+        series.append(column_series(name, values, dtype))
     series.append(pl.Series(DIFF, list(diffs), dtype=DIFF_DTYPE))
     return pl.DataFrame(series)
 

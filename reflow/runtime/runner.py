@@ -115,19 +115,33 @@ def run_static(lowering: Lowering) -> None:
 def run_outputs(
     outputs: Sequence[OutputSpec],
     *,
-    terminate_on_error: bool = False,
+    terminate_on_error: bool | None = None,
     monitoring_level: object = None,
     with_http_server: bool = False,
+    **run_options: object,
 ) -> None:
-    """Build and run a dataflow for ``outputs``."""
+    """Build and run a dataflow for ``outputs``.
+
+    ``terminate_on_error=None`` means True: the first run-time error stops the run and is
+    raised as the exception Python raises for it. ``run_options`` are the other options of
+    ``pw.run`` that change nothing here (``debug``, ``event_loop``, ...). With
+    ``PATHWAY_THREADS`` / ``PATHWAY_PROCESSES`` above 1 a static program runs sharded over
+    that many workers (``reflow.runtime.workers``).
+    """
     from reflow.runtime.workers import WorkerConfig, run_static_sharded
+
+    _check_run_options(run_options)
+    terminate = True if terminate_on_error is None else bool(terminate_on_error)
+
+    def new_context() -> RunContext:
+        return RunContext(
+            terminate_on_error=terminate, terminate_on_input_error=terminate_on_error is True
+        )
 
     config = WorkerConfig.from_env()
     live = any(_live_sources(spec.node) for spec in outputs)
     if config.workers > 1 and not live and not with_http_server:
-        run_static_sharded(
-            lambda: build(outputs, RunContext(terminate_on_error=terminate_on_error)), config
-        )
+        run_static_sharded(lambda: build(outputs, new_context()), config)
         return
     if config.workers > 1:
         # Live sources are read by one worker: the others have nothing to do.
@@ -136,7 +150,7 @@ def run_outputs(
             return
         logger.warning("live sources run on one worker; PATHWAY_THREADS/PROCESSES apply to "
                        "static inputs only")
-    ctx = RunContext(terminate_on_error=terminate_on_error)
+    ctx = new_context()
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
     if streaming or with_http_server:
@@ -148,6 +162,29 @@ def run_outputs(
         run_static(lowering)
 
 
+# Options of ``pw.run`` accepted for compatibility that change nothing in reflow: the
+# expression batch size is chosen per batch, and async UDFs run on reflow's own loop.
+_IGNORED_RUN_OPTIONS = frozenset(
+    {
+        "debug",
+        "default_logging",
+        "persistence_config",
+        "runtime_typechecking",
+        "license_key",
+        "max_expression_batch_size",
+        "event_loop",
+        "udf_cache_directory",
+        "_stacklevel",
+    }
+)
+
+
+def _check_run_options(options: dict[str, object]) -> None:
+    unknown = sorted(set(options) - _IGNORED_RUN_OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
+
+
 def run(
     *,
     debug: bool = False,
@@ -156,8 +193,10 @@ def run(
     default_logging: bool = True,
     persistence_config: object = None,
     runtime_typechecking: bool | None = None,
-    license_key: str | None = None,
-    terminate_on_error: bool = False,
+    terminate_on_error: bool | None = None,
+    max_expression_batch_size: int = 1024,
+    event_loop: object = None,
+    udf_cache_directory: str | None = None,
     **kwargs: object,
 ) -> None:
     """Run every output registered with ``pw.io``: static inputs until read, streaming ones
@@ -168,8 +207,10 @@ def run(
     and output files are flushed and closed. ``monitoring_level`` (a ``pw.MonitoringLevel``)
     controls the live status shown in the terminal; ``with_http_server=True`` serves Prometheus
     metrics at ``/metrics`` on the port in ``REFLOW_MONITORING_HTTP_PORT`` (default 20000).
-    With ``terminate_on_error=True`` the first bad row or failing cell stops the run with its
-    message; otherwise it goes to ``pw.global_error_log()`` and the run goes on.
+    By default (``terminate_on_error=None``, meaning True) the first bad row or failing cell
+    stops the run and raises the exception Python raises for it (``ZeroDivisionError`` for a
+    division by zero, a UDF's own exception, ...); with ``terminate_on_error=False`` the cell
+    becomes an error value, the error goes to ``pw.global_error_log()`` and the run goes on.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -190,6 +231,24 @@ def run(
     )
 
 
-def run_all(**kwargs: object) -> None:
+def run_all(
+    *,
+    debug: bool = False,
+    monitoring_level: object = None,
+    with_http_server: bool = False,
+    default_logging: bool = True,
+    persistence_config: object = None,
+    runtime_typechecking: bool | None = None,
+    terminate_on_error: bool | None = None,
+    max_expression_batch_size: int = 1024,
+    event_loop: object = None,
+    udf_cache_directory: str | None = None,
+    **kwargs: object,
+) -> None:
     """Same as ``run``."""
-    run(**kwargs)
+    run(
+        monitoring_level=monitoring_level,
+        with_http_server=with_http_server,
+        terminate_on_error=terminate_on_error,
+        **kwargs,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import signal
 import threading
@@ -33,6 +34,25 @@ logger = logging.getLogger("reflow")
 TICK = 0.02
 #: Longest time the loop spends taking queued input before it runs what was committed.
 DRAIN = 0.05
+#: Rows a live source may push ahead of the run loop before its thread waits (a source can
+#: set its own limit as ``max_backlog_rows``, e.g. ``pw.io.python.read(max_backlog_size=)``).
+MAX_BACKLOG_ROWS = 1_000_000
+#: After a stop is asked for, how long (seconds) the input already received may still be
+#: processed before the run ends; overridden by the ``REFLOW_SHUTDOWN_TIMEOUT`` environment
+#: variable. What is left is not processed (nor acknowledged to the sources).
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def shutdown_timeout() -> float:
+    """Seconds a stopping run may spend on input it already received."""
+    value = os.environ.get("REFLOW_SHUTDOWN_TIMEOUT")
+    if value is None:
+        return SHUTDOWN_TIMEOUT
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        logger.warning("ignoring REFLOW_SHUTDOWN_TIMEOUT=%r: not a number of seconds", value)
+        return SHUTDOWN_TIMEOUT
 
 _DATA, _COMMIT, _ERROR, _CLOSE, _FAIL = range(5)
 
@@ -48,14 +68,46 @@ def stop() -> None:
     _stop_requested.set()
 
 
+class _Backlog:
+    """Rows a source pushed that the run loop has not taken yet. A source thread pushing more
+    than ``limit`` waits (backpressure), so a fast source cannot fill the memory; a push into
+    an empty backlog always goes through, whatever its size."""
+
+    def __init__(self, limit: int, stopping: threading.Event) -> None:
+        self.limit = limit
+        self.rows = 0
+        self._stopping = stopping
+        self._changed = threading.Condition()
+        self.loop_thread = threading.current_thread()
+
+    def add(self, rows: int) -> None:
+        with self._changed:
+            if threading.current_thread() is not self.loop_thread:
+                while (self.rows and self.rows + rows > self.limit
+                       and not self._stopping.is_set()):
+                    self._changed.wait(0.1)
+            self.rows += rows
+
+    def taken(self, rows: int) -> None:
+        with self._changed:
+            self.rows -= rows
+            self._changed.notify_all()
+
+
 class _Handle(SourceHandle):
-    def __init__(self, index: int, events: queue.SimpleQueue, stopping: threading.Event):
+    def __init__(
+        self, index: int, events: queue.SimpleQueue, stopping: threading.Event,
+        backlog: _Backlog | None = None,
+    ):
         self.index = index
         self._events = events
         self._stopping = stopping
+        self._backlog = backlog
 
     def push(self, batch: pl.DataFrame) -> None:
         if batch is not None and batch.height:
+            if self._backlog is not None:
+                self._backlog.add(batch.height)
             self._events.put((_DATA, self.index, batch, time.monotonic()))
 
     def commit(self) -> None:
@@ -121,14 +173,16 @@ def next_time(last: int | None) -> int:
 
 @contextlib.contextmanager
 def _stop_signals(stopping: threading.Event) -> Iterator[None]:
-    """While running, Ctrl-C and SIGTERM ask for a clean stop (a second Ctrl-C interrupts)."""
+    """While running, Ctrl-C and SIGTERM ask for a clean stop; a second one interrupts at once
+    (between two writes: sinks hold whole times)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
 
     def on_signal(signum, frame):
-        if stopping.is_set() and signum == signal.SIGINT:
+        if stopping.is_set():
+            logger.warning("received signal %d again, stopping at once", signum)
             raise KeyboardInterrupt
         logger.info("received signal %d, stopping", signum)
         stopping.set()
@@ -182,6 +236,11 @@ class StreamingLoop:
         self.stopping = threading.Event()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.pending = [_Pending() for _ in self.live]
+        self.backlogs = [
+            _Backlog(getattr(source, "max_backlog_rows", None) or MAX_BACKLOG_ROWS,
+                     self.stopping)
+            for _, source in self.live
+        ]
         self.open_sources = set(range(len(self.live)))
         self.ready = _Ready()
         self.last_time: int | None = None
@@ -215,7 +274,7 @@ class StreamingLoop:
 
     def _start_sources(self) -> None:
         for index, (_, source) in enumerate(self.live):
-            source.start(_Handle(index, self.events, self.stopping))
+            source.start(_Handle(index, self.events, self.stopping, self.backlogs[index]))
             self.started.append(source)
 
     def _turn(self) -> None:
@@ -243,13 +302,25 @@ class StreamingLoop:
             pass
 
     def _stop_sources(self) -> None:
-        """Stop the readers; what they pushed before stopping is run, committed or not."""
+        """Stop the readers; what they pushed before stopping is run, committed or not,
+        unless that takes longer than the shutdown timeout."""
         self.stopping.set()
+        deadline = time.monotonic() + shutdown_timeout()
         while self.started:
             self.started.pop(0).stop()
+        left = 0
         with contextlib.suppress(queue.Empty):
             while True:
+                if time.monotonic() >= deadline:
+                    left = self.events.qsize() + 1
+                    break
                 self._handle(self.events.get_nowait())
+        if left:
+            logger.warning(
+                "stopping: the shutdown timeout passed with about %d input events not "
+                "processed", left,
+            )
+            return
         for index, (operator, source) in enumerate(self.live):
             self.ready.take(operator, source.name, self.pending[index])
         self._run_ready()
@@ -259,6 +330,7 @@ class StreamingLoop:
         operator, source = self.live[index]
         slot = self.pending[index]
         if kind == _DATA:
+            self.backlogs[index].taken(payload.height)
             slot.batches.append(payload)
             slot.add_arrival(arrival)
         elif kind == _ERROR:
@@ -285,7 +357,7 @@ class StreamingLoop:
         for name, message in current.errors:
             logger.warning("%s: %s", name, message)
             ctx.time = self.last_time
-            ctx.report_error(name, message)
+            ctx.report_input_error(name, message)
         batches = [(op, batch) for op, parts in current.batches.items() for batch in parts]
         self.dataflow.run_batches(self.last_time, batches)
         settle_after(sum(batch.height for _, batch in batches))

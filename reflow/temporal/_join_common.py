@@ -12,7 +12,7 @@ from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError
+from reflow.plan.errors import BuildTypeError, BuildValueError
 from reflow.plan.join_node import wide_name
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode
@@ -40,7 +40,7 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
     """The left and right key expressions (over each table, as ``pw.this``) of ``on``."""
     conditions = list(on)
     if (left_instance is None) != (right_instance is None):
-        raise BuildError("left_instance and right_instance must be given together", where)
+        raise BuildTypeError("left_instance and right_instance must be given together", where)
     if left_instance is not None:
         conditions.append(ex.BinaryOp("==", left_instance, right_instance))
     lkeys, rkeys, same = [], [], set()
@@ -51,6 +51,28 @@ def parse_on(left: Table, right: Table, on: tuple, left_instance: Any, right_ins
         if condition.left.name == condition.right.name:
             same.add(condition.left.name)
     return lkeys, rkeys, same
+
+
+def numeric_times(
+    left: Table, left_time: Any, right: Table, right_time: Any
+) -> tuple[Any, Any]:
+    """The two time expressions, the int one cast to float when the other is a float (as
+    Pathway allows an int and a float time column in one temporal join)."""
+    from reflow.api.functions import cast
+    from reflow.api.resolve import Scope, resolve
+
+    def base(table: Table, expr: Any) -> dt.DType | None:
+        try:
+            return resolve(ex.wrap_arg(expr), Scope.single(table)).dtype.strip_optional()
+        except Exception:  # noqa: BLE001 - a bad column is reported by keyed() itself
+            return None
+
+    kinds = (base(left, left_time), base(right, right_time))
+    if kinds == (dt.INT, dt.FLOAT):
+        return cast(float, left_time), right_time
+    if kinds == (dt.FLOAT, dt.INT):
+        return left_time, cast(float, right_time)
+    return left_time, right_time
 
 
 def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: str,
@@ -69,9 +91,9 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
             found = _time.check_time_type(prepared._node.columns["_pw_time"].dtype,
                                           f"the {side} time column")
         except TypeError as exc:
-            raise BuildError(str(exc), where) from None
+            raise BuildTypeError(str(exc), where) from None
         if time_type is not None and found != time_type:
-            raise BuildError(
+            raise BuildTypeError(
                 f"the time columns of a temporal join must have the same type, got "
                 f"{time_type!r} and {found!r}", where)
     key_names = [f"_pw_key{i}" for i in range(len(keys))]
@@ -131,8 +153,9 @@ def apply_defaults(wide: Table, left: Table, right: Table, defaults: dict, where
         elif isinstance(ref, ex.ThisReference) and ref.side in ("left", "right"):
             side = ref.side
         if side is None:
-            raise BuildError(f"defaults= keys must be columns of the joined tables, got {ref!r}",
-                             where)
+            raise BuildTypeError(
+                f"defaults= keys must be columns of the joined tables, got {ref!r}", where
+            )
         name = wide_name(side, ref.name)
         present = ex.IsNone(ex.ThisReference("this", wide_name(side, "id")), True)
         replaced[name] = ex.IfElse(present, ex.ThisReference("this", name), ex.wrap_arg(value))
@@ -149,10 +172,10 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
     from reflow.temporal.gates import gated
 
     if not isinstance(behavior, CommonBehavior):
-        raise BuildError(f"{join} needs pw.temporal.common_behavior(...), got "
+        raise BuildTypeError(f"{join} needs pw.temporal.common_behavior(...), got "
                          f"{behavior!r}", where)
     if behavior.cutoff is not None and behavior.keep_results:
-        raise BuildError(f"{join} supports a cutoff only with keep_results=False", where)
+        raise BuildValueError(f"{join} supports a cutoff only with keep_results=False", where)
     try:
         if behavior.delay is not None:
             delay = _time.duration_value(behavior.delay, time_type, "delay")
@@ -163,5 +186,5 @@ def apply_join_behavior(table: Table, behavior: Any, time_type: dt.DType, join: 
             table, _ = gated(table, TIME, {"ignore_late": pl.col(TIME) + cutoff,
                                            "forget": pl.col(TIME) + cutoff}, where)
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     return table

@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api.join import join_mode
 from reflow.plan.error_columns import error_column
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildValueError, user_frame
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (
     apply_defaults,
     apply_join_behavior,
     keyed,
+    numeric_times,
     parse_on,
     wide_columns,
 )
@@ -107,14 +108,15 @@ def asof_join(
 
     where = user_frame()
     if how is None:
-        raise BuildError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
+        raise BuildValueError("asof_join needs how= (pw.JoinMode.LEFT, RIGHT or OUTER)", where)
     mode = join_mode(how, where)
     if isinstance(direction, str):
         direction = Direction(direction.lower())
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if behavior is not None:
@@ -183,9 +185,9 @@ def asof_join_right(self: Table, other: Table, self_time: Any, other_time: Any, 
     ...     pw.left.qty, pw.right.price
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
-    qty  | price
-    10   | 101
-    None | 100
+    qty | price
+    10  | 101
+        | 100
     """
     from reflow.api.join import JoinMode
 
@@ -211,11 +213,11 @@ def asof_join_outer(self: Table, other: Table, self_time: Any, other_time: Any, 
     ...     pw.left.qty, pw.right.price
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
-    qty  | price
-    10   | 100
-    10   | 101
-    20   | 101
-    None | 100
+    qty | price
+    10  | 100
+    10  | 101
+    20  | 101
+        | 100
     """
     from reflow.api.join import JoinMode
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reflow.api.join import join_mode
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.temporal_nodes import AsofNowNode
 from reflow.temporal._join_common import keyed, parse_on, wide_columns
 from reflow.temporal.asof import _renames
@@ -62,14 +62,14 @@ def asof_now_join(self: Table, other: Table, *on: Any, how: Any = None, id: Any 
     where = user_frame()
     mode = join_mode(how, where)
     if mode not in (JoinMode.INNER, JoinMode.LEFT):
-        raise BuildError("asof_now_join supports how=pw.JoinMode.INNER or LEFT only", where)
+        raise BuildValueError("asof_now_join supports how=pw.JoinMode.INNER or LEFT only", where)
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     id_from_left = False
     if id is not None:
         if side_name(id, self, other) != "left" or getattr(id, "name", None) != "id":
-            raise BuildError("asof_now_join(id=...) must be the left table's id", where)
+            raise BuildTypeError("asof_now_join(id=...) must be the left table's id", where)
         id_from_left = True
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
     left_keyed, _ = keyed(self, lkeys, None, "left", where)
@@ -125,7 +125,7 @@ def asof_now_join_left(self: Table, other: Table, *on: Any, **kwargs: Any) -> Jo
     >>> pw.debug.compute_and_print(r, include_id=False)
     item  | count
     apple | 4
-    pear  | None
+    pear  |
     """
     from reflow.api.join import JoinMode
 

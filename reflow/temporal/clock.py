@@ -20,7 +20,7 @@ from reflow.engine.ids import hash_columns
 from reflow.io import python as io_python
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import InactivityNode, KernelNode
 from reflow.temporal import _time
@@ -111,7 +111,7 @@ def inactivity_detection(
         allowed = _time.duration_value(allowed_inactivity_period, dt.DATE_TIME_UTC,
                                        "allowed_inactivity_period")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     instance_expr = _rebind(ex.wrap_arg(instance), table) if instance is not None else None
     prepared = table.select(instance=instance_expr if instance_expr is not None
                             else ex.Literal(None))

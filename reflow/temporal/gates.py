@@ -14,7 +14,7 @@ from reflow.api.resolve import Scope, resolve
 from reflow.engine.operators.temporal import FRONTIER
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, user_frame
 from reflow.plan.nodes import ColumnInfo, PlanNode
 from reflow.plan.temporal_nodes import FrontierNode, GateNode, KernelNode
 from reflow.temporal import _time
@@ -87,7 +87,7 @@ def _table_gate(table: Table, kind: str, time_column: Any, threshold: Any) -> Ta
         time_type = _time.check_time_type(resolved.dtype, "the time column")
         amount = _time.duration_value(threshold, time_type, "threshold")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     prepared = table.with_columns(**{key: _rebind(ex.wrap_arg(time_column), table)})
     phys_name = "_pw_gate_phys"
     columns = dict(prepared._node.columns)

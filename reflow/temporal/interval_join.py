@@ -35,7 +35,7 @@ from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode
 from reflow.temporal import _time
@@ -44,6 +44,7 @@ from reflow.temporal._join_common import (
     TIME,
     apply_join_behavior,
     keyed,
+    numeric_times,
     parse_on,
 )
 from reflow.temporal._pairs import OID, pair_join
@@ -132,20 +133,21 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
     """
     where = user_frame()
     if not isinstance(interval, Interval):
-        raise BuildError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
+        raise BuildTypeError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
                          where)
     mode = join_mode(how, where)
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if behavior is not None:
         from reflow.api.join import JoinMode
 
         if mode != JoinMode.INNER:
-            raise BuildError("interval_join supports a behavior with how=pw.JoinMode.INNER "
+            raise BuildValueError("interval_join supports a behavior with how=pw.JoinMode.INNER "
                              "only", where)
         left_keyed = apply_join_behavior(left_keyed, behavior, time_type, "interval_join", where)
         right_keyed = apply_join_behavior(right_keyed, behavior, time_type, "interval_join",
@@ -154,9 +156,9 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
         lb = _time.duration_value(interval.lower_bound, time_type, "lower_bound")
         ub = _time.duration_value(interval.upper_bound, time_type, "upper_bound")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     if lb > ub:
-        raise BuildError(f"interval lower bound {interval.lower_bound!r} is above the upper "
+        raise BuildValueError(f"interval lower bound {interval.lower_bound!r} is above the upper "
                          f"bound {interval.upper_bound!r}", where)
     width = ub - lb
     if width == 0 or (isinstance(width, float) and not math.isfinite(width)):
@@ -223,7 +225,7 @@ def interval_join_left(self: Table, other: Table, self_time: Any, other_time: An
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 
@@ -251,7 +253,7 @@ def interval_join_right(self: Table, other: Table, self_time: Any, other_time: A
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
     """
     from reflow.api.join import JoinMode
@@ -280,9 +282,9 @@ def interval_join_outer(self: Table, other: Table, self_time: Any, other_time: A
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 

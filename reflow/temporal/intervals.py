@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError
+from reflow.plan.errors import BuildTypeError
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -65,7 +65,7 @@ def intervals_over_windowby(prepared: Table, original: Table, window: _Intervals
     from reflow.temporal.windows import END, KEY, START, WindowedTable
 
     if not isinstance(window.at, ex.ColumnReference):
-        raise BuildError("intervals_over(at=...) must be a column of a table", where)
+        raise BuildTypeError("intervals_over(at=...) must be a column of a table", where)
     at_table = window.at.table
     at_name = window.at.name
     locations = at_table.select(**{LOCATION: ex.ThisReference("this", at_name)})

@@ -20,7 +20,7 @@ formed from the rows of both sides together (per key).
 >>> pw.debug.compute_and_print(r, include_id=False)
 x | y
 1 | 5
-2 | None
+2 |
 """
 
 from __future__ import annotations
@@ -29,8 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from reflow.api.join import join_mode
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
-from reflow.temporal._join_common import KEY, keyed, parse_on
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
+from reflow.temporal._join_common import (
+    KEY,
+    keyed,
+    numeric_times,
+    parse_on,
+)
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
 
@@ -66,12 +71,13 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
     """
     where = user_frame()
     if not isinstance(window, (_SlidingWindow, _SessionWindow)):
-        raise BuildError("window_join supports tumbling, sliding and session windows", where)
+        raise BuildValueError("window_join supports tumbling, sliding and session windows", where)
     mode = join_mode(how, where)
     if self._node is other._node:
-        raise BuildError("a table cannot be joined with itself directly; join it with a copy "
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
                          "(t.copy())", where)
     lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
+    self_time, other_time = numeric_times(self, self_time, other, other_time)
     left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
     right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
     if isinstance(window, _SessionWindow):
@@ -85,7 +91,7 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
         try:
             prepared.append(window._assign(with_key, time_type, False, where))
         except TypeError as exc:
-            raise BuildError(str(exc), where) from None
+            raise BuildTypeError(str(exc), where) from None
     return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
                      same, per_prepared_row=True)
 
@@ -103,7 +109,7 @@ def _session_prepared(left: Table, right: Table, window: _SessionWindow, time_ty
     try:
         sessions = window._assign(slim[0].concat_reindex(slim[1]), time_type, True, where)
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     prepared = []
     for side, table in enumerate((left, right)):
         mine = sessions.filter(ex.BinaryOp("==", ex.ThisReference("this", "_pw_side"), side))
@@ -165,7 +171,7 @@ def window_join_left(self: Table, other: Table, self_time: Any, other_time: Any,
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 
@@ -193,7 +199,7 @@ def window_join_right(self: Table, other: Table, self_time: Any, other_time: Any
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
     """
     from reflow.api.join import JoinMode
@@ -222,9 +228,9 @@ def window_join_outer(self: Table, other: Table, self_time: Any, other_time: Any
     ... )
     >>> pw.debug.compute_and_print(r, include_id=False)
     page | ad
-    None | y
+         | y
     a    | x
-    b    | None
+    b    |
     """
     from reflow.api.join import JoinMode
 

@@ -34,7 +34,7 @@ from reflow.engine.batch import DIFF, ID
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
-from reflow.plan.errors import BuildError, user_frame
+from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode, SessionNode
 from reflow.temporal import _time
@@ -77,7 +77,7 @@ class _SlidingWindow(Window):
         hop = _time.duration_value(self.hop, time_type, "hop")
         duration = _time.duration_value(self.duration, time_type, "duration")
         if hop <= 0 or duration <= 0:
-            raise BuildError("window hop and duration must be positive", where)
+            raise BuildValueError("window hop and duration must be positive", where)
         origin = 0 if self.origin is None else _time.instant_value(
             self.origin, time_type, "origin")
         explicit_origin = self.origin is not None
@@ -142,7 +142,7 @@ class _SessionWindow(Window):
         from reflow.api.table import Table
 
         if (self.predicate is None) == (self.max_gap is None):
-            raise BuildError("session() needs exactly one of predicate= and max_gap=", where)
+            raise BuildValueError("session() needs exactly one of predicate= and max_gap=", where)
         gap = (
             _time.duration_value(self.max_gap, time_type, "max_gap")
             if self.max_gap is not None else None
@@ -299,7 +299,7 @@ def windowby(
     """
     where = user_frame()
     if not isinstance(window, Window):
-        raise BuildError(f"window= must be a pw.temporal window, got {window!r}", where)
+        raise BuildTypeError(f"window= must be a pw.temporal window, got {window!r}", where)
     from reflow.temporal.intervals import _IntervalsOverWindow, intervals_over_windowby
 
     extra: dict[str, Any] = {KEY: _rebind(ex.wrap_arg(time_expr), table)}
@@ -309,9 +309,9 @@ def windowby(
     try:
         time_type = _time.check_time_type(prepared._node.columns[KEY].dtype, "the time column")
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     if behavior is not None and not isinstance(behavior, (CommonBehavior, ExactlyOnceBehavior)):
-        raise BuildError(f"behavior= must be a pw.temporal behavior, got {behavior!r}", where)
+        raise BuildTypeError(f"behavior= must be a pw.temporal behavior, got {behavior!r}", where)
     if isinstance(window, _IntervalsOverWindow):
         # as in the reference API, intervals_over windows accept a behavior and ignore it
         return intervals_over_windowby(prepared, table, window, time_type, instance is not None,
@@ -325,7 +325,7 @@ def windowby(
             common = _as_common(behavior, window, time_type)
             assigned, freeze = _apply_behavior(assigned, common, time_type, where)
     except TypeError as exc:
-        raise BuildError(str(exc), where) from None
+        raise BuildTypeError(str(exc), where) from None
     return WindowedTable(table, assigned, instance is not None, freeze, where)
 
 
@@ -408,7 +408,7 @@ class WindowedTable:
         for arg in args:
             name = arg._name() if isinstance(arg, ex.ColumnExpression) else None
             if name is None:
-                raise BuildError(
+                raise BuildTypeError(
                     f"reduce() positional arguments must be columns, got {arg!r}; name "
                     "computed columns with keyword arguments", where)
             outputs[name] = arg

@@ -34,6 +34,7 @@ y
 """
 
 from reflow.api.table import Table
+from reflow.udfs.async_options import async_options
 from reflow.udfs.async_transformer import AsyncTransformer
 from reflow.udfs.caches import CacheStrategy, DefaultCache, DiskCache, InMemoryCache
 from reflow.udfs.executors import (
@@ -69,6 +70,7 @@ __all__ = [
     "NoRetryStrategy",
     "apply_async",
     "async_executor",
+    "async_options",
     "auto_executor",
     "fully_async_executor",
     "sync_executor",

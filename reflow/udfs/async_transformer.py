@@ -46,7 +46,7 @@ class AsyncTransformer:
     3
     >>> pw.debug.compute_and_print(adder.failed, include_id=False)
     total
-    None
+    <BLANKLINE>
     """
 
     output_schema: ClassVar[type[Schema]]
@@ -111,6 +111,7 @@ class AsyncTransformer:
             return result
 
         call.__name__ = f"{type(self).__name__}.invoke"
+        call.failures_are_results = True  # type: ignore[attr-defined]  # never fatal
         executor = async_executor(
             capacity=self._capacity, timeout=self._timeout, retry_strategy=self._retry_strategy
         )

@@ -12,6 +12,7 @@ import os
 import pickle
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,37 @@ class CacheStrategy:
 
 
 class InMemoryCache(CacheStrategy):
-    """Keeps results in a dict for the life of the process.
+    """Keeps results in a dict for the life of the process; with ``max_size`` only that many,
+    the least recently used going first.
 
-    >>> cache = InMemoryCache()
+    >>> cache = InMemoryCache(max_size=1)
     >>> cache.put("k", 42)
     >>> cache.get("k"), cache.get("other") is CacheStrategy.MISSING
     (42, True)
+    >>> cache.put("j", 7)
+    >>> cache.get("k") is CacheStrategy.MISSING
+    True
     """
 
-    def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
+    def __init__(self, max_size: int | None = None) -> None:
+        self.max_size = max_size
+        self._values: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> Any:
-        return self._values.get(key, _MISSING)
+        with self._lock:
+            value = self._values.get(key, _MISSING)
+            if value is not _MISSING and self.max_size is not None:
+                self._values.move_to_end(key)
+            return value
 
     def put(self, key: str, value: Any) -> None:
-        self._values[key] = value
+        with self._lock:
+            self._values[key] = value
+            if self.max_size is not None:
+                self._values.move_to_end(key)
+                while len(self._values) > self.max_size:
+                    self._values.popitem(last=False)
 
 
 def default_cache_directory() -> Path:
@@ -87,9 +103,15 @@ class DiskCache(CacheStrategy):
     """
 
     def __init__(
-        self, name: str | None = None, *, directory: str | os.PathLike[str] | None = None
+        self,
+        name: str | None = None,
+        size_limit: int | None = None,
+        *,
+        directory: str | os.PathLike[str] | None = None,
     ) -> None:
         self.name = name
+        # Accepted for compatibility: the SQLite file is not size-bounded.
+        self.size_limit = size_limit
         self.directory = Path(directory) if directory is not None else None
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
@@ -97,7 +119,7 @@ class DiskCache(CacheStrategy):
     def for_function(self, name: str) -> DiskCache:
         if self.name is not None:
             return self
-        return DiskCache(name, directory=self.directory)
+        return DiskCache(name, self.size_limit, directory=self.directory)
 
     @property
     def path(self) -> Path:

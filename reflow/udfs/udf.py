@@ -462,6 +462,8 @@ class _AsyncBatches:
         self.timeout = executor.timeout
         self.retry = executor.retry_strategy or NoRetryStrategy()
         self.is_async = is_async
+        # Read by the rowwise stage: failures of this function never stop a run.
+        self.failures_are_results = getattr(func, "failures_are_results", False)
         if size is not None:  # read by the rowwise stage, as for synchronous batches
             self.array_parameters = array_parameters(func)
 

@@ -117,7 +117,7 @@ def test_cast_and_declare_type():
     )
     r = t.select(i=pw.cast(int, pw.this.f), s2=pw.cast(str, pw.this.f),
                  parsed=pw.fill_error(pw.cast(int, pw.this.s), -1))
-    assert sorted(rows(r)) == [(-1, "-1.5", -1), (2, "2.7", 12)]
+    assert sorted(rows(r, terminate_on_error=False)) == [(-1, "-1.5", -1), (2, "2.7", 12)]
     assert t.select(d=pw.declare_type(float, pw.this.f)).typehints()["d"] is float
     assert rows(T("b\nTrue").select(s=pw.cast(str, pw.this.b))) == [("True",)]
 
@@ -128,8 +128,10 @@ def test_apply_and_apply_with_type():
     def describe(a: int, b: int) -> str:
         return f"{a}/{b}"
 
-    r = t.select(d=pw.apply(describe, pw.this.a, b=pw.this.b),
-                 n=pw.apply_with_type(lambda a: a * 2, int, pw.this.a))
+    r = t.select(
+        d=pw.apply(describe, pw.this.a, b=pw.this.b),
+        n=pw.apply_with_type(lambda a: a * 2, int, pw.this.a),
+    )
     assert r.typehints() == {"d": str, "n": int}
     assert ("7/2", 14) in rows(r)
 
@@ -153,7 +155,7 @@ def test_unwrap_and_fill_error():
     )
     r = t.select(u=pw.fill_error(pw.unwrap(pw.this.a), 0))
     assert r.typehints()["u"] is int
-    assert sorted(rows(r)) == [(0,), (1,)]
+    assert sorted(rows(r, terminate_on_error=False)) == [(0,), (1,)]
 
 
 def test_datetime_and_duration_arithmetic():
@@ -161,12 +163,26 @@ def test_datetime_and_duration_arithmetic():
     t = pw.debug.table_from_rows(
         schema, [(datetime.datetime(2024, 1, 1, 12), datetime.timedelta(hours=1))]
     )
-    r = t.select(later=pw.this.t + pw.this.d, gap=pw.this.t - (pw.this.t - pw.this.d),
-                 twice=pw.this.d * 2, ratio=pw.this.d / datetime.timedelta(minutes=30))
-    assert r.typehints() == {"later": pw.DateTimeNaive, "gap": pw.Duration,
-                             "twice": pw.Duration, "ratio": float}
-    assert rows(r) == [(datetime.datetime(2024, 1, 1, 13), datetime.timedelta(hours=1),
-                        datetime.timedelta(hours=2), 2.0)]
+    r = t.select(
+        later=pw.this.t + pw.this.d,
+        gap=pw.this.t - (pw.this.t - pw.this.d),
+        twice=pw.this.d * 2,
+        ratio=pw.this.d / datetime.timedelta(minutes=30),
+    )
+    assert r.typehints() == {
+        "later": pw.DateTimeNaive,
+        "gap": pw.Duration,
+        "twice": pw.Duration,
+        "ratio": float,
+    }
+    assert rows(r) == [
+        (
+            datetime.datetime(2024, 1, 1, 13),
+            datetime.timedelta(hours=1),
+            datetime.timedelta(hours=2),
+            2.0,
+        )
+    ]
 
 
 # --- build-time errors ---------------------------------------------------------------------
@@ -218,8 +234,10 @@ def test_division_by_zero_is_an_error_value_logged_with_operator_and_reason():
     )
     r = t.select(q=pw.this.a // pw.this.b, p=pw.this.q if False else pw.this.a + 1)
     log = pw.global_error_log()
-    assert sorted(rows(r), key=repr) == sorted([(pw.ERROR, 2), (2, 5)], key=repr)
-    entries = rows(log)
+    assert sorted(rows(r, terminate_on_error=False), key=repr) == sorted(
+        [(pw.ERROR, 2), (2, 5)], key=repr
+    )
+    entries = rows(log, terminate_on_error=False)
     assert len(entries) == 1
     operator, message, row_id = entries[0]
     assert "division by zero" in message and "test_expressions.py" in message
@@ -236,8 +254,10 @@ def test_errors_propagate_and_filter_drops_error_rows():
         """
     )
     q = t.select(q=pw.this.a / pw.this.b)
-    assert rows(q.select(r=pw.this.q + 1)) == sorted([(pw.ERROR,), (3.0,)], key=repr)
-    assert rows(q.filter(pw.this.q > 0)) == [(2.0,)]
+    assert rows(q.select(r=pw.this.q + 1), terminate_on_error=False) == sorted(
+        [(pw.ERROR,), (3.0,)], key=repr
+    )
+    assert rows(q.filter(pw.this.q > 0), terminate_on_error=False) == [(2.0,)]
 
 
 def test_apply_exception_becomes_error_value():
@@ -254,15 +274,17 @@ def test_apply_exception_becomes_error_value():
 
     r = t.select(v=pw.apply(inverse, pw.this.a))
     log = pw.global_error_log()
-    assert sorted(rows(r), key=repr) == sorted([(1.0,), (pw.ERROR,)], key=repr)
-    [(_, message, _)] = rows(log)
+    assert sorted(rows(r, terminate_on_error=False), key=repr) == sorted(
+        [(1.0,), (pw.ERROR,)], key=repr
+    )
+    [(_, message, _)] = rows(log, terminate_on_error=False)
     assert "inverse" in message and "ZeroDivisionError" in message
 
 
 def test_apply_returning_wrong_type_is_an_error():
     t = T("a\n1")
     r = t.select(v=pw.apply_with_type(lambda x: "nope", int, pw.this.a))
-    assert rows(r) == [(pw.ERROR,)]
+    assert rows(r, terminate_on_error=False) == [(pw.ERROR,)]
 
 
 def test_terminate_on_error_makes_errors_fatal():
@@ -272,8 +294,10 @@ def test_terminate_on_error_makes_errors_fatal():
         1 | 0
         """
     )
-    with pytest.raises(RuntimeError, match="division by zero"):
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
         pw.debug.compute_and_print(t.select(q=pw.this.a % pw.this.b), terminate_on_error=True)
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        pw.debug.compute_and_print(t.select(q=pw.this.a // pw.this.b))  # the default
 
 
 def test_error_value_is_retracted_when_input_is_fixed():
@@ -284,15 +308,20 @@ def test_error_value_is_retracted_when_input_is_fixed():
         1 | 1 | 1 | 4
         """
     )
-    assert updates(t.select(q=pw.this.a // pw.this.b)) == sorted(
+    assert updates(t.select(q=pw.this.a // pw.this.b), terminate_on_error=False) == sorted(
         [(pw.ERROR, 2, 1), (pw.ERROR, 4, -1), (1, 4, 1)], key=repr
     )
 
 
 def test_float_comparisons_with_nan_follow_python():
     t = pw.debug.table_from_rows(pw.schema_from_types(f=float), [(float("nan"),), (1.5,)])
-    r = t.select(pw.this.f, lt=pw.this.f < 2.0, ge=pw.this.f >= 1.0, eq=pw.this.f == pw.this.f,
-                 ne=pw.this.f != pw.this.f)
+    r = t.select(
+        pw.this.f,
+        lt=pw.this.f < 2.0,
+        ge=pw.this.f >= 1.0,
+        eq=pw.this.f == pw.this.f,
+        ne=pw.this.f != pw.this.f,
+    )
     [(_, *nan_row), one_five] = sorted(rows(r), key=lambda row: row[0] == row[0])
     assert nan_row == [False, False, False, True]
     assert one_five == (1.5, True, True, True, False)

@@ -367,6 +367,39 @@ def iterate_components():
     return pw.stdlib.graphs.connected_components(edges)
 
 
+# --- nearest neighbours ---------------------------------------------------------------------------
+
+
+def _vector_tables(seed: int) -> tuple[pw.Table, pw.Table]:
+    rows = table(seed).with_columns(vec=pw.make_tuple(pw.this.k, pw.this.v))
+    queries = table(seed + 1).with_columns(vec=pw.make_tuple(pw.this.k, pw.this.v))
+    return rows, queries
+
+
+def knn_revised():
+    data, queries = _vector_tables(41)
+    index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
+        data.vec, None, dimensions=2, metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
+    return index.query(queries.vec, number_of_matches=2).select(
+        x=pw.left.v, y=pw.right.v, s=pw.right._pw_index_reply_score)
+
+
+def knn_lsh_flat():
+    data, queries = _vector_tables(43)
+    index = pw.indexing.DataIndex(data, pw.indexing.LshKnn(
+        data.vec, None, dimensions=2, n_or=3, n_and=2, bucket_length=8.0))
+    return index.query(queries.vec, number_of_matches=2, collapse_rows=False).select(
+        x=pw.left.v, y=pw.right.v)
+
+
+def knn_usearch_as_of_now():
+    data, queries = _vector_tables(45)
+    index = pw.indexing.DataIndex(data, pw.indexing.USearchKnn(
+        data.vec, None, dimensions=2, metric=pw.indexing.USearchMetricKind.L2SQ))
+    return index.query_as_of_now(queries.vec, number_of_matches=2).select(
+        x=pw.left.v, y=pw.right.v)
+
+
 CASES = {
     name: fn for name, fn in list(globals().items())
     if callable(fn) and getattr(fn, "__module__", None) == __name__

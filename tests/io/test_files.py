@@ -90,10 +90,14 @@ def test_jsonlines_json_column(tmp_path):
 def test_plaintext_and_whole_file_formats(tmp_path):
     (tmp_path / "a.txt").write_text("one\ntwo\r\n")
     (tmp_path / "b.txt").write_text("three")
+    (tmp_path / "c.txt").write_text("  four \n\n")
     lines = pw.io.plaintext.read(tmp_path, mode="static")
-    assert rows(lines) == [("one",), ("three",), ("two",)]
+    assert rows(lines) == [("  four ",), ("",), ("one",), ("three",), ("two",)]
     files = pw.io.fs.read(tmp_path, format="plaintext_by_file", mode="static")
-    assert rows(files) == [("one\ntwo\r\n",), ("three",)]
+    # whitespace around a file's text is dropped, as in Pathway
+    assert rows(files) == [("four",), ("one\ntwo",), ("three",)]
+    only_a = pw.io.fs.read(tmp_path, format="plaintext", mode="static", object_pattern="a.*")
+    assert rows(only_a) == [("one",), ("two",)]
     binary = pw.io.fs.read(tmp_path / "b.txt", format="binary", mode="static")
     assert rows(binary) == [(b"three",)]
 

@@ -143,7 +143,7 @@ def test_bad_values_are_reported_and_others_flow():
     t = pw.io.python.read(Scripted(script), schema=Item)
     data = Collector(t)
     errors = Collector(pw.global_error_log().select(pw.this.message))
-    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=False)
     assert data.rows() == [("a", 1), ("d", 4)]
     messages = sorted(m for (m,) in errors.rows())
     assert len(messages) == 3
@@ -260,7 +260,7 @@ def test_bad_row_enters_the_error_log_at_the_time_of_its_commit():
 
     data = Collector(pw.io.python.read(Scripted(script), schema=Item))
     errors = Collector(pw.global_error_log().select(pw.this.message))
-    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=False)
     ((*_, data_time, _),) = data.updates
     ((_, error_time, _),) = errors.updates
     assert data_time == error_time

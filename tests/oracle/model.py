@@ -759,3 +759,41 @@ def compares_floats(node: Node) -> bool:
 
 def is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+@dataclass(frozen=True)
+class Knn(Node):
+    """The ``k`` nearest rows of ``data`` for each row of ``queries``, vectors ``(k, v)``,
+    through ``pw.indexing.DataIndex.query`` (revised answers). ``index`` is ``l2sq``, ``cos``
+    or ``ip`` (brute force) or ``lsh``."""
+
+    data: Node
+    queries: Node
+    k: int
+    index: str
+    collapse: bool
+
+    @property
+    def schema(self):
+        return {"l_v": INT, "r_v": TUPLE if self.collapse else OINT, "score": TUPLE}
+
+    def children(self):
+        return (self.data, self.queries)
+
+    def build(self, inputs):
+        data, queries = self.data.build(inputs), self.queries.build(inputs)
+        if queries is data:
+            queries = queries.copy()
+        data = data.with_columns(vec=pw.make_tuple(pw.this.k, pw.this.v))
+        queries = queries.with_columns(vec=pw.make_tuple(pw.this.k, pw.this.v))
+        if self.index == "lsh":
+            inner = pw.indexing.LshKnn(data.vec, None, dimensions=2, n_or=2, n_and=2,
+                                       bucket_length=4.0)
+        else:
+            inner = pw.indexing.BruteForceKnn(data.vec, None, dimensions=2,
+                                              metric=pw.indexing.BruteForceKnnMetricKind[
+                                                  self.index.upper()])
+        answers = pw.indexing.DataIndex(data, inner).query(
+            queries.vec, number_of_matches=self.k, collapse_rows=self.collapse)
+        return answers.select(l_v=pw.left.v, r_v=pw.right.v,
+                              score=pw.right._pw_index_reply_score)

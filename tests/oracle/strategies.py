@@ -432,3 +432,20 @@ def iterate_cases(draw: Any, kind: str, max_times: int = 5) -> m.Case:
     if draw(st.integers(0, 3)) == 0:
         src = m.Filter(src, draw(bool_expr(src.schema, 1)))
     return m.Case({"t0": draw(edge_streams(n_times))}, m.Iterate(src, kind))
+
+
+@st.composite
+def knn_cases(draw: Any, max_times: int = 4) -> m.Case:
+    """Nearest-neighbour queries of one (maybe filtered or selected) input over another."""
+    n_times = draw(st.integers(2, max_times))
+
+    def side() -> m.Node:
+        chain = draw(pipelines(1, core=True, features=frozenset()))
+        ok = all(chain.schema.get(c) == m.INT for c in ("k", "v"))
+        return chain if ok else m.Input(draw(st.sampled_from(["t0", "t1"])))
+
+    node = m.Knn(side(), side(), draw(st.integers(0, 4)),
+                 draw(st.sampled_from(["l2sq", "cos", "ip", "lsh"])), draw(st.booleans()))
+    streams_ = {name: draw(streams(n_times)) for name in ("t0", "t1")}
+    used = _inputs_of(node)
+    return m.Case({n: s for n, s in streams_.items() if n in used}, node)

@@ -180,3 +180,10 @@ def test_every_landed_stateful_operator_is_generated() -> None:
     for feature in FEATURES:
         for name in expected[feature]:
             assert seen[name] > 0, f"{name} never generated"
+
+
+@oracle_settings(scale=0.5)
+@given(S.knn_cases())
+def test_knn_index_matches_static_runs(case: m.Case) -> None:
+    """Revised nearest-neighbour answers equal a from-scratch index at every time."""
+    check_case(case, reference=False)

@@ -11,6 +11,7 @@ import datetime
 
 import pytest
 
+from . import model as m
 from .harness import check_case
 from .model import (
     Bin,
@@ -110,3 +111,17 @@ def test_min_recomputed_when_the_minimum_row_is_deleted_or_updated() -> None:
     ))
     pipeline = GroupBy(Select(Input("t0"), (("c0", Col("k", "int")),)), (), (("a0", "min", "c0"),))
     check_case(Case({"t0": stream}, pipeline))
+
+
+def test_knn_answer_is_re_emitted_when_a_neighbour_changes_its_columns_but_not_its_place() -> None:
+    # every distance is 1 (inner product with a zero vector): the answer keeps the same row,
+    # whose column v changed from 6 to 0
+    row = (0, 0, 0.0, "", None, (), datetime.datetime(2024, 1, 1, 0, 0))
+    case = m.Case(
+        streams={"t0": m.Stream(times=(
+            (m.Upsert(0, row), m.Upsert(2, (0, 0, 0.0, "", 0, (), row[6])),
+             m.Upsert(0, (0, 6, *row[2:]))),
+            (), (), (m.Upsert(0, row),)))},
+        pipeline=m.Knn(data=m.Filter(m.Input("t0"), m.IsNone(m.Col("o", m.OINT), m.BOOL)),
+                       queries=m.Input("t0"), k=1, index="ip", collapse=False))
+    check_case(case)

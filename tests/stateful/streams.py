@@ -12,7 +12,9 @@ from reflow.debug.output import collect_updates
 def states(table: pw.Table, times: list[int]) -> dict[int, dict[Any, tuple]]:
     """The rows of ``table`` (by id) after each of ``times``."""
     names = table.column_names()
-    updates = sorted(collect_updates(table), key=lambda u: (u[0], u[3] > 0))
+    updates = sorted(
+        collect_updates(table, terminate_on_error=False), key=lambda u: (u[0], u[3] > 0)
+    )
     out: dict[int, dict[Any, tuple]] = {}
     state: dict[Any, tuple] = {}
     pending = list(updates)

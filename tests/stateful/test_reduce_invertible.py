@@ -22,7 +22,9 @@ def _snapshots(table: pw.Table) -> dict[int, dict]:
     state: dict = {}
     out: dict[int, dict] = {}
     names = table.column_names()
-    stream = sorted(collect_updates(table), key=lambda u: (u[0], u[3] > 0))
+    stream = sorted(
+        collect_updates(table, terminate_on_error=False), key=lambda u: (u[0], u[3] > 0)
+    )
     for i, (time, row_id, row, diff) in enumerate(stream):
         values = tuple(row[n] for n in names)
         if diff < 0:
@@ -139,9 +141,7 @@ def test_invertible_reducers_match_from_scratch_after_every_time(
     stream = _mixed_stream(rng, keys=30, floats=floats)
     x_type = float if floats else int
     t = pw.debug.table_from_rows(pw.schema_from_types(k=int, x=x_type), stream, is_stream=True)
-    reducers = {
-        "n": pw.reducers.count(), "s": pw.reducers.sum(t.x), "mean": pw.reducers.avg(t.x)
-    }
+    reducers = {"n": pw.reducers.count(), "s": pw.reducers.sum(t.x), "mean": pw.reducers.avg(t.x)}
     if distinct:
         reducers["cd"] = pw.reducers.count_distinct(t.x)
     r = t.groupby(t.k).reduce(t.k, **reducers)
@@ -224,16 +224,18 @@ def test_group_by_id_global_and_several_keys(monkeypatch, path):
     by_two = t.groupby(t.a, t.b).reduce(t.a, t.b, s=pw.reducers.sum(t.x))
     assert updates(by_two) == sorted(
         [
-            (1, 0.5, 30, 2, 1), (2, 2.5, 30, 2, 1), (1, 1.5, 40, 2, 1),
-            (1, 0.5, 30, 4, -1), (1, 0.5, 10, 4, 1), (2, 2.5, 30, 4, -1),
+            (1, 0.5, 30, 2, 1),
+            (2, 2.5, 30, 2, 1),
+            (1, 1.5, 40, 2, 1),
+            (1, 0.5, 30, 4, -1),
+            (1, 0.5, 10, 4, 1),
+            (2, 2.5, 30, 4, -1),
             (2, 2.5, 31, 4, 1),
         ],
         key=repr,
     )
     total = t.reduce(n=pw.reducers.count(), s=pw.reducers.sum(t.x))
-    assert updates(total) == sorted(
-        [(4, 100, 2, 1), (4, 100, 4, -1), (3, 81, 4, 1)], key=repr
-    )
+    assert updates(total) == sorted([(4, 100, 2, 1), (4, 100, 4, -1), (3, 81, 4, 1)], key=repr)
     a, b = pw.Pointer(5), pw.Pointer(5 + 2**64)
     stream = [(a, 1, 2, 1), (b, 10, 2, 1), (a, 2, 2, 1), (a, 1, 4, -1), (b, 30, 4, 1)]
     keyed = pw.debug.table_from_rows(
@@ -259,16 +261,23 @@ def test_error_values_make_the_result_an_error_until_removed(monkeypatch, path):
     """)
     q = t.select(pw.this.k, v=pw.this.a // pw.this.b)
     r = q.groupby(pw.this.k).reduce(
-        pw.this.k, s=pw.reducers.sum(pw.this.v), m=pw.reducers.avg(pw.this.v),
-        n=pw.reducers.count(), cd=pw.reducers.count_distinct(pw.this.v),
+        pw.this.k,
+        s=pw.reducers.sum(pw.this.v),
+        m=pw.reducers.avg(pw.this.v),
+        n=pw.reducers.count(),
+        cd=pw.reducers.count_distinct(pw.this.v),
     )
     snapshots = _snapshots(r)
     error = (pw.ERROR, pw.ERROR)
     assert sorted(snapshots[2].values(), key=repr) == [
-        ("x", *error, 2, pw.ERROR), ("y", 2, 2.0, 1, 1), ("z", *error, 1, pw.ERROR),
+        ("x", *error, 2, pw.ERROR),
+        ("y", 2, 2.0, 1, 1),
+        ("z", *error, 1, pw.ERROR),
     ]
     assert sorted(snapshots[4].values(), key=repr) == [
-        ("x", 3, 3.0, 1, 1), ("y", 2, 2.0, 1, 1), ("z", *error, 1, pw.ERROR),
+        ("x", 3, 3.0, 1, 1),
+        ("y", 2, 2.0, 1, 1),
+        ("z", *error, 1, pw.ERROR),
     ]
     assert sorted(snapshots[6].values(), key=repr) == [("x", 3, 3.0, 1, 1), ("y", 2, 2.0, 1, 1)]
 
@@ -329,7 +338,10 @@ def test_per_row_path_with_several_changes_of_one_row_within_a_time(monkeypatch,
     1 | a | 6 | 4        | 1
     """)
     r = t.groupby(t.k).reduce(
-        t.k, n=pw.reducers.count(), s=pw.reducers.sum(t.x), hi=pw.reducers.max(t.x),
+        t.k,
+        n=pw.reducers.count(),
+        s=pw.reducers.sum(t.x),
+        hi=pw.reducers.max(t.x),
         lo=pw.reducers.min(t.x),
     )
     snapshots = _snapshots(r)

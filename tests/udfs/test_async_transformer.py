@@ -35,12 +35,18 @@ def test_successful_failed_and_finished():
     ok = transformer.successful
     assert ok.column_names() == ["doubled", "label"]
     assert ok.typehints() == {"doubled": int, "label": str}
-    assert sorted(rows(ok)) == [(2, "A"), (10, "C")]
-    assert rows(transformer.failed) == [(None, None)]
+    assert sorted(rows(ok, terminate_on_error=False)) == [(2, "A"), (10, "C")]
+    assert rows(transformer.failed, terminate_on_error=False) == [(None, None)]
     finished = transformer.finished
     assert finished.column_names() == ["doubled", "label", "_async_status"]
-    assert sorted(r[2] for r in rows(finished)) == ["-FAILURE-", "-SUCCESS-", "-SUCCESS-"]
-    messages = [m for (m,) in rows(pw.global_error_log().select(pw.this.message))]
+    assert sorted(r[2] for r in rows(finished, terminate_on_error=False)) == [
+        "-FAILURE-",
+        "-SUCCESS-",
+        "-SUCCESS-",
+    ]
+    messages = [
+        m for (m,) in rows(pw.global_error_log().select(pw.this.message), terminate_on_error=False)
+    ]
     assert any("Doubler.invoke" in m and "negative value" in m for m in messages)
 
 

@@ -69,8 +69,8 @@ def test_failures_are_not_cached():
         1 | a
         """
     )
-    assert_rows(t.select(r=fragile(pw.this.w)), [(pw.ERROR,)])
-    assert_rows(t.select(r=fragile(pw.this.w)), [("a",)])
+    assert_rows(t.select(r=fragile(pw.this.w)), [(pw.ERROR,)], terminate_on_error=False)
+    assert_rows(t.select(r=fragile(pw.this.w)), [("a",)], terminate_on_error=False)
     assert calls == ["a", "a"]
 
 

@@ -4,7 +4,6 @@ import pytest
 
 import reflow as pw
 from reflow.debug.output import collect_updates
-from reflow.engine.operator import EngineError
 from tests.utils import T, assert_rows, rows
 
 
@@ -24,9 +23,13 @@ def test_exception_gives_an_error_value_and_a_log_row():
         return a / b
 
     r = data().select(pw.this.a, q=ratio(pw.this.a, pw.this.b))
-    assert_rows(r, [(6, 3.0), (1, pw.ERROR)])
+    assert_rows(r, [(6, 3.0), (1, pw.ERROR)], terminate_on_error=False)
     # The log is global: keep the rows of this test's function.
-    log = [m for (m,) in rows(pw.global_error_log().select(pw.this.message)) if "ratio" in m]
+    log = [
+        m
+        for (m,) in rows(pw.global_error_log().select(pw.this.message), terminate_on_error=False)
+        if "ratio" in m
+    ]
     assert len(log) == 1
     assert "ZeroDivisionError" in log[0] and "division by zero" in log[0]
 
@@ -39,8 +42,8 @@ def test_async_exception_and_fill_error():
         return a
 
     r = data().select(c=pw.fill_error(check(pw.this.a), -1))
-    assert_rows(r, [(6,), (-1,)])
-    log = rows(pw.global_error_log().select(pw.this.message))
+    assert_rows(r, [(6,), (-1,)], terminate_on_error=False)
+    log = rows(pw.global_error_log().select(pw.this.message), terminate_on_error=False)
     assert any("check" in m and "one is not allowed" in m for (m,) in log)
 
 
@@ -49,8 +52,10 @@ def test_terminate_on_error_stops_the_run():
     def explode(a: int) -> int:
         raise RuntimeError("boom")
 
-    with pytest.raises(EngineError, match="boom"):
+    with pytest.raises(RuntimeError, match="boom"):
         collect_updates(data().select(x=explode(pw.this.a)), terminate_on_error=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        collect_updates(data().select(x=explode(pw.this.a)))  # the default
 
 
 def test_error_in_argument_skips_the_call():
@@ -62,5 +67,5 @@ def test_error_in_argument_skips_the_call():
         return x + 1
 
     r = data().select(y=inc(pw.this.a // pw.this.b))
-    assert_rows(r, [(4,), (pw.ERROR,)])
+    assert_rows(r, [(4,), (pw.ERROR,)], terminate_on_error=False)
     assert calls == [3]

@@ -130,7 +130,7 @@ def test_failing_chunk_makes_only_its_rows_errors():
         4 | 4
         """
     )
-    result = rows(t.select(x=pw.this.x, y=picky(pw.this.x)))
+    result = rows(t.select(x=pw.this.x, y=picky(pw.this.x)), terminate_on_error=False)
     errors = [x for x, y in result if y is pw.ERROR]
     assert len(errors) == 2 and 3 in errors
     assert all(y == x for x, y in result if y is not pw.ERROR)
@@ -162,7 +162,7 @@ def test_fixed_delay_retries_until_success():
         return x
 
     r = numbers(5).select(x=pw.this.x, y=flaky(pw.this.x))
-    result = dict(rows(r))
+    result = dict(rows(r, terminate_on_error=False))
     assert {x: y for x, y in result.items() if y is not pw.ERROR} == {0: 0, 1: 1, 2: 2, 3: 3}
     assert result[4] is pw.ERROR  # 1 call + 3 retries, all failed
     assert attempts == {0: 1, 1: 2, 2: 3, 3: 4, 4: 4}
@@ -182,7 +182,7 @@ def test_exponential_backoff_gives_up_after_max_retries():
         calls.append(x)
         raise TimeoutError("service down")
 
-    assert rows(numbers(1).select(y=down(pw.this.x))) == [(pw.ERROR,)]
+    assert rows(numbers(1).select(y=down(pw.this.x)), terminate_on_error=False) == [(pw.ERROR,)]
     assert calls == [0, 0, 0]
 
 
@@ -193,9 +193,9 @@ def test_timeout_turns_a_slow_call_into_an_error():
         return x
 
     r = numbers(3).select(x=pw.this.x, y=maybe_slow(pw.this.x))
-    assert rows(r) == [(0, 0), (1, pw.ERROR), (2, 2)]
+    assert rows(r, terminate_on_error=False) == [(0, 0), (1, pw.ERROR), (2, 2)]
     log = pw.global_error_log().select(pw.this.message)
-    messages = [m for (m,) in rows(log)]
+    messages = [m for (m,) in rows(log, terminate_on_error=False)]
     assert any("maybe_slow" in m and "TimeoutError" in m for m in messages)
 
 

@@ -92,7 +92,7 @@ def test_errors_are_retracted_as_errors():
         return x + random.random()
 
     r = T(STREAM).select(v=fails_on_two(pw.this.x))
-    updates = collect_updates(r)
+    updates = collect_updates(r, terminate_on_error=False)
     errors = [(t, d) for t, _, row, d in updates if row["v"] is pw.ERROR]
     assert sorted(errors) == [(2, 1), (6, -1), (8, 1)]
     check_retractions_match_insertions(updates, "v")

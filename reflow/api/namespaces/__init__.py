@@ -7,7 +7,7 @@ fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reflow.plan import dtypes as dt
 from reflow.plan.expr import ColumnExpression
@@ -39,30 +39,44 @@ def _num(self: ColumnExpression) -> NumericalNamespace:
     return NumericalNamespace(self)
 
 
-def _json_as(expr: ColumnExpression, target: dt.DType) -> ColumnExpression:
+def _json_as(
+    expr: ColumnExpression, target: dt.DType, default: Any, unwrap: bool
+) -> ColumnExpression:
+    """``json_as``, then None replaced by ``default`` and, with ``unwrap``, made
+    non-optional."""
+    from reflow.api.functions import coalesce
+    from reflow.api.functions import unwrap as unwrap_none
     from reflow.plan.json_ops import json_as
 
-    return json_as(expr, target)
+    result = json_as(expr, target)
+    if default is not None:
+        result = coalesce(result, default)
+    if unwrap:
+        result = unwrap_none(result)
+    return result
 
 
-def _as_int(self: ColumnExpression) -> ColumnExpression:
-    """Json value as int (``None`` for JSON null, error when it is not a number)."""
-    return _json_as(self, dt.INT)
+def _as_int(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+    """Json value as int (``None`` for JSON null, error when it is not a number); ``default``
+    replaces None, ``unwrap=True`` makes the result non-optional (None is an error)."""
+    return _json_as(self, dt.INT, default, unwrap)
 
 
-def _as_float(self: ColumnExpression) -> ColumnExpression:
-    """Json value as float."""
-    return _json_as(self, dt.FLOAT)
+def _as_float(
+    self: ColumnExpression, default: Any = None, unwrap: bool = False
+) -> ColumnExpression:
+    """Json value as float (see ``as_int``)."""
+    return _json_as(self, dt.FLOAT, default, unwrap)
 
 
-def _as_str(self: ColumnExpression) -> ColumnExpression:
-    """Json value as str."""
-    return _json_as(self, dt.STR)
+def _as_str(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+    """Json value as str (see ``as_int``)."""
+    return _json_as(self, dt.STR, default, unwrap)
 
 
-def _as_bool(self: ColumnExpression) -> ColumnExpression:
-    """Json value as bool."""
-    return _json_as(self, dt.BOOL)
+def _as_bool(self: ColumnExpression, default: Any = None, unwrap: bool = False) -> ColumnExpression:
+    """Json value as bool (see ``as_int``)."""
+    return _json_as(self, dt.BOOL, default, unwrap)
 
 
 for _name, _value in {

@@ -120,7 +120,7 @@ class DateTimeNamespace:
         >>> pw.debug.compute_and_print(t.select(d=pw.this.a.dt.subtract_date_time_in_timezone(
         ...     pw.this.b, "Europe/Warsaw")), include_id=False)
         d
-        1:00:00
+        0 days 01:00:00
         """
         return self._ops.subtract_date_time_in_timezone(date_time, timezone)
 
@@ -183,7 +183,7 @@ class DateTimeNamespace:
         >>> pw.debug.compute_and_print(t.select(d=pw.this.n.dt.to_duration("s")),
         ...                            include_id=False)
         d
-        0:01:30
+        0 days 00:01:30
         """
         return self._ops.to_duration(unit)
 

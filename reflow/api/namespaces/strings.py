@@ -318,9 +318,9 @@ class StringNamespace:
         >>> pw.debug.compute_and_print(
         ...     t.select(n=pw.this.s.str.parse_int(optional=True)), include_id=False)
         n
+        <BLANKLINE>
         -7
         42
-        None
         """
         return self._ops.parse_int(optional)
 

@@ -185,7 +185,10 @@ class FutureMapOperator(Operator):
                 continue
             del self._token_ids[id(token)]
             if failed:
-                ctx.report_error(self.name, _describe(value), row_id)
+                ctx.report_error(
+                    self.name, _describe(value), row_id,
+                    value if isinstance(value, BaseException) else None,
+                )
             old = self._emitted[row_id]
             new = dict(old)
             for column, companion in self.future_columns.items():

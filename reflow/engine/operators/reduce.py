@@ -212,12 +212,14 @@ class ReduceOperator(Operator):
         if self.project is not None:
             delta = self.project(delta, ctx)
         if self.invertible is not None:
-            return self.invertible.process(delta)
+            return self.invertible.process(
+                delta, lambda message: ctx.report_error(self.name, message)
+            )
         delta = _net_changes(delta)
         if delta is None:
             return None
         if self._use_bulk(delta):
-            return self._process_bulk(delta, time)
+            return self._process_bulk(delta, time, ctx)
         return self._process_small(delta, time, ctx)
 
     def _use_bulk(self, delta: pl.DataFrame) -> bool:
@@ -374,7 +376,7 @@ class ReduceOperator(Operator):
                     group.states[j] = spec.aggregate.state_apply(group.states[j], changes[j])
                 except Exception as exc:  # noqa: BLE001 - user code: the cell becomes an error
                     group.states[j] = _FAILED
-                    ctx.report_error(self.name, _message(spec, exc))
+                    ctx.report_error(self.name, _message(spec, exc), exception=exc)
         if group.n <= 0:
             return None
         result: list[Any] = list(group.keys)
@@ -411,7 +413,7 @@ class ReduceOperator(Operator):
                                 group.best[j] = [aggregate.key(winner), winner[0], value]
                 except Exception as exc:  # noqa: BLE001 - user code: the cell becomes an error
                     failed, value = True, None
-                    ctx.report_error(self.name, _message(spec, exc))
+                    ctx.report_error(self.name, _message(spec, exc), exception=exc)
             result.append(value)
             if spec.output_error is not None:
                 result.append(failed)
@@ -446,7 +448,9 @@ class ReduceOperator(Operator):
         return pl.DataFrame(series)
 
     # --- large batches: the columnar tier -----------------------------------------------------
-    def _process_bulk(self, delta: pl.DataFrame, time: int) -> pl.DataFrame | None:
+    def _process_bulk(
+        self, delta: pl.DataFrame, time: int, ctx: RunContext
+    ) -> pl.DataFrame | None:
         frame = self._prepare(delta, time)
         affected = frame["_gid"].unique()
         exported_rows, exported_outputs, exported = self._export_overlay(affected, frame.schema)
@@ -456,7 +460,23 @@ class ReduceOperator(Operator):
             frame, affected, exported_rows, exported_outputs, exported
         )
         self._remember_gids(new_records)
-        return _difference(old_records, new_records, self.out_columns)
+        changes = _difference(old_records, new_records, self.out_columns)
+        self._report_own_failures(changes, ctx)
+        return changes
+
+    def _report_own_failures(self, changes: pl.DataFrame | None, ctx: RunContext) -> None:
+        """Report new error cells of reducers that fail by themselves (an int sum beyond
+        int64) when no argument can hold an error (else an argument's error is the cause)."""
+        if changes is None:
+            return
+        for spec in self.specs:
+            if (spec.output_error is None or spec.error_columns
+                    or spec.aggregate.polars_failed(spec.args) is None):
+                continue
+            failed = changes.filter((pl.col(DIFF) > 0) & pl.col(spec.output_error))
+            for _ in range(failed.height):
+                ctx.report_error(self.name, f"{spec.output}: {spec.aggregate.name}: result "
+                                 "does not fit in int64 (integer overflow)")
 
     def _prepare(self, delta: pl.DataFrame, time: int) -> pl.DataFrame:
         key_errors = [pl.col(k.error_column) for k in self.keys if k.error_column]
@@ -493,6 +513,9 @@ class ReduceOperator(Operator):
             args = [f"v{self.flat.index(c)}" for c in spec.args]
             value = spec.aggregate.polars(args)
             failed = pl.col(f"f{j}").fill_null(False).any()
+            own_failure = spec.aggregate.polars_failed(args)
+            if own_failure is not None:
+                failed = failed | own_failure
             value = pl.when(failed).then(None).otherwise(value)
             exprs.append(value.cast(spec.dtype).alias(out_column(position)))
             position += 1

@@ -137,8 +137,12 @@ class OutputOperator(Operator):
         on_time: Callable[[int, pl.DataFrame], None],
         on_time_end: Callable[[int], None] | None = None,
         on_end: Callable[[], None] | None = None,
+        prepare: Callable[[pl.DataFrame, RunContext], pl.DataFrame] | None = None,
     ) -> None:
+        """``prepare`` may transform each delta as it arrives (e.g. withhold rows with error
+        values, reporting them while the time is computed, so they reach the error log)."""
         super().__init__([source], name)
+        self.prepare = prepare
         self.on_time = on_time
         self.on_time_end = on_time_end
         self.on_end = on_end
@@ -146,7 +150,9 @@ class OutputOperator(Operator):
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
-        if delta is not None:
+        if delta is not None and self.prepare is not None:
+            delta = self.prepare(delta, ctx)
+        if delta is not None and delta.height:
             self._pending.append(delta)
         return None
 

@@ -83,6 +83,10 @@ class Aggregate:
         return state
 
     # --- bulk --------------------------------------------------------------------------------
+    def polars_failed(self, args: Sequence[str]) -> pl.Expr | None:
+        """Where the result of ``polars(args)`` is an error value by itself (``None``: never)."""
+        return None
+
     def polars(self, args: Sequence[str]) -> pl.Expr | None:
         """An aggregation over a group's rows (columns ``args``, ``_id``, ``_time``, ``_mult``
         with ``_mult > 0``), or ``None`` when only the Python path exists."""
@@ -130,10 +134,29 @@ class Sum(Aggregate):
                 acc[0] = acc[0] + value * mult
 
     def acc_result(self, acc):
-        return _with_non_finite(acc[0], acc)
+        total = acc[0]
+        if type(total) is int and not INT64_MIN <= total <= INT64_MAX:
+            raise AggregateError(f"integer overflow: the sum {total} does not fit in int64")
+        return _with_non_finite(total, acc)
 
     def polars(self, args):
+        if type(self.zero) is int:
+            # Summed exactly in int128; a total beyond int64 is an error (``polars_failed``).
+            total = (pl.col(args[0]).cast(pl.Int128) * pl.col("_mult")).sum()
+            return pl.when(_outside_int64(total)).then(None).otherwise(total)
         return (pl.col(args[0]) * pl.col("_mult")).sum()
+
+    def polars_failed(self, args):
+        if type(self.zero) is int:
+            return _outside_int64((pl.col(args[0]).cast(pl.Int128) * pl.col("_mult")).sum())
+        return None
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _outside_int64(value: pl.Expr) -> pl.Expr:
+    return ((value < INT64_MIN) | (value > INT64_MAX)).fill_null(False)
 
 
 def _non_finite_slot(value: float) -> int:

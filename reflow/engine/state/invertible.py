@@ -14,7 +14,9 @@ processes a batch of any size the same way:
 A group whose row count drops to zero disappears and frees its slot. There is one state
 representation for all batch sizes, so nothing moves between representations.
 
-Per reducer the running sums are: count -> [count]; sum -> [sum]; avg -> [sum, count of
+Per reducer the running sums are: count -> [count]; int sum -> [sum of the low 32 bits, sum
+of the high 32 bits] (exact: a total beyond int64 is an error value, reported); float sum ->
+[sum, counts of inf, -inf and NaN]; avg -> [sum, counts of non-finite values, count of
 non-null values]; plus, for reducers whose arguments can hold error values, the count of rows
 with an error (the result is an error while it is positive). Float sums are maintained
 incrementally, so they can differ from a from-scratch sum in the last bits, as for any
@@ -24,7 +26,7 @@ incremental sum.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import inf
 from typing import Any
 
@@ -51,6 +53,11 @@ _N = "n"  # rows of the group (with any multiplicity, errors included)
 _ERR = "err"  # rows whose arguments hold an error value
 _CNT = "cnt"  # rows without error (count)
 _SUM = "sum"  # sum of non-null values of rows without error
+# Int sums are kept exactly as two int64 sums, of the values' high 32 bits (signed) and of
+# their low 32 bits (unsigned), which cannot overflow for any realistic number of rows: a total
+# beyond int64 is then an error value instead of a wrapped-around number.
+_SUM_HIGH = "sum_high"
+_SPLIT = 1 << 32
 _NN = "nn"  # number of non-null values of rows without error (avg)
 # Float sums add up finite values only and count the non-finite ones apart, so that retracting
 # an infinity or a NaN gives back the sum of the remaining values (inf - inf would be NaN).
@@ -126,6 +133,7 @@ class InvertibleGroups(Snapshottable):
                 components.append((_DISTINCT, j, None, np.int64))
             elif type(aggregate) is Sum and dtype != pl.Float64:
                 components.append((_SUM, j, args[0], np.int64))
+                components.append((_SUM_HIGH, j, args[0], np.int64))
             else:
                 components.append((_SUM, j, args[0], np.float64))
                 components.extend((kind, j, args[0], np.int64) for kind in _NON_FINITE)
@@ -150,8 +158,11 @@ class InvertibleGroups(Snapshottable):
                 self.out_columns.append((spec[4], pl.Boolean()))
 
     # --- entry point --------------------------------------------------------------------------
-    def process(self, delta: pl.DataFrame) -> pl.DataFrame | None:
-        """Apply a batch and return the changes of the output (or ``None``)."""
+    def process(
+        self, delta: pl.DataFrame, report: Callable[[str], None] | None = None
+    ) -> pl.DataFrame | None:
+        """Apply a batch and return the changes of the output (or ``None``); ``report``
+        receives a message for every group whose new result is an error by itself."""
         key_errors = [k[1] for k in self.keys if k[1] is not None]
         if key_errors:
             delta = delta.filter(~pl.any_horizontal(key_errors).fill_null(False))
@@ -166,7 +177,7 @@ class InvertibleGroups(Snapshottable):
             gids, key_values, sums, pairs = self._preaggregate_numpy(delta)
         else:
             gids, key_values, sums, pairs = self._preaggregate_frame(delta)
-        return self._apply(gids, key_values, sums, pairs)
+        return self._apply(gids, key_values, sums, pairs, report)
 
     # --- pre-aggregation ------------------------------------------------------------------------
     def _preaggregate_frame(self, delta: pl.DataFrame) -> tuple:
@@ -196,10 +207,14 @@ class InvertibleGroups(Snapshottable):
                             x.is_nan() if kind == _NAN else x == (inf if kind == _PINF else -inf)
                         )
                     cond = present if cond is None else cond & present
-                if kind == _SUM:
-                    target = pl.Float64 if dtype == np.float64 else pl.Int64
-                    value = pl.col(arg).cast(target) * diff
-                    zero = pl.lit(0, dtype=target)
+                if kind == _SUM and dtype == np.float64:
+                    value = pl.col(arg).cast(pl.Float64) * diff
+                    zero = pl.lit(0, dtype=pl.Float64)
+                elif kind in (_SUM, _SUM_HIGH):
+                    high = pl.col(arg).cast(pl.Int64) // _SPLIT
+                    part = high if kind == _SUM_HIGH else pl.col(arg).cast(pl.Int64) - high * _SPLIT
+                    value = part * diff
+                    zero = pl.lit(0, dtype=pl.Int64)
                 else:
                     value, zero = diff, pl.lit(0, dtype=pl.Int64)
                 expr = value if cond is None else pl.when(cond).then(value).otherwise(zero)
@@ -282,8 +297,10 @@ class InvertibleGroups(Snapshottable):
             if column.null_count():
                 present = present & ~column.is_null().to_numpy()
                 column = column.fill_null(0)
-            if kind == _SUM and dtype == np.int64:  # exact in int64, as in the other paths
-                values = column.cast(pl.Int64).to_numpy() * diffs
+            if kind in (_SUM, _SUM_HIGH) and dtype == np.int64:
+                x = column.cast(pl.Int64).to_numpy()
+                high = x // _SPLIT
+                values = (high if kind == _SUM_HIGH else x - high * _SPLIT) * diffs
                 total = np.zeros(n_groups, dtype=np.int64)
                 np.add.at(total, group_of_row, np.where(present, values, 0))
                 arrays.append(total)
@@ -354,9 +371,11 @@ class InvertibleGroups(Snapshottable):
                         continue
                     if kind == _NN:
                         sums[c][p] += d
+                    elif kind == _SUM_HIGH:
+                        sums[c][p] += (int(x) >> 32) * d
                     elif kind == _SUM:
                         if dtype != np.float64:
-                            sums[c][p] += int(x) * d
+                            sums[c][p] += (int(x) & 0xFFFFFFFF) * d
                         elif math.isfinite(x):
                             sums[c][p] += float(x) * d
                     elif not math.isfinite(x) and _non_finite_kind(x) == kind:
@@ -436,7 +455,8 @@ class InvertibleGroups(Snapshottable):
         return slot
 
     def _apply(
-        self, gids: list[int], key_values: list[list], sums: list, pairs: dict
+        self, gids: list[int], key_values: list[list], sums: list, pairs: dict,
+        report: Callable[[str], None] | None = None,
     ) -> pl.DataFrame | None:
         slots = self._slots(gids, key_values)
         if pairs:
@@ -462,6 +482,8 @@ class InvertibleGroups(Snapshottable):
         out = None
         if retract.size or insert.size:
             out = self._frame(slots, retract, insert, old, new)
+        if report is not None and insert.size:
+            self._report_overflows(after, insert, report)
         emptied = after[0] == 0
         if emptied.any():
             self._release(slots[emptied])
@@ -498,6 +520,17 @@ class InvertibleGroups(Snapshottable):
                 column[slot] = None
             self.free.append(slot)
 
+    def _report_overflows(
+        self, state: list[np.ndarray], rows: np.ndarray, report: Callable[[str], None]
+    ) -> None:
+        """Report each group among ``rows`` whose int sum no longer fits in int64."""
+        for c, (kind, j, _, _) in enumerate(self.components):
+            if kind == _SUM_HIGH:
+                _, overflow = _exact_int_sums(state[c - 1][rows], state[c][rows])
+                for _ in range(int(overflow.sum())):
+                    report(f"{self.specs[j][3]}: sum: integer overflow: the sum does not fit "
+                           "in int64")
+
     def _results(self, state: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(values, null mask)`` of each output column after the keys (reducer results and
         their error flags), for the groups whose running sums are ``state``."""
@@ -512,6 +545,10 @@ class InvertibleGroups(Snapshottable):
                 c += 1
             values = state[c]
             c += 1
+            if self.components[c - 1][0] == _SUM and values.dtype == np.int64:
+                values, overflow = _exact_int_sums(values, state[c])
+                c += 1
+                failed = failed | overflow
             nulls = failed
             if values.dtype == np.float64:
                 pinf, ninf, nan = state[c] > 0, state[c + 1] > 0, state[c + 2] > 0
@@ -562,6 +599,17 @@ class InvertibleGroups(Snapshottable):
         ])
         columns.append(pl.Series(DIFF, diffs))
         return pl.DataFrame(columns)
+
+
+def _exact_int_sums(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The int64 totals ``high * 2**32 + low`` and where they do not fit in int64."""
+    carry = low // _SPLIT
+    high = high + carry
+    low = low - carry * _SPLIT  # now in [0, 2**32)
+    overflow = (high < -(1 << 31)) | (high >= (1 << 31))
+    with np.errstate(over="ignore"):
+        values = np.where(overflow, 0, high * _SPLIT + low)
+    return values, overflow
 
 
 def _non_finite_kind(x: float) -> str:

@@ -1,0 +1,15 @@
+"""Doctests under ``reflow/`` start from a clean program too: an example that registers a
+sink without running it leaves nothing behind for the next example's ``pw.run()``."""
+
+import pytest
+
+from reflow.plan.nodes import forget_live_nodes
+from reflow.runtime.runner import clear_outputs
+
+
+@pytest.fixture(autouse=True)
+def _fresh_doctest_program(request):
+    if request.node.__class__.__name__ == "DoctestItem":
+        clear_outputs()
+        forget_live_nodes()
+    yield

@@ -1,0 +1,133 @@
+"""Writing: a ``MessageWriter`` receives each completed logical time's consolidated delta;
+``attach_writer`` retries transient failures with backoff and stops the run loudly when the
+delivery cannot be made."""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import polars as pl
+
+from reflow.api.table import Table
+from reflow.engine.batch import DIFF, ID
+from reflow.io._common import ConnectorError, add_sink, output_frame
+from reflow.io._connector.retry import RetryPolicy, TransientError, retrying
+from reflow.plan.compile import error_column
+from reflow.plan.nodes import ColumnInfo
+
+logger = logging.getLogger("reflow")
+
+#: About 25 s of retrying before a writer gives up and stops the run.
+WRITER_RETRY = RetryPolicy(max_attempts=8, initial_delay=0.1, max_delay=5.0)
+
+
+@dataclass
+class Delivery:
+    """The changes of one completed logical time of the written table."""
+
+    time: int
+    delta: pl.DataFrame
+    columns: dict[str, ColumnInfo]
+
+    @property
+    def ids(self) -> list[int]:
+        return self.delta[ID].to_list()
+
+    @property
+    def diffs(self) -> list[int]:
+        return self.delta[DIFF].to_list()
+
+    def values(self, name: str) -> list:
+        """The Python values of column ``name``; an error cell is ``None``."""
+        cells = self.delta[name].to_list()
+        if self.columns[name].fallible:
+            errors = self.delta[error_column(name)].to_list()
+            cells = [None if e else v for v, e in zip(cells, errors, strict=True)]
+        return cells
+
+    def plain_frame(self) -> pl.DataFrame:
+        """Plain values (pointers and JSON as text, bytes base64) plus ``time`` and ``diff``."""
+        return output_frame(self.columns, self.delta, self.time)
+
+
+class MessageWriter(ABC):
+    """The connector-specific part of a sink.
+
+    ``connect`` opens the connection (and prepares the target: creates a table, ...);
+    ``write`` delivers one time's changes, all or nothing where the target allows it; both
+    raise ``TransientError`` when the connection is lost or the server is unavailable, after
+    which the writer is closed, reconnected and the same delivery tried again.
+    """
+
+    description: str = "writer"
+
+    @abstractmethod
+    def connect(self) -> None: ...
+
+    @abstractmethod
+    def write(self, delivery: Delivery) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def attach_writer(
+    table: Table,
+    writer: MessageWriter,
+    name: str,
+    retry: RetryPolicy | None = None,
+) -> None:
+    """Send every completed time of ``table`` to ``writer``, retrying transient failures;
+    when the policy gives up, the run stops with a ``ConnectorError`` naming the connector,
+    the server and the reason."""
+    columns = table._node.columns
+    retry = retry or WRITER_RETRY
+    connected = False
+
+    def ensure_connected() -> None:
+        nonlocal connected
+        if not connected:
+            writer.connect()
+            connected = True
+
+    def reconnect(exc: TransientError, failures: int) -> None:
+        nonlocal connected
+        logger.warning("%s: %s; retrying (attempt %d)", name, exc, failures + 1)
+        connected = False
+        try:
+            writer.close()
+        except Exception as close_error:  # noqa: BLE001 - the connection is already broken
+            logger.debug("%s: error while closing: %s", name, close_error)
+
+    def deliver(action, what: str) -> None:
+        def sleep(seconds: float) -> bool:
+            clock.sleep(seconds)
+            return False
+
+        error = retrying(action, retry, reconnect, sleep)
+        if error is not None:
+            raise ConnectorError(
+                f"{name}: cannot {what} {writer.description}: {error} "
+                f"(gave up after {retry.max_attempts} attempts)"
+            ) from error
+
+    def on_start() -> None:
+        deliver(ensure_connected, "connect to")
+
+    def on_time(time: int, delta: pl.DataFrame) -> None:
+        delivery = Delivery(time, delta, columns)
+
+        def action() -> None:
+            ensure_connected()
+            writer.write(delivery)
+
+        deliver(action, f"deliver time {time} to")
+
+    def on_end() -> None:
+        if connected:
+            writer.close()
+
+    add_sink(table, name, on_time, on_end=on_end, on_start=on_start)
