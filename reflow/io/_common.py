@@ -19,6 +19,7 @@ from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.runtime.monitoring import ConnectorStats
 from reflow.runtime.runner import OutputSpec, register_output
+from reflow.runtime.workers import building_writer
 
 METADATA_COLUMN = "_metadata"
 
@@ -73,7 +74,7 @@ def add_sink(
             on_end()
 
     def attach(lowering, operator):
-        if on_start is not None:
+        if on_start is not None and building_writer():
             on_start()
         prepare = None
         if withhold_errors:

@@ -124,13 +124,33 @@ def run_outputs(
 
     ``terminate_on_error=None`` means True: the first run-time error stops the run and is
     raised as the exception Python raises for it. ``run_options`` are the other options of
-    ``pw.run`` that change nothing here (``debug``, ``event_loop``, ...).
+    ``pw.run`` that change nothing here (``debug``, ``event_loop``, ...). With
+    ``PATHWAY_THREADS`` / ``PATHWAY_PROCESSES`` above 1 a static program runs sharded over
+    that many workers (``reflow.runtime.workers``).
     """
+    from reflow.runtime.workers import WorkerConfig, run_static_sharded
+
     _check_run_options(run_options)
     terminate = True if terminate_on_error is None else bool(terminate_on_error)
-    ctx = RunContext(
-        terminate_on_error=terminate, terminate_on_input_error=terminate_on_error is True
-    )
+
+    def new_context() -> RunContext:
+        return RunContext(
+            terminate_on_error=terminate, terminate_on_input_error=terminate_on_error is True
+        )
+
+    config = WorkerConfig.from_env()
+    live = any(_live_sources(spec.node) for spec in outputs)
+    if config.workers > 1 and not live and not with_http_server:
+        run_static_sharded(lambda: build(outputs, new_context()), config)
+        return
+    if config.workers > 1:
+        # Live sources are read by one worker: the others have nothing to do.
+        if config.process_id != 0:
+            logger.info("process %d: live sources run in process 0 only", config.process_id)
+            return
+        logger.warning("live sources run on one worker; PATHWAY_THREADS/PROCESSES apply to "
+                       "static inputs only")
+    ctx = new_context()
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
     if streaming or with_http_server:

@@ -214,3 +214,49 @@ def recorded_outputs(recording: Recording) -> dict[Any, Counter]:
         if consolidated(frames)
     }
 
+
+
+# --- whole dataflows on several workers --------------------------------------------------------
+
+
+def run_on_workers(make: Callable[[], Built], workers: int) -> list[tuple]:
+    """Run fresh builds of one pipeline on ``workers`` threads exchanging rows by key; what
+    the writer's sink received."""
+    import threading
+
+    from reflow.engine.sharding import ShardedDataflow
+    from reflow.runtime.exchange import ThreadExchange
+    from reflow.runtime.workers import build_for
+
+    builts = [build_for(w, make) for w in range(workers)]
+    exchanges = ThreadExchange.group(workers)
+    shards = [ShardedDataflow(b.dataflow, w, workers, exchanges[w]) for w, b in enumerate(builts)]
+    failures: list[BaseException] = []
+
+    def work(w: int) -> None:
+        built, shard = builts[w], shards[w]
+        try:
+            for time in built.times:
+                grouped: dict[Operator, list[pl.DataFrame]] = {}
+                for operator, batch in built.batches.get(time, []):
+                    grouped.setdefault(operator, []).append(batch)
+                shard.run_time(time, {op: shard.own_rows(concat_batches(parts))
+                                      for op, parts in grouped.items()})
+            shard.finish()
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            failures.append(error)
+            exchanges[w].abort()
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    work(0)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    for built in builts[1:]:
+        assert not built.seen, "only the writer's sink may receive rows"
+    return builts[0].seen

@@ -386,3 +386,23 @@ def check_sharding(case: m.Case, shards: int) -> None:
                 f"sharded {sorted(got.get(first, {}).items())}, "
                 f"unsharded {sorted(expected.get(first, {}).items())}"
             )
+
+
+def check_workers(case: m.Case, workers: int) -> None:
+    """The whole pipeline run by ``workers`` worker threads exchanging rows by key must emit,
+    through its one writer, the single-worker update stream at every time."""
+    from tests.engine.replay import by_time, lower, run_on_workers, uninterrupted
+
+    def build() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    expected = uninterrupted(build)
+    got = by_time(run_on_workers(lambda: lower(build), workers))
+    if got != expected:
+        times = sorted(set(got) | set(expected))
+        first = next(t for t in times if got.get(t) != expected.get(t))
+        raise OracleFailure(
+            f"on {workers} workers, at time {first} the writer emitted "
+            f"{sorted(got.get(first, {}).items())}, one worker "
+            f"{sorted(expected.get(first, {}).items())}"
+        )

@@ -22,6 +22,7 @@ from .harness import (
     check_case,
     check_sharding,
     check_snapshot_restore,
+    check_workers,
     states_by_time,
 )
 from .profiles import oracle_settings
@@ -57,6 +58,14 @@ def test_snapshot_and_restore_at_a_random_time_changes_nothing(case: m.Case, spl
 @given(S.cases(core=False), st.integers(2, 4))
 def test_sharded_stateful_operators_give_the_unsharded_output(case: m.Case, shards: int) -> None:
     check_sharding(case, shards)
+
+
+@oracle_settings(scale=0.25)
+@given(S.cases(core=False), st.sampled_from([2, 4]))
+def test_whole_pipelines_on_several_workers_give_the_one_worker_stream(
+    case: m.Case, workers: int
+) -> None:
+    check_workers(case, workers)
 
 
 @pytest.mark.skipif("deduplicate" not in FEATURES, reason="deduplicate has not landed")

@@ -1,0 +1,183 @@
+"""Running one shard of a dataflow among several workers.
+
+Every worker holds a copy of the same dataflow and feeds it its share of the input rows. At
+each stateful operator the workers swap rows (``Exchange.all_to_all``): each row goes to the
+worker owning its key (``Operator.partition_key``, ``reflow.engine.state.partition``), so a
+piece of state lives in exactly one worker and the union of the workers' outputs is the
+single-worker output. Stateless operators run on whatever rows their worker holds. Sinks read
+through one writer, worker 0: every worker sends its sink rows there.
+
+Progress: the workers run the operators of one logical time in the same order and exchange at
+the same operators, so when worker 0 has passed the last operator every worker has sent it
+everything of that time; only then does it tell its sinks that the time is complete. A sink
+never sees half of a time.
+
+>>> import polars as pl
+>>> from reflow.engine.dataflow import Dataflow
+>>> from reflow.engine.operators.stateless import InputOperator, OutputOperator
+>>> flow = Dataflow()
+>>> source = flow.add(InputOperator("in", {"x": pl.Int64}))
+>>> seen = []
+>>> _ = flow.add(OutputOperator(source, "out", lambda t, d: seen.append((t, d.height))))
+>>> shard = ShardedDataflow(flow, worker=0, workers=1, exchange=SoloExchange())
+>>> batch = pl.DataFrame({"_id": [1, 2], "x": [5, 6], "_diff": [1, 1]},
+...                      schema={"_id": pl.UInt128, "x": pl.Int64, "_diff": pl.Int64})
+>>> shard.run_time(0, {source: shard.own_rows(batch)})
+>>> seen
+[(0, 2)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import polars as pl
+
+from reflow.engine.batch import ID, concat_batches
+from reflow.engine.dataflow import Dataflow
+from reflow.engine.operator import Operator
+from reflow.engine.operators.stateless import InputOperator, OutputOperator
+from reflow.engine.state.partition import BROADCAST, split
+
+#: The worker whose sinks write: sinks that need a single stream write through it.
+WRITER = 0
+
+
+class Exchange(Protocol):
+    """How workers swap batches. Every worker calls the methods in the same order."""
+
+    def all_to_all(
+        self, parts: Sequence[pl.DataFrame | None], flag: bool
+    ) -> tuple[list[pl.DataFrame | None], bool]:
+        """Send ``parts[w]`` to worker ``w``; return what each worker sent to this one (in
+        worker order) and whether any worker raised ``flag``."""
+        ...
+
+
+class SoloExchange:
+    """The exchange of a single worker: everything stays where it is."""
+
+    def all_to_all(self, parts, flag):
+        return list(parts), flag
+
+
+class ShardedDataflow:
+    """Worker ``worker`` of ``workers``, running its copy ``dataflow`` of the dataflow."""
+
+    def __init__(self, dataflow: Dataflow, worker: int, workers: int, exchange: Exchange) -> None:
+        self.dataflow = dataflow
+        self.worker = worker
+        self.workers = workers
+        self.exchange = exchange
+        # Operators with an input every worker receives whole (a frontier, a wake-up): they act
+        # on the time itself, so every worker runs them whenever any worker does.
+        self._wake_all: set[int] = set()
+        #: Rows exchanged so far: sent to other workers, and processed by stateful operators here.
+        self.rows_sent = 0
+        self.rows_processed = 0
+
+    @property
+    def is_writer(self) -> bool:
+        return self.worker == WRITER
+
+    def own_rows(self, batch: pl.DataFrame | None) -> pl.DataFrame | None:
+        """The rows of a source batch this worker reads: those whose row id it owns."""
+        if batch is None or self.workers == 1:
+            return batch
+        return split(batch, batch[ID], self.workers)[self.worker]
+
+    def run_time(self, time: int, inputs: Mapping[Operator, pl.DataFrame | None]) -> None:
+        """Process this worker's ``inputs`` of logical ``time`` together with the others."""
+        flow = self.dataflow
+        if flow.last_time is not None and time < flow.last_time:
+            raise ValueError(f"logical time went back from {flow.last_time} to {time}")
+        flow.last_time = flow.ctx.time = time
+        flow.completed = False
+        self._push(time, dict(inputs), flush=False)
+        # Error rounds: every worker takes part while any worker has new errors.
+        while flow.error_input is not None:
+            errors, flow.ctx.errors = flow.ctx.errors, []
+            _, any_errors = self.exchange.all_to_all([None] * self.workers, bool(errors))
+            if not any_errors:
+                break
+            batch = flow.error_batch(errors) if errors else None
+            self._push(time, {flow.error_input: batch}, flush=False)
+        flow.ctx.errors.clear()
+        self._end_time(time)
+        flow.completed = True
+
+    def finish(self) -> None:
+        """Release what operators hold until the end of input, then end the sinks (writer)."""
+        flow = self.dataflow
+        if flow.last_time is not None and any(
+            hasattr(op, "flush_at_end") for op in flow.operators
+        ):
+            time = flow.last_time + 1
+            flow.last_time = flow.ctx.time = time
+            self._push(time, {}, flush=True)
+            self._end_time(time)
+        if self.is_writer:
+            for output in flow.outputs:
+                output.finish()
+
+    def _end_time(self, time: int) -> None:
+        for operator in self.dataflow.operators:
+            if isinstance(operator, OutputOperator) and not self.is_writer:
+                continue
+            operator.end_of_time(time, self.dataflow.ctx)
+
+    def _push(self, time: int, inputs: dict[Operator, pl.DataFrame | None], flush: bool) -> None:
+        flow = self.dataflow
+        outputs: list[pl.DataFrame | None] = [None] * len(flow.operators)
+        for operator in flow.operators:
+            if isinstance(operator, InputOperator):
+                if not flush:
+                    delta = inputs.get(operator)
+                    outputs[operator.index] = delta if delta is not None and delta.height else None
+                continue
+            deltas = [outputs[source.index] for source in operator.inputs]
+            wake = any(d is not None for d in deltas)
+            if operator.stateful or isinstance(operator, OutputOperator):
+                deltas, wake = self._exchange(operator, deltas)
+            out = None
+            if wake:
+                out = operator.process(time, deltas, flow.ctx)
+            if flush:
+                release = getattr(operator, "flush_at_end", None)
+                if release is not None:
+                    out = concat_batches([out, release()])
+            outputs[operator.index] = out if out is not None and out.height else None
+
+    def _exchange(
+        self, operator: Operator, deltas: list[pl.DataFrame | None]
+    ) -> tuple[list[pl.DataFrame | None], bool]:
+        """Swap the rows of each input of ``operator``; whether it must run on this worker."""
+        received: list[pl.DataFrame | None] = []
+        broadcast = False
+        for input_index, delta in enumerate(deltas):
+            if delta is None:
+                parts: list[pl.DataFrame | None] = [None] * self.workers
+            elif isinstance(operator, OutputOperator):
+                parts = [delta if w == WRITER else None for w in range(self.workers)]
+            else:
+                key = operator.partition_key(input_index, delta, self.dataflow.ctx)
+                if key is BROADCAST:
+                    broadcast = True
+                    parts = [delta] * self.workers
+                else:
+                    parts = split(delta, key, self.workers)
+            self.rows_sent += sum(
+                p.height for w, p in enumerate(parts) if p is not None and w != self.worker
+            )
+            got, any_broadcast = self.exchange.all_to_all(parts, broadcast)
+            if any_broadcast:
+                self._wake_all.add(operator.index)
+            received.append(concat_batches(got))
+        local = any(d is not None for d in received)
+        if operator.index in self._wake_all:
+            # Did any worker have rows for it? Ask once more, cheaply.
+            _, anyone = self.exchange.all_to_all([None] * self.workers, local)
+            local = anyone
+        self.rows_processed += sum(d.height for d in received if d is not None)
+        return received, local

@@ -1,0 +1,176 @@
+"""Running a dataflow on several workers: threads (``PATHWAY_THREADS``) or processes
+(``PATHWAY_PROCESSES``, started by ``reflow spawn``), with the environment variables Pathway
+uses.
+
+Each worker builds the same dataflow from the program's plan, reads its share of the static
+inputs (rows split by row id) and runs the logical times in lockstep with the others
+(``reflow.engine.sharding``). Sinks write through worker 0 only.
+
+>>> WorkerConfig.from_env({"PATHWAY_THREADS": "2"})
+WorkerConfig(threads=2, processes=1, process_id=0, first_port=10000)
+>>> WorkerConfig.from_env({}).workers
+1
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from reflow.engine.operator import Operator
+from reflow.engine.sharding import WRITER, ShardedDataflow, SoloExchange
+from reflow.plan.nodes import Lowering
+from reflow.runtime.exchange import SocketExchange, ThreadExchange
+from reflow.runtime.sources import ErrorLogSource, StaticSource
+
+logger = logging.getLogger("reflow")
+
+_building = threading.local()
+
+
+def building_writer() -> bool:
+    """True unless a dataflow is being built for a worker other than the writer: sinks
+    create their files and connections only in the writer."""
+    return getattr(_building, "worker", WRITER) == WRITER
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How many workers run a program and which of them this process is."""
+
+    threads: int = 1
+    processes: int = 1
+    process_id: int = 0
+    first_port: int = 10000
+
+    @property
+    def workers(self) -> int:
+        return self.threads * self.processes
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> WorkerConfig:
+        """The configuration in ``PATHWAY_THREADS``, ``PATHWAY_PROCESSES``,
+        ``PATHWAY_PROCESS_ID`` and ``PATHWAY_FIRST_PORT``."""
+        env = os.environ if env is None else env
+        values = {}
+        for field_name, variable, default, low in (
+            ("threads", "PATHWAY_THREADS", 1, 1),
+            ("processes", "PATHWAY_PROCESSES", 1, 1),
+            ("process_id", "PATHWAY_PROCESS_ID", 0, 0),
+            ("first_port", "PATHWAY_FIRST_PORT", 10000, 1),
+        ):
+            text = env.get(variable, "").strip() or str(default)
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{variable} must be an integer, not {text!r}") from None
+            if value < low:
+                raise ValueError(f"{variable} must be at least {low}, not {value}")
+            values[field_name] = value
+        config = WorkerConfig(**values)
+        if config.process_id >= config.processes:
+            raise ValueError(
+                f"PATHWAY_PROCESS_ID {config.process_id} is out of range for "
+                f"PATHWAY_PROCESSES={config.processes} (0..{config.processes - 1})"
+            )
+        if config.threads > 1 and config.processes > 1:
+            raise ValueError(
+                "PATHWAY_THREADS > 1 together with PATHWAY_PROCESSES > 1 is not supported: "
+                "use processes only (one worker per process)"
+            )
+        return config
+
+
+Build = Callable[[], Lowering]
+
+
+def build_for(worker: int, build: Build) -> Lowering:
+    """``build()`` for ``worker``, telling sinks whether they are the writer."""
+    _building.worker = worker
+    try:
+        return build()
+    finally:
+        _building.worker = WRITER
+
+
+def static_batches(lowering: Lowering) -> dict[int, list[tuple[Operator, pl.DataFrame]]]:
+    """The batches of every static source, by logical time."""
+    by_time: dict[int, list[tuple[Operator, pl.DataFrame]]] = {}
+    for operator, source in lowering.inputs:
+        if isinstance(source, StaticSource):
+            for time, batch in source.batches:
+                by_time.setdefault(time, []).append((operator, batch))
+        elif not isinstance(source, ErrorLogSource):
+            raise TypeError(f"source {source!r} cannot be run statically")
+    return by_time
+
+
+def run_shard(shard: ShardedDataflow, lowering: Lowering) -> None:
+    """Run this worker's share of every static input, time by time, then finish."""
+    from reflow.engine.batch import concat_batches
+
+    by_time = static_batches(lowering)
+    for time in sorted(by_time) or [0]:
+        grouped: dict[Operator, list[pl.DataFrame]] = {}
+        for operator, batch in by_time.get(time, []):
+            grouped.setdefault(operator, []).append(batch)
+        shard.run_time(time, {
+            op: shard.own_rows(concat_batches(parts)) for op, parts in grouped.items()
+        })
+    shard.finish()
+
+
+def run_static_sharded(build: Build, config: WorkerConfig) -> list[ShardedDataflow]:
+    """Run a static program on ``config.workers`` workers; returns this process's shards."""
+    if config.processes > 1:
+        worker = config.process_id
+        lowering = build_for(worker, build)
+        exchange = SocketExchange(worker, config.processes, config.first_port)
+        try:
+            shard = ShardedDataflow(lowering.dataflow, worker, config.processes, exchange)
+            run_shard(shard, lowering)
+        finally:
+            exchange.close()
+        return [shard]
+    if config.threads == 1:
+        lowering = build()
+        shard = ShardedDataflow(lowering.dataflow, 0, 1, SoloExchange())
+        run_shard(shard, lowering)
+        return [shard]
+    return run_threads(build, config.threads)
+
+
+def run_threads(build: Build, workers: int) -> list[ShardedDataflow]:
+    """Run a static program on ``workers`` threads of this process."""
+    lowerings = [build_for(w, build) for w in range(workers)]
+    exchanges = ThreadExchange.group(workers)
+    shards = [
+        ShardedDataflow(lowering.dataflow, w, workers, exchanges[w])
+        for w, lowering in enumerate(lowerings)
+    ]
+    failures: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            run_shard(shards[w], lowerings[w])
+        except threading.BrokenBarrierError:
+            pass  # another worker failed first; its error is reported
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            failures.append(error)
+            exchanges[w].abort()
+
+    threads = [threading.Thread(target=work, args=(w,), name=f"reflow-worker-{w}")
+               for w in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    work(0)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return shards

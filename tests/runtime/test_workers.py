@@ -1,0 +1,131 @@
+"""Whole programs on several workers (threads of one process, processes started by
+``reflow spawn``) give the same output as on one worker; sinks write through one writer."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import reflow as pw
+from reflow.runtime.exchange import decode_batch, encode_batch
+from reflow.runtime.workers import WorkerConfig
+
+# One hot key ("a": most rows), a few cold ones, and a join against the per-key totals.
+PROGRAM = textwrap.dedent('''
+    import sys
+    import reflow as pw
+
+    rows = "\\n".join(
+        f"{'a' if i % 5 else 'k' + str(i % 7)} | {i} | {i // 10}" for i in range(120)
+    )
+    t = pw.debug.table_from_markdown("w | n | __time__\\n" + rows)
+    totals = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n), c=pw.reducers.count())
+    joined = totals.join(t, totals.w == t.w).select(t.n, totals.s, totals.c)
+    pw.io.csv.write(joined, sys.argv[1])
+    pw.run()
+''')
+
+
+def _free_ports(count: int) -> int:
+    """A first port with ``count`` free ports after it."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count >= 65535:
+            continue
+        try:
+            held = []
+            for port in range(first, first + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def _canonical(path: Path) -> list[str]:
+    lines = path.read_text().splitlines()
+    return [lines[0], *sorted(lines[1:])]
+
+
+def _spawn(tmp_path: Path, processes: int) -> list[str]:
+    program = tmp_path / "main.py"
+    program.write_text(PROGRAM)
+    out = tmp_path / f"out{processes}.csv"
+    subprocess.run(
+        [sys.executable, "-m", "reflow.cli", "spawn", "--processes", str(processes),
+         "--first-port", str(_free_ports(processes)), sys.executable, str(program), str(out)],
+        check=True, timeout=120,
+    )
+    return _canonical(out)
+
+
+def test_spawned_processes_write_the_single_process_output(tmp_path: Path) -> None:
+    one = _spawn(tmp_path, 1)
+    assert len(one) > 100
+    assert _spawn(tmp_path, 2) == one
+    assert _spawn(tmp_path, 4) == one
+
+
+def test_a_failing_worker_process_fails_the_spawn(tmp_path: Path) -> None:
+    program = tmp_path / "main.py"
+    program.write_text("import os, sys\nsys.exit(3 if os.environ['PATHWAY_PROCESS_ID'] == '1' "
+                       "else 0)\n")
+    done = subprocess.run([sys.executable, "-m", "reflow.cli", "spawn", "-n", "2",
+                           sys.executable, str(program)], timeout=60)
+    assert done.returncode == 3
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_worker_threads_give_the_one_worker_updates(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run() -> list[tuple]:
+        t = pw.debug.table_from_markdown('''
+            w | n | __time__ | __diff__
+            a | 1 | 0        | 1
+            a | 2 | 0        | 1
+            a | 3 | 2        | 1
+            b | 4 | 2        | 1
+            a | 1 | 4        | -1
+        ''')
+        r = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n))
+        seen: list[tuple] = []
+        times: list[int] = []
+        pw.io.subscribe(r, on_change=lambda key, row, time, is_addition: seen.append(
+            (time, row["w"], row["s"], is_addition)), on_time_end=times.append)
+        pw.run()
+        return sorted(seen), times
+
+    expected = run()
+    monkeypatch.setenv("PATHWAY_THREADS", str(threads))
+    # Two keys over up to four workers: some workers own no key at all.
+    assert run() == expected
+    assert expected[1] == [0, 2, 4]
+
+
+def test_bad_worker_settings_are_named() -> None:
+    with pytest.raises(ValueError, match="PATHWAY_THREADS must be an integer, not 'two'"):
+        WorkerConfig.from_env({"PATHWAY_THREADS": "two"})
+    with pytest.raises(ValueError, match="PATHWAY_PROCESS_ID 2 is out of range"):
+        WorkerConfig.from_env({"PATHWAY_PROCESSES": "2", "PATHWAY_PROCESS_ID": "2"})
+
+
+def test_batches_of_python_objects_cross_the_exchange() -> None:
+    import polars as pl
+
+    frame = pl.DataFrame({"o": pl.Series([(1, 2), None], dtype=pl.Object), "x": [1, 2]})
+    back = decode_batch(encode_batch(frame))
+    assert back is not None and back["o"].to_list() == [(1, 2), None]
+    assert back.schema == frame.schema
