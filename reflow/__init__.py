@@ -13,7 +13,7 @@ word  | twice
 hello | 4
 """
 
-from reflow import debug, io, temporal
+from reflow import debug, io, persistence, temporal
 from reflow.api.functions import (
     apply,
     apply_with_type,
@@ -38,6 +38,7 @@ from reflow.api.table import Table
 from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
+from reflow.persistence import PersistenceMode
 from reflow.plan import dtypes as _dtypes
 from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
 from reflow.plan.errors import BuildError
@@ -141,6 +142,7 @@ __all__ = [
     "DateTimeUtc",
     "Duration",
     "Json",
+    "PersistenceMode",
     "Pointer",
     "PyObjectWrapper",
     "Schema",
@@ -159,6 +161,7 @@ __all__ = [
     "io",
     "left",
     "make_tuple",
+    "persistence",
     "pointer_from",
     "require",
     "right",

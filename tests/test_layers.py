@@ -40,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
     "indexing": {"indexing", "api", "plan", "engine"},
     "stdlib": {"stdlib", "indexing", "api", "plan", "engine"},
+    "persistence": {"persistence", "runtime"},
 }
 
 # Libraries built on all of the above (some not written yet): they use the public layers and

@@ -55,12 +55,16 @@ def add_sink(
     on_end: Callable[[], None] | None = None,
     on_start: Callable[[], None] | None = None,
     withhold_errors: bool = False,
+    position: Callable[[], object] | None = None,
 ) -> None:
     """Register a sink on ``table``; it counts the rows it writes for monitoring.
 
     ``on_start`` runs when the run builds its dataflow (e.g. to create the output file).
     With ``withhold_errors``, rows holding an error value are not passed on; each is reported
     in the error log, naming the columns (a writer must not turn an error into a value).
+    ``position`` tells where the sink's output ends after a completed time; a persistent run
+    stores it in each checkpoint and gives it back through
+    ``reflow.runtime.persistence.resume.sink_position`` on a restart.
     """
     stats = ConnectorStats(name, "output")
 
@@ -83,6 +87,7 @@ def add_sink(
                 prepare = functools.partial(_withhold_errors, fallible, name)
         sink = OutputOperator(operator, name, counted, on_time_end, ended, prepare)
         sink.stats = stats
+        sink.position = position
         return lowering.add(sink)
 
     register_output(OutputSpec(table._node, attach))

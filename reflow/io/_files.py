@@ -233,7 +233,7 @@ class FileSource(LiveSource):
         for batch in changes:
             handle.push(batch)
         if changes or reported or self.mode == "static":
-            handle.commit()
+            handle.commit(offset=self._offset())
         return bool(changes or reported or self._waiting or read_any)
 
     def _complete_part(self, file: str, data: bytes, signature: tuple) -> bytes:
@@ -252,6 +252,25 @@ class FileSource(LiveSource):
         else:
             self._waiting[file] = (signature, now)
         return data[: data.rfind(b"\n") + 1]
+
+    # --- persistence ---------------------------------------------------------------------------
+    def _offset(self) -> dict:
+        """Where a restart resumes: each file's signature and the rows it contributed (the
+        frames are immutable, so a shallow copy is a consistent picture)."""
+        return {
+            "files": dict(self._files),
+            "keyed": self._keyed,
+            "digests": dict(self._digests),
+            "version": self._version,
+        }
+
+    def resume(self, offset: object) -> None:
+        """Continue after the commit that reported ``offset``: files whose signature is
+        unchanged are not read again; changed or deleted ones emit only their difference."""
+        self._files = dict(offset["files"])  # type: ignore[index]
+        self._keyed = offset["keyed"]  # type: ignore[index]
+        self._digests = dict(offset.get("digests", {}))  # type: ignore[attr-defined]
+        self._version = offset.get("version", 0)  # type: ignore[attr-defined]
 
     def _to_batch(self, frame: pl.DataFrame, file: str, stat: os.stat_result) -> pl.DataFrame:
         if self.primary_key:
@@ -278,7 +297,7 @@ class FileSource(LiveSource):
         if rows is not None:
             self._files[file] = (
                 (signature, rows) if self.mode == "streaming"  # type: ignore[assignment]
-                else ((), rows[:0])
+                else (signature, rows[:0])
             )
         if self.mode == "static" and not self.primary_key:
             return [rows] if rows is not None and rows.height else []

@@ -24,9 +24,18 @@ class OutputFile:
     'a,b\\n1,2\\n'
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, resume_at: int | None = None) -> None:
+        """Open ``path`` empty, or, with ``resume_at``, cut back to that many bytes (what a
+        persistent run had written at its checkpoint) and append from there."""
         self.path = os.fspath(path)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        if resume_at is None:
+            self._fd: int | None = os.open(
+                self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666
+            )
+        else:
+            self._fd = os.open(self.path, os.O_WRONLY)
+            os.ftruncate(self._fd, resume_at)
+            os.lseek(self._fd, resume_at, os.SEEK_SET)
 
     def write(self, data: bytes) -> None:
         """Write ``data`` with one system call (more only if the kernel takes part of it)."""
@@ -36,6 +45,12 @@ class OutputFile:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
+
+    def tell(self) -> int:
+        """How many bytes the file holds (where the next write goes)."""
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the output file is closed")
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -25,6 +25,7 @@ from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._formats import CsvParserSettings
 from reflow.io._output_file import OutputFile
+from reflow.runtime.persistence.resume import checked_position, sink_position
 
 
 def read(
@@ -69,7 +70,13 @@ def write(
     columns = table._node.columns
     state: dict[str, Any] = {}
 
+    sink_name = name or f"csv {path}"
+
     def start() -> None:
+        resume_at = checked_position(path, sink_position(sink_name))
+        if resume_at is not None:
+            state["file"] = OutputFile(path, resume_at=resume_at)
+            return
         handle = OutputFile(path)
         header = [*columns, "time", "diff"]
         handle.write((",".join(_quote(h) for h in header) + "\n").encode())
@@ -86,8 +93,10 @@ def write(
         if handle is not None:
             handle.close()
 
-    add_sink(table, name or f"csv {path}", on_time, on_end=end, on_start=start,
-             withhold_errors=True)
+    add_sink(
+        table, sink_name, on_time, on_end=end, on_start=start, withhold_errors=True,
+        position=lambda: state["file"].tell(),
+    )
 
 
 def _quote(text: str) -> str:

@@ -33,6 +33,7 @@ from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._output_file import OutputFile
 from reflow.plan.error_columns import error_column
+from reflow.runtime.persistence.resume import checked_position, sink_position
 
 
 def read(
@@ -79,8 +80,11 @@ def write(
     state: dict[str, Any] = {}
     nested = [name for name, info in columns.items() if info.dtype.polars() == pl.Object]
 
+    sink_name = name or f"jsonlines {path}"
+
     def start() -> None:
-        state["file"] = OutputFile(path)
+        resume_at = checked_position(path, sink_position(sink_name))
+        state["file"] = OutputFile(path, resume_at=resume_at)
 
     def on_time(time: int, delta: pl.DataFrame) -> None:
         handle = state["file"]
@@ -108,8 +112,10 @@ def write(
         if handle is not None:
             handle.close()
 
-    add_sink(table, name or f"jsonlines {path}", on_time, on_end=end, on_start=start,
-             withhold_errors=True)
+    add_sink(
+        table, sink_name, on_time, on_end=end, on_start=start, withhold_errors=True,
+        position=lambda: state["file"].tell(),
+    )
 
 
 def _jsonable(value: Any) -> Any:

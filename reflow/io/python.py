@@ -221,11 +221,18 @@ class PythonSource(LiveSource):
         self._thread: threading.Thread | None = None
         self._state: dict[int, dict] = {}  # keyed: id -> values
         self._live: list[pl.DataFrame] = []  # unkeyed: batches of rows added
+        self._received = 0  # rows and deletions the subject sent, for persistence offsets
+        self._skip = 0  # on a restart: how many of the replayed ones were already delivered
+        self._resumed_at = 0  # on a restart: the offset it resumed from
 
     # --- fed by the subject's thread -----------------------------------------------------------
     def add_row(self, values: dict) -> None:
         """Buffer a plain addition (no key): the per-row cost of ``next``."""
         with self._lock:
+            self._received += 1
+            if self._skip:
+                self._skip -= 1
+                return
             buffer = self._buffer
             if not buffer:
                 self._first = time.monotonic()
@@ -233,6 +240,10 @@ class PythonSource(LiveSource):
 
     def add(self, diff: int, key: Any, values: dict) -> None:
         with self._lock:
+            self._received += 1
+            if self._skip:
+                self._skip -= 1
+                return
             if not self._buffer:
                 self._first = time.monotonic()
             self._buffer.append(_Event(diff, key, values))
@@ -339,11 +350,24 @@ class PythonSource(LiveSource):
         with self._lock:
             events, self._buffer = self._buffer, []
             special, self._events = self._events, 0
+            # While the subject replays what was delivered before, the offset stays put.
+            received = max(self._received, self._resumed_at)
         if events:
             for batch in self._to_batches(events, special):
                 self._handle.push(batch)
         if commit:
-            self._handle.commit()
+            self._handle.commit(offset={
+                "received": received, "seq": self._seq,
+                "state": dict(self._state), "live": list(self._live),
+            })
+
+    def resume(self, offset: object) -> None:
+        """On a restart the subject runs again from its beginning: the first rows and
+        deletions it sends, as many as were committed before, are skipped."""
+        self._skip = self._resumed_at = offset["received"]  # type: ignore[index]
+        self._seq = offset["seq"]  # type: ignore[index]
+        self._state = dict(offset["state"])  # type: ignore[index]
+        self._live = list(offset["live"])  # type: ignore[index]
 
     # --- turning events into batches -----------------------------------------------------------
     def _to_batches(self, events: list[dict | _Event], special: int) -> list[pl.DataFrame]:

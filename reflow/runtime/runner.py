@@ -118,6 +118,7 @@ def run_outputs(
     terminate_on_error: bool | None = None,
     monitoring_level: object = None,
     with_http_server: bool = False,
+    persistence_config: object = None,
     **run_options: object,
 ) -> None:
     """Build and run a dataflow for ``outputs``.
@@ -126,8 +127,10 @@ def run_outputs(
     raised as the exception Python raises for it. ``run_options`` are the other options of
     ``pw.run`` that change nothing here (``debug``, ``event_loop``, ...). With
     ``PATHWAY_THREADS`` / ``PATHWAY_PROCESSES`` above 1 a static program runs sharded over
-    that many workers (``reflow.runtime.workers``).
+    that many workers (``reflow.runtime.workers``). With ``persistence_config`` the run
+    checkpoints its state and resumes from the last checkpoint (``reflow.persistence``).
     """
+    from reflow.runtime.persistence.resume import set_udf_cache_directory
     from reflow.runtime.workers import WorkerConfig, run_static_sharded
 
     _check_run_options(run_options)
@@ -140,7 +143,7 @@ def run_outputs(
 
     config = WorkerConfig.from_env()
     live = any(_live_sources(spec.node) for spec in outputs)
-    if config.workers > 1 and not live and not with_http_server:
+    if config.workers > 1 and not live and not with_http_server and persistence_config is None:
         run_static_sharded(lambda: build(outputs, new_context()), config)
         return
     if config.workers > 1:
@@ -148,16 +151,39 @@ def run_outputs(
         if config.process_id != 0:
             logger.info("process %d: live sources run in process 0 only", config.process_id)
             return
-        logger.warning("live sources run on one worker; PATHWAY_THREADS/PROCESSES apply to "
-                       "static inputs only")
+        logger.warning("live sources and persistent runs use one worker; PATHWAY_THREADS/"
+                       "PROCESSES apply to static programs only")
     ctx = new_context()
+    backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
+    set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
+    try:
+        _run_outputs(outputs, ctx, monitoring_level, with_http_server, persistence_config)
+    finally:
+        set_udf_cache_directory(None)
+
+
+def _run_outputs(
+    outputs: Sequence[OutputSpec],
+    ctx: RunContext,
+    monitoring_level: object,
+    with_http_server: bool,
+    persistence_config: object,
+) -> None:
+    persistence = None
+    if persistence_config is not None and persistence_config.keeps_state:  # type: ignore[attr-defined]
+        from reflow.runtime.persistence.run import PersistentRun
+
+        persistence = PersistentRun(persistence_config)  # type: ignore[arg-type]
+        persistence.load()
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
-    if streaming or with_http_server:
+    if streaming or with_http_server or persistence is not None:
         from reflow.runtime.monitoring import Monitor
         from reflow.runtime.streaming import run_streaming
 
-        run_streaming(lowering, Monitor(monitoring_level, with_http_server))  # type: ignore[arg-type]
+        run_streaming(
+            lowering, Monitor(monitoring_level, with_http_server), persistence  # type: ignore[arg-type]
+        )
     else:
         run_static(lowering)
 
@@ -228,6 +254,7 @@ def run(
         terminate_on_error=terminate_on_error,
         monitoring_level=monitoring_level,
         with_http_server=with_http_server,
+        persistence_config=persistence_config,
     )
 
 
@@ -249,6 +276,7 @@ def run_all(
     run(
         monitoring_level=monitoring_level,
         with_http_server=with_http_server,
+        persistence_config=persistence_config,
         terminate_on_error=terminate_on_error,
         **kwargs,
     )

@@ -31,7 +31,9 @@ class SourceHandle:
     def push(self, batch: pl.DataFrame) -> None:
         raise NotImplementedError
 
-    def commit(self) -> None:
+    def commit(self, offset: object = None) -> None:
+        """End a transaction; ``offset`` (any picklable value) is where the source would
+        resume if the run restarted after this commit (see ``LiveSource.resume``)."""
         raise NotImplementedError
 
     def report_error(self, message: str) -> None:
@@ -77,3 +79,9 @@ class LiveSource:
 
     def stop(self) -> None:
         """Ask the reader to stop; it closes its handle when done."""
+
+    def resume(self, offset: object) -> None:
+        """Before ``start`` on a restart: continue after the commit that reported ``offset``.
+
+        Sources that report no offsets are read again from their beginning.
+        """

@@ -110,8 +110,8 @@ class _Handle(SourceHandle):
                 self._backlog.add(batch.height)
             self._events.put((_DATA, self.index, batch, time.monotonic()))
 
-    def commit(self) -> None:
-        self._events.put((_COMMIT, self.index, None, time.monotonic()))
+    def commit(self, offset: object = None) -> None:
+        self._events.put((_COMMIT, self.index, offset, time.monotonic()))
 
     def report_error(self, message: str) -> None:
         self._events.put((_ERROR, self.index, message, time.monotonic()))
@@ -150,6 +150,7 @@ class _Ready:
         self.batches: dict[InputOperator, list[pl.DataFrame]] = {}
         self.errors: list[tuple[str, str]] = []
         self.first_arrival: float | None = None
+        self.offsets: dict[int, object] = {}
 
     def take(self, operator: InputOperator, name: str, pending: _Pending) -> None:
         if pending.batches:
@@ -199,9 +200,13 @@ def _stop_signals(stopping: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def run_streaming(lowering: Lowering, monitor: Monitor | None = None) -> None:
-    """Run a dataflow whose inputs include live sources until they close or a stop."""
-    StreamingLoop(lowering, monitor or Monitor()).run()
+def run_streaming(
+    lowering: Lowering, monitor: Monitor | None = None, persistence: object = None
+) -> None:
+    """Run a dataflow whose inputs include live sources until they close or a stop;
+    ``persistence`` (a ``reflow.runtime.persistence.run.PersistentRun``) restores and
+    checkpoints."""
+    StreamingLoop(lowering, monitor or Monitor(), persistence).run()
 
 
 class StreamingLoop:
@@ -213,8 +218,11 @@ class StreamingLoop:
     had pushed and finishes the dataflow.
     """
 
-    def __init__(self, lowering: Lowering, monitor: Monitor) -> None:
+    def __init__(self, lowering: Lowering, monitor: Monitor, persistence: object = None) -> None:
         self.dataflow = lowering.dataflow
+        self.persistence = persistence
+        #: The offset of each source's last commit that went through the dataflow.
+        self.offsets: dict[int, object] = {}
         self.monitor = monitor
         self.live: list[tuple[InputOperator, LiveSource]] = []
         self.static: dict[int, list[tuple[InputOperator, pl.DataFrame]]] = {}
@@ -251,13 +259,22 @@ class StreamingLoop:
         self.monitor.start()
         try:
             with _stop_signals(self.stopping):
-                self._run_static()
+                restored = None
+                if self.persistence is not None:
+                    restored = self.persistence.restore(  # type: ignore[attr-defined]
+                        self.dataflow, [source for _, source in self.live]
+                    )
+                if restored is None:
+                    self._run_static()
+                else:
+                    self.last_time = restored
                 self._start_sources()
                 while self.open_sources and not (
                     self.stopping.is_set() or _stop_requested.is_set()
                 ):
                     self._turn()
                 self._stop_sources()
+                self._checkpoint(force=True)
                 self.dataflow.finish()
         finally:
             self.stopping.set()
@@ -340,6 +357,8 @@ class StreamingLoop:
             if slot.batches and operator in self.ready.batches:
                 self._run_ready()  # each commit of a source gets a logical time of its own
             self.ready.take(operator, source.name, slot)
+            if payload is not None and self.persistence is not None:
+                self.ready.offsets[index] = payload
             self.pending[index] = _Pending()
             if kind == _CLOSE:
                 self.open_sources.discard(index)
@@ -350,6 +369,9 @@ class StreamingLoop:
     def _run_ready(self) -> None:
         """Give what was committed the next logical time and run it."""
         if not self.ready:
+            if self.ready.offsets:  # commits that brought nothing: only their offsets advance
+                self.offsets.update(self.ready.offsets)
+                self.ready.offsets = {}
             return
         current, self.ready = self.ready, _Ready()
         self.last_time = next_time(self.last_time)
@@ -367,3 +389,16 @@ class StreamingLoop:
         for i, (_, source) in enumerate(self.live):
             self.monitor.inputs[i].rows = source.rows_read
         self.monitor.after_time(self.last_time, lag)
+        self.offsets.update(current.offsets)
+        self._checkpoint()
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Write a checkpoint if one is due (sinks have flushed: the time is complete)."""
+        persistence = self.persistence
+        if persistence is None or not (force or persistence.due()):  # type: ignore[attr-defined]
+            return
+        if self.dataflow.last_time is None:
+            return
+        persistence.save(  # type: ignore[attr-defined]
+            self.dataflow, [source for _, source in self.live], dict(self.offsets)
+        )

@@ -80,7 +80,13 @@ class InMemoryCache(CacheStrategy):
 
 
 def default_cache_directory() -> Path:
-    """``$REFLOW_UDF_CACHE_DIR``, else ``$XDG_CACHE_HOME/reflow/udfs`` (``~/.cache/...``)."""
+    """The persistence storage of the running pipeline (``<path>/udf-cache``), else
+    ``$REFLOW_UDF_CACHE_DIR``, else ``$XDG_CACHE_HOME/reflow/udfs`` (``~/.cache/...``)."""
+    from reflow.runtime.persistence.resume import udf_cache_directory
+
+    persistent = udf_cache_directory()
+    if persistent is not None:
+        return Path(persistent)
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
         return Path(configured)

@@ -1,0 +1,1 @@
+"""Checkpoints and restarts of a running dataflow (the public API is ``reflow.persistence``)."""

@@ -1,0 +1,96 @@
+"""Where checkpoints are kept: an interface, and a directory implementation of it.
+
+A checkpoint is one blob named by an increasing sequence number. A backend stores it whole or
+not at all (``put``), lists what it has (``sequence_numbers``) and gives one back (``get``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class PersistenceError(Exception):
+    """A checkpoint cannot be used: corrupt, from a different pipeline, or unwritable."""
+
+
+class Backend(ABC):
+    """Storage of checkpoints. ``Backend.filesystem(path)`` keeps them in a directory.
+
+    >>> import tempfile
+    >>> backend = Backend.filesystem(tempfile.mkdtemp())
+    >>> backend.put(1, b"state")
+    >>> backend.sequence_numbers(), backend.get(1)
+    ([1], b'state')
+    """
+
+    @staticmethod
+    def filesystem(path: str | os.PathLike) -> FilesystemBackend:
+        """Checkpoints in the directory ``path`` (created when missing)."""
+        return FilesystemBackend(path)
+
+    @abstractmethod
+    def put(self, number: int, data: bytes) -> None:
+        """Store checkpoint ``number`` atomically: after a crash it is wholly there or absent."""
+
+    @abstractmethod
+    def get(self, number: int) -> bytes:
+        """The bytes of checkpoint ``number``."""
+
+    @abstractmethod
+    def sequence_numbers(self) -> list[int]:
+        """The stored checkpoints, oldest first."""
+
+    @abstractmethod
+    def delete(self, number: int) -> None:
+        """Forget checkpoint ``number``."""
+
+    @abstractmethod
+    def describe(self, number: int) -> str:
+        """Where checkpoint ``number`` lives, for error messages."""
+
+
+_NAME = re.compile(r"^checkpoint-(\d{12})\.bin$")
+
+
+class FilesystemBackend(Backend):
+    """Checkpoints as files ``checkpoint-<number>.bin`` in one directory, written to a hidden
+    temporary file, fsynced, then renamed into place (and the directory fsynced)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def _file(self, number: int) -> Path:
+        return self.path / f"checkpoint-{number:012d}.bin"
+
+    def put(self, number: int, data: bytes) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self._file(number)
+        temporary = self.path / f".{target.name}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        directory = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def get(self, number: int) -> bytes:
+        return self._file(number).read_bytes()
+
+    def sequence_numbers(self) -> list[int]:
+        if not self.path.is_dir():
+            return []
+        found = (_NAME.match(entry.name) for entry in self.path.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def delete(self, number: int) -> None:
+        self._file(number).unlink(missing_ok=True)
+
+    def describe(self, number: int) -> str:
+        return str(self._file(number))

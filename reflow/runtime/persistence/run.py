@@ -1,0 +1,121 @@
+"""The persistence side of one run: restore from the last checkpoint, then checkpoint
+regularly at completed logical times."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from reflow.runtime.persistence.backend import PersistenceError
+from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
+from reflow.runtime.persistence.resume import set_sink_positions
+
+logger = logging.getLogger("reflow")
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats numbered (``a``, ``a#2``) so each source/sink has one key.
+
+    >>> unique_names(["a", "b", "a"])
+    ['a', 'b', 'a#2']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def describe_operators(dataflow: object) -> list[str]:
+    """The stateful operators of ``dataflow``, in order, for messages about a changed plan."""
+    return [
+        f"{type(op).__name__} {op.name}" for op in dataflow.operators  # type: ignore[attr-defined]
+        if op.state_fields
+    ]
+
+
+class PersistentRun:
+    """Checkpoints of one run, configured by a ``pw.persistence.Config``."""
+
+    def __init__(self, config: object) -> None:
+        self.config = config
+        self.store = CheckpointStore(config.backend)  # type: ignore[attr-defined]
+        self.interval = max(config.snapshot_interval_ms, 0) / 1000  # type: ignore[attr-defined]
+        self.restored: Checkpoint | None = None
+        self.last_saved = time.monotonic()
+        self.saved_time: int | None = None  # logical time of the newest stored checkpoint
+
+    def load(self) -> None:
+        """Read the last checkpoint (before the dataflow is built: sinks need positions)."""
+        self.restored = self.store.load_latest()
+        set_sink_positions(self.restored.sinks if self.restored is not None else None)
+
+    def restore(self, dataflow: object, sources: Sequence[object]) -> int | None:
+        """Load the checkpoint into the freshly built ``dataflow`` and ``sources``; returns
+        the checkpoint's logical time (None on a fresh start)."""
+        set_sink_positions(None)
+        checkpoint = self.restored
+        if checkpoint is None:
+            return None
+        if checkpoint.fingerprint != dataflow.fingerprint():  # type: ignore[attr-defined]
+            raise PersistenceError(_changed_message(
+                checkpoint.operators, describe_operators(dataflow),
+                self.store.backend.describe(self.store.next_number - 1),
+            ))
+        dataflow.restore(checkpoint.dataflow)  # type: ignore[attr-defined]
+        names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
+        for name, source in zip(names, sources, strict=True):
+            if name in checkpoint.sources:
+                source.resume(checkpoint.sources[name])  # type: ignore[attr-defined]
+        logger.info("restored checkpoint at logical time %s", checkpoint.last_time)
+        self.saved_time = checkpoint.last_time
+        return checkpoint.last_time
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_saved >= self.interval
+
+    def save(
+        self, dataflow: object, sources: Sequence[object], offsets: dict[int, object]
+    ) -> None:
+        """Checkpoint now: call it between two logical times, after the sinks flushed."""
+        last_time = dataflow.last_time  # type: ignore[attr-defined]
+        if self.saved_time is not None and last_time == self.saved_time:
+            # Nothing ran since the stored checkpoint (offsets may have moved over empty
+            # commits only, which the stored ones replay harmlessly).
+            return
+        names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
+        sinks = [op for op in dataflow.outputs  # type: ignore[attr-defined]
+                 if getattr(op, "position", None) is not None]
+        sink_names = unique_names([op.name for op in sinks])
+        # A source that has not committed since the restart keeps its restored offset.
+        offsets_by_name = dict(self.restored.sources) if self.restored is not None else {}
+        offsets_by_name.update({names[i]: offset for i, offset in offsets.items()})
+        self.store.save(Checkpoint(
+            fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
+            operators=describe_operators(dataflow),
+            dataflow=dataflow.snapshot(),  # type: ignore[attr-defined]
+            sources=offsets_by_name,
+            sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
+            last_time=last_time,
+        ))
+        self.last_saved = time.monotonic()
+        self.saved_time = last_time
+
+
+def _changed_message(before: list[str], now: list[str], where: str) -> str:
+    removed = [op for op in before if op not in now]
+    added = [op for op in now if op not in before]
+    details = []
+    if removed:
+        details.append("no longer has: " + ", ".join(removed[:5]))
+    if added:
+        details.append("now also has: " + ", ".join(added[:5]))
+    if not details:
+        details.append("its operators are the same but connected or ordered differently")
+    return (
+        f"the pipeline changed since the checkpoint {where} was written ("
+        + "; ".join(details)
+        + "). Restore the previous pipeline, or delete the persistence directory to start over."
+    )

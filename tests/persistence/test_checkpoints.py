@@ -1,0 +1,95 @@
+"""Checkpoints in one process: restart after a clean end, a changed pipeline, damaged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import reflow as pw
+
+
+class Numbers(pw.io.python.ConnectorSubject):
+    def __init__(self, values: list[int]) -> None:
+        super().__init__()
+        self.values = values
+
+    def run(self) -> None:
+        for value in self.values:
+            self.next(x=value)
+            self.commit()
+
+
+class X(pw.Schema):
+    x: int
+
+
+def _run(state: Path, out: Path, values: list[int], *, doubled: bool = False) -> None:
+    table = pw.io.python.read(Numbers(values), schema=X, name="numbers")
+    if doubled:
+        table = table.select(x=pw.this.x * 2)
+    sums = table.reduce(total=pw.reducers.sum(pw.this.x), n=pw.reducers.count())
+    pw.io.csv.write(sums, out, name="sums")
+    pw.run(persistence_config=pw.persistence.Config(
+        pw.persistence.Backend.filesystem(state), snapshot_interval_ms=0
+    ))
+
+
+def _final(out: Path) -> list[str]:
+    lines = out.read_text().splitlines()
+    return [line.rsplit(",", 2)[0] for line in lines[1:] if line.endswith(',"1"')]
+
+
+def test_restart_continues_from_the_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    _run(tmp_path / "state", out, [1, 2, 3])
+    assert _final(out)[-1] == '"6","3"'
+    # The subject replays its first three rows (skipped), then sends two new ones.
+    _run(tmp_path / "state", out, [1, 2, 3, 10, 20])
+    assert _final(out)[-1] == '"36","5"'
+    assert out.read_text().count('"total","n"') == 1
+
+
+def test_changed_pipeline_is_refused(tmp_path: Path) -> None:
+    _run(tmp_path / "state", tmp_path / "out.csv", [1, 2])
+    with pytest.raises(pw.persistence.PersistenceError, match=r"pipeline changed.*delete"):
+        _run(tmp_path / "state", tmp_path / "out.csv", [1, 2], doubled=True)
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    out = tmp_path / "out.csv"
+    _run(state, out, [1, 2, 3])
+    files = sorted(state.glob("checkpoint-*.bin"))
+    assert len(files) == 2
+    files[-1].write_bytes(files[-1].read_bytes()[:-10])  # truncated
+    _run(state, out, [1, 2, 3, 4])
+    assert _final(out)[-1] == '"10","4"'
+
+
+def test_all_checkpoints_damaged_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _run(state, tmp_path / "out.csv", [1])
+    for file in state.glob("checkpoint-*.bin"):
+        file.write_bytes(b"garbage")
+    with pytest.raises(pw.persistence.PersistenceError, match=r"checkpoint-\d+\.bin"):
+        _run(state, tmp_path / "out.csv", [1])
+
+
+def test_udf_caching_mode_does_not_call_again_after_a_restart(tmp_path: Path) -> None:
+    calls = []
+
+    @pw.udf(cache_strategy=pw.udfs.DiskCache())
+    def expensive(x: int) -> int:
+        calls.append(x)
+        return x * 10
+
+    for _ in range(2):
+        table = pw.io.python.read(Numbers([1, 2, 3]), schema=X, name="numbers")
+        pw.io.csv.write(table.select(y=expensive(pw.this.x)), tmp_path / "out.csv")
+        pw.run(persistence_config=pw.persistence.Config(
+            pw.persistence.Backend.filesystem(tmp_path / "state"),
+            persistence_mode=pw.PersistenceMode.UDF_CACHING,
+        ))
+    assert sorted(calls) == [1, 2, 3]
+    assert (tmp_path / "state" / "udf-cache").is_dir()
