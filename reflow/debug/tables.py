@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +26,26 @@ from reflow.runtime.sources import StaticSource
 TIME_COLUMN = "__time__"
 DIFF_COLUMN = "__diff__"
 _SPECIAL = (TIME_COLUMN, DIFF_COLUMN, "__shard__")
+# Larger literal tables get a universe of their own: comparing their ids would cost a sort.
+_SHARED_UNIVERSE_MAX_ROWS = 100_000
+_static_universes: weakref.WeakValueDictionary[tuple[int, bytes], Universe] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _static_universe(ids: Sequence[int]) -> Universe:
+    """The universe of a table given as one batch of insertions: tables built from literal data
+    with the same set of ids share it (as in Pathway), so a column of one can be used in a
+    ``select`` of the other, and ``t1 + t2`` adds their columns."""
+    if len(ids) > _SHARED_UNIVERSE_MAX_ROWS:
+        return Universe()
+    digest = hashlib.blake2b(b"".join(i.to_bytes(16, "little") for i in sorted(ids))).digest()
+    key = (len(ids), digest)
+    universe = _static_universes.get(key)
+    if universe is None:
+        universe = Universe()
+        _static_universes[key] = universe
+    return universe
 
 
 class _RowStream:
@@ -50,6 +72,13 @@ class _RowStream:
             del self.live[row_id]
             self.rows.append((time, row_id, old, -1))
 
+    def universe(self) -> Universe:
+        """Shared with equal static tables when every row is an insertion at one time."""
+        static = len({time for time, _, _, _ in self.rows}) <= 1 and all(
+            diff > 0 for _, _, _, diff in self.rows
+        )
+        return _static_universe(list(self.live)) if static else Universe()
+
     def source(self) -> StaticSource:
         by_time: dict[int, list[tuple[int, dict[str, Any], int]]] = {}
         for time, row_id, values, diff in self.rows:
@@ -73,7 +102,7 @@ class _RowStream:
 
 def _table(dtypes: dict[str, dt.DType], stream: _RowStream, where: str) -> Table:
     columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
-    return Table(InputNode(columns, Universe(), stream.source(), where))
+    return Table(InputNode(columns, stream.universe(), stream.source(), where))
 
 
 def _assign_ids(
@@ -302,7 +331,7 @@ def table_from_pandas(
         # One batch of insertions with distinct ids: built column by column.
         batch = make_batch(dtypes, ids, {c: columns[c] for c in dtypes}, [1] * n)
         info = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
-        return Table(InputNode(info, Universe(), StaticSource([(0, batch)]), where))
+        return Table(InputNode(info, _static_universe(ids), StaticSource([(0, batch)]), where))
     rows = [{c: columns[c][i] for c in dtypes} for i in range(n)]
     stream = _RowStream(dtypes)
     for i in sorted(range(n), key=lambda i: times[i]):

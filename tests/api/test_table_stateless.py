@@ -203,7 +203,7 @@ def test_select_reads_columns_of_a_table_with_the_same_ids():
 
 def test_select_from_a_table_with_other_ids_is_refused():
     t = T("a\n1")
-    other = T("b\n2")
+    other = T("  | b\n5 | 2")
     with pytest.raises(pw.BuildError, match="not an input of this operation"):
         t.select(other.b)
 

@@ -276,3 +276,51 @@ def test_pw_this_ix_looks_up_rows_of_the_selected_table():
     linked = t.select(pw.this.a, p=pw.this.pointer_from(pw.this.next))
     result = linked.select(pw.this.a, after=pw.this.ix(pw.this.p).a + 1)
     assert rows(result) == [(10, 21), (20, 11)]
+
+
+def test_literal_tables_with_the_same_ids_share_their_universe():
+    left = pw.debug.table_from_markdown(
+        """
+        a
+        1
+        2
+        """
+    )
+    right = pw.debug.table_from_markdown(
+        """
+        b
+        3
+        4
+        """
+    )
+    assert rows(left.select(pw.this.a, b=right.b)) == [(1, 3), (2, 4)]
+    assert rows(left + right) == [(1, 3), (2, 4)]
+    assert rows(left.with_columns(right.b)) == [(1, 3), (2, 4)]
+    rows_table = pw.debug.table_from_rows(pw.schema_from_types(c=int), [(5,), (6,)])
+    assert rows(left + rows_table) == [(1, 5), (2, 6)]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        """
+          | b
+        1 | 5
+        """,
+        """
+        b | __time__
+        3 | 2
+        4 | 4
+        """,
+    ],
+)
+def test_literal_tables_with_other_ids_or_times_keep_their_own_universe(other):
+    left = pw.debug.table_from_markdown(
+        """
+        a | __time__
+        1 | 2
+        2 | 4
+        """
+    )
+    with pytest.raises(ValueError):
+        left.select(pw.this.a, b=pw.debug.table_from_markdown(other).b)
