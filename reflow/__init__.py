@@ -35,6 +35,14 @@ from reflow.api.schema import (
     schema_from_types,
 )
 from reflow.api.table import Table
+from reflow.api.table_functions import (
+    groupby,
+    join,
+    join_inner,
+    join_left,
+    join_outer,
+    join_right,
+)
 from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
@@ -157,8 +165,14 @@ __all__ = [
     "dt",
     "fill_error",
     "global_error_log",
+    "groupby",
     "if_else",
     "io",
+    "join",
+    "join_inner",
+    "join_left",
+    "join_outer",
+    "join_right",
     "left",
     "make_tuple",
     "persistence",

@@ -79,6 +79,71 @@ class Table:
 
         return TableSlice({n: ex.ColumnReference(self, n) for n in self._node.columns}, self)
 
+    @property
+    def is_append_only(self) -> bool:
+        """True when rows of the table are never removed or changed, as far as the plan shows
+        (literal data without retractions, and row-by-row operations over such tables).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.select(b=pw.this.a + 1).is_append_only, t.reduce(n=pw.reducers.count()).is_append_only
+        (True, False)
+        """
+        from reflow.api.table_info import is_append_only
+
+        return is_append_only(self._node)
+
+    @property
+    def C(self) -> Any:
+        """The columns by name, also those named like a method: ``t.C.select``."""
+        from reflow.api.table_info import ColumnNamespace
+
+        return ColumnNamespace(self)
+
+    def eval_type(self, expression: Any) -> Any:
+        """The Python type of ``expression`` over this table's rows.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.eval_type(t.a / 2)
+        <class 'float'>
+        """
+        from reflow.api.table_info import eval_type
+
+        return eval_type(self, expression)
+
+    def remove_errors(self) -> Table:
+        """The rows without an error value in any column (same ids).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 0
+        ... 4 | 2
+        ... ''')
+        >>> q = t.select(q=pw.this.a // pw.this.b).remove_errors()
+        >>> pw.debug.compute_and_print(q, include_id=False, terminate_on_error=False)
+        q
+        2
+        """
+        from reflow.api.functions import fill_error
+
+        fallible = [name for name, info in self._node.columns.items() if info.fallible]
+        if not fallible:
+            return self
+        condition: Any = None
+        for name in fallible:
+            column = ex.ColumnReference(self, name)
+            ok = fill_error(column.is_none() | column.is_not_none(), False)
+            condition = ok if condition is None else condition & ok
+        return self.filter(condition)
+
     @staticmethod
     def from_columns(*args: Any, **kwargs: Any) -> Table:
         """A table of the given columns, all of tables with the same ids.

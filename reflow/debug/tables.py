@@ -102,7 +102,9 @@ class _RowStream:
 
 def _table(dtypes: dict[str, dt.DType], stream: _RowStream, where: str) -> Table:
     columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
-    return Table(InputNode(columns, stream.universe(), stream.source(), where))
+    append_only = all(diff > 0 for _, _, _, diff in stream.rows)
+    node = InputNode(columns, stream.universe(), stream.source(), where, append_only=append_only)
+    return Table(node)
 
 
 def _assign_ids(
@@ -331,7 +333,8 @@ def table_from_pandas(
         # One batch of insertions with distinct ids: built column by column.
         batch = make_batch(dtypes, ids, {c: columns[c] for c in dtypes}, [1] * n)
         info = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
-        return Table(InputNode(info, _static_universe(ids), StaticSource([(0, batch)]), where))
+        source = StaticSource([(0, batch)])
+        return Table(InputNode(info, _static_universe(ids), source, where, append_only=True))
     rows = [{c: columns[c][i] for c in dtypes} for i in range(n)]
     stream = _RowStream(dtypes)
     for i in sorted(range(n), key=lambda i: times[i]):

@@ -52,3 +52,28 @@ def subscribe(
                 on_change(key=key, row=row, time=time, is_addition=diff > 0)
 
     add_sink(table, label, on_time, on_time_end=on_time_end, on_end=on_end)
+
+
+def debug(table: Table, name: str) -> Table:
+    """``table.debug(name)``: print every change of ``table`` as the program runs, one line per
+    row, prefixed with ``[name]``; returns ``table``.
+
+    >>> import reflow as pw
+    >>> t = pw.debug.table_from_markdown('''
+    ...   | v | __time__
+    ... 1 | 1 | 2
+    ... 1 | 2 | 4
+    ... ''')
+    >>> _ = t.debug("t")
+    >>> pw.run()  # doctest: +ELLIPSIS
+    [t] @2 +1 id=..., v=1
+    [t] @4 -1 id=..., v=1
+    [t] @4 +1 id=..., v=2
+    """
+
+    def show(key: Any, row: dict[str, Any], time: int, is_addition: bool) -> None:
+        values = "".join(f", {column}={value!r}" for column, value in row.items())
+        print(f"[{name}] @{time} {'+1' if is_addition else '-1'} id={key}{values}")
+
+    subscribe(table, on_change=show, name=f"debug {name}")
+    return table

@@ -146,14 +146,18 @@ class InputNode(PlanNode):
     """A table fed from outside: a debug table, a connector or the error log.
 
     ``source`` is the object the runtime asks for batches; its protocol is defined by the
-    runtime (``reflow.runtime.sources``).
+    runtime (``reflow.runtime.sources``). ``append_only``: the source never removes or
+    changes a row (``Table.is_append_only``).
     """
 
     label = "input"
 
-    def __init__(self, columns, universe, source: Any, where: str = "") -> None:
+    def __init__(
+        self, columns, universe, source: Any, where: str = "", *, append_only: bool = False
+    ) -> None:
         super().__init__([], columns, universe, where)
         self.source = source
+        self.append_only = append_only
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         operator = InputOperator(self.name, self.polars_columns())
