@@ -202,6 +202,9 @@ class ExpressionCompiler:
         if value is None:
             return Compiled(pl.lit(None))
         if isinstance(value, (datetime.datetime, datetime.timedelta)):
+            if isinstance(getattr(value, "value", None), int):
+                # pandas' Timestamp/Timedelta: their nanosecond count keeps what Python drops.
+                return Compiled(pl.lit(value.value, dtype=pl.Int64).cast(dtype.polars()))
             return Compiled(pl.lit(value).cast(dtype.polars()))
         return Compiled(pl.lit(value, dtype=dtype.polars()))
 

@@ -340,9 +340,35 @@ class RowwiseStage:
         return f"{self.name}: {type(exc).__name__}: {exc} ({self.where})"
 
 
+def series_values(series: pl.Series) -> list[Any]:
+    """``series.to_list()``, except that a date-time or duration with a part below a
+    microsecond comes as a ``pandas.Timestamp``/``Timedelta`` (subclasses of Python's types,
+    which stop at microseconds), so no nanosecond is lost.
+
+    >>> import datetime
+    >>> series_values(pl.Series([1_000, 1_001], dtype=pl.Int64).cast(pl.Duration("ns")))
+    [datetime.timedelta(microseconds=1), Timedelta('0 days 00:00:00.000001001')]
+    """
+    values = series.to_list()
+    kind = series.dtype
+    if not isinstance(kind, (pl.Datetime, pl.Duration)) or kind.time_unit != "ns":
+        return values
+    nanoseconds = series.to_physical()
+    finer = (nanoseconds % 1000 != 0).fill_null(False)
+    if finer.any():
+        import pandas as pd
+
+        for i in finer.arg_true().to_list():
+            if isinstance(kind, pl.Duration):
+                values[i] = pd.Timedelta(nanoseconds[i], unit="ns")
+            else:
+                values[i] = pd.Timestamp(nanoseconds[i], unit="ns", tz=kind.time_zone)
+    return values
+
+
 def to_python_values(series: pl.Series, dtype: dt.DType) -> list[Any]:
     """Cells of ``series`` as the Python values user functions receive."""
-    values = series.to_list()
+    values = series_values(series)
     base = dtype.strip_optional()
     if base == dt.POINTER:
         return [None if v is None else Pointer(v) for v in values]

@@ -11,6 +11,7 @@ from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE
 from reflow.engine.values import ERROR, Json, Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column
+from reflow.plan.rowwise import series_values
 
 
 def to_cell(value: Any, dtype: dt.DType) -> Any:
@@ -64,7 +65,7 @@ def rows_of(columns: dict, delta: pl.DataFrame):
     diffs = delta[DIFF].to_list()
     values: dict[str, list[Any]] = {}
     for name, info in columns.items():
-        cells = delta[name].to_list()
+        cells = series_values(delta[name])
         if info.dtype.strip_optional() == dt.POINTER:
             cells = [None if v is None else Pointer(v) for v in cells]
         if info.fallible:

@@ -298,3 +298,28 @@ def test_json_conversions_take_a_default_and_unwrap():
     assert rows(result) == [(2, 7, 1.5, "t")]
     with pytest.raises(ValueError, match="unwrap"):
         rows(t.select(v=pw.this.j["missing"].as_int(unwrap=True)))
+
+
+def test_durations_and_date_times_keep_their_nanoseconds():
+    import pandas as pd
+
+    t = pw.debug.table_from_markdown(
+        """
+        a
+        1
+        """
+    )
+    result = t.select(
+        d=pw.this.a * pd.Timedelta(1501, "ns"),
+        s=(pw.this.a * pd.Timedelta(1501, "ns")).to_string(),
+        u=pw.this.a * datetime.timedelta(microseconds=2),
+        t=pd.Timestamp("2024-01-01T00:00:00.000000001") + pw.this.a * pd.Timedelta(1, "ns"),
+    )
+    [(d, s, u, stamp)] = rows(result)
+    assert (d.value, s) == (1501, "1501ns")
+    assert type(u) is datetime.timedelta and u == datetime.timedelta(microseconds=2)
+    assert stamp == pd.Timestamp("2024-01-01T00:00:00.000000002")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        pw.debug.compute_and_print(result.select(pw.this.d), include_id=False)
+    assert out.getvalue().split("\n")[1] == "0 days 00:00:00.000001501"
