@@ -83,5 +83,6 @@ def intervals_over_windowby(prepared: Table, original: Table, window: _Intervals
         if name not in outputs:
             outputs[name] = ex.ThisReference("right", name)
     assigned = joined.select(**outputs)
+    # as in Pathway, tuple reducers list an interval's rows in time order
     return WindowedTable(original, assigned, has_instance, None, where,
-                         extra_keys=[LOCATION])
+                         extra_keys=[LOCATION], order_by=KEY)

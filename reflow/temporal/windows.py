@@ -378,8 +378,11 @@ class WindowedTable:
     """The result of ``windowby``: rows grouped by window; call ``reduce``."""
 
     def __init__(self, original: Table, assigned: Table, has_instance: bool, freeze: Any,
-                 where: str, extra_keys: list[str] | None = None) -> None:
+                 where: str, extra_keys: list[str] | None = None,
+                 order_by: str | None = None) -> None:
         self._extra_keys = extra_keys or []
+        # the column ordering the values of tuple-like reducers (then the row id)
+        self._order_by = order_by
         self._original = original
         self._assigned = assigned
         self._has_instance = has_instance
@@ -419,7 +422,8 @@ class WindowedTable:
         if self._has_instance:
             keys.append(ex.ThisReference("this", INSTANCE))
         keys.extend(ex.ThisReference("this", name) for name in self._extra_keys)
-        grouped = self._assigned.groupby(*keys)
+        order = None if self._order_by is None else ex.ThisReference("this", self._order_by)
+        grouped = self._assigned.groupby(*keys, sort_by=order)
         if self._freeze is None:
             return grouped.reduce(**rewritten)
         from reflow.temporal.gates import freeze_closed

@@ -323,3 +323,30 @@ def test_durations_and_date_times_keep_their_nanoseconds():
     with redirect_stdout(out):
         pw.debug.compute_and_print(result.select(pw.this.d), include_id=False)
     assert out.getvalue().split("\n")[1] == "0 days 00:00:00.000001501"
+
+
+def test_tuples_of_an_intervals_over_window_are_in_time_order():
+    t = pw.debug.table_from_markdown(
+        """
+        t | v
+        4 | 40
+        1 | 10
+        3 | 30
+        2 | 20
+        """
+    )
+    at = pw.debug.table_from_markdown(
+        """
+        t
+        2
+        4
+        """
+    )
+    window = pw.temporal.intervals_over(at=at.t, lower_bound=-2, upper_bound=0)
+    result = t.windowby(pw.this.t, window=window).reduce(
+        pw.this._pw_window_location, v=pw.reducers.tuple(pw.this.v),
+        n=pw.reducers.ndarray(pw.this.t),
+    )
+    assert [(loc, v, list(n)) for loc, v, n in rows(result)] == [
+        (2, (10, 20), [1, 2]), (4, (20, 30, 40), [2, 3, 4])
+    ]
