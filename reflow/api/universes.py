@@ -9,6 +9,8 @@ operations below check at build time that the relation they need holds and raise
 
 from __future__ import annotations
 
+import warnings
+
 from typing import TYPE_CHECKING
 
 from reflow.engine.values import Pointer
@@ -153,6 +155,13 @@ def update_rows(table: Table, other: Table) -> Table:
     """
     where = _check_tables("update_rows", (other,))
     columns = _same_columns("update_rows", (table, other), where)
+    if table._node.universe.is_subset_of(other._node.universe):
+        warnings.warn(
+            f"the ids of the updated table are a subset of the ids of the update, so "
+            f"update_rows() gives the update's rows ({where})",
+            UserWarning,
+            stacklevel=3,
+        )
     if other._node.universe.is_subset_of(table._node.universe):
         universe = table._node.universe
     else:

@@ -12,6 +12,7 @@ vectorized Polars kernels. The ``.str``, ``.dt``, ``.num`` namespaces and the Js
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -507,6 +508,10 @@ class GetItem(ColumnExpression):
             # ``json.get(key)`` without a default may give None, as in Pathway
             if not self.checked and self.default.dtype in (dt.NONE, dt.Optional(dt.ANY)):
                 return dt.Optional(dt.JSON)
+            if not self.checked and self.default.dtype.strip_optional() not in (dt.JSON, dt.ANY):
+                raise type_error(
+                    f"the default of get() on a Json column must be a Json value or None, got "
+                    f"{self.default.dtype!r}; wrap it: pw.Json(...)", self)
             return dt.JSON
         if isinstance(base, dt.Tuple):
             if isinstance(self.index, Literal) and isinstance(self.index.value, int):
@@ -519,6 +524,12 @@ class GetItem(ColumnExpression):
                         getattr(self, "_where", None) or None,
                     )
                 else:
+                    warnings.warn(
+                        f"index {position} is out of range for {self.obj.dtype!r}: get() always "
+                        f"gives its default here ({getattr(self, '_where', '') or 'no location'})",
+                        UserWarning,
+                        stacklevel=2,
+                    )
                     return self.default.dtype
             else:
                 item = dt.ANY

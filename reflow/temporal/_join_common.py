@@ -61,17 +61,17 @@ def numeric_times(
     from reflow.api.functions import cast
     from reflow.api.resolve import Scope, resolve
 
-    def base(table: Table, expr: Any) -> dt.DType | None:
+    def base(table: Table, expr: Any, side: str) -> dt.DType | None:
         try:
-            return resolve(ex.wrap_arg(expr), Scope.single(table)).dtype.strip_optional()
+            return resolve(_to_this(expr, table, side), Scope.single(table)).dtype.strip_optional()
         except Exception:  # noqa: BLE001 - a bad column is reported by keyed() itself
             return None
 
-    kinds = (base(left, left_time), base(right, right_time))
+    kinds = (base(left, left_time, "left"), base(right, right_time, "right"))
     if kinds == (dt.INT, dt.FLOAT):
-        return cast(float, left_time), right_time
+        return cast(float, _to_this(left_time, left, "left")), right_time
     if kinds == (dt.FLOAT, dt.INT):
-        return left_time, cast(float, right_time)
+        return left_time, cast(float, _to_this(right_time, right, "right"))
     return left_time, right_time
 
 

@@ -143,3 +143,32 @@ def test_build_time_mistakes_raise_the_standard_exception_type(build, kind):
     if kind is not AttributeError:  # t.zzz is Python's own attribute lookup
         assert isinstance(raised.value, pw.BuildError)
         assert "test_errors.py" in str(raised.value)
+
+
+def test_pathways_warnings_are_issued():
+    t = pw.debug.table_from_markdown(
+        """
+        a | s
+        1 | 2024-01-01
+        """
+    )
+    with pytest.warns(UserWarning, match="index 5 is out of range"):
+        t.select(q=pw.make_tuple(pw.this.a, 2).get(5, 0))
+    with pytest.warns(DeprecationWarning, match="without a unit"):
+        t.select(q=pw.this.s.dt.strptime("%Y-%m-%d").dt.timestamp())
+    with pytest.warns(UserWarning, match="subset of the ids of the update"):
+        t.filter(pw.this.a > 0).update_rows(t)
+
+
+def test_json_defaults_are_checked_when_the_program_is_built():
+    t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"a": 1},)])
+    with pytest.raises(TypeError, match="Json value or None"):
+        t.select(x=pw.this.j.get("a", 5))
+    with pytest.raises(TypeError, match="not compatible with INT"):
+        t.select(x=pw.this.j["a"].as_int(default="x"))
+    with pytest.raises(TypeError, match="not compatible with BOOL"):
+        t.select(x=pw.this.j["a"].as_bool(default=1))
+    result = t.select(
+        g=pw.this.j.get("b", pw.Json(5)), f=pw.this.j["b"].as_float(default=2), n=pw.this.j.get("b")
+    )
+    assert rows(result) == [(pw.Json(5), 2, None)]

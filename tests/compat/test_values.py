@@ -129,7 +129,7 @@ def test_tuples_of_compatible_element_types_compare():
 
 def test_json_get_without_default_is_optional():
     t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"x": 1},)])
-    types = t.select(a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", 0)).typehints()
+    types = t.select(a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", pw.Json(0))).typehints()
     assert types == {"a": pw.Json, "b": pw.Json | None, "c": pw.Json}
 
 
@@ -350,3 +350,24 @@ def test_tuples_of_an_intervals_over_window_are_in_time_order():
     assert [(loc, v, list(n)) for loc, v, n in rows(result)] == [
         (2, (10, 20), [1, 2]), (4, (20, 30, 40), [2, 3, 4])
     ]
+
+
+def test_a_temporal_join_accepts_a_float_and_an_int_time_named_with_left_and_right():
+    floats = pw.debug.table_from_markdown(
+        """
+        t   | a
+        1.0 | 1
+        2.5 | 2
+        """
+    )
+    ints = pw.debug.table_from_markdown(
+        """
+        t | b
+        1 | 5
+        3 | 6
+        """
+    )
+    joined = floats.interval_join(ints, pw.left.t, pw.right.t, pw.temporal.interval(-1, 1))
+    result = joined.select(pw.left.a, pw.right.b, lt=pw.left.t, rt=pw.right.t)
+    assert result.typehints() == {"a": int, "b": int, "lt": float, "rt": int}
+    assert rows(result) == [(1, 5, 1.0, 1), (2, 6, 2.5, 3)]

@@ -49,6 +49,17 @@ def _json_as(
     from reflow.plan.json_ops import json_as
 
     result = json_as(expr, target)
+    allowed = {dt.INT: (int,), dt.FLOAT: (int, float), dt.STR: (str,), dt.BOOL: (bool,)}[target]
+    if (
+        default is not None
+        and not isinstance(default, ColumnExpression)
+        and (not isinstance(default, allowed) or (isinstance(default, bool) and bool not in allowed))
+    ):
+        from reflow.plan.errors import BuildTypeError, user_frame
+
+        raise BuildTypeError(
+            f"the default {default!r} ({type(default).__name__}) is not compatible with "
+            f"{target!r}", user_frame())
     if default is not None:
         result = coalesce(result, default)
     if unwrap:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from reflow.plan import expr as ex
@@ -139,6 +140,13 @@ class DateTimeNamespace:
         s       | ns
         86401.5 | 86401500000000
         """
+        if unit is None:
+            warnings.warn(
+                "timestamp() without a unit is deprecated (as in Pathway); pass unit='ns' for "
+                "an int number of nanoseconds, or 's', 'ms', 'us' for a float",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         return self._ops.timestamp(unit)
 
     def from_timestamp(self, unit: str) -> ex.ColumnExpression:
