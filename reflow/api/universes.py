@@ -10,7 +10,6 @@ operations below check at build time that the relation they need holds and raise
 from __future__ import annotations
 
 import warnings
-
 from typing import TYPE_CHECKING
 
 from reflow.engine.values import Pointer

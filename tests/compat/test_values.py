@@ -129,7 +129,9 @@ def test_tuples_of_compatible_element_types_compare():
 
 def test_json_get_without_default_is_optional():
     t = pw.debug.table_from_rows(pw.schema_from_types(j=pw.Json), [({"x": 1},)])
-    types = t.select(a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", pw.Json(0))).typehints()
+    types = t.select(
+        a=pw.this.j["x"], b=pw.this.j.get("x"), c=pw.this.j.get("x", pw.Json(0))
+    ).typehints()
     assert types == {"a": pw.Json, "b": pw.Json | None, "c": pw.Json}
 
 

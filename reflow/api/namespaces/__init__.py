@@ -50,11 +50,10 @@ def _json_as(
 
     result = json_as(expr, target)
     allowed = {dt.INT: (int,), dt.FLOAT: (int, float), dt.STR: (str,), dt.BOOL: (bool,)}[target]
-    if (
-        default is not None
-        and not isinstance(default, ColumnExpression)
-        and (not isinstance(default, allowed) or (isinstance(default, bool) and bool not in allowed))
-    ):
+    wrong_type = not isinstance(default, allowed) or (
+        isinstance(default, bool) and bool not in allowed
+    )
+    if default is not None and not isinstance(default, ColumnExpression) and wrong_type:
         from reflow.plan.errors import BuildTypeError, user_frame
 
         raise BuildTypeError(
