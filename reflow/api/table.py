@@ -118,6 +118,20 @@ class Table:
 
         return eval_type(self, expression)
 
+    def filter_out_results_of_forgetting(self) -> Table:
+        """The table itself: reflow's forgetting (``keep_results=False``) retracts the results
+        of closed windows just as Pathway 0.33 shows them after this call.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.filter_out_results_of_forgetting() is t
+        True
+        """
+        return self
+
     def remove_errors(self) -> Table:
         """The rows without an error value in any column (same ids).
 

@@ -8,7 +8,7 @@ from contextlib import redirect_stdout
 import pytest
 
 import reflow as pw
-from tests.utils import rows, rows_by_id
+from tests.utils import rows, rows_by_id, updates
 
 
 def letters() -> pw.Table:
@@ -134,3 +134,22 @@ def test_debug_prints_every_change_when_the_program_runs():
     lines = [line.split(" id=")[0] + " " + line.split(", ", 1)[1] for line in
              out.getvalue().splitlines()]
     assert lines == ["[values] @2 +1 v=1", "[values] @4 -1 v=1", "[values] @4 +1 v=2"]
+
+
+def test_filter_out_results_of_forgetting_keeps_the_window_results_pathway_shows():
+    t = pw.debug.table_from_markdown(
+        """
+        t  | v | __time__
+        1  | 1 | 2
+        2  | 2 | 4
+        10 | 3 | 6
+        20 | 4 | 8
+        """
+    )
+    behavior = pw.temporal.common_behavior(cutoff=1, keep_results=False)
+    result = t.windowby(pw.this.t, window=pw.temporal.tumbling(3), behavior=behavior).reduce(
+        st=pw.this._pw_window_start, s=pw.reducers.sum(pw.this.v)
+    ).filter_out_results_of_forgetting()
+    assert updates(result) == [
+        (0, 1, 2, 1), (0, 1, 4, -1), (0, 3, 4, 1), (0, 3, 8, -1), (18, 4, 8, 1), (9, 3, 6, 1)
+    ]
