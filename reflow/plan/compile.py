@@ -202,9 +202,10 @@ class ExpressionCompiler:
         if value is None:
             return Compiled(pl.lit(None))
         if isinstance(value, (datetime.datetime, datetime.timedelta)):
-            if isinstance(getattr(value, "value", None), int):
+            nanoseconds = getattr(value, "value", None)
+            if isinstance(nanoseconds, int):
                 # pandas' Timestamp/Timedelta: their nanosecond count keeps what Python drops.
-                return Compiled(pl.lit(value.value, dtype=pl.Int64).cast(dtype.polars()))
+                return Compiled(pl.lit(nanoseconds, dtype=pl.Int64).cast(dtype.polars()))
             return Compiled(pl.lit(value).cast(dtype.polars()))
         return Compiled(pl.lit(value, dtype=dtype.polars()))
 

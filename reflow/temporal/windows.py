@@ -326,7 +326,13 @@ def windowby(
             assigned, freeze = _apply_behavior(assigned, common, time_type, where)
     except TypeError as exc:
         raise BuildTypeError(str(exc), where) from None
-    return WindowedTable(table, assigned, instance is not None, freeze, where)
+    instance_column = None
+    if isinstance(window, _SessionWindow) and isinstance(
+        instance, (ex.ColumnReference, ex.ThisReference)
+    ):
+        instance_column = instance.name
+    return WindowedTable(table, assigned, instance is not None, freeze, where,
+                         instance_column=instance_column)
 
 
 def _as_common(behavior: Behavior, window: Window, time_type: dt.DType) -> CommonBehavior:
@@ -379,8 +385,11 @@ class WindowedTable:
 
     def __init__(self, original: Table, assigned: Table, has_instance: bool, freeze: Any,
                  where: str, extra_keys: list[str] | None = None,
-                 order_by: str | None = None) -> None:
+                 order_by: str | None = None, instance_column: str | None = None) -> None:
         self._extra_keys = extra_keys or []
+        # a column of the table named by ``instance=``, readable in reduce() as a grouping
+        # column (Pathway allows it for session windows)
+        self._instance_column = instance_column
         # the column ordering the values of tuple-like reducers (then the row id)
         self._order_by = order_by
         self._original = original
@@ -449,6 +458,8 @@ class WindowedTable:
                                     ex.ThisReference("this", END))
             if expr.name == INSTANCE and not self._has_instance:
                 return ex.Literal(None)
+            if expr.name == self._instance_column:
+                return ex.ThisReference("this", INSTANCE)
             return expr
         children = expr._children()
         if not children:

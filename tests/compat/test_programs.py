@@ -324,3 +324,22 @@ def test_literal_tables_with_other_ids_or_times_keep_their_own_universe(other):
     )
     with pytest.raises(ValueError):
         left.select(pw.this.a, b=pw.debug.table_from_markdown(other).b)
+
+
+def test_session_windows_with_an_instance_reduce_the_instance_column_by_name():
+    t = pw.debug.table_from_markdown(
+        """
+        t | v | user
+        1 | 1 | a
+        2 | 2 | a
+        9 | 5 | a
+        5 | 3 | b
+        """
+    )
+    sessions = t.windowby(t.t, window=pw.temporal.session(max_gap=2), instance=t.user)
+    result = sessions.reduce(pw.this.user, n=pw.reducers.count(), s=pw.reducers.sum(pw.this.v))
+    assert result.column_names() == ["user", "n", "s"]
+    assert rows(result) == [("a", 1, 5), ("a", 2, 3), ("b", 1, 3)]
+    tumbling = t.windowby(t.t, window=pw.temporal.tumbling(3), instance=t.user)
+    with pytest.raises(ValueError, match="neither a grouping column"):
+        tumbling.reduce(pw.this.user)

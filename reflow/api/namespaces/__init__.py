@@ -49,7 +49,10 @@ def _json_as(
     from reflow.plan.json_ops import json_as
 
     result = json_as(expr, target)
-    allowed = {dt.INT: (int,), dt.FLOAT: (int, float), dt.STR: (str,), dt.BOOL: (bool,)}[target]
+    defaults: dict[dt.DType, tuple[type, ...]] = {
+        dt.INT: (int,), dt.FLOAT: (int, float), dt.STR: (str,), dt.BOOL: (bool,)
+    }
+    allowed = defaults[target]
     wrong_type = not isinstance(default, allowed) or (
         isinstance(default, bool) and bool not in allowed
     )
