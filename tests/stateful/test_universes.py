@@ -140,7 +140,7 @@ def test_update_cells_requires_subset_universe():
     """)
     patch = T("""
       | x
-    1 | 11
+    2 | 11
     """)
     with pytest.raises(pw.BuildError, match=r"subset.*promise_universe_is_subset_of"):
         base << patch
@@ -189,7 +189,7 @@ def test_restrict_requires_subset():
     """)
     b = T("""
       | y
-    1 | 1
+    2 | 1
     """)
     with pytest.raises(pw.BuildError, match=r"columns y.*subset.*columns x"):
         a.restrict(b)
