@@ -11,6 +11,7 @@ previous pairs of ``k``. The cost of a change is proportional to the size of its
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal, cast
 
 import polars as pl
 
@@ -21,6 +22,7 @@ from reflow.engine.operator import Operator
 KEY = "_pw_k"
 TIME = "_pw_t"
 _SIDE_TIME = ("_pw_lt", "_pw_rt")
+_Direction = Literal["backward", "forward", "nearest"]  # the strategies of join_asof
 SIDES = ("left", "right")
 
 
@@ -143,7 +145,7 @@ class AsofJoinOperator(Operator):
                     left_on=mine,
                     right_on=theirs,
                     by=KEY,
-                    strategy=self.direction,
+                    strategy=cast(_Direction, self.direction),
                     check_sortedness=False,
                 )
             else:
@@ -155,15 +157,15 @@ class AsofJoinOperator(Operator):
             joined = timed.with_columns(
                 pl.lit(None, dtype=self.columns[c]).alias(c) for c in other_names
             )
-        joined = concat_batches([joined.select(driver.columns + other_names), untimed.with_columns(
+        rows = concat_batches([joined.select(driver.columns + other_names), untimed.with_columns(
             pl.lit(None, dtype=self.columns[c]).alias(c) for c in other_names
         ).select(driver.columns + other_names)])
-        if joined is None:
+        if rows is None:
             return None
         if not keep_unmatched:
-            joined = joined.filter(pl.col(f"{SIDES[1 - side]}.id").is_not_null())
-        ids = hash_columns(joined, [f"{SIDES[side]}.id"], f"asof-{SIDES[side]}")
-        return joined.select(
+            rows = rows.filter(pl.col(f"{SIDES[1 - side]}.id").is_not_null())
+        ids = hash_columns(rows, [f"{SIDES[side]}.id"], f"asof-{SIDES[side]}")
+        return rows.select(
             ids.cast(ID_DTYPE).alias(ID),
             pl.col(KEY),
             *(pl.col(c).cast(dtype) if dtype != pl.Object else pl.col(c)

@@ -241,7 +241,8 @@ class IterateOperator(Operator):
         self.levels.append(level)
         delta = []
         for j in range(self.width):
-            parts = [out[j], None if whole[j] is None else negate(whole[j]), last_delta[j]]
+            old = whole[j]
+            parts = [out[j], None if old is None else negate(old), last_delta[j]]
             delta.append(consolidate(concat_batches(parts)))
         self.last = [_Accumulated() for _ in range(self.width)]
         for acc, value in zip(self.last, out, strict=True):

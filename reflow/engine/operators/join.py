@@ -19,6 +19,7 @@ produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import polars as pl
 
@@ -76,6 +77,7 @@ class JoinSide(Snapshottable):
         self.flag_columns = flag_columns
         self.keyed_schema: dict[str, pl.DataType] = {}
         self._positions: tuple[int, ...] | None = None
+        self._width = 0
         self.columns = columns
         self.id_column = id_column
         self.dtypes = dtypes
@@ -99,19 +101,21 @@ class JoinSide(Snapshottable):
     def keyed_rows(self, delta: pl.DataFrame) -> list[tuple]:
         """``keyed`` as row tuples, for a few rows (needs ``key_column``)."""
         if self._positions is None or len(delta.columns) != self._width:
+            key_column = self.key_column
+            assert key_column is not None  # the tuple path runs only with a key column
             names = delta.columns
             self._width = len(names)
             self._positions = (
-                names.index(self.key_column),
+                names.index(key_column),
                 names.index(ID),
                 *(names.index(src) for src in self.columns),
                 names.index(DIFF),
             )
             self.keyed_schema = {
-                KEY: delta.schema[self.key_column],
-                self.id_column: ID_DTYPE,
+                KEY: delta.schema[key_column],
+                self.id_column: ID_DTYPE(),
                 **{dst: self.dtypes[dst] for dst in self.columns.values()},
-                DIFF: DIFF_DTYPE,
+                DIFF: DIFF_DTYPE(),
             }
         positions = self._positions
         return [tuple(row[i] for i in positions) for row in delta.rows()]
@@ -168,12 +172,12 @@ class JoinOperator(Operator):
         self.columns = [ID, *left_side.output_columns, *right_side.output_columns, DIFF]
         self._id_counts: dict[int, int] = {}
         self._touched: set[int] = set()
-        self._schema = {
+        self._schema: dict[str, pl.DataType] = {
             **{c: left_side.dtypes[c] for c in left_side.output_columns},
             **{c: right_side.dtypes[c] for c in right_side.output_columns},
-            DIFF: DIFF_DTYPE,
+            DIFF: DIFF_DTYPE(),
         }
-        self._id_schema = pl.Schema({ID: ID_DTYPE, **self._schema})
+        self._id_schema = pl.Schema({ID: ID_DTYPE(), **self._schema})
         # Python objects would not survive a round trip through row tuples.
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
@@ -199,7 +203,7 @@ class JoinOperator(Operator):
         for delta, side, other in ((d_left, self.left, self.right),
                                    (d_right, self.right, self.left)):
             if delta is not None:
-                keys = set(delta[side.key_column].to_list())
+                keys = set(delta[cast(str, side.key_column)].to_list())
                 if other.arrangement.size(keys) > _PARTNER_LIMIT:
                     return False
         return True
@@ -218,10 +222,10 @@ class JoinOperator(Operator):
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         parts: list[pl.DataFrame | None] = []
-        if dl is not None:
+        if dl is not None and dl_keys is not None:
             parts.append(self._pair(dl, right.rows_of(dl_keys)))
         left.arrangement.insert(dl)
-        if dr is not None:
+        if dr is not None and dr_keys is not None:
             parts.append(self._pair(left.rows_of(dr_keys), dr))
         right.arrangement.insert(dr)
         if left.outer:

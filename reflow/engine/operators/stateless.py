@@ -53,13 +53,11 @@ class MapOperator(Operator):
 class FilterOperator(Operator):
     """Keeps the rows for which ``predicate`` is true."""
 
-    @property
-    def emits_consolidated(self) -> bool:  # a subset of a consolidated batch is consolidated
-        return self.inputs[0].emits_consolidated
-
     def __init__(self, source: Operator, predicate: MaskKernel, name: str) -> None:
         super().__init__([source], name)
         self.predicate = predicate
+        # A subset of a consolidated batch is consolidated.
+        self.emits_consolidated = source.emits_consolidated
 
     def process(self, time, deltas, ctx):
         (delta,) = deltas
@@ -129,6 +127,11 @@ class ConcatOperator(Operator):
 
 class OutputOperator(Operator):
     """Buffers the deltas of one time and hands them over, consolidated, once it is complete."""
+
+    # Set by the connector that adds the sink: its monitoring counters and, for a sink that
+    # can resume, where its output ends after a completed time.
+    stats: object = None
+    position: Callable[[], object] | None = None
 
     def __init__(
         self,
