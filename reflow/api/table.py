@@ -22,6 +22,7 @@ from reflow.plan.errors import (
     user_frame,
 )
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
+from reflow.plan.tables import register_table_class
 
 if TYPE_CHECKING:
     from reflow.api.groupby import GroupedTable
@@ -1112,3 +1113,6 @@ class Table:
 
         return ix_ref(self, *args, optional=optional, allow_misses=allow_misses,
                       instance=instance)
+
+
+register_table_class(Table)  # connectors below the API wrap their plan nodes in it

@@ -35,6 +35,7 @@ from reflow.engine.batch import (
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
+from reflow.engine.state.partition import Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
@@ -182,12 +183,16 @@ class JoinOperator(Operator):
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
     # --- the algebra ---------------------------------------------------------------------------
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The hash of the join key: rows that can match live in one shard."""
         side = self.left if input_index == 0 else self.right
         return hash_columns(side.keyed(delta, ctx).select(KEY), [KEY])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         d_left, d_right = deltas
         if self._tuples_fit(d_left, d_right):
             return self._process_tuples(d_left, d_right)
@@ -354,7 +359,7 @@ class JoinOperator(Operator):
                 counts.pop(row_id, None)
             self._touched.add(row_id)
 
-    def end_of_time(self, time, ctx):
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
         if not self._touched:
             return
         touched, self._touched = self._touched, set()

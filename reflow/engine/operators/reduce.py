@@ -48,7 +48,7 @@ from reflow.engine.state.aggregates import (
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
-from reflow.engine.state.partition import single_partition
+from reflow.engine.state.partition import Broadcast, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
@@ -202,7 +202,9 @@ class ReduceOperator(Operator):
         )
 
     # --- entry point ------------------------------------------------------------------------
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The group id of each row: a group lives in one shard."""
         frame = self.project(delta, ctx) if self.project is not None else delta
         if self.id_column is not None:
@@ -211,7 +213,9 @@ class ReduceOperator(Operator):
             return single_partition(frame)
         return hash_columns(frame, [k.column for k in self.keys])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
         if delta is None or delta.height == 0:
             return None
