@@ -3,7 +3,8 @@
 Run ``python tests/test_layers.py`` to print the import cycles of ``reflow/`` (none, we hope).
 
 Every ``import`` statement of a package counts for the layer rules, including those inside
-functions and under ``if TYPE_CHECKING:``: a lazy import is still a dependency.
+functions and under ``if TYPE_CHECKING:``: a lazy import is still a dependency. The one
+exception is ``TYPING_ONLY``: connectors name ``Table``/``Schema`` in annotations only.
 
 For cycles, an import counts when it runs: module-level imports always, imports inside
 functions (lazy imports) when they cross from one package (directory) to another, never those
@@ -34,13 +35,20 @@ ALLOWED: dict[str, set[str]] = {
     "plan": {"plan", "engine"},
     "runtime": {"runtime", "plan", "engine"},
     "api": {"api", "plan", "engine.values"},
-    "io": {"io", "api", "runtime", "plan", "engine"},
+    "io": {"io", "runtime", "plan", "engine"},
     "debug": {"debug", "api", "runtime", "plan", "engine"},
     "temporal": {"temporal", "io", "api", "runtime", "plan", "engine"},
     "udfs": {"udfs", "api", "runtime", "plan", "engine"},
     "indexing": {"indexing", "api", "plan", "engine"},
     "stdlib": {"stdlib", "indexing", "api", "plan", "engine"},
     "persistence": {"persistence", "runtime"},
+}
+
+# Imports a package may make only under ``if TYPE_CHECKING:``, to name a type in annotations:
+# connectors take and return the user's ``Table``s and read ``Schema``s, but build them
+# through ``reflow.plan.tables`` and never load the API themselves.
+TYPING_ONLY: dict[str, set[str]] = {
+    "io": {"api.table", "api.schema"},
 }
 
 # Libraries built on all of the above (some not written yet): they use the public layers and
@@ -142,13 +150,17 @@ def all_imports() -> list[Import]:
     return [imp for path in sorted(ROOT.rglob("*.py")) for imp in imports_of(path)]
 
 
-def _allowed(package: str, target: str) -> bool:
+def _allowed(package: str, target: str, rules: dict[str, set[str]] = ALLOWED) -> bool:
     parts = target.split(".")[1:]  # without "reflow"
     if not parts:
         return False  # the whole package: only its own __init__ may gather everything
     return any(
-        ".".join(parts[: len(rule.split("."))]) == rule for rule in ALLOWED[package]
+        ".".join(parts[: len(rule.split("."))]) == rule for rule in rules.get(package, ())
     )
+
+
+def _allowed_for_typing(package: str, target: str) -> bool:
+    return _allowed(package, target, TYPING_ONLY)
 
 
 def layer_violations() -> list[str]:
@@ -162,6 +174,8 @@ def layer_violations() -> list[str]:
         package = relative.parts[1]
         if package not in ALLOWED:
             problems.append(f"{relative}: package {package!r} has no entry in ALLOWED")
+        elif imp.kind == "typing" and _allowed_for_typing(package, imp.target):
+            continue
         elif not _allowed(package, imp.target):
             problems.append(
                 f"{relative}:{imp.line}: {package} may not import {imp.target} "
@@ -280,6 +294,26 @@ def test_the_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
     assert layer_violations() == [
         "reflow/plan/peek.py:1: private name _x of reflow.engine.bad used outside its package",
         "reflow/engine/bad.py:5: engine may not import reflow.plan.nodes (allowed: engine)",
+    ]
+
+
+def test_connectors_name_the_api_only_in_annotations(tmp_path, monkeypatch):
+    # io may name Table for a type checker, but loading the API at run time is a violation.
+    root = tmp_path / "reflow"
+    for package in ("io", "api"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "api" / "table.py").write_text("")
+    (root / "io" / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+        "    from reflow.api.table import Table\n"
+    )
+    (root / "io" / "loads.py").write_text("def f():\n    from reflow.api.table import Table\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", root)
+    assert layer_violations() == [
+        "reflow/io/loads.py:2: io may not import reflow.api.table "
+        "(allowed: engine, io, plan, runtime)",
     ]
 
 

@@ -22,6 +22,7 @@ from reflow.plan.errors import (
     user_frame,
 )
 from reflow.plan.nodes import FilterNode, PlanNode, ReindexNode, SelectNode
+from reflow.plan.tables import register_table_class
 
 if TYPE_CHECKING:
     from reflow.api.groupby import GroupedTable
@@ -69,12 +70,31 @@ class Table:
         return self.with_columns(*other)
 
     def update_id_type(self, id_type: Any, *, id_append_only: bool | None = None) -> Table:
-        """The same table: reflow's ids carry no type (``pw.Pointer[Schema]`` is ``Pointer``)."""
+        """The same table: reflow's ids carry no type (``pw.Pointer[Schema]`` is ``Pointer``).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a
+        ... 1
+        ... ''')
+        >>> t.update_id_type(pw.Pointer) is t
+        True
+        """
         return self
 
     @property
     def slice(self) -> Any:
-        """All columns as a ``TableSlice``, to select, drop and rename them together."""
+        """All columns as a ``TableSlice``, to select, drop and rename them together.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... a | b
+        ... 1 | 2
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(*t.slice.without("b")), include_id=False)
+        a
+        1
+        """
         from reflow.api.table_slice import TableSlice
 
         return TableSlice({n: ex.ColumnReference(self, n) for n in self._node.columns}, self)
@@ -1172,3 +1192,6 @@ class Table:
 
         return ix_ref(self, *args, optional=optional, allow_misses=allow_misses,
                       instance=instance)
+
+
+register_table_class(Table)  # connectors below the API wrap their plan nodes in it

@@ -27,8 +27,13 @@ def empty_batch(columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema={ID: ID_DTYPE, **columns, DIFF: DIFF_DTYPE})
 
 
-try:  # Polars' row constructor without its per-call schema normalization in Python
-    from polars._plr import PyDataFrame as _PyDataFrame
+# Polars' row constructor without its per-call schema normalization in Python. Typed Any:
+# the stubs of this private class do not describe the signatures of the installed build.
+_PyDataFrame: Any
+try:
+    from polars import _plr
+
+    _PyDataFrame = _plr.PyDataFrame
 except ImportError:  # pragma: no cover - another Polars build: the public constructor
     _PyDataFrame = None
 
@@ -82,7 +87,7 @@ def negate(batch: pl.DataFrame) -> pl.DataFrame:
     return batch.with_columns(-pl.col(DIFF))
 
 
-def concat_batches(batches: Iterable[pl.DataFrame]) -> pl.DataFrame | None:
+def concat_batches(batches: Iterable[pl.DataFrame | None]) -> pl.DataFrame | None:
     """Concatenate non-empty batches; ``None`` when there is nothing."""
     parts = [b for b in batches if b is not None and b.height]
     if not parts:
@@ -131,9 +136,10 @@ def consolidate(batch: pl.DataFrame | None) -> pl.DataFrame | None:
         dup_mask = batch[ID].is_duplicated()
         shared = batch.filter(dup_mask)
     else:
-        dup_mask = _duplicated_ids(batch[ID])
-        if dup_mask is None:
+        suspects = _duplicated_ids(batch[ID])
+        if suspects is None:
             return _without_zero_diffs(batch)
+        dup_mask = suspects
         shared = batch.filter(dup_mask)
         if _distinct_rows(shared):  # e.g. updates: an id retracted with old values, added anew
             return _without_zero_diffs(batch)
@@ -176,8 +182,8 @@ def _duplicated_ids(ids: pl.Series) -> pl.Series | None:
             return pl.Series(mask)
     elif ids.n_unique() == n:
         return None
-    mask = ids.is_duplicated()
-    return mask if mask.any() else None
+    duplicated = ids.is_duplicated()
+    return duplicated if duplicated.any() else None
 
 
 # Above this many rows the duplicate check goes through 64-bit hashes (measured crossover);

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 import polars as pl
 
 from reflow.engine.batch import concat_batches
-from reflow.engine.operator import CellError, Operator, RunContext
+from reflow.engine.operator import CellError, EngineError, Operator, RunContext
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
 from reflow.engine.state.snapshot import SnapshotError, decode, encode
 
@@ -45,7 +45,7 @@ class Dataflow:
         self.ctx = ctx or RunContext()
         self.last_time: int | None = None
         self.error_input: InputOperator | None = None
-        self.error_batch: Callable[[list[CellError]], pl.DataFrame] | None = None
+        self.error_batch: Callable[[list[CellError]], pl.DataFrame] = _no_error_log
         # False from the start of a time until every operator was told it is complete.
         self.completed = True
 
@@ -196,3 +196,8 @@ class Dataflow:
         for operator in self.operators:
             operator.end_of_time(time, self.ctx)
 
+
+def _no_error_log(errors: list[CellError]) -> pl.DataFrame:
+    """``Dataflow.error_batch`` until an error log is attached (never called: without one,
+    ``error_input`` is None and errors are not pushed)."""
+    raise EngineError("no error log is attached to this dataflow")

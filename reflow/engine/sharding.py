@@ -38,7 +38,7 @@ from reflow.engine.batch import ID, concat_batches
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
-from reflow.engine.state.partition import BROADCAST, split
+from reflow.engine.state.partition import Broadcast, split
 
 #: The worker whose sinks write: sinks that need a single stream write through it.
 WRITER = 0
@@ -162,7 +162,7 @@ class ShardedDataflow:
                 parts = [delta if w == WRITER else None for w in range(self.workers)]
             else:
                 key = operator.partition_key(input_index, delta, self.dataflow.ctx)
-                if key is BROADCAST:
+                if isinstance(key, Broadcast):
                     broadcast = True
                     parts = [delta] * self.workers
                 else:

@@ -64,7 +64,7 @@ class Json:
     def __init__(self, value: Any) -> None:
         value = value.value if isinstance(value, Json) else value
         # A tuple is a JSON array, as it becomes after a round trip through JSON text.
-        self.value = list(value) if isinstance(value, tuple) else value
+        self.value: Any = list(value) if isinstance(value, tuple) else value
 
     def __getitem__(self, key: Any) -> Json:
         return Json(self.value[key])

@@ -5,21 +5,24 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
+from reflow.plan.tables import table_over
 from reflow.runtime.monitoring import ConnectorStats
 from reflow.runtime.runner import OutputSpec, register_output
 from reflow.runtime.workers import building_writer
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 METADATA_COLUMN = "_metadata"
 
@@ -44,7 +47,7 @@ def schema_dtypes(schema: type[Schema] | None, what: str) -> dict[str, dt.DType]
 def input_table(dtypes: dict[str, dt.DType], source: Any, where: str) -> Table:
     """A table fed by ``source`` (a ``LiveSource``)."""
     columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
-    return Table(InputNode(columns, Universe(), source, where))
+    return table_over(InputNode(columns, Universe(), source, where))
 
 
 def add_sink(

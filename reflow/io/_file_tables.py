@@ -6,10 +6,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io._common import METADATA_COLUMN, ConnectorError, input_table, schema_dtypes
 from reflow.io._files import FileSource
 from reflow.io._formats import (
@@ -25,6 +23,10 @@ from reflow.io._formats import (
 )
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 Format = Literal["csv", "json", "plaintext", "plaintext_by_file", "binary"]
 _FORMATS = ("csv", "json", "plaintext", "plaintext_by_file", "binary")

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._formats import CsvParserSettings
 from reflow.io._output_file import OutputFile
 from reflow.runtime.persistence.resume import checked_position, sink_position
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 
 def read(

@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.formats import message_decoder
 from reflow.io._connector.kafka_client import KafkaReader
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._values import BadValue
 from reflow.plan.errors import user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 _json = message_decoder("json", {})
 

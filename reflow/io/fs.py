@@ -13,14 +13,16 @@ world
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io import csv, jsonlines
 from reflow.io._common import ConnectorError
 from reflow.io._file_tables import Format, read_files
 from reflow.io._formats import CsvParserSettings
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 
 def read(

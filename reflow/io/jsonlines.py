@@ -22,18 +22,20 @@ import datetime
 import io
 import json
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.engine.values import ErrorValue, Json, Pointer
 from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._output_file import OutputFile
 from reflow.plan.error_columns import error_column
 from reflow.runtime.persistence.resume import checked_position, sink_position
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 
 def read(

@@ -21,10 +21,8 @@ hold the columns plus ``time`` and ``diff``, and every message has the headers
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.formats import message_decoder
 from reflow.io._connector.kafka_client import KafkaReader
@@ -33,6 +31,10 @@ from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 
 def _column_name(ref: Any, what: str) -> str:

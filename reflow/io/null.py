@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reflow.api.table import Table
 from reflow.io._common import add_sink
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 
 def write(table: Table, *, name: str | None = None, sort_by: Any = None) -> None:

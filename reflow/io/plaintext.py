@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.table import Table
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 
 def read(

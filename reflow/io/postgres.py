@@ -16,16 +16,18 @@ a commit. ``init_mode``: ``"default"`` (the table must exist), ``"create_if_not_
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io._common import ConnectorError, input_table, schema_dtypes
 from reflow.io._connector.postgres_cdc import PostgresCdcReader
 from reflow.io._connector.postgres_client import PostgresChangesWriter, PostgresSnapshotWriter
 from reflow.io._connector.reader import ReaderSource
 from reflow.io._connector.writer import attach_writer
 from reflow.plan.errors import user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 
 def _column_names(refs: Any, what: str) -> list[str]:

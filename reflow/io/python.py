@@ -26,13 +26,11 @@ import textwrap
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
 from reflow.engine.ids import hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
@@ -43,6 +41,10 @@ from reflow.plan import dtypes as dt
 from reflow.plan.errors import user_frame
 from reflow.runtime.batches import column_series, rows_of
 from reflow.runtime.sources import LiveSource, SourceHandle
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 _ADD, _REMOVE = 1, -1
 _source_numbers = itertools.count()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.table import Table
 from reflow.io._common import add_sink
 from reflow.plan.errors import user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 
 def subscribe(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reflow.engine.dataflow import Dataflow
-from reflow.engine.operator import RunContext
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.iterate import BodyInstance, IterateOperator, IterateOutputOperator
 from reflow.engine.operators.stateless import InputOperator
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align, _live_nodes
@@ -29,7 +29,7 @@ class LoopVariableNode(PlanNode):
         super().__init__([], columns, universe, where)
         self.arg = arg
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         raise ValueError(
             f"table {self.arg!r} of the loop at {self.where} is used outside the loop's "
             f"function: use the tables pw.iterate returns instead"
@@ -108,7 +108,7 @@ class IterateNode(PlanNode):
         self.iteration_limit = iteration_limit
         forget_body(results, variables)
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         initial = [
             _align(node, operator, variable.polars_columns(), lowering, self.name)
             for node, operator, variable in zip(
@@ -145,5 +145,7 @@ class IterateOutputNode(PlanNode):
         super().__init__([loop], columns, universe, loop.where)
         self.index = index
 
-    def lower(self, sources, lowering):
-        return lowering.add(IterateOutputOperator(sources[0], self.index, self.name))
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
+        loop = sources[0]
+        assert isinstance(loop, IterateOperator)  # what IterateNode lowers to
+        return lowering.add(IterateOutputOperator(loop, self.index, self.name))

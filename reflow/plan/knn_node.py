@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from reflow.engine.operator import Operator
 from reflow.engine.operators.knn import KnnLayout, KnnOperator
-from reflow.plan.nodes import ColumnInfo, PlanNode, Universe, _live_nodes
+from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _live_nodes
 
 
 class KnnNode(PlanNode):
@@ -29,7 +30,7 @@ class KnnNode(PlanNode):
         self.metadata_matcher = metadata_matcher
         layout.output = self.polars_columns()
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         return lowering.add(KnnOperator(sources[0], sources[1], self.name, self.make_backend(),
                                         self.layout, self.metadata_matcher))
 
@@ -44,5 +45,5 @@ class ShapeNode(PlanNode):
         super().__init__([], columns, Universe(), where)
         _live_nodes.pop(self.node_id, None)  # not part of the program's tables
 
-    def lower(self, sources, lowering):
+    def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         raise RuntimeError("a ShapeNode only names columns; it has no rows")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -15,6 +16,9 @@ from reflow.plan.nodes import InputNode, Lowering, PlanNode, live_nodes
 from reflow.runtime.error_log import error_log_batch_builder
 from reflow.runtime.futures import lower_future_selects
 from reflow.runtime.sources import ErrorLogSource, StaticSource
+
+if TYPE_CHECKING:
+    from reflow.runtime.persistence.run import PersistenceSettings
 
 logger = logging.getLogger("reflow")
 
@@ -118,7 +122,7 @@ def run_outputs(
     terminate_on_error: bool | None = None,
     monitoring_level: object = None,
     with_http_server: bool = False,
-    persistence_config: object = None,
+    persistence_config: PersistenceSettings | None = None,
     **run_options: object,
 ) -> None:
     """Build and run a dataflow for ``outputs``.
@@ -167,13 +171,13 @@ def _run_outputs(
     ctx: RunContext,
     monitoring_level: object,
     with_http_server: bool,
-    persistence_config: object,
+    persistence_config: PersistenceSettings | None,
 ) -> None:
     persistence = None
-    if persistence_config is not None and persistence_config.keeps_state:  # type: ignore[attr-defined]
+    if persistence_config is not None and persistence_config.keeps_state:
         from reflow.runtime.persistence.run import PersistentRun
 
-        persistence = PersistentRun(persistence_config)  # type: ignore[arg-type]
+        persistence = PersistentRun(persistence_config)
         persistence.load()
     lowering = build(outputs, ctx)
     streaming = [s for _, s in lowering.inputs if not isinstance(s, (StaticSource, ErrorLogSource))]
@@ -217,7 +221,7 @@ def run(
     monitoring_level: object = None,
     with_http_server: bool = False,
     default_logging: bool = True,
-    persistence_config: object = None,
+    persistence_config: PersistenceSettings | None = None,
     runtime_typechecking: bool | None = None,
     terminate_on_error: bool | None = None,
     max_expression_batch_size: int = 1024,
@@ -264,13 +268,13 @@ def run_all(
     monitoring_level: object = None,
     with_http_server: bool = False,
     default_logging: bool = True,
-    persistence_config: object = None,
+    persistence_config: PersistenceSettings | None = None,
     runtime_typechecking: bool | None = None,
     terminate_on_error: bool | None = None,
     max_expression_batch_size: int = 1024,
     event_loop: object = None,
     udf_cache_directory: str | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> None:
     """Same as ``run``."""
     run(

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -27,6 +28,9 @@ from reflow.plan.nodes import Lowering
 from reflow.runtime.heap import settle_after
 from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource
+
+if TYPE_CHECKING:
+    from reflow.runtime.persistence.run import PersistentRun
 
 logger = logging.getLogger("reflow")
 
@@ -201,7 +205,7 @@ def _stop_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def run_streaming(
-    lowering: Lowering, monitor: Monitor | None = None, persistence: object = None
+    lowering: Lowering, monitor: Monitor | None = None, persistence: PersistentRun | None = None
 ) -> None:
     """Run a dataflow whose inputs include live sources until they close or a stop;
     ``persistence`` (a ``reflow.runtime.persistence.run.PersistentRun``) restores and
@@ -218,7 +222,9 @@ class StreamingLoop:
     had pushed and finishes the dataflow.
     """
 
-    def __init__(self, lowering: Lowering, monitor: Monitor, persistence: object = None) -> None:
+    def __init__(
+        self, lowering: Lowering, monitor: Monitor, persistence: PersistentRun | None = None
+    ) -> None:
         self.dataflow = lowering.dataflow
         self.persistence = persistence
         #: The offset of each source's last commit that went through the dataflow.
@@ -238,8 +244,8 @@ class StreamingLoop:
             source.check()
         monitor.inputs = [ConnectorStats(source.name, "input") for _, source in self.live]
         monitor.outputs = [
-            op.stats for op in self.dataflow.outputs
-            if isinstance(getattr(op, "stats", None), ConnectorStats)
+            stats for op in self.dataflow.outputs
+            if isinstance(stats := op.stats, ConnectorStats)
         ]
         self.stopping = threading.Event()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
@@ -261,7 +267,7 @@ class StreamingLoop:
             with _stop_signals(self.stopping):
                 restored = None
                 if self.persistence is not None:
-                    restored = self.persistence.restore(  # type: ignore[attr-defined]
+                    restored = self.persistence.restore(
                         self.dataflow, [source for _, source in self.live]
                     )
                 if restored is None:
@@ -395,10 +401,10 @@ class StreamingLoop:
     def _checkpoint(self, force: bool = False) -> None:
         """Write a checkpoint if one is due (sinks have flushed: the time is complete)."""
         persistence = self.persistence
-        if persistence is None or not (force or persistence.due()):  # type: ignore[attr-defined]
+        if persistence is None or not (force or persistence.due()):
             return
         if self.dataflow.last_time is None:
             return
-        persistence.save(  # type: ignore[attr-defined]
+        persistence.save(
             self.dataflow, [source for _, source in self.live], dict(self.offsets)
         )

@@ -11,16 +11,19 @@ previous pairs of ``k``. The cost of a change is proportional to the size of its
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal, cast
 
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
 from reflow.engine.ids import hash_columns
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import Broadcast
 
 KEY = "_pw_k"
 TIME = "_pw_t"
 _SIDE_TIME = ("_pw_lt", "_pw_rt")
+_Direction = Literal["backward", "forward", "nearest"]  # the strategies of join_asof
 SIDES = ("left", "right")
 
 
@@ -75,11 +78,15 @@ class AsofJoinOperator(Operator):
             pl.col(DIFF),
         )
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The equality key: rows that can be paired live in one shard."""
         return hash_columns(delta, [KEY])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         prepared = [
             self._prepare(side, delta) if delta is not None else None
             for side, delta in enumerate(deltas)
@@ -91,16 +98,16 @@ class AsofJoinOperator(Operator):
             live, change = self.live[side], prepared[side]
             if live is None:  # the first rows of this side
                 if change is not None:
-                    change = consolidate(change)
-                    self.live[side] = change if change is not None else prepared[side].clear()
+                    merged = consolidate(change)
+                    self.live[side] = merged if merged is not None else change.clear()
+                    change = merged
                 subs.append(change)
                 continue
             sub = live.filter(in_touched)
             if change is not None:
                 # only the touched keys' rows are merged with the change
-                sub = consolidate(pl.concat([sub, change], how="vertical_relaxed"))
-                if sub is None:
-                    sub = change.clear()
+                merged = consolidate(pl.concat([sub, change], how="vertical_relaxed"))
+                sub = merged if merged is not None else change.clear()
                 self.live[side] = _append(live.filter(~in_touched), sub)
             subs.append(sub)
         new = self._pairs(subs)
@@ -143,7 +150,7 @@ class AsofJoinOperator(Operator):
                     left_on=mine,
                     right_on=theirs,
                     by=KEY,
-                    strategy=self.direction,
+                    strategy=cast(_Direction, self.direction),
                     check_sortedness=False,
                 )
             else:
@@ -155,15 +162,15 @@ class AsofJoinOperator(Operator):
             joined = timed.with_columns(
                 pl.lit(None, dtype=self.columns[c]).alias(c) for c in other_names
             )
-        joined = concat_batches([joined.select(driver.columns + other_names), untimed.with_columns(
+        rows = concat_batches([joined.select(driver.columns + other_names), untimed.with_columns(
             pl.lit(None, dtype=self.columns[c]).alias(c) for c in other_names
         ).select(driver.columns + other_names)])
-        if joined is None:
+        if rows is None:
             return None
         if not keep_unmatched:
-            joined = joined.filter(pl.col(f"{SIDES[1 - side]}.id").is_not_null())
-        ids = hash_columns(joined, [f"{SIDES[side]}.id"], f"asof-{SIDES[side]}")
-        return joined.select(
+            rows = rows.filter(pl.col(f"{SIDES[1 - side]}.id").is_not_null())
+        ids = hash_columns(rows, [f"{SIDES[side]}.id"], f"asof-{SIDES[side]}")
+        return rows.select(
             ids.cast(ID_DTYPE).alias(ID),
             pl.col(KEY),
             *(pl.col(c).cast(dtype) if dtype != pl.Object else pl.col(c)
@@ -211,11 +218,15 @@ class AsofNowJoinOperator(Operator):
             pl.col(DIFF),
         )
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The equality key: a query meets the right rows of its key in one shard."""
         return hash_columns(delta, [KEY])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         left, right = deltas
         if right is not None:
             prepared = self._prepare(1, right)

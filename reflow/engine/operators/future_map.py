@@ -22,7 +22,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID, consolidate
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.state.partition import BROADCAST
+from reflow.engine.state.partition import BROADCAST, Broadcast
 from reflow.engine.state.snapshot import SnapshotError
 
 
@@ -129,7 +129,9 @@ class FutureMapOperator(Operator):
             )
         return super().state()
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """Rows by id; the wake-up signal goes to every shard."""
         return BROADCAST if input_index == 1 else delta[ID]
 

@@ -35,7 +35,7 @@ from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
 from reflow.engine.ids import _half, _hashable, _salt_words
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.stateless import InputOperator
-from reflow.engine.state.partition import BROADCAST
+from reflow.engine.state.partition import BROADCAST, Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
 Deltas = list[pl.DataFrame | None]
@@ -48,7 +48,9 @@ class _Collector(Operator):
         super().__init__([source], f"collect {source.name}")
         self.pending: list[pl.DataFrame] = []
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
         if delta is not None:
             self.pending.append(delta)
@@ -190,7 +192,9 @@ class IterateOperator(Operator):
         self.constants = [_Accumulated() for _ in constants]
         self.pending: list[list[pl.DataFrame]] = [[] for _ in range(self.width)]
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         initial, constant = deltas[: self.width], deltas[self.width :]
         for acc, delta in zip(self.constants, constant, strict=True):
             acc.add(delta)
@@ -241,7 +245,8 @@ class IterateOperator(Operator):
         self.levels.append(level)
         delta = []
         for j in range(self.width):
-            parts = [out[j], None if whole[j] is None else negate(whole[j]), last_delta[j]]
+            old = whole[j]
+            parts = [out[j], None if old is None else negate(old), last_delta[j]]
             delta.append(consolidate(concat_batches(parts)))
         self.last = [_Accumulated() for _ in range(self.width)]
         for acc, value in zip(self.last, out, strict=True):
@@ -255,7 +260,9 @@ class IterateOperator(Operator):
         ]
         super().load_state(fields)
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         # a loop body mixes keys (a vertex's label comes from its neighbours): one shard
         # runs the whole loop
         return BROADCAST
@@ -264,7 +271,7 @@ class IterateOperator(Operator):
         pending, self.pending[index] = self.pending[index], []
         return consolidate(concat_batches(pending))
 
-    def end_of_time(self, time, ctx):
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
         for instance in self.instances:
             instance.end_of_time(time, ctx)
 
@@ -282,5 +289,7 @@ class IterateOutputOperator(Operator):
         self.loop = loop
         self.position = index
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         return self.loop.take(self.position)

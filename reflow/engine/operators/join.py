@@ -19,6 +19,7 @@ produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import polars as pl
 
@@ -34,6 +35,7 @@ from reflow.engine.batch import (
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
+from reflow.engine.state.partition import Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
@@ -76,6 +78,7 @@ class JoinSide(Snapshottable):
         self.flag_columns = flag_columns
         self.keyed_schema: dict[str, pl.DataType] = {}
         self._positions: tuple[int, ...] | None = None
+        self._width = 0
         self.columns = columns
         self.id_column = id_column
         self.dtypes = dtypes
@@ -99,19 +102,21 @@ class JoinSide(Snapshottable):
     def keyed_rows(self, delta: pl.DataFrame) -> list[tuple]:
         """``keyed`` as row tuples, for a few rows (needs ``key_column``)."""
         if self._positions is None or len(delta.columns) != self._width:
+            key_column = self.key_column
+            assert key_column is not None  # the tuple path runs only with a key column
             names = delta.columns
             self._width = len(names)
             self._positions = (
-                names.index(self.key_column),
+                names.index(key_column),
                 names.index(ID),
                 *(names.index(src) for src in self.columns),
                 names.index(DIFF),
             )
             self.keyed_schema = {
-                KEY: delta.schema[self.key_column],
-                self.id_column: ID_DTYPE,
+                KEY: delta.schema[key_column],
+                self.id_column: ID_DTYPE(),
                 **{dst: self.dtypes[dst] for dst in self.columns.values()},
-                DIFF: DIFF_DTYPE,
+                DIFF: DIFF_DTYPE(),
             }
         positions = self._positions
         return [tuple(row[i] for i in positions) for row in delta.rows()]
@@ -168,22 +173,26 @@ class JoinOperator(Operator):
         self.columns = [ID, *left_side.output_columns, *right_side.output_columns, DIFF]
         self._id_counts: dict[int, int] = {}
         self._touched: set[int] = set()
-        self._schema = {
+        self._schema: dict[str, pl.DataType] = {
             **{c: left_side.dtypes[c] for c in left_side.output_columns},
             **{c: right_side.dtypes[c] for c in right_side.output_columns},
-            DIFF: DIFF_DTYPE,
+            DIFF: DIFF_DTYPE(),
         }
-        self._id_schema = pl.Schema({ID: ID_DTYPE, **self._schema})
+        self._id_schema = pl.Schema({ID: ID_DTYPE(), **self._schema})
         # Python objects would not survive a round trip through row tuples.
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
 
     # --- the algebra ---------------------------------------------------------------------------
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The hash of the join key: rows that can match live in one shard."""
         side = self.left if input_index == 0 else self.right
         return hash_columns(side.keyed(delta, ctx).select(KEY), [KEY])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         d_left, d_right = deltas
         if self._tuples_fit(d_left, d_right):
             return self._process_tuples(d_left, d_right)
@@ -199,7 +208,7 @@ class JoinOperator(Operator):
         for delta, side, other in ((d_left, self.left, self.right),
                                    (d_right, self.right, self.left)):
             if delta is not None:
-                keys = set(delta[side.key_column].to_list())
+                keys = set(delta[cast(str, side.key_column)].to_list())
                 if other.arrangement.size(keys) > _PARTNER_LIMIT:
                     return False
         return True
@@ -218,10 +227,10 @@ class JoinOperator(Operator):
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         parts: list[pl.DataFrame | None] = []
-        if dl is not None:
+        if dl is not None and dl_keys is not None:
             parts.append(self._pair(dl, right.rows_of(dl_keys)))
         left.arrangement.insert(dl)
-        if dr is not None:
+        if dr is not None and dr_keys is not None:
             parts.append(self._pair(left.rows_of(dr_keys), dr))
         right.arrangement.insert(dr)
         if left.outer:
@@ -350,7 +359,7 @@ class JoinOperator(Operator):
                 counts.pop(row_id, None)
             self._touched.add(row_id)
 
-    def end_of_time(self, time, ctx):
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
         if not self._touched:
             return
         touched, self._touched = self._touched, set()

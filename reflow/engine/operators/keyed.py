@@ -10,7 +10,7 @@ the ids it mentions: the cost is proportional to the change, not to the state.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -214,7 +214,8 @@ class KeyedOperator(Operator):
                 get = store.rows.get
                 out.append(np.array([get(r, -1) for r in touched], dtype=np.int64))
             else:
-                out.append(np.array([0 if r in counts else -1 for r in touched], dtype=np.int64))
+                present = cast("dict[int, int]", counts)  # not None: checked above
+                out.append(np.array([0 if r in present else -1 for r in touched], dtype=np.int64))
         return out
 
     def _codes(self, refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -215,10 +215,9 @@ class KnnOperator(Operator):
         all_ids = delta[ID].to_list()
         diffs = delta[DIFF].to_list()
         columns = [c for c in delta.columns if c not in (ID, DIFF)]
-        rows = {i: None for i, row_id in enumerate(all_ids) if row_id in ids}
-        values = {c: delta[c].gather(list(rows)).to_list() for c in columns}
-        for n, i in enumerate(rows):
-            rows[i] = tuple(values[c][n] for c in columns)
+        positions = [i for i, row_id in enumerate(all_ids) if row_id in ids]
+        values = {c: delta[c].gather(positions).to_list() for c in columns}
+        rows = {i: tuple(values[c][n] for c in columns) for n, i in enumerate(positions)}
         pending: dict[int, list[int]] = {}
         for i in rows:
             match = next((j for j in pending.get(all_ids[i], [])
@@ -306,7 +305,7 @@ class KnnOperator(Operator):
             if admits is not None:
                 entering &= admits
             for row in np.flatnonzero(entering.any(axis=1)).tolist():
-                qid = self._qids[int(qslots[row])]
+                qid = cast(int, self._qids[int(qslots[row])])  # a live slot holds a query
                 if qid in dirty:
                     continue  # searched again anyway
                 query = self._queries[qid]
@@ -390,7 +389,7 @@ class KnnOperator(Operator):
         live = self.backend.live_slots()
         for start in range(0, len(qids), QUERY_CHUNK):
             chunk = [self._queries[q] for q in qids[start:start + QUERY_CHUNK]]
-            vectors = np.stack([q.vector for q in chunk]) if chunk else None
+            vectors = np.stack([q.vector for q in chunk])
             k_max = max((q.k for q in chunk), default=0)
             candidates = self.backend.candidates(vectors, k_max) if len(live) else None
             if candidates is None:
@@ -401,7 +400,7 @@ class KnnOperator(Operator):
                     self._set_answer(qid, query, [])
                     continue
                 if candidates is None:
-                    slots, row = live, dist[i]
+                    slots, row = live, cast(np.ndarray, dist)[i]
                 else:
                     slots = candidates[i]
                     row = (self.backend.distances(vectors[i:i + 1], slots)[0]

@@ -108,7 +108,7 @@ class SortOperator(Operator):
 
     def _outputs(self, candidates: list[int]) -> dict[int, tuple]:
         """The output row (prev, next, own row, previous row) of every present candidate."""
-        out = {}
+        out: dict[int, tuple] = {}
         entries = self.entries
         store = self.store
         for row_id in candidates:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -48,7 +48,8 @@ from reflow.engine.state.aggregates import (
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
-from reflow.engine.state.partition import single_partition
+from reflow.engine.state.partition import Broadcast, single_partition
+from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
 # the vectorized path (which rewrites the columnar state, so it must not run for small changes
@@ -97,10 +98,12 @@ class _Group:
         self.rows: dict[int, list] = {}
         self.n = 0
         self.errs = [0] * len(specs)
-        self.accs = [s.aggregate.acc_new() if s.aggregate.kind == KIND_ACC else None
+        # Per aggregate kind: an accumulator (KIND_ACC), a state (KIND_STATEFUL) or None.
+        self.accs: list[Any] = [s.aggregate.acc_new() if s.aggregate.kind == KIND_ACC else None
                      for s in specs]
-        self.states = [s.aggregate.state_new() if s.aggregate.kind == KIND_STATEFUL else None
-                       for s in specs]
+        self.states: list[Any] = [
+            s.aggregate.state_new() if s.aggregate.kind == KIND_STATEFUL else None for s in specs
+        ]
         # For aggregates picking one row: [key, row id, result] of the winning row, or None
         # when it must be found again by scanning the group.
         self.best: list[list | None] = [None] * len(specs)
@@ -164,7 +167,7 @@ class ReduceOperator(Operator):
                 self.out_columns.append((spec.output_error, pl.Boolean()))
         self.row_schema = (
             None if any(dtype == pl.Object for _, dtype in self.out_columns)
-            else pl.Schema({ID: ID_DTYPE, **dict(self.out_columns), DIFF: pl.Int64()})
+            else pl.Schema({ID: ID_DTYPE(), **dict(self.out_columns), DIFF: pl.Int64()})
         )
         self.overlay: dict[int, _Group] = {}
         # key values -> group id, for key types whose Python equality matches their hashing
@@ -187,16 +190,21 @@ class ReduceOperator(Operator):
                 id_column=id_column, global_id=global_id, cache_keys=self.cache_keys,
             )
 
-    def new_state(self, field: str) -> ColumnarGroups:
+    def new_state(self, field: str) -> Snapshottable:
         if field != "columnar":
             return super().new_state(field)
+        return self._new_columnar()
+
+    def _new_columnar(self) -> ColumnarGroups:
         return ColumnarGroups(
             [_key_column(i) for i in range(len(self.keys))], self.out_columns,
             self._aggregations(),
         )
 
     # --- entry point ------------------------------------------------------------------------
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The group id of each row: a group lives in one shard."""
         frame = self.project(delta, ctx) if self.project is not None else delta
         if self.id_column is not None:
@@ -205,7 +213,9 @@ class ReduceOperator(Operator):
             return single_partition(frame)
         return hash_columns(frame, [k.column for k in self.keys])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
         if delta is None or delta.height == 0:
             return None
@@ -259,7 +269,7 @@ class ReduceOperator(Operator):
             for i, gid in zip(missing, hashed, strict=True):
                 gids[i] = gid
                 cache[keys[i]] = gid
-        return gids
+        return cast("list[int]", gids)  # every None was filled in
 
     def _remember_gids(self, records: pl.DataFrame) -> None:
         if not self.cache_keys or records.height == 0:
@@ -325,6 +335,7 @@ class ReduceOperator(Operator):
             stored = self.columnar.take(gid)
             if stored is not None:
                 output, rows = stored
+                assert output is not None  # a group with stored rows has its output record
                 group.keys = output[: len(self.keys)]
                 group.output = output
                 for row_id, vals, flags, time, sort, mult in rows:
@@ -357,15 +368,17 @@ class ReduceOperator(Operator):
                 )
             elif kind == KIND_STATEFUL and changes:
                 changes[j].append((tuple(vals[p] for p in self.positions[j]), diff))
-            elif group.best[j] is not None:
+            else:
                 best = group.best[j]
+                if best is None:
+                    continue
                 if diff < 0:
                     if row_id == best[1]:
                         group.best[j] = None  # the winner left: rescan when asked
                 elif live_after:
                     aggregate = spec.aggregate
                     candidate = (row_id, tuple(vals[p] for p in self.positions[j]), time, sort)
-                    key = aggregate.key(candidate)
+                    key = cast(Callable, aggregate.key)(candidate)  # a winner implies a key
                     if key < best[0]:
                         group.best[j] = [key, row_id, aggregate.pick(candidate)]
 
@@ -455,7 +468,7 @@ class ReduceOperator(Operator):
         affected = frame["_gid"].unique()
         exported_rows, exported_outputs, exported = self._export_overlay(affected, frame.schema)
         if self.columnar is None:
-            self.columnar = self.new_state("columnar")
+            self.columnar = self._new_columnar()
         new_records, old_records = self.columnar.apply(
             frame, affected, exported_rows, exported_outputs, exported
         )

@@ -26,7 +26,9 @@ class InputOperator(Operator):
         super().__init__([], name)
         self.columns = columns
 
-    def process(self, time, deltas, ctx):  # pragma: no cover - fed directly by the dataflow
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:  # pragma: no cover - fed directly by the dataflow
         raise AssertionError("input operators are fed by the dataflow")
 
 
@@ -39,8 +41,11 @@ class MapOperator(Operator):
         super().__init__([source], name)
         self.kernel = kernel
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         out = self.kernel(delta, ctx)
         if out is not None and out.height and (delta[DIFF] > 0).all():
             # Pure insertions hold each id once (a table holds an id once), and so does their
@@ -53,16 +58,17 @@ class MapOperator(Operator):
 class FilterOperator(Operator):
     """Keeps the rows for which ``predicate`` is true."""
 
-    @property
-    def emits_consolidated(self) -> bool:  # a subset of a consolidated batch is consolidated
-        return self.inputs[0].emits_consolidated
-
     def __init__(self, source: Operator, predicate: MaskKernel, name: str) -> None:
         super().__init__([source], name)
         self.predicate = predicate
+        # A subset of a consolidated batch is consolidated.
+        self.emits_consolidated = source.emits_consolidated
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         kept = delta.filter(self.predicate(delta, ctx))
         return kept if kept.height else None
 
@@ -76,8 +82,11 @@ class ReindexOperator(Operator):
         super().__init__([source], name)
         self.new_ids = new_ids
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         return consolidate(delta.with_columns(self.new_ids(delta, ctx).alias(ID)))
 
 
@@ -102,8 +111,11 @@ class FlattenOperator(Operator):
         self.explode = explode
         self.origin_column = origin_column
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         rows, positions, values = self.explode(delta[self.column])
         if rows.len() == 0:
             return None
@@ -123,12 +135,19 @@ class ConcatOperator(Operator):
     def __init__(self, sources: Sequence[Operator], name: str) -> None:
         super().__init__(sources, name)
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         return consolidate(concat_batches(deltas))
 
 
 class OutputOperator(Operator):
     """Buffers the deltas of one time and hands them over, consolidated, once it is complete."""
+
+    # Set by the connector that adds the sink: its monitoring counters and, for a sink that
+    # can resume, where its output ends after a completed time.
+    stats: object = None
+    position: Callable[[], object] | None = None
 
     def __init__(
         self,
@@ -148,7 +167,9 @@ class OutputOperator(Operator):
         self.on_end = on_end
         self._pending: list[pl.DataFrame] = []
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
         if delta is not None and self.prepare is not None:
             delta = self.prepare(delta, ctx)
@@ -156,8 +177,9 @@ class OutputOperator(Operator):
             self._pending.append(delta)
         return None
 
-    def end_of_time(self, time, ctx):
+    def end_of_time(self, time: int, ctx: RunContext) -> None:
         pending, self._pending = self._pending, []
+        delta: pl.DataFrame | None
         if len(pending) == 1 and self.inputs[0].emits_consolidated:
             delta = pending[0]
         else:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import polars as pl
 
@@ -88,7 +89,7 @@ class FrontierOperator(Operator):
 class _FrontierReader(Operator):
     """Base of operators whose second input is a ``FrontierOperator``."""
 
-    state_fields = ("previous", "current")
+    state_fields: tuple[str, ...] = ("previous", "current")
 
     stateful = True
 
@@ -102,7 +103,7 @@ class _FrontierReader(Operator):
             return
         inserted = delta.filter(pl.col(DIFF) > 0)[FRONTIER]
         if not inserted.is_empty():
-            value = inserted.max()
+            value = cast("int | float", inserted.max())
             if self.current is None or value > self.current:
                 self.current = value
 
@@ -125,7 +126,7 @@ class _Chunks(Snapshottable):
 
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height:
-            self.chunks.append((frame[self.threshold].min(), frame))
+            self.chunks.append((_smallest(frame[self.threshold]), frame))
             if len(self.chunks) > 64:
                 self._compact()
 
@@ -133,7 +134,7 @@ class _Chunks(Snapshottable):
         merged = consolidate(pl.concat([f for _, f in self.chunks], how="vertical_relaxed"))
         self.chunks = []
         if merged is not None:
-            self.chunks.append((merged[self.threshold].min(), merged))
+            self.chunks.append((_smallest(merged[self.threshold]), merged))
 
     def take_due(self, bound: int | float) -> pl.DataFrame | None:
         """Remove and return the rows with ``threshold <= bound``."""
@@ -147,12 +148,17 @@ class _Chunks(Snapshottable):
             due.append(frame.filter(mask))
             rest = frame.filter(~mask)
             if rest.height:
-                kept.append((rest[self.threshold].min(), rest))
+                kept.append((_smallest(rest[self.threshold]), rest))
         self.chunks = kept
         return concat_batches(due)
 
     def height(self) -> int:
         return sum(f.height for _, f in self.chunks)
+
+
+def _smallest(thresholds: pl.Series) -> float:
+    """The smallest threshold of a non-empty chunk (numbers: event times as integers)."""
+    return cast(float, thresholds.min())
 
 
 class BufferOperator(_FrontierReader):
@@ -312,7 +318,7 @@ class SessionOperator(Operator):
         delta = delta.select(ID, *inputs, DIFF)
         old = rest = None
         if self.assigned is not None and self.assigned.height:
-            mask = self._affected(delta)
+            mask = self._affected(self.assigned, delta)
             old = self.assigned.filter(mask)
             rest = self.assigned.filter(~mask)
         parts = [old.select(ID, *inputs, DIFF) if old is not None else None, delta]
@@ -326,7 +332,7 @@ class SessionOperator(Operator):
         out = concat_batches([negate(old) if old is not None else None, new])
         return consolidate(out)
 
-    def _affected(self, delta: pl.DataFrame) -> pl.Expr | pl.Series:
+    def _affected(self, assigned: pl.DataFrame, delta: pl.DataFrame) -> pl.Expr | pl.Series:
         touched = pl.col(self.instance).is_in(delta[self.instance].unique().implode())
         if self.max_gap is None:
             return touched
@@ -334,7 +340,7 @@ class SessionOperator(Operator):
             (pl.col(self.time_column).min() - self.max_gap).alias("_lo"),
             (pl.col(self.time_column).max() + self.max_gap).alias("_hi"),
         )
-        marked = self.assigned.select(self.instance, self.start_column, self.end_column).join(
+        marked = assigned.select(self.instance, self.start_column, self.end_column).join(
             ranges, on=self.instance, how="left", maintain_order="left"
         )
         after = marked[self.end_column] >= marked["_lo"]
@@ -387,7 +393,7 @@ class InactivityOperator(Operator):
                 if not self.seen_any:
                     self.seen_any = True
                     if None in self.open:
-                        since = self.open.pop(None)  # type: ignore[call-overload]
+                        since = self.open.pop(None)
                         out.append(self._row(None, None, since, None, -1))
                         out.append(self._row(None, None, since, now, 1))
                 if key in self.open:
@@ -402,7 +408,7 @@ class InactivityOperator(Operator):
                 if not self.seen_any and None not in self.open and (
                     reading - self.start_ns > self.allowed_ns
                 ):
-                    self.open[None] = self.start_ns  # type: ignore[index]
+                    self.open[None] = self.start_ns
                     out.append(self._row(None, None, self.start_ns, None, 1))
                 for key, (last, instance) in self.last.items():
                     if key not in self.open and reading - last > self.allowed_ns:

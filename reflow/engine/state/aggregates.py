@@ -470,7 +470,7 @@ class Accumulate(Aggregate):
     name = "udf_reducer"
     ordered = True
 
-    def __init__(self, accumulator: type) -> None:
+    def __init__(self, accumulator: type[Any]) -> None:
         self.accumulator = accumulator
         self.has_neutral = _overrides(accumulator, "neutral")
         if _overrides(accumulator, "retract"):

@@ -15,6 +15,7 @@ and picked out by their full id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import polars as pl
 
@@ -69,9 +70,13 @@ class ColumnarGroups(Snapshottable):
         if span is None and position is None:
             return None
         self.moved.add(gid)
-        output = tuple(self.records.row(position)[1:]) if position is not None else None
+        output = None
+        if position is not None:
+            assert self.records is not None  # the group has a position in the records
+            output = tuple(self.records.row(position)[1:])
         rows: list[tuple] = []
         if span is not None:
+            assert self.rows is not None  # the group has a span in the rows
             i_gid, i_id, values, flags, i_time, i_sort, i_mult = self.layout
             for row in self.rows.slice(span[0], span[1]).rows():
                 if row[i_gid] != gid:
@@ -159,7 +164,7 @@ class ColumnarGroups(Snapshottable):
                 strict=True)
         )
 
-        smallest = rows["_mult"].min()
+        smallest = cast("int | None", rows["_mult"].min())
         live = rows if smallest is not None and smallest > 0 else rows.filter(pl.col("_mult") > 0)
         if rest is not None and rest.height:
             live = live.filter(in_affected)
@@ -199,7 +204,7 @@ class ColumnarGroups(Snapshottable):
             kept = None
         if returned_outputs:
             old_parts.append(self._records_frame(returned_outputs))
-        schema = {ID: ID_DTYPE, **dict(self.out_columns)}
+        schema = {ID: ID_DTYPE(), **dict(self.out_columns)}
         old_records = (
             pl.concat(old_parts, how="vertical_relaxed") if old_parts
             else pl.DataFrame(schema=schema)

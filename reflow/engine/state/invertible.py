@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from math import inf
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -122,15 +122,15 @@ class InvertibleGroups(Snapshottable):
         self.id_column = id_column
         self.global_id = global_id
         self.cache_keys = cache_keys
-        # Components: (kind, spec index, argument column or None, numpy dtype).
-        components: list[tuple[str, int, str | None, Any]] = [(_N, -1, None, np.int64)]
+        # Components: (kind, spec index, argument column or "" for none, numpy dtype).
+        components: list[tuple[str, int, str, Any]] = [(_N, -1, "", np.int64)]
         for j, (aggregate, args, errors, _, _, dtype) in enumerate(self.specs):
             if errors:
-                components.append((_ERR, j, None, np.int64))
+                components.append((_ERR, j, "", np.int64))
             if type(aggregate) is Count:
-                components.append((_CNT, j, None, np.int64))
+                components.append((_CNT, j, "", np.int64))
             elif type(aggregate) is CountDistinct:
-                components.append((_DISTINCT, j, None, np.int64))
+                components.append((_DISTINCT, j, "", np.int64))
             elif type(aggregate) is Sum and dtype != pl.Float64:
                 components.append((_SUM, j, args[0], np.int64))
                 components.append((_SUM_HIGH, j, args[0], np.int64))
@@ -242,8 +242,8 @@ class InvertibleGroups(Snapshottable):
             position = dict(zip(gids, range(len(gids)), strict=True))
             for j in self.distinct:
                 args = self.specs[j][1]
-                part = frame.filter(~flags[j]) if j in flags else frame
-                net = part.group_by([*by, *args]).agg(diff.sum()).filter(diff != 0)
+                counted = frame.filter(~flags[j]) if j in flags else frame
+                net = counted.group_by([*by, *args]).agg(diff.sum()).filter(diff != 0)
                 if self.cache_keys:
                     group_keys = [net[c].to_list() for c in key_columns]
                     owners = self._gids_of_keys(net, group_keys)
@@ -325,9 +325,9 @@ class InvertibleGroups(Snapshottable):
         row_keys, row_gids = self._row_gids(delta)
         columns: dict[str, list] = {}
         for spec in self.specs:
-            for arg in spec[1]:
-                if arg not in columns:
-                    columns[arg] = delta[arg].to_list()
+            for name in spec[1]:
+                if name not in columns:
+                    columns[name] = delta[name].to_list()
         changes: dict[int, dict[tuple, int]] = {j: {} for j in self.distinct}
         flags: dict[int, list[bool]] = {}
         for j, spec in enumerate(self.specs):
@@ -422,7 +422,7 @@ class InvertibleGroups(Snapshottable):
             for i, gid in zip(missing, hashed, strict=True):
                 gids[i] = gid
                 cache[keys[i]] = gid
-        return gids
+        return cast("list[int]", gids)  # every None was filled in
 
     # --- state update -------------------------------------------------------------------------
     def _slots(self, gids: list[int], key_values: list[list]) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -29,6 +30,7 @@ _SMALL = 64
 _MAX_CHUNKS = 32
 # Rows added one by one are moved into the columnar log in groups of this many.
 _TAIL_LIMIT = 1024
+_NO_ROWS = pl.DataFrame()  # the log before its first flush
 
 
 class KeyIndex(Snapshottable):
@@ -143,7 +145,7 @@ class KeyIndex(Snapshottable):
             return [found]
         if type(found) is slice:
             return self._bulk[found].tolist()
-        return found
+        return cast("list[int]", found)  # (``type(x) is int`` does not narrow for mypy)
 
     def _add(self, key: object, position: int) -> None:
         found = self.index.get(key)
@@ -180,6 +182,7 @@ class KeyIndex(Snapshottable):
         """Move the rows added one by one into the columnar log."""
         if not self.tail:
             return
+        assert self.schema is not None  # set by the first row added
         frame = frame_from_rows(self.tail, self.schema)
         self.tail = []
         if self.data is None:
@@ -204,14 +207,14 @@ class KeyIndex(Snapshottable):
             elif type(found) is slice:
                 total += found.stop - found.start
             else:
-                total += len(found)
+                total += len(cast("list[int]", found))
         return total
 
     def lookup_rows(self, keys: Iterable[object]) -> list[tuple]:
         """Like ``lookup``, as row tuples (cheap for a few rows: no Polars query runs)."""
         index = self.index
-        data = self.data
-        height = 0 if data is None else data.height
+        data = _NO_ROWS if self.data is None else self.data
+        height = data.height
         tail = self.tail
         out = []
         for key in keys:

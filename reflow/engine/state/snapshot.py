@@ -189,7 +189,7 @@ def decode(data: bytes) -> dict[str, Any]:
 
 def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, bytes, Any]:
     is_series = isinstance(obj, pl.Series)
-    frame = obj.to_frame() if is_series else obj
+    frame = obj.to_frame() if isinstance(obj, pl.Series) else obj
     objects = {name: frame[name].to_list()
                for name, dtype in frame.schema.items() if dtype == pl.Object}
     buffer = io.BytesIO()

@@ -22,6 +22,8 @@ whether a new row can be a candidate of a query at all (always, except for LSH).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from reflow.engine.state.snapshot import Snapshottable
@@ -223,8 +225,10 @@ class USearchBackend(BruteForceBackend):
         if len(self._index) == 0:
             return [np.zeros(0, dtype=np.int64) for _ in range(len(queries))]
         count = min(len(self._index), max(k, 1))
-        matches = self._index.search(queries.astype(np.float32), count)
-        if len(queries) == 1:  # usearch answers one query with flat arrays
+        # usearch answers one query with flat arrays (Matches), several with 2-d ones
+        # (BatchMatches); the length of ``queries`` tells which.
+        matches: Any = self._index.search(queries.astype(np.float32), count)
+        if len(queries) == 1:
             return [np.asarray(matches.keys, dtype=np.int64)]
         return [matches.keys[i, : matches.counts[i]].astype(np.int64)
                 for i in range(len(queries))]

@@ -8,15 +8,18 @@ import logging
 import time as clock
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
 from reflow.io._common import ConnectorError, add_sink, output_frame
 from reflow.io._connector.retry import RetryPolicy, TransientError, retrying
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 logger = logging.getLogger("reflow")
 

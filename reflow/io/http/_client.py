@@ -9,16 +9,18 @@ import re
 import threading
 import time as _time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.io import python
 from reflow.io._common import ConnectorError, add_sink
 from reflow.io.http._values import jsonable
 from reflow.runtime.batches import rows_of
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 logger = logging.getLogger("reflow")
 

@@ -7,15 +7,17 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.table import Table
 from reflow.io._common import add_sink
 from reflow.io.http._server import PathwayWebserver
 from reflow.io.http._values import jsonable
 from reflow.runtime.batches import rows_of
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 #: Events a subscriber may have waiting before it is dropped (it reconnects and gets a
 #: fresh snapshot instead of an ever-growing backlog).

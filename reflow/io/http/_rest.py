@@ -8,12 +8,10 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.values import Pointer
 from reflow.io import python
@@ -22,6 +20,10 @@ from reflow.io.http._server import PathwayWebserver
 from reflow.io.http._values import BadRequestField, dumps, json_schema, typed_row
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 logger = logging.getLogger("reflow")
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
-from reflow.runtime.persistence.backend import PersistenceError
+from reflow.engine.dataflow import Dataflow
+from reflow.runtime.persistence.backend import Backend, PersistenceError
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
 from reflow.runtime.persistence.resume import set_sink_positions
+from reflow.runtime.sources import LiveSource
 
 logger = logging.getLogger("reflow")
 
@@ -28,21 +31,28 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def describe_operators(dataflow: object) -> list[str]:
+class PersistenceSettings(Protocol):
+    """What a run reads of its ``pw.persistence.Config`` (a class of the package above)."""
+
+    backend: Backend
+    snapshot_interval_ms: int
+
+    @property
+    def keeps_state(self) -> bool: ...
+
+
+def describe_operators(dataflow: Dataflow) -> list[str]:
     """The stateful operators of ``dataflow``, in order, for messages about a changed plan."""
-    return [
-        f"{type(op).__name__} {op.name}" for op in dataflow.operators  # type: ignore[attr-defined]
-        if op.state_fields
-    ]
+    return [f"{type(op).__name__} {op.name}" for op in dataflow.operators if op.state_fields]
 
 
 class PersistentRun:
     """Checkpoints of one run, configured by a ``pw.persistence.Config``."""
 
-    def __init__(self, config: object) -> None:
+    def __init__(self, config: PersistenceSettings) -> None:
         self.config = config
-        self.store = CheckpointStore(config.backend)  # type: ignore[attr-defined]
-        self.interval = max(config.snapshot_interval_ms, 0) / 1000  # type: ignore[attr-defined]
+        self.store = CheckpointStore(config.backend)
+        self.interval = max(config.snapshot_interval_ms, 0) / 1000
         self.restored: Checkpoint | None = None
         self.last_saved = time.monotonic()
         self.saved_time: int | None = None  # logical time of the newest stored checkpoint
@@ -52,23 +62,23 @@ class PersistentRun:
         self.restored = self.store.load_latest()
         set_sink_positions(self.restored.sinks if self.restored is not None else None)
 
-    def restore(self, dataflow: object, sources: Sequence[object]) -> int | None:
+    def restore(self, dataflow: Dataflow, sources: Sequence[LiveSource]) -> int | None:
         """Load the checkpoint into the freshly built ``dataflow`` and ``sources``; returns
         the checkpoint's logical time (None on a fresh start)."""
         set_sink_positions(None)
         checkpoint = self.restored
         if checkpoint is None:
             return None
-        if checkpoint.fingerprint != dataflow.fingerprint():  # type: ignore[attr-defined]
+        if checkpoint.fingerprint != dataflow.fingerprint():
             raise PersistenceError(_changed_message(
                 checkpoint.operators, describe_operators(dataflow),
                 self.store.backend.describe(self.store.next_number - 1),
             ))
-        dataflow.restore(checkpoint.dataflow)  # type: ignore[attr-defined]
-        names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
+        dataflow.restore(checkpoint.dataflow)
+        names = unique_names([source.name for source in sources])
         for name, source in zip(names, sources, strict=True):
             if name in checkpoint.sources:
-                source.resume(checkpoint.sources[name])  # type: ignore[attr-defined]
+                source.resume(checkpoint.sources[name])
         logger.info("restored checkpoint at logical time %s", checkpoint.last_time)
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
@@ -77,27 +87,26 @@ class PersistentRun:
         return time.monotonic() - self.last_saved >= self.interval
 
     def save(
-        self, dataflow: object, sources: Sequence[object], offsets: dict[int, object]
+        self, dataflow: Dataflow, sources: Sequence[LiveSource], offsets: dict[int, object]
     ) -> None:
         """Checkpoint now: call it between two logical times, after the sinks flushed."""
-        last_time = dataflow.last_time  # type: ignore[attr-defined]
+        last_time = dataflow.last_time
         if self.saved_time is not None and last_time == self.saved_time:
             # Nothing ran since the stored checkpoint (offsets may have moved over empty
             # commits only, which the stored ones replay harmlessly).
             return
-        names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
-        sinks = [op for op in dataflow.outputs  # type: ignore[attr-defined]
-                 if getattr(op, "position", None) is not None]
-        sink_names = unique_names([op.name for op in sinks])
+        names = unique_names([source.name for source in sources])
+        sinks = [(op.name, op.position) for op in dataflow.outputs if op.position is not None]
+        sink_names = unique_names([name for name, _ in sinks])
         # A source that has not committed since the restart keeps its restored offset.
         offsets_by_name = dict(self.restored.sources) if self.restored is not None else {}
         offsets_by_name.update({names[i]: offset for i, offset in offsets.items()})
         self.store.save(Checkpoint(
-            fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
+            fingerprint=dataflow.fingerprint(),
             operators=describe_operators(dataflow),
-            dataflow=dataflow.snapshot(),  # type: ignore[attr-defined]
+            dataflow=dataflow.snapshot(),
             sources=offsets_by_name,
-            sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
+            sinks={name: position() for name, (_, position) in zip(sink_names, sinks, strict=True)},
             last_time=last_time,
         ))
         self.last_saved = time.monotonic()
