@@ -46,6 +46,7 @@ from reflow.api.table_functions import (
 from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
+from reflow.io.subscribe import debug as _debug
 from reflow.persistence import PersistenceMode
 from reflow.plan import dtypes as _dtypes
 from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
@@ -54,6 +55,9 @@ from reflow.plan.expr import ColumnExpression, ColumnReference
 from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
 from reflow.stdlib import statistical
+
+# ``t.debug(name)`` prints through a sink of ``reflow.io``, which may not import the API.
+Table.debug = _debug  # type: ignore[attr-defined]
 
 dt = _dtypes
 
