@@ -61,6 +61,9 @@ class Snapshottable:
     """
 
     state_fields: tuple[str, ...] = ()
+    #: The version of the layout of this class's state: raised whenever ``state_fields`` or
+    #: what they hold change, so that an older snapshot is refused with a clear error.
+    state_version: int = 1
 
     def snapshot(self) -> bytes:
         """This object's state, as bytes (see the module docstring for the format)."""

@@ -3,6 +3,7 @@ regularly at completed logical times."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -64,12 +65,20 @@ class PersistentRun:
                 checkpoint.operators, describe_operators(dataflow),
                 self.store.backend.describe(self.store.next_number - 1),
             ))
-        dataflow.restore(checkpoint.dataflow)  # type: ignore[attr-defined]
+        if checkpoint.states is not None:
+            _check_formats(checkpoint, dataflow, self.store.backend.describe(
+                self.store.next_number - 1))
+            dataflow.restore_states(  # type: ignore[attr-defined]
+                checkpoint.states, checkpoint.last_time
+            )
+        else:
+            dataflow.restore(checkpoint.dataflow)  # type: ignore[attr-defined]
         names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
         for name, source in zip(names, sources, strict=True):
             if name in checkpoint.sources:
                 source.resume(checkpoint.sources[name])  # type: ignore[attr-defined]
         logger.info("restored checkpoint at logical time %s", checkpoint.last_time)
+        self.restored = dataclasses.replace(checkpoint, states=None, dataflow=b"")
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
 
@@ -92,16 +101,45 @@ class PersistentRun:
         # A source that has not committed since the restart keeps its restored offset.
         offsets_by_name = dict(self.restored.sources) if self.restored is not None else {}
         offsets_by_name.update({names[i]: offset for i, offset in offsets.items()})
-        self.store.save(Checkpoint(
-            fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
-            operators=describe_operators(dataflow),
-            dataflow=dataflow.snapshot(),  # type: ignore[attr-defined]
-            sources=offsets_by_name,
-            sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
-            last_time=last_time,
-        ))
+        stateful = dataflow.stateful_indices()  # type: ignore[attr-defined]
+        versions = dataflow.versions  # type: ignore[attr-defined]
+        self.store.save(
+            Checkpoint(
+                fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
+                operators=describe_operators(dataflow),
+                sources=offsets_by_name,
+                sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
+                last_time=last_time,
+                state_formats=state_formats(dataflow),
+            ),
+            versions={index: versions[index] for index in stateful},
+            snapshot=dataflow.snapshot_states,  # type: ignore[attr-defined]
+        )
         self.last_saved = time.monotonic()
         self.saved_time = last_time
+
+
+def state_formats(dataflow: object) -> dict[int, tuple[str, int]]:
+    """Per stateful operator: its class and the version of its state layout."""
+    return {
+        op.index: (type(op).__qualname__, op.state_version)
+        for op in dataflow.operators  # type: ignore[attr-defined]
+        if op.state_fields
+    }
+
+
+def _check_formats(checkpoint: Checkpoint, dataflow: object, where: str) -> None:
+    """Refuse a checkpoint whose operator states were written in another layout."""
+    now = state_formats(dataflow)
+    for index, (kind, version) in checkpoint.state_formats.items():
+        current = now.get(index)
+        if current is not None and current[0] == kind and current[1] != version:
+            raise PersistenceError(
+                f"the checkpoint {where} holds the state of operator #{index} ({kind}) in "
+                f"layout version {version}, but this version of reflow reads version "
+                f"{current[1]}: finish the run with the reflow version that wrote it, or "
+                "delete the persistence directory to start over"
+            )
 
 
 def _changed_message(before: list[str], now: list[str], where: str) -> str:
