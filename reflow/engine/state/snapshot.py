@@ -119,6 +119,9 @@ def _load_into(owner: Snapshottable, name: str, current: Any, value: Any) -> Any
 # to (by position).
 
 
+_PLAIN = frozenset({int, str, float, bool, bytes, tuple, list, dict, set, type(None)})
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, parts: list[bytes]) -> None:
         super().__init__(file, protocol=5)
@@ -127,6 +130,8 @@ class _Pickler(pickle.Pickler):
         self.keep: list[Any] = []  # keeps ids in ``seen`` from being reused
 
     def persistent_id(self, obj: Any) -> tuple | None:
+        if type(obj) in _PLAIN:  # most of what a state holds: answered without isinstance
+            return None
         if isinstance(obj, Snapshottable):
             return ("state", obj.state())
         if isinstance(obj, (pl.DataFrame, pl.Series)):

@@ -28,7 +28,7 @@ import polars as pl
 from reflow.engine.state.snapshot import decode as decode_state
 from reflow.engine.state.snapshot import encode as encode_state
 from reflow.runtime.persistence.backend import Backend, PersistenceError
-from reflow.runtime.persistence.segments import Ref, SegmentReader, SegmentWriter
+from reflow.runtime.persistence.segments import FrameRef, Ref, SegmentReader, SegmentWriter
 
 logger = logging.getLogger("reflow")
 
@@ -94,37 +94,71 @@ def decode(data: bytes, where: str) -> Checkpoint:
 
 
 class _FramePickler(pickle.Pickler):
-    """Pickles a manifest body; Polars frames go to segments, once per frame object."""
+    """Pickles a manifest body; Polars frames go to segments, once per frame object.
+
+    The frames new to this checkpoint are written together, one segment entry per schema
+    (one Arrow IPC stream instead of many small ones); each is a slice of it.
+    """
 
     def __init__(self, file: io.BytesIO, store: CheckpointStore, writer: SegmentWriter,
                  whole: bool) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.store, self.writer, self.whole = store, writer, whole
-        self.used: dict[int, tuple[pl.DataFrame, Ref]] = {}
+        self.used: dict[int, tuple[pl.DataFrame, FrameRef]] = {}
+        self.groups: dict[tuple, list[pl.DataFrame]] = {}
+        self.group_rows: dict[tuple, int] = {}
+        self.first_new = len(writer.blobs)
 
     def persistent_id(self, obj: Any) -> tuple | None:
-        if not isinstance(obj, pl.DataFrame):
+        if type(obj) is not pl.DataFrame:
             return None
         known = self.used.get(id(obj)) or (
             None if self.whole else self.store.frames.get(id(obj))
         )
         if known is None or known[0] is not obj:
-            known = (obj, self.writer.add(encode_state({"frame": obj})))
+            schema = tuple(obj.schema.items())
+            group = self.groups.setdefault(schema, [])
+            index = self.first_new + list(self.groups).index(schema)
+            start = self.group_rows.get(schema, 0)
+            self.group_rows[schema] = start + obj.height
+            group.append(obj)
+            # The size is known once the entry is written (``finish``).
+            known = (obj, FrameRef(self.writer.number, index, 0, start, obj.height))
         self.used[id(obj)] = known
         return ("frame", *known[1])
+
+    def finish(self) -> None:
+        """Write the new frames, then note each one's share of its entry's size."""
+        sizes = []
+        for frames in self.groups.values():
+            blob = encode_state({"frame": pl.concat(frames, how="vertical", rechunk=False)})
+            self.writer.add(blob)
+            sizes.append(len(blob))
+        for key, (frame, ref) in list(self.used.items()):
+            if ref.segment == self.writer.number and ref.index >= self.first_new:
+                rows = self.group_rows[tuple(frame.schema.items())] or 1
+                share = sizes[ref.index - self.first_new] * ref.length // rows
+                self.used[key] = (frame, ref._replace(size=share))
 
 
 class _FrameUnpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO, load: Callable[[Ref], bytes]) -> None:
         super().__init__(file)
         self.fetch = load
-        self.loaded: dict[int, tuple[pl.DataFrame, Ref]] = {}
+        self.entries: dict[tuple[int, int], pl.DataFrame] = {}
+        self.loaded: dict[int, tuple[pl.DataFrame, FrameRef]] = {}
 
     def persistent_load(self, pid: tuple) -> Any:
         if pid[0] != "frame":
             raise pickle.UnpicklingError(f"unknown reference {pid[0]!r}")
-        ref = Ref(*pid[1:])
-        frame = decode_state(self.fetch(ref))["frame"]
+        ref = FrameRef(*pid[1:])
+        entry = self.entries.get((ref.segment, ref.index))
+        if entry is None:
+            entry = decode_state(self.fetch(Ref(ref.segment, ref.index, ref.size)))["frame"]
+            self.entries[(ref.segment, ref.index)] = entry
+        if ref.start + ref.length > entry.height:
+            raise PersistenceError(f"segment {ref.segment} entry {ref.index} is too short")
+        frame = entry.slice(ref.start, ref.length)
         self.loaded[id(frame)] = (frame, ref)
         return frame
 
@@ -139,9 +173,9 @@ class CheckpointStore:
         #: What the stored segments already hold: per operator (version, where), per frame
         #: object (the frame, kept alive so its id is not reused, and where).
         self.states: dict[int, tuple[int, Ref]] = {}
-        self.frames: dict[int, tuple[pl.DataFrame, Ref]] = {}
+        self.frames: dict[int, tuple[pl.DataFrame, FrameRef]] = {}
         self.segment_sizes: dict[int, int] = {}
-        self.last_refs: list[Ref] = []
+        self.last_refs: list[Ref | FrameRef] = []
         self.manifest_segments: dict[int, list[int]] = {}
 
     # --- loading -------------------------------------------------------------------------------
@@ -251,6 +285,7 @@ class CheckpointStore:
             "sinks": checkpoint.sinks,
             "last_time": checkpoint.last_time,
         })
+        pickler.finish()
         refs = [*state_refs.values(), *(ref for _, ref in pickler.used.values())]
         segments = sorted({ref.segment for ref in refs})
         if writer.blobs:

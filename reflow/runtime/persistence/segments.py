@@ -31,6 +31,17 @@ class Ref(NamedTuple):
     size: int
 
 
+class FrameRef(NamedTuple):
+    """Rows ``start`` to ``start + length`` of the frame stored in entry ``index`` of segment
+    ``segment``; ``size`` is their share of the entry's bytes."""
+
+    segment: int
+    index: int
+    size: int
+    start: int
+    length: int
+
+
 class SegmentWriter:
     """The entries of the segment a checkpoint is writing."""
 
