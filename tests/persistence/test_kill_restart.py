@@ -70,3 +70,42 @@ def test_subject_join_windows_jsonlines_survives_kill_9(tmp_path: Path) -> None:
     assert len(expected) == 5 * 24  # five labels, 600 rows in windows of 25
     assert all(v == 1 for v in expected.values())
     assert net_json_rows(killed) == expected
+
+
+def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, pg) -> None:
+    rng = random.Random(11)
+    shops = ["north", "south", "east", "west", "centre"]
+    batches = [
+        [{"shop": rng.choice(shops), "amount": rng.randint(1, 100)} for _ in range(20)]
+        for _ in range(40)
+    ]
+    topic = kafka.create_topic()
+    table, changes = pg.table_name(), pg.table_name()
+
+    def feed(step: int, last_run: bool) -> bool:
+        # The last batch waits for the last run: it is what makes the pipeline reach its end.
+        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
+            return False
+        kafka.produce(topic, batches[step])
+        return True
+
+    rows = sum(len(batch) for batch in batches)
+    run_with_kills(
+        "pipeline_kafka.py",
+        [kafka.address, topic, table, changes, str(tmp_path / "state"), str(rows)],
+        feed, kills=10, seed=5, window=(2.0, 4.0),
+    )
+    expected: dict[str, tuple[int, int]] = {}
+    for batch in batches:
+        for sale in batch:
+            total, n = expected.get(sale["shop"], (0, 0))
+            expected[sale["shop"]] = (total + sale["amount"], n + 1)
+    final = sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
+    assert pg.rows(f'SELECT shop, total, n FROM "{table}"') == final
+    # The change stream: each change once (no time repeated by a restart), summing to the
+    # final rows.
+    net = pg.rows(f'SELECT shop, total, n, SUM(diff) FROM "{changes}" GROUP BY shop, total, n '
+                  "HAVING SUM(diff) <> 0")
+    assert net == [(*row, 1) for row in final]
+    assert pg.rows(f'SELECT shop, time, COUNT(*) FROM "{changes}" GROUP BY shop, time '
+                   "HAVING COUNT(*) > 2") == []
