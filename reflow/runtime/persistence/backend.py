@@ -69,6 +69,7 @@ class Backend(ABC):
 
     def delete_segment(self, number: int) -> None:
         """Forget segment ``number``."""
+        raise NotImplementedError(f"{type(self).__name__} does not store segments")
 
     def describe_segment(self, number: int) -> str:
         """Where segment ``number`` lives, for error messages."""
