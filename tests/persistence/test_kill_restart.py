@@ -4,9 +4,15 @@ with the same output as a run that was never interrupted."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
-from tests.persistence.harness import net_json_rows, net_rows, run_with_kills
+from tests.persistence.harness import (
+    checkpointed_since,
+    net_json_rows,
+    net_rows,
+    run_with_kills,
+)
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 
@@ -82,18 +88,30 @@ def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, p
     topic = kafka.create_topic()
     table, changes = pg.table_name(), pg.table_name()
 
+    sent_at = [0.0, 0]  # when the last batch was sent, how many were
+
     def feed(step: int, last_run: bool) -> bool:
-        # The last batch waits for the last run: it is what makes the pipeline reach its end.
+        # A batch every 0.3 s, so the input keeps coming over several runs; the last batch
+        # waits for the last run: it is what makes the pipeline reach its end.
         if step >= len(batches) or (step == len(batches) - 1 and not last_run):
             return False
+        if time.monotonic() - sent_at[0] < 0.3:
+            return False
         kafka.produce(topic, batches[step])
+        sent_at[0], sent_at[1] = time.monotonic(), step + 1
         return True
+
+    checkpointed = checkpointed_since(tmp_path / "state")
+
+    def step_done(since: float) -> bool:
+        # While input comes, a kill waits for the restarted pipeline to checkpoint anew.
+        return sent_at[1] >= len(batches) - 1 or checkpointed(since)
 
     rows = sum(len(batch) for batch in batches)
     run_with_kills(
         "pipeline_kafka.py",
         [kafka.address, topic, table, changes, str(tmp_path / "state"), str(rows)],
-        feed, kills=10, seed=5, window=(2.0, 4.0),
+        feed, kills=10, seed=5, window=(0.2, 1.5), ready=step_done,
     )
     expected: dict[str, tuple[int, int]] = {}
     for batch in batches:
