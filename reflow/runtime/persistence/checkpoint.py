@@ -135,9 +135,9 @@ class _FramePickler(pickle.Pickler):
             self.writer.add(blob)
             sizes.append(len(blob))
         for key, (frame, ref) in list(self.used.items()):
-            if ref.segment == self.writer.number and ref.index >= self.first_new:
+            if ref.segment == self.writer.number and ref.entry >= self.first_new:
                 rows = self.group_rows[tuple(frame.schema.items())] or 1
-                share = sizes[ref.index - self.first_new] * ref.length // rows
+                share = sizes[ref.entry - self.first_new] * ref.length // rows
                 self.used[key] = (frame, ref._replace(size=share))
 
 
@@ -152,12 +152,12 @@ class _FrameUnpickler(pickle.Unpickler):
         if pid[0] != "frame":
             raise pickle.UnpicklingError(f"unknown reference {pid[0]!r}")
         ref = FrameRef(*pid[1:])
-        entry = self.entries.get((ref.segment, ref.index))
+        entry = self.entries.get((ref.segment, ref.entry))
         if entry is None:
-            entry = decode_state(self.fetch(Ref(ref.segment, ref.index, ref.size)))["frame"]
-            self.entries[(ref.segment, ref.index)] = entry
+            entry = decode_state(self.fetch(Ref(ref.segment, ref.entry, ref.size)))["frame"]
+            self.entries[(ref.segment, ref.entry)] = entry
         if ref.start + ref.length > entry.height:
-            raise PersistenceError(f"segment {ref.segment} entry {ref.index} is too short")
+            raise PersistenceError(f"segment {ref.segment} entry {ref.entry} is too short")
         frame = entry.slice(ref.start, ref.length)
         self.loaded[id(frame)] = (frame, ref)
         return frame
@@ -280,13 +280,14 @@ class CheckpointStore:
             "fingerprint": checkpoint.fingerprint,
             "operators": checkpoint.operators,
             "state_formats": checkpoint.state_formats,
-            "states": {i: tuple(ref) for i, ref in state_refs.items()},
+            "states": {i: tuple(ref) for i, ref in state_refs.items()},  # plain tuples
             "sources": checkpoint.sources,
             "sinks": checkpoint.sinks,
             "last_time": checkpoint.last_time,
         })
         pickler.finish()
-        refs = [*state_refs.values(), *(ref for _, ref in pickler.used.values())]
+        refs: list[Ref | FrameRef] = [*state_refs.values()]
+        refs += [ref for _, ref in pickler.used.values()]
         segments = sorted({ref.segment for ref in refs})
         if writer.blobs:
             data = writer.encode()

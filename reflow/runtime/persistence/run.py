@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from reflow.engine.state.snapshot import SnapshotError
 from reflow.runtime.persistence.backend import PersistenceError
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
 from reflow.runtime.persistence.resume import set_sink_positions
@@ -103,18 +104,25 @@ class PersistentRun:
         offsets_by_name.update({names[i]: offset for i, offset in offsets.items()})
         stateful = dataflow.stateful_indices()  # type: ignore[attr-defined]
         versions = dataflow.versions  # type: ignore[attr-defined]
-        self.store.save(
-            Checkpoint(
-                fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
-                operators=describe_operators(dataflow),
-                sources=offsets_by_name,
-                sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
-                last_time=last_time,
-                state_formats=state_formats(dataflow),
-            ),
-            versions={index: versions[index] for index in stateful},
-            snapshot=dataflow.snapshot_states,  # type: ignore[attr-defined]
+        checkpoint = Checkpoint(
+            fingerprint=dataflow.fingerprint(),  # type: ignore[attr-defined]
+            operators=describe_operators(dataflow),
+            sources=offsets_by_name,
+            sinks={name: op.position() for name, op in zip(sink_names, sinks, strict=True)},
+            last_time=last_time,
+            state_formats=state_formats(dataflow),
         )
+        try:
+            self.store.save(
+                checkpoint,
+                versions={index: versions[index] for index in stateful},
+                snapshot=dataflow.snapshot_states,  # type: ignore[attr-defined]
+            )
+        except SnapshotError as exc:
+            # An operator is busy (asynchronous calls in flight): nothing was written; the
+            # next completed time tries again.
+            logger.debug("checkpoint postponed: %s", exc)
+            return
         self.last_saved = time.monotonic()
         self.saved_time = last_time
 

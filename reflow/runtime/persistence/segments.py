@@ -26,19 +26,19 @@ _HEAD = struct.Struct("<QI")  # length, CRC-32
 
 
 class Ref(NamedTuple):
-    """Entry ``index`` of segment ``segment``, ``size`` bytes long."""
+    """Entry ``entry`` of segment ``segment``, ``size`` bytes long."""
 
     segment: int
-    index: int
+    entry: int
     size: int
 
 
 class FrameRef(NamedTuple):
-    """Rows ``start`` to ``start + length`` of the frame stored in entry ``index`` of segment
+    """Rows ``start`` to ``start + length`` of the frame stored in entry ``entry`` of segment
     ``segment``; ``size`` is their share of the entry's bytes."""
 
     segment: int
-    index: int
+    entry: int
     size: int
     start: int
     length: int
@@ -85,11 +85,11 @@ class SegmentReader:
             at += length
 
     def read(self, ref: Ref) -> bytes:
-        if ref.index >= len(self.entries):
-            raise PersistenceError(f"{self.where} has no entry {ref.index} (truncated)")
-        digest, blob = self.entries[ref.index]
+        if ref.entry >= len(self.entries):
+            raise PersistenceError(f"{self.where} has no entry {ref.entry} (truncated)")
+        digest, blob = self.entries[ref.entry]
         if zlib.crc32(blob) != digest:
             raise PersistenceError(
-                f"{self.where} is corrupt (the checksum of entry {ref.index} does not match)"
+                f"{self.where} is corrupt (the checksum of entry {ref.entry} does not match)"
             )
         return bytes(blob)
