@@ -400,5 +400,5 @@ class StreamingLoop:
         if self.dataflow.last_time is None:
             return
         persistence.save(  # type: ignore[attr-defined]
-            self.dataflow, [source for _, source in self.live], dict(self.offsets)
+            self.dataflow, [source for _, source in self.live], dict(self.offsets), final=force
         )

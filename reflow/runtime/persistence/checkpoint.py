@@ -20,6 +20,7 @@ import io
 import logging
 import pickle
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,6 +178,8 @@ class CheckpointStore:
         self.segment_sizes: dict[int, int] = {}
         self.last_refs: list[Ref | FrameRef] = []
         self.manifest_segments: dict[int, list[int]] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
 
     # --- loading -------------------------------------------------------------------------------
     def load_latest(self) -> Checkpoint | None:
@@ -249,6 +252,7 @@ class CheckpointStore:
         checkpoint: Checkpoint,
         versions: Mapping[int, int] | None = None,
         snapshot: Callable[[list[int]], dict[int, bytes]] | None = None,
+        background: bool = False,
     ) -> None:
         """Store ``checkpoint`` atomically, then drop the ones older than the last ``KEEP``
         and the segments none of them refers to.
@@ -256,8 +260,10 @@ class CheckpointStore:
         With ``versions`` (each stateful operator's ``Dataflow.versions`` entry) and
         ``snapshot`` (``Dataflow.snapshot_states``), only the operators whose version changed
         since the last checkpoint are snapshotted and written; ``checkpoint.states`` is then
-        ignored.
+        ignored. With ``background`` the bytes are made now and written (and fsynced) by a
+        writer thread while the caller goes on; the next ``save`` or ``wait`` waits for it.
         """
+        self.wait()
         number = self.next_number
         whole = self._needs_compaction()
         writer = SegmentWriter(number)
@@ -289,18 +295,35 @@ class CheckpointStore:
         refs: list[Ref | FrameRef] = [*state_refs.values()]
         refs += [ref for _, ref in pickler.used.values()]
         segments = sorted({ref.segment for ref in refs})
-        if writer.blobs:
-            data = writer.encode()
-            self.backend.put_segment(number, data)  # durable before the manifest names it
+        data = writer.encode() if writer.blobs else None
+        if data is not None:
             self.segment_sizes[number] = len(data)
         manifest = pickle.dumps({"segments": segments, "body": buffer.getvalue()},
                                 protocol=pickle.HIGHEST_PROTOCOL)
-        self.backend.put(number, _MAGIC_2 + hashlib.sha256(manifest).digest() + manifest)
         self.next_number = number + 1
         self.states = new_states
         self.frames = pickler.used
         self.last_refs = refs
         self.manifest_segments[number] = segments
+        framed = _MAGIC_2 + hashlib.sha256(manifest).digest() + manifest
+        if background:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="reflow-checkpoint")
+            self._pending = self._writer.submit(self._write, number, data, framed)
+        else:
+            self._write(number, data, framed)
+
+    def wait(self) -> None:
+        """Wait until a checkpoint being written in the background is stored (re-raising
+        what failed there)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, number: int, segment: bytes | None, manifest: bytes) -> None:
+        if segment is not None:
+            self.backend.put_segment(number, segment)  # durable before the manifest names it
+        self.backend.put(number, manifest)
         self._collect()
 
     def _needs_compaction(self) -> bool:

@@ -87,13 +87,20 @@ class PersistentRun:
         return time.monotonic() - self.last_saved >= self.interval
 
     def save(
-        self, dataflow: object, sources: Sequence[object], offsets: dict[int, object]
+        self, dataflow: object, sources: Sequence[object], offsets: dict[int, object],
+        final: bool = False,
     ) -> None:
-        """Checkpoint now: call it between two logical times, after the sinks flushed."""
+        """Checkpoint now: call it between two logical times, after the sinks flushed.
+
+        The checkpoint is written by a background thread while the run goes on, except the
+        ``final`` one (at the end of the run), which is stored when this returns.
+        """
         last_time = dataflow.last_time  # type: ignore[attr-defined]
         if self.saved_time is not None and last_time == self.saved_time:
             # Nothing ran since the stored checkpoint (offsets may have moved over empty
             # commits only, which the stored ones replay harmlessly).
+            if final:
+                self.store.wait()
             return
         names = unique_names([source.name for source in sources])  # type: ignore[attr-defined]
         sinks = [op for op in dataflow.outputs  # type: ignore[attr-defined]
@@ -117,7 +124,10 @@ class PersistentRun:
                 checkpoint,
                 versions={index: versions[index] for index in stateful},
                 snapshot=dataflow.snapshot_states,  # type: ignore[attr-defined]
+                background=not final,
             )
+            if final:
+                self.store.wait()
         except SnapshotError as exc:
             # An operator is busy (asynchronous calls in flight): nothing was written; the
             # next completed time tries again.
