@@ -34,6 +34,22 @@ class Backend(ABC):
         """Checkpoints in the directory ``path`` (created when missing)."""
         return FilesystemBackend(path)
 
+    @staticmethod
+    def s3(root_path: str, bucket_settings: object) -> Backend:
+        """Pathway's S3 backend: not available yet (raises ``NotImplementedError``)."""
+        raise NotImplementedError(
+            f"pw.persistence.Backend.s3({root_path!r}, ...) is not supported yet; use "
+            "pw.persistence.Backend.filesystem(path) (on a mounted bucket if needed)"
+        )
+
+    @staticmethod
+    def azure(root_path: str, account: str, password: str, container: str) -> Backend:
+        """Pathway's Azure backend: not available yet (raises ``NotImplementedError``)."""
+        raise NotImplementedError(
+            f"pw.persistence.Backend.azure({root_path!r}, ...) is not supported yet; use "
+            "pw.persistence.Backend.filesystem(path)"
+        )
+
     @abstractmethod
     def put(self, number: int, data: bytes) -> None:
         """Store checkpoint ``number`` atomically: after a crash it is wholly there or absent."""
