@@ -104,5 +104,5 @@ def test_pathway_names_of_the_persistence_api(tmp_path: Path) -> None:
     )
     with pytest.raises(NotImplementedError, match=r"Backend\.s3.*Backend\.filesystem"):
         pw.persistence.Backend.s3("s3://bucket/state", None)
-    with pytest.raises(TypeError, match="must be a pw.persistence.Backend"):
+    with pytest.raises(TypeError, match=r"must be a pw\.persistence\.Backend"):
         pw.persistence.Config("/tmp/state")  # type: ignore[arg-type]
