@@ -1,7 +1,12 @@
 """Persistence costs, measured in one run: checkpoint overhead on a streaming wordcount, and
 recovery from a checkpoint of a 1M-row join + groupby state against rereading the input.
 
-    .venv/bin/python benchmarks/persistence.py [--words N] [--rows N]
+    .venv/bin/python benchmarks/persistence.py [--words N] [--rows N] [--repeat N]
+        [--baseline DIR]
+
+With ``--baseline DIR`` (a checkout of another reflow version, e.g. made with
+``git archive COMMIT | tar -x -C DIR``) every measurement is also taken with that version, the runs of
+both interleaved so that a change of the machine's load hits both alike: an A/B comparison.
 """
 
 from __future__ import annotations
@@ -58,10 +63,12 @@ print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
-def _timed(script: str, *args: str) -> tuple[float, float]:
-    """Wall-clock and CPU seconds spent in ``pw.run`` (start-up and imports left out)."""
+def _timed(script: str, *args: str, cwd: str | None = None) -> tuple[float, float]:
+    """Wall-clock and CPU seconds spent in ``pw.run`` (start-up and imports left out), with
+    the reflow of ``cwd`` (``python -c`` imports from the working directory first)."""
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True
+        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True,
+        cwd=cwd,
     )
     wall, cpu = done.stdout.split()[-2:]
     return float(wall), float(cpu)
@@ -76,22 +83,30 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="a checkout of another reflow version to compare")
     args = parser.parse_args()
+    versions = {"this version": str(Path(__file__).resolve().parents[1])}
+    if args.baseline:
+        versions["baseline " + args.baseline] = str(Path(args.baseline).resolve())
     work = Path(tempfile.mkdtemp())
     try:
-        # Interleaved, so a change of the machine's load hits both alike; medians.
-        plain: list[tuple[float, float]] = []
-        persistent: list[tuple[float, float]] = []
+        # Interleaved, so a change of the machine's load hits every run alike; medians.
+        plain: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+        persistent: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
         for i in range(args.repeat):
-            plain.append(_timed(WORDCOUNT, str(args.words), "-"))
-            persistent.append(_timed(WORDCOUNT, str(args.words), str(work / f"wc{i}")))
-        for what, k in (("wall-clock", 0), ("CPU", 1)):
-            base = _median([p[k] for p in plain])
-            with_cp = _median([p[k] for p in persistent])
-            print(f"streaming wordcount, {args.words} words, commit per 1000 ({what} time, "
-                  f"median of {args.repeat}): no persistence {args.words / base:,.0f} words/s, "
-                  f"checkpoints every 1 s {args.words / with_cp:,.0f} words/s "
-                  f"(throughput loss {100 * (1 - base / with_cp):.1f}%)")
+            for label, cwd in versions.items():
+                state = str(work / f"wc{i}-{len(plain[label])}-{hash(label) & 0xFFFF}")
+                plain[label].append(_timed(WORDCOUNT, str(args.words), "-", cwd=cwd))
+                persistent[label].append(_timed(WORDCOUNT, str(args.words), state, cwd=cwd))
+        for label in versions:
+            for what, k in (("wall-clock", 0), ("CPU", 1)):
+                base = _median([p[k] for p in plain[label]])
+                with_cp = _median([p[k] for p in persistent[label]])
+                print(f"[{label}] streaming wordcount, {args.words} words, commit per 1000 "
+                      f"({what} time, median of {args.repeat}): no persistence "
+                      f"{args.words / base:,.0f} words/s, checkpoints every 1 s "
+                      f"{args.words / with_cp:,.0f} words/s "
+                      f"(throughput loss {100 * (1 - base / with_cp):.1f}%)")
         data = work / "jg"
         (data / "rows").mkdir(parents=True)
         (data / "dims").mkdir()
@@ -104,18 +119,20 @@ def main() -> None:
         with open(data / "dims" / "dims.csv", "w") as handle:
             handle.write("k,g\n")
             handle.writelines(f"{k},{k % 1000}\n" for k in range(keys))
-        scratch: list[tuple[float, float]] = []
-        recover: list[tuple[float, float]] = []
+        scratch: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+        recover: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
         for i in range(args.repeat):
-            state = work / f"jg-state{i}"
-            scratch.append(_timed(JOIN_GROUPBY, str(data), str(state)))
-            recover.append(_timed(JOIN_GROUPBY, str(data), str(state)))
-        for what, k in (("wall-clock", 0), ("CPU", 1)):
-            first = _median([s[k] for s in scratch])
-            again = _median([r[k] for r in recover])
-            print(f"join + groupby over {args.rows} rows ({what} time in pw.run, median of "
-                  f"{args.repeat}): from scratch {first:.2f} s, restart from checkpoint "
-                  f"{again:.2f} s ({first / again:.1f}x faster)")
+            for n, (label, cwd) in enumerate(versions.items()):
+                state = str(work / f"jg-state{i}-{n}")
+                scratch[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
+                recover[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
+        for label in versions:
+            for what, k in (("wall-clock", 0), ("CPU", 1)):
+                first = _median([s[k] for s in scratch[label]])
+                again = _median([r[k] for r in recover[label]])
+                print(f"[{label}] join + groupby over {args.rows} rows ({what} time in pw.run, "
+                      f"median of {args.repeat}): from scratch {first:.2f} s, restart from "
+                      f"checkpoint {again:.2f} s ({first / again:.1f}x faster)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
