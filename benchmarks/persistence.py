@@ -5,8 +5,9 @@ recovery from a checkpoint of a 1M-row join + groupby state against rereading th
         [--baseline DIR]
 
 With ``--baseline DIR`` (a checkout of another reflow version, e.g. made with
-``git archive COMMIT | tar -x -C DIR``) every measurement is also taken with that version, the runs of
-both interleaved so that a change of the machine's load hits both alike: an A/B comparison.
+``git archive COMMIT | tar -x -C DIR``) every measurement is also taken with that version,
+the runs of both interleaved so that a change of the machine's load hits both alike: an A/B
+comparison. With ``--pathway PYTHON`` Pathway's persistence runs the same join + groupby.
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
-def _timed(script: str, *args: str, cwd: str | None = None) -> tuple[float, float]:
+def _timed(
+    script: str, *args: str, cwd: str | None = None, python: str = sys.executable
+) -> tuple[float, float]:
     """Wall-clock and CPU seconds spent in ``pw.run`` (start-up and imports left out), with
     the reflow of ``cwd`` (``python -c`` imports from the working directory first)."""
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True,
-        cwd=cwd,
+        [python, "-c", script, *args], check=True, capture_output=True, text=True, cwd=cwd,
     )
     wall, cpu = done.stdout.split()[-2:]
     return float(wall), float(cpu)
@@ -84,6 +86,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", help="a checkout of another reflow version to compare")
+    parser.add_argument("--pathway", help="the python of a Pathway venv: its persistence is "
+                        "measured on the same join + groupby (e.g. benchmarks/.venvs/pathway/"
+                        "bin/python)")
     args = parser.parse_args()
     versions = {"this version": str(Path(__file__).resolve().parents[1])}
     if args.baseline:
@@ -126,7 +131,15 @@ def main() -> None:
                 state = str(work / f"jg-state{i}-{n}")
                 scratch[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
                 recover[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
-        for label in versions:
+        if args.pathway:
+            script = JOIN_GROUPBY.replace("import reflow as pw", "import pathway as pw")
+            label = "Pathway " + args.pathway
+            scratch[label], recover[label] = [], []
+            for i in range(args.repeat):
+                state = str(work / f"jg-pathway{i}")
+                scratch[label].append(_timed(script, str(data), state, python=args.pathway))
+                recover[label].append(_timed(script, str(data), state, python=args.pathway))
+        for label in scratch:
             for what, k in (("wall-clock", 0), ("CPU", 1)):
                 first = _median([s[k] for s in scratch[label]])
                 again = _median([r[k] for r in recover[label]])
