@@ -52,7 +52,7 @@ def _wordcount(tmp: Path, kills: int, seed: int) -> str:
 
 def test_file_groupby_csv_survives_kill_9(tmp_path: Path) -> None:
     reference = _wordcount(tmp_path / "reference", kills=0, seed=1)
-    killed = _wordcount(tmp_path / "killed", kills=6, seed=2)
+    killed = _wordcount(tmp_path / "killed", kills=10, seed=2)
     expected = net_rows(reference)
     assert expected and all(v == 1 for v in expected.values())
     assert net_rows(killed) == expected
@@ -71,7 +71,7 @@ def _windows(tmp: Path, kills: int, seed: int) -> str:
 
 def test_subject_join_windows_jsonlines_survives_kill_9(tmp_path: Path) -> None:
     reference = _windows(tmp_path / "reference", kills=0, seed=1)
-    killed = _windows(tmp_path / "killed", kills=5, seed=3)
+    killed = _windows(tmp_path / "killed", kills=10, seed=3)
     expected = net_json_rows(reference)
     assert len(expected) == 5 * 24  # five labels, 600 rows in windows of 25
     assert all(v == 1 for v in expected.values())
