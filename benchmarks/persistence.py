@@ -1,7 +1,13 @@
 """Persistence costs, measured in one run: checkpoint overhead on a streaming wordcount, and
 recovery from a checkpoint of a 1M-row join + groupby state against rereading the input.
 
-    .venv/bin/python benchmarks/persistence.py [--words N] [--rows N]
+    .venv/bin/python benchmarks/persistence.py [--words N] [--rows N] [--repeat N]
+        [--baseline DIR]
+
+With ``--baseline DIR`` (a checkout of another reflow version, e.g. made with
+``git archive COMMIT | tar -x -C DIR``) every measurement is also taken with that version,
+the runs of both interleaved so that a change of the machine's load hits both alike: an A/B
+comparison. With ``--pathway PYTHON`` Pathway's persistence runs the same join + groupby.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,9 +37,9 @@ t = pw.io.python.read(Words(), schema=S, name="words")
 pw.io.null.write(t.groupby(pw.this.word).reduce(pw.this.word, n=pw.reducers.count()))
 config = None if state == "-" else pw.persistence.Config(
     pw.persistence.Backend.filesystem(state), snapshot_interval_ms=1000)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 pw.run(persistence_config=config)
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 JOIN_GROUPBY = """
@@ -50,19 +57,27 @@ dims = pw.io.csv.read(path + "/dims", schema=Dim, mode="static", name="dims")
 joined = rows.join(dims, pw.left.k == pw.right.k).select(pw.right.g, pw.left.v)
 out = joined.groupby(pw.this.g).reduce(pw.this.g, total=pw.reducers.sum(pw.this.v))
 pw.io.csv.write(out, path + "/out.csv", name="out")
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 pw.run(persistence_config=pw.persistence.Config(
     pw.persistence.Backend.filesystem(state), snapshot_interval_ms=1000))
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
-def _timed(script: str, *args: str) -> float:
-    """Seconds spent in ``pw.run`` (interpreter start-up and imports left out)."""
+def _timed(
+    script: str, *args: str, cwd: str | None = None, python: str = sys.executable
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds spent in ``pw.run`` (start-up and imports left out), with
+    the reflow of ``cwd`` (``python -c`` imports from the working directory first)."""
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True
+        [python, "-c", script, *args], check=True, capture_output=True, text=True, cwd=cwd,
     )
-    return float(done.stdout.split()[-1])
+    wall, cpu = done.stdout.split()[-2:]
+    return float(wall), float(cpu)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def main() -> None:
@@ -70,18 +85,33 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="a checkout of another reflow version to compare")
+    parser.add_argument("--pathway", help="the python of a Pathway venv: its persistence is "
+                        "measured on the same join + groupby (e.g. benchmarks/.venvs/pathway/"
+                        "bin/python)")
     args = parser.parse_args()
+    versions = {"this version": str(Path(__file__).resolve().parents[1])}
+    if args.baseline:
+        versions["baseline " + args.baseline] = str(Path(args.baseline).resolve())
     work = Path(tempfile.mkdtemp())
     try:
-        plain, persistent = [], []
+        # Interleaved, so a change of the machine's load hits every run alike; medians.
+        plain: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+        persistent: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
         for i in range(args.repeat):
-            plain.append(_timed(WORDCOUNT, str(args.words), "-"))
-            persistent.append(_timed(WORDCOUNT, str(args.words), str(work / f"wc{i}")))
-        best_plain, best_persistent = min(plain), min(persistent)
-        print(f"streaming wordcount, {args.words} words, commit per 1000: "
-              f"no persistence {args.words / best_plain:,.0f} words/s, checkpoints every 1 s "
-              f"{args.words / best_persistent:,.0f} words/s "
-              f"(throughput loss {100 * (1 - best_plain / best_persistent):.1f}%)")
+            for label, cwd in versions.items():
+                state = str(work / f"wc{i}-{len(plain[label])}-{hash(label) & 0xFFFF}")
+                plain[label].append(_timed(WORDCOUNT, str(args.words), "-", cwd=cwd))
+                persistent[label].append(_timed(WORDCOUNT, str(args.words), state, cwd=cwd))
+        for label in versions:
+            for what, k in (("wall-clock", 0), ("CPU", 1)):
+                base = _median([p[k] for p in plain[label]])
+                with_cp = _median([p[k] for p in persistent[label]])
+                print(f"[{label}] streaming wordcount, {args.words} words, commit per 1000 "
+                      f"({what} time, median of {args.repeat}): no persistence "
+                      f"{args.words / base:,.0f} words/s, checkpoints every 1 s "
+                      f"{args.words / with_cp:,.0f} words/s "
+                      f"(throughput loss {100 * (1 - base / with_cp):.1f}%)")
         data = work / "jg"
         (data / "rows").mkdir(parents=True)
         (data / "dims").mkdir()
@@ -94,14 +124,28 @@ def main() -> None:
         with open(data / "dims" / "dims.csv", "w") as handle:
             handle.write("k,g\n")
             handle.writelines(f"{k},{k % 1000}\n" for k in range(keys))
-        scratch, recover = [], []
+        scratch: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+        recover: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
         for i in range(args.repeat):
-            state = work / f"jg-state{i}"
-            scratch.append(_timed(JOIN_GROUPBY, str(data), str(state)))
-            recover.append(_timed(JOIN_GROUPBY, str(data), str(state)))
-        print(f"join + groupby over {args.rows} rows: from scratch {min(scratch):.2f} s, "
-              f"restart from checkpoint {min(recover):.2f} s "
-              f"({min(scratch) / min(recover):.1f}x faster; time in pw.run)")
+            for n, (label, cwd) in enumerate(versions.items()):
+                state = str(work / f"jg-state{i}-{n}")
+                scratch[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
+                recover[label].append(_timed(JOIN_GROUPBY, str(data), state, cwd=cwd))
+        if args.pathway:
+            script = JOIN_GROUPBY.replace("import reflow as pw", "import pathway as pw")
+            label = "Pathway " + args.pathway
+            scratch[label], recover[label] = [], []
+            for i in range(args.repeat):
+                state = str(work / f"jg-pathway{i}")
+                scratch[label].append(_timed(script, str(data), state, python=args.pathway))
+                recover[label].append(_timed(script, str(data), state, python=args.pathway))
+        for label in scratch:
+            for what, k in (("wall-clock", 0), ("CPU", 1)):
+                first = _median([s[k] for s in scratch[label]])
+                again = _median([r[k] for r in recover[label]])
+                print(f"[{label}] join + groupby over {args.rows} rows ({what} time in pw.run, "
+                      f"median of {args.repeat}): from scratch {first:.2f} s, restart from "
+                      f"checkpoint {again:.2f} s ({first / again:.1f}x faster)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

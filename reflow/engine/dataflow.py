@@ -48,6 +48,10 @@ class Dataflow:
         self.error_batch: Callable[[list[CellError]], pl.DataFrame] = _no_error_log
         # False from the start of a time until every operator was told it is complete.
         self.completed = True
+        #: Per operator, a number that changes whenever its state may have changed: raised
+        #: when it processes a delta and, for operators with their own ``end_of_time``, at
+        #: every time. Equal versions mean an unchanged state (incremental checkpoints).
+        self.versions: list[int] = []
 
     def add(self, operator: Operator) -> Operator:
         """Add an operator whose inputs are already in the graph; returns it."""
@@ -56,6 +60,7 @@ class Dataflow:
                 raise ValueError(f"{operator!r} reads {source!r}, which is not in this dataflow")
         operator.index = len(self.operators)
         self.operators.append(operator)
+        self.versions.append(0)
         return operator
 
     @property
@@ -76,8 +81,7 @@ class Dataflow:
             errors, self.ctx.errors = self.ctx.errors, []
             self._push(time, {self.error_input: self.error_batch(errors)})
         self.ctx.errors.clear()
-        for operator in self.operators:
-            operator.end_of_time(time, self.ctx)
+        self._end_of_time(time)
         self.completed = True
 
     def run_batches(
@@ -144,6 +148,42 @@ class Dataflow:
         if self.last_time is not None:
             self.ctx.time = self.last_time
 
+    def stateful_indices(self) -> list[int]:
+        """The positions of the operators that hold state, in graph order."""
+        return [op.index for op in self.operators if op.state_fields]
+
+    def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
+        """The snapshots of the stateful operators at ``indices`` after the last completed
+        time, one by one, so a caller can save only those whose ``versions`` changed.
+
+        >>> Dataflow().snapshot_states([])
+        {}
+        """
+        if not self.completed:
+            raise SnapshotError(
+                f"logical time {self.last_time} is not complete: a snapshot is taken between "
+                "two times"
+            )
+        return {index: self.operators[index].snapshot() for index in indices}
+
+    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+        """Load per-operator snapshots (``snapshot_states``) of every stateful operator
+        into this freshly built dataflow of the same plan (checked by the caller with
+        ``fingerprint()``), as of logical time ``last_time``."""
+        if self.last_time is not None:
+            raise SnapshotError("a snapshot can only be restored into a dataflow that has not run")
+        missing = set(self.stateful_indices()) - set(states)
+        if missing:
+            raise SnapshotError(
+                "the snapshot has no state for operator(s) "
+                + ", ".join(f"#{i} {self.operators[i]!r}" for i in sorted(missing))
+            )
+        for index, state in states.items():
+            self.operators[index].restore(state)
+        self.last_time = last_time
+        if last_time is not None:
+            self.ctx.time = last_time
+
     def attach_error_log(
         self, error_input: InputOperator, to_batch: Callable[[list[CellError]], pl.DataFrame]
     ) -> None:
@@ -161,8 +201,15 @@ class Dataflow:
             deltas = [outputs[source.index] for source in operator.inputs]
             if all(d is None for d in deltas):
                 continue
+            self.versions[operator.index] += 1
             out = operator.process(time, deltas, self.ctx)
             outputs[operator.index] = out if out is not None and out.height else None
+
+    def _end_of_time(self, time: int) -> None:
+        for operator in self.operators:
+            if type(operator).end_of_time is not Operator.end_of_time:
+                self.versions[operator.index] += 1
+            operator.end_of_time(time, self.ctx)
 
     def finish(self) -> None:
         """Release what operators hold until the end of input, then tell sinks that no more
@@ -188,13 +235,14 @@ class Dataflow:
             deltas = [outputs[source.index] for source in operator.inputs]
             out = None
             if any(d is not None for d in deltas):
+                self.versions[operator.index] += 1
                 out = operator.process(time, deltas, self.ctx)
             flush = getattr(operator, "flush_at_end", None)
             if flush is not None:
+                self.versions[operator.index] += 1
                 out = concat_batches([out, flush()])
             outputs[operator.index] = out if out is not None and out.height else None
-        for operator in self.operators:
-            operator.end_of_time(time, self.ctx)
+        self._end_of_time(time)
 
 
 def _no_error_log(errors: list[CellError]) -> pl.DataFrame:

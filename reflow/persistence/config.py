@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import warnings
 from dataclasses import dataclass
 
 from reflow.runtime.persistence.backend import Backend
@@ -74,6 +75,37 @@ class Config:
         self.continue_after_replay = continue_after_replay
         self.worker_scaling_enabled = worker_scaling_enabled
         self.workload_tracking_window_ms = workload_tracking_window_ms
+
+    @classmethod
+    def simple_config(
+        cls,
+        backend: Backend,
+        snapshot_interval_ms: int = 0,
+        snapshot_access: SnapshotAccess = SnapshotAccess.FULL,
+        persistence_mode: PersistenceMode = PersistenceMode.PERSISTING,
+        continue_after_replay: bool = True,
+    ) -> Config:
+        """The older way to build a ``Config`` (deprecated, as in Pathway: it warns).
+
+        >>> import warnings, reflow as pw
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     config = Config.simple_config(pw.persistence.Backend.filesystem("/tmp/x"), 500)
+        >>> config.snapshot_interval_ms
+        500
+        """
+        warnings.warn(
+            "pw.persistence.Config.simple_config is deprecated; use pw.persistence.Config(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls(
+            backend,
+            snapshot_interval_ms=snapshot_interval_ms,
+            snapshot_access=snapshot_access,
+            persistence_mode=persistence_mode,
+            continue_after_replay=continue_after_replay,
+        )
 
     @property
     def keeps_state(self) -> bool:

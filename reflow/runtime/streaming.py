@@ -406,5 +406,5 @@ class StreamingLoop:
         if self.dataflow.last_time is None:
             return
         persistence.save(
-            self.dataflow, [source for _, source in self.live], dict(self.offsets)
+            self.dataflow, [source for _, source in self.live], dict(self.offsets), final=force
         )

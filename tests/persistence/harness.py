@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
+#: Longest wait for a restarted process to be at work before its kill delay starts (s).
+READY_WAIT = 20.0
 
 
 def start(script: str, *args: str) -> subprocess.Popen:
@@ -34,17 +36,31 @@ def run_with_kills(
     kills: int,
     seed: int,
     window: tuple[float, float] = (0.5, 2.5),
+    ready: Callable[[float], bool] | None = None,
 ) -> None:
     """Start ``script``; call ``feed(step, last_run)`` (it adds input and returns False once
     nothing more is to be added) every few milliseconds; kill -9 the process at ``kills``
     random instants and restart it after each; the last run goes on until the script exits
-    by itself."""
+    by itself.
+
+    With ``ready(since)`` the random delay of a kill counts from when ``ready`` first says
+    the restarted process is at work (``since``: its start, as ``time.time()``; at most
+    ``READY_WAIT`` s), so kills land while it processes rather than while it imports.
+    """
     rng = random.Random(seed)
     step = 0
     for attempt in range(kills + 1):
+        since = time.time()
         process = start(script, *args)
-        deadline = time.monotonic() + (rng.uniform(*window) if attempt < kills else 120)
-        while time.monotonic() < deadline and process.poll() is None:
+        started = time.monotonic()
+        delay = rng.uniform(*window) if attempt < kills else 120
+        deadline = None if ready is not None and attempt < kills else started + delay
+        while process.poll() is None:
+            now = time.monotonic()
+            if deadline is None and (ready(since) or now - started > READY_WAIT):
+                deadline = now + delay
+            if deadline is not None and now >= deadline:
+                break
             if feed(step, attempt == kills):
                 step += 1
             time.sleep(0.05)
@@ -61,6 +77,15 @@ def run_with_kills(
             if attempt < kills:
                 continue  # finished before the kill: the next start finds everything done
             raise AssertionError(f"{script} failed:\n{err.decode()[-3000:]}")
+
+
+def checkpointed_since(state: Path) -> Callable[[float], bool]:
+    """A ``ready`` for ``run_with_kills``: a checkpoint was written in ``state`` since then."""
+
+    def ready(since: float) -> bool:
+        return any(file.stat().st_mtime > since for file in state.glob("checkpoint-*.bin"))
+
+    return ready
 
 
 def net_json_rows(text: str) -> Counter:

@@ -93,3 +93,16 @@ def test_udf_caching_mode_does_not_call_again_after_a_restart(tmp_path: Path) ->
         ))
     assert sorted(calls) == [1, 2, 3]
     assert (tmp_path / "state" / "udf-cache").is_dir()
+
+
+def test_pathway_names_of_the_persistence_api(tmp_path: Path) -> None:
+    backend = pw.persistence.Backend.filesystem(tmp_path)
+    with pytest.warns(DeprecationWarning, match="simple_config is deprecated"):
+        config = pw.persistence.Config.simple_config(backend, snapshot_interval_ms=250)
+    assert (config.snapshot_interval_ms, config.persistence_mode) == (
+        250, pw.PersistenceMode.PERSISTING
+    )
+    with pytest.raises(NotImplementedError, match=r"Backend\.s3.*Backend\.filesystem"):
+        pw.persistence.Backend.s3("s3://bucket/state", None)
+    with pytest.raises(TypeError, match=r"must be a pw\.persistence\.Backend"):
+        pw.persistence.Config("/tmp/state")  # type: ignore[arg-type]

@@ -4,9 +4,15 @@ with the same output as a run that was never interrupted."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
-from tests.persistence.harness import net_json_rows, net_rows, run_with_kills
+from tests.persistence.harness import (
+    checkpointed_since,
+    net_json_rows,
+    net_rows,
+    run_with_kills,
+)
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
 
@@ -46,7 +52,7 @@ def _wordcount(tmp: Path, kills: int, seed: int) -> str:
 
 def test_file_groupby_csv_survives_kill_9(tmp_path: Path) -> None:
     reference = _wordcount(tmp_path / "reference", kills=0, seed=1)
-    killed = _wordcount(tmp_path / "killed", kills=6, seed=2)
+    killed = _wordcount(tmp_path / "killed", kills=10, seed=2)
     expected = net_rows(reference)
     assert expected and all(v == 1 for v in expected.values())
     assert net_rows(killed) == expected
@@ -65,8 +71,59 @@ def _windows(tmp: Path, kills: int, seed: int) -> str:
 
 def test_subject_join_windows_jsonlines_survives_kill_9(tmp_path: Path) -> None:
     reference = _windows(tmp_path / "reference", kills=0, seed=1)
-    killed = _windows(tmp_path / "killed", kills=5, seed=3)
+    killed = _windows(tmp_path / "killed", kills=10, seed=3)
     expected = net_json_rows(reference)
     assert len(expected) == 5 * 24  # five labels, 600 rows in windows of 25
     assert all(v == 1 for v in expected.values())
     assert net_json_rows(killed) == expected
+
+
+def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, pg) -> None:
+    rng = random.Random(11)
+    shops = ["north", "south", "east", "west", "centre"]
+    batches = [
+        [{"shop": rng.choice(shops), "amount": rng.randint(1, 100)} for _ in range(20)]
+        for _ in range(40)
+    ]
+    topic = kafka.create_topic()
+    table, changes = pg.table_name(), pg.table_name()
+
+    sent_at = [0.0, 0]  # when the last batch was sent, how many were
+
+    def feed(step: int, last_run: bool) -> bool:
+        # A batch every 0.3 s, so the input keeps coming over several runs; the last batch
+        # waits for the last run: it is what makes the pipeline reach its end.
+        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
+            return False
+        if time.monotonic() - sent_at[0] < 0.3:
+            return False
+        kafka.produce(topic, batches[step])
+        sent_at[0], sent_at[1] = time.monotonic(), step + 1
+        return True
+
+    checkpointed = checkpointed_since(tmp_path / "state")
+
+    def step_done(since: float) -> bool:
+        # While input comes, a kill waits for the restarted pipeline to checkpoint anew.
+        return sent_at[1] >= len(batches) - 1 or checkpointed(since)
+
+    rows = sum(len(batch) for batch in batches)
+    run_with_kills(
+        "pipeline_kafka.py",
+        [kafka.address, topic, table, changes, str(tmp_path / "state"), str(rows)],
+        feed, kills=10, seed=5, window=(0.2, 1.5), ready=step_done,
+    )
+    expected: dict[str, tuple[int, int]] = {}
+    for batch in batches:
+        for sale in batch:
+            total, n = expected.get(sale["shop"], (0, 0))
+            expected[sale["shop"]] = (total + sale["amount"], n + 1)
+    final = sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
+    assert pg.rows(f'SELECT shop, total, n FROM "{table}"') == final
+    # The change stream: each change once (no time repeated by a restart), summing to the
+    # final rows.
+    net = pg.rows(f'SELECT shop, total, n, SUM(diff) FROM "{changes}" GROUP BY shop, total, n '
+                  "HAVING SUM(diff) <> 0")
+    assert net == [(*row, 1) for row in final]
+    assert pg.rows(f'SELECT shop, time, COUNT(*) FROM "{changes}" GROUP BY shop, time '
+                   "HAVING COUNT(*) > 2") == []

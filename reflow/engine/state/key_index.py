@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import polars as pl
@@ -251,6 +251,32 @@ class KeyIndex(Snapshottable):
         found = self.data.join(wanted, on=KEY, how="semi", nulls_equal=True)
         return found if found.height else None
 
+    def state(self) -> dict[str, Any]:
+        """The state, with the keys of the first large load's slices stored as arrays
+        (a slice per key would be pickled as a call each, slow to load back)."""
+        fields = super().state()
+        sliced = [(k, v) for k, v in self.index.items() if type(v) is slice]
+        if sliced:
+            others = {k: v for k, v in self.index.items() if type(v) is not slice}
+            fields["index"] = _PackedIndex(
+                others,
+                [k for k, _ in sliced],
+                np.fromiter((v.start for _, v in sliced), dtype=np.int64, count=len(sliced)),
+                np.fromiter((v.stop for _, v in sliced), dtype=np.int64, count=len(sliced)),
+            )
+        return fields
+
+    def load_state(self, fields: dict[str, Any]) -> None:
+        super().load_state(fields)
+        packed = self.index
+        if isinstance(packed, _PackedIndex):
+            index = dict(zip(
+                packed.sliced_keys, map(slice, packed.lows.tolist(), packed.highs.tolist()),
+                strict=True,
+            ))
+            index.update(packed.others)
+            self.index = index
+
     def compact(self) -> None:
         """Cancel retracted rows against the rows they retract and rebuild the index."""
         self.flush()
@@ -265,6 +291,15 @@ class KeyIndex(Snapshottable):
         self._live = 0
         if self.data is not None:
             self._index_rows(self.data, 0)
+
+
+class _PackedIndex(NamedTuple):
+    """A ``KeyIndex.index`` as saved: the entries that are slices go as key list + arrays."""
+
+    others: dict
+    sliced_keys: list
+    lows: np.ndarray
+    highs: np.ndarray
 
 
 def _consolidate_log(frame: pl.DataFrame) -> pl.DataFrame | None:

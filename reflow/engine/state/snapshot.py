@@ -61,6 +61,9 @@ class Snapshottable:
     """
 
     state_fields: tuple[str, ...] = ()
+    #: The version of the layout of this class's state: raised whenever ``state_fields`` or
+    #: what they hold change, so that an older snapshot is refused with a clear error.
+    state_version: int = 1
 
     def snapshot(self) -> bytes:
         """This object's state, as bytes (see the module docstring for the format)."""
@@ -116,6 +119,9 @@ def _load_into(owner: Snapshottable, name: str, current: Any, value: Any) -> Any
 # to (by position).
 
 
+_PLAIN = frozenset({int, str, float, bool, bytes, tuple, list, dict, set, type(None)})
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, parts: list[bytes]) -> None:
         super().__init__(file, protocol=5)
@@ -124,6 +130,8 @@ class _Pickler(pickle.Pickler):
         self.keep: list[Any] = []  # keeps ids in ``seen`` from being reused
 
     def persistent_id(self, obj: Any) -> tuple | None:
+        if type(obj) in _PLAIN:  # most of what a state holds: answered without isinstance
+            return None
         if isinstance(obj, Snapshottable):
             return ("state", obj.state())
         if isinstance(obj, (pl.DataFrame, pl.Series)):

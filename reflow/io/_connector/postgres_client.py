@@ -99,6 +99,7 @@ class _PostgresWriter(MessageWriter):
     """What both writers share: the connection, the target table and ``init_mode``."""
 
     snapshot = False
+    resumable = True
 
     def __init__(
         self,
@@ -144,6 +145,15 @@ class _PostgresWriter(MessageWriter):
             columns.append(f"PRIMARY KEY ({', '.join(map(quote_ident, self.primary_key))})")
         create = f"CREATE TABLE IF NOT EXISTS {self.target} ({', '.join(columns)})"
         with conn.transaction():
+            if self.resume_after is not None:
+                # A persistent run restarting from a checkpoint at time ``resume_after``:
+                # keep what was written up to it, undo what came after (it is written again).
+                conn.execute(f"SELECT 1 FROM {self.target} LIMIT 0")
+                if not self.snapshot:
+                    conn.execute(
+                        f"DELETE FROM {self.target} WHERE time > %s", (self.resume_after,)
+                    )
+                return
             if self.init_mode == "replace":
                 conn.execute(f"DROP TABLE IF EXISTS {self.target}")
             if self.init_mode in ("replace", "create_if_not_exists"):

@@ -90,6 +90,10 @@ class ReaderSource(LiveSource):
         """Start (before the run) from these offsets instead of the configured beginning."""
         self._committed = dict(offsets)
 
+    def resume(self, offset: object) -> None:
+        """On a restart of a persistent run: continue after the checkpointed commit."""
+        self.resume_from(offset)  # type: ignore[arg-type]
+
     # --- run loop side -------------------------------------------------------------------------
     def start(self, handle: SourceHandle) -> None:
         self._handle = handle
@@ -207,7 +211,8 @@ class ReaderSource(LiveSource):
             if batch is not None:
                 handle.push(batch)
         if events or self._pending:
-            handle.commit()
+            # The offset a persistent run stores: where to resume after this commit.
+            handle.commit(offset={**self._committed, **self._pending})
         if self._pending:
             self._committed.update(self._pending)
             self._pending = {}

@@ -17,6 +17,7 @@ from reflow.io._common import ConnectorError, add_sink, output_frame
 from reflow.io._connector.retry import RetryPolicy, TransientError, retrying
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo
+from reflow.runtime.persistence.resume import sink_position
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -66,6 +67,11 @@ class MessageWriter(ABC):
     """
 
     description: str = "writer"
+    #: Whether the writer undoes what it wrote after a checkpoint when a persistent run
+    #: restarts from it (``resume_after``): then its output is exactly once.
+    resumable: bool = False
+    #: On a restart: the logical time of the checkpoint, set before ``connect``.
+    resume_after: int | None = None
 
     @abstractmethod
     def connect(self) -> None: ...
@@ -117,8 +123,18 @@ def attach_writer(
                 f"(gave up after {retry.max_attempts} attempts)"
             ) from error
 
+    completed: int | None = None
+
     def on_start() -> None:
+        nonlocal completed
+        if writer.resumable:
+            position = sink_position(name)
+            writer.resume_after = completed = position if isinstance(position, int) else None
         deliver(ensure_connected, "connect to")
+
+    def on_time_end(time: int) -> None:
+        nonlocal completed
+        completed = time
 
     def on_time(time: int, delta: pl.DataFrame) -> None:
         delivery = Delivery(time, delta, columns)
@@ -133,4 +149,8 @@ def attach_writer(
         if connected:
             writer.close()
 
-    add_sink(table, name, on_time, on_end=on_end, on_start=on_start)
+    add_sink(
+        table, name, on_time, on_end=on_end, on_start=on_start,
+        on_time_end=on_time_end if writer.resumable else None,
+        position=(lambda: completed) if writer.resumable else None,
+    )

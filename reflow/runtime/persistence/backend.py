@@ -2,6 +2,9 @@
 
 A checkpoint is one blob named by an increasing sequence number. A backend stores it whole or
 not at all (``put``), lists what it has (``sequence_numbers``) and gives one back (``get``).
+Beside checkpoints it keeps *segments*, numbered the same way: each holds the parts of state
+that changed since the previous checkpoint, which later checkpoints refer to instead of
+writing them again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,22 @@ class Backend(ABC):
         """Checkpoints in the directory ``path`` (created when missing)."""
         return FilesystemBackend(path)
 
+    @staticmethod
+    def s3(root_path: str, bucket_settings: object) -> Backend:
+        """Pathway's S3 backend: not available yet (raises ``NotImplementedError``)."""
+        raise NotImplementedError(
+            f"pw.persistence.Backend.s3({root_path!r}, ...) is not supported yet; use "
+            "pw.persistence.Backend.filesystem(path) (on a mounted bucket if needed)"
+        )
+
+    @staticmethod
+    def azure(root_path: str, account: str, password: str, container: str) -> Backend:
+        """Pathway's Azure backend: not available yet (raises ``NotImplementedError``)."""
+        raise NotImplementedError(
+            f"pw.persistence.Backend.azure({root_path!r}, ...) is not supported yet; use "
+            "pw.persistence.Backend.filesystem(path)"
+        )
+
     @abstractmethod
     def put(self, number: int, data: bytes) -> None:
         """Store checkpoint ``number`` atomically: after a crash it is wholly there or absent."""
@@ -51,8 +70,30 @@ class Backend(ABC):
     def describe(self, number: int) -> str:
         """Where checkpoint ``number`` lives, for error messages."""
 
+    # Segments: a backend that keeps none makes every checkpoint whole (see checkpoint.py).
+    def put_segment(self, number: int, data: bytes) -> None:
+        """Store segment ``number`` durably before a checkpoint referring to it is put."""
+        raise NotImplementedError(f"{type(self).__name__} does not store segments")
+
+    def get_segment(self, number: int) -> bytes:
+        """The bytes of segment ``number``."""
+        raise NotImplementedError(f"{type(self).__name__} does not store segments")
+
+    def segment_numbers(self) -> list[int]:
+        """The stored segments, oldest first."""
+        return []
+
+    def delete_segment(self, number: int) -> None:
+        """Forget segment ``number``."""
+        raise NotImplementedError(f"{type(self).__name__} does not store segments")
+
+    def describe_segment(self, number: int) -> str:
+        """Where segment ``number`` lives, for error messages."""
+        return f"segment {number}"
+
 
 _NAME = re.compile(r"^checkpoint-(\d{12})\.bin$")
+_SEGMENT = re.compile(r"^segment-(\d{12})\.bin$")
 
 
 class FilesystemBackend(Backend):
@@ -65,9 +106,29 @@ class FilesystemBackend(Backend):
     def _file(self, number: int) -> Path:
         return self.path / f"checkpoint-{number:012d}.bin"
 
+    def _segment(self, number: int) -> Path:
+        return self.path / f"segment-{number:012d}.bin"
+
     def put(self, number: int, data: bytes) -> None:
+        self._write(self._file(number), data)
+
+    def put_segment(self, number: int, data: bytes) -> None:
+        self._write(self._segment(number), data)
+
+    def get_segment(self, number: int) -> bytes:
+        return self._segment(number).read_bytes()
+
+    def segment_numbers(self) -> list[int]:
+        return self._numbers(_SEGMENT)
+
+    def delete_segment(self, number: int) -> None:
+        self._segment(number).unlink(missing_ok=True)
+
+    def describe_segment(self, number: int) -> str:
+        return str(self._segment(number))
+
+    def _write(self, target: Path, data: bytes) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        target = self._file(number)
         temporary = self.path / f".{target.name}.tmp"
         with open(temporary, "wb") as handle:
             handle.write(data)
@@ -84,9 +145,12 @@ class FilesystemBackend(Backend):
         return self._file(number).read_bytes()
 
     def sequence_numbers(self) -> list[int]:
+        return self._numbers(_NAME)
+
+    def _numbers(self, pattern: re.Pattern) -> list[int]:
         if not self.path.is_dir():
             return []
-        found = (_NAME.match(entry.name) for entry in self.path.iterdir())
+        found = (pattern.match(entry.name) for entry in self.path.iterdir())
         return sorted(int(match.group(1)) for match in found if match)
 
     def delete(self, number: int) -> None:

@@ -3,12 +3,14 @@ regularly at completed logical times."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
 from typing import Protocol
 
 from reflow.engine.dataflow import Dataflow
+from reflow.engine.state.snapshot import SnapshotError
 from reflow.runtime.persistence.backend import Backend, PersistenceError
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
 from reflow.runtime.persistence.resume import set_sink_positions
@@ -74,12 +76,20 @@ class PersistentRun:
                 checkpoint.operators, describe_operators(dataflow),
                 self.store.backend.describe(self.store.next_number - 1),
             ))
-        dataflow.restore(checkpoint.dataflow)
+        if checkpoint.states is not None:
+            _check_formats(checkpoint, dataflow, self.store.backend.describe(
+                self.store.next_number - 1))
+            dataflow.restore_states(
+                checkpoint.states, checkpoint.last_time
+            )
+        else:
+            dataflow.restore(checkpoint.dataflow)
         names = unique_names([source.name for source in sources])
         for name, source in zip(names, sources, strict=True):
             if name in checkpoint.sources:
                 source.resume(checkpoint.sources[name])
         logger.info("restored checkpoint at logical time %s", checkpoint.last_time)
+        self.restored = dataclasses.replace(checkpoint, states=None, dataflow=b"")
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
 
@@ -87,13 +97,20 @@ class PersistentRun:
         return time.monotonic() - self.last_saved >= self.interval
 
     def save(
-        self, dataflow: Dataflow, sources: Sequence[LiveSource], offsets: dict[int, object]
+        self, dataflow: Dataflow, sources: Sequence[LiveSource], offsets: dict[int, object],
+        final: bool = False,
     ) -> None:
-        """Checkpoint now: call it between two logical times, after the sinks flushed."""
+        """Checkpoint now: call it between two logical times, after the sinks flushed.
+
+        The checkpoint is written by a background thread while the run goes on, except the
+        ``final`` one (at the end of the run), which is stored when this returns.
+        """
         last_time = dataflow.last_time
         if self.saved_time is not None and last_time == self.saved_time:
             # Nothing ran since the stored checkpoint (offsets may have moved over empty
             # commits only, which the stored ones replay harmlessly).
+            if final:
+                self.store.wait()
             return
         names = unique_names([source.name for source in sources])
         sinks = [(op.name, op.position) for op in dataflow.outputs if op.position is not None]
@@ -101,16 +118,55 @@ class PersistentRun:
         # A source that has not committed since the restart keeps its restored offset.
         offsets_by_name = dict(self.restored.sources) if self.restored is not None else {}
         offsets_by_name.update({names[i]: offset for i, offset in offsets.items()})
-        self.store.save(Checkpoint(
+        stateful = dataflow.stateful_indices()
+        versions = dataflow.versions
+        checkpoint = Checkpoint(
             fingerprint=dataflow.fingerprint(),
             operators=describe_operators(dataflow),
-            dataflow=dataflow.snapshot(),
             sources=offsets_by_name,
             sinks={name: position() for name, (_, position) in zip(sink_names, sinks, strict=True)},
             last_time=last_time,
-        ))
+            state_formats=state_formats(dataflow),
+        )
+        try:
+            self.store.save(
+                checkpoint,
+                versions={index: versions[index] for index in stateful},
+                snapshot=dataflow.snapshot_states,
+                background=not final,
+            )
+            if final:
+                self.store.wait()
+        except SnapshotError as exc:
+            # An operator is busy (asynchronous calls in flight): nothing was written; the
+            # next completed time tries again.
+            logger.debug("checkpoint postponed: %s", exc)
+            return
         self.last_saved = time.monotonic()
         self.saved_time = last_time
+
+
+def state_formats(dataflow: Dataflow) -> dict[int, tuple[str, int]]:
+    """Per stateful operator: its class and the version of its state layout."""
+    return {
+        op.index: (type(op).__qualname__, op.state_version)
+        for op in dataflow.operators
+        if op.state_fields
+    }
+
+
+def _check_formats(checkpoint: Checkpoint, dataflow: Dataflow, where: str) -> None:
+    """Refuse a checkpoint whose operator states were written in another layout."""
+    now = state_formats(dataflow)
+    for index, (kind, version) in checkpoint.state_formats.items():
+        current = now.get(index)
+        if current is not None and current[0] == kind and current[1] != version:
+            raise PersistenceError(
+                f"the checkpoint {where} holds the state of operator #{index} ({kind}) in "
+                f"layout version {version}, but this version of reflow reads version "
+                f"{current[1]}: finish the run with the reflow version that wrote it, or "
+                "delete the persistence directory to start over"
+            )
 
 
 def _changed_message(before: list[str], now: list[str], where: str) -> str:
