@@ -2,7 +2,8 @@
 
 Graphs follow the convention of ``WeightedGraph``: an undirected edge ``{u, v}`` of weight
 ``w`` is the two rows ``u -> v`` and ``v -> u`` of ``WE``, each of weight ``w``; a self-loop
-is one row. A vertex's degree is the weight of its rows in ``WE``, the total weight ``T`` is
+of weight ``w`` is one row of weight ``2 * w`` (what contracting a cluster gives its internal
+edges). A vertex's degree is the weight of its rows in ``WE``, the total weight ``T`` is
 the weight of all rows, and the modularity of a clustering is
 ``sum over clusters C of internal(C) / T - (degree(C) / T) ** 2``, with ``internal(C)`` the
 weight of the rows with both ends in ``C`` (networkx's modularity of the undirected graph).
