@@ -66,7 +66,7 @@ def top_clustering(result, levels: int) -> pw.Table:
 @pytest.mark.parametrize("seed", range(4))
 def test_louvain_modularity_is_networkx_louvain_modularity(seed):
     graph = nx.planted_partition_graph(6, 12, 0.5, 0.05, seed=seed)
-    G, vertices = static_graph(graph)
+    G, _ = static_graph(graph)
     result = louvain.louvain_communities_fixed_iterations(G, 0.1, 3)
     clustering = top_clustering(result, 3)
     names = {pw.pointer_from(x): x for x in graph.nodes}
