@@ -149,7 +149,8 @@ def test_negative_weight_is_reported_with_its_value():
       | a | b | w
     1 | 1 | 2 | -1.0
     """))
-    with pytest.raises(ValueError, match=r"edge weight must be a finite number >= 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"'weight' of G.WE\) must be a finite number >= 0, "
+                                         r"got -1.0"):
         rows_by_id(louvain.louvain_level(G))
 
 

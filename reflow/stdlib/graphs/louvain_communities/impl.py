@@ -44,7 +44,8 @@ _MIN_GAIN = 1e-9
 
 def _weight_units(weight: float) -> int:
     if not isinstance(weight, float | int) or not math.isfinite(weight) or weight < 0:
-        raise ValueError(f"Louvain: edge weight must be a finite number >= 0, got {weight!r}")
+        raise ValueError("Louvain: an edge weight (column 'weight' of G.WE) must be a finite "
+                         f"number >= 0, got {weight!r}")
     return round(weight * _SCALE)
 
 
