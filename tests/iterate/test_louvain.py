@@ -157,3 +157,28 @@ def test_negative_weight_is_reported_with_its_value():
 def test_louvain_is_reachable_as_in_pathway():
     assert pw.graphs.louvain_communities.impl.exact_modularity is louvain.exact_modularity
     assert callable(pw.stdlib.graphs.louvain_communities.impl.louvain_level)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_contraction_sums_the_weights_between_clusters(seed):
+    rng = random.Random(seed)
+    graph = nx.gnm_random_graph(15, 35, seed=seed)
+    for a, b in graph.edges:
+        graph[a][b]["weight"] = float(rng.randint(1, 5))
+    G, vertices = static_graph(graph)
+    groups = {x: rng.randrange(3) for x in graph.nodes if x != 0}  # vertex 0: no row
+    listed = vertices.filter(vertices.name != 0)
+    C = listed.select(c=listed.pointer_from(
+        pw.apply_with_type(groups.__getitem__, int, listed.name)))
+    H = G.contracted_to_weighted_simple_graph(C, weight=pw.reducers.sum(pw.this.weight))
+    name_of = {pw.pointer_from(x): x for x in graph.nodes}
+    c_of = {name_of[v]: c for v, (c,) in rows_by_id(C).items()}
+    c_of[0] = pw.pointer_from(0)  # a vertex without a row is a cluster of its own
+    expected: dict = {}
+    for a, b, d in graph.edges(data=True):
+        for u, v in ((a, b), (b, a)):
+            key = (c_of[u], c_of[v])
+            expected[key] = expected.get(key, 0.0) + d["weight"]
+    got = {(u, v): w for u, v, w in rows_by_id(H.WE).values()}
+    assert got == expected
+    assert set(rows_by_id(H.V)) == set(c_of.values())
