@@ -11,8 +11,13 @@
    the final result is checked against networkx. Pathway runs the same pipelines with its
    Python connector, one commit per change.
 
+3. Louvain (``pw.stdlib.graphs.louvain_communities``, 2 levels) on a planted-partition
+   graph of ``--louvain-vertices`` vertices: wall time, peak RSS and the modularity of the
+   result (computed by networkx for every system) for reflow, Pathway and networkx's
+   ``louvain_communities``.
+
 Usage: ``python benchmarks/graphs.py [--edges N] [--changes C] [--skip-pathway]
-[--only pagerank|incremental]``
+[--only pagerank|incremental|louvain] [--louvain-vertices N]``
 """
 
 from __future__ import annotations
@@ -194,6 +199,53 @@ def pagerank_worker(system: str, edges: int) -> None:
                   "rank_max": int(frame["rank"].max())}
     wall = time.perf_counter() - start
     print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_rss_mb(), **result}))
+
+
+# --- Louvain workers ---------------------------------------------------------------------------
+def louvain_graph(vertices: int):
+    """A planted-partition graph: groups of 50 vertices, ~10 edges per vertex inside its
+    group and ~1 to other groups."""
+    import networkx as nx
+
+    groups = max(2, vertices // 50)
+    return nx.planted_partition_graph(groups, 50, 10 / 49, 1 / (50 * groups - 50), seed=SEED)
+
+
+def louvain_worker(system: str, vertices: int) -> None:
+    import networkx as nx
+
+    graph = louvain_graph(vertices)
+    pairs = list(graph.edges)
+    start = time.perf_counter()
+    if system == "networkx":
+        parts = nx.community.louvain_communities(graph, seed=SEED)
+    else:
+        import pandas as pd
+
+        if system == "reflow":
+            import reflow as pw
+        else:
+            import pathway as pw
+        import importlib
+
+        louvain = importlib.import_module(f"{pw.__name__}.stdlib.graphs.louvain_communities.impl")
+        both = pd.DataFrame(pairs + [(b, a) for a, b in pairs], columns=["a", "b"])
+        names = pw.debug.table_from_pandas(pd.DataFrame({"name": list(graph.nodes)}))
+        V = names.with_id_from(names.name)
+        E = pw.debug.table_from_pandas(both)
+        WE = E.select(u=V.pointer_from(E.a), v=V.pointer_from(E.b), weight=1.0)
+        G = pw.stdlib.graphs.WeightedGraph.from_vertices_and_weighted_edges(V, WE)
+        levels = louvain.louvain_communities_fixed_iterations(G, 0.1, 2).clustering_levels
+        top = levels.filter(levels.level == 2)
+        named = top.join(V, top.v == V.id).select(V.name, top.c)
+        frame = pw.debug.table_to_pandas(named, include_id=False)
+        grouped: dict = {}
+        for name, cluster in zip(frame["name"].tolist(), frame["c"].tolist(), strict=True):
+            grouped.setdefault(cluster, set()).add(name)
+        parts = list(grouped.values())
+    wall = time.perf_counter() - start
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_rss_mb(), "clusters": len(parts),
+                      "modularity": nx.community.modularity(graph, parts)}))
 
 
 # --- incremental workers ------------------------------------------------------------------------
@@ -379,13 +431,16 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--skip-pathway", action="store_true")
-    parser.add_argument("--only", choices=["pagerank", "incremental"])
+    parser.add_argument("--only", choices=["pagerank", "incremental", "louvain"])
+    parser.add_argument("--louvain-vertices", type=int, default=2000)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, system = args.worker.split(":")
         if kind == "pagerank":
             pagerank_worker(system, args.edges)
+        elif kind == "louvain":
+            louvain_worker(system, args.louvain_vertices)
         elif system == "pathway":
             pathway_incremental(kind, args.edges, args.changes)
         else:
@@ -393,7 +448,9 @@ def main() -> None:
         return
 
     have_pathway = not args.skip_pathway and PATHWAY_PYTHON.exists()
-    print(f"power-law graph: {args.edges:,} edges over {max(10, args.edges // 10):,} vertices")
+    if args.only != "louvain":
+        print(f"power-law graph: {args.edges:,} edges over {max(10, args.edges // 10):,} "
+              "vertices")
     if args.only in (None, "pagerank"):
         runs = {"reflow": sys.executable}
         if have_pathway:
@@ -413,6 +470,17 @@ def main() -> None:
             print(f"pagerank  reflow / Pathway: wall {ours['wall_s'] / theirs['wall_s']:.2f}x, "
                   f"peak RSS {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}x; same ranks: "
                   f"{same}")
+    if args.only in (None, "louvain"):
+        runs = {"reflow": sys.executable}
+        if have_pathway:
+            runs.update(pathway=PATHWAY_PYTHON, networkx=PATHWAY_PYTHON)
+        for system, python in runs.items():
+            f = _subprocess(python, "--worker", f"louvain:{system}", "--louvain-vertices",
+                            str(args.louvain_vertices))
+            if f:
+                print(f"louvain   {system:8}: {f['wall_s']:7.2f} s, peak RSS "
+                      f"{f['peak_rss_mb']:7.0f} MB, {f['clusters']} clusters, modularity "
+                      f"{f['modularity']:.4f}")
     if args.only in (None, "incremental"):
         for algorithm in ("components", "shortest_paths"):
             ours = _subprocess(sys.executable, "--worker", f"{algorithm}:reflow",

@@ -662,7 +662,7 @@ def _greater(new: Any, old: Any) -> bool:
     return new > old
 
 
-ITERATE_KINDS = ("components", "shortest_paths", "ranking", "fixed_point_filter")
+ITERATE_KINDS = ("components", "shortest_paths", "ranking", "fixed_point_filter", "louvain")
 
 
 @dataclass(frozen=True)
@@ -672,7 +672,9 @@ class Iterate(Node):
 
     ``components``, ``shortest_paths`` (from vertex 0) and ``ranking`` (PageRank, 3 steps)
     are ``pw.stdlib.graphs``; ``fixed_point_filter`` keeps, until nothing changes, the rows
-    that are anchors (``v % 4 == 0``) or whose ``k`` is the target of a kept row."""
+    that are anchors (``v % 4 == 0``) or whose ``k`` is the target of a kept row;
+    ``louvain`` is the clustering of two Louvain levels of the undirected graph (edge weight
+    ``1 + v % 3``)."""
 
     src: Node
     kind: str
@@ -684,6 +686,7 @@ class Iterate(Node):
             "shortest_paths": {"dist_from_source": FLOAT},
             "ranking": {"rank": INT},
             "fixed_point_filter": {"k": INT, "v": INT},
+            "louvain": {"c": "ptr"},
         }[self.kind]
 
     def children(self):
@@ -700,12 +703,26 @@ class Iterate(Node):
                             dist=rows.w)
         if self.kind == "components":
             return graphs.connected_components(edges.select(edges.u, edges.v))
+        if self.kind == "louvain":
+            return _louvain(rows)
         if self.kind == "ranking":
             return graphs.pagerank.pagerank(edges.select(edges.u, edges.v), steps=3)
         ends = rows.select(n=rows.k).concat_reindex(rows.select(n=rows.v))
         vertices = ends.groupby(id=ends.pointer_from(ends.n)).reduce(
             is_source=pw.reducers.min(ends.n) == 0)
         return graphs.bellman_ford.bellman_ford(vertices, edges)
+
+
+def _louvain(rows):
+    both = rows.concat_reindex(rows.select(k=rows.v, v=rows.k, w=rows.w))
+    ends = both.groupby(id=both.pointer_from(both.k)).reduce()
+    graph = pw.stdlib.graphs.WeightedGraph.from_vertices_and_weighted_edges(
+        ends, both.select(u=both.pointer_from(both.k), v=both.pointer_from(both.v),
+                          weight=both.w))
+    levels = pw.stdlib.graphs.louvain_communities.louvain_communities_fixed_iterations(
+        graph, 0.1, 2).clustering_levels
+    top = levels.filter(levels.level == 2)
+    return top.with_id(top.v).select(pw.this.c)
 
 
 def _keep_supported(rows):

@@ -4,7 +4,7 @@ Every algorithm is a pipeline: its results are revised exactly when edges or ver
 inserted or deleted (they are built on ``pw.iterate``).
 """
 
-from reflow.stdlib.graphs import bellman_ford, pagerank
+from reflow.stdlib.graphs import bellman_ford, louvain_communities, pagerank
 from reflow.stdlib.graphs.common import Edge, Vertex, Weight
 from reflow.stdlib.graphs.components import connected_components
 from reflow.stdlib.graphs.graph import Graph, WeightedGraph
@@ -17,5 +17,6 @@ __all__ = [
     "WeightedGraph",
     "bellman_ford",
     "connected_components",
+    "louvain_communities",
     "pagerank",
 ]
