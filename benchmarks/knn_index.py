@@ -83,7 +83,7 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
 
     load_data = [("d", [(int(k), data_vectors[k]) for k in range(args.data)])]
     query_keys = np.arange(args.queries) + 10_000_000
-    if case.endswith("asof"):
+    if "asof" in case:
         measured_commits = [("q", rows) for rows in commits(query_keys, query_vectors)]
         plan, measured = load_data, args.queries
     else:
@@ -97,30 +97,23 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
     # re-keyed by the row key: each side gets a universe of its own
     data = rows.filter(pw.this.side == "d").with_id_from(pw.this.key).select(pw.this.vec)
     queries = rows.filter(pw.this.side == "q").with_id_from(pw.this.key).select(pw.this.vec)
+    brute_force = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
+        data.vec, None, dimensions=args.dims, reserved_space=args.data,
+        metric=pw.indexing.BruteForceKnnMetricKind.L2SQ)) if "lsh" not in case else None
     if case == "reflow_revised":
-        index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
-            data.vec, None, dimensions=args.dims, reserved_space=args.data,
-            metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
-        answers = index.query(queries.vec, number_of_matches=args.k).select(
+        answers = brute_force.query(queries.vec, number_of_matches=args.k).select(
             n=pw.right._pw_index_reply_score)
-    elif case.endswith("lsh_index"):
-        index = pw.indexing.DataIndex(data, pw.indexing.LshKnn(
-            data.vec, None, dimensions=args.dims))
-        answers = index.query(queries.vec, number_of_matches=args.k).select(
+    elif brute_force is not None:  # as of now
+        answers = brute_force.query_as_of_now(queries.vec, number_of_matches=args.k).select(
             n=pw.right._pw_index_reply_score)
-    elif case.endswith("lsh"):
+    else:  # KNNIndex (LSH), default parameters
         import importlib
 
         knn_index = importlib.import_module(pw.__name__ + ".stdlib.ml.index").KNNIndex
         from_ml = knn_index(data.vec, data, n_dimensions=args.dims)
-        answers = from_ml.get_nearest_items(queries.vec, k=args.k, with_distances=True).select(
-            n=pw.this.dist)
-    else:  # as of now
-        index = pw.indexing.DataIndex(data, pw.indexing.BruteForceKnn(
-            data.vec, None, dimensions=args.dims, reserved_space=args.data,
-            metric=pw.indexing.BruteForceKnnMetricKind.L2SQ))
-        answers = index.query_as_of_now(queries.vec, number_of_matches=args.k).select(
-            n=pw.right._pw_index_reply_score)
+        nearest = (from_ml.get_nearest_items_asof_now if case.endswith("lsh_asof")
+                   else from_ml.get_nearest_items)
+        answers = nearest(queries.vec, k=args.k, with_distances=True).select(n=pw.this.dist)
 
     def on_change(key, row, time, is_addition) -> None:
         if is_addition:
@@ -136,7 +129,8 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
 CASES = {
     "revised": [("reflow", "reflow_revised"), ("reflow", "reflow_lsh"),
                 ("pathway", "pathway_lsh")],
-    "asof": [("reflow", "reflow_asof"), ("pathway", "pathway_asof")],
+    "asof": [("reflow", "reflow_asof"), ("pathway", "pathway_asof"),
+             ("reflow", "reflow_lsh_asof"), ("pathway", "pathway_lsh_asof")],
 }
 
 
@@ -159,6 +153,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--modes", default="revised,asof")
     parser.add_argument("--engines", default="reflow,pathway")
+    parser.add_argument("--only", help="comma-separated case names (e.g. pathway_lsh_asof)")
+    parser.add_argument("--timeout", type=float, default=1800,
+                        help="seconds allowed to one process; a case that exceeds it is "
+                        "reported as timed out")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,15 +168,21 @@ def main() -> None:
     results = []
     for mode in args.modes.split(","):
         for engine, case in CASES[mode]:
-            if engine not in args.engines.split(","):
+            if engine not in args.engines.split(",") or (
+                    args.only and case not in args.only.split(",")):
                 continue
             python = sys.executable if engine == "reflow" else str(PATHWAY_PYTHON)
             env = dict(os.environ, PATHWAY_THREADS="1")
             runs = {}
             for phase in ("load", "all"):
-                done = subprocess.run(
-                    [python, __file__, f"--case={case}", f"--phase={phase}", *sizes],
-                    env=env, capture_output=True, text=True, timeout=7200)
+                try:
+                    done = subprocess.run(
+                        [python, __file__, f"--case={case}", f"--phase={phase}", *sizes],
+                        env=env, capture_output=True, text=True, timeout=args.timeout)
+                except subprocess.TimeoutExpired:
+                    print(json.dumps({"case": case, "phase": phase,
+                                      "timed_out_after_s": args.timeout}), flush=True)
+                    break
                 lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
                 if done.returncode or not lines:
                     print(f"{case} ({phase}): failed\n{done.stderr[-2000:]}", flush=True)
