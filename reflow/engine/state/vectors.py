@@ -125,8 +125,9 @@ class LshBackend(BruteForceBackend):
     """Random-projection buckets (``n_or`` tables of ``n_and`` projections each); a query's
     candidates are the rows sharing a bucket with it in at least one table.
 
-    For ``l2sq`` a projection is ``floor((a.x + b) / bucket_length)``; for ``cos`` it is the
-    sign of ``a.x``. The projections come from a fixed seed, so two runs bucket alike.
+    For ``l2sq`` a projection is ``floor((a.x + b) / bucket_length)`` with ``a`` a random
+    unit vector and ``b`` uniform in ``[0, bucket_length)``; for ``cos`` it is the sign of
+    ``a.x``. The projections come from a fixed seed, so two runs bucket alike.
     """
 
     state_fields = ("_vectors", "_live", "_buckets", "_keys")
@@ -136,7 +137,9 @@ class LshBackend(BruteForceBackend):
         super().__init__(dimensions, metric)
         rng = np.random.default_rng(seed)
         self.n_or, self.n_and, self.bucket_length = n_or, n_and, bucket_length
-        self._planes = rng.standard_normal((dimensions, n_or * n_and)).astype(np.float32)
+        # unit-length lines: a Euclidean bucket is ``bucket_length`` wide in the data's units
+        planes = rng.standard_normal((dimensions, n_or * n_and))
+        self._planes = (planes / np.linalg.norm(planes, axis=0)).astype(np.float32)
         self._offsets = rng.uniform(0, bucket_length, n_or * n_and).astype(np.float32)
         self._weights = rng.integers(1, 2**61, n_and, dtype=np.int64)
         self._buckets: list[dict[int, set[int]]] = [{} for _ in range(n_or)]
