@@ -13,13 +13,16 @@ shared ``pw`` API; reflow from this checkout, Pathway from ``benchmarks/.venvs/p
   and ``KNNIndex`` (LSH, default parameters); Pathway runs ``KNNIndex`` (its ``BruteForceKnn``
   has no revised mode).
 - **as of now**: the data is loaded, then ``--queries`` queries arrive, ``--commit`` per commit,
-  answered by ``query_as_of_now`` over ``BruteForceKnn``. Reported: queries/s.
+  answered by ``query_as_of_now`` over ``BruteForceKnn`` and by ``KNNIndex``'s
+  ``get_nearest_items_asof_now`` (LSH, default parameters). Reported: queries/s.
 
 Data and queries come from one ``pw.io.python`` source (a column tells them apart), each
 commit its own logical time; an update is a deletion of the old row and an insertion of the
 new one. Every case runs twice, in fresh processes: the loads alone, then the loads followed
 by the measured commits; the measured phase costs the difference of the two ``pw.run()``
-wall times (and its answers the difference of the answer rows inserted). Vectors are
+wall times (and its answers the difference of the answer rows inserted). The CPU time of
+the process (all its threads) is reported the same way: on a machine shared with other jobs
+it is the steadier figure. Vectors are
 standard normal (seeded), the same for every process.
 """
 
@@ -120,10 +123,11 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
             state["inserted"] += 1
 
     pw.io.subscribe(answers, on_change=on_change)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
     return {"case": case, "phase": args.phase, "measured": measured,
-            "seconds": time.perf_counter() - started, "inserted": state["inserted"]}
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started, "inserted": state["inserted"]}
 
 
 CASES = {
@@ -191,11 +195,15 @@ def main() -> None:
             if len(runs) < 2:
                 continue
             seconds = runs["all"]["seconds"] - runs["load"]["seconds"]
+            cpu = runs["all"]["cpu_seconds"] - runs["load"]["cpu_seconds"]
             result = {"case": case, "measured": runs["all"]["measured"],
                       "seconds": seconds, "per_second": runs["all"]["measured"] / seconds,
+                      "cpu_seconds": cpu, "per_cpu_second": runs["all"]["measured"] / cpu,
+                      "load_average": os.getloadavg()[0],
                       "answers_per_change": (runs["all"]["inserted"] - runs["load"]["inserted"])
                       / runs["all"]["measured"],
-                      "load_seconds": runs["load"]["seconds"]}
+                      "load_seconds": runs["load"]["seconds"],
+                      "load_cpu_seconds": runs["load"]["cpu_seconds"]}
             results.append(result)
             print(json.dumps(result), flush=True)
     print(json.dumps({"args": vars(args), "results": results}))
