@@ -50,9 +50,7 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
     """Run one measurement with the ``pw`` module given; returns its figures."""
     data_vectors = _vectors(args.data, args.dims, 1)
     query_vectors = _vectors(args.queries, args.dims, 2)
-    new_vectors = _vectors(args.updates, args.dims, 3)
-    rng = np.random.default_rng(4)
-    updated_keys = rng.choice(args.data, size=args.updates, replace=False)
+    new_vectors = _vectors(min(args.updates, args.data), args.dims, 3)
 
     state = {"inserted": 0}
 
@@ -90,6 +88,10 @@ def run_case(pw, case: str, args: argparse.Namespace) -> dict:
         measured_commits = [("q", rows) for rows in commits(query_keys, query_vectors)]
         plan, measured = load_data, args.queries
     else:
+        if args.updates > args.data:
+            raise SystemExit(f"--updates ({args.updates}) must not exceed --data ({args.data})")
+        updated_keys = np.random.default_rng(4).choice(args.data, size=args.updates,
+                                                       replace=False)
         load_queries = [(int(k), query_vectors[i]) for i, k in enumerate(query_keys)]
         plan = [*load_data, ("q", load_queries)]
         measured_commits = [("d", rows) for rows in commits(updated_keys, new_vectors)]
