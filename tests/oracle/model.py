@@ -814,3 +814,80 @@ class Knn(Node):
             queries.vec, number_of_matches=self.k, collapse_rows=self.collapse)
         return answers.select(l_v=pw.left.v, r_v=pw.right.v,
                               score=pw.right._pw_index_reply_score)
+
+
+PTR = "ptr"  # row pointers; only the ML nodes, which nothing is built on, produce them
+
+
+def _vector_of(table: pw.Table) -> Any:
+    return pw.make_tuple(table.k, table.v)
+
+
+@dataclass(frozen=True)
+class KnnClassify(Node):
+    """The label (column ``s``) most common among the ``k`` nearest ``train`` rows of each
+    ``queries`` row, vectors ``(k, v)``: ``pw.ml.classifiers.knn_lsh_classifier_train`` and
+    ``knn_lsh_classify`` (LSH buckets small enough that most rows share one)."""
+
+    train: Node
+    queries: Node
+    k: int
+
+    @property
+    def schema(self):
+        return {"predicted_label": STR}
+
+    def children(self):
+        return (self.train, self.queries)
+
+    def build(self, inputs):
+        train, queries = self.train.build(inputs), self.queries.build(inputs)
+        model = pw.ml.classifiers.knn_lsh_classifier_train(
+            train.select(data=_vector_of(train)), L=2, type="euclidean", d=2, M=2, A=4.0)
+        return pw.ml.classifiers.knn_lsh_classify(
+            model, train.select(label=train.s), queries.select(data=_vector_of(queries)),
+            k=self.k)
+
+
+def _text(s: str, k: int, v: int) -> str:
+    return f"{s} k{k} v{v % 3}"
+
+
+def _words(table: pw.Table) -> pw.Table:
+    return table.select(text=pw.apply_with_type(_text, str, table.s, table.k, table.v))
+
+
+@dataclass(frozen=True)
+class FuzzyMatch(Node):
+    """Matches between the rows of ``left`` and ``right`` by the words of their ``s`` column
+    and of ``k`` and ``v % 3`` written as words, so that rows share some
+    (``pw.ml.smart_table_ops.fuzzy_match_tables``, one point per shared word, so
+    weights are exact in any order of summation). With ``corrections``, a reviewer's table
+    pairs the rows of equal ``k``: weight ``v`` (a confirmation) when the left row's ``v`` is
+    even and non-negative, else -1 (a rejection)."""
+
+    left: Node
+    right: Node
+    corrections: bool
+
+    @property
+    def schema(self):
+        return {"left": PTR, "right": PTR, "weight": FLOAT}
+
+    def children(self):
+        return (self.left, self.right)
+
+    def build(self, inputs):
+        left, right = self.left.build(inputs), self.right.build(inputs)
+        if right is left:
+            right = right.copy()
+        by_hand = None
+        if self.corrections:
+            confirm = (pw.left.v % 2 == 0) & (pw.left.v >= 0)
+            by_hand = left.join(right, left.k == right.k).select(
+                left=pw.left.id, right=pw.right.id,
+                weight=pw.if_else(confirm, pw.cast(float, pw.left.v), -1.0))
+        ops = pw.ml.smart_table_ops
+        return ops.fuzzy_match_tables(_words(left), _words(right),
+                                      by_hand_match=by_hand,
+                                      normalization=ops.FuzzyJoinNormalization.NONE)

@@ -449,3 +449,24 @@ def knn_cases(draw: Any, max_times: int = 4) -> m.Case:
     streams_ = {name: draw(streams(n_times)) for name in ("t0", "t1")}
     used = _inputs_of(node)
     return m.Case({n: s for n, s in streams_.items() if n in used}, node)
+
+
+@st.composite
+def ml_cases(draw: Any, kind: str, max_times: int = 4) -> m.Case:
+    """A classifier (``kind="classify"``) or a fuzzy match (``"fuzzy"``) of one (maybe
+    filtered or selected) input against another."""
+    n_times = draw(st.integers(2, max_times))
+
+    def side(*needed: str) -> m.Node:
+        chain = draw(pipelines(1, core=True, features=frozenset()))
+        ok = all(chain.schema.get(c) == m.INPUT_SCHEMA[c] for c in needed)
+        return chain if ok else m.Input(draw(st.sampled_from(["t0", "t1"])))
+
+    node: m.Node
+    if kind == "classify":
+        node = m.KnnClassify(side("k", "v", "s"), side("k", "v"), draw(st.integers(0, 4)))
+    else:
+        node = m.FuzzyMatch(side("k", "v", "s"), side("k", "v", "s"), draw(st.booleans()))
+    streams_ = {name: draw(streams(n_times)) for name in ("t0", "t1")}
+    used = _inputs_of(node)
+    return m.Case({n: s for n, s in streams_.items() if n in used}, node)

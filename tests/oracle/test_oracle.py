@@ -187,3 +187,19 @@ def test_every_landed_stateful_operator_is_generated() -> None:
 def test_knn_index_matches_static_runs(case: m.Case) -> None:
     """Revised nearest-neighbour answers equal a from-scratch index at every time."""
     check_case(case, reference=False)
+
+
+@oracle_settings(scale=0.3)
+@given(S.ml_cases("classify"))
+def test_knn_classifier_labels_match_static_runs(case: m.Case) -> None:
+    """Predicted labels follow training rows that come, change and go, as a from-scratch
+    classification of each snapshot."""
+    check_case(case, reference=False)
+
+
+@oracle_settings(scale=0.3)
+@given(S.ml_cases("fuzzy"))
+def test_fuzzy_matches_with_corrections_match_static_runs(case: m.Case) -> None:
+    """Fuzzy matches, with a reviewer's corrections that come, change and go, equal a
+    from-scratch match of each snapshot."""
+    check_case(case, reference=False)

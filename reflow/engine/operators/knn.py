@@ -394,6 +394,10 @@ class KnnOperator(Operator):
             candidates = self.backend.candidates(vectors, k_max) if len(live) else None
             if candidates is None:
                 dist = self.backend.distances(vectors, live) if len(live) else None
+            else:  # one matrix product for the chunk, over the union of its candidates
+                union = (np.unique(np.concatenate(candidates)) if candidates
+                         else np.zeros(0, dtype=np.int64))
+                dist = self.backend.distances(vectors, union) if len(union) else None
             for i, (qid, query) in enumerate(zip(qids[start:start + QUERY_CHUNK], chunk,
                                                  strict=True)):
                 if not len(live) or query.k == 0:
@@ -403,8 +407,8 @@ class KnnOperator(Operator):
                     slots, row = live, cast(np.ndarray, dist)[i]
                 else:
                     slots = candidates[i]
-                    row = (self.backend.distances(vectors[i:i + 1], slots)[0]
-                           if len(slots) else np.zeros(0, dtype=np.float32))
+                    row = (dist[i, np.searchsorted(union, slots)] if len(slots)
+                           else np.zeros(0, dtype=np.float32))
                 self._set_answer(qid, query, self._top(query, slots, row, ctx))
 
     def _top(self, query: _Query, slots: np.ndarray, dist: np.ndarray,

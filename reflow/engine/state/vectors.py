@@ -127,22 +127,26 @@ class LshBackend(BruteForceBackend):
     """Random-projection buckets (``n_or`` tables of ``n_and`` projections each); a query's
     candidates are the rows sharing a bucket with it in at least one table.
 
-    For ``l2sq`` a projection is ``floor((a.x + b) / bucket_length)``; for ``cos`` it is the
-    sign of ``a.x``. The projections come from a fixed seed, so two runs bucket alike.
+    For ``l2sq`` a projection is ``floor((a.x + b) / bucket_length)`` with ``a`` a random
+    unit vector and ``b`` uniform in ``[0, bucket_length)``; for ``cos`` it is the sign of
+    ``a.x``. The projections come from a fixed seed, so two runs bucket alike.
     """
 
-    state_fields = ("_vectors", "_live", "_buckets", "_keys")
+    state_fields = ("_vectors", "_live", "_keys")
 
     def __init__(self, dimensions: int, metric: str, n_or: int, n_and: int,
                  bucket_length: float, seed: int = 0) -> None:
         super().__init__(dimensions, metric)
         rng = np.random.default_rng(seed)
         self.n_or, self.n_and, self.bucket_length = n_or, n_and, bucket_length
-        self._planes = rng.standard_normal((dimensions, n_or * n_and)).astype(np.float32)
+        # unit-length lines: a Euclidean bucket is ``bucket_length`` wide in the data's units
+        planes = rng.standard_normal((dimensions, n_or * n_and))
+        self._planes = (planes / np.linalg.norm(planes, axis=0)).astype(np.float32)
         self._offsets = rng.uniform(0, bucket_length, n_or * n_and).astype(np.float32)
         self._weights = rng.integers(1, 2**61, n_and, dtype=np.int64)
-        self._buckets: list[dict[int, set[int]]] = [{} for _ in range(n_or)]
-        self._keys: dict[int, np.ndarray] = {}
+        # the bucket keys of every slot, one column per bucketing: a query's candidates are
+        # found by one vectorized comparison, which stays fast when buckets are large
+        self._keys = np.zeros((16, n_or), dtype=np.int64)
 
     def bucket_keys(self, prepared: np.ndarray) -> np.ndarray:
         """``len(prepared) x n_or`` bucket keys."""
@@ -156,32 +160,17 @@ class LshBackend(BruteForceBackend):
 
     def add(self, slots: np.ndarray, vectors: np.ndarray) -> None:
         super().add(slots, vectors)
-        keys = self.bucket_keys(self._vectors[slots])
-        for slot, row in zip(slots.tolist(), keys, strict=True):
-            self._keys[slot] = row
-            for table, key in enumerate(row.tolist()):
-                self._buckets[table].setdefault(key, set()).add(slot)
-
-    def remove(self, slots: np.ndarray) -> None:
-        super().remove(slots)
-        for slot in slots.tolist():
-            row = self._keys.pop(slot, None)
-            if row is None:
-                continue
-            for table, key in enumerate(row.tolist()):
-                bucket = self._buckets[table][key]
-                bucket.discard(slot)
-                if not bucket:
-                    del self._buckets[table][key]
+        if len(self._keys) < len(self._live):
+            grown = np.zeros((len(self._live), self.n_or), dtype=np.int64)
+            grown[: len(self._keys)] = self._keys
+            self._keys = grown
+        if len(slots):
+            self._keys[slots] = self.bucket_keys(self._vectors[slots])
 
     def candidates(self, queries: np.ndarray, k: int) -> list[np.ndarray]:
-        out = []
-        for row in self.bucket_keys(queries):
-            found: set[int] = set()
-            for table, key in enumerate(row.tolist()):
-                found |= self._buckets[table].get(key, set())
-            out.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
-        return out
+        keys = self._keys[: len(self._live)]
+        return [np.flatnonzero((keys == row).any(axis=1) & self._live)
+                for row in self.bucket_keys(queries)]
 
     def admits(self, queries: np.ndarray, new_vectors: np.ndarray) -> np.ndarray:
         q = self.bucket_keys(queries)

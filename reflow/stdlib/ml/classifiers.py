@@ -19,7 +19,7 @@ labels of exactly the queries whose neighbourhood changed are retracted and publ
 ... 7 | 2
 ... ''').select(data=pw.apply_with_type(lambda x: np.array([float(x)]), np.ndarray, pw.this.x))
 >>> model = knn_lsh_classifier_train(train.select(pw.this.data), L=10, type="euclidean",
-...                                  d=1, M=2, A=10.0)
+...                                  d=1, M=2, A=100.0)
 >>> labels = knn_lsh_classify(model, train.select(pw.this.label), queries, k=2)
 >>> pw.debug.compute_and_print_update_stream(labels, include_id=False)
 predicted_label | __time__ | __diff__
