@@ -407,7 +407,7 @@ class KnnOperator(Operator):
                     slots, row = live, cast(np.ndarray, dist)[i]
                 else:
                     slots = candidates[i]
-                    row = (dist[i, np.searchsorted(union, slots)] if len(slots)
+                    row = (cast(np.ndarray, dist)[i, np.searchsorted(union, slots)] if len(slots)
                            else np.zeros(0, dtype=np.float32))
                 self._set_answer(qid, query, self._top(query, slots, row, ctx))
 
