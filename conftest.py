@@ -13,3 +13,17 @@ def _fresh_doctest_program(request):
         clear_outputs()
         forget_live_nodes()
     yield
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster (several worker processes on this machine) shared by the
+    tests that run shards as Ray actors; shut down at the end of the session."""
+    import ray
+
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from venvs import python_of  # noqa: E402
+from venvs import python_of
 
 PRELUDE = textwrap.dedent('''
     import os, sys, time

@@ -124,7 +124,7 @@ class _Mailbox:
                         "(did an actor fail?)"
                     )
                 self._ready.wait(left)
-            return self._got.pop(step)
+            return self._got.pop(step, {})
 
 
 class RayExchange:
