@@ -19,8 +19,13 @@ def _fresh_doctest_program(request):
 def ray_cluster():
     """A real local Ray cluster (several worker processes on this machine) shared by the
     tests that run shards as Ray actors; shut down at the end of the session."""
+    import os
+    import sys
+
     import ray
 
+    # The actors unpickle functions of the test modules: give them the same import path.
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:

@@ -264,7 +264,9 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
         started = True
     lowering = build_for(WRITER, build)
     outputs = list(lowering.dataflow.outputs)
-    actor_class = ray.remote(num_cpus=cpus_per_actor, max_concurrency=max(4, actors + 2))(_Shard)
+    # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
+    options: dict[str, Any] = {"num_cpus": cpus_per_actor, "max_concurrency": max(4, actors + 2)}
+    actor_class = ray.remote(**options)(_Shard)
     handles = [actor_class.remote(w, actors) for w in range(actors)]
     stats = RayRunStats()
     try:
@@ -286,6 +288,8 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
             raise _unwrapped(error) from None
         except ray.exceptions.RayActorError as error:
             raise ExchangeError(f"a Ray actor of the run died: {error}") from None
+        except ray.exceptions.RayError as error:
+            raise ExchangeError(f"Ray could not run the program's actors: {error}") from None
     finally:
         for handle in handles:
             ray.kill(handle)
