@@ -266,8 +266,8 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
     outputs = list(lowering.dataflow.outputs)
     # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
     options: dict[str, Any] = {"num_cpus": cpus_per_actor, "max_concurrency": max(4, actors + 2)}
-    actor_class = ray.remote(**options)(_Shard)
-    handles = [actor_class.remote(w, actors) for w in range(actors)]
+    actor_class: Any = ray.remote(**options)(_Shard)
+    handles: list[Any] = [actor_class.remote(w, actors) for w in range(actors)]
     stats = RayRunStats()
     try:
         try:
