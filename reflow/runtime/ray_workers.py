@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import threading
@@ -46,6 +47,8 @@ from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.workers import build_for, static_batches
 
 Build = Callable[[], Lowering]
+
+logger = logging.getLogger("reflow")
 
 #: Built as this worker, a dataflow's sinks open nothing: the actors' sinks never write.
 _NO_WRITER = -1
@@ -85,10 +88,13 @@ class RayConfig:
 @dataclass
 class RayRunStats:
     """What a run on Ray measured: seconds per logical time (from starting it on every actor
-    to the last actor returning), and per actor the rows its stateful operators processed and
-    the rows and bytes it sent to other actors."""
+    to the last actor returning) and the lag of the slowest actor behind the fastest, and per
+    actor the rows its stateful operators processed and the rows and bytes it sent to other
+    actors."""
 
     time_seconds: list[float] = field(default_factory=list)
+    #: Per logical time, how long the fastest actor waited for the slowest (seconds).
+    lag_seconds: list[float] = field(default_factory=list)
     rows_processed: list[int] = field(default_factory=list)
     rows_sent: list[int] = field(default_factory=list)
     bytes_sent: list[int] = field(default_factory=list)
@@ -106,6 +112,8 @@ class _Mailbox:
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._got: dict[int, dict[int, tuple[Any, bool]]] = {}
+        #: Seconds spent waiting for the other workers' batches.
+        self.waited = 0.0
 
     def put(self, step: int, sender: int, payload: Any, flag: bool) -> None:
         with self._ready:
@@ -113,7 +121,8 @@ class _Mailbox:
             self._ready.notify_all()
 
     def take(self, step: int, senders: int, timeout: float) -> dict[int, tuple[Any, bool]]:
-        deadline = clock.monotonic() + timeout
+        started = clock.monotonic()
+        deadline = started + timeout
         with self._ready:
             while len(self._got.get(step, ())) < senders:
                 left = deadline - clock.monotonic()
@@ -124,6 +133,7 @@ class _Mailbox:
                         "(did an actor fail?)"
                     )
                 self._ready.wait(left)
+            self.waited += clock.monotonic() - started
             return self._got.pop(step, {})
 
 
@@ -179,8 +189,9 @@ class _Shard:
         self.by_time: dict[int, list[tuple[Operator, pl.DataFrame]]] = {}
         self.sunk: list[tuple] = []
 
-    def setup(self, build: Build, peers: list[Any]) -> list[int]:
-        """Build the dataflow and join the others; the logical times of the static inputs."""
+    def setup(self, build: Build, peers: list[Any]) -> tuple[list[int], int]:
+        """Build the dataflow and join the others; the logical times of the static inputs
+        and the number of sinks."""
         lowering = build_for(_NO_WRITER, build)
         exchange = RayExchange(self.worker, peers, self.mailbox)
         self.shard = ShardedDataflow(lowering.dataflow, self.worker, self.workers, exchange)
@@ -188,7 +199,7 @@ class _Shard:
         if self.worker == WRITER:
             for index, output in enumerate(lowering.dataflow.outputs):
                 self._capture(index, output)
-        return sorted(self.by_time)
+        return sorted(self.by_time), len(lowering.dataflow.outputs)
 
     def _capture(self, index: int, output: Any) -> None:
         sunk = self.sunk
@@ -199,9 +210,11 @@ class _Shard:
     def deliver(self, step: int, sender: int, payload: Any, flag: bool) -> None:
         self.mailbox.put(step, sender, payload, flag)
 
-    def run_time(self, time: int) -> list[tuple]:
-        """Run this shard's rows of ``time``; what the sinks received (actor 0 only)."""
+    def run_time(self, time: int) -> tuple[list[tuple], float]:
+        """Run this shard's rows of ``time``; what the sinks received (actor 0 only) and the
+        seconds this actor spent computing (not waiting in exchanges)."""
         assert self.shard is not None
+        start, waited = clock.perf_counter(), self.mailbox.waited
         grouped: dict[Operator, list[pl.DataFrame]] = {}
         for operator, batch in self.by_time.get(time, []):
             grouped.setdefault(operator, []).append(batch)
@@ -209,7 +222,7 @@ class _Shard:
             op: self.shard.own_rows(concat_batches(parts)) for op, parts in grouped.items()
         })
         sunk, self.sunk[:] = list(self.sunk), []
-        return sunk
+        return sunk, clock.perf_counter() - start - (self.mailbox.waited - waited)
 
     def finish(self) -> list[tuple]:
         assert self.shard is not None
@@ -272,18 +285,32 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
     try:
         try:
             build_ref = ray.put(build)
-            times = ray.get([h.setup.remote(build_ref, handles) for h in handles])
-            for time in sorted(set().union(*map(set, times))) or [0]:
+            built = ray.get([h.setup.remote(build_ref, handles) for h in handles])
+            if any(sinks != len(outputs) for _, sinks in built):
+                raise ValueError(
+                    f"the dataflow built on the Ray actors has {built[0][1]} sinks, the one "
+                    f"built here {len(outputs)}: the build function must not depend on state "
+                    "of this process (build the list of outputs before sending it)"
+                )
+            times = {time for times, _ in built for time in times}
+            for time in sorted(times) or [0]:
                 start = clock.perf_counter()
-                sunk = ray.get([h.run_time.remote(time) for h in handles])
+                done = ray.get([h.run_time.remote(time) for h in handles])
                 stats.time_seconds.append(clock.perf_counter() - start)
-                _replay(outputs, sunk[WRITER])
+                busy = [seconds for _, seconds in done]
+                stats.lag_seconds.append(max(busy) - min(busy))
+                _replay(outputs, done[WRITER][0])
             sunk = ray.get([h.finish.remote() for h in handles])
             _replay(outputs, sunk[WRITER])
             for processed, rows, sent in ray.get([h.stats.remote() for h in handles]):
                 stats.rows_processed.append(processed)
                 stats.rows_sent.append(rows)
                 stats.bytes_sent.append(sent)
+            logger.info("ray run: %d actors, %d times; rows processed %s, rows sent %s, "
+                        "bytes sent %s; per time median %.4f s, p99 %.4f s; slowest actor "
+                        "behind the fastest by %.4f s at most", actors, len(stats.time_seconds),
+                        stats.rows_processed, stats.rows_sent, stats.bytes_sent,
+                        *stats.per_time(), max(stats.lag_seconds, default=0.0))
         except ray.exceptions.RayTaskError as error:
             raise _unwrapped(error) from None
         except ray.exceptions.RayActorError as error:

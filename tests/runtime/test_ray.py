@@ -117,6 +117,8 @@ def test_stats_count_rows_and_bytes_per_actor(ray_cluster) -> None:
     assert len(stats.rows_processed) == 2 and all(n > 0 for n in stats.rows_processed)
     assert all(n > 0 for n in stats.bytes_sent)
     assert len(stats.time_seconds) == len(_by_time(events))
+    assert len(stats.lag_seconds) == len(stats.time_seconds)
+    assert all(lag >= 0 for lag in stats.lag_seconds)
     median, p99 = stats.per_time()
     assert 0 < median <= p99
 
