@@ -6,10 +6,10 @@ coordinator driving logical times and as the one writer of every sink.
   (sent to it pickled), keeps its share of the static inputs (rows split by row id) and runs
   one shard. Ray places the actors on the nodes of the cluster (``ray.init()`` starts a local
   one, ``RAY_ADDRESS`` names an existing one).
-- **Exchange** (``RayExchange``). At each exchange step a worker puts the batch for each other
-  worker into the object store (Arrow IPC bytes, ``reflow.runtime.exchange.encode_batch``) and
-  hands the reference to that worker's mailbox; each worker takes one reference from every
-  other worker per step. One object per worker pair per step, never one per row.
+- **Exchange** (``RayExchange``). At each exchange step a worker sends the batch for each other
+  worker (Arrow IPC bytes, ``reflow.runtime.exchange.encode_batch``) to that worker's mailbox:
+  a large batch through the object store (the mailbox gets its reference), a small one inside
+  the call. One message per worker pair per step, never one per row.
 - **Coordinator.** The caller starts logical time *t* on every actor and waits for all of
   them: time *t* is complete only when every actor has returned from it.
 - **Sinks.** The sinks run in the caller, not in the actors: actor 0 (the shard every sink row
@@ -49,6 +49,10 @@ from reflow.runtime.workers import build_for, static_batches
 Build = Callable[[], Lowering]
 
 logger = logging.getLogger("reflow")
+
+#: Batches up to this size (bytes) travel inside the call to the receiving actor; larger ones
+#: through the object store.
+_INLINE_BYTES = 64 * 1024
 
 #: Built as this worker, a dataflow's sinks open nothing: the actors' sinks never write.
 _NO_WRITER = -1
@@ -160,20 +164,24 @@ class RayExchange:
             if peer == self.worker:
                 continue
             part = parts[peer]
-            ref = None
+            payload: Any = None
             if part is not None:
                 data = encode_batch(part)
                 self.bytes_sent += len(data)
-                ref = ray.put(data)
-            # The reference travels inside a list so that Ray hands it over unresolved.
-            handle.deliver.remote(step, self.worker, [ref], flag)
+                # A small batch rides in the call itself (Ray inlines small arguments); a
+                # large one goes to the object store, and its reference travels inside a list
+                # so that Ray hands it over unresolved: the receiver fetches it.
+                payload = data if len(data) <= _INLINE_BYTES else [ray.put(data)]
+            handle.deliver.remote(step, self.worker, payload, flag)
         got: list[pl.DataFrame | None] = [None] * self.workers
         got[self.worker] = parts[self.worker]
         anyone = flag
-        for sender, ((ref,), peer_flag) in self._mailbox.take(
+        for sender, (payload, peer_flag) in self._mailbox.take(
             step, self.workers - 1, self._timeout
         ).items():
-            got[sender] = None if ref is None else decode_batch(ray.get(ref))
+            if isinstance(payload, list):
+                payload = ray.get(payload[0])
+            got[sender] = None if payload is None else decode_batch(payload)
             anyone = anyone or peer_flag
         return got, anyone
 

@@ -128,3 +128,30 @@ def test_configuration_errors_name_the_variable() -> None:
         RayConfig.from_env({"REFLOW_RAY_ACTORS": "0"})
     with pytest.raises(ValueError, match="REFLOW_RAY_ACTORS must be an integer"):
         RayConfig.from_env({"REFLOW_RAY_ACTORS": "two"})
+
+
+def test_large_batches_go_through_the_object_store(
+    ray_cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches above the inline size (64 KiB) travel as object-store references."""
+    import pandas as pd
+
+    def program(seen: list) -> None:
+        clear_outputs()
+        forget_live_nodes()
+        words = pd.DataFrame({"w": [f"word-{i % 9000:05d}" for i in range(30000)]})
+        t = pw.debug.table_from_pandas(words)
+        counts = t.groupby(t.w).reduce(t.w, c=pw.reducers.count())
+        pw.io.subscribe(counts, on_change=lambda key, row, time, is_addition: seen.append(
+            (row["w"], row["c"], is_addition)))
+
+    expected: list = []
+    program(expected)
+    monkeypatch.delenv("REFLOW_RAY_ACTORS", raising=False)
+    pw.run()
+    got: list = []
+    program(got)
+    specs = registered_outputs()
+    stats = run_on_ray(lambda: build(specs, RunContext()), actors=2)
+    assert sorted(got) == sorted(expected) and len(got) == 9000
+    assert max(stats.bytes_sent) > 64 * 1024
