@@ -2,16 +2,19 @@
 costs measured on one machine (pass them as options; the defaults are the figures in
 BENCHMARKS.md, "Workers").
 
-    .venv/bin/python benchmarks/scaling_model.py [--cpu-per-row 4e-7] [--bytes-per-row 41]
-        [--time-overhead 0.03] [--message 0.0005] [--bandwidth 1.25e9] [--steps 3]
+    .venv/bin/python benchmarks/scaling_model.py [--cpu-per-row 5e-7] [--bytes-per-row 41]
+        [--time-overhead 0.009] [--per-worker 0.0003] [--message 0.0011]
+        [--bandwidth 1.25e9] [--steps 5]
 
 Per logical time with R rows entering the stateful operators and W workers:
 
     T(W) = R / W * c                       operator CPU, split among the workers
-         + R * (W - 1) / W * b / B         each worker's share of the exchange on its link
-         + s + E * (W - 1) * m             the coordinator's round (start a time on every
-                                           worker, wait for all) and, per exchange step,
-                                           one message to every other worker
+         + R / W * (W - 1) / W * b / B     each worker's share of the exchange on its own
+                                           link (links in parallel: a full-bisection network)
+         + s + W * w + E * (W - 1) * m     the coordinator's round (a fixed part, one call
+                                           per worker to start a time) and, per exchange
+                                           step, a message from every other worker, which
+                                           each worker receives one after the other
 
 Throughput is R / T(W); the bottleneck is the largest of the three terms.
 """
@@ -25,19 +28,22 @@ def seconds_per_time(rows: float, workers: int, opts: argparse.Namespace) -> dic
     """The three terms of the model for ``rows`` rows per logical time on ``workers``."""
     return {
         "cpu": rows / workers * opts.cpu_per_row,
-        "network": rows * (workers - 1) / workers * opts.bytes_per_row / opts.bandwidth,
-        "coordination": opts.time_overhead + opts.steps * (workers - 1) * opts.message,
+        "network": rows / workers * (workers - 1) / workers * opts.bytes_per_row
+        / opts.bandwidth,
+        "coordination": opts.time_overhead + workers * opts.per_worker
+        + opts.steps * (workers - 1) * opts.message,
     }
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
-    args.add_argument("--cpu-per-row", type=float, default=4e-7)
+    args.add_argument("--cpu-per-row", type=float, default=5e-7)
     args.add_argument("--bytes-per-row", type=float, default=41.0)
-    args.add_argument("--time-overhead", type=float, default=0.03)
-    args.add_argument("--message", type=float, default=0.0005)
+    args.add_argument("--time-overhead", type=float, default=0.009)
+    args.add_argument("--per-worker", type=float, default=0.0003)
+    args.add_argument("--message", type=float, default=0.0011)
     args.add_argument("--bandwidth", type=float, default=1.25e9)
-    args.add_argument("--steps", type=int, default=3)
+    args.add_argument("--steps", type=int, default=5)
     opts = args.parse_args()
     print("| rows per logical time | workers | CPU s | network s | coordination s | "
           "rows/s | bottleneck |")
