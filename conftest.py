@@ -24,10 +24,18 @@ def ray_cluster():
 
     import ray
 
-    # The actors unpickle functions of the test modules: give them the same import path.
+    # The actors unpickle functions of the test modules: the cluster's processes (started
+    # now, with this environment) get the same import path; the tests' own stays as it was.
+    saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    try:
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
     try:
         yield ray
     finally:
