@@ -1,8 +1,9 @@
 """The ``reflow`` command: ``reflow spawn --processes N python main.py`` starts N copies of a
 program as the workers of one run, like ``pathway spawn``.
 
-Each copy gets ``PATHWAY_PROCESSES``, ``PATHWAY_THREADS``, ``PATHWAY_FIRST_PORT`` and its own
-``PATHWAY_PROCESS_ID``; ``pw.run()`` in each of them runs one shard and the copies exchange
+Each copy gets ``PATHWAY_PROCESSES``, ``PATHWAY_THREADS``, ``PATHWAY_FIRST_PORT``, its own
+``PATHWAY_PROCESS_ID`` and, unless set already, ``POLARS_MAX_THREADS`` (its share of the
+cores); ``pw.run()`` in each of them runs one shard and the copies exchange
 rows over localhost ports ``first_port .. first_port + N - 1``.
 
 >>> parser().parse_args(["spawn", "-n", "2", "python", "main.py", "--flag"]).program
@@ -45,6 +46,9 @@ def spawn(program: Sequence[str], processes: int, threads: int, first_port: int)
                          f"{processes} ports")
     common = dict(os.environ, PATHWAY_PROCESSES=str(processes), PATHWAY_THREADS=str(threads),
                   PATHWAY_FIRST_PORT=str(first_port))
+    # Polars' kernels use every core of the machine in each process: N processes would each
+    # start as many threads and slow one another down. Each gets its share of the cores.
+    common.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     children = [
         subprocess.Popen(list(program), env=dict(common, PATHWAY_PROCESS_ID=str(pid)))
         for pid in range(processes)

@@ -7,9 +7,11 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
+
 from reflow.api.schema import Schema, schema_from_types
 from reflow.api.table import Table
-from reflow.engine.ids import hash_value_rows
+from reflow.engine.ids import hash_typed_columns, hash_value_rows
 from reflow.engine.values import Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan.errors import BuildValueError, user_frame
@@ -33,12 +35,14 @@ _static_universes: weakref.WeakValueDictionary[tuple[int, bytes], Universe] = (
 )
 
 
-def _static_universe(ids: Sequence[int]) -> Universe:
+def _static_universe(ids: Sequence[int] | pl.Series) -> Universe:
     """The universe of a table given as one batch of insertions: tables built from literal data
     with the same set of ids share it (as in Pathway), so a column of one can be used in a
     ``select`` of the other, and ``t1 + t2`` adds their columns."""
     if len(ids) > _SHARED_UNIVERSE_MAX_ROWS:
         return Universe()
+    if isinstance(ids, pl.Series):
+        ids = ids.to_list()
     digest = hashlib.blake2b(b"".join(i.to_bytes(16, "little") for i in sorted(ids))).digest()
     key = (len(ids), digest)
     universe = _static_universes.get(key)
@@ -302,7 +306,7 @@ def table_from_pandas(
     data_names = [c for c in df.columns if c not in _SPECIAL]
     # Numeric and bool columns give plain Python values through ``tolist()`` and have one
     # type: no per-value conversion or inference for them.
-    simple = {c: _simple_type(df[c].dtype) for c in data_names}
+    simple = {c: _simple_column_type(df[c]) for c in data_names}
     columns = {
         c: df[c].tolist() if simple[c] is not None
         else [python_value(v) for v in df[c].tolist()]
@@ -321,7 +325,11 @@ def table_from_pandas(
     times = [int(v) for v in df[TIME_COLUMN]] if TIME_COLUMN in df.columns else [0] * n
     diffs = [int(v) for v in df[DIFF_COLUMN]] if DIFF_COLUMN in df.columns else [1] * n
     # Ids hashed in one vectorized call (a Polars call per row took seconds per 10,000 rows).
-    if id_from:
+    ids: list[int] | pl.Series
+    typed = _typed_key_columns(df, list(id_from) if id_from else None, simple)
+    if typed is not None:
+        ids = hash_typed_columns(typed)
+    elif id_from:
         ids = hash_value_rows([list(key) for key in zip(*(columns[c] for c in id_from))])
     else:
         index = df.index
@@ -329,12 +337,15 @@ def table_from_pandas(
             python_value(label) for label in index
         ]
         ids = hash_value_rows([[label] for label in labels])
-    if TIME_COLUMN not in df.columns and DIFF_COLUMN not in df.columns and len(set(ids)) == n:
+    distinct = ids.n_unique() if isinstance(ids, pl.Series) else len(set(ids))
+    if TIME_COLUMN not in df.columns and DIFF_COLUMN not in df.columns and distinct == n:
         # One batch of insertions with distinct ids: built column by column.
         batch = make_batch(dtypes, ids, {c: columns[c] for c in dtypes}, [1] * n)
         info = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
         source = StaticSource([(0, batch)])
         return Table(InputNode(info, _static_universe(ids), source, where, append_only=True))
+    if isinstance(ids, pl.Series):
+        ids = ids.to_list()
     rows = [{c: columns[c][i] for c in dtypes} for i in range(n)]
     stream = _RowStream(dtypes)
     for i in sorted(range(n), key=lambda i: times[i]):
@@ -343,6 +354,40 @@ def table_from_pandas(
 
 
 _SIMPLE_KINDS = {"i": dt.INT, "f": dt.FLOAT, "b": dt.BOOL}
+
+
+def _typed_key_columns(
+    df: Any, id_from: list[str] | None, simple: dict[str, dt.DType | None]
+) -> list[pl.Series] | None:
+    """The key columns (``id_from``, else the index) as Polars columns typed as
+    ``hash_value_rows`` would type their values, when they are plain ints or ``str`` without
+    missing values; ``None`` when the values must be looked at one by one."""
+    if id_from is None:
+        if _simple_type(df.index.dtype) is not dt.INT:
+            return None
+        return [pl.Series(df.index.to_numpy(), dtype=pl.Int64)]
+    typed = []
+    for name in id_from:
+        kind = simple.get(name)
+        if kind is dt.INT:
+            typed.append(pl.Series(df[name].to_numpy(), dtype=pl.Int64))
+        elif kind is dt.STR:
+            typed.append(pl.Series(df[name].tolist(), dtype=pl.String))
+        else:
+            return None
+    return typed
+
+
+def _simple_column_type(column: Any) -> dt.DType | None:
+    """``_simple_type`` of a column, or ``str`` for an object column holding only ``str``
+    values (checked by pandas in one vectorized pass, not value by value here)."""
+    import pandas as pd
+
+    if getattr(column.dtype, "kind", None) == "O" and len(column):
+        if pd.api.types.infer_dtype(column, skipna=False) == "string":
+            return dt.STR
+        return None
+    return _simple_type(column.dtype)
 
 
 def _simple_type(dtype: Any) -> dt.DType | None:

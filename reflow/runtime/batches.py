@@ -44,12 +44,15 @@ _STORED_AS_GIVEN = (dt.INT, dt.STR, dt.BOOL, dt.BYTES)
 
 def make_batch(
     dtypes: dict[str, dt.DType],
-    ids: Sequence[int],
+    ids: Sequence[int] | pl.Series,
     columns: dict[str, Sequence[Any]],
     diffs: Sequence[int],
 ) -> pl.DataFrame:
     """A delta batch from ids, per-column Python values and diffs."""
-    series = [pl.Series(ID, list(ids), dtype=ID_DTYPE)]
+    if isinstance(ids, pl.Series):
+        series = [ids.rename(ID).cast(ID_DTYPE)]
+    else:
+        series = [pl.Series(ID, list(ids), dtype=ID_DTYPE)]
     for name, dtype in dtypes.items():
         values = columns[name]
         if dtype.strip_optional() not in _STORED_AS_GIVEN:

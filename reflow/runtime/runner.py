@@ -131,10 +131,12 @@ def run_outputs(
     raised as the exception Python raises for it. ``run_options`` are the other options of
     ``pw.run`` that change nothing here (``debug``, ``event_loop``, ...). With
     ``PATHWAY_THREADS`` / ``PATHWAY_PROCESSES`` above 1 a static program runs sharded over
-    that many workers (``reflow.runtime.workers``). With ``persistence_config`` the run
+    that many workers (``reflow.runtime.workers``); with ``REFLOW_RAY_ACTORS`` it runs on that
+    many Ray actors (``reflow.runtime.ray_workers``). With ``persistence_config`` the run
     checkpoints its state and resumes from the last checkpoint (``reflow.persistence``).
     """
     from reflow.runtime.persistence.resume import set_udf_cache_directory
+    from reflow.runtime.ray_workers import RayConfig, run_on_ray
     from reflow.runtime.workers import WorkerConfig, run_static_sharded
 
     _check_run_options(run_options)
@@ -147,6 +149,13 @@ def run_outputs(
 
     config = WorkerConfig.from_env()
     live = any(_live_sources(spec.node) for spec in outputs)
+    on_ray = RayConfig.from_env()
+    if on_ray is not None:
+        if live or with_http_server or persistence_config is not None:
+            raise ValueError("REFLOW_RAY_ACTORS runs static programs only (no live source, "
+                             "HTTP server or persistence yet)")
+        run_on_ray(lambda: build(outputs, new_context()), on_ray.actors, on_ray.cpus_per_actor)
+        return
     if config.workers > 1 and not live and not with_http_server and persistence_config is None:
         run_static_sharded(lambda: build(outputs, new_context()), config)
         return

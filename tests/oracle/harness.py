@@ -406,3 +406,44 @@ def check_workers(case: m.Case, workers: int) -> None:
             f"{sorted(got.get(first, {}).items())}, one worker "
             f"{sorted(expected.get(first, {}).items())}"
         )
+
+
+def check_ray_workers(case: m.Case, actors: int) -> None:
+    """The whole pipeline run by ``actors`` Ray actors (``reflow.runtime.ray_workers``) must
+    emit, through the sink in the calling process, the single-worker update stream at every
+    time."""
+    from reflow.engine.operator import RunContext
+    from reflow.engine.operators.stateless import OutputOperator
+    from reflow.runtime.batches import rows_of
+    from reflow.runtime.ray_workers import run_on_ray
+    from reflow.runtime.runner import OutputSpec, build
+    from tests.engine.replay import by_time, uninterrupted
+
+    def pipeline() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    expected = uninterrupted(pipeline)
+    seen: list[tuple] = []
+
+    def lowering():
+        node = pipeline()._node
+
+        def on_time(time: int, delta) -> None:
+            for row_id, row, diff in rows_of(node.columns, delta):
+                seen.append((time, row_id.value, repr(sorted(row.items())), diff))
+
+        def attach(lowering, operator):
+            return lowering.add(OutputOperator(operator, "recorded output", on_time))
+
+        return build([OutputSpec(node, attach)], RunContext(terminate_on_error=False))
+
+    run_on_ray(lowering, actors)
+    got = by_time(seen)
+    if got != expected:
+        times = sorted(set(got) | set(expected))
+        first = next(t for t in times if got.get(t) != expected.get(t))
+        raise OracleFailure(
+            f"on {actors} Ray actors, at time {first} the sink received "
+            f"{sorted(got.get(first, {}).items())}, one worker "
+            f"{sorted(expected.get(first, {}).items())}"
+        )

@@ -20,6 +20,7 @@ from .harness import (
     OracleFailure,
     canon,
     check_case,
+    check_ray_workers,
     check_sharding,
     check_snapshot_restore,
     check_workers,
@@ -66,6 +67,14 @@ def test_whole_pipelines_on_several_workers_give_the_one_worker_stream(
     case: m.Case, workers: int
 ) -> None:
     check_workers(case, workers)
+
+
+@oracle_settings(scale=0.06)
+@given(S.cases(core=False), st.sampled_from([2, 3]))
+def test_whole_pipelines_on_ray_actors_give_the_one_worker_stream(
+    ray_cluster, case: m.Case, actors: int
+) -> None:
+    check_ray_workers(case, actors)
 
 
 @pytest.mark.skipif("deduplicate" not in FEATURES, reason="deduplicate has not landed")

@@ -87,6 +87,24 @@ def test_a_failing_worker_process_fails_the_spawn(tmp_path: Path) -> None:
     assert done.returncode == 3
 
 
+def test_spawned_processes_share_the_polars_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    program = tmp_path / "main.py"
+    program.write_text("import os\nprint(os.environ['POLARS_MAX_THREADS'])\n")
+    command = [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2", sys.executable,
+               str(program)]
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    done = subprocess.run(command, timeout=60, capture_output=True, text=True, check=True)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert done.stdout.split() == [share, share]
+    monkeypatch.setenv("POLARS_MAX_THREADS", "7")  # a user's setting is kept
+    done = subprocess.run(command, timeout=60, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["7", "7"]
+
+
 @pytest.mark.parametrize("threads", [2, 4])
 def test_worker_threads_give_the_one_worker_updates(
     threads: int, monkeypatch: pytest.MonkeyPatch
