@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID
@@ -99,11 +100,12 @@ def add_sink(
 def _withhold_errors(
     fallible: list[str], sink: str, delta: pl.DataFrame, ctx: Any
 ) -> pl.DataFrame:
+    # The usual case, no error at all, is settled on the flag columns without a query.
+    if not any(delta[error_column(n)].any() for n in fallible):
+        return delta
     flags = delta.select(
         pl.any_horizontal([pl.col(error_column(n)).fill_null(False) for n in fallible])
     ).to_series()
-    if not flags.any():
-        return delta
     bad = delta.filter(flags & (pl.col(DIFF) > 0))  # a retraction was withheld when inserted
     for i, row_id in enumerate(bad[ID].to_list()):
         columns = [n for n in fallible if bad[error_column(n)][i]]
@@ -125,7 +127,7 @@ def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int)
     out = []
     for name, info in columns.items():
         series = delta[name]
-        if info.fallible:
+        if info.fallible and delta[error_column(name)].any():
             series = pl.select(
                 pl.when(delta[error_column(name)]).then(None).otherwise(series).alias(name)
             ).to_series() if series.dtype != pl.Object else pl.Series(
@@ -147,11 +149,9 @@ def output_frame(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int)
         elif series.dtype == pl.Object or series.dtype == pl.UInt128:
             series = pl.Series(name, [_plain(v) for v in series.to_list()], dtype=pl.String)
         out.append(series.alias(name))
+    out.append(pl.Series("time", np.full(delta.height, time, dtype=np.int64)))
     out.append(delta[DIFF].alias("diff"))
-    frame = pl.DataFrame(out)
-    return frame.with_columns(pl.lit(time, dtype=pl.Int64).alias("time")).select(
-        *columns, "time", "diff"
-    )
+    return pl.DataFrame(out)
 
 
 def _plain(value: Any) -> str | None:

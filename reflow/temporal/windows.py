@@ -91,34 +91,45 @@ class _SlidingWindow(Window):
                 return (x / hop).floor().cast(pl.Int64)
             return x // hop
 
-        def kernel(frame: pl.DataFrame) -> pl.DataFrame:
+        # A tumbling window over integer (or datetime) times holds each row once: its index
+        # is one floor division, with no list column to explode. Float times keep the
+        # general formula, whose rounding the tumbling shortcut could change.
+        tumbling = hop == duration and not floating
+
+        def assign(frame: pl.LazyFrame) -> pl.LazyFrame:
+            if tumbling:
+                index = floor_div(time_phys - origin)
+                return frame.with_columns(
+                    time_phys.alias(PHYS_TIME), index.alias("_pw_window_index")
+                ).filter(pl.col("_pw_window_index").is_not_null())
             lo = floor_div(time_phys - origin - duration) + 1
             hi = floor_div(time_phys - origin)
-            out = (
+            return (
                 frame.with_columns(
                     time_phys.alias(PHYS_TIME),
                     pl.int_ranges(lo, hi + 1).alias("_pw_window_index"),
                 )
                 .explode("_pw_window_index")
                 .filter(pl.col("_pw_window_index").is_not_null())
-                .with_columns(
-                    (pl.col("_pw_window_index").cast(phys) * hop + origin)
-                    .cast(phys)
-                    .alias(PHYS_START)
-                )
-                .with_columns((pl.col(PHYS_START) + duration).cast(phys).alias(PHYS_END))
-                .drop("_pw_window_index")
             )
+
+        def kernel(frame: pl.DataFrame) -> pl.DataFrame:
+            # One lazy query: every eager step would be a Polars call of its own, and that
+            # fixed cost dominates the small batches of a streaming run.
+            start = (pl.col("_pw_window_index").cast(phys) * hop + origin).cast(phys)
+            query = assign(frame.lazy()).with_columns(start.alias(PHYS_START))
             if explicit_origin:
                 # with an explicit origin, windows start there: earlier ones do not exist
-                out = out.filter(pl.col(PHYS_START) >= origin)
-            out = out.with_columns(
+                query = query.filter(pl.col(PHYS_START) >= origin)
+            out = query.with_columns(
+                (pl.col(PHYS_START) + duration).cast(phys).alias(PHYS_END)
+            ).with_columns(
                 _time.from_physical(pl.col(PHYS_START), time_type).alias(START),
                 _time.from_physical(pl.col(PHYS_END), time_type).alias(END),
-            )
+            ).collect()
             new_ids = hash_columns(out, [ID, PHYS_START], "window")
-            return out.with_columns(new_ids.alias(ID)).select(
-                ID, *columns_order, DIFF
+            return pl.DataFrame(
+                [new_ids if name == ID else out[name] for name in (ID, *columns_order, DIFF)]
             )
 
         columns = dict(table._node.columns)

@@ -355,3 +355,40 @@ def test_sessions_per_instance_equal_from_scratch(seed):
                 groups.append([time])
         expected += [(k, g[0], g[-1], len(g)) for g in groups]
     assert rows(r) == sorted(expected, key=repr)
+
+
+@pytest.mark.parametrize("origin", [None, 7, -13])
+@pytest.mark.parametrize("per_time", [1, 3, 400])
+def test_tumbling_int_windows_match_a_from_scratch_count(origin, per_time):
+    # Integer tumbling windows take a one-division path; small and large batches per time
+    # must both give the windows a plain computation gives.
+    rng = random.Random(per_time * 31 + (origin or 0))
+    times = [rng.randint(-200, 200) for _ in range(1200)]
+    lines = ["t | v | __time__"]
+    lines += [f"{t} | {i % 7} | {2 + 2 * (i // per_time)}" for i, t in enumerate(times)]
+    table = pw.debug.table_from_markdown("\n".join(lines))
+    r = _sum_per_window(table, pw.temporal.tumbling(10, origin=origin))
+    base = origin or 0
+    expected: dict[int, list[int]] = {}
+    for i, t in enumerate(times):
+        if origin is not None and t < origin:
+            continue
+        start = base + (t - base) // 10 * 10
+        entry = expected.setdefault(start, [0, 0])
+        entry[0] += 1
+        entry[1] += i % 7
+    assert sorted(rows(r)) == sorted((s, s + 10, n, total) for s, (n, total) in expected.items())
+
+
+def test_new_datetime_group_keys_keep_nanoseconds():
+    # Group keys first seen beside known ones are hashed on their own; datetimes one
+    # nanosecond apart must stay two groups.
+    t = pw.debug.table_from_markdown("""
+    ns                  | __time__
+    1704067200000000000 | 2
+    1704067200000000000 | 4
+    1704067200000000001 | 4
+    1704067200000000001 | 4
+    """).select(t=pw.this.ns.dt.from_timestamp(unit="ns"))
+    r = t.groupby(t.t).reduce(n=pw.reducers.count())
+    assert rows(r) == [(2,), (2,)]

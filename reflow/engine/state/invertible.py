@@ -414,14 +414,28 @@ class InvertibleGroups(Snapshottable):
         keys = key_values[0] if len(key_values) == 1 else list(zip(*key_values, strict=True))
         gids = [cache.get(key) for key in keys]
         if None in gids:
-            missing = [i for i, gid in enumerate(gids) if gid is None]
-            part = frame[missing] if len(missing) < frame.height else frame
-            hashed = hash_columns(part, [k[0] for k in self.keys], "").to_list()
-            if len(cache) + len(missing) > _GID_CACHE_LIMIT:
+            # Hash each new key once, from the first row that holds it.
+            first: dict[Any, int] = {}
+            for i, gid in enumerate(gids):
+                if gid is None and keys[i] not in first:
+                    first[keys[i]] = i
+            names = [k[0] for k in self.keys]
+            if len(first) == frame.height:
+                part = frame
+            elif all(_exact_in_python(frame.schema[n]) for n in names):
+                # A few new keys: their columns rebuilt from the values (no gather query).
+                rows = list(first.values())
+                part = pl.DataFrame([
+                    pl.Series(n, [column[i] for i in rows], dtype=frame.schema[n])
+                    for n, column in zip(names, key_values, strict=True)
+                ])
+            else:
+                part = frame[list(first.values())]
+            hashed = hash_columns(part, names, "").to_list()
+            if len(cache) + len(first) > _GID_CACHE_LIMIT:
                 cache.clear()
-            for i, gid in zip(missing, hashed, strict=True):
-                gids[i] = gid
-                cache[keys[i]] = gid
+            cache.update(zip(first, hashed, strict=True))
+            gids = [cache[key] if gid is None else gid for key, gid in zip(keys, gids)]
         return cast("list[int]", gids)  # every None was filled in
 
     # --- state update -------------------------------------------------------------------------
@@ -622,3 +636,9 @@ def _both_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype.kind != "f":
         return np.zeros(a.size, dtype=bool)
     return np.isnan(a) & np.isnan(b)
+
+
+def _exact_in_python(dtype: pl.DataType) -> bool:
+    """Whether a column of ``dtype`` survives a round trip through Python values unchanged
+    (datetimes would lose their nanoseconds)."""
+    return dtype.is_integer() or dtype.is_float() or dtype in (pl.String, pl.Boolean)
