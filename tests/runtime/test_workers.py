@@ -93,16 +93,24 @@ def test_spawned_processes_share_the_polars_threads(
     import os
 
     program = tmp_path / "main.py"
-    program.write_text("import os\nprint(os.environ['POLARS_MAX_THREADS'])\n")
+    # Each process writes its own file: two processes printing to one pipe may interleave.
+    program.write_text(
+        "import os, pathlib\n"
+        f"out = pathlib.Path({str(tmp_path)!r}) / ('threads-' + os.environ['PATHWAY_PROCESS_ID'])\n"
+        "out.write_text(os.environ['POLARS_MAX_THREADS'])\n"
+    )
     command = [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2", sys.executable,
                str(program)]
+
+    def shares() -> list[str]:
+        subprocess.run(command, timeout=60, check=True)
+        return [(tmp_path / f"threads-{i}").read_text() for i in range(2)]
+
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
-    done = subprocess.run(command, timeout=60, capture_output=True, text=True, check=True)
     share = str(max(1, (os.cpu_count() or 1) // 2))
-    assert done.stdout.split() == [share, share]
+    assert shares() == [share, share]
     monkeypatch.setenv("POLARS_MAX_THREADS", "7")  # a user's setting is kept
-    done = subprocess.run(command, timeout=60, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["7", "7"]
+    assert shares() == ["7", "7"]
 
 
 @pytest.mark.parametrize("threads", [2, 4])
