@@ -14,6 +14,7 @@ https://www.geonames.org): nothing is downloaded at run time. Regions are contin
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,12 +71,12 @@ class Gazetteer:
         self.cities = cities
         self.by_name: dict[str, list[City]] = {}
         for city in sorted(cities, key=lambda c: -c.population):
-            self.by_name.setdefault(city.name.lower(), []).append(city)
+            self.by_name.setdefault(fold(city.name), []).append(city)
         self.country_region = {iso: region for iso, (_, region) in countries.items()}
-        self.country_by_name = {name.lower(): iso for iso, (name, _) in countries.items()}
+        self.country_by_name = {fold(name): iso for iso, (name, _) in countries.items()}
         self.country_names = {iso: name for iso, (name, _) in countries.items()}
         self.capitals = {
-            iso: self.by_name.get(capital.lower(), [None])[0]
+            iso: self.by_name.get(fold(capital), [None])[0]
             for iso, capital in _capitals().items()
         }
 
@@ -98,14 +99,14 @@ class Gazetteer:
         return Gazetteer(cities, countries)
 
     def country(self, hint: str) -> str | None:
-        hint = hint.strip().lower()
+        hint = fold(hint)
         if hint.upper() in self.country_region:
             return hint.upper()
         return self.country_by_name.get(hint)
 
     def lookup(self, text: str) -> Location:
         """Where a free-text location is, or why it cannot be placed."""
-        normalized = " ".join(text.strip().lower().split())
+        normalized = fold(text)
         if normalized in NOWHERE:
             return Location("unknown", reason="not a place")
         parts = [p.strip() for p in normalized.split(",") if p.strip()]
@@ -135,8 +136,17 @@ class Gazetteer:
             return Location("unknown", reason=f"no place named {head!r}")
         region = self.country_region[iso]
         capital = self.capitals.get(iso)
-        lat, lon = (capital.lat, capital.lon) if capital else (REGIONS[region][2], REGIONS[region][1])
+        _, lon, lat = REGIONS[region]
+        if capital is not None:
+            lat, lon = capital.lat, capital.lon
         return Location("vague", region=region, lat=lat, lon=lon, reason="a country")
+
+
+def fold(text: str) -> str:
+    """Lower case, single spaces, no accents: ``"  Reykjavík "`` -> ``"reykjavik"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.lower().split())
 
 
 def _capitals() -> dict[str, str]:

@@ -26,7 +26,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .gazetteer import REGIONS, City, Gazetteer, distance_km
+from .gazetteer import REGIONS, City, Gazetteer, distance_km, fold
 
 LOCAL_KM = 1500.0  # most reposters live this close to the author's real home
 START = 1_796_000_000.0  # event time of the first record (epoch seconds)
@@ -76,7 +76,7 @@ class SocialStream:
         gazetteer = Gazetteer.load()
         big = sorted(gazetteer.cities, key=lambda c: -c.population)[:400]
         small = [c for c in gazetteer.cities if 20_000 < c.population < 40_000
-                 and len(gazetteer.by_name[c.name.lower()]) == 1]
+                 and len(gazetteer.by_name[fold(c.name)]) == 1]
         self.decoys = self.rng.sample(small, 12)
         self.country_names = gazetteer.country_names
         weights = [math.sqrt(c.population) for c in big]

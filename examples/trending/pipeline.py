@@ -8,7 +8,8 @@
 3. **Location reliability** by fixed-point iteration: a repost or reply from more than
    ``FAR_KM`` away from the post's place is far; an author is unreliable when over two
    thirds (and at least ``MIN_EVIDENCE``) of the reposts of their posts are far or come
-   from unreliable authors; a place backed by no reliable author is bad, and every record that used a bad place is withdrawn, however old.
+   from unreliable authors; a place backed by no reliable author is bad, and every record
+   that used a bad place is withdrawn, however old.
 4. **Sentiment** per record (VADER; a repost carries its post's), averaged per topic, region
    and minute of event time in windows that accept records up to ``LATE_CUTOFF_S`` late.
 5. **Popularity**: next minute's engagement of a topic predicted as ``a * this minute + b``;
@@ -54,7 +55,7 @@ class Outputs:
     params: pw.Table  # topic -> a, b, pairs, fitted_until
     predictions: pw.Table  # topic, minute -> engagement, predicted, a, b, fitted_until
     verdicts: pw.Table  # author -> reliable
-    places: pw.Table  # place -> good, backers, lat, lon, region
+    places: pw.Table  # place -> good, backing (records of reliable authors), region, lat, lon
     reach: pw.Table  # author -> followers, interactions received
     errors: pw.Table  # one row: count of bad records
 
@@ -196,9 +197,9 @@ def judge_places(located: pw.Table) -> tuple[pw.Table, pw.Table]:
         region=pw.reducers.any(pw.this.region),
         lat=pw.reducers.any(pw.this.lat),
         lon=pw.reducers.any(pw.this.lon),
-        backers=pw.reducers.sum(pw.if_else(pw.this.reliable, 1, 0)),
+        backing=pw.reducers.sum(pw.if_else(pw.this.reliable, 1, 0)),
         records=pw.reducers.count(),
-    ).select(*pw.this, good=pw.this.backers > 0)
+    ).select(*pw.this, good=pw.this.backing > 0)
     return verdicts, places
 
 
