@@ -157,7 +157,7 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance.
 
     >>> round(distance_km(48.85, 2.35, 51.51, -0.13))
-    343
+    344
     """
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
