@@ -86,7 +86,10 @@ class Board:
         for key, old in removed.items():
             new = table.get(key)
             if name == "predictions" and new is not None and new["predicted"] != old["predicted"]:
-                why = ("refit" if new["fitted_until"] != old["fitted_until"] else "late data")
+                refit = new["fitted_until"] != old["fitted_until"]
+                if not refit and new["minute"] >= latest - 60:
+                    continue  # the open minute filling up: not a revision
+                why = "refit" if refit else "late data"
                 found.append({"kind": "prediction", "what": new["topic"],
                               "minute": new["minute"], "old": old["predicted"],
                               "new": new["predicted"], "why": why, "at": now})

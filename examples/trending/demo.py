@@ -21,7 +21,7 @@ from . import snapshots
 from .board import Board
 from .pipeline import build
 from .server import add_routes
-from .stream import FilesTarget, Feeder, KafkaTarget, start_broker
+from .stream import Feeder, FilesTarget, KafkaTarget, start_broker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
