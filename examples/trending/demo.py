@@ -84,6 +84,8 @@ def run(args: argparse.Namespace, workdir: Path, broker: tuple | None) -> None:
 
     feeder = Feeder(target, rate=args.rate, seed=args.seed, speed=args.speed)
     feeder.start()
+    print(f"stream: {args.rate:g} records/s, event time x{args.speed:g} "
+          f"from {feeder.start_time:.3f}", flush=True)
     if args.duration is not None:
         threading.Timer(args.duration, stop).start()
     print(f"open http://{args.host}:{args.port}/  (Ctrl-C stops)", flush=True)

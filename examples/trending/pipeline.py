@@ -107,15 +107,15 @@ def parse_lines(lines: pw.Table) -> tuple[pw.Table, pw.Table]:
     parsed = lines.select(rec=parse(pw.this.data))
     valid = parsed.filter(pw.fill_error(pw.this.rec.is_not_none(), False))
     records = valid.select(
-        rid=pw.this.rec["id"].as_str(),
-        kind=pw.this.rec["kind"].as_str(),
-        author=pw.this.rec["author"].as_str(),
-        followers=pw.this.rec["followers"].as_int(),
-        location=pw.this.rec["location"].as_str(),
-        topic=pw.this.rec["topic"].as_str(),
-        text=pw.this.rec["text"].as_str(),
-        ts=pw.this.rec["ts"].as_float(),
-        parent=pw.this.rec["parent"].as_str(),
+        rid=pw.this.rec["id"].as_str(unwrap=True),
+        kind=pw.this.rec["kind"].as_str(unwrap=True),
+        author=pw.this.rec["author"].as_str(unwrap=True),
+        followers=pw.this.rec["followers"].as_int(unwrap=True),
+        location=pw.this.rec["location"].as_str(unwrap=True),
+        topic=pw.this.rec["topic"].as_str(unwrap=True),
+        text=pw.this.rec["text"].as_str(unwrap=True),
+        ts=pw.this.rec["ts"].as_float(unwrap=True),
+        parent=pw.this.rec["parent"].as_str(unwrap=True),
     )
     errors = pw.global_error_log().reduce(errors=pw.reducers.count())
     return records, errors
@@ -140,11 +140,11 @@ def locate(records: pw.Table) -> pw.Table:
     places = texts.select(pw.this.location, geo=geocode(pw.this.location))
     places = places.select(
         pw.this.location,
-        status=pw.this.geo["status"].as_str(),
-        place=pw.this.geo["place"].as_str(),
-        region=pw.this.geo["region"].as_str(),
-        lat=pw.this.geo["lat"].as_float(),
-        lon=pw.this.geo["lon"].as_float(),
+        status=pw.this.geo["status"].as_str(unwrap=True),
+        place=pw.this.geo["place"].as_str(unwrap=True),
+        region=pw.this.geo["region"].as_str(unwrap=True),
+        lat=pw.this.geo["lat"].as_float(unwrap=True),
+        lon=pw.this.geo["lon"].as_float(unwrap=True),
     )
     return records.join(places, records.location == places.location, id=records.id).select(
         *pw.left, status=pw.right.status, place=pw.right.place, region=pw.right.region,
@@ -154,13 +154,13 @@ def locate(records: pw.Table) -> pw.Table:
 
 # --- 3. location reliability -------------------------------------------------------------------
 @pw.udf(max_batch_size=65536, deterministic=True)
-def km_between(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-               ) -> np.ndarray:
+def km_between(lat1: list[float], lon1: list[float], lat2: list[float], lon2: list[float]
+               ) -> list[float]:
     """Great-circle distances (as ``gazetteer.distance_km``), a batch at a time."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    dl = np.radians(lon2 - lon1)
+    dl = np.radians(np.subtract(lon2, lon1))
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return (2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))).tolist()
 
 
 def _judge(verdicts: pw.Table, evidence: pw.Table) -> dict[str, pw.Table]:
@@ -171,10 +171,12 @@ def _judge(verdicts: pw.Table, evidence: pw.Table) -> dict[str, pw.Table]:
         suspicious=pw.reducers.sum(pw.if_else(judged.suspicious, 1, 0)),
         total=pw.reducers.count(),
     )
-    mine = counts.ix(verdicts.id, allow_misses=True)
-    reliable = pw.coalesce(
-        (mine.suspicious * 3 <= mine.total * 2) | (mine.total < MIN_EVIDENCE), True
+    judgements = counts.select(
+        unreliable=(pw.this.suspicious * 3 > pw.this.total * 2)
+        & (pw.this.total >= MIN_EVIDENCE)
     )
+    mine = judgements.ix(verdicts.id, allow_misses=True)
+    reliable = ~pw.coalesce(mine.unreliable, False)
     return dict(verdicts=verdicts.select(verdicts.author, reliable=reliable))
 
 
@@ -232,8 +234,8 @@ def score(records: pw.Table, usable: pw.Table) -> pw.Table:
     keyed = usable.select(*pw.this, source=pw.if_else(
         pw.this.kind == "repost", pw.this.parent, pw.this.rid))
     return keyed.join(scored, keyed.source == scored.rid, id=keyed.id).select(
-        *pw.left.without(pw.left.source), sentiment=pw.right.s
-    )
+        *pw.left, sentiment=pw.right.s
+    ).without(pw.this.source)
 
 
 def bucket(scored: pw.Table) -> pw.Table:

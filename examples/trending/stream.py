@@ -121,11 +121,12 @@ class Feeder(threading.Thread):
             chunk.append(line)
             self.sent += 1
             if len(chunk) * 1000 >= self.rate * COMMIT_MS:  # one chunk per commit interval
-                self.target.write(chunk)
-                chunk = []
+                # wait until the chunk's last record is due, so none is written early
                 ahead = started + self.sent / self.rate - time.monotonic()
                 if self.stop_event.wait(max(0.0, ahead)):
                     break
+                self.target.write(chunk)
+                chunk = []
         self.target.close()
 
     def written_at(self, ts: float) -> float:

@@ -4,6 +4,7 @@
 const REGIONS = {AF: [20, 5], AS: [95, 40], EU: [15, 50], NA: [-100, 42], OC: [138, -25],
                  SA: [-60, -15]};
 const state = {tables: {}, revisions: [], stats: {}, minute: null};
+window.rendered = [];  // (newest event time shown, when it was drawn)
 const svg = "http://www.w3.org/2000/svg";
 const fmt = (x, d = 1) => (x === null || x === undefined) ? "–" : Number(x).toFixed(d);
 const xy = (lon, lat) => [lon + 180, 90 - lat];
@@ -116,6 +117,8 @@ function render() {
   drawMap(state.minute, predicted);
   drawLists(state.minute, predicted);
   const s = state.stats;
+  if (s.newest) window.rendered.push([s.newest, Date.now() / 1000]);  // for the benchmark
+  if (window.rendered.length > 20000) window.rendered.splice(0, 10000);
   document.getElementById("stats").textContent =
     `${s.records} records · ${s.errors} bad · ${s.unplaced} unplaced · ` +
     `${s.bad_places} places withdrawn · ${s.unreliable_authors} unreliable authors · ` +
@@ -145,7 +148,6 @@ function connect() {
     const cut = Date.now() / 1000 - 60;
     state.revisions = state.revisions.filter((r) => r.at >= cut);
     state.stats = data.stats;
-    window.lastUpdate = {time: data.time, newest: data.stats.newest, at: Date.now() / 1000};
     schedule();
   });
 }
