@@ -48,7 +48,7 @@ def finish(demo: subprocess.Popen, lines: list[str], timeout: float) -> str:
     except subprocess.TimeoutExpired:
         demo.terminate()  # SIGTERM: the demo stops its broker and exits
         out, _ = demo.communicate(timeout=30)
-        raise AssertionError("the demo did not stop in time:\n" + "".join(lines) + out)
+        raise AssertionError("the demo did not stop in time:\n" + "".join(lines) + out) from None
     text = "".join(lines) + out
     assert demo.returncode == 0, text
     return text
@@ -112,7 +112,7 @@ def test_without_a_broker_and_database_the_demo_uses_files_and_sqlite(tmp_path):
     demo, lines = start_demo("--duration", "8", "--port", str(port), "--source", "files",
                              "--database", "sqlite", "--workdir", str(tmp_path))
     output = finish(demo, lines, timeout=120)
-        assert f"source: JSON-lines files in {tmp_path / 'posts'}" in output
+    assert f"source: JSON-lines files in {tmp_path / 'posts'}" in output
     assert f"snapshot tables: SQLite fallback at {tmp_path / 'trending.sqlite'}" in output
     assert len(list((tmp_path / "posts").glob("*.jsonl"))) > 10
     with sqlite3.connect(tmp_path / "trending.sqlite") as db:
