@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import collections
 import heapq
+import itertools
 import json
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .gazetteer import REGIONS, City, Gazetteer, distance_km, fold
+import numpy as np
+
+from .gazetteer import REGIONS, City, Gazetteer, fold
 
 LOCAL_KM = 1500.0  # most reposters live this close to the author's real home
 START = 1_796_000_000.0  # event time of the first record (epoch seconds)
@@ -89,13 +92,20 @@ class SocialStream:
         for author in self.authors:
             self.by_region[author.home.region].append(author)
             at_home[author.home].append(author)
+        homes = list(at_home)
+        lat = np.radians([c.lat for c in homes])
+        lon = np.radians([c.lon for c in homes])
+        a = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2 + np.cos(lat[:, None])
+             * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
+        near = 2 * 6371.0 * np.arcsin(np.minimum(1.0, np.sqrt(a))) < LOCAL_KM
         self.neighbours = {
-            city: [a for other, there in at_home.items()
-                   if distance_km(city.lat, city.lon, other.lat, other.lon) < LOCAL_KM
-                   for a in there]
-            for city in at_home
+            city: [author for j in np.flatnonzero(near[i]) for author in at_home[homes[j]]]
+            for i, city in enumerate(homes)
         }
-        self.activity = [1.0 / (rank + 1) ** 1.1 for rank in range(authors)]
+        self.activity = list(itertools.accumulate(1.0 / (rank + 1) ** 1.1
+                                                  for rank in range(authors)))
+        self.topic_second = -1
+        self.topic_weights: list[float] = []
         self.recent: dict[str, collections.deque] = collections.defaultdict(
             lambda: collections.deque(maxlen=300)
         )
@@ -144,7 +154,10 @@ class SocialStream:
         rng = self.rng
         self.count += 1
         t = ts - self.start
-        topic = rng.choices(TOPICS, [self._weight(tp, t) for tp in TOPICS])[0]
+        if int(t) != self.topic_second:  # the trends move slowly: weigh them once a second
+            self.topic_second = int(t)
+            self.topic_weights = list(itertools.accumulate(self._weight(tp, t) for tp in TOPICS))
+        topic = rng.choices(TOPICS, cum_weights=self.topic_weights)[0]
         tag, region, mood = topic[0], topic[1], topic[2]
         recent = self.recent[tag]
         roll = rng.random()
@@ -156,7 +169,10 @@ class SocialStream:
             text = self._text(tag, mood) if kind == "reply" else ""
         else:
             pool = self.by_region.get(region) if region and rng.random() < 0.7 else None
-            who = rng.choice(pool) if pool else rng.choices(self.authors, self.activity)[0]
+            if pool:
+                who = rng.choice(pool)
+            else:
+                who = rng.choices(self.authors, cum_weights=self.activity)[0]
             kind, parent, text = "post", None, self._text(tag, mood)
         record_id = f"r{self.count}"
         if kind == "post":
