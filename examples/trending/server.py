@@ -29,10 +29,15 @@ STATIC = Path(__file__).parent / "static"
 
 
 def latest_predictions(board: Board) -> dict[str, dict]:
+    """Each topic's prediction from its newest complete minute (the open one is filling)."""
+    rows = board.rows("predictions")
+    open_minute = max((row["minute"] for row in rows), default=0.0)
     latest: dict[str, dict] = {}
-    for row in board.rows("predictions"):
-        if row["topic"] not in latest or row["minute"] > latest[row["topic"]]["minute"]:
-            latest[row["topic"]] = row
+    for row in rows:
+        topic = row["topic"]
+        if row["minute"] < open_minute and (
+                topic not in latest or row["minute"] > latest[topic]["minute"]):
+            latest[topic] = row
     return latest
 
 

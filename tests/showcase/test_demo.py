@@ -60,7 +60,8 @@ def records_shown(page) -> int:
 
 def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path):
     port = free_port()
-    demo, lines = start_demo("--duration", "55", "--port", str(port), "--rate", "400",
+    demo, lines = start_demo("--duration", "35", "--port", str(port), "--rate", "400",
+                             "--speed", "20",
                              "--workdir", str(tmp_path))
     assert "source: Kafka topic 'posts'" in lines[0]
     assert "snapshot tables: PostgreSQL" in lines[1]

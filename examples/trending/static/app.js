@@ -29,10 +29,13 @@ function minutes() {
   return [...new Set(rows("buckets").map((b) => b.minute))].sort((a, b) => a - b);
 }
 
-function latestPredictions() {
+function latestPredictions() {  // from each topic's newest complete minute
+  const open = Math.max(...rows("predictions").map((p) => p.minute));
   const latest = {};
   for (const p of rows("predictions")) {
-    if (!latest[p.topic] || p.minute > latest[p.topic].minute) latest[p.topic] = p;
+    if (p.minute < open && (!latest[p.topic] || p.minute > latest[p.topic].minute)) {
+      latest[p.topic] = p;
+    }
   }
   return latest;
 }
