@@ -114,3 +114,27 @@ def test_bad_records_reach_the_error_log_and_the_rest_flows_on():
     errors, records = run([lines], lambda o: [o.errors, o.records])
     assert [r["errors"] for r, d in at(errors, 0) if d > 0] == [2]
     assert [r["rid"] for r, _ in at(records, 0)] == ["p1"]
+
+
+def test_incremental_results_equal_a_from_scratch_run_at_every_checked_time():
+    from examples.trending.generator import SocialStream
+    from reflow.debug.output import _final_state
+
+    lines = list(SocialStream(seed=11, authors=150).lines(900, posts_per_second=4))
+    commits = [lines[i:i + 150] for i in range(0, len(lines), 150)]
+
+    def pick(o):
+        return [o.buckets, o.predictions, o.places, o.verdicts]
+
+    incremental = run(commits, pick)
+    for last in (1, 3, len(commits) - 1):
+        scratch = run([[line for commit in commits[:last + 1] for line in commit]], pick)
+        for updates, expected in zip(incremental, scratch, strict=True):
+            upto = [u for u in updates if u[0] <= 2 * last]
+            assert rounded(_final_state(upto)) == rounded(_final_state(expected))
+
+
+def rounded(state: dict) -> dict:
+    """Float sums are added in another order incrementally: equal to 9 significant digits."""
+    return {key: {k: float(f"{v:.9g}") if isinstance(v, float) else v for k, v in row.items()}
+            for key, row in state.items()}
