@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from examples.trending.pipeline import REFIT_EVERY_S, validate
-from tests.showcase.streams import T0, at, record, run
+from tests.showcase.trending_streams import T0, at, record, run
 
 
 def test_a_late_repost_changes_only_its_own_minute_bucket():
