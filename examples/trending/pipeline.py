@@ -194,11 +194,10 @@ def judge_places(located: pw.Table) -> tuple[pw.Table, pw.Table]:
     backed = placed.join(verdicts, placed.author == verdicts.author).select(
         placed.place, placed.region, placed.lat, placed.lon, verdicts.reliable,
     )
-    places = backed.groupby(pw.this.place).reduce(
-        pw.this.place,
-        region=pw.reducers.any(pw.this.region),
-        lat=pw.reducers.any(pw.this.lat),
-        lon=pw.reducers.any(pw.this.lon),
+    # region, lat and lon follow from the place: grouping by them keeps every reducer
+    # invertible (a change costs the same however many records a place has)
+    places = backed.groupby(pw.this.place, pw.this.region, pw.this.lat, pw.this.lon).reduce(
+        pw.this.place, pw.this.region, pw.this.lat, pw.this.lon,
         backing=pw.reducers.sum(pw.if_else(pw.this.reliable, 1, 0)),
         records=pw.reducers.count(),
     ).select(*pw.this, good=pw.this.backing > 0)
@@ -207,7 +206,10 @@ def judge_places(located: pw.Table) -> tuple[pw.Table, pw.Table]:
 
 def withdraw_bad_places(located: pw.Table, places: pw.Table) -> pw.Table:
     regional = located.filter(pw.this.region != "")
-    kept = regional.join_left(places, pw.left.place == pw.right.place, id=pw.left.id).select(
+    # only the verdict: a place's counts change with every record, its verdict seldom, and
+    # each change of a joined row would re-send every record placed there
+    verdicts = places.select(pw.this.place, pw.this.good)
+    kept = regional.join_left(verdicts, pw.left.place == pw.right.place, id=pw.left.id).select(
         *pw.left, good=pw.coalesce(pw.right.good, True)
     )
     return kept.filter(pw.this.good).without(pw.this.good)
@@ -240,17 +242,21 @@ def score(records: pw.Table, usable: pw.Table) -> pw.Table:
 
 def bucket(scored: pw.Table) -> pw.Table:
     keyed = scored.select(*pw.this, key=pw.this.topic + "|" + pw.this.region)
-    return keyed.windowby(
+    windows = keyed.windowby(
         pw.this.ts,
         window=pw.temporal.tumbling(MINUTE_S),
         instance=pw.this.key,
         behavior=pw.temporal.common_behavior(cutoff=LATE_CUTOFF_S, keep_results=True),
     ).reduce(
-        topic=pw.reducers.any(pw.this.topic),
-        region=pw.reducers.any(pw.this.region),
+        key=pw.this._pw_instance,
         minute=pw.this._pw_window_start,
         sentiment=pw.reducers.avg(pw.this.sentiment),
         engagement=pw.reducers.count(),
+    )
+    return windows.select(  # topic and region from the key: reducers stay invertible
+        topic=pw.apply_with_type(lambda key: key.split("|")[0], str, pw.this.key),
+        region=pw.apply_with_type(lambda key: key.split("|")[1], str, pw.this.key),
+        minute=pw.this.minute, sentiment=pw.this.sentiment, engagement=pw.this.engagement,
     )
 
 
