@@ -163,10 +163,18 @@ class Board:
 
 
 def counts(records: pw.Table) -> pw.Table:
-    return records.reduce(
+    """One row: records, unplaced records and the newest event time. The maximum is taken
+    per second first, so the last reduce sees one row per second, not one per record."""
+    seconds = records.select(pw.this.ts, pw.this.status, second=pw.cast(int, pw.this.ts))
+    per_second = seconds.groupby(pw.this.second).reduce(
         records=pw.reducers.count(),
         newest=pw.reducers.max(pw.this.ts),
         unplaced=pw.reducers.sum(pw.if_else(pw.this.status == "ok", 0, 1)),
+    )
+    return per_second.reduce(
+        records=pw.reducers.sum(pw.this.records),
+        newest=pw.reducers.max(pw.this.newest),
+        unplaced=pw.reducers.sum(pw.this.unplaced),
     )
 
 

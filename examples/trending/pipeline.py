@@ -56,7 +56,7 @@ class Outputs:
     predictions: pw.Table  # topic, minute -> engagement, predicted, a, b, fitted_until
     verdicts: pw.Table  # author -> reliable
     places: pw.Table  # place -> good, backing (records of reliable authors), region, lat, lon
-    reach: pw.Table  # author -> followers, interactions received
+    reach: pw.Table  # author, followers -> interactions received
     errors: pw.Table  # one row: count of bad records
 
 
@@ -320,8 +320,9 @@ def author_reach(records: pw.Table) -> pw.Table:
     received = answers.join(posts, answers.parent == posts.rid).select(author=posts.author)
     counts = received.groupby(pw.this.author).reduce(pw.this.author,
                                                      interactions=pw.reducers.count())
-    followers = records.groupby(pw.this.author).reduce(
-        pw.this.author, followers=pw.reducers.max(pw.this.followers))
+    # grouped by (author, followers), not max(followers) per author: an invertible count
+    followers = records.groupby(pw.this.author, pw.this.followers).reduce(
+        pw.this.author, pw.this.followers)
     return followers.join(counts, followers.author == counts.author, id=followers.id).select(
         followers.author, followers.followers, counts.interactions)
 

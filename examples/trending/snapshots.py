@@ -28,7 +28,7 @@ def postgres_reachable(settings: dict[str, Any] = POSTGRES) -> bool:
 def tables(outputs: Outputs) -> dict[str, tuple[pw.Table, list[str]]]:
     return {
         "trending_topics_by_region": (outputs.buckets, ["topic", "region", "minute"]),
-        "trending_author_reach": (outputs.reach, ["author"]),
+        "trending_author_reach": (outputs.reach, ["author", "followers"]),
         "trending_predictions": (outputs.predictions, ["topic", "minute"]),
     }
 
