@@ -19,7 +19,8 @@ from reflow.runtime.streaming import stop
 
 from . import snapshots
 from .board import Board
-from .pipeline import build
+from .gazetteer import Gazetteer
+from .pipeline import build, sentiment
 from .server import add_routes
 from .stream import Feeder, FilesTarget, KafkaTarget, start_broker
 
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace, workdir: Path, broker: tuple | None) -> None:
     webserver.on_shutdown(board.close)
     pw.io.http.serve_table(outputs.params, webserver=webserver, route="/live/params")
 
+    # load the gazetteer and the sentiment lexicon now, not while the stream piles up
+    Gazetteer.load()
+    sentiment.__wrapped__(["warm up"])
     feeder = Feeder(target, rate=args.rate, seed=args.seed, speed=args.speed)
     feeder.start()
     print(f"stream: {args.rate:g} records/s, event time x{args.speed:g} "
