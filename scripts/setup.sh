@@ -6,7 +6,7 @@ python3 -m venv .venv
 stamp=.venv/.reflow-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev,http,ml,ray]"
+    .venv/bin/python -m pip install --quiet -e ".[dev,http,ml,ray,demo]"
     touch "$stamp"
 fi
 # The browser tests of pw.io.http drive Debian's chromium (never a downloaded browser).
