@@ -204,7 +204,6 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
         if slot is not None:
             pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                        "WHERE slot_name = %s", (slot,))
-    assert slot is not None  # one slot, kept across the restarts
     changes = Counter(
         (row["id"], row["value"], row["diff"]) for row in _json_lines(out)
     )
@@ -213,3 +212,4 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
     assert len(final) == next_id[0] + 1  # the end row too
     assert sorted(changes) == sorted((id_, value, 1) for id_, value in final)
     assert all(count == 1 for count in changes.values()), changes
+    assert slot is not None  # one slot, kept across the restarts
