@@ -176,7 +176,7 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
             insert(5)
             _wait(seen(next_id[0]), "the new rows", process)
 
-            def checkpoint_after_more_rows() -> bool:
+            def checkpoint_after_more_rows(since: float = since) -> bool:
                 # A checkpoint is written after a logical time: keep changes coming.
                 insert(1)
                 time.sleep(0.2)
