@@ -151,6 +151,29 @@ def _json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().split("\n")[:-1]]
 
 
+def _lsn(text: str) -> int:
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def _checkpointed_slot(state: Path) -> tuple[str, int] | None:
+    """The replication slot and LSN of the newest checkpoint (None before the first)."""
+    from reflow.runtime.persistence.backend import Backend
+    from reflow.runtime.persistence.checkpoint import CheckpointStore
+
+    for _ in range(20):  # the run may be deleting an older checkpoint meanwhile
+        try:
+            checkpoint = CheckpointStore(Backend.filesystem(str(state))).load_latest()
+        except Exception:  # noqa: BLE001 - read again
+            time.sleep(0.05)
+            continue
+        if checkpoint is None or "slot" not in checkpoint.sources.get("items", {}):
+            return None
+        offset = checkpoint.sources["items"]
+        return offset["slot"], _lsn(offset["lsn"])
+    raise AssertionError(f"cannot read the checkpoints in {state}")
+
+
 def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
     table = pg.table_name()
     pg.execute(f'CREATE TABLE "{table}" (id INT PRIMARY KEY, value TEXT NOT NULL)')
@@ -162,6 +185,11 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
         for _ in range(n):  # one transaction each
             pg.execute(f'INSERT INTO "{table}" VALUES (%s, %s)', (next_id[0], f"v{next_id[0]}"))
             next_id[0] += 1
+
+    def confirmed(slot: str) -> int:
+        (lsn,), = pg.rows("SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+                          "WHERE slot_name = %s", (slot,))
+        return _lsn(lsn)
 
     def seen(upto: int):
         return lambda: {row["id"] for row in _json_lines(out) if row["diff"] == 1} >= set(
@@ -183,10 +211,18 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
                 return checkpointed(since)
 
             _wait(checkpoint_after_more_rows, "a checkpoint", process)
+            stored = _checkpointed_slot(state)
+            assert stored is not None
+            _wait(lambda stored=stored: confirmed(stored[0]) >= stored[1],
+                  "the slot advanced to the checkpoint", process)
             # Committed by the pipeline, likely not yet checkpointed, then not even read:
             # a restart must read them again from the slot.
             insert(5)
             _wait(seen(next_id[0]), "rows after the checkpoint", process)
+            flushed = confirmed(stored[0])
+            stored = _checkpointed_slot(state)
+            assert stored is not None
+            assert flushed <= stored[1]  # the slot never passes the stored checkpoint
             insert(3)
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -196,11 +232,7 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err.decode()[-3000:]
     finally:
-        from reflow.runtime.persistence.backend import Backend
-        from reflow.runtime.persistence.checkpoint import CheckpointStore
-
-        checkpoint = CheckpointStore(Backend.filesystem(str(state))).load_latest()
-        slot = checkpoint.sources["items"].get("slot") if checkpoint else None
+        slot = (_checkpointed_slot(state) or (None, 0))[0]
         if slot is not None:
             pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                        "WHERE slot_name = %s", (slot,))
