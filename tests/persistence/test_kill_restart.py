@@ -196,6 +196,7 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
             range(upto))
 
     insert(10)  # read by the snapshot of the first run
+    process = None
     try:
         for _ in range(3):
             since = time.time()
@@ -232,6 +233,9 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err.decode()[-3000:]
     finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
         slot = (_checkpointed_slot(state) or (None, 0))[0]
         if slot is not None:
             pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
