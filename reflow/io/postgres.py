@@ -123,10 +123,12 @@ def read(
     A logical replication slot (plugin ``test_decoding``) is created with an exported
     snapshot, the table is read in that snapshot, then the slot's changes are polled: no
     change is missed or seen twice. The slot is advanced as the pipeline commits and dropped
-    when the run ends. Needs ``wal_level = logical`` on the server and a user allowed to
-    replicate. Updates and deletes are matched by the schema's primary key (which must be the
-    table's replica identity, by default its primary key); without one, only inserts are
-    accepted (``is_append_only``). ``publication_name`` is accepted and not needed.
+    when the run ends; with persistence it is advanced only as checkpoints are stored and kept
+    when the run ends, so a restart reads again what followed the checkpoint. Needs
+    ``wal_level = logical`` on the server and a user allowed to replicate. Updates and
+    deletes are matched by the schema's primary key (which must be the table's replica
+    identity, by default its primary key); without one, only inserts are accepted
+    (``is_append_only``). ``publication_name`` is accepted and not needed.
     """
     where = user_frame()
     dtypes = schema_dtypes(schema, "pw.io.postgres.read")

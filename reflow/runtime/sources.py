@@ -80,6 +80,13 @@ class LiveSource:
     def stop(self) -> None:
         """Ask the reader to stop; it closes its handle when done."""
 
+    def use_checkpoints(self) -> None:
+        """Before ``start`` of a persistent run: ``checkpointed`` will report stored offsets."""
+
+    def checkpointed(self, offset: object) -> None:
+        """A checkpoint holding ``offset`` for this source is durably stored (called from the
+        checkpoint writer's thread)."""
+
     def resume(self, offset: object) -> None:
         """Before ``start`` on a restart: continue after the commit that reported ``offset``.
 

@@ -77,11 +77,16 @@ class MessageReader(ABC):
     connection is lost. ``acknowledge`` tells which offsets the pipeline has committed (a
     replication slot can then be advanced). ``finished`` is True once a bounded source has
     nothing more to give.
+
+    In a persistent run ``durable`` is True: ``acknowledge`` then reports only offsets that a
+    stored checkpoint holds, and what lives on the server (a replication slot) outlives the
+    run, so that a restart from the checkpoint can read again what followed.
     """
 
     #: Names the server and the stream in messages, e.g. "kafka topic 'x' at host:9092".
     description: str = "reader"
     finished: bool = False
+    durable: bool = False
 
     @abstractmethod
     def connect(self, resume_from: Mapping[Hashable, Any]) -> None: ...
@@ -94,7 +99,8 @@ class MessageReader(ABC):
         return repr(identity)
 
     def acknowledge(self, committed: Mapping[Hashable, Any]) -> None:  # noqa: B027 - optional
-        """The pipeline has committed everything up to these offsets."""
+        """The pipeline has committed (``durable``: checkpointed) everything up to these
+        offsets."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -17,6 +17,7 @@ from reflow.io._connector.events import (
     CommitMarker,
     Event,
     MessageReader,
+    Position,
     Skipped,
 )
 from reflow.io._connector.pg_decoding import parse_change, qualified_names
@@ -28,6 +29,8 @@ logger = logging.getLogger("reflow")
 
 #: Longest a poll of the replication slot may take before the connection is renewed.
 POLL_TIMEOUT_MS = 30000
+#: Changes asked for in one poll (more when a poll brings only changes already committed).
+PEEK_CHANGES = 10000
 
 
 def _lsn(text: str) -> int:
@@ -42,6 +45,10 @@ class PostgresCdcReader(MessageReader):
     the changes start exactly where the rows end. Changes are peeked (not consumed) and the
     slot is advanced only once the pipeline committed them; after a reconnection the changes
     are peeked again and transactions already committed are skipped by their commit LSN.
+
+    In a persistent run (``durable``) the slot is advanced only to the LSN of a stored
+    checkpoint and kept when the run ends; its name is part of the offsets, so a restart
+    from the checkpoint peeks the slot again from there and skips what the checkpoint holds.
     """
 
     def __init__(
@@ -68,12 +75,16 @@ class PostgresCdcReader(MessageReader):
         self._queue: list[Event] = []
         self._committed_lsn = -1
         self._snapshot_point = ""
+        self._peek_changes = PEEK_CHANGES
 
     # --- connecting ----------------------------------------------------------------------------
     def connect(self, resume_from: Mapping[Hashable, Any]) -> None:
         psycopg = _psycopg()
         self._queue = []
         lsn = resume_from.get("lsn")
+        slot = resume_from.get("slot")
+        if lsn is not None and slot is not None and self.slot is None and self.durable:
+            self._reuse_slot(slot, psycopg)  # a restart from a checkpoint
         if lsn is not None and self.slot is not None:
             self._committed_lsn = _lsn(lsn)
             self._conn = connect(self.settings, autocommit=True)
@@ -87,6 +98,24 @@ class PostgresCdcReader(MessageReader):
             raise TransientError(_reason(exc)) from None
         except psycopg.Error as exc:
             raise ConnectorError(f"{self.description}: {_reason(exc)}") from None
+
+    def _reuse_slot(self, slot: str, psycopg) -> None:
+        try:
+            with connect(self.settings, autocommit=True) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+                ).fetchone()
+        except psycopg.OperationalError as exc:
+            raise TransientError(_reason(exc)) from None
+        except psycopg.Error as exc:
+            raise ConnectorError(f"{self.description}: {_reason(exc)}") from None
+        if found is None:
+            raise ConnectorError(
+                f"{self.description}: the replication slot {slot} the checkpoint resumes "
+                "from no longer exists, so the changes since the checkpoint cannot be read; "
+                "delete the persistence directory to start over"
+            )
+        self.slot = self.slot_name = slot
 
     def where(self, identity: tuple) -> str:
         name = f"table {self.schema_name}.{self.table_name}"
@@ -121,6 +150,7 @@ class PostgresCdcReader(MessageReader):
         self._snapshot_point = consistent_point
         identities = list(zip(itertools.repeat("snapshot"), range(len(rows))))
         self._queue.append(Additions(rows, identities, {}))
+        self._queue.append(Position("slot", slot))
         self._queue.append(CommitMarker("lsn", consistent_point))
         self._committed_lsn = _lsn(consistent_point)
 
@@ -144,7 +174,7 @@ class PostgresCdcReader(MessageReader):
             changes = self._conn.execute(
                 "SELECT lsn::text, data FROM pg_logical_slot_peek_changes(%s, NULL, %s, "
                 "'include-xids', '0', 'skip-empty-xacts', '1')",
-                (self.slot, 10000),
+                (self.slot, self._peek_changes),
             ).fetchall()
         except psycopg.OperationalError as exc:
             raise TransientError(_reason(exc)) from None
@@ -153,7 +183,12 @@ class PostgresCdcReader(MessageReader):
         if not changes:
             time.sleep(timeout)
             return []
-        return self._events(changes)
+        events = self._events(changes)
+        # The slot lags behind what was committed until a checkpoint covers it: a poll that
+        # brought only committed changes asks for more next time, or it would never get past.
+        full = len(changes) >= self._peek_changes
+        self._peek_changes = self._peek_changes * 2 if full and not events else PEEK_CHANGES
+        return events
 
     def _events(self, changes: list[tuple[str, str]]) -> list[Event]:
         events: list[Event] = []
@@ -206,6 +241,11 @@ class PostgresCdcReader(MessageReader):
 
     def release(self) -> None:
         self.close()
+        if self.durable and not self.static:
+            if self.slot is not None:
+                logger.info("%s: keeping replication slot %s for a restart from the "
+                            "checkpoint", self.description, self.slot)
+            return
         if self.slot is not None:
             self._drop_slot()
 

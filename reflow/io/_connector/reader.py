@@ -76,6 +76,9 @@ class ReaderSource(LiveSource):
         )
         self._handle: SourceHandle | None = None
         self._thread: threading.Thread | None = None
+        # Offsets of the newest stored checkpoint, acknowledged by the reader thread (which
+        # owns the connection) in a persistent run.
+        self._checkpointed: dict[Hashable, Any] | None = None
 
     @property
     def rows_read(self) -> int:  # type: ignore[override]
@@ -93,6 +96,13 @@ class ReaderSource(LiveSource):
     def resume(self, offset: object) -> None:
         """On a restart of a persistent run: continue after the checkpointed commit."""
         self.resume_from(offset)  # type: ignore[arg-type]
+
+    def use_checkpoints(self) -> None:
+        """A persistent run: acknowledge only what a stored checkpoint covers."""
+        self.reader.durable = True
+
+    def checkpointed(self, offset: object) -> None:
+        self._checkpointed = dict(offset)  # type: ignore[call-overload]
 
     # --- run loop side -------------------------------------------------------------------------
     def start(self, handle: SourceHandle) -> None:
@@ -145,6 +155,7 @@ class ReaderSource(LiveSource):
         handle = self._handle
         assert handle is not None
         while not handle.stopping and not self.reader.finished:
+            self._acknowledge_checkpointed()
             timeout = READ_TIMEOUT
             if self.autocommit is not None and self._first is not None:
                 timeout = max(0.0, min(timeout, self._first + self.autocommit - time.monotonic()))
@@ -179,6 +190,11 @@ class ReaderSource(LiveSource):
                     and time.monotonic() - self._first >= self.autocommit)
             ):
                 self._flush()
+
+    def _acknowledge_checkpointed(self) -> None:
+        offsets, self._checkpointed = self._checkpointed, None
+        if offsets is not None:
+            self.reader.acknowledge(offsets)
 
     def _drop_uncommitted(self) -> None:
         self._awaits_marker = False
@@ -216,6 +232,7 @@ class ReaderSource(LiveSource):
         if self._pending:
             self._committed.update(self._pending)
             self._pending = {}
-            self.reader.acknowledge(dict(self._committed))
+            if not self.reader.durable:
+                self.reader.acknowledge(dict(self._committed))
 
     # --- changes to a delta batch --------------------------------------------------------------

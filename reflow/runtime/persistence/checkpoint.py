@@ -253,6 +253,7 @@ class CheckpointStore:
         versions: Mapping[int, int] | None = None,
         snapshot: Callable[[list[int]], dict[int, bytes]] | None = None,
         background: bool = False,
+        stored: Callable[[], None] | None = None,
     ) -> None:
         """Store ``checkpoint`` atomically, then drop the ones older than the last ``KEEP``
         and the segments none of them refers to.
@@ -262,6 +263,7 @@ class CheckpointStore:
         since the last checkpoint are snapshotted and written; ``checkpoint.states`` is then
         ignored. With ``background`` the bytes are made now and written (and fsynced) by a
         writer thread while the caller goes on; the next ``save`` or ``wait`` waits for it.
+        ``stored`` is called (in the thread that wrote) once the checkpoint is durable.
         """
         self.wait()
         number = self.next_number
@@ -309,9 +311,9 @@ class CheckpointStore:
         if background:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="reflow-checkpoint")
-            self._pending = self._writer.submit(self._write, number, data, framed)
+            self._pending = self._writer.submit(self._write, number, data, framed, stored)
         else:
-            self._write(number, data, framed)
+            self._write(number, data, framed, stored)
 
     def wait(self) -> None:
         """Wait until a checkpoint being written in the background is stored (re-raising
@@ -320,10 +322,13 @@ class CheckpointStore:
         if pending is not None:
             pending.result()
 
-    def _write(self, number: int, segment: bytes | None, manifest: bytes) -> None:
+    def _write(self, number: int, segment: bytes | None, manifest: bytes,
+               stored: Callable[[], None] | None = None) -> None:
         if segment is not None:
             self.backend.put_segment(number, segment)  # durable before the manifest names it
         self.backend.put(number, manifest)
+        if stored is not None:
+            stored()
         self._collect()
 
     def _needs_compaction(self) -> bool:

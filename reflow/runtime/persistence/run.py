@@ -68,6 +68,8 @@ class PersistentRun:
         """Load the checkpoint into the freshly built ``dataflow`` and ``sources``; returns
         the checkpoint's logical time (None on a fresh start)."""
         set_sink_positions(None)
+        for source in sources:
+            source.use_checkpoints()
         checkpoint = self.restored
         if checkpoint is None:
             return None
@@ -128,12 +130,22 @@ class PersistentRun:
             last_time=last_time,
             state_formats=state_formats(dataflow),
         )
+        stored_offsets = [
+            (source, offsets_by_name[name])
+            for name, source in zip(names, sources, strict=True) if name in offsets_by_name
+        ]
+
+        def stored() -> None:
+            for source, offset in stored_offsets:
+                source.checkpointed(offset)
+
         try:
             self.store.save(
                 checkpoint,
                 versions={index: versions[index] for index in stateful},
                 snapshot=dataflow.snapshot_states,
                 background=not final,
+                stored=stored,
             )
             if final:
                 self.store.wait()
