@@ -10,9 +10,10 @@ are matched when each is the other's best-scoring partner (ties go to the smalle
 
 ``by_hand_match`` is a table of ``left``, ``right`` (row ids) and ``weight``: a row with a
 non-negative weight *confirms* the pair (it is matched with that weight, and neither of its
-rows takes part in automatic matching, nor counts in feature weights); a negative weight *rejects* the pair (it is never
-matched, and its rows look for their next best partner). Adding, changing or deleting a
-correction re-derives every match that depends on it, and only those.
+rows takes part in automatic matching or counts in feature weights); a negative weight
+*rejects* the pair (it is never matched, and its rows look for their next best partner).
+Adding, changing or deleting a correction re-derives every match that depends on it, and only
+those.
 
 >>> import reflow as pw
 >>> suppliers = pw.debug.table_from_markdown('''
@@ -249,8 +250,8 @@ def fuzzy_match(edges_left: Any, edges_right: Any, features: Any, by_hand_match:
     ...                                     r=nodes.ix(m.right).name, w=m.weight),
     ...                            include_id=False)
     l | r | w
-    a | y | 1.0
-    b | x | 1.0
+    a | y | 2.0
+    b | x | 2.0
     """
     return _fuzzy(edges_left, edges_right, _keyed_features(features), by_hand_match,
                   symmetric=False)
@@ -309,7 +310,7 @@ def fuzzy_self_match(edges: Any, features: Any, by_hand_match: Any = None,
     ...                                              pw.this.normalization_type))
     >>> pw.debug.compute_and_print(m.select(pw.this.weight), include_id=False)
     weight
-    4.0
+    8.0
     """
     return _fuzzy(edges, edges.copy(), _keyed_features(features), by_hand_match,
                   symmetric=True)
