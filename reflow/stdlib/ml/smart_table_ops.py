@@ -187,12 +187,19 @@ def _matches(pairs: Any, by_hand_match: Any, symmetric: bool) -> Any:
         pairs, confirmed = _apply_corrections(pairs, by_hand_match)
     from reflow.stdlib.utils.filtering import argmax_rows
 
-    best_for_left = argmax_rows(pairs, pairs.left, what=pairs.weight)
-    best_for_right = argmax_rows(pairs, pairs.right, what=pairs.weight)
+    rank = pairs.weight
+    if symmetric:
+        # (a, b) and (b, a) must rank alike, or a tie could make neither mutual
+        low = pw.if_else(pairs.left < pairs.right, pairs.left, pairs.right)
+        high = pw.if_else(pairs.left < pairs.right, pairs.right, pairs.left)
+        pairs = pairs.with_columns(_rank=pw.make_tuple(pairs.weight, low, high))
+        rank = pairs["_rank"]
+    best_for_left = argmax_rows(pairs, pairs.left, what=rank)
+    best_for_right = argmax_rows(pairs, pairs.right, what=rank)
     mutual = best_for_left.join(best_for_right, best_for_left.id == best_for_right.id,
                                 id=best_for_left.id).select(*pw.left)
     if symmetric:
-        mutual = mutual.filter(pw.this.left < pw.this.right)
+        mutual = mutual.filter(pw.this.left < pw.this.right).without(pw.this["_rank"])
     if confirmed is None:
         return mutual
     return mutual.promise_universes_are_disjoint(confirmed).concat(confirmed)
