@@ -296,7 +296,8 @@ def fuzzy_match_with_hint(edges_left: Any, edges_right: Any, features: Any,
 def fuzzy_self_match(edges: Any, features: Any, by_hand_match: Any = None,
                      HEAVY_LIGHT_THRESHOLD: int = 100) -> Any:
     """Matches between distinct nodes of one table of ``Edge``, each pair once with
-    ``left < right``; scored and matched as in ``fuzzy_match``.
+    ``left < right``; scored and matched as in ``fuzzy_match`` (a tie goes to the pair of
+    larger ids, so that a pair ranks the same seen from either node).
 
     >>> import reflow as pw
     >>> from reflow.stdlib.ml.smart_table_ops import fuzzy_self_match
