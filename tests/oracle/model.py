@@ -891,3 +891,46 @@ class FuzzyMatch(Node):
         return ops.fuzzy_match_tables(_words(left), _words(right),
                                       by_hand_match=by_hand,
                                       normalization=ops.FuzzyJoinNormalization.NONE)
+
+
+def _split_words(text: str) -> tuple[str, ...]:
+    return tuple(sorted(set(text.split())))
+
+
+@dataclass(frozen=True)
+class FuzzySelfMatch(Node):
+    """Matches between distinct rows of ``source`` through the words of ``_text``, as
+    explicit ``Edge`` / ``Feature`` tables (``pw.ml.smart_table_ops.fuzzy_self_match``,
+    ``NONE`` normalization so weights are whole numbers, exact in any order of summation).
+    With ``corrections``, rows of equal ``k`` are paired by a reviewer as in
+    ``FuzzyMatch``."""
+
+    source: Node
+    corrections: bool
+
+    @property
+    def schema(self):
+        return {"left": PTR, "right": PTR, "weight": FLOAT}
+
+    def children(self):
+        return (self.source,)
+
+    def build(self, inputs):
+        source = self.source.build(inputs)
+        words = _words(source).select(
+            node=pw.this.id, word=pw.apply_with_type(_split_words, tuple[str, ...],
+                                                     pw.this.text)).flatten(pw.this.word)
+        ops = pw.ml.smart_table_ops
+        features = words.groupby(pw.this.word).reduce(
+            weight=1.0, normalization_type=int(ops.FuzzyJoinNormalization.NONE))
+        edges = words.select(pw.this.node, feature=features.pointer_from(pw.this.word),
+                             weight=1.0)
+        by_hand = None
+        if self.corrections:
+            other = source.copy()
+            confirm = (pw.left.v % 2 == 0) & (pw.left.v >= 0)
+            by_hand = source.join(other, source.k == other.k).filter(
+                pw.left.id != pw.right.id).select(
+                left=pw.left.id, right=pw.right.id,
+                weight=pw.if_else(confirm, pw.cast(float, pw.left.v), -1.0))
+        return ops.fuzzy_self_match(edges, features, by_hand_match=by_hand)

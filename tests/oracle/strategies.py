@@ -454,7 +454,7 @@ def knn_cases(draw: Any, max_times: int = 4) -> m.Case:
 @st.composite
 def ml_cases(draw: Any, kind: str, max_times: int = 4) -> m.Case:
     """A classifier (``kind="classify"``) or a fuzzy match (``"fuzzy"``) of one (maybe
-    filtered or selected) input against another."""
+    filtered or selected) input against another, or a fuzzy self-match (``"fuzzy_self"``)."""
     n_times = draw(st.integers(2, max_times))
 
     def side(*needed: str) -> m.Node:
@@ -465,6 +465,8 @@ def ml_cases(draw: Any, kind: str, max_times: int = 4) -> m.Case:
     node: m.Node
     if kind == "classify":
         node = m.KnnClassify(side("k", "v", "s"), side("k", "v"), draw(st.integers(0, 4)))
+    elif kind == "fuzzy_self":
+        node = m.FuzzySelfMatch(side("k", "v", "s"), draw(st.booleans()))
     else:
         node = m.FuzzyMatch(side("k", "v", "s"), side("k", "v", "s"), draw(st.booleans()))
     streams_ = {name: draw(streams(n_times)) for name in ("t0", "t1")}

@@ -212,3 +212,11 @@ def test_fuzzy_matches_with_corrections_match_static_runs(case: m.Case) -> None:
     """Fuzzy matches, with a reviewer's corrections that come, change and go, equal a
     from-scratch match of each snapshot."""
     check_case(case, reference=False)
+
+
+@oracle_settings(scale=0.3)
+@given(S.ml_cases("fuzzy_self"))
+def test_fuzzy_self_matches_with_corrections_match_static_runs(case: m.Case) -> None:
+    """Fuzzy self-matches over explicit edge and feature tables, with corrections that come,
+    change and go, equal a from-scratch self-match of each snapshot."""
+    check_case(case, reference=False)
