@@ -27,6 +27,7 @@ integers, so the result at every time equals the from-scratch result, bit for bi
 from __future__ import annotations
 
 import math
+import warnings
 
 from reflow.api import reducers
 from reflow.api.functions import apply_with_type, cast, coalesce, if_else, make_tuple
@@ -243,14 +244,15 @@ class louvain_communities_fixed_iterations:
         for level in range(1, levels + 1):
             clustering = _local_moves(vertices, edges)
             vertices, edges, parent = _contract(vertices, edges, clustering, level)
-            self.hierarchical_clustering = self.hierarchical_clustering.update_rows(
-                parent.select(parent.c, level=level)
+            self.hierarchical_clustering = _updated(
+                self.hierarchical_clustering, parent.select(parent.c, level=level)
             )
             current = current.select(c=parent.ix(current.c).c)
-            self.clustering_levels = self.clustering_levels.update_rows(
+            self.clustering_levels = _updated(
+                self.clustering_levels,
                 current.select(v=current.id, c=current.c, level=level).with_id_from(
                     this.v, this.level
-                )
+                ),
             )
 
 
@@ -302,3 +304,11 @@ def exact_modularity(G: WeightedGraph, C: Table, round_digits: int = 16) -> Tabl
     )
     return score.select(modularity=apply_with_type(
         lambda q: round(q, round_digits), float, score.modularity))
+
+
+def _updated(table: Table, update: Table) -> Table:
+    """``table.update_rows(update)`` without the warning for an update that covers every row
+    of ``table``: at the first level every vertex gets a cluster, which is intended here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the ids of the updated table are a subset")
+        return table.update_rows(update)
