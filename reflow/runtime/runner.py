@@ -19,6 +19,7 @@ from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 if TYPE_CHECKING:
     from reflow.runtime.persistence.run import PersistenceSettings
+    from reflow.runtime.workers import WorkerConfig
 
 logger = logging.getLogger("reflow")
 
@@ -159,13 +160,16 @@ def run_outputs(
     if config.workers > 1 and not live and not with_http_server and persistence_config is None:
         run_static_sharded(lambda: build(outputs, new_context()), config)
         return
+    if config.workers > 1 and persistence_config is None:
+        _run_live_sharded(outputs, new_context, config, monitoring_level, with_http_server)
+        return
     if config.workers > 1:
-        # Live sources are read by one worker: the others have nothing to do.
+        # A persistent run is one worker: the others have nothing to do.
         if config.process_id != 0:
-            logger.info("process %d: live sources run in process 0 only", config.process_id)
+            logger.info("process %d: persistent runs use process 0 only", config.process_id)
             return
-        logger.warning("live sources and persistent runs use one worker; PATHWAY_THREADS/"
-                       "PROCESSES apply to static programs only")
+        logger.warning("persistent runs use one worker; PATHWAY_THREADS/PROCESSES apply to "
+                       "runs without persistence only")
     ctx = new_context()
     backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
     set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
@@ -199,6 +203,27 @@ def _run_outputs(
         )
     else:
         run_static(lowering)
+
+
+def _run_live_sharded(
+    outputs: Sequence[OutputSpec],
+    new_context: Callable[[], RunContext],
+    config: WorkerConfig,
+    monitoring_level: object,
+    with_http_server: bool,
+) -> None:
+    """Worker 0 reads the live sources and drives the logical times; every worker runs its
+    shard of the stateful operators (``reflow.runtime.sharded_streaming``)."""
+    from reflow.runtime.monitoring import Monitor
+    from reflow.runtime.sharded_streaming import LeadingShard, run_streaming_sharded
+    from reflow.runtime.streaming import run_streaming
+
+    def lead(lowering: Lowering, dataflow: LeadingShard) -> None:
+        monitor = Monitor(monitoring_level, with_http_server)  # type: ignore[arg-type]
+        dataflow.monitor = monitor
+        run_streaming(lowering, monitor, dataflow=dataflow)
+
+    run_streaming_sharded(lambda: build(outputs, new_context()), config, lead)
 
 
 # Options of ``pw.run`` accepted for compatibility that change nothing in reflow: the
