@@ -157,19 +157,20 @@ def run_outputs(
                              "HTTP server or persistence yet)")
         run_on_ray(lambda: build(outputs, new_context()), on_ray.actors, on_ray.cpus_per_actor)
         return
-    if config.workers > 1 and not live and not with_http_server and persistence_config is None:
-        run_static_sharded(lambda: build(outputs, new_context()), config)
-        return
-    if config.workers > 1 and persistence_config is None:
-        _run_live_sharded(outputs, new_context, config, monitoring_level, with_http_server)
+    one_worker = _one_worker_reason(outputs, persistence_config)
+    if config.workers > 1 and one_worker is None:
+        if live or with_http_server:
+            _run_live_sharded(outputs, new_context, config, monitoring_level, with_http_server)
+        else:
+            run_static_sharded(lambda: build(outputs, new_context()), config)
         return
     if config.workers > 1:
-        # A persistent run is one worker: the others have nothing to do.
+        # The other workers have nothing to do.
         if config.process_id != 0:
-            logger.info("process %d: persistent runs use process 0 only", config.process_id)
+            logger.info("process %d: %s run on process 0 only", config.process_id, one_worker)
             return
-        logger.warning("persistent runs use one worker; PATHWAY_THREADS/PROCESSES apply to "
-                       "runs without persistence only")
+        logger.warning("%s run on one worker: PATHWAY_THREADS/PROCESSES are ignored",
+                       one_worker)
     ctx = new_context()
     backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
     set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
@@ -203,6 +204,26 @@ def _run_outputs(
         )
     else:
         run_static(lowering)
+
+
+def _one_worker_reason(
+    outputs: Sequence[OutputSpec], persistence_config: PersistenceSettings | None
+) -> str | None:
+    """Why a program must run on one worker, or None: a persistent run keeps one dataflow's
+    state; fully asynchronous UDFs deliver their results through a source of the worker that
+    made the call, and only worker 0 runs sources."""
+    from reflow.plan.future_nodes import ancestors, calls_fully_async
+    from reflow.plan.nodes import SelectNode
+
+    if persistence_config is not None:
+        return "persistent runs"
+    roots = [spec.node for spec in outputs]
+    if any(_reads_error_log(root) for root in roots):
+        roots += live_nodes()  # the error log runs the program's other tables too (``build``)
+    for node in ancestors(roots):
+        if isinstance(node, SelectNode) and calls_fully_async(node.outputs.values()):
+            return "programs with fully asynchronous UDFs"
+    return None
 
 
 def _run_live_sharded(

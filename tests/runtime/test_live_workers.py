@@ -165,3 +165,29 @@ def test_worker_counters_reach_the_leader(workers: int, monkeypatch: pytest.Monk
     assert sum(s.rows_processed for s in last) >= 6
     # ...and both workers own a share of the three keys.
     assert all(s.rows_processed > 0 for s in last)
+
+
+def test_fully_asynchronous_udfs_run_on_one_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import reflow as pw
+
+    @pw.udf(executor=pw.udfs.fully_async_executor())
+    async def double(x: int) -> int:
+        return 2 * x
+
+    monkeypatch.setenv("PATHWAY_THREADS", "2")
+    t = pw.debug.table_from_markdown("""
+    w | n
+    a | 1
+    b | 2
+    a | 3
+    """)
+    r = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n))
+    got: list[tuple] = []
+    pw.io.subscribe(r.select(r.w, d=double(r.s)).await_futures(),
+                    on_change=lambda key, row, time, is_addition: got.append(
+                        (row["w"], row["d"], is_addition)))
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    assert sorted(got) == [("a", 8, True), ("b", 4, True)]
+    assert "fully asynchronous UDFs run on one worker" in caplog.text
