@@ -54,6 +54,17 @@ class ConnectorStats:
 
 
 @dataclass
+class WorkerStats:
+    """What one worker reports: rows its stateful operators processed, rows it sent to other
+    workers, and how long its last logical time took."""
+
+    worker: int
+    rows_processed: int = 0
+    rows_sent: int = 0
+    last_time_ms: float = 0.0
+
+
+@dataclass
 class Monitor:
     """Collects run statistics and shows them."""
 
@@ -63,9 +74,8 @@ class Monitor:
     outputs: list[ConnectorStats] = field(default_factory=list)
     logical_time: int | None = None
     lag_ms: float = 0.0
-    #: The workers of a sharded run (``reflow.runtime.sharded_streaming.WorkerStats``), or
-    #: empty with one worker.
-    workers: list[Any] = field(default_factory=list)
+    #: The workers of a sharded run, or empty with one worker.
+    workers: list[WorkerStats] = field(default_factory=list)
     times_done: int = 0
     started: float = field(default_factory=monotonic)
     _live: Any = None
@@ -184,7 +194,7 @@ class Monitor:
         return "\n".join(lines) + "\n"
 
 
-def _worker_metrics(workers: list[Any]) -> list[str]:
+def _worker_metrics(workers: list[WorkerStats]) -> list[str]:
     """Per-worker counters of a sharded run, and how long the slowest worker took."""
     lines = []
     for metric, kind, attribute, text in (

@@ -19,6 +19,7 @@ from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 if TYPE_CHECKING:
     from reflow.runtime.persistence.run import PersistenceSettings
+    from reflow.runtime.ray_workers import RayConfig
     from reflow.runtime.workers import WorkerConfig
 
 logger = logging.getLogger("reflow")
@@ -137,8 +138,8 @@ def run_outputs(
     checkpoints its state and resumes from the last checkpoint (``reflow.persistence``).
     """
     from reflow.runtime.persistence.resume import set_udf_cache_directory
-    from reflow.runtime.ray_workers import RayConfig, run_on_ray
-    from reflow.runtime.workers import WorkerConfig, run_static_sharded
+    from reflow.runtime.ray_workers import RayConfig
+    from reflow.runtime.workers import WorkerConfig
 
     _check_run_options(run_options)
     terminate = True if terminate_on_error is None else bool(terminate_on_error)
@@ -149,28 +150,19 @@ def run_outputs(
         )
 
     config = WorkerConfig.from_env()
-    live = any(_live_sources(spec.node) for spec in outputs)
     on_ray = RayConfig.from_env()
-    if on_ray is not None:
-        if live or with_http_server or persistence_config is not None:
-            raise ValueError("REFLOW_RAY_ACTORS runs static programs only (no live source, "
-                             "HTTP server or persistence yet)")
-        run_on_ray(lambda: build(outputs, new_context()), on_ray.actors, on_ray.cpus_per_actor)
-        return
+    several = on_ray is not None or config.workers > 1
     one_worker = _one_worker_reason(outputs, persistence_config)
-    if config.workers > 1 and one_worker is None:
-        if live or with_http_server:
-            _run_live_sharded(outputs, new_context, config, monitoring_level, with_http_server)
-        else:
-            run_static_sharded(lambda: build(outputs, new_context()), config)
+    if several and one_worker is None:
+        _run_sharded(outputs, new_context, config, on_ray, monitoring_level, with_http_server)
         return
-    if config.workers > 1:
+    if several:
         # The other workers have nothing to do.
-        if config.process_id != 0:
+        if on_ray is None and config.process_id != 0:
             logger.info("process %d: %s run on process 0 only", config.process_id, one_worker)
             return
-        logger.warning("%s run on one worker: PATHWAY_THREADS/PROCESSES are ignored",
-                       one_worker)
+        logger.warning("%s run on one worker: PATHWAY_THREADS/PROCESSES and "
+                       "REFLOW_RAY_ACTORS are ignored", one_worker)
     ctx = new_context()
     backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
     set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
@@ -226,25 +218,44 @@ def _one_worker_reason(
     return None
 
 
-def _run_live_sharded(
+def _run_sharded(
     outputs: Sequence[OutputSpec],
     new_context: Callable[[], RunContext],
     config: WorkerConfig,
+    on_ray: RayConfig | None,
     monitoring_level: object,
     with_http_server: bool,
 ) -> None:
-    """Worker 0 reads the live sources and drives the logical times; every worker runs its
-    shard of the stateful operators (``reflow.runtime.sharded_streaming``)."""
+    """Run on several worker threads or processes (``reflow.runtime.workers``) or Ray actors
+    (``reflow.runtime.ray_workers``). With live sources (or an HTTP server) worker 0, or this
+    process on Ray, reads them and drives the logical times, and every worker runs its shard
+    of the operators (``reflow.runtime.sharded_streaming``)."""
     from reflow.runtime.monitoring import Monitor
-    from reflow.runtime.sharded_streaming import LeadingShard, run_streaming_sharded
+    from reflow.runtime.ray_workers import run_live_on_ray, run_on_ray
+    from reflow.runtime.sharded_streaming import run_streaming_sharded
     from reflow.runtime.streaming import run_streaming
+    from reflow.runtime.workers import run_static_sharded
 
-    def lead(lowering: Lowering, dataflow: LeadingShard) -> None:
+    def start() -> Lowering:
+        return build(outputs, new_context())
+
+    live = with_http_server or any(_live_sources(spec.node) for spec in outputs)
+    if not live:
+        if on_ray is not None:
+            run_on_ray(start, on_ray.actors, on_ray.cpus_per_actor)
+        else:
+            run_static_sharded(start, config)
+        return
+
+    def lead(lowering: Lowering, dataflow: Any) -> None:
         monitor = Monitor(monitoring_level, with_http_server)  # type: ignore[arg-type]
         dataflow.monitor = monitor
         run_streaming(lowering, monitor, dataflow=dataflow)
 
-    run_streaming_sharded(lambda: build(outputs, new_context()), config, lead)
+    if on_ray is not None:
+        run_live_on_ray(start, on_ray.actors, on_ray.cpus_per_actor, lead)
+    else:
+        run_streaming_sharded(start, config, lead)
 
 
 # Options of ``pw.run`` accepted for compatibility that change nothing in reflow: the

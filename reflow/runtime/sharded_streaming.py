@@ -23,7 +23,6 @@ import logging
 import threading
 import time as clock
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -33,6 +32,7 @@ from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import SocketExchange, ThreadExchange
+from reflow.runtime.monitoring import WorkerStats
 from reflow.runtime.workers import Build, WorkerConfig, build_for
 
 if TYPE_CHECKING:
@@ -48,23 +48,13 @@ def announcement(time: int | None) -> pl.DataFrame:
     return pl.DataFrame({"time": [time]}, schema={"time": pl.Int64})
 
 
-@dataclass
-class WorkerStats:
-    """What one worker reports: rows its stateful operators processed, rows it sent to other
-    workers, and how long its last logical time took."""
-
-    worker: int
-    rows_processed: int = 0
-    rows_sent: int = 0
-    last_time_ms: float = 0.0
-
-    def as_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {"rows_processed": [self.rows_processed], "rows_sent": [self.rows_sent],
-             "last_time_ms": [self.last_time_ms]},
-            schema={"rows_processed": pl.Int64, "rows_sent": pl.Int64,
-                    "last_time_ms": pl.Float64},
-        )
+def stats_frame(stats: WorkerStats) -> pl.DataFrame:
+    """A follower's counters as the one-row batch it sends the leader."""
+    return pl.DataFrame(
+        {"rows_processed": [stats.rows_processed], "rows_sent": [stats.rows_sent],
+         "last_time_ms": [stats.last_time_ms]},
+        schema={"rows_processed": pl.Int64, "rows_sent": pl.Int64, "last_time_ms": pl.Float64},
+    )
 
 
 def _timed_run(shard: ShardedDataflow, stats: WorkerStats, run: Callable[[], None]) -> None:
@@ -124,7 +114,7 @@ def follow(shard: ShardedDataflow) -> None:
     """A follower's loop: run each logical time the leader announces, until the end."""
     stats = WorkerStats(shard.worker)
     while True:
-        parts = [stats.as_frame() if w == LEADER else None for w in range(shard.workers)]
+        parts = [stats_frame(stats) if w == LEADER else None for w in range(shard.workers)]
         got, _ = shard.exchange.all_to_all(parts, False)
         message = got[LEADER]
         time = None if message is None else message["time"][0]

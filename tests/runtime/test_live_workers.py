@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reflow.runtime.monitoring import Monitor
-from reflow.runtime.sharded_streaming import WorkerStats
+from reflow.runtime.monitoring import Monitor, WorkerStats
 from tests.runtime.test_workers import _free_ports
 
 # A Python subject sends 25 commits: one hot key, cold keys, deletions, and late event times;

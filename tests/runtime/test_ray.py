@@ -155,3 +155,50 @@ def test_large_batches_go_through_the_object_store(
     stats = run_on_ray(lambda: build(specs, RunContext()), actors=2)
     assert sorted(got) == sorted(expected) and len(got) == 9000
     assert max(stats.bytes_sent) > 64 * 1024
+
+
+def test_live_sources_are_read_here_and_run_on_the_actors(
+    ray_cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python subject (which holds a lock, so cannot travel to an actor) is read by the
+    calling process; each commit runs on the actors as one logical time."""
+    import threading
+
+    class Feed(pw.io.python.ConnectorSubject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lock = threading.Lock()
+
+        def run(self) -> None:
+            for commit in range(8):
+                for i in range(commit * 5, commit * 5 + 5):
+                    self.next(w="a" if i % 3 else f"k{i % 4}", n=i)
+                if commit == 5:
+                    self.delete(w="a", n=4)
+                self.commit()
+
+    class Row(pw.Schema):
+        w: str
+        n: int
+
+    def run(actors: str | None) -> list[list[tuple]]:
+        clear_outputs()
+        forget_live_nodes()
+        t = pw.io.python.read(Feed(), schema=Row, autocommit_duration_ms=None)
+        totals = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n), c=pw.reducers.count())
+        joined = totals.join(t, totals.w == t.w).select(t.n, totals.s)
+        seen: dict[int, list[tuple]] = {}
+        for table in (totals, joined):
+            pw.io.subscribe(table, on_change=lambda key, row, time, is_addition: seen.setdefault(
+                time, []).append((tuple(sorted(row.items())), is_addition)))
+        if actors is None:
+            monkeypatch.delenv("REFLOW_RAY_ACTORS", raising=False)
+        else:
+            monkeypatch.setenv("REFLOW_RAY_ACTORS", actors)
+        pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+        # Logical times come from the wall clock: compare commit by commit.
+        return [sorted(seen[time]) for time in sorted(seen)]
+
+    expected = run(None)
+    assert len(expected) == 8
+    assert run("2") == expected
