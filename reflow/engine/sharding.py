@@ -39,6 +39,7 @@ from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
 from reflow.engine.state.partition import Broadcast, split
+from reflow.engine.state.snapshot import decode, encode
 
 #: The worker whose sinks write: sinks that need a single stream write through it.
 WRITER = 0
@@ -106,6 +107,22 @@ class ShardedDataflow:
         flow.ctx.errors.clear()
         self._end_time(time)
         flow.completed = True
+
+    def snapshot(self) -> bytes:
+        """This shard's state after the last completed time: its dataflow's operators and
+        which operators run on every worker, as bytes."""
+        return encode({
+            "dataflow": self.dataflow.snapshot(),
+            "wake_all": sorted(self._wake_all),
+            "rows": [self.rows_sent, self.rows_processed],
+        })
+
+    def restore(self, data: bytes) -> None:
+        """Load a ``snapshot()`` of the same shard into this freshly built one."""
+        saved = decode(data)
+        self.dataflow.restore(saved["dataflow"])
+        self._wake_all = set(saved["wake_all"])
+        self.rows_sent, self.rows_processed = saved["rows"]
 
     def finish(self) -> None:
         """Release what operators hold until the end of input, then end the sinks (writer)."""

@@ -249,6 +249,15 @@ class _Shard:
         busy = clock.perf_counter() - start - (self.mailbox.waited - waited)
         return sunk, busy, self.shard.rows_processed, self.shard.rows_sent
 
+    def snapshot(self) -> bytes:
+        """This shard's state after the last completed time (``ShardedDataflow.snapshot``)."""
+        assert self.shard is not None
+        return self.shard.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        assert self.shard is not None
+        self.shard.restore(data)
+
     def finish(self) -> list[tuple]:
         assert self.shard is not None
         self.shard.finish()
@@ -291,8 +300,16 @@ class RayActors:
 
     Use it as a context manager: entering starts a local Ray cluster when none is connected
     and builds the dataflow on every actor; leaving kills the actors (and stops the cluster
-    it started). Ray's errors become reflow's: an exception raised in an actor is re-raised
-    as itself, a dead actor as ``ExchangeError``.
+    it started). An exception raised in an actor is re-raised as itself.
+
+    **A dead actor** (its process or node gone) is replaced: every actor is restarted from the
+    last checkpoint, the logical times run since then are run again with their sink output
+    dropped (the sinks had it already), and the run goes on, so the sinks see every time once.
+    A checkpoint is every actor's ``ShardedDataflow.snapshot()``, taken between two times at
+    most every ``REFLOW_RAY_CHECKPOINT_SECONDS`` (default 10) and kept in Ray's object store;
+    until the first one, recovery runs again from the first time. After
+    ``REFLOW_RAY_MAX_RECOVERIES`` (default 3) replacements the run fails with
+    ``ExchangeError``.
     """
 
     def __init__(self, build: Build, actors: int, cpus_per_actor: float = 1.0,
@@ -306,7 +323,15 @@ class RayActors:
         self.handles: list[Any] = []
         self.times: list[int] = []
         self.stats = RayRunStats()
+        self.checkpoint_seconds = float(os.environ.get("REFLOW_RAY_CHECKPOINT_SECONDS") or 10)
+        self.max_recoveries = int(os.environ.get("REFLOW_RAY_MAX_RECOVERIES") or 3)
+        self.recoveries = 0
         self._started_ray = False
+        self._build_ref: Any = None
+        #: Every actor's snapshot (object references), and the times run since it.
+        self._checkpoint: list[Any] | None = None
+        self._checkpointed_at = clock.monotonic()
+        self._log: list[tuple[int, list[dict[int, bytes]] | None, list | None]] = []
 
     def __enter__(self) -> RayActors:
         import ray
@@ -317,15 +342,9 @@ class RayActors:
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
             self._started_ray = True
         try:
-            # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
-            options: dict[str, Any] = {"num_cpus": self.cpus_per_actor,
-                                       "max_concurrency": max(4, self.actors + 2)}
-            actor_class: Any = ray.remote(**options)(_Shard)
-            self.handles = [actor_class.remote(w, self.actors) for w in range(self.actors)]
             with self.errors(), _detached_sources(self.lowering):
-                build_ref = ray.put(self.build)
-                built = ray.get([h.setup.remote(build_ref, self.handles, self.live)
-                                 for h in self.handles])
+                self._build_ref = ray.put(self.build)
+                built = self._start_actors()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -342,12 +361,28 @@ class RayActors:
     def __exit__(self, *exc: object) -> None:
         import ray
 
-        for handle in self.handles:
-            ray.kill(handle)
-        self.handles = []
+        self._kill_actors()
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+
+    def _start_actors(self) -> list[tuple[list[int], int]]:
+        import ray
+
+        # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
+        options: dict[str, Any] = {"num_cpus": self.cpus_per_actor,
+                                   "max_concurrency": max(4, self.actors + 2)}
+        actor_class: Any = ray.remote(**options)(_Shard)
+        self.handles = [actor_class.remote(w, self.actors) for w in range(self.actors)]
+        return _get_all([h.setup.remote(self._build_ref, self.handles, self.live)
+                         for h in self.handles])
+
+    def _kill_actors(self) -> None:
+        import ray
+
+        for handle in self.handles:
+            ray.kill(handle)
+        self.handles = []
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
@@ -363,35 +398,86 @@ class RayActors:
         except ray.exceptions.RayError as error:
             raise ExchangeError(f"Ray could not run the program's actors: {error}") from None
 
+    def _surviving(self, call: Callable[[], Any]) -> Any:
+        """``call()``, replacing the actors from the last checkpoint whenever one dies."""
+        import ray
+
+        while True:
+            with self.errors():
+                try:
+                    return call()
+                except ray.exceptions.RayActorError as error:
+                    self._recover(error)
+
+    def _recover(self, error: BaseException) -> None:
+        import ray
+
+        while True:
+            if self.recoveries >= self.max_recoveries:
+                raise ExchangeError(f"a Ray actor of the run died ({self.recoveries} replaced "
+                                    f"already, REFLOW_RAY_MAX_RECOVERIES): {error}") from None
+            self.recoveries += 1
+            logger.warning("a Ray actor died; restarting the %d actors from the %s and "
+                           "running %d logical times again: %s", self.actors,
+                           "last checkpoint" if self._checkpoint else "start", len(self._log),
+                           (str(error).splitlines() or [type(error).__name__])[0])
+            self._kill_actors()
+            try:
+                self._start_actors()
+                if self._checkpoint is not None:
+                    _get_all([h.restore.remote(ref)
+                              for h, ref in zip(self.handles, self._checkpoint, strict=True)])
+                for time, sent, errors in self._log:
+                    self._call_actors(time, sent, errors)  # the sinks had these times already
+                return
+            except ray.exceptions.RayActorError as again:
+                error = again
+
+    def _call_actors(self, time: int, sent: list[dict[int, bytes]] | None,
+                     errors: list | None) -> list[tuple[list[tuple], float, int, int]]:
+
+        return _get_all([
+            h.run_time.remote(time, None if sent is None else sent[w],
+                              errors if w == WRITER else None)
+            for w, h in enumerate(self.handles)
+        ])
+
+    def _checkpoint_if_due(self) -> None:
+        import ray
+
+        if clock.monotonic() - self._checkpointed_at < self.checkpoint_seconds:
+            return
+        refs = [h.snapshot.remote() for h in self.handles]
+        ray.wait(refs, num_returns=len(refs), fetch_local=False)
+        ray.get(refs[0])  # raises here if taking a snapshot failed
+        self._checkpoint, self._log = refs, []
+        self._checkpointed_at = clock.monotonic()
+
     def run_time(self, time: int, sent: list[dict[int, bytes]] | None = None,
                  errors: list | None = None) -> list[tuple[float, int, int]]:
         """Run logical ``time`` on every actor (with the batches ``sent[w]`` to actor ``w`` in
         a live run), then hand what the sinks received to this process's sinks. Returns, per
         actor, the seconds it computed and its rows processed and sent so far."""
-        import ray
-
         start = clock.perf_counter()
-        with self.errors():
-            done = ray.get([
-                h.run_time.remote(time, None if sent is None else sent[w],
-                                  errors if w == WRITER else None)
-                for w, h in enumerate(self.handles)
-            ])
+        done = self._surviving(lambda: self._call_actors(time, sent, errors))
+        self._log.append((time, sent, errors))
         self.stats.time_seconds.append(clock.perf_counter() - start)
         busy = [seconds for _, seconds, _, _ in done]
         self.stats.lag_seconds.append(max(busy) - min(busy))
         _replay(self.outputs, done[WRITER][0])
+        self._surviving(self._checkpoint_if_due)
         return [(seconds, processed, rows) for _, seconds, processed, rows in done]
 
     def finish(self) -> None:
         """Release what operators hold until the end of input, end the sinks and collect the
         per-actor counters."""
-        import ray
 
-        with self.errors():
-            sunk = ray.get([h.finish.remote() for h in self.handles])
-            _replay(self.outputs, sunk[WRITER])
-            counters = ray.get([h.stats.remote() for h in self.handles])
+        def finish_all() -> tuple[list, list]:
+            sunk = _get_all([h.finish.remote() for h in self.handles])
+            return sunk, _get_all([h.stats.remote() for h in self.handles])
+
+        sunk, counters = self._surviving(finish_all)
+        _replay(self.outputs, sunk[WRITER])
         for processed, rows, sent in counters:
             self.stats.rows_processed.append(processed)
             self.stats.rows_sent.append(rows)
@@ -401,6 +487,18 @@ class RayActors:
                     "by %.4f s at most", self.actors, len(self.stats.time_seconds),
                     self.stats.rows_processed, self.stats.rows_sent, self.stats.bytes_sent,
                     *self.stats.per_time(), max(self.stats.lag_seconds, default=0.0))
+
+
+def _get_all(refs: list[Any]) -> list[Any]:
+    """The results of ``refs``, raising the first failure as soon as it happens (``ray.get``
+    of a list would first wait for the actors blocked on the one that failed)."""
+    import ray
+
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        ray.get(ready)
+    return ray.get(refs)
 
 
 def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRunStats:

@@ -202,3 +202,63 @@ def test_live_sources_are_read_here_and_run_on_the_actors(
     expected = run(None)
     assert len(expected) == 8
     assert run("2") == expected
+
+
+@pytest.mark.parametrize("checkpoint_seconds", ["0", "3600"])
+def test_a_dead_actor_is_replaced_and_the_sinks_see_every_time_once(
+    ray_cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, checkpoint_seconds: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An actor's process dies in the middle of the run (once: a marker file says it did);
+    the actors restart from the last checkpoint (taken after every time, or none: from the
+    start), run the times since then again, and the subscriber's stream equals the
+    one-worker stream with nothing lost or repeated."""
+    import os
+
+    marker = tmp_path / "died"
+    driver = os.getpid()
+
+    @pw.udf
+    def fragile(total: int) -> int:
+        if os.getpid() != driver and total > 400 and not marker.exists():
+            marker.write_text("once")
+            os._exit(1)  # the actor's process dies without a word
+        return total
+
+    def run(actors: str | None) -> list:
+        clear_outputs()
+        forget_live_nodes()
+        rows = "\n".join(f"{'a' if i % 3 else 'k' + str(i % 5)} | {i} | {2 * (i // 10)}"
+                         for i in range(80))
+        t = pw.debug.table_from_markdown("w | n | __time__\n" + rows)
+        totals = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n))
+        events: list = []
+        pw.io.subscribe(
+            totals.select(totals.w, s=fragile(totals.s)),
+            on_change=lambda key, row, time, is_addition: events.append(
+                (time, row["w"], row["s"], is_addition)),
+            on_time_end=lambda time: events.append(("end", time)),
+        )
+        if actors is None:
+            monkeypatch.delenv("REFLOW_RAY_ACTORS", raising=False)
+        else:
+            monkeypatch.setenv("REFLOW_RAY_ACTORS", actors)
+        pw.run()
+        return events
+
+    def by_time(events: list) -> list:
+        """Each time's changes (in any order within the time) followed by its end."""
+        out: list = []
+        for event in events:
+            if event[0] == "end":
+                out.append((sorted(e for e in events if e[0] == event[1]), event))
+        return out
+
+    monkeypatch.setenv("REFLOW_RAY_CHECKPOINT_SECONDS", checkpoint_seconds)
+    expected = run(None)
+    got = run("2")
+    assert marker.exists()  # an actor did die
+    restart = "last checkpoint" if checkpoint_seconds == "0" else "start"
+    assert f"restarting the 2 actors from the {restart}" in caplog.text
+    assert by_time(got) == by_time(expected)
+    assert len(got) == len(expected)  # nothing delivered twice
