@@ -3,9 +3,9 @@ actors, batches between them through Ray's object store, the calling process as 
 coordinator driving logical times and as the one writer of every sink.
 
 - **Actors.** Each actor (``ShardActor``) builds the same dataflow from the program's plan
-  (sent to it pickled), keeps its share of the static inputs (rows split by row id) and runs
-  one shard. Ray places the actors on the nodes of the cluster (``ray.init()`` starts a local
-  one, ``RAY_ADDRESS`` names an existing one).
+  (sent to it pickled), keeps its share of the static inputs (a contiguous slice of each
+  batch) and runs one shard. Ray places the actors on the nodes of the cluster
+  (``ray.init()`` starts a local one, ``RAY_ADDRESS`` names an existing one).
 - **Exchange** (``RayExchange``). At each exchange step a worker sends the batch for each other
   worker (Arrow IPC bytes, ``reflow.runtime.exchange.encode_batch``) to that worker's mailbox:
   a large batch through the object store (the mailbox gets its reference), a small one inside
@@ -17,7 +17,7 @@ coordinator driving logical times and as the one writer of every sink.
   hands it to the real sinks only once every actor has finished *t*. A sink never sees half a
   time, and output files are written where the program runs.
 - **Live sources** are read by the caller, which runs the streaming loop over a
-  ``RayCoordinator`` and sends each commit's rows to the actors, split by row id.
+  ``RayCoordinator`` and sends each commit's rows to the actors, a slice to each.
 
 Run a program on Ray by setting ``REFLOW_RAY_ACTORS`` (``pw.run()`` reads it), or call
 ``run_on_ray`` with a function building the dataflow:
@@ -42,10 +42,9 @@ from typing import Any
 
 import polars as pl
 
-from reflow.engine.batch import ID, concat_batches
+from reflow.engine.batch import concat_batches
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import WRITER, ShardedDataflow
-from reflow.engine.state.partition import split
+from reflow.engine.sharding import WRITER, ShardedDataflow, share_of
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.monitoring import WorkerStats
@@ -517,7 +516,7 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
 
 class RayCoordinator:
     """The dataflow the streaming loop drives in a live run on Ray: each logical time's input
-    batches are split by row id among the actors, which run the time together; what actor 0's
+    batches are sliced among the actors, which run the time together; what actor 0's
     sinks received is written by this process's sinks. Everything else (``ctx``, ``outputs``)
     is this process's own dataflow, which runs no operator."""
 
@@ -541,8 +540,9 @@ class RayCoordinator:
             batch = concat_batches(parts)
             if batch is None or not batch.height:
                 continue
-            for worker, share in enumerate(split(batch, batch[ID], self.run.actors)):
-                if share is not None and share.height:
+            for worker in range(self.run.actors):
+                share = share_of(batch, worker, self.run.actors)
+                if share.height:
                     sent[worker][operator.index] = encode_batch(share)
         ctx = self.run.lowering.dataflow.ctx
         errors, ctx.errors = ctx.errors, []
