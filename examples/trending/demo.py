@@ -22,7 +22,7 @@ from .board import Board
 from .gazetteer import Gazetteer
 from .pipeline import build, sentiment
 from .server import add_routes
-from .stream import FilesTarget, Generator, KafkaTarget, start_broker
+from .stream import COMMIT_MS, FilesTarget, Generator, KafkaTarget, start_broker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--speed", type=float, default=10.0,
                         help="event-time seconds per wall-clock second (default 10)")
+    parser.add_argument("--commit-ms", type=int, default=COMMIT_MS,
+                        help="the reader commits this often (default %(default)s)")
     parser.add_argument("--source", choices=["auto", "kafka", "files"], default="auto")
     parser.add_argument("--database", choices=["auto", "postgres", "sqlite"], default="auto")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace, workdir: Path, broker: tuple | None) -> None:
 
     # the generator's process starts now, building its network while the pipeline is built
     generator = Generator(target, rate=args.rate, seed=args.seed, speed=args.speed)
-    outputs = build(target.read())
+    outputs = build(target.read(args.commit_ms))
     board = Board()
     board.attach(outputs)
     use_postgres = args.database == "postgres" or (
