@@ -226,9 +226,13 @@ def main(argv: list[str] | None = None) -> None:
             print("sent 0", flush=True)
             return
         feeder.start_time = feeder.stream.start = float(start)
+        # the demo keeps stdin open: its end (the demo gone, however) ends the stream too
+        threading.Thread(target=lambda: (sys.stdin.read(), feeder.stop_event.set()),
+                         daemon=True).start()
     feeder.start()
-    while feeder.is_alive():
+    while feeder.is_alive() and not feeder.stop_event.is_set():
         feeder.join(0.2)
+    feeder.join(5)  # a write blocked on a broker that is gone is abandoned
     print(f"sent {feeder.sent}", flush=True)
 
 
