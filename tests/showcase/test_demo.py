@@ -73,7 +73,7 @@ def files_demo(tmp_path_factory):
     runs mostly wait for their bounded durations, so they share that wait)."""
     workdir = tmp_path_factory.mktemp("files-demo")
     demo = spawn_demo("--duration", "8", "--port", str(free_port()), "--source", "files",
-                      "--database", "sqlite", "--rate", "300", "--workdir", str(workdir))
+                      "--database", "sqlite", "--rate", "200", "--workdir", str(workdir))
     yield demo, workdir
     if demo.poll() is None:
         demo.terminate()
@@ -83,7 +83,7 @@ def files_demo(tmp_path_factory):
 def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path, files_demo):
     port = free_port()
     # event time x40: a refit every 4.5 s of wall-clock time
-    demo, lines = start_demo("--duration", "20", "--port", str(port), "--rate", "400",
+    demo, lines = start_demo("--duration", "20", "--port", str(port), "--rate", "200",
                              "--speed", "40",
                              "--workdir", str(tmp_path))
     assert "source: Kafka topic 'posts'" in lines[0]
