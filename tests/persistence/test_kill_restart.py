@@ -368,3 +368,49 @@ def test_postgres_cdc_updates_and_deletes_survive_kill_9(tmp_path: Path, pg) -> 
             pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                        "WHERE slot_name = %s", (slot,))
     assert output_rows() == table_rows()
+
+
+def test_postgres_cdc_killed_before_its_first_checkpoint_leaves_no_slot(
+    tmp_path: Path, pg
+) -> None:
+    from reflow.runtime.persistence.backend import Backend
+    from reflow.runtime.persistence.run import source_scope
+
+    table = pg.table_name()
+    pg.execute(f'CREATE TABLE "{table}" (id INT PRIMARY KEY, value TEXT NOT NULL)')
+    for i in range(5):
+        pg.execute(f'INSERT INTO "{table}" VALUES (%s, %s)', (i, f"v{i}"))
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    # The slot of a persistent run is named after its storage and source.
+    slot = f"reflow_{source_scope(Backend.filesystem(str(state)), 'items')}"
+
+    def slots() -> list[tuple]:
+        return pg.rows("SELECT slot_name FROM pg_replication_slots WHERE slot_name = %s",
+                       (slot,))
+
+    process = None
+    try:
+        # Checkpoints an hour apart: the kill lands before the first one.
+        process = start("pipeline_postgres_cdc.py", table, str(out), str(state), "3600000")
+        _wait(lambda: len(_json_lines(out)) >= 5, "the snapshot's rows", process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert not list(state.glob("checkpoint-*.bin"))
+        assert slots() == [(slot,)]  # left behind, under its stable name
+        pg.execute(f'INSERT INTO "{table}" VALUES (5, %s)', ("v5",))
+        # The restart starts afresh: it drops the slot left behind and creates it anew.
+        process = start("pipeline_postgres_cdc.py", table, str(out), str(state), "3600000")
+        _wait(lambda: len(_json_lines(out)) >= 6, "the rows", process)
+        pg.execute(f'INSERT INTO "{table}" VALUES (-1, %s)', ("end",))
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()[-3000:]
+        assert slots() == [(slot,)]  # kept for a restart from the final checkpoint
+        assert sorted((row["id"], row["diff"]) for row in _json_lines(out)) == [
+            (i, 1) for i in range(-1, 6)]
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                   "WHERE slot_name = %s", (slot,))
+    assert slots() == []

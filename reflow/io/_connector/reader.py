@@ -110,9 +110,10 @@ class ReaderSource(LiveSource):
             offset = offset.streams
         self.resume_from(offset)  # type: ignore[arg-type]
 
-    def use_checkpoints(self) -> None:
+    def use_checkpoints(self, scope: str = "") -> None:
         """A persistent run: acknowledge only what a stored checkpoint covers."""
         self.reader.durable = True
+        self.reader.scope = scope
 
     def checkpointed(self, offset: object) -> None:
         if isinstance(offset, KeyedOffset):

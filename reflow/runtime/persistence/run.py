@@ -35,6 +35,17 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+def source_scope(backend: Backend, name: str) -> str:
+    """The ``scope`` of source ``name`` in the storage ``backend``: 16 hexadecimal digits,
+    the same in every run over that storage.
+
+    >>> len(source_scope(Backend.filesystem("/tmp/state"), "orders"))
+    16
+    """
+    text = f"{backend.identity()}\n{name}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class PersistenceSettings(Protocol):
     """What a run reads of its ``pw.persistence.Config`` (a class of the package above)."""
 
@@ -79,8 +90,9 @@ class PersistentRun:
         """Load the checkpoint into the freshly built ``dataflow`` and ``sources``; returns
         the checkpoint's logical time (None on a fresh start)."""
         set_sink_positions(None)
-        for source in sources:
-            source.use_checkpoints()
+        names = unique_names([source.name for source in sources])
+        for name, source in zip(names, sources, strict=True):
+            source.use_checkpoints(source_scope(self.store.backend, name))
         checkpoint = self.restored
         if checkpoint is None:
             return None
@@ -99,7 +111,6 @@ class PersistentRun:
             )
         else:
             dataflow.restore(checkpoint.dataflow)
-        names = unique_names([source.name for source in sources])
         for name, source in zip(names, sources, strict=True):
             if name in checkpoint.sources:
                 source.resume(checkpoint.sources[name])
