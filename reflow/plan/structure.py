@@ -44,9 +44,9 @@ def describe(value: Any, depth: int = 0) -> str:
 
         if isinstance(value, PlanNode):
             return value.label  # an input: the dataflow's edges describe it
-        fields = (
+        fields = (  # private attributes (caches, places) left out
             f"{k}={describe(v, depth + 1)}"
-            for k, v in vars(value).items() if k not in _SKIPPED
+            for k, v in vars(value).items() if k not in _SKIPPED and not k.startswith("_")
         )
         return f"{kind.__qualname__}(" + ",".join(fields) + ")"
     return kind.__qualname__
@@ -62,7 +62,7 @@ def node_structure(node: Any) -> str:
     """
     parameters = []
     for key, value in vars(node).items():
-        if key in _SKIPPED or key == "columns":
+        if key in _SKIPPED or key == "columns" or key.startswith("_"):
             continue
         if key == "source" and not isinstance(value, (int, str)):
             value = getattr(value, "name", None)  # a live source: its name only
