@@ -226,6 +226,9 @@ class PythonSource(LiveSource):
         self._received = 0  # rows and deletions the subject sent, for persistence offsets
         self._skip = 0  # on a restart: how many of the replayed ones were already delivered
         self._resumed_at = 0  # on a restart: the offset it resumed from
+        # Only a persistent run needs each commit's offset; building one copies the keyed
+        # state, which for a fast subject and a slow pipeline piles up in the run loop's queue.
+        self._durable = False
 
     # --- fed by the subject's thread -----------------------------------------------------------
     def add_row(self, values: dict) -> None:
@@ -361,7 +364,10 @@ class PythonSource(LiveSource):
             self._handle.commit(offset={
                 "received": received, "seq": self._seq,
                 "state": dict(self._state), "live": list(self._live),
-            })
+            } if self._durable else None)
+
+    def use_checkpoints(self) -> None:
+        self._durable = True
 
     def resume(self, offset: object) -> None:
         """On a restart the subject runs again from its beginning: the first rows and
