@@ -231,6 +231,7 @@ class PythonSource(LiveSource):
         # Only a persistent run needs each commit's offset; building one copies the keyed
         # state, which for a fast subject and a slow pipeline piles up in the run loop's queue.
         self._durable = False
+        self._resumed = False
 
     # --- fed by the subject's thread -----------------------------------------------------------
     def add_row(self, values: dict) -> None:
@@ -312,8 +313,10 @@ class PythonSource(LiveSource):
         # Pathway does: the rows it sends get the same ids as in the previous run.
         with self._flush_lock, self._lock:
             self._closed = False
-            self._buffer, self._events, self._seq = [], 0, 0
-            self._state, self._live = {}, []
+            self._buffer, self._events = [], 0
+            if not self._resumed:  # a restart keeps the state ``resume`` restored
+                self._seq, self._state, self._live = 0, {}, []
+            self._resumed = False
         self._handle = handle
         self.subject._source = self
         self._thread = threading.Thread(
@@ -382,6 +385,7 @@ class PythonSource(LiveSource):
             for key, v in offset["state"].items()  # type: ignore[index]
         }
         self._live = list(offset["live"])  # type: ignore[index]
+        self._resumed = True
 
     # --- turning events into batches -----------------------------------------------------------
     def _to_batches(self, events: list[dict | _Event], special: int) -> list[pl.DataFrame]:
