@@ -221,11 +221,17 @@ class PythonSource(LiveSource):
         self._handle: SourceHandle | None = None
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._state: dict[int, dict] = {}  # keyed: id -> values
+        # keyed: id -> the row's values in column order (a tuple takes a fraction of the
+        # memory of a dict, which counts when every key of a long stream stays)
+        self._state: dict[int, tuple] = {}
         self._live: list[pl.DataFrame] = []  # unkeyed: batches of rows added
         self._received = 0  # rows and deletions the subject sent, for persistence offsets
         self._skip = 0  # on a restart: how many of the replayed ones were already delivered
         self._resumed_at = 0  # on a restart: the offset it resumed from
+        # Only a persistent run needs each commit's offset; building one copies the keyed
+        # state, which for a fast subject and a slow pipeline piles up in the run loop's queue.
+        self._durable = False
+        self._resumed = False
 
     # --- fed by the subject's thread -----------------------------------------------------------
     def add_row(self, values: dict) -> None:
@@ -307,8 +313,10 @@ class PythonSource(LiveSource):
         # Pathway does: the rows it sends get the same ids as in the previous run.
         with self._flush_lock, self._lock:
             self._closed = False
-            self._buffer, self._events, self._seq = [], 0, 0
-            self._state, self._live = {}, []
+            self._buffer, self._events = [], 0
+            if not self._resumed:  # a restart keeps the state ``resume`` restored
+                self._seq, self._state, self._live = 0, {}, []
+            self._resumed = False
         self._handle = handle
         self.subject._source = self
         self._thread = threading.Thread(
@@ -361,15 +369,23 @@ class PythonSource(LiveSource):
             self._handle.commit(offset={
                 "received": received, "seq": self._seq,
                 "state": dict(self._state), "live": list(self._live),
-            })
+            } if self._durable else None)
+
+    def use_checkpoints(self) -> None:
+        self._durable = True
 
     def resume(self, offset: object) -> None:
         """On a restart the subject runs again from its beginning: the first rows and
         deletions it sends, as many as were committed before, are skipped."""
         self._skip = self._resumed_at = offset["received"]  # type: ignore[index]
         self._seq = offset["seq"]  # type: ignore[index]
-        self._state = dict(offset["state"])  # type: ignore[index]
+        names = list(self.dtypes)
+        self._state = {  # checkpoints of earlier versions hold the values as dicts
+            key: tuple(v[n] for n in names) if isinstance(v, dict) else v
+            for key, v in offset["state"].items()  # type: ignore[index]
+        }
         self._live = list(offset["live"])  # type: ignore[index]
+        self._resumed = True
 
     # --- turning events into batches -----------------------------------------------------------
     def _to_batches(self, events: list[dict | _Event], special: int) -> list[pl.DataFrame]:
@@ -488,8 +504,9 @@ class PythonSource(LiveSource):
             diff, values, row, _ = prepared[position]
             prepared[position] = (diff, values, row, row_id)
         ids: list[int] = []
-        rows: list[dict] = []
+        rows: list[tuple] = []
         diffs: list[int] = []
+        names = list(self.dtypes)
         for diff, values, row, row_id in prepared:
             old = self._state.get(row_id)
             if diff == _ADD:
@@ -497,9 +514,10 @@ class PythonSource(LiveSource):
                     ids.append(row_id)
                     rows.append(old)
                     diffs.append(-1)
-                self._state[row_id] = row  # type: ignore[assignment]
+                new = tuple([row[n] for n in names])  # type: ignore[index]
+                self._state[row_id] = new
                 ids.append(row_id)
-                rows.append(row)  # type: ignore[arg-type]
+                rows.append(new)
                 diffs.append(1)
                 self.rows_read += 1
             elif old is None:
@@ -513,7 +531,10 @@ class PythonSource(LiveSource):
                 diffs.append(-1)
         if not ids:
             return []
-        columns = [column_series(n, [r[n] for r in rows], d) for n, d in self.dtypes.items()]
+        columns = [
+            column_series(n, [r[i] for r in rows], d)
+            for i, (n, d) in enumerate(self.dtypes.items())
+        ]
         return [
             pl.DataFrame(
                 [
