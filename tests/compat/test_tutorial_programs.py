@@ -1,0 +1,42 @@
+"""Small programs in the style of Pathway's tutorials, with the output Pathway 0.33 gives."""
+
+from __future__ import annotations
+
+import pytest
+
+import reflow as pw
+from tests.utils import rows
+
+
+def test_a_static_file_table_is_read_again_by_every_run(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("name,age,score\nAlice,30,1.5\nBob,25,2.5\nAlice,31,3.0\n")
+    people = pw.io.csv.read(path, schema=pw.schema_from_csv(str(path)), mode="static")
+    assert rows(people) == [("Alice", 30, 1.5), ("Alice", 31, 3.0), ("Bob", 25, 2.5)]
+    totals = pw.sql(
+        "SELECT name, SUM(score) AS total FROM tab WHERE age > 24 GROUP BY name", tab=people
+    )
+    assert rows(totals) == [("Alice", 4.5), ("Bob", 2.5)]
+
+
+def test_plaintext_lines_lose_the_whitespace_around_them(tmp_path):
+    (tmp_path / "a.txt").write_text("\t a b \t\n\n  x\r\n")
+    lines = pw.io.plaintext.read(tmp_path, mode="static")
+    assert rows(lines) == [("",), ("a b",), ("x",)]
+
+
+def test_windowby_instance_is_read_back_as_pw_instance():
+    t = pw.debug.table_from_markdown(
+        """
+        shop | amount | t
+        a    | 10     | 1
+        a    | 5      | 3
+        b    | 7      | 2
+        """
+    )
+    windows = t.windowby(pw.this.t, window=pw.temporal.tumbling(duration=10),
+                         instance=pw.this.shop)
+    with pytest.raises(ValueError, match="shop"):
+        windows.reduce(pw.this.shop, total=pw.reducers.sum(pw.this.amount))
+    result = windows.reduce(shop=pw.this._pw_instance, total=pw.reducers.sum(pw.this.amount))
+    assert rows(result) == [("a", 15), ("b", 7)]
