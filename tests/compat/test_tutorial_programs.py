@@ -40,3 +40,25 @@ def test_windowby_instance_is_read_back_as_pw_instance():
         windows.reduce(pw.this.shop, total=pw.reducers.sum(pw.this.amount))
     result = windows.reduce(shop=pw.this._pw_instance, total=pw.reducers.sum(pw.this.amount))
     assert rows(result) == [("a", 15), ("b", 7)]
+
+
+def test_a_schema_prints_as_pathway_prints_it():
+    class Item(pw.Schema):
+        a: int = pw.column_definition(primary_key=True)
+        b: str | None
+        d: pw.Json
+
+    assert str(Item) == (
+        "id           | a   | b             | d\n"
+        "Pointer(INT) | INT | Optional(STR) | Json"
+    )
+    stream = pw.debug.table_from_markdown(
+        """
+        a
+        1
+        """
+    ).to_stream()
+    assert str(stream.schema) == (
+        "id          | a   | is_upsert\n"
+        "ANY_POINTER | INT | BOOL     "
+    )
