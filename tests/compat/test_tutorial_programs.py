@@ -62,3 +62,23 @@ def test_a_schema_prints_as_pathway_prints_it():
         "id          | a   | is_upsert\n"
         "ANY_POINTER | INT | BOOL     "
     )
+
+
+def test_udfs_receive_date_times_and_durations_as_pandas_values():
+    import pandas as pd
+
+    t = pw.debug.table_from_markdown(
+        """
+        ts
+        2024-01-01T10:00:00
+        """
+    ).select(ts=pw.this.ts.dt.strptime("%Y-%m-%dT%H:%M:%S"))
+    t = t.with_columns(later=pw.this.ts + pw.Duration("90m"))
+    t = t.with_columns(gap=pw.this.later - pw.this.ts)
+    kinds = t.select(
+        ts=pw.apply(lambda v: type(v).__name__, pw.this.ts),
+        gap=pw.apply(lambda v: type(v).__name__, pw.this.gap),
+        hour=pw.apply_with_type(lambda v: v.hour, int, pw.this.later),
+    )
+    assert rows(kinds) == [("Timestamp", "Timedelta", 11)]
+    assert pd.Timestamp("2024-01-01T10:00:00") == rows(t)[0][0]
