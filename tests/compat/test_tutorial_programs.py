@@ -82,3 +82,44 @@ def test_udfs_receive_date_times_and_durations_as_pandas_values():
     )
     assert rows(kinds) == [("Timestamp", "Timedelta", 11)]
     assert pd.Timestamp("2024-01-01T10:00:00") == rows(t)[0][0]
+
+
+def test_a_markdown_column_named_id_labels_the_rows():
+    labelled = pw.debug.table_from_markdown(
+        """
+        id | a
+        1  | x
+        2  | y
+        """
+    )
+    unnamed = pw.debug.table_from_markdown(
+        """
+          | a
+        1 | x
+        2 | y
+        """
+    )
+    assert labelled.column_names() == ["a"]
+    assert pw.debug.table_to_dicts(labelled) == pw.debug.table_to_dicts(unnamed)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: t.select(pw.this.id),
+        lambda t: t.select(id=pw.this.a),
+        lambda t: t.with_columns(id=pw.this.a),
+        lambda t: t.groupby(pw.this.a).reduce(id=pw.this.a),
+        lambda t: t.join(t.copy(), pw.left.a == pw.right.a).select(pw.left.id),
+    ],
+)
+def test_no_column_may_be_named_id(build):
+    t = pw.debug.table_from_markdown(
+        """
+        a
+        1
+        """
+    )
+    with pytest.raises(ValueError, match="Can't use 'id' as a column name"):
+        build(t)
+    assert t.select(me=pw.this.id).column_names() == ["me"]
