@@ -1,8 +1,8 @@
 """Persistence costs, measured in one run: checkpoint overhead on a streaming wordcount, and
 recovery from a checkpoint of a 1M-row join + groupby state against rereading the input.
 
-    .venv/bin/python benchmarks/persistence.py [--words N] [--rows N] [--repeat N]
-        [--baseline DIR]
+    .venv/bin/python benchmarks/persistence.py [--words N] [--join-rows N] [--rows N]
+        [--repeat N] [--baseline DIR] [--no-recovery]
 
 With ``--baseline DIR`` (a checkout of another reflow version, e.g. made with
 ``git archive COMMIT | tar -x -C DIR``) every measurement is also taken with that version,
@@ -35,6 +35,40 @@ class S(pw.Schema):
     word: str
 t = pw.io.python.read(Words(), schema=S, name="words")
 pw.io.null.write(t.groupby(pw.this.word).reduce(pw.this.word, n=pw.reducers.count()))
+config = None if state == "-" else pw.persistence.Config(
+    pw.persistence.Backend.filesystem(state), snapshot_interval_ms=1000)
+start, cpu = time.perf_counter(), time.process_time()
+pw.run(persistence_config=config)
+print(time.perf_counter() - start, time.process_time() - cpu)
+"""
+
+JOIN_STREAM = """
+import sys, time
+import reflow as pw
+rows, state = int(sys.argv[1]), sys.argv[2]
+class Orders(pw.io.python.ConnectorSubject):
+    def run(self):
+        for i in range(rows):
+            self.next(customer=(i * 7919) % 20000, amount=i % 100)
+            if i % 1000 == 999:
+                self.commit()
+class Customers(pw.io.python.ConnectorSubject):
+    def run(self):
+        for c in range(20000):
+            self.next(customer=c, region=c % 50)
+            if c % 1000 == 999:
+                self.commit()
+class O(pw.Schema):
+    customer: int
+    amount: int
+class C(pw.Schema):
+    customer: int
+    region: int
+orders = pw.io.python.read(Orders(), schema=O, name="orders")
+customers = pw.io.python.read(Customers(), schema=C, name="customers")
+joined = orders.join(customers, pw.left.customer == pw.right.customer).select(
+    pw.right.region, pw.left.amount)
+pw.io.null.write(joined)
 config = None if state == "-" else pw.persistence.Config(
     pw.persistence.Backend.filesystem(state), snapshot_interval_ms=1000)
 start, cpu = time.perf_counter(), time.process_time()
@@ -80,10 +114,36 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _overhead(script: str, size: int, title: str, unit: str, versions: dict[str, str],
+              work: Path, repeat: int) -> None:
+    """Print the throughput of ``script`` without and with checkpoints every second."""
+    # Interleaved, so a change of the machine's load hits every run alike; medians.
+    plain: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+    persistent: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
+    for i in range(repeat):
+        for n, (label, cwd) in enumerate(versions.items()):
+            state = str(work / f"{unit}{i}-{n}")
+            plain[label].append(_timed(script, str(size), "-", cwd=cwd))
+            persistent[label].append(_timed(script, str(size), state, cwd=cwd))
+    for label in versions:
+        for what, k in (("wall-clock", 0), ("CPU", 1)):
+            base = _median([p[k] for p in plain[label]])
+            with_cp = _median([p[k] for p in persistent[label]])
+            print(f"[{label}] {title}, {size} {unit}, commit per 1000 "
+                  f"({what} time, median of {repeat}): no persistence "
+                  f"{size / base:,.0f} {unit}/s, checkpoints every 1 s "
+                  f"{size / with_cp:,.0f} {unit}/s "
+                  f"(throughput loss {100 * (1 - base / with_cp):.1f}%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--words", type=int, default=1_000_000)
+    parser.add_argument("--join-rows", type=int, default=200_000,
+                        help="rows of the streaming join maintained (0: not measured)")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--no-recovery", action="store_true",
+                        help="measure the checkpoint overhead only")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", help="a checkout of another reflow version to compare")
     parser.add_argument("--pathway", help="the python of a Pathway venv: its persistence is "
@@ -95,23 +155,13 @@ def main() -> None:
         versions["baseline " + args.baseline] = str(Path(args.baseline).resolve())
     work = Path(tempfile.mkdtemp())
     try:
-        # Interleaved, so a change of the machine's load hits every run alike; medians.
-        plain: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
-        persistent: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
-        for i in range(args.repeat):
-            for label, cwd in versions.items():
-                state = str(work / f"wc{i}-{len(plain[label])}-{hash(label) & 0xFFFF}")
-                plain[label].append(_timed(WORDCOUNT, str(args.words), "-", cwd=cwd))
-                persistent[label].append(_timed(WORDCOUNT, str(args.words), state, cwd=cwd))
-        for label in versions:
-            for what, k in (("wall-clock", 0), ("CPU", 1)):
-                base = _median([p[k] for p in plain[label]])
-                with_cp = _median([p[k] for p in persistent[label]])
-                print(f"[{label}] streaming wordcount, {args.words} words, commit per 1000 "
-                      f"({what} time, median of {args.repeat}): no persistence "
-                      f"{args.words / base:,.0f} words/s, checkpoints every 1 s "
-                      f"{args.words / with_cp:,.0f} words/s "
-                      f"(throughput loss {100 * (1 - base / with_cp):.1f}%)")
+        _overhead(WORDCOUNT, args.words, "streaming wordcount", "words", versions, work,
+                  args.repeat)
+        if args.join_rows:
+            _overhead(JOIN_STREAM, args.join_rows, "streaming join (20,000 customers)",
+                      "rows", versions, work, args.repeat)
+        if args.no_recovery:
+            return
         data = work / "jg"
         (data / "rows").mkdir(parents=True)
         (data / "dims").mkdir()

@@ -37,6 +37,7 @@ PYTHONS = {
     "reflow": REPO / ".venv" / "bin" / "python",
     "pathway": REPO / "benchmarks" / ".venvs" / "pathway" / "bin" / "python",
 }
+LIVE_COMMIT_MS = 1000  # the demo's default (examples/trending/stream.py)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -64,15 +65,16 @@ CATCH_UP = textwrap.dedent("""
             del state[key]
 
     pw.io.subscribe(out.predictions, on_change=on_change)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=False)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     rows = sorted(
         (r["topic"], r["minute"], r["engagement"], round(r["predicted"], 6))
         for r in state.values()
     )
     digest = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-    print(json.dumps({{"seconds": elapsed, "digest": digest, "predictions": len(rows)}}))
+    print(json.dumps({{"seconds": elapsed, "cpu": cpu, "digest": digest,
+                      "predictions": len(rows)}}))
 """)
 
 
@@ -92,13 +94,14 @@ def stats(port: int) -> dict:
         return json.load(answer)
 
 
-def live(rate: float, duration: float, warmup: float) -> dict:
+def live(rate: float, duration: float, warmup: float, commit_ms: int | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     demo = subprocess.Popen(
         ["bash", str(REPO / "scripts" / "demo.sh"), "--rate", str(rate), "--duration",
-         str(duration), "--port", str(port)],
+         str(duration), "--port", str(port),
+         *(["--commit-ms", str(commit_ms)] if commit_ms else [])],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []
@@ -145,37 +148,58 @@ def catch_up(engine: str, records: int, commit: int) -> dict:
         raise RuntimeError(f"{engine} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["per_s"] = records / result["seconds"]
+    result["per_cpu_s"] = records / result["cpu"]
     return result
+
+
+def cost_model(times: int = 20, small: int = 100, large: int = 500) -> dict:
+    """CPU seconds per logical time and per record of the pipeline alone (reflow), from two
+    catch-up runs of ``times`` commits each: one of ``small`` rows a commit, one of
+    ``large``. CPU time, since the wall clock of a shared machine is noisy."""
+    few = catch_up("reflow", times * small, small)["cpu"]
+    many = catch_up("reflow", times * large, large)["cpu"]
+    per_record = (many - few) / (times * (large - small))
+    return {"per_time": (few - per_record * times * small) / times,
+            "per_record": per_record}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default="1000,5000",
                         help="generator rates of the live runs, records/s (comma-separated)")
+    parser.add_argument("--commit-ms", type=int, default=None,
+                        help="the demo's reader commit interval (default: the demo's)")
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=15)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--commit", type=int, default=500)
     parser.add_argument("--report", type=Path, default=REPO / "benchmarks/results/showcase.md")
+    parser.add_argument("--live-only", action="store_true", help="skip the catch-up runs")
     args = parser.parse_args()
     command = "python benchmarks/showcase.py " + " ".join(sys.argv[1:])
     load_start = os.getloadavg()[0]
 
     runs = []
     for rate in [float(r) for r in args.rates.split(",")]:
-        run = live(rate, args.duration, args.warmup)
+        run = live(rate, args.duration, args.warmup, args.commit_ms)
         runs.append(run)
         print(f"live: {run['processed_per_s']:.0f} records/s processed at {rate:g}/s, "
               f"latency p50 {run['p50']:.3f} s p99 {run['p99']:.3f} s", flush=True)
     live_rows = "\n".join(
         f"        | {r['rate']:g} | {r['processed_per_s']:.0f} | {r['redraws']} | "
         f"{r['p50']:.3f} s | {r['p99']:.3f} s | {r['max']:.3f} s |" for r in runs)
+    if args.live_only:
+        return
     engines = {name: catch_up(name, args.records, args.commit) for name in PYTHONS}
     for name, result in engines.items():
         print(f"catch-up {name}: {result['per_s']:.0f} records/s ({result['digest']})",
               flush=True)
+    cost = cost_model()
+    commit_ms = args.commit_ms or LIVE_COMMIT_MS
+    keeps_up = (1 - cost["per_time"] * 1000 / commit_ms) / cost["per_record"]
     same = len({r["digest"] for r in engines.values()}) == 1
     ratio = engines["reflow"]["per_s"] / engines["pathway"]["per_s"]
+    cpu_ratio = engines["reflow"]["per_cpu_s"] / engines["pathway"]["per_cpu_s"]
     report = textwrap.dedent(f"""\
         ## Showcase: trending topics (`benchmarks/showcase.py`)
 
@@ -194,14 +218,22 @@ def main() -> None:
         Catch-up, same pipeline module on both engines, {args.records:,} records in
         commits of {args.commit}:
 
-        | engine | records/s | final predictions | digest |
-        |---|---|---|---|
-        | reflow | {engines['reflow']['per_s']:.0f} | {engines['reflow']['predictions']} | \
-{engines['reflow']['digest']} |
+        | engine | records/s | records per CPU second | final predictions | digest |
+        |---|---|---|---|---|
+        | reflow | {engines['reflow']['per_s']:.0f} | {engines['reflow']['per_cpu_s']:.0f} | \
+{engines['reflow']['predictions']} | {engines['reflow']['digest']} |
         | Pathway 0.33 | {engines['pathway']['per_s']:.0f} | \
-{engines['pathway']['predictions']} | {engines['pathway']['digest']} |
+{engines['pathway']['per_cpu_s']:.0f} | {engines['pathway']['predictions']} | \
+{engines['pathway']['digest']} |
 
-        reflow / Pathway: {ratio:.2f}x; results {"identical" if same else "DIFFERENT"}.
+        reflow / Pathway: {ratio:.2f}x wall clock, {cpu_ratio:.2f}x CPU time; results \
+{"identical" if same else "DIFFERENT"}.
+
+        Where the time goes (reflow, pipeline alone, CPU time of 20 commits of 100 and of
+        500 records): {cost["per_time"] * 1000:.0f} ms per logical time (every operator
+        runs once per commit) plus {cost["per_record"] * 1e3:.2f} ms per record; at one
+        commit every {commit_ms} ms one core keeps up with at most {keeps_up:.0f}
+        records/s.
         """)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(report)

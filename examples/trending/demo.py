@@ -1,4 +1,4 @@
-"""The whole showcase in one process: stream, pipeline, snapshot tables, API and live page.
+"""The whole showcase: stream (in a child process), pipeline, snapshot tables, API and page.
 
     .venv/bin/python -m examples.trending.demo [--duration S] [--port 8080] [--rate 500]
                                                [--source auto|kafka|files]
@@ -22,7 +22,7 @@ from .board import Board
 from .gazetteer import Gazetteer
 from .pipeline import build, sentiment
 from .server import add_routes
-from .stream import Feeder, FilesTarget, KafkaTarget, start_broker
+from .stream import COMMIT_MS, FilesTarget, Generator, KafkaTarget, start_broker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--speed", type=float, default=10.0,
                         help="event-time seconds per wall-clock second (default 10)")
+    parser.add_argument("--commit-ms", type=int, default=COMMIT_MS,
+                        help="the reader commits this often (default %(default)s)")
     parser.add_argument("--source", choices=["auto", "kafka", "files"], default="auto")
     parser.add_argument("--database", choices=["auto", "postgres", "sqlite"], default="auto")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -59,12 +61,15 @@ def main(argv: list[str] | None = None) -> None:
 def run(args: argparse.Namespace, workdir: Path, broker: tuple | None) -> None:
     if broker is not None:
         target: KafkaTarget | FilesTarget = KafkaTarget(broker[0])
+        target.create_topic()
         print(f"source: Kafka topic 'posts' on a local Tansu broker at {broker[0]}", flush=True)
     else:
         target = FilesTarget(workdir / "posts")
         print(f"source: JSON-lines files in {workdir / 'posts'}", flush=True)
 
-    outputs = build(target.read())
+    # the generator's process starts now, building its network while the pipeline is built
+    generator = Generator(target, rate=args.rate, seed=args.seed, speed=args.speed)
+    outputs = build(target.read(args.commit_ms))
     board = Board()
     board.attach(outputs)
     use_postgres = args.database == "postgres" or (
@@ -86,19 +91,15 @@ def run(args: argparse.Namespace, workdir: Path, broker: tuple | None) -> None:
     # load the gazetteer and the sentiment lexicon now, not while the stream piles up
     Gazetteer.load()
     sentiment.__wrapped__(["warm up"])
-    feeder = Feeder(target, rate=args.rate, seed=args.seed, speed=args.speed)
-    feeder.start()
     print(f"stream: {args.rate:g} records/s, event time x{args.speed:g} "
-          f"from {feeder.start_time:.3f}", flush=True)
+          f"from {generator.begin():.3f}", flush=True)
     if args.duration is not None:
         threading.Timer(args.duration, stop).start()
     print(f"open http://{args.host}:{args.port}/  (Ctrl-C stops)", flush=True)
     try:
         pw.run(monitoring_level=pw.MonitoringLevel.NONE, terminate_on_error=False)
     finally:
-        feeder.stop_event.set()
-        feeder.join(5)
-        print(f"stopped after {feeder.sent} generated records", flush=True)
+        print(f"stopped after {generator.stop()} generated records", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from reflow.engine.state.snapshot import SnapshotError, decode, encode
 
 ErrorBatchBuilder = Callable[[list[CellError]], pl.DataFrame]
 
+#: Where an operator was built in the user's program, as plan nodes name it.
+_LOCATION = re.compile(r" at .*?:\d+")
+
 
 class Dataflow:
     """A graph of operators and the scheduler that runs it one logical time after another.
@@ -98,16 +101,20 @@ class Dataflow:
 
     # --- snapshots -----------------------------------------------------------------------------
     def fingerprint(self) -> str:
-        """A digest of the graph's shape: each operator's kind, name and inputs, in order.
+        """A digest of the graph's structure: each operator's kind, name, ``structure``
+        (schema, expressions, source names) and inputs, in order.
 
-        Two dataflows lowered from the same plan have the same fingerprint (plan node numbers,
-        which depend on what else the program built first, are left out of names).
+        Two dataflows lowered from the same plan have the same fingerprint, also after the
+        program's code moved: plan node numbers (which depend on what else the program built
+        first) and source locations (``at file:line``) are left out of names.
         """
         digest = hashlib.sha256()
         for operator in self.operators:
-            name = re.sub(r"#\d+", "", operator.name)
+            name = re.sub(r"#\d+", "", _LOCATION.sub("", operator.name))
             inputs = ",".join(str(source.index) for source in operator.inputs)
-            digest.update(f"{type(operator).__qualname__}|{name}|{inputs}\n".encode())
+            digest.update(
+                f"{type(operator).__qualname__}|{name}|{operator.structure}|{inputs}\n".encode()
+            )
         return digest.hexdigest()
 
     def snapshot(self) -> bytes:

@@ -95,6 +95,9 @@ class Operator(Snapshottable):
     """
 
     stateful = False
+    # What the operator computes, as text (set by the layer that builds dataflows: kind,
+    # schema, expressions, source names); part of ``Dataflow.fingerprint``.
+    structure = ""
     # True when every delta this operator returns is already consolidated, so a sink that
     # receives exactly one delta at a time need not consolidate it again.
     emits_consolidated = False

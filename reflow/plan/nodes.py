@@ -30,6 +30,7 @@ from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.error_columns import error_column
+from reflow.plan.structure import node_structure
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
 _node_ids = itertools.count()
@@ -117,12 +118,17 @@ class Lowering:
         operator = self.operators.get(node.node_id)
         if operator is None:
             sources = [self.lower(source) for source in node.inputs]
+            first = len(self.dataflow.operators)
             outer, self.scope = self.scope, node.error_scope
             try:
                 operator = node.lower(sources, self)
             finally:
                 self.scope = outer
             self.operators[node.node_id] = operator
+            structure = node_structure(node)
+            for added in self.dataflow.operators[first:]:
+                if not added.structure:  # else added by a node lowered on the way
+                    added.structure = structure
         return operator
 
     def add(self, operator: Operator) -> Operator:

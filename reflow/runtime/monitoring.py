@@ -54,6 +54,17 @@ class ConnectorStats:
 
 
 @dataclass
+class WorkerStats:
+    """What one worker reports: rows its stateful operators processed, rows it sent to other
+    workers, and how long its last logical time took."""
+
+    worker: int
+    rows_processed: int = 0
+    rows_sent: int = 0
+    last_time_ms: float = 0.0
+
+
+@dataclass
 class Monitor:
     """Collects run statistics and shows them."""
 
@@ -63,6 +74,8 @@ class Monitor:
     outputs: list[ConnectorStats] = field(default_factory=list)
     logical_time: int | None = None
     lag_ms: float = 0.0
+    #: The workers of a sharded run, or empty with one worker.
+    workers: list[WorkerStats] = field(default_factory=list)
     times_done: int = 0
     started: float = field(default_factory=monotonic)
     _live: Any = None
@@ -116,6 +129,12 @@ class Monitor:
         for stats in [*self.inputs, *self.outputs]:
             label = stats.name + (" (done)" if stats.closed else "")
             table.add_row(label, stats.kind, f"{stats.rows:,}")
+        for worker in self.workers:
+            table.add_row(
+                f"worker {worker.worker}", "worker",
+                f"{worker.rows_processed:,} ({worker.rows_sent:,} sent, "
+                f"last time {worker.last_time_ms:.0f} ms)",
+            )
         return table
 
     def headline(self) -> str:
@@ -170,7 +189,31 @@ class Monitor:
             "# TYPE reflow_lag_milliseconds gauge",
             f"reflow_lag_milliseconds {self.lag_ms:.3f}",
         ]
+        if self.workers:
+            lines += _worker_metrics(self.workers)
         return "\n".join(lines) + "\n"
+
+
+def _worker_metrics(workers: list[WorkerStats]) -> list[str]:
+    """Per-worker counters of a sharded run, and how long the slowest worker took."""
+    lines = []
+    for metric, kind, attribute, text in (
+        ("reflow_worker_rows_processed_total", "counter", "rows_processed",
+         "Rows processed by the stateful operators of each worker."),
+        ("reflow_worker_rows_sent_total", "counter", "rows_sent",
+         "Rows each worker sent to other workers in the exchange."),
+        ("reflow_worker_last_time_milliseconds", "gauge", "last_time_ms",
+         "How long each worker took over its last logical time."),
+    ):
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+        lines += [f'{metric}{{worker="{w.worker}"}} {getattr(w, attribute)}' for w in workers]
+    slowest = max(w.last_time_ms for w in workers)
+    lines += [
+        "# HELP reflow_slowest_worker_milliseconds The longest last logical time of a worker.",
+        "# TYPE reflow_slowest_worker_milliseconds gauge",
+        f"reflow_slowest_worker_milliseconds {slowest:.3f}",
+    ]
+    return lines
 
 
 def _escape(text: str) -> str:

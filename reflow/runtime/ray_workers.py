@@ -1,11 +1,11 @@
-"""Running a static dataflow on Ray: the shards of ``reflow.engine.sharding`` as Ray Core
+"""Running a dataflow on Ray: the shards of ``reflow.engine.sharding`` as Ray Core
 actors, batches between them through Ray's object store, the calling process as the
 coordinator driving logical times and as the one writer of every sink.
 
 - **Actors.** Each actor (``ShardActor``) builds the same dataflow from the program's plan
-  (sent to it pickled), keeps its share of the static inputs (rows split by row id) and runs
-  one shard. Ray places the actors on the nodes of the cluster (``ray.init()`` starts a local
-  one, ``RAY_ADDRESS`` names an existing one).
+  (sent to it pickled), keeps its share of the static inputs (a contiguous slice of each
+  batch) and runs one shard. Ray places the actors on the nodes of the cluster
+  (``ray.init()`` starts a local one, ``RAY_ADDRESS`` names an existing one).
 - **Exchange** (``RayExchange``). At each exchange step a worker sends the batch for each other
   worker (Arrow IPC bytes, ``reflow.runtime.exchange.encode_batch``) to that worker's mailbox:
   a large batch through the object store (the mailbox gets its reference), a small one inside
@@ -16,6 +16,8 @@ coordinator driving logical times and as the one writer of every sink.
   is exchanged to) returns what its sinks would have received for *t*, and the coordinator
   hands it to the real sinks only once every actor has finished *t*. A sink never sees half a
   time, and output files are written where the program runs.
+- **Live sources** are read by the caller, which runs the streaming loop over a
+  ``RayCoordinator`` and sends each commit's rows to the actors, a slice to each.
 
 Run a program on Ray by setting ``REFLOW_RAY_ACTORS`` (``pw.run()`` reads it), or call
 ``run_on_ray`` with a function building the dataflow:
@@ -28,12 +30,13 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
 import threading
 import time as clock
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +44,11 @@ import polars as pl
 
 from reflow.engine.batch import concat_batches
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import WRITER, ShardedDataflow
+from reflow.engine.sharding import WRITER, ShardedDataflow, share_of
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
+from reflow.runtime.monitoring import WorkerStats
+from reflow.runtime.sources import LiveSource
 from reflow.runtime.workers import build_for, static_batches
 
 Build = Callable[[], Lowering]
@@ -197,13 +202,13 @@ class _Shard:
         self.by_time: dict[int, list[tuple[Operator, pl.DataFrame]]] = {}
         self.sunk: list[tuple] = []
 
-    def setup(self, build: Build, peers: list[Any]) -> tuple[list[int], int]:
+    def setup(self, build: Build, peers: list[Any], live: bool = False) -> tuple[list[int], int]:
         """Build the dataflow and join the others; the logical times of the static inputs
-        and the number of sinks."""
+        and the number of sinks. In a ``live`` run the coordinator sends every input row."""
         lowering = build_for(_NO_WRITER, build)
         exchange = RayExchange(self.worker, peers, self.mailbox)
         self.shard = ShardedDataflow(lowering.dataflow, self.worker, self.workers, exchange)
-        self.by_time = static_batches(lowering)
+        self.by_time = {} if live else static_batches(lowering)
         if self.worker == WRITER:
             for index, output in enumerate(lowering.dataflow.outputs):
                 self._capture(index, output)
@@ -218,19 +223,39 @@ class _Shard:
     def deliver(self, step: int, sender: int, payload: Any, flag: bool) -> None:
         self.mailbox.put(step, sender, payload, flag)
 
-    def run_time(self, time: int) -> tuple[list[tuple], float]:
-        """Run this shard's rows of ``time``; what the sinks received (actor 0 only) and the
-        seconds this actor spent computing (not waiting in exchanges)."""
+    def run_time(
+        self, time: int, sent: dict[int, bytes] | None = None, errors: list | None = None
+    ) -> tuple[list[tuple], float, int, int]:
+        """Run this shard's rows of ``time``: its share of the static inputs, or in a live run
+        the batches the coordinator ``sent`` (by input operator index) and the input
+        ``errors`` it read. Returns what the sinks received (actor 0 only), the seconds this
+        actor spent computing (not waiting in exchanges), and its rows processed and sent so
+        far."""
         assert self.shard is not None
         start, waited = clock.perf_counter(), self.mailbox.waited
-        grouped: dict[Operator, list[pl.DataFrame]] = {}
-        for operator, batch in self.by_time.get(time, []):
-            grouped.setdefault(operator, []).append(batch)
-        self.shard.run_time(time, {
-            op: self.shard.own_rows(concat_batches(parts)) for op, parts in grouped.items()
-        })
+        if sent is not None:
+            operators = self.shard.dataflow.operators
+            inputs = {operators[index]: decode_batch(data) for index, data in sent.items()}
+            self.shard.dataflow.ctx.errors.extend(errors or [])
+        else:
+            grouped: dict[Operator, list[pl.DataFrame]] = {}
+            for operator, batch in self.by_time.get(time, []):
+                grouped.setdefault(operator, []).append(batch)
+            inputs = {op: self.shard.own_rows(concat_batches(parts))
+                      for op, parts in grouped.items()}
+        self.shard.run_time(time, inputs)
         sunk, self.sunk[:] = list(self.sunk), []
-        return sunk, clock.perf_counter() - start - (self.mailbox.waited - waited)
+        busy = clock.perf_counter() - start - (self.mailbox.waited - waited)
+        return sunk, busy, self.shard.rows_processed, self.shard.rows_sent
+
+    def snapshot(self) -> bytes:
+        """This shard's state after the last completed time (``ShardedDataflow.snapshot``)."""
+        assert self.shard is not None
+        return self.shard.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        assert self.shard is not None
+        self.shard.restore(data)
 
     def finish(self) -> list[tuple]:
         assert self.shard is not None
@@ -268,6 +293,213 @@ def _unwrapped(error: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else error
 
 
+class RayActors:
+    """The actors of one run and the coordinator's side of it: this process's dataflow (whose
+    sinks write and whose live sources are read here) and one ``ShardActor`` per shard.
+
+    Use it as a context manager: entering starts a local Ray cluster when none is connected
+    and builds the dataflow on every actor; leaving kills the actors (and stops the cluster
+    it started). An exception raised in an actor is re-raised as itself.
+
+    **A dead actor** (its process or node gone) is replaced: every actor is restarted from the
+    last checkpoint, the logical times run since then are run again with their sink output
+    dropped (the sinks had it already), and the run goes on, so the sinks see every time once.
+    A checkpoint is every actor's ``ShardedDataflow.snapshot()``, taken between two times at
+    most every ``REFLOW_RAY_CHECKPOINT_SECONDS`` (default 10) and kept in Ray's object store;
+    until the first one, recovery runs again from the first time. After
+    ``REFLOW_RAY_MAX_RECOVERIES`` (default 3) replacements the run fails with
+    ``ExchangeError``.
+    """
+
+    def __init__(self, build: Build, actors: int, cpus_per_actor: float = 1.0,
+                 live: bool = False) -> None:
+        self.build = build
+        self.actors = actors
+        self.cpus_per_actor = cpus_per_actor
+        self.live = live
+        self.lowering = build_for(WRITER, build)
+        self.outputs = list(self.lowering.dataflow.outputs)
+        self.handles: list[Any] = []
+        self.times: list[int] = []
+        self.stats = RayRunStats()
+        self.checkpoint_seconds = float(os.environ.get("REFLOW_RAY_CHECKPOINT_SECONDS") or 10)
+        self.max_recoveries = int(os.environ.get("REFLOW_RAY_MAX_RECOVERIES") or 3)
+        self.recoveries = 0
+        self._started_ray = False
+        self._build_ref: Any = None
+        #: Every actor's snapshot (object references), and the times run since it.
+        self._checkpoint: list[Any] | None = None
+        self._checkpointed_at = clock.monotonic()
+        self._log: list[tuple[int, list[dict[int, bytes]] | None, list | None]] = []
+
+    def __enter__(self) -> RayActors:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS") or None,
+                     num_cpus=None if os.environ.get("RAY_ADDRESS") else max(self.actors, 1),
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            self._started_ray = True
+        try:
+            with self.errors(), _detached_sources(self.lowering):
+                self._build_ref = ray.put(self.build)
+                built = self._start_actors()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        if any(sinks != len(self.outputs) for _, sinks in built):
+            self.__exit__(None, None, None)
+            raise ValueError(
+                f"the dataflow built on the Ray actors has {built[0][1]} sinks, the one built "
+                f"here {len(self.outputs)}: the build function must not depend on state of "
+                "this process (build the list of outputs before sending it)"
+            )
+        self.times = sorted({time for times, _ in built for time in times})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import ray
+
+        self._kill_actors()
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+    def _start_actors(self) -> list[tuple[list[int], int]]:
+        import ray
+
+        # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
+        options: dict[str, Any] = {"num_cpus": self.cpus_per_actor,
+                                   "max_concurrency": max(4, self.actors + 2)}
+        actor_class: Any = ray.remote(**options)(_Shard)
+        self.handles = [actor_class.remote(w, self.actors) for w in range(self.actors)]
+        return _get_all([h.setup.remote(self._build_ref, self.handles, self.live)
+                         for h in self.handles])
+
+    def _kill_actors(self) -> None:
+        import ray
+
+        for handle in self.handles:
+            ray.kill(handle)
+        self.handles = []
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Ray's exceptions as reflow's."""
+        import ray
+
+        try:
+            yield
+        except ray.exceptions.RayTaskError as error:
+            raise _unwrapped(error) from None
+        except ray.exceptions.RayActorError as error:
+            raise ExchangeError(f"a Ray actor of the run died: {error}") from None
+        except ray.exceptions.RayError as error:
+            raise ExchangeError(f"Ray could not run the program's actors: {error}") from None
+
+    def _surviving(self, call: Callable[[], Any]) -> Any:
+        """``call()``, replacing the actors from the last checkpoint whenever one dies."""
+        import ray
+
+        while True:
+            with self.errors():
+                try:
+                    return call()
+                except ray.exceptions.RayActorError as error:
+                    self._recover(error)
+
+    def _recover(self, error: BaseException) -> None:
+        import ray
+
+        while True:
+            if self.recoveries >= self.max_recoveries:
+                raise ExchangeError(f"a Ray actor of the run died ({self.recoveries} replaced "
+                                    f"already, REFLOW_RAY_MAX_RECOVERIES): {error}") from None
+            self.recoveries += 1
+            logger.warning("a Ray actor died; restarting the %d actors from the %s and "
+                           "running %d logical times again: %s", self.actors,
+                           "last checkpoint" if self._checkpoint else "start", len(self._log),
+                           (str(error).splitlines() or [type(error).__name__])[0])
+            self._kill_actors()
+            try:
+                self._start_actors()
+                if self._checkpoint is not None:
+                    _get_all([h.restore.remote(ref)
+                              for h, ref in zip(self.handles, self._checkpoint, strict=True)])
+                for time, sent, errors in self._log:
+                    self._call_actors(time, sent, errors)  # the sinks had these times already
+                return
+            except ray.exceptions.RayActorError as again:
+                error = again
+
+    def _call_actors(self, time: int, sent: list[dict[int, bytes]] | None,
+                     errors: list | None) -> list[tuple[list[tuple], float, int, int]]:
+
+        return _get_all([
+            h.run_time.remote(time, None if sent is None else sent[w],
+                              errors if w == WRITER else None)
+            for w, h in enumerate(self.handles)
+        ])
+
+    def _checkpoint_if_due(self) -> None:
+        import ray
+
+        if clock.monotonic() - self._checkpointed_at < self.checkpoint_seconds:
+            return
+        refs = [h.snapshot.remote() for h in self.handles]
+        ray.wait(refs, num_returns=len(refs), fetch_local=False)
+        ray.get(refs[0])  # raises here if taking a snapshot failed
+        self._checkpoint, self._log = refs, []
+        self._checkpointed_at = clock.monotonic()
+
+    def run_time(self, time: int, sent: list[dict[int, bytes]] | None = None,
+                 errors: list | None = None) -> list[tuple[float, int, int]]:
+        """Run logical ``time`` on every actor (with the batches ``sent[w]`` to actor ``w`` in
+        a live run), then hand what the sinks received to this process's sinks. Returns, per
+        actor, the seconds it computed and its rows processed and sent so far."""
+        start = clock.perf_counter()
+        done = self._surviving(lambda: self._call_actors(time, sent, errors))
+        self._log.append((time, sent, errors))
+        self.stats.time_seconds.append(clock.perf_counter() - start)
+        busy = [seconds for _, seconds, _, _ in done]
+        self.stats.lag_seconds.append(max(busy) - min(busy))
+        _replay(self.outputs, done[WRITER][0])
+        self._surviving(self._checkpoint_if_due)
+        return [(seconds, processed, rows) for _, seconds, processed, rows in done]
+
+    def finish(self) -> None:
+        """Release what operators hold until the end of input, end the sinks and collect the
+        per-actor counters."""
+
+        def finish_all() -> tuple[list, list]:
+            sunk = _get_all([h.finish.remote() for h in self.handles])
+            return sunk, _get_all([h.stats.remote() for h in self.handles])
+
+        sunk, counters = self._surviving(finish_all)
+        _replay(self.outputs, sunk[WRITER])
+        for processed, rows, sent in counters:
+            self.stats.rows_processed.append(processed)
+            self.stats.rows_sent.append(rows)
+            self.stats.bytes_sent.append(sent)
+        logger.info("ray run: %d actors, %d times; rows processed %s, rows sent %s, bytes sent "
+                    "%s; per time median %.4f s, p99 %.4f s; slowest actor behind the fastest "
+                    "by %.4f s at most", self.actors, len(self.stats.time_seconds),
+                    self.stats.rows_processed, self.stats.rows_sent, self.stats.bytes_sent,
+                    *self.stats.per_time(), max(self.stats.lag_seconds, default=0.0))
+
+
+def _get_all(refs: list[Any]) -> list[Any]:
+    """The results of ``refs``, raising the first failure as soon as it happens (``ray.get``
+    of a list would first wait for the actors blocked on the one that failed)."""
+    import ray
+
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        ray.get(ready)
+    return ray.get(refs)
+
+
 def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRunStats:
     """Run the static dataflow ``build()`` makes on ``actors`` Ray actors; its sinks write in
     this process. Starts a local Ray cluster when none is connected (and stops it after).
@@ -275,59 +507,90 @@ def run_on_ray(build: Build, actors: int, cpus_per_actor: float = 1.0) -> RayRun
     Each logical time of the static inputs is started on every actor and complete when all
     have returned; the returned ``RayRunStats`` has the seconds each took.
     """
-    import ray
+    with RayActors(build, actors, cpus_per_actor) as run:
+        for time in run.times or [0]:
+            run.run_time(time)
+        run.finish()
+    return run.stats
 
-    started = False
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None,
-                 num_cpus=None if os.environ.get("RAY_ADDRESS") else max(actors, 1),
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
-        started = True
-    lowering = build_for(WRITER, build)
-    outputs = list(lowering.dataflow.outputs)
-    # Threaded actors: ``deliver`` calls from the others run while ``run_time`` waits.
-    options: dict[str, Any] = {"num_cpus": cpus_per_actor, "max_concurrency": max(4, actors + 2)}
-    actor_class: Any = ray.remote(**options)(_Shard)
-    handles: list[Any] = [actor_class.remote(w, actors) for w in range(actors)]
-    stats = RayRunStats()
+
+class RayCoordinator:
+    """The dataflow the streaming loop drives in a live run on Ray: each logical time's input
+    batches are sliced among the actors, which run the time together; what actor 0's
+    sinks received is written by this process's sinks. Everything else (``ctx``, ``outputs``)
+    is this process's own dataflow, which runs no operator."""
+
+    def __init__(self, run: RayActors) -> None:
+        self.run = run
+        self.last_time: int | None = None
+        #: The status display, shown the actors' counters (``reflow.runtime.monitoring``).
+        self.monitor: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.run.lowering.dataflow, name)
+
+    def run_batches(
+        self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
+    ) -> None:
+        grouped: dict[Operator, list[pl.DataFrame | None]] = {}
+        for operator, batch in batches:
+            grouped.setdefault(operator, []).append(batch)
+        sent: list[dict[int, bytes]] = [{} for _ in range(self.run.actors)]
+        for operator, parts in grouped.items():
+            batch = concat_batches(parts)
+            if batch is None or not batch.height:
+                continue
+            for worker in range(self.run.actors):
+                share = share_of(batch, worker, self.run.actors)
+                if share.height:
+                    sent[worker][operator.index] = encode_batch(share)
+        ctx = self.run.lowering.dataflow.ctx
+        errors, ctx.errors = ctx.errors, []
+        self.last_time = time
+        actors = self.run.run_time(time, sent, errors)
+        if self.monitor is not None:
+            self.monitor.workers = [WorkerStats(w, processed, rows, seconds * 1000)
+                                    for w, (seconds, processed, rows) in enumerate(actors)]
+
+    def finish(self) -> None:
+        self.run.finish()
+
+
+def run_live_on_ray(
+    build: Build, actors: int, cpus_per_actor: float, lead: Callable[[Lowering, Any], None]
+) -> RayRunStats:
+    """Run a program with live sources on ``actors`` Ray actors: this process reads the
+    sources and runs the streaming loop, ``lead(lowering, dataflow)``, over a
+    ``RayCoordinator``; the actors run the operators."""
+    with RayActors(build, actors, cpus_per_actor, live=True) as run:
+        lead(run.lowering, RayCoordinator(run))
+    return run.stats
+
+
+@contextlib.contextmanager
+def _detached_sources(lowering: Lowering) -> Iterator[None]:
+    """While the program is sent to the actors, its live sources travel as ``DetachedSource``
+    placeholders: they are read in this process only (and often hold threads or sockets
+    that cannot be pickled)."""
+    import ray.util
+
+    kinds = {type(source) for _, source in lowering.inputs if isinstance(source, LiveSource)}
+    for kind in kinds:
+        ray.util.register_serializer(
+            kind, serializer=lambda source: source.name, deserializer=DetachedSource
+        )
     try:
-        try:
-            build_ref = ray.put(build)
-            built = ray.get([h.setup.remote(build_ref, handles) for h in handles])
-            if any(sinks != len(outputs) for _, sinks in built):
-                raise ValueError(
-                    f"the dataflow built on the Ray actors has {built[0][1]} sinks, the one "
-                    f"built here {len(outputs)}: the build function must not depend on state "
-                    "of this process (build the list of outputs before sending it)"
-                )
-            times = {time for times, _ in built for time in times}
-            for time in sorted(times) or [0]:
-                start = clock.perf_counter()
-                done = ray.get([h.run_time.remote(time) for h in handles])
-                stats.time_seconds.append(clock.perf_counter() - start)
-                busy = [seconds for _, seconds in done]
-                stats.lag_seconds.append(max(busy) - min(busy))
-                _replay(outputs, done[WRITER][0])
-            sunk = ray.get([h.finish.remote() for h in handles])
-            _replay(outputs, sunk[WRITER])
-            for processed, rows, sent in ray.get([h.stats.remote() for h in handles]):
-                stats.rows_processed.append(processed)
-                stats.rows_sent.append(rows)
-                stats.bytes_sent.append(sent)
-            logger.info("ray run: %d actors, %d times; rows processed %s, rows sent %s, "
-                        "bytes sent %s; per time median %.4f s, p99 %.4f s; slowest actor "
-                        "behind the fastest by %.4f s at most", actors, len(stats.time_seconds),
-                        stats.rows_processed, stats.rows_sent, stats.bytes_sent,
-                        *stats.per_time(), max(stats.lag_seconds, default=0.0))
-        except ray.exceptions.RayTaskError as error:
-            raise _unwrapped(error) from None
-        except ray.exceptions.RayActorError as error:
-            raise ExchangeError(f"a Ray actor of the run died: {error}") from None
-        except ray.exceptions.RayError as error:
-            raise ExchangeError(f"Ray could not run the program's actors: {error}") from None
+        yield
     finally:
-        for handle in handles:
-            ray.kill(handle)
-        if started:
-            ray.shutdown()
-    return stats
+        for kind in kinds:
+            ray.util.deregister_serializer(kind)
+
+
+class DetachedSource(LiveSource):
+    """A live source's stand-in on a Ray actor: the coordinator reads the real one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def start(self, handle: Any) -> None:
+        raise RuntimeError(f"{self.name} is read by the coordinator, not by a Ray actor")

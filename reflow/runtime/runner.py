@@ -19,6 +19,8 @@ from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 if TYPE_CHECKING:
     from reflow.runtime.persistence.run import PersistenceSettings
+    from reflow.runtime.ray_workers import RayConfig
+    from reflow.runtime.workers import WorkerConfig
 
 logger = logging.getLogger("reflow")
 
@@ -138,8 +140,8 @@ def run_outputs(
     checkpoints its state and resumes from the last checkpoint (``reflow.persistence``).
     """
     from reflow.runtime.persistence.resume import set_udf_cache_directory
-    from reflow.runtime.ray_workers import RayConfig, run_on_ray
-    from reflow.runtime.workers import WorkerConfig, run_static_sharded
+    from reflow.runtime.ray_workers import RayConfig
+    from reflow.runtime.workers import WorkerConfig
 
     _check_run_options(run_options)
     terminate = True if terminate_on_error is None else bool(terminate_on_error)
@@ -150,24 +152,19 @@ def run_outputs(
         )
 
     config = WorkerConfig.from_env()
-    live = any(_live_sources(spec.node) for spec in outputs)
     on_ray = RayConfig.from_env()
-    if on_ray is not None:
-        if live or with_http_server or persistence_config is not None:
-            raise ValueError("REFLOW_RAY_ACTORS runs static programs only (no live source, "
-                             "HTTP server or persistence yet)")
-        run_on_ray(lambda: build(outputs, new_context()), on_ray.actors, on_ray.cpus_per_actor)
+    several = on_ray is not None or config.workers > 1
+    one_worker = _one_worker_reason(outputs, persistence_config)
+    if several and one_worker is None:
+        _run_sharded(outputs, new_context, config, on_ray, monitoring_level, with_http_server)
         return
-    if config.workers > 1 and not live and not with_http_server and persistence_config is None:
-        run_static_sharded(lambda: build(outputs, new_context()), config)
-        return
-    if config.workers > 1:
-        # Live sources are read by one worker: the others have nothing to do.
-        if config.process_id != 0:
-            logger.info("process %d: live sources run in process 0 only", config.process_id)
+    if several:
+        # The other workers have nothing to do.
+        if on_ray is None and config.process_id != 0:
+            logger.info("process %d: %s run on process 0 only", config.process_id, one_worker)
             return
-        logger.warning("live sources and persistent runs use one worker; PATHWAY_THREADS/"
-                       "PROCESSES apply to static programs only")
+        logger.warning("%s run on one worker: PATHWAY_THREADS/PROCESSES and "
+                       "REFLOW_RAY_ACTORS are ignored", one_worker)
     ctx = new_context()
     backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
     set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
@@ -201,6 +198,66 @@ def _run_outputs(
         )
     else:
         run_static(lowering)
+
+
+def _one_worker_reason(
+    outputs: Sequence[OutputSpec], persistence_config: PersistenceSettings | None
+) -> str | None:
+    """Why a program must run on one worker, or None: a persistent run keeps one dataflow's
+    state; fully asynchronous UDFs deliver their results through a source of the worker that
+    made the call, and only worker 0 runs sources."""
+    from reflow.plan.future_nodes import ancestors, calls_fully_async
+    from reflow.plan.nodes import SelectNode
+
+    if persistence_config is not None:
+        return "persistent runs"
+    roots = [spec.node for spec in outputs]
+    if any(_reads_error_log(root) for root in roots):
+        roots += live_nodes()  # the error log runs the program's other tables too (``build``)
+    for node in ancestors(roots):
+        if isinstance(node, SelectNode) and calls_fully_async(node.outputs.values()):
+            return "programs with fully asynchronous UDFs"
+    return None
+
+
+def _run_sharded(
+    outputs: Sequence[OutputSpec],
+    new_context: Callable[[], RunContext],
+    config: WorkerConfig,
+    on_ray: RayConfig | None,
+    monitoring_level: object,
+    with_http_server: bool,
+) -> None:
+    """Run on several worker threads or processes (``reflow.runtime.workers``) or Ray actors
+    (``reflow.runtime.ray_workers``). With live sources (or an HTTP server) worker 0, or this
+    process on Ray, reads them and drives the logical times, and every worker runs its shard
+    of the operators (``reflow.runtime.sharded_streaming``)."""
+    from reflow.runtime.monitoring import Monitor
+    from reflow.runtime.ray_workers import run_live_on_ray, run_on_ray
+    from reflow.runtime.sharded_streaming import run_streaming_sharded
+    from reflow.runtime.streaming import run_streaming
+    from reflow.runtime.workers import run_static_sharded
+
+    def start() -> Lowering:
+        return build(outputs, new_context())
+
+    live = with_http_server or any(_live_sources(spec.node) for spec in outputs)
+    if not live:
+        if on_ray is not None:
+            run_on_ray(start, on_ray.actors, on_ray.cpus_per_actor)
+        else:
+            run_static_sharded(start, config)
+        return
+
+    def lead(lowering: Lowering, dataflow: Any) -> None:
+        monitor = Monitor(monitoring_level, with_http_server)  # type: ignore[arg-type]
+        dataflow.monitor = monitor
+        run_streaming(lowering, monitor, dataflow=dataflow)
+
+    if on_ray is not None:
+        run_live_on_ray(start, on_ray.actors, on_ray.cpus_per_actor, lead)
+    else:
+        run_streaming_sharded(start, config, lead)
 
 
 # Options of ``pw.run`` accepted for compatibility that change nothing in reflow: the

@@ -84,8 +84,13 @@ class LiveSource:
     def stop(self) -> None:
         """Ask the reader to stop; it closes its handle when done."""
 
-    def use_checkpoints(self) -> None:
-        """Before ``start`` of a persistent run: ``checkpointed`` will report stored offsets."""
+    def use_checkpoints(self, scope: str = "") -> None:
+        """Before ``start`` of a persistent run: ``checkpointed`` will report stored offsets.
+
+        ``scope`` names this source in the run's storage, the same on every restart (a
+        digest of the storage and the source's name), e.g. to name what the source keeps on
+        a server between runs.
+        """
 
     def checkpointed(self, offset: object) -> None:
         """A checkpoint holding ``offset`` for this source is durably stored (called from the

@@ -30,7 +30,9 @@ from reflow.runtime.monitoring import ConnectorStats, Monitor
 from reflow.runtime.sources import ErrorLogSource, LiveSource, SourceHandle, StaticSource
 
 if TYPE_CHECKING:
+    from reflow.engine.dataflow import Dataflow
     from reflow.runtime.persistence.run import PersistentRun
+    from reflow.runtime.sharded_streaming import LeadingShard
 
 logger = logging.getLogger("reflow")
 
@@ -205,12 +207,15 @@ def _stop_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def run_streaming(
-    lowering: Lowering, monitor: Monitor | None = None, persistence: PersistentRun | None = None
+    lowering: Lowering,
+    monitor: Monitor | None = None,
+    persistence: PersistentRun | None = None,
+    dataflow: Dataflow | LeadingShard | None = None,
 ) -> None:
     """Run a dataflow whose inputs include live sources until they close or a stop;
     ``persistence`` (a ``reflow.runtime.persistence.run.PersistentRun``) restores and
-    checkpoints."""
-    StreamingLoop(lowering, monitor or Monitor(), persistence).run()
+    checkpoints. ``dataflow`` replaces ``lowering.dataflow`` (worker 0 of a sharded run)."""
+    StreamingLoop(lowering, monitor or Monitor(), persistence, dataflow).run()
 
 
 class StreamingLoop:
@@ -223,9 +228,16 @@ class StreamingLoop:
     """
 
     def __init__(
-        self, lowering: Lowering, monitor: Monitor, persistence: PersistentRun | None = None
+        self,
+        lowering: Lowering,
+        monitor: Monitor,
+        persistence: PersistentRun | None = None,
+        dataflow: Dataflow | LeadingShard | None = None,
     ) -> None:
-        self.dataflow = lowering.dataflow
+        if dataflow is not None and persistence is not None:
+            raise ValueError("a persistent run has one worker")
+        self.lowering = lowering
+        self.dataflow = lowering.dataflow if dataflow is None else dataflow
         self.persistence = persistence
         #: The offset of each source's last commit that went through the dataflow.
         self.offsets: dict[int, object] = {}
@@ -268,7 +280,7 @@ class StreamingLoop:
                 restored = None
                 if self.persistence is not None:
                     restored = self.persistence.restore(
-                        self.dataflow, [source for _, source in self.live]
+                        self.lowering.dataflow, [source for _, source in self.live]
                     )
                 if restored is None:
                     self._run_static()
@@ -406,5 +418,6 @@ class StreamingLoop:
         if self.dataflow.last_time is None:
             return
         persistence.save(
-            self.dataflow, [source for _, source in self.live], dict(self.offsets), final=force
+            self.lowering.dataflow, [source for _, source in self.live], dict(self.offsets),
+            final=force,
         )

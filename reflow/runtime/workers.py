@@ -3,7 +3,7 @@
 uses.
 
 Each worker builds the same dataflow from the program's plan, reads its share of the static
-inputs (rows split by row id) and runs the logical times in lockstep with the others
+inputs (a contiguous slice of each batch) and runs the logical times in lockstep with the others
 (``reflow.engine.sharding``). Sinks write through worker 0 only.
 
 >>> WorkerConfig.from_env({"PATHWAY_THREADS": "2"})

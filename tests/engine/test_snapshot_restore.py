@@ -92,12 +92,14 @@ def test_restore_refuses_a_different_plan():
         _tiny_flow(extra=True).restore(data)
 
 
-def test_plan_node_numbers_do_not_change_the_fingerprint():
+def test_plan_node_numbers_and_code_locations_do_not_change_the_fingerprint():
     flow = _tiny_flow()
     other = _tiny_flow()
     other.operators[1].name = "sort#99 at pipeline.py:7"
     assert flow.fingerprint() == other.fingerprint()
-    other.operators[1].name = "sort#3 at pipeline.py:9"
+    other.operators[1].name = "sort#3 at pipeline.py:9"  # code moved: the same plan
+    assert flow.fingerprint() == other.fingerprint()
+    other.operators[1].structure = "sort|{'k':INT}|key='k'"  # what it computes differs
     assert flow.fingerprint() != other.fingerprint()
 
 

@@ -1,7 +1,8 @@
 """PostgreSQL table read by change data capture -> JSON lines, with persistence.
 
-Run by ``test_kill_restart.py``: ``python pipeline_postgres_cdc.py TABLE OUTPUT STATE``: the
-changes of TABLE go to OUTPUT; it stops by itself once the row with id -1 arrives.
+Run by ``test_kill_restart.py``: ``python pipeline_postgres_cdc.py TABLE OUTPUT STATE
+[INTERVAL_MS]``: the changes of TABLE go to OUTPUT; it stops by itself once the row with id -1
+arrives.
 """
 
 import sys
@@ -19,6 +20,7 @@ class Item(pw.Schema):
 
 def main() -> None:
     table, output, state = sys.argv[1:4]
+    interval = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
     items = pw.io.postgres.read(POSTGRES, table, Item, name="items")
     pw.io.jsonlines.write(items, output, name="out")
 
@@ -28,7 +30,7 @@ def main() -> None:
 
     pw.io.subscribe(items, on_change=on_change)
     pw.run(persistence_config=pw.persistence.Config(
-        pw.persistence.Backend.filesystem(state), snapshot_interval_ms=1000
+        pw.persistence.Backend.filesystem(state), snapshot_interval_ms=interval
     ))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,44 @@ def test_changed_pipeline_is_refused(tmp_path: Path) -> None:
     _run(tmp_path / "state", tmp_path / "out.csv", [1, 2])
     with pytest.raises(pw.persistence.PersistenceError, match=r"pipeline changed.*delete"):
         _run(tmp_path / "state", tmp_path / "out.csv", [1, 2], doubled=True)
+
+
+_PROGRAM = """
+import reflow as pw
+from tests.persistence.test_checkpoints import Numbers, X
+# COMMENT
+table = pw.io.python.read(Numbers(VALUES), schema=X, name="numbers")
+sums = table.select(x=pw.this.x * FACTOR).reduce(total=pw.reducers.sum(pw.this.x))
+pw.io.csv.write(sums, OUT, name="sums")
+pw.run(persistence_config=pw.persistence.Config(
+    pw.persistence.Backend.filesystem(STATE), snapshot_interval_ms=0
+))
+"""
+
+
+def _run_program(tmp: Path, values: list[int], comment: str = "", factor: int = 2) -> None:
+    """Run ``_PROGRAM`` from a file of its own, as a user's script (``comment``: lines of
+    comments above the pipeline; ``factor``: a constant of its expression)."""
+    text = (_PROGRAM.replace("# COMMENT", comment or "# a pipeline")
+            .replace("VALUES", repr(values)).replace("FACTOR", str(factor))
+            .replace("OUT", repr(str(tmp / "out.csv"))).replace("STATE", repr(str(tmp / "s"))))
+    script = tmp / "program.py"
+    script.write_text(text)
+    runpy.run_path(str(script))
+
+
+def test_editing_code_around_the_pipeline_keeps_the_checkpoint(tmp_path: Path) -> None:
+    _run_program(tmp_path, [1, 2])
+    # Lines added above move every operator of the pipeline to another line.
+    _run_program(tmp_path, [1, 2, 3], comment="# totals\n# of the numbers,\n# doubled")
+    assert _final(tmp_path / "out.csv")[-1] == '"12"'
+
+
+def test_a_changed_expression_is_refused_naming_the_operator(tmp_path: Path) -> None:
+    _run_program(tmp_path, [1, 2])
+    with pytest.raises(pw.persistence.PersistenceError,
+                       match=r"computes differently.*program.py:\d+.*delete"):
+        _run_program(tmp_path, [1, 2], factor=3)
 
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path: Path) -> None:

@@ -133,6 +133,51 @@ def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, p
                    "HAVING COUNT(*) > 2") == []
 
 
+def test_kafka_primary_key_reduce_postgres_snapshot_survives_kill_9(
+    tmp_path: Path, kafka, pg
+) -> None:
+    # Messages replace the reading of their sensor, often moving it to another shop: after a
+    # restart, the replaced readings read before it must still be retracted from the totals.
+    rng = random.Random(13)
+    shops = ["north", "south", "east", "west"]
+    batches = [
+        [{"sensor": f"s{rng.randrange(12)}", "shop": rng.choice(shops),
+          "amount": rng.randint(1, 100)} for _ in range(10)]
+        for _ in range(40)
+    ]
+    batches.append([{"sensor": "end", "shop": "end", "amount": 0}])
+    topic = kafka.create_topic()
+    table = pg.table_name()
+    sent_at = [0.0, 0]
+
+    def feed(step: int, last_run: bool) -> bool:
+        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
+            return False
+        if time.monotonic() - sent_at[0] < 0.3:
+            return False
+        kafka.produce(topic, batches[step])
+        sent_at[0], sent_at[1] = time.monotonic(), step + 1
+        return True
+
+    checkpointed = checkpointed_since(tmp_path / "state")
+
+    def step_done(since: float) -> bool:
+        return sent_at[1] >= len(batches) - 1 or checkpointed(since)
+
+    run_with_kills(
+        "pipeline_kafka_keyed.py",
+        [kafka.address, topic, table, str(tmp_path / "state")],
+        feed, kills=10, seed=7, window=(0.2, 1.5), ready=step_done,
+    )
+    current = {reading["sensor"]: reading for batch in batches for reading in batch}
+    expected: dict[str, tuple[int, int]] = {}
+    for reading in current.values():
+        total, n = expected.get(reading["shop"], (0, 0))
+        expected[reading["shop"]] = (total + reading["amount"], n + 1)
+    final = sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
+    assert pg.rows(f'SELECT shop, total, n FROM "{table}"') == final
+
+
 def _wait(condition, what: str, process, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -167,9 +212,10 @@ def _checkpointed_slot(state: Path) -> tuple[str, int] | None:
         except Exception:  # noqa: BLE001 - read again
             time.sleep(0.05)
             continue
-        if checkpoint is None or "slot" not in checkpoint.sources.get("items", {}):
+        offset = checkpoint.sources.get("items", {}) if checkpoint is not None else {}
+        offset = getattr(offset, "streams", offset)  # a source with a primary key
+        if "slot" not in offset:
             return None
-        offset = checkpoint.sources["items"]
         return offset["slot"], _lsn(offset["lsn"])
     raise AssertionError(f"cannot read the checkpoints in {state}")
 
@@ -249,3 +295,122 @@ def test_postgres_cdc_survives_kill_9(tmp_path: Path, pg) -> None:
     assert sorted(changes) == sorted((id_, value, 1) for id_, value in final)
     assert all(count == 1 for count in changes.values()), changes
     assert slot is not None  # one slot, kept across the restarts
+
+
+def test_postgres_cdc_updates_and_deletes_survive_kill_9(tmp_path: Path, pg) -> None:
+    # Rows read before a checkpoint are updated and deleted after it, both while the pipeline
+    # runs and while it is down: the restarted reader must retract their previous values.
+    rng = random.Random(17)
+    table = pg.table_name()
+    pg.execute(f'CREATE TABLE "{table}" (id INT PRIMARY KEY, value TEXT NOT NULL)')
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    checkpointed = checkpointed_since(state)
+    next_id = [0]
+
+    def change(n: int) -> None:
+        for _ in range(n):  # one transaction each
+            present = [row[0] for row in pg.rows(f'SELECT id FROM "{table}"')]
+            kind = rng.random()
+            if not present or kind < 0.4:
+                pg.execute(f'INSERT INTO "{table}" VALUES (%s, %s)',
+                           (next_id[0], f"v{next_id[0]}"))
+                next_id[0] += 1
+            elif kind < 0.8:
+                pg.execute(f'UPDATE "{table}" SET value = %s WHERE id = %s',
+                           (f"u{rng.randrange(10**6)}", rng.choice(present)))
+            else:
+                pg.execute(f'DELETE FROM "{table}" WHERE id = %s', (rng.choice(present),))
+
+    def table_rows() -> Counter:
+        return Counter({(("id", i), ("value", v)): 1
+                        for i, v in pg.rows(f'SELECT id, value FROM "{table}"')})
+
+    def output_rows() -> Counter:
+        text = out.read_text() if out.exists() else ""
+        return net_json_rows(text[:text.rfind("\n") + 1])  # complete lines only
+
+    def caught_up() -> bool:
+        return output_rows() == table_rows()
+
+    change(15)  # read by the snapshot of the first run
+    process = None
+    try:
+        for _ in range(4):
+            since = time.time()
+            process = start("pipeline_postgres_cdc.py", table, str(out), str(state))
+            _wait(caught_up, "the changes so far", process)
+            change(10)
+            _wait(caught_up, "the new changes", process)
+
+            def checkpoint_after_more_changes(since: float = since) -> bool:
+                change(1)  # a checkpoint is written after a logical time
+                time.sleep(0.2)
+                return checkpointed(since)
+
+            _wait(checkpoint_after_more_changes, "a checkpoint", process)
+            change(8)  # likely not checkpointed: read again after the restart
+            _wait(caught_up, "changes after the checkpoint", process)
+            change(3)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            change(6)  # while the pipeline is down
+        process = start("pipeline_postgres_cdc.py", table, str(out), str(state))
+        pg.execute(f'INSERT INTO "{table}" VALUES (-1, %s)', ("end",))
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()[-3000:]
+        assert "not present" not in err.decode()
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        slot = (_checkpointed_slot(state) or (None, 0))[0]
+        if slot is not None:
+            pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                       "WHERE slot_name = %s", (slot,))
+    assert output_rows() == table_rows()
+
+
+def test_postgres_cdc_killed_before_its_first_checkpoint_leaves_no_slot(
+    tmp_path: Path, pg
+) -> None:
+    from reflow.runtime.persistence.backend import Backend
+    from reflow.runtime.persistence.run import source_scope
+
+    table = pg.table_name()
+    pg.execute(f'CREATE TABLE "{table}" (id INT PRIMARY KEY, value TEXT NOT NULL)')
+    for i in range(5):
+        pg.execute(f'INSERT INTO "{table}" VALUES (%s, %s)', (i, f"v{i}"))
+    out, state = tmp_path / "out.jsonl", tmp_path / "state"
+    # The slot of a persistent run is named after its storage and source.
+    slot = f"reflow_{source_scope(Backend.filesystem(str(state)), 'items')}"
+
+    def slots() -> list[tuple]:
+        return pg.rows("SELECT slot_name FROM pg_replication_slots WHERE slot_name = %s",
+                       (slot,))
+
+    process = None
+    try:
+        # Checkpoints an hour apart: the kill lands before the first one.
+        process = start("pipeline_postgres_cdc.py", table, str(out), str(state), "3600000")
+        _wait(lambda: len(_json_lines(out)) >= 5, "the snapshot's rows", process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert not list(state.glob("checkpoint-*.bin"))
+        assert slots() == [(slot,)]  # left behind, under its stable name
+        pg.execute(f'INSERT INTO "{table}" VALUES (5, %s)', ("v5",))
+        # The restart starts afresh: it drops the slot left behind and creates it anew.
+        process = start("pipeline_postgres_cdc.py", table, str(out), str(state), "3600000")
+        _wait(lambda: len(_json_lines(out)) >= 6, "the rows", process)
+        pg.execute(f'INSERT INTO "{table}" VALUES (-1, %s)', ("end",))
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err.decode()[-3000:]
+        assert slots() == [(slot,)]  # kept for a restart from the final checkpoint
+        assert sorted((row["id"], row["diff"]) for row in _json_lines(out)) == [
+            (i, 1) for i in range(-1, 6)]
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        pg.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                   "WHERE slot_name = %s", (slot,))
+    assert slots() == []

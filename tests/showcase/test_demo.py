@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.io.test_http_browser import CHROMIUM_ARGS
@@ -29,10 +30,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_demo(*args: str) -> tuple[subprocess.Popen, list[str]]:
-    demo = subprocess.Popen(["bash", str(ROOT / "scripts" / "demo.sh"), *args],
+def spawn_demo(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(["bash", str(ROOT / "scripts" / "demo.sh"), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+
+
+def start_demo(*args: str) -> tuple[subprocess.Popen, list[str]]:
+    return serving(spawn_demo(*args))
+
+
+def serving(demo: subprocess.Popen) -> tuple[subprocess.Popen, list[str]]:
+    """The demo and its output up to the line giving the page's URL."""
     lines = []
     assert demo.stdout is not None
     for line in demo.stdout:
@@ -58,10 +67,24 @@ def records_shown(page) -> int:
     return int(re.match(r"(\d+) records", page.inner_text("#stats")).group(1))
 
 
-def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path):
+@pytest.fixture(scope="module")
+def files_demo(tmp_path_factory):
+    """The files + SQLite demo, started once and left running beside the Kafka one (the two
+    runs mostly wait for their bounded durations, so they share that wait)."""
+    workdir = tmp_path_factory.mktemp("files-demo")
+    demo = spawn_demo("--duration", "8", "--port", str(free_port()), "--source", "files",
+                      "--database", "sqlite", "--rate", "200", "--workdir", str(workdir))
+    yield demo, workdir
+    if demo.poll() is None:
+        demo.terminate()
+        demo.communicate(timeout=30)
+
+
+def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path, files_demo):
     port = free_port()
-    demo, lines = start_demo("--duration", "35", "--port", str(port), "--rate", "400",
-                             "--speed", "20",
+    # event time x40: a refit every 4.5 s of wall-clock time
+    demo, lines = start_demo("--duration", "20", "--port", str(port), "--rate", "200",
+                             "--speed", "40",
                              "--workdir", str(tmp_path))
     assert "source: Kafka topic 'posts'" in lines[0]
     assert "snapshot tables: PostgreSQL" in lines[1]
@@ -108,11 +131,9 @@ def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path
     assert predictions[0] > 10
 
 
-def test_without_a_broker_and_database_the_demo_uses_files_and_sqlite(tmp_path):
-    port = free_port()
-    demo, lines = start_demo("--duration", "8", "--port", str(port), "--source", "files",
-                             "--database", "sqlite", "--workdir", str(tmp_path))
-    output = finish(demo, lines, timeout=120)
+def test_without_a_broker_and_database_the_demo_uses_files_and_sqlite(files_demo):
+    demo, tmp_path = files_demo
+    output = finish(*serving(demo), timeout=120)
     assert f"source: JSON-lines files in {tmp_path / 'posts'}" in output
     assert f"snapshot tables: SQLite fallback at {tmp_path / 'trending.sqlite'}" in output
     assert len(list((tmp_path / "posts").glob("*.jsonl"))) > 10

@@ -87,6 +87,8 @@ class MessageReader(ABC):
     description: str = "reader"
     finished: bool = False
     durable: bool = False
+    #: In a persistent run: names the source in the run's storage, the same on every restart.
+    scope: str = ""
 
     @abstractmethod
     def connect(self, resume_from: Mapping[Hashable, Any]) -> None: ...

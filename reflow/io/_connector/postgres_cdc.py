@@ -127,9 +127,9 @@ class PostgresCdcReader(MessageReader):
         from psycopg.rows import dict_row
         from psycopg.types.numeric import FloatLoader
 
+        slot = self._new_slot_name(psycopg)
         replication = connect(self.settings, autocommit=True, replication="database")
         try:
-            slot = f"reflow_{uuid.uuid4().hex[:16]}"
             _, consistent_point, snapshot, _ = replication.execute(
                 f"CREATE_REPLICATION_SLOT {slot} LOGICAL test_decoding EXPORT_SNAPSHOT"
             ).fetchone()
@@ -153,6 +153,33 @@ class PostgresCdcReader(MessageReader):
         self._queue.append(Position("slot", slot))
         self._queue.append(CommitMarker("lsn", consistent_point))
         self._committed_lsn = _lsn(consistent_point)
+
+    def _new_slot_name(self, psycopg) -> str:
+        """A slot name of its own; in a persistent run the same one on every fresh start over
+        the same storage (``reflow_<scope>``), so that a slot left by a run killed before its
+        first checkpoint (or by a run whose storage was deleted) is dropped, not leaked."""
+        if not (self.durable and self.scope):
+            return f"reflow_{uuid.uuid4().hex[:16]}"
+        slot = f"reflow_{self.scope}"
+        with connect(self.settings, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+            ).fetchone()
+            if found is None:
+                return slot
+            if found[0]:  # e.g. the server has not yet noticed a killed run is gone
+                raise TransientError(
+                    f"the replication slot {slot} of this source is in use by another "
+                    "process (another run over the same persistence storage?)"
+                )
+            logger.info("%s: dropping replication slot %s left by an earlier run that has no "
+                        "checkpoint", self.description, slot)
+            try:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            except psycopg.Error as exc:
+                raise ConnectorError(f"{self.description}: cannot drop the replication slot "
+                                     f"{slot} left by an earlier run: {_reason(exc)}") from None
+        return slot
 
     def _bound_polls(self) -> None:
         """A poll that a stuck server does not answer fails instead of waiting forever."""

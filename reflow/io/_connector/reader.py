@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reflow.io._common import ConnectorError
@@ -19,7 +20,7 @@ from reflow.io._connector.events import (
     Skipped,
 )
 from reflow.io._connector.retry import RetryPolicy, TransientError
-from reflow.io._connector.rows import RowBuilder
+from reflow.io._connector.rows import KeyedRows, RowBuilder
 from reflow.plan import dtypes as dt
 from reflow.runtime.sources import LiveSource, SourceHandle
 
@@ -30,6 +31,15 @@ READ_TIMEOUT = 0.05
 #: Readers keep reconnecting while the run lasts (the server may be restarting).
 READER_RETRY = RetryPolicy(max_attempts=None, max_delay=2.0)
 
+
+@dataclass(frozen=True)
+class KeyedOffset:
+    """The checkpointed offset of a source with a primary key: where each stream resumes,
+    and the current row of every key (so that an update or a deletion after a restart
+    retracts the row read before it)."""
+
+    streams: dict[Hashable, Any]
+    rows: KeyedRows
 
 
 class ReaderSource(LiveSource):
@@ -95,13 +105,19 @@ class ReaderSource(LiveSource):
 
     def resume(self, offset: object) -> None:
         """On a restart of a persistent run: continue after the checkpointed commit."""
+        if isinstance(offset, KeyedOffset):
+            self.rows.restore(offset.rows)
+            offset = offset.streams
         self.resume_from(offset)  # type: ignore[arg-type]
 
-    def use_checkpoints(self) -> None:
+    def use_checkpoints(self, scope: str = "") -> None:
         """A persistent run: acknowledge only what a stored checkpoint covers."""
         self.reader.durable = True
+        self.reader.scope = scope
 
     def checkpointed(self, offset: object) -> None:
+        if isinstance(offset, KeyedOffset):
+            offset = offset.streams
         self._checkpointed = dict(offset)  # type: ignore[call-overload]
 
     # --- run loop side -------------------------------------------------------------------------
@@ -228,7 +244,9 @@ class ReaderSource(LiveSource):
                 handle.push(batch)
         if events or self._pending:
             # The offset a persistent run stores: where to resume after this commit.
-            handle.commit(offset={**self._committed, **self._pending})
+            streams = {**self._committed, **self._pending}
+            handle.commit(offset=KeyedOffset(streams, self.rows.keyed_rows())
+                          if self.rows.primary_key else streams)
         if self._pending:
             self._committed.update(self._pending)
             self._pending = {}

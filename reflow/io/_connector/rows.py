@@ -4,21 +4,45 @@ primary key or the position, upserts and deletions against the current rows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, concat_batches, consolidate
 from reflow.engine.ids import hash_columns, hash_value_rows
 from reflow.io._connector.events import Additions, Change, Skipped
 from reflow.io._formats import row_from_mapping
 from reflow.io._values import BadValue, coerce, exact_columns
 from reflow.plan import dtypes as dt
+from reflow.plan.rowwise import series_values
 from reflow.runtime.batches import make_batch
 
 #: Below this many rows a commit is built row by row (column building has a fixed cost).
 FAST_PATH_ROWS = 32
+#: The batches of a keyed source since its last compaction are merged into one beyond this
+#: many (a snapshot of them is copied at every commit) ...
+MAX_LOG_BATCHES = 32
+#: ... and folded into the current rows once they hold more rows than those (and this).
+MIN_COMPACTION_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class KeyedRows:
+    """The current rows of a source with a primary key, as of one commit: ``base`` (the rows
+    at the last compaction, diff 1) plus the delta batches emitted since then (``log``).
+
+    Every part is an immutable Polars frame, so a checkpoint writes each one once and
+    refers to it afterwards; a restart gets the rows back with ``current()``.
+    """
+
+    base: pl.DataFrame | None
+    log: tuple[pl.DataFrame, ...]
+
+    def current(self) -> pl.DataFrame | None:
+        """One row per present key (with its id and diff 1), or None when there is none."""
+        return consolidate(concat_batches([self.base, *self.log]))
 
 
 def _only_additions(
@@ -64,9 +88,46 @@ class RowBuilder:
         self.rows_read = 0
         self._salt = salt
         self._state: dict[int, dict] = {}  # primary key id -> current row
+        # The same rows as frames, for checkpoints (see ``KeyedRows``).
+        self._base: pl.DataFrame | None = None
+        self._log: list[pl.DataFrame] = []
+        self._log_rows = 0
+
+    def keyed_rows(self) -> KeyedRows:
+        """The current rows by primary key, as of now, for a checkpoint: a snapshot taken in
+        time proportional to the batches since the last compaction, not to the rows."""
+        return KeyedRows(self._base, tuple(self._log))
+
+    def restore(self, rows: KeyedRows) -> None:
+        """Continue from the rows of a checkpoint (before the first commit): an update or a
+        deletion of one of their keys retracts its row."""
+        current = rows.current()
+        self._base, self._log, self._log_rows = current, [], 0
+        self._state = {}
+        if current is None:
+            return
+        values = {name: series_values(current[name]) for name in self.dtypes}
+        for i, row_id in enumerate(current[ID].to_list()):
+            self._state[row_id] = {name: values[name][i] for name in self.dtypes}
+
+    def _record(self, batch: pl.DataFrame) -> None:
+        self._log.append(batch)
+        self._log_rows += batch.height
+        if self._log_rows > max(MIN_COMPACTION_ROWS, len(self._state)):
+            self._base = KeyedRows(self._base, tuple(self._log)).current()
+            self._log, self._log_rows = [], 0
+        elif len(self._log) > MAX_LOG_BATCHES:
+            merged = concat_batches(self._log)
+            self._log = [] if merged is None else [merged]
 
     def to_batch(self, buffered: list[Change | Additions | Skipped]):
         """The delta batch of ``buffered`` (or ``None``) and the error messages."""
+        batch, errors = self._to_batch(buffered)
+        if self.primary_key and batch is not None:
+            self._record(batch)
+        return batch, errors
+
+    def _to_batch(self, buffered: list[Change | Additions | Skipped]):
         skipped = [f"{e.where}: {e.reason}" for e in buffered if type(e) is Skipped]
         if not self.field_paths:
             added = _only_additions(buffered)

@@ -91,6 +91,10 @@ class Backend(ABC):
         """Where segment ``number`` lives, for error messages."""
         return f"segment {number}"
 
+    def identity(self) -> str:
+        """Names this storage, the same in every run using it (e.g. its directory)."""
+        return self.describe(0)
+
 
 _NAME = re.compile(r"^checkpoint-(\d{12})\.bin$")
 _SEGMENT = re.compile(r"^segment-(\d{12})\.bin$")
@@ -126,6 +130,9 @@ class FilesystemBackend(Backend):
 
     def describe_segment(self, number: int) -> str:
         return str(self._segment(number))
+
+    def identity(self) -> str:
+        return str(self.path.resolve())
 
     def _write(self, target: Path, data: bytes) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,9 @@ class Checkpoint:
     last_time: int | None = None
     states: dict[int, bytes] | None = None
     state_formats: dict[int, tuple[str, int]] = field(default_factory=dict)
+    #: Every operator: its description and a digest of what it computes
+    #: (``Operator.structure``), to say what changed when the fingerprint differs.
+    structures: list[tuple[str, str]] = field(default_factory=list)
 
 
 def encode(checkpoint: Checkpoint) -> bytes:
@@ -239,6 +242,7 @@ class CheckpointStore:
         return Checkpoint(
             fingerprint=content["fingerprint"],
             operators=content["operators"],
+            structures=content.get("structures", []),
             sources=content["sources"],
             sinks=content["sinks"],
             last_time=content["last_time"],
@@ -287,6 +291,7 @@ class CheckpointStore:
         pickler.dump({
             "fingerprint": checkpoint.fingerprint,
             "operators": checkpoint.operators,
+            "structures": checkpoint.structures,
             "state_formats": checkpoint.state_formats,
             "states": {i: tuple(ref) for i, ref in state_refs.items()},  # plain tuples
             "sources": checkpoint.sources,

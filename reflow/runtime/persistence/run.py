@@ -4,7 +4,9 @@ regularly at completed logical times."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -33,6 +35,17 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+def source_scope(backend: Backend, name: str) -> str:
+    """The ``scope`` of source ``name`` in the storage ``backend``: 16 hexadecimal digits,
+    the same in every run over that storage.
+
+    >>> len(source_scope(Backend.filesystem("/tmp/state"), "orders"))
+    16
+    """
+    text = f"{backend.identity()}\n{name}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class PersistenceSettings(Protocol):
     """What a run reads of its ``pw.persistence.Config`` (a class of the package above)."""
 
@@ -46,6 +59,15 @@ class PersistenceSettings(Protocol):
 def describe_operators(dataflow: Dataflow) -> list[str]:
     """The stateful operators of ``dataflow``, in order, for messages about a changed plan."""
     return [f"{type(op).__name__} {op.name}" for op in dataflow.operators if op.state_fields]
+
+
+def operator_structures(dataflow: Dataflow) -> list[tuple[str, str]]:
+    """Every operator of ``dataflow``, in order: its description and a digest of what it
+    computes (``Operator.structure``), for messages about a changed plan."""
+    return [
+        (f"{type(op).__name__} {op.name}", hashlib.sha256(op.structure.encode()).hexdigest()[:16])
+        for op in dataflow.operators
+    ]
 
 
 class PersistentRun:
@@ -68,15 +90,18 @@ class PersistentRun:
         """Load the checkpoint into the freshly built ``dataflow`` and ``sources``; returns
         the checkpoint's logical time (None on a fresh start)."""
         set_sink_positions(None)
-        for source in sources:
-            source.use_checkpoints()
+        names = unique_names([source.name for source in sources])
+        for name, source in zip(names, sources, strict=True):
+            source.use_checkpoints(source_scope(self.store.backend, name))
         checkpoint = self.restored
         if checkpoint is None:
             return None
         if checkpoint.fingerprint != dataflow.fingerprint():
+            before = checkpoint.structures or [(op, "") for op in checkpoint.operators]
+            now = operator_structures(dataflow) if checkpoint.structures else [
+                (op, "") for op in describe_operators(dataflow)]
             raise PersistenceError(_changed_message(
-                checkpoint.operators, describe_operators(dataflow),
-                self.store.backend.describe(self.store.next_number - 1),
+                before, now, self.store.backend.describe(self.store.next_number - 1),
             ))
         if checkpoint.states is not None:
             _check_formats(checkpoint, dataflow, self.store.backend.describe(
@@ -86,7 +111,6 @@ class PersistentRun:
             )
         else:
             dataflow.restore(checkpoint.dataflow)
-        names = unique_names([source.name for source in sources])
         for name, source in zip(names, sources, strict=True):
             if name in checkpoint.sources:
                 source.resume(checkpoint.sources[name])
@@ -125,6 +149,7 @@ class PersistentRun:
         checkpoint = Checkpoint(
             fingerprint=dataflow.fingerprint(),
             operators=describe_operators(dataflow),
+            structures=operator_structures(dataflow),
             sources=offsets_by_name,
             sinks={name: position() for name, (_, position) in zip(sink_names, sinks, strict=True)},
             last_time=last_time,
@@ -181,14 +206,41 @@ def _check_formats(checkpoint: Checkpoint, dataflow: Dataflow, where: str) -> No
             )
 
 
-def _changed_message(before: list[str], now: list[str], where: str) -> str:
-    removed = [op for op in before if op not in now]
-    added = [op for op in now if op not in before]
+def _unplaced(description: str) -> str:
+    """An operator's description without its place in the program (``at file:line``) and
+    plan node number, which an edit elsewhere in the program changes."""
+    return re.sub(r"#\d+", "", re.sub(r" at .*?:\d+", "", description))
+
+
+def _by_kind(operators: list[tuple[str, str]]) -> dict[tuple[str, int], tuple[str, str]]:
+    """Operators keyed by their description without place, and its occurrence number."""
+    seen: dict[str, int] = {}
+    out = {}
+    for name, digest in operators:
+        kind = _unplaced(name)
+        seen[kind] = seen.get(kind, 0) + 1
+        out[(kind, seen[kind])] = (name, digest)
+    return out
+
+
+def _changed_message(
+    before: list[tuple[str, str]], now: list[tuple[str, str]], where: str
+) -> str:
+    """What differs between the stateful operators of the checkpoint and of this run, each
+    given as (description, structure digest)."""
+    old, new = _by_kind(before), _by_kind(now)
+    removed = [name for key, (name, _) in old.items() if key not in new]
+    added = [name for key, (name, _) in new.items() if key not in old]
+    changed = [name for key, (name, digest) in new.items()
+               if key in old and old[key][1] and digest != old[key][1]]
     details = []
     if removed:
         details.append("no longer has: " + ", ".join(removed[:5]))
     if added:
         details.append("now also has: " + ", ".join(added[:5]))
+    if changed:
+        details.append("computes differently (columns, types or expressions): "
+                       + ", ".join(changed[:5]))
     if not details:
         details.append("its operators are the same but connected or ordered differently")
     return (

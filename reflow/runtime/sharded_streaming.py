@@ -1,0 +1,180 @@
+"""Live sources on several workers.
+
+Worker 0 (the *leader*) reads every live source and runs the streaming loop
+(``reflow.runtime.streaming``). Before each logical time it tells the other workers (the
+*followers*) which time comes next, in one exchange step; then every worker runs that time
+together (``reflow.engine.sharding.ShardedDataflow``): the leader's rows go to the workers that
+own their keys at the first stateful operator, and sinks write through worker 0 as in a static
+sharded run. When the sources close the leader announces the end and every worker finishes.
+
+The followers answer each announcement with their counters (rows processed, rows sent, the
+time their last logical time took), so the leader's status display and ``/metrics`` show
+every worker, one logical time late.
+
+>>> import polars as pl
+>>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
+([7], [None])
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time as clock
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from reflow.engine.batch import concat_batches
+from reflow.engine.operator import Operator
+from reflow.engine.sharding import ShardedDataflow
+from reflow.plan.nodes import Lowering
+from reflow.runtime.exchange import SocketExchange, ThreadExchange
+from reflow.runtime.monitoring import WorkerStats
+from reflow.runtime.workers import Build, WorkerConfig, build_for
+
+if TYPE_CHECKING:
+    from reflow.runtime.monitoring import Monitor
+
+logger = logging.getLogger("reflow")
+
+LEADER = 0
+
+
+def announcement(time: int | None) -> pl.DataFrame:
+    """The leader's message to the followers: the next logical time, or None for the end."""
+    return pl.DataFrame({"time": [time]}, schema={"time": pl.Int64})
+
+
+def stats_frame(stats: WorkerStats) -> pl.DataFrame:
+    """A follower's counters as the one-row batch it sends the leader."""
+    return pl.DataFrame(
+        {"rows_processed": [stats.rows_processed], "rows_sent": [stats.rows_sent],
+         "last_time_ms": [stats.last_time_ms]},
+        schema={"rows_processed": pl.Int64, "rows_sent": pl.Int64, "last_time_ms": pl.Float64},
+    )
+
+
+def _timed_run(shard: ShardedDataflow, stats: WorkerStats, run: Callable[[], None]) -> None:
+    started = clock.perf_counter()
+    run()
+    stats.last_time_ms = (clock.perf_counter() - started) * 1000
+    stats.rows_processed = shard.rows_processed
+    stats.rows_sent = shard.rows_sent
+
+
+class LeadingShard:
+    """Worker 0's dataflow as the streaming loop drives it: each ``run_batches`` first
+    announces the time to the followers, then runs it with them. Everything else (``ctx``,
+    ``outputs``, ``last_time``) is the worker's own dataflow."""
+
+    def __init__(self, shard: ShardedDataflow, monitor: Monitor | None = None) -> None:
+        self.shard = shard
+        self.monitor = monitor
+        self.stats = [WorkerStats(w) for w in range(shard.workers)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.shard.dataflow, name)
+
+    def run_batches(
+        self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
+    ) -> None:
+        grouped: dict[Operator, list[pl.DataFrame | None]] = {}
+        for operator, batch in batches:
+            grouped.setdefault(operator, []).append(batch)
+        self._announce(time)
+        _timed_run(self.shard, self.stats[LEADER], lambda: self.shard.run_time(
+            time, {op: concat_batches(parts) for op, parts in grouped.items()}))
+        self._publish()
+
+    def finish(self) -> None:
+        self._announce(None)
+        self.shard.finish()
+
+    def _announce(self, time: int | None) -> None:
+        message = announcement(time)
+        parts = [None if w == LEADER else message for w in range(self.shard.workers)]
+        replies, _ = self.shard.exchange.all_to_all(parts, False)
+        for worker, reply in enumerate(replies):
+            if worker != LEADER and reply is not None and reply.height:
+                row = reply.row(0, named=True)
+                stats = self.stats[worker]
+                stats.rows_processed = row["rows_processed"]
+                stats.rows_sent = row["rows_sent"]
+                stats.last_time_ms = row["last_time_ms"]
+
+    def _publish(self) -> None:
+        if self.monitor is not None:
+            self.monitor.workers = list(self.stats)
+
+
+def follow(shard: ShardedDataflow) -> None:
+    """A follower's loop: run each logical time the leader announces, until the end."""
+    stats = WorkerStats(shard.worker)
+    while True:
+        parts = [stats_frame(stats) if w == LEADER else None for w in range(shard.workers)]
+        got, _ = shard.exchange.all_to_all(parts, False)
+        message = got[LEADER]
+        time = None if message is None else message["time"][0]
+        if time is None:
+            shard.finish()
+            return
+        _timed_run(shard, stats, functools.partial(shard.run_time, time, {}))
+
+
+def run_streaming_sharded(
+    build: Build,
+    config: WorkerConfig,
+    lead: Callable[[Lowering, LeadingShard], None],
+) -> None:
+    """Run a program with live sources on ``config.workers`` workers: ``lead(lowering,
+    dataflow)`` runs the streaming loop of worker 0 over ``dataflow``; the other workers (the
+    threads started here, or the other processes of a spawn) follow it."""
+    if config.processes > 1:
+        worker = config.process_id
+        lowering = build_for(worker, build)
+        exchange = SocketExchange(worker, config.processes, config.first_port)
+        try:
+            shard = ShardedDataflow(lowering.dataflow, worker, config.processes, exchange)
+            if worker == LEADER:
+                lead(lowering, LeadingShard(shard))
+            else:
+                follow(shard)
+        finally:
+            exchange.close()
+        return
+    _run_threads(build, config.threads, lead)
+
+
+def _run_threads(
+    build: Build, workers: int, lead: Callable[[Lowering, LeadingShard], None]
+) -> None:
+    lowerings = [build_for(w, build) for w in range(workers)]
+    exchanges = ThreadExchange.group(workers)
+    shards = [ShardedDataflow(lowering.dataflow, w, workers, exchanges[w])
+              for w, lowering in enumerate(lowerings)]
+    failures: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            if w == LEADER:
+                lead(lowerings[w], LeadingShard(shards[w]))
+            else:
+                follow(shards[w])
+        except threading.BrokenBarrierError:
+            pass  # another worker failed first; its error is reported
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            failures.append(error)
+            exchanges[w].abort()
+
+    threads = [threading.Thread(target=work, args=(w,), name=f"reflow-worker-{w}", daemon=True)
+               for w in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    work(LEADER)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
