@@ -46,6 +46,7 @@ from reflow.api.table_functions import (
 from reflow.api.this import left, right, this
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
+from reflow.error_logs import local_error_log
 from reflow.io.subscribe import debug as _debug
 from reflow.persistence import PersistenceMode
 from reflow.plan import dtypes as _dtypes
@@ -178,6 +179,7 @@ __all__ = [
     "join_outer",
     "join_right",
     "left",
+    "local_error_log",
     "make_tuple",
     "persistence",
     "pointer_from",

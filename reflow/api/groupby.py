@@ -214,6 +214,8 @@ def _named_outputs(args: tuple, kwargs: dict, where: str) -> dict[str, ex.Column
         outputs[name] = arg
     for name, value in kwargs.items():
         outputs[name] = ex.wrap_arg(value)
+    if "id" in outputs:
+        raise BuildValueError("Can't use 'id' as a column name", where)
     return outputs
 
 

@@ -311,6 +311,7 @@ def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where:
         joined = keyed.join(
             indexed, keyed[pointer_name] == indexed.id, id=keyed.id, how="left"
         )
+        joined._wide._node.lookup = True  # see is_append_only
         columns: dict[str, ex.ColumnExpression] = {
             name: ex.ThisReference("left", name) for name in names
         }

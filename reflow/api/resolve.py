@@ -135,5 +135,8 @@ def named_expressions(
             )
     for name, value in kwargs.items():
         outputs[name] = ex.wrap_arg(value)
+    if "id" in outputs:
+        # ``id`` names the row id of every table; as in Pathway, no column may take it.
+        raise BuildValueError("Can't use 'id' as a column name", where)
     return outputs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -124,11 +125,38 @@ class SchemaMetaclass(type):
         inner = ", ".join(f"{c.name}: {c.dtype!r}" for c in cls.__columns__.values())
         return f"<reflow.Schema types={{{inner}}}>"
 
+    def __str__(cls) -> str:
+        """The columns and their types as two aligned lines, as Pathway prints a schema.
+
+        >>> import reflow as pw
+        >>> print(pw.schema_from_types(is_upsert=bool, a=int))
+        id          | is_upsert | a
+        ANY_POINTER | BOOL      | INT
+        """
+        key = [c for c in cls.__columns__.values() if c.primary_key]
+        id_type = (
+            "Pointer(" + ", ".join(_pathway_type_name(c.dtype) for c in key) + ")" if key
+            else "ANY_POINTER"
+        )
+        names = ["id", *cls.__columns__]
+        types = [id_type, *(_pathway_type_name(c.dtype) for c in cls.__columns__.values())]
+        widths = [max(len(n), len(t)) for n, t in zip(names, types, strict=True)]
+        header = " | ".join(
+            [*(n.ljust(w) for n, w in zip(names[:-1], widths, strict=False)), names[-1]]
+        )
+        return header + "\n" + " | ".join(t.ljust(w) for t, w in zip(types, widths, strict=True))
+
     def __eq__(cls, other: object) -> bool:
         return isinstance(other, SchemaMetaclass) and cls.__columns__ == other.__columns__
 
     def __hash__(cls) -> int:
         return hash(tuple(cls.__columns__.items()))
+
+
+def _pathway_type_name(dtype: dt.DType) -> str:
+    """A dtype as Pathway names it (``Json``, ``ANY_POINTER``; the others as reflow does)."""
+    text = re.sub(r"\bJSON\b", "Json", repr(dtype))
+    return re.sub(r"\bPOINTER\b", "ANY_POINTER", text)
 
 
 class Schema(metaclass=SchemaMetaclass):

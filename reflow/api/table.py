@@ -152,6 +152,88 @@ class Table:
         """
         return self
 
+    def to_stream(self, upsert_column_name: str = "is_upsert") -> Table:
+        """The changes of this table as a stream of events: for every row id and time that
+        changed, the row's new values with ``is_upsert`` true, or, when the row was removed,
+        its last values with ``is_upsert`` false. An update is one upsert.
+
+        Events keep the ids of their rows. In reflow an id holds one event at a time, so a
+        newer event of an id retracts the older one (see docs/pathway-differences.md).
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ...   | a | __time__ | __diff__
+        ... 1 | 2 |    2     |     1
+        ... 1 | 2 |    4     |    -1
+        ... 1 | 5 |    4     |     1
+        ... 1 | 5 |    6     |    -1
+        ... ''')
+        >>> pw.debug.compute_and_print_update_stream(t.to_stream(), include_id=False)
+        a | is_upsert | __time__ | __diff__
+        2 | True      | 2        | 1
+        2 | True      | 4        | -1
+        5 | True      | 4        | 1
+        5 | True      | 6        | -1
+        5 | False     | 6        | 1
+        """
+        from reflow.api.streams import to_stream
+
+        return to_stream(self, upsert_column_name)
+
+    def stream_to_table(self, is_upsert: Any) -> Table:
+        """The table a stream of events builds: every row of this table is an event for its
+        id; where ``is_upsert`` is true it sets the row with that id (all columns kept),
+        otherwise it deletes it. Later events of an id replace earlier ones; a deletion of an
+        absent id does nothing.
+
+        >>> import reflow as pw
+        >>> events = pw.debug.table_from_markdown('''
+        ...   | a | is_upsert | __time__
+        ... 1 | 1 | True      | 2
+        ... 2 | 5 | True      | 2
+        ... 1 | 4 | True      | 4
+        ... 2 | 0 | False     | 6
+        ... ''')
+        >>> pw.debug.compute_and_print_update_stream(
+        ...     events.stream_to_table(pw.this.is_upsert), include_id=False)
+        a | is_upsert | __time__ | __diff__
+        1 | True      | 2        | 1
+        5 | True      | 2        | 1
+        1 | True      | 4        | -1
+        4 | True      | 4        | 1
+        5 | True      | 6        | -1
+        """
+        from reflow.api.streams import stream_to_table
+
+        return stream_to_table(self, is_upsert)
+
+    def from_streams(self, deletion_stream: Table) -> Table:
+        """The table built from this stream of upserts and a stream of deletions: each row of
+        this table sets the row with its id, each row of ``deletion_stream`` deletes the row
+        with its id (an upsert and a deletion of one id at one time leave the upsert).
+
+        >>> import reflow as pw
+        >>> upserts = pw.debug.table_from_markdown('''
+        ...   | a | __time__
+        ... 1 | 1 | 2
+        ... 1 | 4 | 4
+        ... ''')
+        >>> deletions = pw.debug.table_from_markdown('''
+        ...   | a | __time__
+        ... 1 | 0 | 6
+        ... ''')
+        >>> pw.debug.compute_and_print_update_stream(
+        ...     upserts.from_streams(deletions), include_id=False)
+        a | __time__ | __diff__
+        1 | 2        | 1
+        1 | 4        | -1
+        4 | 4        | 1
+        4 | 6        | -1
+        """
+        from reflow.api.streams import from_streams
+
+        return from_streams(self, deletion_stream)
+
     def remove_errors(self) -> Table:
         """The rows without an error value in any column (same ids).
 

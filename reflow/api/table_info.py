@@ -16,7 +16,9 @@ from reflow.plan.nodes import (
     ReindexNode,
     SelectNode,
 )
-from reflow.plan.universe_nodes import ConcatReindexNode, ZipNode
+from reflow.plan.stream_nodes import ToStreamNode
+from reflow.plan.temporal_nodes import KernelNode
+from reflow.plan.universe_nodes import ConcatReindexNode, KeyedNode, ZipNode
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -24,7 +26,10 @@ if TYPE_CHECKING:
 # Nodes whose output only grows when all their inputs only grow: rows are computed from one
 # input row each (or, for an inner join, from a pair that never changes).
 _ROW_BY_ROW = (SelectNode, FilterNode, ReindexNode, ConcatNode, FlattenNode, ConcatReindexNode,
-               ZipNode)
+               ZipNode, KernelNode)
+# Operations by id that Pathway counts as append-only when their inputs are: a row's
+# presence in them follows its presence in the inputs.
+_KEYED_BY_PRESENCE = ("restrict", "intersect", "with_universe_of")
 
 
 def is_append_only(node: PlanNode, memo: dict[int, bool] | None = None) -> bool:
@@ -39,12 +44,32 @@ def is_append_only(node: PlanNode, memo: dict[int, bool] | None = None) -> bool:
         return known
     if isinstance(node, InputNode):
         result = node.append_only
-    elif isinstance(node, _ROW_BY_ROW) or (isinstance(node, JoinNode) and node.how == "inner"):
+    elif isinstance(node, ToStreamNode):
+        result = True  # a stream of events, as in Pathway (see ``Table.to_stream``)
+    elif _follows_inputs(node):
         result = all(is_append_only(source, memo) for source in node.inputs)
     else:
         result = False
     memo[node.node_id] = result
     return result
+
+
+def _follows_inputs(node: PlanNode) -> bool:
+    """Whether ``node`` is append-only when all its inputs are, by Pathway's rules: row by
+    row operations (not the assignment of rows to windows, so window joins are not), inner
+    joins, ``ix`` lookups, the id-set operations that keep rows and ``update_cells`` of a
+    table with the same ids."""
+    if isinstance(node, _ROW_BY_ROW):
+        return getattr(node, "keeps_append_only", True)
+    if isinstance(node, JoinNode):
+        return node.how == "inner" or getattr(node, "lookup", False)
+    if isinstance(node, KeyedNode):
+        if node.label in _KEYED_BY_PRESENCE:
+            return True
+        return node.label == "update_cells" and node.inputs[1].universe.is_equal_to(
+            node.inputs[0].universe
+        )
+    return False
 
 
 class ColumnNamespace:

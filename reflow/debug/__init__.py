@@ -7,6 +7,7 @@ from reflow.debug.output import (
     table_to_dicts,
     table_to_pandas,
 )
+from reflow.debug.stream_generator import StreamGenerator
 from reflow.debug.tables import (
     empty_table,
     table_from_markdown,
@@ -19,6 +20,7 @@ from reflow.debug.tables import (
 Table.empty = staticmethod(empty_table)  # type: ignore[attr-defined]
 
 __all__ = [
+    "StreamGenerator",
     "compute_and_print",
     "compute_and_print_update_stream",
     "table_from_markdown",

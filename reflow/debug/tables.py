@@ -150,8 +150,8 @@ def table_from_markdown(
     """A table written as a markdown-like text; optional ``__time__`` and ``__diff__`` columns
     turn it into an update stream.
 
-    A first, unnamed column holds row labels: rows with the same label are the same row, so a
-    later line with that label updates it.
+    A first, unnamed column (or a column named ``id``) holds row labels: rows with the same
+    label are the same row, so a later line with that label updates it.
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''
@@ -188,6 +188,12 @@ def table_from_markdown(
         raw_rows.append(cells)
     labels = [parse_markdown_cell(r[0]) for r in raw_rows] if has_labels else None
     rows_cells = [r[1:] if has_labels else r for r in raw_rows]
+    if labels is None and "id" in names:
+        # A column named ``id`` holds the row labels, as an unnamed first column does.
+        at = names.index("id")
+        labels = [parse_markdown_cell(r[at]) for r in rows_cells]
+        rows_cells = [r[:at] + r[at + 1:] for r in rows_cells]
+        names = names[:at] + names[at + 1:]
     data_names = [n for n in names if n not in _SPECIAL]
     positions = {n: i for i, n in enumerate(names)}
     if schema is not None:

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable, Mapping
 import polars as pl
 
 from reflow.engine.batch import concat_batches
-from reflow.engine.operator import CellError, EngineError, Operator, RunContext
+from reflow.engine.operator import CellError, Operator, RunContext
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
 from reflow.engine.state.snapshot import SnapshotError, decode, encode
+
+ErrorBatchBuilder = Callable[[list[CellError]], pl.DataFrame]
 
 #: Where an operator was built in the user's program, as plan nodes name it.
 _LOCATION = re.compile(r" at .*?:\d+")
@@ -47,8 +49,8 @@ class Dataflow:
         self.operators: list[Operator] = []
         self.ctx = ctx or RunContext()
         self.last_time: int | None = None
-        self.error_input: InputOperator | None = None
-        self.error_batch: Callable[[list[CellError]], pl.DataFrame] = _no_error_log
+        # Error logs by scope (None: the global log), each an input fed by a batch builder.
+        self.error_logs: dict[object, tuple[InputOperator, ErrorBatchBuilder]] = {}
         # False from the start of a time until every operator was told it is complete.
         self.completed = True
         #: Per operator, a number that changes whenever its state may have changed: raised
@@ -80,9 +82,9 @@ class Dataflow:
         self._push(time, dict(inputs))
         # Errors raised while computing this time enter the error log at the same time, so a
         # pipeline reading the log sees them together with the rows that caused them.
-        while self.error_input is not None and self.ctx.errors:
+        while self.error_logs and self.ctx.errors:
             errors, self.ctx.errors = self.ctx.errors, []
-            self._push(time, {self.error_input: self.error_batch(errors)})
+            self._push(time, self.error_batches(errors))
         self.ctx.errors.clear()
         self._end_of_time(time)
         self.completed = True
@@ -192,11 +194,33 @@ class Dataflow:
             self.ctx.time = last_time
 
     def attach_error_log(
-        self, error_input: InputOperator, to_batch: Callable[[list[CellError]], pl.DataFrame]
+        self, error_input: InputOperator, to_batch: ErrorBatchBuilder, scope: object = None
     ) -> None:
-        """Route run-time cell errors into ``error_input`` as batches built by ``to_batch``."""
-        self.error_input = error_input
-        self.error_batch = to_batch
+        """Route run-time cell errors of operators of ``scope`` (None: every operator whose
+        scope has no log of its own) into ``error_input`` as batches built by ``to_batch``."""
+        self.error_logs[scope] = (error_input, to_batch)
+
+    @property
+    def error_input(self) -> InputOperator | None:
+        """The global error log's input, or any log's when there is no global one."""
+        if None in self.error_logs:
+            return self.error_logs[None][0]
+        return next((log for log, _ in self.error_logs.values()), None)
+
+    def error_batches(self, errors: list[CellError]) -> dict[Operator, pl.DataFrame | None]:
+        """``errors`` as one batch per error log (None for a log that gets none of them).
+
+        An error goes to the log of its operator's scope (None: the global log); when that
+        log is not part of this dataflow, nothing reads it and the error is dropped.
+        """
+        by_scope: dict[object, list[CellError]] = {}
+        for error in errors:
+            by_scope.setdefault(error.scope, []).append(error)
+        batches: dict[Operator, pl.DataFrame | None] = {}
+        for scope, (log, to_batch) in self.error_logs.items():
+            scoped = by_scope.get(scope)
+            batches[log] = to_batch(scoped) if scoped else None
+        return batches
 
     def _push(self, time: int, inputs: dict[Operator, pl.DataFrame | None]) -> None:
         outputs: list[pl.DataFrame | None] = [None] * len(self.operators)
@@ -209,14 +233,18 @@ class Dataflow:
             if all(d is None for d in deltas):
                 continue
             self.versions[operator.index] += 1
+            self.ctx.scope = operator.error_scope
             out = operator.process(time, deltas, self.ctx)
             outputs[operator.index] = out if out is not None and out.height else None
+        self.ctx.scope = None
 
     def _end_of_time(self, time: int) -> None:
         for operator in self.operators:
             if type(operator).end_of_time is not Operator.end_of_time:
                 self.versions[operator.index] += 1
+            self.ctx.scope = operator.error_scope
             operator.end_of_time(time, self.ctx)
+        self.ctx.scope = None
 
     def finish(self) -> None:
         """Release what operators hold until the end of input, then tell sinks that no more
@@ -243,6 +271,7 @@ class Dataflow:
             out = None
             if any(d is not None for d in deltas):
                 self.versions[operator.index] += 1
+                self.ctx.scope = operator.error_scope
                 out = operator.process(time, deltas, self.ctx)
             flush = getattr(operator, "flush_at_end", None)
             if flush is not None:
@@ -252,7 +281,3 @@ class Dataflow:
         self._end_of_time(time)
 
 
-def _no_error_log(errors: list[CellError]) -> pl.DataFrame:
-    """``Dataflow.error_batch`` until an error log is attached (never called: without one,
-    ``error_input`` is None and errors are not pushed)."""
-    raise EngineError("no error log is attached to this dataflow")

@@ -19,6 +19,8 @@ class CellError:
     operator: str
     message: str
     row_id: int | None = None
+    # The error log scope of the failing operator (``pw.local_error_log``); None: global.
+    scope: object = None
 
 
 @dataclass
@@ -31,6 +33,8 @@ class RunContext:
     # Bad input rows (a value a reader cannot parse) are logged and skipped unless the run
     # asked explicitly to terminate on errors, as in Pathway.
     terminate_on_input_error: bool = False
+    # The error log scope of the operator being run (``Operator.error_scope``).
+    scope: object = None
 
     def report_input_error(self, source: str, message: str) -> None:
         """Record a bad input row of ``source``."""
@@ -56,7 +60,7 @@ class RunContext:
         """
         if self.terminate_on_error and fatal:
             raise _fatal(operator, message, exception)
-        self.errors.append(CellError(operator, message, row_id))
+        self.errors.append(CellError(operator, message, row_id, self.scope))
 
 
 def _fatal(
@@ -97,6 +101,9 @@ class Operator(Snapshottable):
     # True when every delta this operator returns is already consolidated, so a sink that
     # receives exactly one delta at a time need not consolidate it again.
     emits_consolidated = False
+    # Which error log receives this operator's run-time errors: None for the global one,
+    # otherwise the scope object of a ``pw.local_error_log()`` the operator was built in.
+    error_scope: object = None
 
     def __init__(self, inputs: Sequence[Operator], name: str) -> None:
         self.inputs = list(inputs)

@@ -113,13 +113,12 @@ class ShardedDataflow:
         flow.completed = False
         self._push(time, dict(inputs), flush=False)
         # Error rounds: every worker takes part while any worker has new errors.
-        while flow.error_input is not None:
+        while flow.error_logs:
             errors, flow.ctx.errors = flow.ctx.errors, []
             _, any_errors = self.exchange.all_to_all([None] * self.workers, bool(errors))
             if not any_errors:
                 break
-            batch = flow.error_batch(errors) if errors else None
-            self._push(time, {flow.error_input: batch}, flush=False)
+            self._push(time, flow.error_batches(errors), flush=False)
         flow.ctx.errors.clear()
         self._end_time(time)
         flow.completed = True
@@ -158,7 +157,9 @@ class ShardedDataflow:
         for operator in self.dataflow.operators:
             if isinstance(operator, OutputOperator) and not self.is_writer:
                 continue
+            self.dataflow.ctx.scope = operator.error_scope
             operator.end_of_time(time, self.dataflow.ctx)
+        self.dataflow.ctx.scope = None
 
     def _push(self, time: int, inputs: dict[Operator, pl.DataFrame | None], flush: bool) -> None:
         flow = self.dataflow
@@ -175,12 +176,14 @@ class ShardedDataflow:
                 deltas, wake = self._exchange(operator, deltas)
             out = None
             if wake:
+                flow.ctx.scope = operator.error_scope
                 out = operator.process(time, deltas, flow.ctx)
             if flush:
                 release = getattr(operator, "flush_at_end", None)
                 if release is not None:
                     out = concat_batches([out, release()])
             outputs[operator.index] = out if out is not None and out.height else None
+        flow.ctx.scope = None
 
     def _exchange(
         self, operator: Operator, deltas: list[pl.DataFrame | None]

@@ -132,6 +132,12 @@ class FileSource(LiveSource):
 
     # --- start-up checks -----------------------------------------------------------------------
     def check(self) -> None:
+        # Every run reads the files from the start (a run restored from a checkpoint then
+        # sets the state of that checkpoint through ``resume``): a table read by a static
+        # run is read again by the next ``pw.run`` or ``pw.debug`` call of the program.
+        self._files, self._keyed, self._version = {}, None, 0
+        self._digests, self._waiting = {}, {}
+        self.rows_read = 0
         if not _is_glob(self.path) and not os.path.exists(self.path):
             raise InputPathNotFound(f"{self.name}: input path {self.path!r} does not exist")
         for file in list_files(self.path, self.object_pattern):

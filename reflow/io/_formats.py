@@ -336,6 +336,13 @@ def _pointer_lookup(document: object, path: str) -> object:
 
 
 # --- plain text and binary ----------------------------------------------------------------------
+# Unicode's White_Space characters (Python's ``str.strip()`` also drops \x1c-\x1f).
+LINE_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def parse_plaintext(data: bytes, path: str) -> Parsed:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -348,14 +355,16 @@ def parse_plaintext(data: bytes, path: str) -> Parsed:
     except UnicodeDecodeError:
         decoded = None
     if decoded is not None:
-        texts = [line.rstrip("\r") for line in decoded.split("\n")]
+        # As in Pathway, whitespace around each line is not part of it.
+        texts = decoded.split("\n")
         if texts and texts[-1] == "":
             texts.pop()
+        texts = [line.strip(LINE_WHITESPACE) for line in texts]
         rows = list(range(1, len(texts) + 1))
     else:
         for number, line in enumerate(lines, start=1):
             try:
-                texts.append(line.rstrip(b"\r").decode("utf-8"))
+                texts.append(line.decode("utf-8").strip(LINE_WHITESPACE))
                 rows.append(number)
             except UnicodeDecodeError as exc:
                 errors.append(f"{path}, line {number}: invalid UTF-8 ({exc.reason})")

@@ -37,6 +37,23 @@ _node_ids = itertools.count()
 _live_nodes: weakref.WeakValueDictionary[int, PlanNode] = weakref.WeakValueDictionary()
 
 
+# Open ``pw.local_error_log()`` scopes, innermost last: nodes built inside one send their
+# run-time errors to its log.
+_error_scopes: list[object] = []
+
+
+def push_error_scope(scope: object) -> None:
+    """Nodes built from now on report run-time errors to ``scope``'s error log."""
+    _error_scopes.append(scope)
+
+
+def pop_error_scope(scope: object) -> None:
+    """Close ``scope`` (the innermost open one)."""
+    if not _error_scopes or _error_scopes[-1] is not scope:
+        raise RuntimeError("error log scopes must be closed in the order they were opened")
+    _error_scopes.pop()
+
+
 def live_nodes() -> list[PlanNode]:
     """Every plan node still referenced by the program, in creation order."""
     return [node for _, node in sorted(_live_nodes.items())]
@@ -94,13 +111,19 @@ class Lowering:
     dataflow: Dataflow
     operators: dict[int, Operator] = field(default_factory=dict)
     inputs: list[tuple[InputOperator, Any]] = field(default_factory=list)
+    # The error scope of the node being lowered, given to every operator it adds.
+    scope: object = None
 
     def lower(self, node: PlanNode) -> Operator:
         operator = self.operators.get(node.node_id)
         if operator is None:
             sources = [self.lower(source) for source in node.inputs]
             first = len(self.dataflow.operators)
-            operator = node.lower(sources, self)
+            outer, self.scope = self.scope, node.error_scope
+            try:
+                operator = node.lower(sources, self)
+            finally:
+                self.scope = outer
             self.operators[node.node_id] = operator
             structure = node_structure(node)
             for added in self.dataflow.operators[first:]:
@@ -109,6 +132,7 @@ class Lowering:
         return operator
 
     def add(self, operator: Operator) -> Operator:
+        operator.error_scope = self.scope
         return self.dataflow.add(operator)
 
 
@@ -128,6 +152,7 @@ class PlanNode:
         self.columns = columns
         self.universe = universe
         self.where = where
+        self.error_scope = _error_scopes[-1] if _error_scopes else None
         self.node_id = next(_node_ids)
         _live_nodes[self.node_id] = self
 

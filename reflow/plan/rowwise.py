@@ -367,12 +367,33 @@ def series_values(series: pl.Series) -> list[Any]:
 
 
 def to_python_values(series: pl.Series, dtype: dt.DType) -> list[Any]:
-    """Cells of ``series`` as the Python values user functions receive."""
+    """Cells of ``series`` as the Python values user functions receive: date-times and
+    durations as ``pandas.Timestamp``/``Timedelta``, as in Pathway.
+
+    >>> to_python_values(pl.Series([86_400_000_000], dtype=pl.Duration("us")), dt.DURATION)
+    [Timedelta('1 days 00:00:00')]
+    """
+    if isinstance(series.dtype, (pl.Datetime, pl.Duration)):
+        return _pandas_values(series)
     values = series_values(series)
     base = dtype.strip_optional()
     if base == dt.POINTER:
         return [None if v is None else Pointer(v) for v in values]
     return values
+
+
+def _pandas_values(series: pl.Series) -> list[Any]:
+    """A date-time or duration column as pandas values (None for nulls)."""
+    import pandas as pd
+
+    kind = series.dtype
+    assert isinstance(kind, (pl.Datetime, pl.Duration))
+    unit = kind.time_unit
+    counts = series.to_physical().to_list()
+    if isinstance(kind, pl.Duration):
+        return [None if n is None else pd.Timedelta(n, unit=unit) for n in counts]
+    zone = kind.time_zone
+    return [None if n is None else pd.Timestamp(n, unit=unit, tz=zone) for n in counts]
 
 
 def to_numpy_values(series: pl.Series, dtype: dt.DType) -> np.ndarray:

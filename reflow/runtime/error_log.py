@@ -1,4 +1,5 @@
-"""The table of run-time errors behind ``pw.global_error_log()``: its node and its batches."""
+"""The tables of run-time errors behind ``pw.global_error_log()`` and
+``pw.local_error_log()``: their nodes and their batches."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ ERROR_LOG_NODE = InputNode(
     ErrorLogSource(),
     where="global_error_log",
 )
+
+
+def local_error_log_node(scope: object, where: str = "") -> InputNode:
+    """The plan node of the error log of one ``pw.local_error_log()`` scope."""
+    return InputNode(
+        {name: ColumnInfo(dtype) for name, dtype in ERROR_LOG_COLUMNS.items()},
+        Universe(),
+        ErrorLogSource(scope),
+        where=where or "local_error_log",
+    )
 
 
 def error_log_batch_builder():

@@ -70,7 +70,9 @@ def build(outputs: Sequence[OutputSpec], ctx: RunContext) -> Lowering:
         spec.attach(lowering, lowering.lower(spec.node))
     for operator, source in lowering.inputs:
         if isinstance(source, ErrorLogSource):
-            lowering.dataflow.attach_error_log(operator, error_log_batch_builder())
+            lowering.dataflow.attach_error_log(
+                operator, error_log_batch_builder(), source.scope
+            )
     return lowering
 
 

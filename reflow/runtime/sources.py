@@ -15,7 +15,11 @@ class StaticSource:
 
 
 class ErrorLogSource:
-    """Marker source of ``pw.global_error_log()``: the engine feeds it run-time errors."""
+    """Marker source of ``pw.global_error_log()`` (``scope`` None) or of the log of one
+    ``pw.local_error_log()`` scope: the engine feeds it run-time errors."""
+
+    def __init__(self, scope: object = None) -> None:
+        self.scope = scope
 
 
 class SourceHandle:

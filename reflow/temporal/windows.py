@@ -140,6 +140,7 @@ class _SlidingWindow(Window):
         columns[START] = ColumnInfo(time_type)
         columns[END] = ColumnInfo(time_type)
         node = KernelNode(table._node, columns, kernel, where)
+        node.keeps_append_only = False  # window joins are not append-only in Pathway
         columns_order = list(node.polars_columns())
         return Table(node)
 

@@ -122,12 +122,12 @@ class AsyncTransformer:
         # One select calls ``invoke`` once per row; the next one unpacks the returned dicts.
         called = table.select(_result=function(**{n: table[n] for n in table.column_names()}))
         result = called["_result"]
-        outputs: dict[str, Any] = {}
+        # The status comes first, as in Pathway.
+        status = apply_with_type(lambda r: SUCCESS, dt.STR, result)
+        outputs: dict[str, Any] = {STATUS_COLUMN: fill_error(status, FAILURE)}
         for name, dtype in self.output_schema.dtypes().items():
             value = apply_with_type(_getter(name), dtype, result)
             outputs[name] = fill_error(value, None)
-        status = apply_with_type(lambda r: SUCCESS, dt.STR, result)
-        outputs[STATUS_COLUMN] = fill_error(status, FAILURE)
         self._finished = called.select(**outputs)
         return self._finished
 

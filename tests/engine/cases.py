@@ -209,6 +209,17 @@ def deduplicate():
     return t.deduplicate(value=t.v, instance=t.k, acceptor=lambda new, old: new > old)
 
 
+def to_stream_and_back():
+    t = table(24)
+    return t.to_stream().stream_to_table(pw.this.is_upsert)
+
+
+def from_streams():
+    events = table(25).to_stream()
+    upserts = events.filter(pw.this.is_upsert).without(pw.this.is_upsert)
+    return upserts.from_streams(events.filter(~pw.this.is_upsert))
+
+
 # --- temporal ----------------------------------------------------------------------------------
 
 

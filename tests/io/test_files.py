@@ -92,7 +92,8 @@ def test_plaintext_and_whole_file_formats(tmp_path):
     (tmp_path / "b.txt").write_text("three")
     (tmp_path / "c.txt").write_text("  four \n\n")
     lines = pw.io.plaintext.read(tmp_path, mode="static")
-    assert rows(lines) == [("  four ",), ("",), ("one",), ("three",), ("two",)]
+    # whitespace around each line is dropped, as in Pathway
+    assert rows(lines) == [("",), ("four",), ("one",), ("three",), ("two",)]
     files = pw.io.fs.read(tmp_path, format="plaintext_by_file", mode="static")
     # whitespace around a file's text is dropped, as in Pathway
     assert rows(files) == [("four",), ("one\ntwo",), ("three",)]

@@ -658,6 +658,31 @@ class Deduplicate(Node):
         )
 
 
+@dataclass(frozen=True)
+class StreamRoundTrip(Node):
+    """``to_stream()`` and back to a table, by ``stream_to_table(is_upsert)`` or, with
+    ``split``, by ``from_streams`` of the upsert and the deletion events: ``src`` again, ids
+    included, at every time."""
+
+    src: Node
+    split: bool = False
+
+    @property
+    def schema(self):
+        return self.src.schema
+
+    def children(self):
+        return (self.src,)
+
+    def build(self, inputs):
+        events = self.src.build(inputs).to_stream()
+        if not self.split:
+            return events.stream_to_table(pw.this.is_upsert).without(pw.this.is_upsert)
+        upserts = events.filter(pw.this.is_upsert).without(pw.this.is_upsert)
+        deletions = events.filter(~pw.this.is_upsert).without(pw.this.is_upsert)
+        return upserts.from_streams(deletions)
+
+
 def _greater(new: Any, old: Any) -> bool:
     return new > old
 

@@ -181,6 +181,7 @@ def available() -> set[str]:
         ("deduplicate", "reflow.api.deduplicate"),
         ("sort", "reflow.api.sort"),
         ("ix", "reflow.api.ix"),
+        ("streams", "reflow.api.streams"),
     ]:
         if importlib.util.find_spec(module) is not None:
             found.add(feature)
@@ -306,6 +307,8 @@ def pipelines(draw: Any, depth: int = 3, core: bool = False,
             choices += ["sort"]
         if "ix" in features and "groupby" in features:
             choices += ["lookup"]
+        if "streams" in features:
+            choices += ["stream_round_trip"]
     kind = draw(st.sampled_from(choices))
     if kind == "input":
         return m.Input(draw(st.sampled_from(["t0", "t1"])))
@@ -347,6 +350,8 @@ def pipelines(draw: Any, depth: int = 3, core: bool = False,
             return src
         return m.UpdateCells(src, cond, draw(st.sampled_from(targets)),
                              draw(int_expr(schema, 1)))
+    if kind == "stream_round_trip":
+        return m.StreamRoundTrip(src, draw(st.booleans()))
     if kind == "sort":
         cols = _cols(schema, m.INT, m.STR)
         return m.Sort(src, draw(st.sampled_from(cols))) if cols else src

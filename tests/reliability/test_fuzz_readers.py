@@ -19,7 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reflow as pw
-from reflow.io._formats import CsvParserSettings, parse_csv, parse_jsonlines, parse_plaintext
+from reflow.io._formats import (
+    LINE_WHITESPACE,
+    CsvParserSettings,
+    parse_csv,
+    parse_jsonlines,
+    parse_plaintext,
+)
 from tests.io.live import Collector
 from tests.reliability.fuzz_profiles import fuzz_settings
 
@@ -159,7 +165,8 @@ def reference_plaintext(data: bytes) -> tuple[list[tuple], set[int]]:
     rows, bad = [], set()
     for number, line in enumerate(lines, start=1):
         try:
-            rows.append((line.rstrip(b"\r").decode("utf-8"),))
+            # whitespace around a line is dropped, as in Pathway
+            rows.append((line.decode("utf-8").strip(LINE_WHITESPACE),))
         except UnicodeDecodeError:
             bad.add(number)
     return rows, bad

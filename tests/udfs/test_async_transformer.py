@@ -38,8 +38,8 @@ def test_successful_failed_and_finished():
     assert sorted(rows(ok, terminate_on_error=False)) == [(2, "A"), (10, "C")]
     assert rows(transformer.failed, terminate_on_error=False) == [(None, None)]
     finished = transformer.finished
-    assert finished.column_names() == ["doubled", "label", "_async_status"]
-    assert sorted(r[2] for r in rows(finished, terminate_on_error=False)) == [
+    assert finished.column_names() == ["_async_status", "doubled", "label"]  # as in Pathway
+    assert sorted(r[0] for r in rows(finished, terminate_on_error=False)) == [
         "-FAILURE-",
         "-SUCCESS-",
         "-SUCCESS-",
