@@ -8,6 +8,7 @@ result is revised whenever either table changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reflow.api.table import Table
@@ -30,10 +31,10 @@ class IxColumn(ex.ColumnExpression):
         self.name = name
         self.pointer = pointer
 
-    def _children(self):
+    def _children(self) -> Sequence[ex.ColumnExpression]:
         return (self.pointer,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ex.ColumnExpression]) -> ex.ColumnExpression:
         new = IxColumn(self.lookup, self.name, children[0])
         new._where = self._where
         return new

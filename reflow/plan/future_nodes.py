@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.future_map import PendingCall
 from reflow.engine.operators.stateless import MapOperator
 from reflow.plan import dtypes as dt
@@ -74,7 +74,7 @@ class AwaitFuturesNode(PlanNode):
         futures = self.futures
         storage = {name: self.columns[name].dtype.polars() for name in futures}
 
-        def kernel(frame: pl.DataFrame, ctx) -> pl.DataFrame:
+        def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
             if not futures or not frame.height:
                 return frame
             keep = [

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reflow.engine.operator import Operator
+import polars as pl
+
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.memo_map import MemoMapOperator
 from reflow.engine.operators.stateless import FrameKernel, MaskKernel
 from reflow.plan import expr as ex
@@ -41,7 +43,7 @@ def memo_select(source: Operator, kernel: FrameKernel, name: str) -> MemoMapOper
 def memo_filter(source: Operator, mask: MaskKernel, name: str) -> MemoMapOperator:
     """A filter that remembers which rows it let through, so a retraction does not re-ask."""
 
-    def kernel(frame, ctx):
+    def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
         return frame.filter(mask(frame, ctx))
 
     return MemoMapOperator(source, kernel, name + " (remembers results)")
