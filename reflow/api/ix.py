@@ -263,26 +263,12 @@ def bind_this_ix(expr: Any, table: Table) -> Any:
 def _has_this_ix(expr: Any) -> bool:
     from reflow.api.this import ThisIxColumn
 
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ThisIxColumn):
-            return True
-        if isinstance(node, ex.ColumnExpression):
-            stack.extend(node._children())
-    return False
+    return ex.any_node([expr], lambda node: isinstance(node, ThisIxColumn))
 
 
 def contains_ix(expressions: Any) -> bool:
     """Whether any of ``expressions`` uses a column of ``t.ix(...)``."""
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, IxColumn):
-            return True
-        if isinstance(node, ex.ColumnExpression):
-            stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: isinstance(node, IxColumn))
 
 
 def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where: str) -> Table:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -205,6 +205,22 @@ class ColumnExpression:
         from reflow.plan.text import to_text
 
         return RowwiseCall("to_string", to_text, (self,), dt.STR)
+
+
+def any_node(expressions: Iterable[Any], test: Callable[[ColumnExpression], bool]) -> bool:
+    """Whether ``test`` holds for a node of any of the expression trees ``expressions``.
+
+    >>> any_node([BinaryOp("+", Literal(1), Literal(2))], lambda n: isinstance(n, Literal))
+    True
+    """
+    stack = list(expressions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ColumnExpression):
+            if test(node):
+                return True
+            stack.extend(node._children())
+    return False
 
 
 def wrap_arg(value: Any) -> ColumnExpression:

@@ -22,13 +22,7 @@ from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe
 
 def calls_fully_async(expressions: Iterable[ex.ColumnExpression]) -> bool:
     """Whether any of ``expressions`` contains a call of a fully asynchronous function."""
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if getattr(node, "fully_async", False) is True:
-            return True
-        stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: getattr(node, "fully_async", False) is True)
 
 
 def ancestors(roots: Iterable[PlanNode]) -> list[PlanNode]:

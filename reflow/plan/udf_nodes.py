@@ -26,13 +26,7 @@ def calls_nondeterministic(expressions: Iterable[ex.ColumnExpression]) -> bool:
     >>> calls_nondeterministic([a]), calls_nondeterministic([pw.udf(lambda x: x)(a)])
     (False, True)
     """
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if getattr(node, "deterministic", True) is False:
-            return True
-        stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: getattr(node, "deterministic", True) is False)
 
 
 def memo_select(source: Operator, kernel: FrameKernel, name: str) -> MemoMapOperator:
