@@ -44,6 +44,7 @@ from reflow.api.table_functions import (
     join_right,
 )
 from reflow.api.this import left, right, this
+from reflow.debug.tables import empty_table as _empty_table
 from reflow.engine.ids import hash_values as _hash_values
 from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
 from reflow.error_logs import local_error_log
@@ -57,8 +58,10 @@ from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
 from reflow.runtime.runner import run, run_all
 from reflow.stdlib import statistical
 
-# ``t.debug(name)`` prints through a sink of ``reflow.io``, which may not import the API.
+# ``t.debug(name)`` prints through a sink of ``reflow.io`` and ``pw.Table.empty(...)`` builds
+# through ``reflow.debug``: neither package may import the API, so they are attached here.
 Table.debug = _debug  # type: ignore[attr-defined]
+Table.empty = staticmethod(_empty_table)  # type: ignore[attr-defined]
 
 dt = _dtypes
 

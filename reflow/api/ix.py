@@ -8,6 +8,7 @@ result is revised whenever either table changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reflow.api.table import Table
@@ -30,10 +31,10 @@ class IxColumn(ex.ColumnExpression):
         self.name = name
         self.pointer = pointer
 
-    def _children(self):
+    def _children(self) -> Sequence[ex.ColumnExpression]:
         return (self.pointer,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ex.ColumnExpression]) -> ex.ColumnExpression:
         new = IxColumn(self.lookup, self.name, children[0])
         new._where = self._where
         return new
@@ -262,26 +263,12 @@ def bind_this_ix(expr: Any, table: Table) -> Any:
 def _has_this_ix(expr: Any) -> bool:
     from reflow.api.this import ThisIxColumn
 
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ThisIxColumn):
-            return True
-        if isinstance(node, ex.ColumnExpression):
-            stack.extend(node._children())
-    return False
+    return ex.any_node([expr], lambda node: isinstance(node, ThisIxColumn))
 
 
 def contains_ix(expressions: Any) -> bool:
     """Whether any of ``expressions`` uses a column of ``t.ix(...)``."""
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, IxColumn):
-            return True
-        if isinstance(node, ex.ColumnExpression):
-            stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: isinstance(node, IxColumn))
 
 
 def select_with_ix(table: Table, outputs: dict[str, ex.ColumnExpression], where: str) -> Table:

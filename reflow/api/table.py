@@ -118,7 +118,17 @@ class Table:
 
     @property
     def C(self) -> Any:
-        """The columns by name, also those named like a method: ``t.C.select``."""
+        """The columns by name, also those named like a method: ``t.C.select``.
+
+        >>> import reflow as pw
+        >>> t = pw.debug.table_from_markdown('''
+        ... select | n
+        ... x      | 1
+        ... ''')
+        >>> pw.debug.compute_and_print(t.select(t.C.select), include_id=False)
+        select
+        x
+        """
         from reflow.api.table_info import ColumnNamespace
 
         return ColumnNamespace(self)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.table import Table
 from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.runtime.batches import rows_of
 from reflow.runtime.runner import OutputSpec, run_outputs
+
+if TYPE_CHECKING:
+    from reflow.api.table import Table
 
 
 def collect_updates(

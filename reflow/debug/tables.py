@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.api.schema import Schema, schema_from_types
-from reflow.api.table import Table
 from reflow.engine.ids import hash_typed_columns, hash_value_rows
 from reflow.engine.values import Pointer
 from reflow.plan import dtypes as dt
@@ -22,8 +20,13 @@ from reflow.plan.inference import (
     python_value,
 )
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
+from reflow.plan.tables import table_over
 from reflow.runtime.batches import make_batch
 from reflow.runtime.sources import StaticSource
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 TIME_COLUMN = "__time__"
 DIFF_COLUMN = "__diff__"
@@ -108,7 +111,7 @@ def _table(dtypes: dict[str, dt.DType], stream: _RowStream, where: str) -> Table
     columns = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
     append_only = all(diff > 0 for _, _, _, diff in stream.rows)
     node = InputNode(columns, stream.universe(), stream.source(), where, append_only=append_only)
-    return Table(node)
+    return table_over(node)
 
 
 def _assign_ids(
@@ -272,8 +275,16 @@ def table_from_rows(
     1 | x
     2 | y
     """
+    return _table_from_rows(schema.dtypes(), schema.primary_key_columns(), rows, is_stream)
+
+
+def _table_from_rows(
+    dtypes: dict[str, dt.DType],
+    primary_key: list[str] | None,
+    rows: Sequence[tuple],
+    is_stream: bool,
+) -> Table:
     where = user_frame()
-    dtypes = schema.dtypes()
     names = list(dtypes)
     parsed, times, diffs = [], [], []
     for number, row in enumerate(rows, start=1):
@@ -283,7 +294,7 @@ def table_from_rows(
         parsed.append(dict(zip(names, row[: len(names)], strict=True)))
         times.append(int(row[len(names)]) if is_stream else 0)
         diffs.append(int(row[len(names) + 1]) if is_stream else 1)
-    ids = _assign_ids(parsed, None, schema.primary_key_columns(), diffs, times)
+    ids = _assign_ids(parsed, None, primary_key, diffs, times)
     stream = _RowStream(dtypes)
     for row_id, values, time, diff in sorted(
         zip(ids, parsed, times, diffs, strict=True), key=lambda r: r[2]
@@ -349,7 +360,9 @@ def table_from_pandas(
         batch = make_batch(dtypes, ids, {c: columns[c] for c in dtypes}, [1] * n)
         info = {name: ColumnInfo(dtype) for name, dtype in dtypes.items()}
         source = StaticSource([(0, batch)])
-        return Table(InputNode(info, _static_universe(ids), source, where, append_only=True))
+        return table_over(
+            InputNode(info, _static_universe(ids), source, where, append_only=True)
+        )
     if isinstance(ids, pl.Series):
         ids = ids.to_list()
     rows = [{c: columns[c][i] for c in dtypes} for i in range(n)]
@@ -431,4 +444,4 @@ def empty_table(**kwargs: Any) -> Table:
     >>> pw.debug.table_to_dicts(t)
     ([], {'name': {}, 'age': {}})
     """
-    return table_from_rows(schema_from_types(**kwargs), [])
+    return _table_from_rows({name: dt.wrap(t) for name, t in kwargs.items()}, None, [], False)

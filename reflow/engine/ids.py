@@ -99,7 +99,8 @@ def _value_hashes(series: pl.Series, seed: int) -> np.ndarray:
     return out
 
 
-def _half(columns: list[pl.Series], nulls: list[np.ndarray | None], salt: np.uint64, half: int):
+def _half(columns: list[pl.Series], nulls: list[np.ndarray | None], salt: np.uint64, half: int
+) -> np.ndarray:
     """One 64-bit half of the ids: fold the per-column hashes with this half's seed."""
     acc = np.full(columns[0].len(), salt, dtype=np.uint64)
     for series, null in zip(columns, nulls, strict=True):

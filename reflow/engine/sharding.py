@@ -75,7 +75,9 @@ def share_of(batch: pl.DataFrame, worker: int, workers: int) -> pl.DataFrame:
 class SoloExchange:
     """The exchange of a single worker: everything stays where it is."""
 
-    def all_to_all(self, parts, flag):
+    def all_to_all(
+        self, parts: Sequence[pl.DataFrame | None], flag: bool
+    ) -> tuple[list[pl.DataFrame | None], bool]:
         return list(parts), flag
 
 

@@ -20,6 +20,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, pick_columns
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import RunContext
+from reflow.engine.operators.stateless import FrameKernel
 from reflow.engine.values import Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -121,7 +122,7 @@ class ExpressionCompiler:
         return lambda frame, ctx: run(frame, ctx)["mask"]
 
     # --- helpers -------------------------------------------------------------------------
-    def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]):
+    def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]) -> FrameKernel:
         stages = list(self.stages)
         new_errors = list(self.new_errors)
         operator = self.operator
@@ -187,12 +188,12 @@ class ExpressionCompiler:
         return Compiled(pl.col(out), pl.col(error_column(out)))
 
     # --- node compilers --------------------------------------------------------------------
-    def _c_InputColumn(self, node: ex.InputColumn, guard) -> Compiled:
+    def _c_InputColumn(self, node: ex.InputColumn, guard: pl.Expr | None) -> Compiled:
         name = self.column_name(node.source, node.name)
         error = pl.col(error_column(name)) if node.fallible else None
         return Compiled(pl.col(name), error)
 
-    def _c_Literal(self, node: ex.Literal, guard) -> Compiled:
+    def _c_Literal(self, node: ex.Literal, guard: pl.Expr | None) -> Compiled:
         value = node.value
         dtype = node.dtype
         if dtype.polars() == pl.Object:
@@ -209,7 +210,7 @@ class ExpressionCompiler:
             return Compiled(pl.lit(value).cast(dtype.polars()))
         return Compiled(pl.lit(value, dtype=dtype.polars()))
 
-    def _c_BinaryOp(self, node: ex.BinaryOp, guard) -> Compiled:
+    def _c_BinaryOp(self, node: ex.BinaryOp, guard: pl.Expr | None) -> Compiled:
         a_type, b_type = node.left.dtype.strip_optional(), node.right.dtype.strip_optional()
         if (
             a_type.polars() == pl.Object
@@ -283,7 +284,7 @@ class ExpressionCompiler:
             value = _POLARS_BINARY[op](a, b)
         return Compiled(value, error)
 
-    def _c_UnaryOp(self, node: ex.UnaryOp, guard) -> Compiled:
+    def _c_UnaryOp(self, node: ex.UnaryOp, guard: pl.Expr | None) -> Compiled:
         arg = self.compile(node.arg, guard)
         if node.op == "-" and node.arg.dtype.strip_optional() == dt.INT:
             overflow = (arg.value == INT64_MIN).fill_null(False)
@@ -294,12 +295,12 @@ class ExpressionCompiler:
             return Compiled(value, any_error(arg.error, overflow))
         return Compiled(-arg.value if node.op == "-" else ~arg.value, arg.error)
 
-    def _c_IsNone(self, node: ex.IsNone, guard) -> Compiled:
+    def _c_IsNone(self, node: ex.IsNone, guard: pl.Expr | None) -> Compiled:
         arg = self.compile(node.arg, guard)
         value = arg.value.is_not_null() if node.negate else arg.value.is_null()
         return Compiled(value, arg.error)
 
-    def _c_IfElse(self, node: ex.IfElse, guard) -> Compiled:
+    def _c_IfElse(self, node: ex.IfElse, guard: pl.Expr | None) -> Compiled:
         cond = self.compile(node.condition, guard)
         truth = cond.value.fill_null(False)
         then = self.compile(node.then, _guarded(truth, guard))
@@ -318,7 +319,7 @@ class ExpressionCompiler:
             )
         return Compiled(value, any_error(cond.error, branch_error))
 
-    def _c_Coalesce(self, node: ex.Coalesce, guard) -> Compiled:
+    def _c_Coalesce(self, node: ex.Coalesce, guard: pl.Expr | None) -> Compiled:
         args = [self.compile(a, guard) for a in node.args]
         storage = node.dtype.polars()
         values = [
@@ -326,7 +327,7 @@ class ExpressionCompiler:
         ]
         return Compiled(pl.coalesce(values), any_error(*(a.error for a in args)))
 
-    def _c_Require(self, node: ex.Require, guard) -> Compiled:
+    def _c_Require(self, node: ex.Require, guard: pl.Expr | None) -> Compiled:
         value = self.compile(node.value, guard)
         deps = [self.compile(d, guard) for d in node.deps]
         missing = any_error(*(d.value.is_null() for d in deps))
@@ -335,7 +336,7 @@ class ExpressionCompiler:
         )
         return Compiled(result, any_error(value.error, *(d.error for d in deps)))
 
-    def _c_Cast(self, node: ex.Cast, guard) -> Compiled:
+    def _c_Cast(self, node: ex.Cast, guard: pl.Expr | None) -> Compiled:
         arg = self.compile(node.arg, guard)
         source = node.arg.dtype.strip_optional()
         target = node.target.strip_optional()
@@ -366,7 +367,7 @@ class ExpressionCompiler:
         )
         return Compiled(cast, any_error(arg.error, failed))
 
-    def _c_DeclareType(self, node: ex.DeclareType, guard) -> Compiled:
+    def _c_DeclareType(self, node: ex.DeclareType, guard: pl.Expr | None) -> Compiled:
         if node.arg.dtype.polars() == pl.Object and node.dtype.polars() != pl.Object:
             # Python objects declared as a type stored natively: move them into that storage
             # (a value of another type becomes an error naming it).
@@ -375,7 +376,7 @@ class ExpressionCompiler:
             )
         return self.compile(node.arg, guard)
 
-    def _c_Unwrap(self, node: ex.Unwrap, guard) -> Compiled:
+    def _c_Unwrap(self, node: ex.Unwrap, guard: pl.Expr | None) -> Compiled:
         arg = self.compile(node.arg, guard)
         missing = arg.value.is_null()
         if arg.error is not None:
@@ -386,7 +387,7 @@ class ExpressionCompiler:
         )
         return Compiled(arg.value, any_error(arg.error, missing))
 
-    def _c_FillError(self, node: ex.FillError, guard) -> Compiled:
+    def _c_FillError(self, node: ex.FillError, guard: pl.Expr | None) -> Compiled:
         arg = self.compile(node.arg, guard)
         replacement = self.compile(node.replacement, guard)
         if arg.error is None:
@@ -401,7 +402,7 @@ class ExpressionCompiler:
             error = arg.error & replacement.error
         return Compiled(value, error)
 
-    def _c_MakeTuple(self, node: ex.MakeTuple, guard) -> Compiled:
+    def _c_MakeTuple(self, node: ex.MakeTuple, guard: pl.Expr | None) -> Compiled:
         return self._rowwise(
             "make_tuple",
             lambda *items: tuple(items),
@@ -411,7 +412,7 @@ class ExpressionCompiler:
             node._where,
         )
 
-    def _c_GetItem(self, node: ex.GetItem, guard) -> Compiled:
+    def _c_GetItem(self, node: ex.GetItem, guard: pl.Expr | None) -> Compiled:
         checked = node.checked
         base = node.obj.dtype.strip_optional()
 
@@ -440,7 +441,7 @@ class ExpressionCompiler:
             node._where,
         )
 
-    def _c_PolarsCall(self, node: ex.PolarsCall, guard) -> Compiled:
+    def _c_PolarsCall(self, node: ex.PolarsCall, guard: pl.Expr | None) -> Compiled:
         args = [self.compile(a, guard) for a in node.args]
         values = [a.value for a in args]
         error = any_error(*(a.error for a in args))
@@ -455,7 +456,7 @@ class ExpressionCompiler:
             value = node.kernel(*values)
         return Compiled(value, error)
 
-    def _c_RowwiseCall(self, node: ex.RowwiseCall, guard) -> Compiled:
+    def _c_RowwiseCall(self, node: ex.RowwiseCall, guard: pl.Expr | None) -> Compiled:
         return self._rowwise(
             node.name,
             node.function,
@@ -469,7 +470,7 @@ class ExpressionCompiler:
             none_is_error=True,
         )
 
-    def _c_PointerFrom(self, node: ex.PointerFrom, guard) -> Compiled:
+    def _c_PointerFrom(self, node: ex.PointerFrom, guard: pl.Expr | None) -> Compiled:
         count = len(node.args)
         salt = node.salt
         optional = node.optional
@@ -492,7 +493,7 @@ class ExpressionCompiler:
             vectorized=vectorized,
         )
 
-    def _c_ReducerExpression(self, node: ex.ReducerExpression, guard) -> Compiled:
+    def _c_ReducerExpression(self, node: ex.ReducerExpression, guard: pl.Expr | None) -> Compiled:
         from reflow.plan.errors import BuildValueError
 
         raise BuildValueError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -207,6 +207,22 @@ class ColumnExpression:
         return RowwiseCall("to_string", to_text, (self,), dt.STR)
 
 
+def any_node(expressions: Iterable[Any], test: Callable[[ColumnExpression], bool]) -> bool:
+    """Whether ``test`` holds for a node of any of the expression trees ``expressions``.
+
+    >>> any_node([BinaryOp("+", Literal(1), Literal(2))], lambda n: isinstance(n, Literal))
+    True
+    """
+    stack = list(expressions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ColumnExpression):
+            if test(node):
+                return True
+            stack.extend(node._children())
+    return False
+
+
 def wrap_arg(value: Any) -> ColumnExpression:
     """Turn a Python value into a literal expression; expressions pass through."""
     if isinstance(value, ColumnExpression):
@@ -279,10 +295,10 @@ class BinaryOp(ColumnExpression):
         self.left = wrap_arg(left)
         self.right = wrap_arg(right)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.left, self.right)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = BinaryOp(self.op, *children)
         new._where = self._where
         return new
@@ -297,10 +313,10 @@ class UnaryOp(ColumnExpression):
         self.op = op
         self.arg = wrap_arg(arg)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = UnaryOp(self.op, children[0])
         new._where = self._where
         return new
@@ -320,10 +336,10 @@ class IsNone(ColumnExpression):
         self.arg = wrap_arg(arg)
         self.negate = negate
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return IsNone(children[0], self.negate)
 
     def _infer(self) -> dt.DType:
@@ -337,10 +353,10 @@ class IfElse(ColumnExpression):
         self.then = wrap_arg(then)
         self.otherwise = wrap_arg(otherwise)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.condition, self.then, self.otherwise)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = IfElse(*children)
         new._where = self._where
         return new
@@ -358,10 +374,10 @@ class Coalesce(ColumnExpression):
         super().__init__()
         self.args = tuple(wrap_arg(a) for a in args)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return self.args
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return Coalesce(*children)
 
     def _infer(self) -> dt.DType:
@@ -379,10 +395,10 @@ class Require(ColumnExpression):
         self.value = wrap_arg(value)
         self.deps = tuple(wrap_arg(d) for d in deps)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.value, *self.deps)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return Require(children[0], *children[1:])
 
     def _infer(self) -> dt.DType:
@@ -399,10 +415,10 @@ class Cast(ColumnExpression):
         self.target = target
         self.arg = wrap_arg(arg)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = Cast(self.target, children[0])
         new._where = self._where
         return new
@@ -426,10 +442,10 @@ class DeclareType(ColumnExpression):
         self.target = target
         self.arg = wrap_arg(arg)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return DeclareType(self.target, children[0])
 
     def _infer(self) -> dt.DType:
@@ -441,10 +457,10 @@ class Unwrap(ColumnExpression):
         super().__init__()
         self.arg = wrap_arg(arg)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg,)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = Unwrap(children[0])
         new._where = self._where
         return new
@@ -459,10 +475,10 @@ class FillError(ColumnExpression):
         self.arg = wrap_arg(arg)
         self.replacement = wrap_arg(replacement)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.arg, self.replacement)
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return FillError(*children)
 
     def _infer(self) -> dt.DType:
@@ -474,10 +490,10 @@ class MakeTuple(ColumnExpression):
         super().__init__()
         self.args = tuple(wrap_arg(a) for a in args)
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return self.args
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return MakeTuple(*children)
 
     def _infer(self) -> dt.DType:
@@ -494,11 +510,12 @@ class GetItem(ColumnExpression):
         self.default = wrap_arg(default)
         self.checked = checked
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (self.obj, self.index, self.default)
 
-    def _rebuild(self, children):
-        new = GetItem(*children, checked=self.checked)
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
+        obj, index, default = children
+        new = GetItem(obj, index, default, self.checked)
         new._where = self._where
         return new
 
@@ -572,10 +589,10 @@ class PolarsCall(ColumnExpression):
         self.error_when = error_when
         self.error_message = error_message
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return self.args
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = PolarsCall(
             self.name, children, self.kernel, self.result_type, self.error_when,
             self.error_message,
@@ -597,7 +614,7 @@ class TypedPolarsCall(PolarsCall):
     resolved against a table the dtypes are bound, giving a plain ``PolarsCall``.
     """
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         types = [c.dtype for c in children]
         kernel = self.kernel
         error_when = self.error_when
@@ -637,10 +654,10 @@ class RowwiseCall(ColumnExpression):
         self.propagate_none = propagate_none
         self.batched = batched
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return (*self.args, *self.kwargs.values())
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         # A copy keeps every setting, including those of subclasses (UDF calls).
         n = len(self.args)
         new = copy.copy(self)
@@ -670,10 +687,10 @@ class ReducerExpression(ColumnExpression):
         self.args = tuple(wrap_arg(a) for a in args)
         self.kwargs = kwargs
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return self.args
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         new = ReducerExpression(self.reducer, *children, **self.kwargs)
         new._where = self._where
         return new
@@ -699,10 +716,10 @@ class PointerFrom(ColumnExpression):
         self.optional = optional
         self.salt = salt
 
-    def _children(self):
+    def _children(self) -> Sequence[ColumnExpression]:
         return self.args
 
-    def _rebuild(self, children):
+    def _rebuild(self, children: list[ColumnExpression]) -> ColumnExpression:
         return PointerFrom(*children, optional=self.optional, salt=self.salt)
 
     def _infer(self) -> dt.DType:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.future_map import PendingCall
 from reflow.engine.operators.stateless import MapOperator
 from reflow.plan import dtypes as dt
@@ -22,13 +22,7 @@ from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe
 
 def calls_fully_async(expressions: Iterable[ex.ColumnExpression]) -> bool:
     """Whether any of ``expressions`` contains a call of a fully asynchronous function."""
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if getattr(node, "fully_async", False) is True:
-            return True
-        stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: getattr(node, "fully_async", False) is True)
 
 
 def ancestors(roots: Iterable[PlanNode]) -> list[PlanNode]:
@@ -74,7 +68,7 @@ class AwaitFuturesNode(PlanNode):
         futures = self.futures
         storage = {name: self.columns[name].dtype.polars() for name in futures}
 
-        def kernel(frame: pl.DataFrame, ctx) -> pl.DataFrame:
+        def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
             if not futures or not frame.height:
                 return frame
             keep = [

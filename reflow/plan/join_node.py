@@ -14,7 +14,8 @@ import polars as pl
 
 from reflow.engine.batch import ID_DTYPE
 from reflow.engine.ids import hash_columns
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.operators.join import KeyKernel
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
@@ -132,7 +133,7 @@ def _plain_key(keys: Sequence[ex.ColumnExpression]) -> str | None:
     return _single_source_name(0, keys[0].name)
 
 
-def _key_kernel(keys: Sequence[ex.ColumnExpression], name: str):
+def _key_kernel(keys: Sequence[ex.ColumnExpression], name: str) -> KeyKernel:
     """A kernel giving one join key per row: the column itself, or a hash of several."""
     if not keys:
         return lambda frame, ctx: pl.Series("_key", [0] * frame.height, dtype=pl.Int64)
@@ -141,7 +142,7 @@ def _key_kernel(keys: Sequence[ex.ColumnExpression], name: str):
     names = [f"k{i}" for i in range(len(keys))]
     single = len(keys) == 1 and keys[0].dtype.polars() != pl.Object
 
-    def key(frame: pl.DataFrame, ctx) -> pl.Series:
+    def key(frame: pl.DataFrame, ctx: RunContext) -> pl.Series:
         computed = kernel(frame, ctx)
         if single:
             return computed["k0"]

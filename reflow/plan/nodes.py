@@ -17,7 +17,7 @@ import polars as pl
 
 from reflow.engine.batch import DIFF, ID
 from reflow.engine.dataflow import Dataflow
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.stateless import (
     ConcatOperator,
     FilterOperator,
@@ -184,7 +184,13 @@ class InputNode(PlanNode):
     label = "input"
 
     def __init__(
-        self, columns, universe, source: Any, where: str = "", *, append_only: bool = False
+        self,
+        columns: dict[str, ColumnInfo],
+        universe: Universe,
+        source: Any,
+        where: str = "",
+        *,
+        append_only: bool = False,
     ) -> None:
         super().__init__([], columns, universe, where)
         self.source = source
@@ -202,7 +208,9 @@ class SelectNode(PlanNode):
 
     label = "select"
 
-    def __init__(self, source: PlanNode, outputs: dict[str, ex.ColumnExpression], where: str):
+    def __init__(
+        self, source: PlanNode, outputs: dict[str, ex.ColumnExpression], where: str
+    ) -> None:
         columns = {
             name: ColumnInfo(expr.dtype, is_fallible(expr)) for name, expr in outputs.items()
         }
@@ -245,7 +253,7 @@ class ReindexNode(PlanNode):
         compiler = ExpressionCompiler(self.name, _single_source_name)
         kernel = compiler.projection_kernel({"new_id": self.new_id}, keep=())
 
-        def new_ids(frame, ctx):
+        def new_ids(frame: pl.DataFrame, ctx: RunContext) -> pl.Series:
             return kernel(frame, ctx)["new_id"]
 
         return lowering.add(ReindexOperator(sources[0], new_ids, self.name))
@@ -254,7 +262,13 @@ class ReindexNode(PlanNode):
 class ConcatNode(PlanNode):
     label = "concat"
 
-    def __init__(self, sources: Sequence[PlanNode], columns, universe, where: str) -> None:
+    def __init__(
+        self,
+        sources: Sequence[PlanNode],
+        columns: dict[str, ColumnInfo],
+        universe: Universe,
+        where: str,
+    ) -> None:
         super().__init__(sources, columns, universe, where)
 
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
@@ -305,7 +319,7 @@ def _align(
         else:
             exprs.append(pl.lit(False if dtype == pl.Boolean else None, dtype=dtype).alias(column))
 
-    def kernel(frame, ctx):
+    def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
         return frame.select(ID, *exprs, DIFF)
 
     return lowering.add(MapOperator(operator, kernel, name + " (align)"))

@@ -33,15 +33,21 @@ def _identity_name(source: int, name: str) -> str:
 
 
 def _project(
-    node: PlanNode, operator, outputs: dict[str, ex.ColumnExpression], keep: list[str], lowering
-):
+    node: PlanNode,
+    operator: Operator,
+    outputs: dict[str, ex.ColumnExpression],
+    keep: list[str],
+    lowering: Lowering,
+) -> Operator:
     """A ``MapOperator`` adding the computed ``outputs`` next to the columns ``keep``."""
     compiler = ExpressionCompiler(node.name, _identity_name)
     kernel = compiler.projection_kernel(outputs, keep=(ID, *keep, DIFF))
     return lowering.add(MapOperator(operator, kernel, node.name + " (keys)"))
 
 
-def _keys(key: ex.ColumnExpression, instance: ex.ColumnExpression | None):
+def _keys(
+    key: ex.ColumnExpression, instance: ex.ColumnExpression | None
+) -> dict[str, ex.ColumnExpression]:
     outputs = {KEY: key}
     if instance is not None:
         outputs[INSTANCE] = instance
@@ -53,7 +59,13 @@ class SortNode(PlanNode):
 
     label = "sort"
 
-    def __init__(self, source: PlanNode, key, instance, where: str) -> None:
+    def __init__(
+        self,
+        source: PlanNode,
+        key: ex.ColumnExpression,
+        instance: ex.ColumnExpression | None,
+        where: str,
+    ) -> None:
         pointer = ColumnInfo(dt.Optional(dt.POINTER))
         super().__init__([source], {PREV: pointer, NEXT: pointer}, source.universe, where)
         self.key = key
@@ -73,9 +85,9 @@ class DiffNode(PlanNode):
     def __init__(
         self,
         source: PlanNode,
-        timestamp,
+        timestamp: ex.ColumnExpression,
         values: dict[str, ex.ColumnExpression],
-        instance,
+        instance: ex.ColumnExpression | None,
         where: str,
     ) -> None:
         self.timestamp = timestamp

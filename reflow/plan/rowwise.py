@@ -8,7 +8,7 @@ a call that raises turns its cell into an error value.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,24 +281,28 @@ class RowwiseStage:
         self, columns: list[list[Any]], n_pos: int, count: int
     ) -> tuple[list[Any], list[tuple[int, Exception]]]:
         """Call the function once per row; a raising row gives ``None`` and an error entry."""
-        function = self.function
+        function: Callable[..., Any] = self.function
         if self.kwarg_names:
             names = self.kwarg_names
             user = function
 
-            def function(*row):
+            def with_keywords(*row: Any) -> Any:
                 return user(*row[:n_pos], **dict(zip(names, row[n_pos:], strict=True)))
 
+            function = with_keywords
         results: list[Any] = []
         errors: list[tuple[int, Exception]] = []
+        iterators: list[Iterator[Any]]
         if columns:
             iterators = [iter(column) for column in columns]
         else:
             user_function = function
             iterators = [iter(range(count))]
 
-            def function(_row):
+            def without_arguments(_row: int) -> Any:
                 return user_function()
+
+            function = without_arguments
 
         while True:
             # ``extend`` keeps the results made before a call raises; the calls then resume

@@ -32,7 +32,7 @@ def _check_args(types: Sequence[dt.DType], expected: Sequence[dt.DType]) -> None
         raise TypeError(f"argument {position} must be {want!r}, got {got!r}")
 
 
-def _keep_optional(result: dt.DType, *arg_types: dt.DType):
+def _keep_optional(result: dt.DType, *arg_types: dt.DType) -> Callable[..., dt.DType]:
     """A result-type function: ``result`` (Optional when the string column is Optional)."""
 
     def result_type(*types: dt.DType) -> dt.DType:
@@ -146,7 +146,9 @@ def _start_end_args(start: Any, end: Any) -> list[Any]:
     return [a for a in (start, end) if a is not None]
 
 
-def _unpack(values: Sequence[pl.Expr], start: Any, end: Any):
+def _unpack(
+    values: Sequence[pl.Expr], start: Any, end: Any
+) -> tuple[pl.Expr | None, pl.Expr | None]:
     rest = list(values)
     lo = rest.pop(0) if start is not None else None
     hi = rest.pop(0) if end is not None else None

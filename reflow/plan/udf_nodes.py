@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reflow.engine.operator import Operator
+import polars as pl
+
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.memo_map import MemoMapOperator
 from reflow.engine.operators.stateless import FrameKernel, MaskKernel
 from reflow.plan import expr as ex
@@ -24,13 +26,7 @@ def calls_nondeterministic(expressions: Iterable[ex.ColumnExpression]) -> bool:
     >>> calls_nondeterministic([a]), calls_nondeterministic([pw.udf(lambda x: x)(a)])
     (False, True)
     """
-    stack = list(expressions)
-    while stack:
-        node = stack.pop()
-        if getattr(node, "deterministic", True) is False:
-            return True
-        stack.extend(node._children())
-    return False
+    return ex.any_node(expressions, lambda node: getattr(node, "deterministic", True) is False)
 
 
 def memo_select(source: Operator, kernel: FrameKernel, name: str) -> MemoMapOperator:
@@ -41,7 +37,7 @@ def memo_select(source: Operator, kernel: FrameKernel, name: str) -> MemoMapOper
 def memo_filter(source: Operator, mask: MaskKernel, name: str) -> MemoMapOperator:
     """A filter that remembers which rows it let through, so a retraction does not re-ask."""
 
-    def kernel(frame, ctx):
+    def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
         return frame.filter(mask(frame, ctx))
 
     return MemoMapOperator(source, kernel, name + " (remembers results)")

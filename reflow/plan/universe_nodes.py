@@ -15,7 +15,7 @@ import polars as pl
 
 from reflow.engine.batch import ID
 from reflow.engine.ids import hash_columns
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.keyed import (
     EqualIdsRule,
     KeyedOperator,
@@ -24,12 +24,14 @@ from reflow.engine.operators.keyed import (
     PickRule,
     ZipRule,
 )
-from reflow.engine.operators.stateless import ConcatOperator, ReindexOperator
+from reflow.engine.operators.stateless import ConcatOperator, IdKernel, ReindexOperator
 from reflow.plan.error_columns import error_column
 from reflow.plan.nodes import ColumnInfo, Lowering, PlanNode, Universe, _align
 
 
-def _polars_columns(columns: dict[str, ColumnInfo], names: Sequence[str] | None = None):
+def _polars_columns(
+    columns: dict[str, ColumnInfo], names: Sequence[str] | None = None
+) -> dict[str, pl.DataType]:
     out: dict[str, pl.DataType] = {}
     for name, info in columns.items():
         if names is not None and name not in names:
@@ -184,8 +186,8 @@ class ConcatReindexNode(PlanNode):
         return lowering.add(ConcatOperator(parts, self.name))
 
 
-def _reindex_kernel(position: int):
-    def new_ids(frame: pl.DataFrame, ctx) -> pl.Series:
+def _reindex_kernel(position: int) -> IdKernel:
+    def new_ids(frame: pl.DataFrame, ctx: RunContext) -> pl.Series:
         keyed = frame.select(ID, pl.lit(position, dtype=pl.Int64).alias("_position"))
         return hash_columns(keyed, [ID, "_position"], salt="concat_reindex")
 

@@ -75,6 +75,22 @@ def numeric_times(
     return left_time, right_time
 
 
+def keyed_sides(
+    left: Table, right: Table, left_time: Any, right_time: Any, on: tuple, left_instance: Any,
+    right_instance: Any, where: str,
+) -> tuple[Table, Table, dt.DType, set[str]]:
+    """Both sides of a temporal join ``keyed`` by ``on`` and timed, the time type, and the
+    names of the columns ``on`` compares under one name."""
+    if left._node is right._node:
+        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
+                              "(t.copy())", where)
+    lkeys, rkeys, same = parse_on(left, right, on, left_instance, right_instance, where)
+    left_time, right_time = numeric_times(left, left_time, right, right_time)
+    left_keyed, time_type = keyed(left, lkeys, left_time, "left", where)
+    right_keyed, _ = keyed(right, rkeys, right_time, "right", where, time_type)
+    return left_keyed, right_keyed, time_type, same
+
+
 def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: str,
           where: str, time_type: dt.DType | None = None) -> tuple[Table, dt.DType]:
     """``table`` with ``_pw_k`` (hash of ``keys``) and ``_pw_t`` (physical time); also

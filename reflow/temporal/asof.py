@@ -32,9 +32,7 @@ from reflow.plan.temporal_nodes import AsofNode
 from reflow.temporal._join_common import (
     apply_defaults,
     apply_join_behavior,
-    keyed,
-    numeric_times,
-    parse_on,
+    keyed_sides,
     wide_columns,
 )
 
@@ -112,13 +110,9 @@ def asof_join(
     mode = join_mode(how, where)
     if isinstance(direction, str):
         direction = Direction(direction.lower())
-    if self._node is other._node:
-        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
-                         "(t.copy())", where)
-    lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
-    self_time, other_time = numeric_times(self, self_time, other, other_time)
-    left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
-    right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    left_keyed, right_keyed, time_type, same = keyed_sides(
+        self, other, self_time, other_time, on, left_instance, right_instance, where
+    )
     if behavior is not None:
         left_keyed = apply_join_behavior(left_keyed, behavior, time_type, "asof_join", where)
         right_keyed = apply_join_behavior(right_keyed, behavior, time_type, "asof_join", where)

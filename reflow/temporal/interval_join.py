@@ -43,9 +43,7 @@ from reflow.temporal._join_common import (
     KEY,
     TIME,
     apply_join_behavior,
-    keyed,
-    numeric_times,
-    parse_on,
+    keyed_sides,
 )
 from reflow.temporal._pairs import OID, pair_join
 
@@ -136,13 +134,9 @@ def interval_join(self: Table, other: Table, self_time: Any, other_time: Any,
         raise BuildTypeError(f"interval_join needs pw.temporal.interval(lb, ub), got {interval!r}",
                          where)
     mode = join_mode(how, where)
-    if self._node is other._node:
-        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
-                         "(t.copy())", where)
-    lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
-    self_time, other_time = numeric_times(self, self_time, other, other_time)
-    left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
-    right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    left_keyed, right_keyed, time_type, same = keyed_sides(
+        self, other, self_time, other_time, on, left_instance, right_instance, where
+    )
     if behavior is not None:
         from reflow.api.join import JoinMode
 

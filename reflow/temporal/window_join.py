@@ -32,9 +32,7 @@ from reflow.plan import expr as ex
 from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.temporal._join_common import (
     KEY,
-    keyed,
-    numeric_times,
-    parse_on,
+    keyed_sides,
 )
 from reflow.temporal._pairs import OID, pair_join
 from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
@@ -73,13 +71,9 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
     if not isinstance(window, (_SlidingWindow, _SessionWindow)):
         raise BuildValueError("window_join supports tumbling, sliding and session windows", where)
     mode = join_mode(how, where)
-    if self._node is other._node:
-        raise BuildValueError("a table cannot be joined with itself directly; join it with a copy "
-                         "(t.copy())", where)
-    lkeys, rkeys, same = parse_on(self, other, on, left_instance, right_instance, where)
-    self_time, other_time = numeric_times(self, self_time, other, other_time)
-    left_keyed, time_type = keyed(self, lkeys, self_time, "left", where)
-    right_keyed, _ = keyed(other, rkeys, other_time, "right", where, time_type)
+    left_keyed, right_keyed, time_type, same = keyed_sides(
+        self, other, self_time, other_time, on, left_instance, right_instance, where
+    )
     if isinstance(window, _SessionWindow):
         prepared = _session_prepared(left_keyed, right_keyed, window, time_type, where)
         return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,

@@ -213,7 +213,9 @@ class JoinOperator(Operator):
                     return False
         return True
 
-    def _process_frames(self, d_left, d_right, ctx) -> pl.DataFrame | None:
+    def _process_frames(
+        self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None, ctx: RunContext
+    ) -> pl.DataFrame | None:
         left, right = self.left, self.right
         dl = left.keyed(d_left, ctx) if d_left is not None else None
         dr = right.keyed(d_right, ctx) if d_right is not None else None
@@ -243,7 +245,9 @@ class JoinOperator(Operator):
             return None
         return self._finish(consolidate(self._with_ids(out)))
 
-    def _process_tuples(self, d_left, d_right) -> pl.DataFrame | None:
+    def _process_tuples(
+        self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None
+    ) -> pl.DataFrame | None:
         """The same algebra as ``_process_frames`` on row tuples, for a few rows."""
         left, right = self.left, self.right
         dl = left.keyed_rows(d_left) if d_left is not None else []

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, consolidate
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.state.row_store import RowStore
 
 
@@ -66,14 +66,14 @@ class PickRule(KeyedRule):
         self.choose = choose
         self.orphan = orphan
 
-    def shape(self, present):
+    def shape(self, present: tuple[bool, ...]) -> int | None:
         return self.choose(present)
 
-    def uses(self, tag):
+    def uses(self, tag: int) -> Sequence[int]:
         return (tag,)
 
-    def build(self, tag, rows):
-        return rows[tag]
+    def build(self, tag: int, rows: list[pl.DataFrame | None]) -> pl.DataFrame:
+        return _kept(rows[tag])
 
 
 class OverlayRule(KeyedRule):
@@ -85,18 +85,18 @@ class OverlayRule(KeyedRule):
         self.replaced = list(replaced)
         self.orphan = orphan
 
-    def shape(self, present):
+    def shape(self, present: tuple[bool, ...]) -> str | None:
         if not present[0]:
             return None
         return "overlay" if present[1] else "base"
 
-    def uses(self, tag):
+    def uses(self, tag: str) -> Sequence[int]:
         return (0, 1) if tag == "overlay" else (0,)
 
-    def build(self, tag, rows):
-        base = rows[0]
+    def build(self, tag: str, rows: list[pl.DataFrame | None]) -> pl.DataFrame:
+        base = _kept(rows[0])
         if tag == "overlay":
-            other = rows[1]
+            other = _kept(rows[1])
             base = base.with_columns(other[c] for c in self.replaced)
         return base
 
@@ -107,13 +107,13 @@ class ZipRule(KeyedRule):
     def __init__(self, n: int) -> None:
         self.all = tuple(range(n))
 
-    def shape(self, present):
+    def shape(self, present: tuple[bool, ...]) -> str | None:
         return "zip" if all(present) else None
 
-    def uses(self, tag):
+    def uses(self, tag: str) -> Sequence[int]:
         return self.all
 
-    def build(self, tag, rows):
+    def build(self, tag: str, rows: list[pl.DataFrame | None]) -> pl.DataFrame:
         return pl.concat([r for r in rows if r is not None], how="horizontal")
 
 
@@ -124,10 +124,10 @@ class EqualIdsRule(PickRule):
         super().__init__(lambda present: 0 if all(present) else None)
         self.describe = describe
 
-    def invalid(self, present):
+    def invalid(self, present: tuple[bool, ...]) -> bool:
         return present[0] != present[1]
 
-    def message(self, row_id, present):
+    def message(self, row_id: int, present: tuple[bool, ...]) -> str:
         return self.describe(row_id, present[0])
 
 
@@ -224,24 +224,24 @@ class KeyedOperator(Operator):
             combo |= (column >= 0).astype(np.int64) << i
         return combo, self._combo_codes[combo]
 
-    def process(self, time, deltas, ctx):
-        id_lists = [None if d is None else d[ID].to_list() for d in deltas]
-        present = [i for i, d in enumerate(deltas) if d is not None]
-        single = None
-        if len(present) == 1 and _unique(deltas[present[0]], id_lists[present[0]]):
-            single = present[0]
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
+        given = [(i, d) for i, d in enumerate(deltas) if d is not None]
+        id_lists: dict[int, list[int]] = {i: d[ID].to_list() for i, d in given}
+        single: int | None = None
+        touched: list[int]
+        if len(given) == 1 and _unique(given[0][1], id_lists[given[0][0]]):
+            single = given[0][0]
             touched = id_lists[single]
         else:
             touched_map: dict[int, None] = {}
-            for ids in id_lists:
-                if ids is not None:
-                    touched_map.update(dict.fromkeys(ids))
+            for ids in id_lists.values():
+                touched_map.update(dict.fromkeys(ids))
             touched = list(touched_map)
         old_refs = self._refs(touched)
         known: dict[int, np.ndarray] = {}
-        for i, delta in enumerate(deltas):
-            if delta is None:
-                continue
+        for i, delta in given:
             store = self.stores[i]
             if store is not None:
                 refs = store.apply(delta, id_lists[i])
@@ -249,6 +249,7 @@ class KeyedOperator(Operator):
                     known[i] = refs
             else:
                 counts = self.counts[i]
+                assert counts is not None  # an input without a store counts its ids
                 for row_id, diff in zip(id_lists[i], delta[DIFF].to_list(), strict=True):
                     total = counts.get(row_id, 0) + diff
                     if total > 0:
@@ -260,8 +261,8 @@ class KeyedOperator(Operator):
         new_combo, new_code = self._codes(new_refs)
         if self._invalid_combos.size:
             for j in np.nonzero(np.isin(new_combo, self._invalid_combos))[0].tolist():
-                present = tuple(bool(r[j] >= 0) for r in new_refs)
-                ctx.report_error(self.name, self.rule.message(touched[j], present), touched[j])
+                pattern = tuple(bool(r[j] >= 0) for r in new_refs)
+                ctx.report_error(self.name, self.rule.message(touched[j], pattern), touched[j])
         changed = old_code != new_code
         for code, uses in enumerate(self._uses):
             was = old_code == code
@@ -274,14 +275,16 @@ class KeyedOperator(Operator):
         parts = []
         # Retracted output rows refer to input rows that may be gone from the stores; their
         # batches are kept until ``collect`` below, so the references are still valid here.
-        for diff, codes, refs in ((-1, old_code, old_refs), (1, new_code, new_refs)):
+        for diff, codes, side_refs in ((-1, old_code, old_refs), (1, new_code, new_refs)):
             for code, tag in enumerate(self._tags):
                 slots = np.nonzero(changed & (codes == code))[0]
                 if len(slots) == 0:
                     continue
                 rows: list[pl.DataFrame | None] = [None] * len(self.stores)
                 for i in self._uses[code]:
-                    rows[i] = self.stores[i].gather(refs[i][slots])
+                    store = self.stores[i]
+                    assert store is not None  # ``_uses`` names only inputs with a store
+                    rows[i] = store.gather(side_refs[i][slots])
                 values = self.rule.build(tag, rows)
                 if values.columns != self._column_names:
                     values = values.select(self._column_names)
@@ -299,6 +302,12 @@ class KeyedOperator(Operator):
         for store in self.stores:
             if store is not None:
                 store.collect()
+
+
+def _kept(rows: pl.DataFrame | None) -> pl.DataFrame:
+    """The rows of an input a rule uses (its values are always kept)."""
+    assert rows is not None
+    return rows
 
 
 def _unique(delta: pl.DataFrame, ids: list[int]) -> bool:

@@ -160,7 +160,9 @@ class KnnOperator(Operator):
                       ) -> pl.Series | Broadcast:
         return BROADCAST if input_index == 0 else delta[ID]
 
-    def process(self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         data, queries = (self._split(d) for d in deltas)
         before: dict[int, list[tuple[float, int]] | None] = {}
         dirty: set[int] = set()  # queries to search again from scratch
@@ -190,7 +192,9 @@ class KnnOperator(Operator):
         return self._emit(before, retracted_queries, new_queries)
 
     # --- inputs ------------------------------------------------------------------------------
-    def _split(self, delta: pl.DataFrame | None):
+    def _split(
+        self, delta: pl.DataFrame | None
+    ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
         """Retractions and insertions of ``delta``, after cancelling a row inserted and
         retracted within it. (Not ``consolidate``: rows hold vectors, which it would compare
         through their text form.)"""
@@ -458,7 +462,12 @@ class KnnOperator(Operator):
                 del self._holders[data_id]
 
     # --- output ------------------------------------------------------------------------------
-    def _emit(self, before: dict, retracted: dict[int, _Query], new: list[int]):
+    def _emit(
+        self,
+        before: dict[int, list[tuple[float, int]] | None],
+        retracted: dict[int, _Query],
+        new: list[int],
+    ) -> pl.DataFrame | None:
         rows: list[tuple[int, dict[str, Any], int]] = []
         for qid, old_answer in before.items():
             if qid in retracted:

@@ -63,7 +63,9 @@ class MemoMapOperator(Operator):
         self._index: dict[int, list[int]] = {}
 
     # --- Operator ----------------------------------------------------------------------------
-    def process(self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
         if delta is None or delta.height == 0:
             return None

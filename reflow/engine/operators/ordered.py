@@ -18,8 +18,8 @@ from sortedcontainers import SortedList
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
-from reflow.engine.operator import Operator
-from reflow.engine.state.partition import single_partition
+from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import Broadcast, single_partition
 from reflow.engine.state.row_store import Ref, RowStore
 
 PREV = "prev"
@@ -123,14 +123,19 @@ class SortOperator(Operator):
                                None if prev is None else store.ref(prev))
         return out
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The instance: a sorted sequence lives in one shard."""
         if self.instance_column is None:
             return single_partition(delta)
         return hash_columns(delta, [self.instance_column])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         if not self.entries and self._bulk_ok(delta):
             return self._bulk_load(delta)
         ids = delta[ID].to_list()
@@ -182,7 +187,12 @@ class SortOperator(Operator):
         new_out = self._outputs(candidate_ids)
         return self._emit(candidate_ids, old_out, new_out)
 
-    def _emit(self, candidates, old_out, new_out) -> pl.DataFrame | None:
+    def _emit(
+        self,
+        candidates: list[int],
+        old_out: dict[int, tuple],
+        new_out: dict[int, tuple],
+    ) -> pl.DataFrame | None:
         out_ids: list[int] = []
         out_rows: list[tuple] = []
         out_diffs: list[int] = []
@@ -314,16 +324,21 @@ class DeduplicateOperator(Operator):
         self.store = RowStore(self.columns)
         self._no_instance = hash_values([])
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The instance: its kept row lives in one shard."""
         if self.instance_column is None:
             return single_partition(delta)
         return hash_columns(delta, [self.instance_column])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         diffs = delta[DIFF]
-        inserted = delta if diffs.min() > 0 else delta.filter(pl.col(DIFF) > 0)
+        inserted = delta if (diffs > 0).all() else delta.filter(pl.col(DIFF) > 0)
         if self.skip_column is not None and inserted[self.skip_column].any():
             inserted = inserted.filter(~pl.col(self.skip_column).fill_null(False))
         if inserted.height == 0:

@@ -282,7 +282,9 @@ class ReduceOperator(Operator):
         keys = columns[0] if len(columns) == 1 else zip(*columns, strict=True)
         self.gid_cache.update(zip(keys, records[ID].to_list(), strict=True))
 
-    def _process_small(self, delta: pl.DataFrame, time: int, ctx: RunContext):
+    def _process_small(
+        self, delta: pl.DataFrame, time: int, ctx: RunContext
+    ) -> pl.DataFrame | None:
         ids = delta[ID].to_list()
         diffs = delta[DIFF].to_list()
         key_values = [delta[k.column].to_list() for k in self.keys]

@@ -29,7 +29,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.state.partition import BROADCAST, single_partition
+from reflow.engine.state.partition import BROADCAST, Broadcast, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 FRONTIER = "_pw_frontier"
@@ -51,27 +51,34 @@ class FrontierOperator(Operator):
 
     stateful = True
 
-    def __init__(self, source: Operator, time_column: str, dtype: pl.DataType, name: str):
+    def __init__(
+        self, source: Operator, time_column: str, dtype: pl.DataType, name: str
+    ) -> None:
         super().__init__([source], name)
         self.time_column = time_column
         self.dtype = dtype
         self.value: int | float | None = None
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """One global value: the frontier is not split (its readers get it broadcast)."""
         return single_partition(delta)
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         times = delta.filter(pl.col(DIFF) > 0)[self.time_column].drop_nulls()
         if times.is_empty():
             return None
-        top = times.max()
+        top = cast("int | float", times.max())
         if top != top:  # NaN
             times = times.drop_nans()
             if times.is_empty():
                 return None
-            top = times.max()
+            top = cast("int | float", times.max())
         if self.value is not None and top <= self.value:
             return None
         rows = [(self.value, -1)] if self.value is not None else []
@@ -110,7 +117,9 @@ class _FrontierReader(Operator):
     def end_of_time(self, time: int, ctx: RunContext) -> None:
         self.previous = self.current
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """Rows by id; the frontier goes to every shard."""
         return BROADCAST if input_index == 1 else delta[ID]
 
@@ -171,7 +180,9 @@ class BufferOperator(_FrontierReader):
         self.threshold = threshold
         self.held = _Chunks(threshold)
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         delta, frontier = deltas
         self._read_frontier(frontier)
         untimed = None
@@ -207,7 +218,9 @@ class IgnoreLateOperator(_FrontierReader):
         self.ignored = 0
         self._ignored_now = 0
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         global _late_total
         delta, frontier = deltas
         self._read_frontier(frontier)
@@ -215,7 +228,7 @@ class IgnoreLateOperator(_FrontierReader):
             return delta
         late = pl.col(self.threshold) <= self.previous
         if self.count:
-            dropped = delta.filter(late & (pl.col(DIFF) > 0))[DIFF].sum()
+            dropped = cast(int, delta.filter(late & (pl.col(DIFF) > 0))[DIFF].sum())
             if dropped:
                 self.ignored += dropped
                 self._ignored_now += dropped
@@ -248,7 +261,9 @@ class ForgetOperator(_FrontierReader):
         self.live = _Chunks(threshold)
         self._forgot_at: int | None = None
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         delta, frontier = deltas
         self._read_frontier(frontier)
         bound = self.previous
@@ -305,12 +320,17 @@ class SessionOperator(Operator):
         self.max_gap = max_gap
         self.assigned: pl.DataFrame | None = None  # live rows with their windows
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """The instance: its sessions live in one shard."""
         return hash_columns(delta, [self.instance])
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        assert delta is not None  # a one-input operator runs only when its input changed
         delta = delta.filter(pl.col(self.time_column).is_not_null())
         if delta.height == 0:
             return None
@@ -372,17 +392,22 @@ class InactivityOperator(Operator):
         self.start_ns = now()
         self.seen_any = False
         self.last: dict[int, tuple[int, object]] = {}  # hash -> (last activity ns, instance)
-        self.open: dict[int, int] = {}  # hash -> inactivity start ns
+        # hash -> inactivity start ns; ``None``: no row at all yet, since the start of the run
+        self.open: dict[int | None, int] = {}
 
-    def _row(self, key: int, instance: object, since: int, until: int | None,
+    def _row(self, key: int | None, instance: object, since: int, until: int | None,
              diff: int) -> tuple:
         return (key, instance, since, until, diff)
 
-    def partition_key(self, input_index, delta, ctx):
+    def partition_key(
+        self, input_index: int, delta: pl.DataFrame, ctx: RunContext
+    ) -> pl.Series | Broadcast:
         """Not split: before any row arrives, inactivity is reported for the whole stream."""
         return single_partition(delta)
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         data, clock = deltas
         out: list[tuple] = []
         if data is not None:
@@ -404,7 +429,7 @@ class InactivityOperator(Operator):
         if clock is not None:
             readings = clock.filter(pl.col(DIFF) > 0)["timestamp_utc"]
             if readings.len():
-                reading = readings.dt.epoch("ns").max()
+                reading = cast(int, readings.dt.epoch("ns").max())
                 if not self.seen_any and None not in self.open and (
                     reading - self.start_ns > self.allowed_ns
                 ):

@@ -102,16 +102,16 @@ class Count(Aggregate):
     kind = KIND_ACC
     name = "count"
 
-    def acc_new(self):
+    def acc_new(self) -> list:
         return [0]
 
-    def acc_add(self, acc, values, mult):
+    def acc_add(self, acc: list, values: tuple, mult: int) -> None:
         acc[0] += mult
 
-    def acc_result(self, acc):
+    def acc_result(self, acc: list) -> Any:
         return acc[0]
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         return pl.col("_mult").sum()
 
 
@@ -122,10 +122,10 @@ class Sum(Aggregate):
     def __init__(self, zero: Any = 0) -> None:
         self.zero = zero
 
-    def acc_new(self):
+    def acc_new(self) -> list:
         return [self.zero, 0, 0, 0]  # sum of finite values, counts of inf, -inf and NaN
 
-    def acc_add(self, acc, values, mult):
+    def acc_add(self, acc: list, values: tuple, mult: int) -> None:
         value = values[0]
         if value is not None:
             if isinstance(value, float) and not math.isfinite(value):
@@ -133,20 +133,20 @@ class Sum(Aggregate):
             else:
                 acc[0] = acc[0] + value * mult
 
-    def acc_result(self, acc):
+    def acc_result(self, acc: list) -> Any:
         total = acc[0]
         if type(total) is int and not INT64_MIN <= total <= INT64_MAX:
             raise AggregateError(f"integer overflow: the sum {total} does not fit in int64")
         return _with_non_finite(total, acc)
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         if type(self.zero) is int:
             # Summed exactly in int128; a total beyond int64 is an error (``polars_failed``).
             total = (pl.col(args[0]).cast(pl.Int128) * pl.col("_mult")).sum()
             return pl.when(_outside_int64(total)).then(None).otherwise(total)
         return (pl.col(args[0]) * pl.col("_mult")).sum()
 
-    def polars_failed(self, args):
+    def polars_failed(self, args: Sequence[str]) -> pl.Expr | None:
         if type(self.zero) is int:
             return _outside_int64((pl.col(args[0]).cast(pl.Int128) * pl.col("_mult")).sum())
         return None
@@ -183,7 +183,7 @@ class ArraySum(Aggregate):
 
     name = "sum"
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         total = None
         for _, values, _, _ in rows:
             if values[0] is not None:
@@ -195,11 +195,11 @@ class Avg(Aggregate):
     kind = KIND_ACC
     name = "avg"
 
-    def acc_new(self):
+    def acc_new(self) -> list:
         # sum of finite values, counts of inf, -inf and NaN, number of non-null values
         return [0.0, 0, 0, 0, 0]
 
-    def acc_add(self, acc, values, mult):
+    def acc_add(self, acc: list, values: tuple, mult: int) -> None:
         value = values[0]
         if value is not None:
             if isinstance(value, float) and not math.isfinite(value):
@@ -208,10 +208,10 @@ class Avg(Aggregate):
                 acc[0] += value * mult
             acc[4] += mult
 
-    def acc_result(self, acc):
+    def acc_result(self, acc: list) -> Any:
         return _with_non_finite(acc[0], acc) / acc[4] if acc[4] else None
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         weighted = (pl.col(args[0]).cast(pl.Float64) * pl.col("_mult")).sum()
         count = pl.col("_mult").filter(pl.col(args[0]).is_not_null()).sum()
         return pl.when(count > 0).then(weighted / count).otherwise(None)
@@ -221,13 +221,13 @@ class Min(Aggregate):
     name = "min"
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return _order_key(row[1][0])
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return min((values[0] for _, values, _, _ in rows), key=_order_key)
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         col = pl.col(args[0])
         return pl.when(col.null_count() > 0).then(None).otherwise(col.min())
 
@@ -236,13 +236,13 @@ class Max(Aggregate):
     name = "max"
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return _Reverse(_order_key(row[1][0]))
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return max((values[0] for _, values, _, _ in rows), key=_order_key)
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         return pl.col(args[0]).max()
 
 
@@ -253,16 +253,16 @@ class ArgMin(Aggregate):
     name = "argmin"
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return (_order_key(row[1][0]), row[0])
 
-    def pick(self, row):
+    def pick(self, row: Row) -> Any:
         return row[1][1]
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return self.pick(min(rows, key=self.key))
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         value = pl.col(args[0])
         return pl.col(args[1]).sort_by([value.is_not_null(), value, pl.col("_id")]).first()
 
@@ -273,16 +273,16 @@ class ArgMax(Aggregate):
     name = "argmax"
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return (_Reverse(_order_key(row[1][0])), row[0])
 
-    def pick(self, row):
+    def pick(self, row: Row) -> Any:
         return row[1][1]
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return self.pick(min(rows, key=self.key))
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         value = pl.col(args[0])
         return pl.col(args[1]).sort_by(
             [value.is_not_null(), value, pl.col("_id")], descending=[True, True, False]
@@ -312,20 +312,20 @@ class AnyValue(Aggregate):
     name = "any"
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return row[0]
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return self.pick(min(rows, key=self.key))
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         return pl.col(args[0]).sort_by(pl.col("_id")).first()
 
 
 class Unique(Aggregate):
     name = "unique"
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         distinct = {_hashable(values[0]) for _, values, _, _ in rows}
         if len(distinct) > 1:
             raise AggregateError(
@@ -343,7 +343,7 @@ class Tuple(Aggregate):
     def __init__(self, skip_nones: bool = False) -> None:
         self.skip_nones = skip_nones
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         values = [values[0] for _, values, _, _ in rows]
         if self.skip_nones:
             values = [v for v in values if v is not None]
@@ -353,14 +353,14 @@ class Tuple(Aggregate):
 class SortedTuple(Tuple):
     name = "sorted_tuple"
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return tuple(sorted(super().compute(rows), key=_order_key))
 
 
 class NdArray(Tuple):
     name = "ndarray"
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         import numpy as np
 
         return np.array(super().compute(rows))
@@ -372,10 +372,10 @@ class CountDistinct(Aggregate):
     kind = KIND_ACC
     name = "count_distinct"
 
-    def acc_new(self):
+    def acc_new(self) -> list:
         return [{}, 0]  # count per distinct value, number of values with a positive count
 
-    def acc_add(self, acc, values, mult):
+    def acc_add(self, acc: list, values: tuple, mult: int) -> None:
         counts = acc[0]
         key = tuple(distinct_key(v) for v in values)
         before = counts.get(key, 0)
@@ -386,13 +386,13 @@ class CountDistinct(Aggregate):
             del counts[key]
         acc[1] += (after > 0) - (before > 0)
 
-    def acc_result(self, acc):
+    def acc_result(self, acc: list) -> Any:
         return acc[1]
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return len({tuple(distinct_key(v) for v in values) for _, values, _, _ in rows})
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         if len(args) == 1:
             return pl.col(args[0]).n_unique()
         return pl.struct(list(args)).n_unique()
@@ -405,13 +405,13 @@ class Earliest(Aggregate):
     uses_time = True
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return (row[2], row[0])
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return self.pick(min(rows, key=self.key))
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         return pl.col(args[0]).sort_by([pl.col("_time"), pl.col("_id")]).first()
 
 
@@ -422,13 +422,13 @@ class Latest(Aggregate):
     uses_time = True
 
     @staticmethod
-    def key(row):
+    def key(row: Row) -> Any:
         return _Reverse((row[2], row[0]))
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         return self.pick(min(rows, key=self.key))
 
-    def polars(self, args):
+    def polars(self, args: Sequence[str]) -> pl.Expr | None:
         return pl.col(args[0]).sort_by([pl.col("_time"), pl.col("_id")]).last()
 
 
@@ -441,7 +441,7 @@ class StatefulMany(Aggregate):
     def __init__(self, combine: Callable[[Any, list[tuple[list, int]]], Any]) -> None:
         self.combine = combine
 
-    def state_apply(self, state, changes):
+    def state_apply(self, state: Any, changes: Sequence[tuple[tuple, int]]) -> Any:
         return self.combine(state, [(list(values), diff) for values, diff in changes])
 
 
@@ -454,7 +454,7 @@ class StatefulSingle(Aggregate):
     def __init__(self, combine: Callable[..., Any]) -> None:
         self.combine = combine
 
-    def state_apply(self, state, changes):
+    def state_apply(self, state: Any, changes: Sequence[tuple[tuple, int]]) -> Any:
         for values, diff in changes:
             if diff < 0:
                 raise AggregateError("stateful_single does not accept deletions or updates")
@@ -486,16 +486,16 @@ class Accumulate(Aggregate):
         acc.update(item)
         return acc
 
-    def compute(self, rows):
+    def compute(self, rows: Sequence[Row]) -> Any:
         acc = self._start()
         for _, values, _, _ in rows:
             acc = self._merge(acc, values)
         return None if acc is None else acc.compute_result()
 
-    def state_new(self):
+    def state_new(self) -> Any:
         return [self._start(), 0]
 
-    def state_apply(self, state, changes):
+    def state_apply(self, state: Any, changes: Sequence[tuple[tuple, int]]) -> Any:
         acc, count = state
         for values, diff in changes:
             for _ in range(abs(diff)):
@@ -506,7 +506,7 @@ class Accumulate(Aggregate):
             count += diff
         return [acc, count]
 
-    def state_result(self, state):
+    def state_result(self, state: Any) -> Any:
         acc, count = state
         if acc is None or (count == 0 and not self.has_neutral):
             return None

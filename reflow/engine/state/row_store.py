@@ -143,7 +143,7 @@ class RowStore(Snapshottable):
                 self.chunks.pop(chunk_no, None)
         self._dead.clear()
 
-    def gather(self, refs: Sequence[Ref | None]) -> pl.DataFrame:
+    def gather(self, refs: Sequence[Ref | None] | np.ndarray) -> pl.DataFrame:
         """The value columns of the referenced rows, in order; ``None`` gives a null row."""
         if isinstance(refs, np.ndarray):
             return self._gather_array(refs)
