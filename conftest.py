@@ -26,6 +26,9 @@ def ray_cluster():
 
     # The actors unpickle functions of the test modules: the cluster's processes (started
     # now, with this environment) get the same import path; the tests' own stays as it was.
+    # On a loaded machine the head's GCS may take longer than the 5 s Ray waits for it
+    # before aborting the whole process.
+    os.environ.setdefault("RAY_gcs_rpc_server_connect_timeout_s", "60")
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     try:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reflow.api.schema import Schema
-from reflow.api.table import Table
 from reflow.debug.tables import (
     DIFF_COLUMN,
     TIME_COLUMN,
@@ -18,6 +16,10 @@ from reflow.debug.tables import (
 )
 from reflow.engine.ids import hash_value_rows
 from reflow.plan.errors import BuildKeyError, user_frame
+
+if TYPE_CHECKING:
+    from reflow.api.schema import Schema
+    from reflow.api.table import Table
 
 # The stream columns as the generator's inputs name them, and the names of ``pw.debug``.
 _RENAMED = {"_time": TIME_COLUMN, "_diff": DIFF_COLUMN}

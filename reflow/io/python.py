@@ -371,7 +371,7 @@ class PythonSource(LiveSource):
                 "state": dict(self._state), "live": list(self._live),
             } if self._durable else None)
 
-    def use_checkpoints(self) -> None:
+    def use_checkpoints(self, scope: str = "") -> None:
         self._durable = True
 
     def resume(self, offset: object) -> None:

@@ -35,6 +35,8 @@ class KernelNode(PlanNode):
     """Applies ``kernel`` (a Polars function of a batch) to every batch of ``source``."""
 
     label = "temporal"
+    #: Whether the output of an append-only source is append-only (``Table.is_append_only``).
+    keeps_append_only = True
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, _row_key, consolidate, frame_from_rows
-from reflow.engine.operator import Operator
+from reflow.engine.operator import Operator, RunContext
 from reflow.engine.state.row_store import RowStore
 
 _UPSERT = "\x00upsert"
@@ -81,7 +81,9 @@ class StreamToTableOperator(Operator):
             events = events.unique(ID, keep="last", maintain_order=True)
         return events
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         events = self._events(deltas)
         if events is None:
             return None
@@ -148,8 +150,12 @@ class ToStreamOperator(Operator):
         self._time: int | None = None
         self._pending: dict[int, tuple[tuple | None, dict[Any, list]]] = {}
 
-    def process(self, time, deltas, ctx):
+    def process(
+        self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
         (delta,) = deltas
+        if delta is None:
+            return None
         if time != self._time:
             self._time = time
             self._pending = {}
