@@ -326,6 +326,8 @@ def reflow_incremental(algorithm: str, edges: int, changes: int) -> dict:
                        state["dist_from_source"].to_list(), strict=True))
     if got != expected or (state[DIFF] != 1).any():
         raise AssertionError(f"reflow's incremental {algorithm} differs from networkx")
+    del flow, state  # the incremental run's memory is not needed from here on
+    seen.clear()
 
     keys = list(final)
     final_frame = pl.DataFrame({"key": keys, "a": [final[k][0] for k in keys],
