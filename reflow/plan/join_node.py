@@ -125,8 +125,10 @@ def _universe(left: PlanNode, right: PlanNode, how: str, id_from: str | None) ->
 
 
 def _plain_key(keys: Sequence[ex.ColumnExpression]) -> str | None:
-    """The input column that is the whole key, when the key is one plain column."""
-    if len(keys) != 1 or not isinstance(keys[0], ex.InputColumn) or keys[0].fallible:
+    """The input column that is the whole key, when the key is one plain column. A fallible
+    column qualifies too: the key kernel reads its values the same way (its error flags are
+    not part of the key)."""
+    if len(keys) != 1 or not isinstance(keys[0], ex.InputColumn):
         return None
     if keys[0].dtype.polars() == pl.Object:
         return None

@@ -537,6 +537,33 @@ def test_fallible_columns_pass_through_a_join():
     assert rows(result, terminate_on_error=False) == sorted([(pw.ERROR, "p"), (5, "q")], key=repr)
 
 
+@pytest.mark.parametrize("mode", ["inner", "left"])
+def test_fallible_key_column_under_updates(mode, path):
+    # The key column can hold errors (10 // 0): both paths join on its values alike.
+    left = T(
+        """
+          | a | x | __time__ | __diff__
+        1 | 5 | p | 2        | 1
+        2 | 0 | q | 2        | 1
+        3 | 2 | r | 4        | 1
+        1 | 5 | p | 6        | -1
+        """
+    ).select(pw.this.x, k=10 // pw.this.a)
+    right = T(
+        """
+          | k | b | __time__ | __diff__
+        1 | 2 | B | 2        | 1
+        2 | 5 | F | 4        | 1
+        1 | 2 | B | 6        | -1
+        """
+    )
+    result = left.join(right, left.k == right.k, how=mode).select(pw.left.x, pw.right.b)
+    expected = [("p", "B", 2, 1), ("r", "F", 4, 1), ("p", "B", 6, -1)]
+    if mode == "left":
+        expected.append(("q", None, 2, 1))  # the row whose key is an error has no partner
+    assert updates(result, terminate_on_error=False) == sorted(expected, key=repr)
+
+
 @pytest.mark.parametrize("mode", ["left", "outer"])
 def test_missing_side_is_none_for_bool_and_error_columns(mode, path):
     left = T(
