@@ -94,10 +94,7 @@ class Dataflow:
     ) -> None:
         """Run logical ``time`` over ``(input operator, batch)`` pairs; the batches of one
         input are concatenated in order."""
-        grouped: dict[Operator, list[pl.DataFrame | None]] = {}
-        for operator, batch in batches:
-            grouped.setdefault(operator, []).append(batch)
-        self.run_time(time, {op: concat_batches(parts) for op, parts in grouped.items()})
+        self.run_time(time, grouped_inputs(batches))
 
     # --- snapshots -----------------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -281,3 +278,19 @@ class Dataflow:
         self._end_of_time(time)
 
 
+def grouped_inputs(
+    batches: Iterable[tuple[Operator, pl.DataFrame | None]],
+) -> dict[Operator, pl.DataFrame | None]:
+    """``(input operator, batch)`` pairs as one batch per input, concatenated in order: the
+    inputs of one logical time.
+
+    >>> from reflow.engine.operators.stateless import InputOperator
+    >>> source = InputOperator("in", {"x": pl.Int64})
+    >>> frames = [pl.DataFrame({"x": [1]}), pl.DataFrame({"x": [2]})]
+    >>> grouped_inputs([(source, frames[0]), (source, frames[1])])[source]["x"].to_list()
+    [1, 2]
+    """
+    grouped: dict[Operator, list[pl.DataFrame | None]] = {}
+    for operator, batch in batches:
+        grouped.setdefault(operator, []).append(batch)
+    return {operator: concat_batches(parts) for operator, parts in grouped.items()}

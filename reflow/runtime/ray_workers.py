@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from reflow.engine.batch import concat_batches
+from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import WRITER, ShardedDataflow, share_of
 from reflow.plan.nodes import Lowering
@@ -238,11 +238,8 @@ class _Shard:
             inputs = {operators[index]: decode_batch(data) for index, data in sent.items()}
             self.shard.dataflow.ctx.errors.extend(errors or [])
         else:
-            grouped: dict[Operator, list[pl.DataFrame]] = {}
-            for operator, batch in self.by_time.get(time, []):
-                grouped.setdefault(operator, []).append(batch)
-            inputs = {op: self.shard.own_rows(concat_batches(parts))
-                      for op, parts in grouped.items()}
+            inputs = {op: self.shard.own_rows(batch)
+                      for op, batch in grouped_inputs(self.by_time.get(time, [])).items()}
         self.shard.run_time(time, inputs)
         sunk, self.sunk[:] = list(self.sunk), []
         busy = clock.perf_counter() - start - (self.mailbox.waited - waited)
@@ -532,12 +529,8 @@ class RayCoordinator:
     def run_batches(
         self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
     ) -> None:
-        grouped: dict[Operator, list[pl.DataFrame | None]] = {}
-        for operator, batch in batches:
-            grouped.setdefault(operator, []).append(batch)
         sent: list[dict[int, bytes]] = [{} for _ in range(self.run.actors)]
-        for operator, parts in grouped.items():
-            batch = concat_batches(parts)
+        for operator, batch in grouped_inputs(batches).items():
             if batch is None or not batch.height:
                 continue
             for worker in range(self.run.actors):

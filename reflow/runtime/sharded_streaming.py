@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import time as clock
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.engine.batch import concat_batches
+from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow
 from reflow.plan.nodes import Lowering
-from reflow.runtime.exchange import SocketExchange, ThreadExchange
+from reflow.runtime.exchange import SocketExchange
 from reflow.runtime.monitoring import WorkerStats
-from reflow.runtime.workers import Build, WorkerConfig, build_for
+from reflow.runtime.workers import Build, WorkerConfig, build_for, run_threads
 
 if TYPE_CHECKING:
     from reflow.runtime.monitoring import Monitor
@@ -81,12 +80,9 @@ class LeadingShard:
     def run_batches(
         self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
     ) -> None:
-        grouped: dict[Operator, list[pl.DataFrame | None]] = {}
-        for operator, batch in batches:
-            grouped.setdefault(operator, []).append(batch)
+        inputs = grouped_inputs(batches)
         self._announce(time)
-        _timed_run(self.shard, self.stats[LEADER], lambda: self.shard.run_time(
-            time, {op: concat_batches(parts) for op, parts in grouped.items()}))
+        _timed_run(self.shard, self.stats[LEADER], lambda: self.shard.run_time(time, inputs))
         self._publish()
 
     def finish(self) -> None:
@@ -145,36 +141,10 @@ def run_streaming_sharded(
         finally:
             exchange.close()
         return
-    _run_threads(build, config.threads, lead)
+    def work(worker: int, shard: ShardedDataflow, lowering: Lowering) -> None:
+        if worker == LEADER:
+            lead(lowering, LeadingShard(shard))
+        else:
+            follow(shard)
 
-
-def _run_threads(
-    build: Build, workers: int, lead: Callable[[Lowering, LeadingShard], None]
-) -> None:
-    lowerings = [build_for(w, build) for w in range(workers)]
-    exchanges = ThreadExchange.group(workers)
-    shards = [ShardedDataflow(lowering.dataflow, w, workers, exchanges[w])
-              for w, lowering in enumerate(lowerings)]
-    failures: list[BaseException] = []
-
-    def work(w: int) -> None:
-        try:
-            if w == LEADER:
-                lead(lowerings[w], LeadingShard(shards[w]))
-            else:
-                follow(shards[w])
-        except threading.BrokenBarrierError:
-            pass  # another worker failed first; its error is reported
-        except BaseException as error:  # noqa: BLE001 - handed to the caller below
-            failures.append(error)
-            exchanges[w].abort()
-
-    threads = [threading.Thread(target=work, args=(w,), name=f"reflow-worker-{w}", daemon=True)
-               for w in range(1, workers)]
-    for thread in threads:
-        thread.start()
-    work(LEADER)
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    run_threads(build, config.threads, work)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import WRITER, ShardedDataflow, SoloExchange
 from reflow.plan.nodes import Lowering
@@ -112,16 +113,10 @@ def static_batches(lowering: Lowering) -> dict[int, list[tuple[Operator, pl.Data
 
 def run_shard(shard: ShardedDataflow, lowering: Lowering) -> None:
     """Run this worker's share of every static input, time by time, then finish."""
-    from reflow.engine.batch import concat_batches
-
     by_time = static_batches(lowering)
     for time in sorted(by_time) or [0]:
-        grouped: dict[Operator, list[pl.DataFrame]] = {}
-        for operator, batch in by_time.get(time, []):
-            grouped.setdefault(operator, []).append(batch)
-        shard.run_time(time, {
-            op: shard.own_rows(concat_batches(parts)) for op, parts in grouped.items()
-        })
+        shard.run_time(time, {op: shard.own_rows(batch)
+                              for op, batch in grouped_inputs(by_time.get(time, [])).items()})
     shard.finish()
 
 
@@ -145,8 +140,14 @@ def run_static_sharded(build: Build, config: WorkerConfig) -> list[ShardedDatafl
     return run_threads(build, config.threads)
 
 
-def run_threads(build: Build, workers: int) -> list[ShardedDataflow]:
-    """Run a static program on ``workers`` threads of this process."""
+def run_threads(
+    build: Build,
+    workers: int,
+    work: Callable[[int, ShardedDataflow, Lowering], None] | None = None,
+) -> list[ShardedDataflow]:
+    """Run ``work(worker, shard, lowering)`` (by default ``run_shard``: a static program) on
+    ``workers`` threads of this process, the first in the calling thread; the first error
+    of any worker is raised once all have stopped."""
     lowerings = [build_for(w, build) for w in range(workers)]
     exchanges = ThreadExchange.group(workers)
     shards = [
@@ -155,20 +156,23 @@ def run_threads(build: Build, workers: int) -> list[ShardedDataflow]:
     ]
     failures: list[BaseException] = []
 
-    def work(w: int) -> None:
+    def run(w: int) -> None:
         try:
-            run_shard(shards[w], lowerings[w])
+            if work is None:
+                run_shard(shards[w], lowerings[w])
+            else:
+                work(w, shards[w], lowerings[w])
         except threading.BrokenBarrierError:
             pass  # another worker failed first; its error is reported
         except BaseException as error:  # noqa: BLE001 - handed to the caller below
             failures.append(error)
             exchanges[w].abort()
 
-    threads = [threading.Thread(target=work, args=(w,), name=f"reflow-worker-{w}")
+    threads = [threading.Thread(target=run, args=(w,), name=f"reflow-worker-{w}", daemon=True)
                for w in range(1, workers)]
     for thread in threads:
         thread.start()
-    work(0)
+    run(0)
     for thread in threads:
         thread.join()
     if failures:
