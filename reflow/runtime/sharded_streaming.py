@@ -30,9 +30,8 @@ from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow
 from reflow.plan.nodes import Lowering
-from reflow.runtime.exchange import SocketExchange
 from reflow.runtime.monitoring import WorkerStats
-from reflow.runtime.workers import Build, WorkerConfig, build_for, run_threads
+from reflow.runtime.workers import Build, WorkerConfig, run_workers
 
 if TYPE_CHECKING:
     from reflow.runtime.monitoring import Monitor
@@ -128,23 +127,11 @@ def run_streaming_sharded(
     """Run a program with live sources on ``config.workers`` workers: ``lead(lowering,
     dataflow)`` runs the streaming loop of worker 0 over ``dataflow``; the other workers (the
     threads started here, or the other processes of a spawn) follow it."""
-    if config.processes > 1:
-        worker = config.process_id
-        lowering = build_for(worker, build)
-        exchange = SocketExchange(worker, config.processes, config.first_port)
-        try:
-            shard = ShardedDataflow(lowering.dataflow, worker, config.processes, exchange)
-            if worker == LEADER:
-                lead(lowering, LeadingShard(shard))
-            else:
-                follow(shard)
-        finally:
-            exchange.close()
-        return
+
     def work(worker: int, shard: ShardedDataflow, lowering: Lowering) -> None:
         if worker == LEADER:
             lead(lowering, LeadingShard(shard))
         else:
             follow(shard)
 
-    run_threads(build, config.threads, work)
+    run_workers(build, config, work)

@@ -120,34 +120,45 @@ def run_shard(shard: ShardedDataflow, lowering: Lowering) -> None:
     shard.finish()
 
 
+#: What a worker does with its shard of the dataflow: ``work(worker, shard, lowering)``.
+Work = Callable[[int, ShardedDataflow, Lowering], None]
+
+
+def _run_static(worker: int, shard: ShardedDataflow, lowering: Lowering) -> None:
+    run_shard(shard, lowering)
+
+
 def run_static_sharded(build: Build, config: WorkerConfig) -> list[ShardedDataflow]:
     """Run a static program on ``config.workers`` workers; returns this process's shards."""
+    return run_workers(build, config, _run_static)
+
+
+def run_workers(build: Build, config: WorkerConfig, work: Work) -> list[ShardedDataflow]:
+    """Run ``work`` on each worker of this process (``config``: one of several processes
+    connected by sockets, or threads) over its own build of the dataflow; returns this
+    process's shards."""
     if config.processes > 1:
         worker = config.process_id
         lowering = build_for(worker, build)
         exchange = SocketExchange(worker, config.processes, config.first_port)
         try:
             shard = ShardedDataflow(lowering.dataflow, worker, config.processes, exchange)
-            run_shard(shard, lowering)
+            work(worker, shard, lowering)
         finally:
             exchange.close()
         return [shard]
     if config.threads == 1:
         lowering = build()
         shard = ShardedDataflow(lowering.dataflow, 0, 1, SoloExchange())
-        run_shard(shard, lowering)
+        work(0, shard, lowering)
         return [shard]
-    return run_threads(build, config.threads)
+    return run_threads(build, config.threads, work)
 
 
-def run_threads(
-    build: Build,
-    workers: int,
-    work: Callable[[int, ShardedDataflow, Lowering], None] | None = None,
-) -> list[ShardedDataflow]:
-    """Run ``work(worker, shard, lowering)`` (by default ``run_shard``: a static program) on
-    ``workers`` threads of this process, the first in the calling thread; the first error
-    of any worker is raised once all have stopped."""
+def run_threads(build: Build, workers: int, work: Work = _run_static) -> list[ShardedDataflow]:
+    """Run ``work(worker, shard, lowering)`` (by default a static program) on ``workers``
+    threads of this process, the first in the calling thread; the first error of any worker
+    is raised once all have stopped."""
     lowerings = [build_for(w, build) for w in range(workers)]
     exchanges = ThreadExchange.group(workers)
     shards = [
@@ -158,10 +169,7 @@ def run_threads(
 
     def run(w: int) -> None:
         try:
-            if work is None:
-                run_shard(shards[w], lowerings[w])
-            else:
-                work(w, shards[w], lowerings[w])
+            work(w, shards[w], lowerings[w])
         except threading.BrokenBarrierError:
             pass  # another worker failed first; its error is reported
         except BaseException as error:  # noqa: BLE001 - handed to the caller below
