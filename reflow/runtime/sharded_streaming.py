@@ -11,7 +11,6 @@ The followers answer each announcement with their counters (rows processed, rows
 time their last logical time took), so the leader's status display and ``/metrics`` show
 every worker, one logical time late.
 
->>> import polars as pl
 >>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
 ([7], [None])
 """
@@ -19,7 +18,6 @@ every worker, one logical time late.
 from __future__ import annotations
 
 import functools
-import logging
 import time as clock
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -36,8 +34,7 @@ from reflow.runtime.workers import Build, WorkerConfig, run_workers
 if TYPE_CHECKING:
     from reflow.runtime.monitoring import Monitor
 
-logger = logging.getLogger("reflow")
-
+#: The worker that reads the live sources and drives the logical times.
 LEADER = 0
 
 
