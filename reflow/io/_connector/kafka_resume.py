@@ -63,7 +63,8 @@ class MessageCodec:
     time and diff, for the sink's ``format``.
 
     >>> codec = MessageCodec("json", ",")
-    >>> m = ("t", b"k", b'{"a":1,"diff":1,"time":4}', [("pathway_time", b"4"), ("pathway_diff", b"1")])
+    >>> headers = [("pathway_time", b"4"), ("pathway_diff", b"1")]
+    >>> m = ("t", b"k", b'{"a":1,"diff":1,"time":4}', headers)
     >>> identity, diff = codec.read(m)
     >>> diff, codec.rewrite(m, 9, -1)[2]
     (1, b'{"a":1,"diff":-1,"time":9}')

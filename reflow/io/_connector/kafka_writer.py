@@ -116,7 +116,7 @@ class KafkaWriter(MessageWriter):
                 self.settings, self.topic, self._next, after or 0, REQUEST_TIMEOUT,
                 {"logger": librdkafka_logger}, read=after is not None,
             )
-        except Exception as exc:  # noqa: BLE001 - librdkafka errors: retried as a connection
+        except (_kafka().KafkaException, TimeoutError) as exc:  # retried as a connection
             raise TransientError(f"cannot read the topic back: {exc}") from exc
         if after is not None:
             if any(self.codec.is_header(m) for group in groups for m in group):
