@@ -77,6 +77,18 @@ class Broker:
             producer.produce(topic, value=message, **kwargs)
         assert producer.flush(10) == 0
 
+    def topic_size(self, topic: str) -> int:
+        """The sum of the high watermarks of the partitions of ``topic``."""
+        consumer = Consumer({**self.settings, "group.id": "tests"})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions
+            )
+        finally:
+            consumer.close()
+
     def consume_to_end(self, topic: str, timeout: float = 20) -> list:
         """Every message of every partition of ``topic`` up to its current end, each
         partition in order.

@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from reflow.io._connector.kafka_client import REQUEST_TIMEOUT, _kafka, librdkafk
 from reflow.io._connector.kafka_resume import Group, MessageCodec, Reconciler, group_of, read_tail
 from reflow.io._connector.retry import TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter
+
+logger = logging.getLogger("reflow")
 
 
 def _as_bytes(value: Any) -> bytes | None:
@@ -72,12 +75,16 @@ class KafkaWriter(MessageWriter):
         self._next: dict[int, int] = {}
         self._offsets_known = False
         self._pending: list[Group] = []  # restored from the checkpoint, until connected
+        self._resuming = False  # restarted from a checkpoint
         self._reconciler: Reconciler | None = None
 
     def resume_from(self, position: object) -> int | None:
+        # A position with time None comes from the checkpoint a persistent run takes before
+        # its first time: what the sink wrote after it is reconciled all the same.
         if not isinstance(position, dict):
             self.resume_after = None
             return None
+        self._resuming = True
         self.resume_after = position["time"]
         self._next = dict(position["next"])
         self._header_sent = position["header_sent"]
@@ -110,20 +117,22 @@ class KafkaWriter(MessageWriter):
         """Learn where the topic ends; on a restart, read what the sink wrote after the
         checkpoint, to reconcile the replay with it."""
         assert self.topic is not None
-        after = self.resume_after
+        after = -1 if self.resume_after is None else self.resume_after
         try:
             groups, ends = read_tail(
-                self.settings, self.topic, self._next, after or 0, REQUEST_TIMEOUT,
-                {"logger": librdkafka_logger}, read=after is not None,
+                self.settings, self.topic, self._next, after, REQUEST_TIMEOUT,
+                {"logger": librdkafka_logger}, read=self._resuming,
             )
         except (_kafka().KafkaException, TimeoutError) as exc:  # retried as a connection
             raise TransientError(f"cannot read the topic back: {exc}") from exc
-        if after is not None:
+        if self._resuming:
             if any(self.codec.is_header(m) for group in groups for m in group):
                 self._header_sent = True
             self._reconciler = Reconciler(
                 self.codec, [*self._pending, *(group_of(self.codec, g) for g in groups)]
             )
+            logger.info("%s: %d logical time(s) written after the checkpoint, to reconcile "
+                        "with the replay", self.description, len(self._reconciler.pending))
         self._next.update(ends)
 
     def close(self) -> None:

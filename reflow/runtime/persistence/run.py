@@ -119,6 +119,14 @@ class PersistentRun:
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
 
+    def save_initial(self, dataflow: Dataflow, sources: Sequence[LiveSource]) -> None:
+        """On a start without a checkpoint of a time: store one taken before the first time
+        when a sink has a position already (a Kafka sink's offsets), so that a run killed
+        before its first checkpoint restarts knowing where that sink's output began."""
+        if any(op.position is not None and op.position() is not None
+               for op in dataflow.outputs):
+            self.save(dataflow, sources, {}, final=True)
+
     def due(self) -> bool:
         return time.monotonic() - self.last_saved >= self.interval
 
