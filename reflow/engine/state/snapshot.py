@@ -65,8 +65,8 @@ class Snapshottable:
     """
 
     state_fields: tuple[str, ...] = ()
-    #: The fields among ``state_fields`` that hold only plain Python values (no nested state,
-    #: Polars frame or numpy array, at any depth): pickled whole, in one call.
+    #: The fields among ``state_fields`` that hold no nested state and no Polars frame, at any
+    #: depth: pickled whole, in one call (a numpy array inside is pickled like the rest).
     plain_fields: tuple[str, ...] = ()
     #: The version of the layout of this class's state: raised whenever ``state_fields`` or
     #: what they hold change, so that an older snapshot is refused with a clear error.
