@@ -66,6 +66,7 @@ class KafkaWriter(MessageWriter):
         self._header_sent = False
         # Exactly once across restarts needs to know every partition the sink writes to.
         self.resumable = topic is not None
+        self.position_from_start = self.resumable  # where its output began
         self.codec = MessageCodec(
             format, delimiter,
             _dsv_line([*columns, "time", "diff"], delimiter) if format == "dsv" else None,

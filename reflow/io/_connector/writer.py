@@ -17,7 +17,7 @@ from reflow.io._common import ConnectorError, add_sink, output_frame
 from reflow.io._connector.retry import RetryPolicy, TransientError, retrying
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo
-from reflow.runtime.persistence.resume import sink_position
+from reflow.runtime.persistence.resume import SinkPosition, sink_position
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -72,6 +72,8 @@ class MessageWriter(ABC):
     resumable: bool = False
     #: On a restart: the logical time of the checkpoint, set before ``connect``.
     resume_after: int | None = None
+    #: Whether the position matters before the first logical time (``SinkPosition``).
+    position_from_start: bool = False
 
     def resume_from(self, position: object) -> int | None:
         """On a restart: take the position the checkpoint stored for this sink
@@ -162,5 +164,7 @@ def attach_writer(
     add_sink(
         table, name, on_time, on_end=on_end, on_start=on_start,
         on_time_end=on_time_end if writer.resumable else None,
-        position=(lambda: writer.checkpoint_position(completed)) if writer.resumable else None,
+        position=SinkPosition(lambda: writer.checkpoint_position(completed),
+                              from_start=writer.position_from_start)
+        if writer.resumable else None,
     )
