@@ -177,7 +177,9 @@ def write(
     text or bytes. The message key is the ``key`` column, or else the row's id; ``headers``
     columns become headers named after them, beside ``pathway_time`` and ``pathway_diff``.
     ``topic_name`` may be a column holding each row's topic. Each logical time is flushed and
-    acknowledged before the next; transient failures are retried (at-least-once delivery).
+    acknowledged before the next; transient failures are retried. In a persistent run, a
+    restart from a checkpoint reads back what the sink wrote after it and writes only the
+    difference (exactly once for one ``topic_name``; at least once with a topic column).
 
     >>> import reflow as pw
     >>> t = pw.debug.table_from_markdown('''

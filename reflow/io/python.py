@@ -228,8 +228,11 @@ class PythonSource(LiveSource):
         self._received = 0  # rows and deletions the subject sent, for persistence offsets
         self._skip = 0  # on a restart: how many of the replayed ones were already delivered
         self._resumed_at = 0  # on a restart: the offset it resumed from
-        # Only a persistent run needs each commit's offset; building one copies the keyed
-        # state, which for a fast subject and a slow pipeline piles up in the run loop's queue.
+        # On a restart: the replayed rows and deletions that were delivered before, which
+        # rebuild the ids, keyed rows and live rows without being delivered again.
+        self._replayed: list[dict | _Event] = []
+        self._replayed_events = 0
+        self._rebuilding = False  # while rebuilding: bad rows were reported before
         self._durable = False
         self._resumed = False
 
@@ -240,6 +243,7 @@ class PythonSource(LiveSource):
             self._received += 1
             if self._skip:
                 self._skip -= 1
+                self._replayed.append(values)
                 return
             buffer = self._buffer
             if not buffer:
@@ -251,6 +255,8 @@ class PythonSource(LiveSource):
             self._received += 1
             if self._skip:
                 self._skip -= 1
+                self._replayed.append(_Event(diff, key, values))
+                self._replayed_events += 1
                 return
             if not self._buffer:
                 self._first = time.monotonic()
@@ -290,9 +296,11 @@ class PythonSource(LiveSource):
 
     def _bad_message(self, message: str | bytes, reason: str) -> None:
         """Report a message that is not a row (shown shortened)."""
-        self._handle.report_error(  # type: ignore[union-attr]
-            f"message {_short(message)}: {reason}"
-        )
+        self._report(f"message {_short(message)}: {reason}")
+
+    def _report(self, message: str) -> None:
+        if not self._rebuilding:  # a replayed row's error was reported when it was delivered
+            self._handle.report_error(message)  # type: ignore[union-attr]
 
     def close(self) -> None:
         with self._flush_lock:
@@ -360,27 +368,45 @@ class PythonSource(LiveSource):
         with self._lock:
             events, self._buffer = self._buffer, []
             special, self._events = self._events, 0
+            replayed, self._replayed = self._replayed, []
+            replayed_special, self._replayed_events = self._replayed_events, 0
             # While the subject replays what was delivered before, the offset stays put.
             received = max(self._received, self._resumed_at)
+        if replayed:
+            self._rebuild(replayed, replayed_special)
         if events:
             for batch in self._to_batches(events, special):
                 self._handle.push(batch)
         if commit:
-            self._handle.commit(offset={
-                "received": received, "seq": self._seq,
-                "state": dict(self._state), "live": list(self._live),
-            } if self._durable else None)
+            # The offset is a count: a restart rebuilds the rest from the subject's replay.
+            self._handle.commit(offset={"received": received} if self._durable else None)
+
+    def _rebuild(self, events: list[dict | _Event], special: int) -> None:
+        """Turn replayed events into batches without delivering them: the ids, keyed rows and
+        live rows they leave are those of the run that delivered them."""
+        rows_read = self.rows_read
+        self._rebuilding = True
+        try:
+            self._to_batches(events, special)
+        finally:
+            self._rebuilding = False
+            self.rows_read = rows_read
 
     def use_checkpoints(self, scope: str = "") -> None:
         self._durable = True
 
     def resume(self, offset: object) -> None:
         """On a restart the subject runs again from its beginning: the first rows and
-        deletions it sends, as many as were committed before, are skipped."""
+        deletions it sends, as many as were committed before, are not delivered again but
+        rebuild the source's state (row ids, keyed rows, rows kept for deletions)."""
         self._skip = self._resumed_at = offset["received"]  # type: ignore[index]
+        if "live" not in offset:  # type: ignore[operator]
+            return
+        # A checkpoint of an earlier version holds the state itself (values as dicts in
+        # older ones still): the replayed events only need to be skipped.
         self._seq = offset["seq"]  # type: ignore[index]
         names = list(self.dtypes)
-        self._state = {  # checkpoints of earlier versions hold the values as dicts
+        self._state = {
             key: tuple(v[n] for n in names) if isinstance(v, dict) else v
             for key, v in offset["state"].items()  # type: ignore[index]
         }
@@ -426,7 +452,7 @@ class PythonSource(LiveSource):
                 try:
                     good.append(row_from_mapping(row, self.dtypes, self.defaults))
                 except BadValue as exc:
-                    self._handle.report_error(f"row {_short(row)}: {exc}")  # type: ignore[union-attr]
+                    self._report(f"row {_short(row)}: {exc}")
             if not good:
                 return None
             columns = [column_series(n, [r[n] for r in good], d) for n, d in self.dtypes.items()]
@@ -452,7 +478,7 @@ class PythonSource(LiveSource):
         try:
             row = row_from_mapping(values, self.dtypes, self.defaults)
         except BadValue as exc:
-            self._handle.report_error(f"delete {_short(values)}: {exc}")  # type: ignore[union-attr]
+            self._report(f"delete {_short(values)}: {exc}")
             return None
         live = concat_batches(self._live)
         if live is not None:
@@ -472,7 +498,7 @@ class PythonSource(LiveSource):
                 reason += (" (rows added without a key are kept for deletions only when the "
                            "subject's _deletions_enabled is True; its code was not seen to "
                            "delete: override _deletions_enabled)")
-            self._handle.report_error(f"delete {_short(values)}: {reason}")  # type: ignore[union-attr]
+            self._report(f"delete {_short(values)}: {reason}")
             return None
         victim = hits[:1]
         self._live = [live.filter(live[ID] != victim[ID][0])]  # type: ignore[union-attr,index]
@@ -495,7 +521,7 @@ class PythonSource(LiveSource):
                         continue
                     hashed = [row[k] for k in names]
             except (BadValue, KeyError) as exc:
-                self._handle.report_error(f"row {_short(values)}: {exc}")  # type: ignore[union-attr]
+                self._report(f"row {_short(values)}: {exc}")
                 continue
             to_hash.append((len(prepared), hashed))
             prepared.append((diff, values, row, 0))
@@ -521,9 +547,7 @@ class PythonSource(LiveSource):
                 diffs.append(1)
                 self.rows_read += 1
             elif old is None:
-                self._handle.report_error(  # type: ignore[union-attr]
-                    f"delete {_short(values)}: no row with this key is present"
-                )
+                self._report(f"delete {_short(values)}: no row with this key is present")
             else:
                 del self._state[row_id]
                 ids.append(row_id)

@@ -283,6 +283,10 @@ class StreamingLoop:
                         self.lowering.dataflow, [source for _, source in self.live]
                     )
                 if restored is None:
+                    if self.persistence is not None:
+                        self.persistence.save_initial(
+                            self.lowering.dataflow, [source for _, source in self.live]
+                        )
                     self._run_static()
                 else:
                     self.last_time = restored

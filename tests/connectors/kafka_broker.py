@@ -77,6 +77,44 @@ class Broker:
             producer.produce(topic, value=message, **kwargs)
         assert producer.flush(10) == 0
 
+    def topic_size(self, topic: str) -> int:
+        """The sum of the high watermarks of the partitions of ``topic``."""
+        consumer = Consumer({**self.settings, "group.id": "tests"})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions
+            )
+        finally:
+            consumer.close()
+
+    def consume_to_end(self, topic: str, timeout: float = 20) -> list:
+        """Every message of every partition of ``topic`` up to its current end, each
+        partition in order.
+
+        Tansu's high watermark is the first offset of a partition's last batch + 1, not its
+        end: the reading goes past it until a poll finds nothing more.
+        """
+        consumer = Consumer({**self.settings, "group.id": "tests"})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in partitions}
+            consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+            out = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = consumer.poll(1.0)
+                if message is None:
+                    if len(out) >= sum(ends.values()):
+                        return out
+                elif message.error() is None:
+                    out.append(message)
+            raise AssertionError("the topic was not read to its end")
+        finally:
+            consumer.close()
+
     def consume_all(self, topic: str, expected: int, timeout: float = 20) -> list:
         """The messages of every partition of ``topic`` (waits for ``expected`` of them)."""
         consumer = Consumer({**self.settings, "group.id": "tests"})

@@ -1,8 +1,8 @@
-"""Kafka -> groupby/reduce -> PostgreSQL snapshot table, with persistence.
+"""Kafka -> groupby/reduce -> PostgreSQL snapshot table and Kafka topic, with persistence.
 
 Run by ``test_kill_restart.py``: ``python pipeline_kafka.py SERVERS TOPIC TABLE CHANGES STATE
-ROWS``: the totals go to the snapshot table TABLE and as a stream of changes to CHANGES; it
-stops by itself once ROWS messages were counted.
+ROWS OUT_TOPIC``: the totals go to the snapshot table TABLE, as a stream of changes to CHANGES
+and as messages to the topic OUT_TOPIC; it stops by itself once ROWS messages were counted.
 """
 
 import sys
@@ -19,7 +19,7 @@ class Sale(pw.Schema):
 
 
 def main() -> None:
-    servers, topic, table, changes, state, expected = sys.argv[1:7]
+    servers, topic, table, changes, state, expected, out_topic = sys.argv[1:8]
     sales = pw.io.kafka.read({"bootstrap.servers": servers}, topic, schema=Sale, format="json",
                              autocommit_duration_ms=20, name="sales")
     totals = sales.groupby(pw.this.shop).reduce(
@@ -29,6 +29,8 @@ def main() -> None:
     pw.io.postgres.write_snapshot(totals, POSTGRES, table, ["shop"],
                                   init_mode="create_if_not_exists", name="totals")
     pw.io.postgres.write(totals, POSTGRES, changes, init_mode="replace", name="changes")
+    pw.io.kafka.write(totals, {"bootstrap.servers": servers}, out_topic, format="json",
+                      name="totals-topic")
     count = sales.reduce(n=pw.reducers.count())
 
     def on_change(key, row, time, is_addition):

@@ -107,6 +107,8 @@ class InvertibleGroups(Snapshottable):
     state_fields = (
         "value_counts", "capacity", "arrays", "slot_of", "gid_of", "key_of", "free", "gid_cache"
     )
+    # Ids, keys and counts only: each pickled in one call (see ``Snapshottable``).
+    plain_fields = ("value_counts", "slot_of", "gid_of", "key_of", "free", "gid_cache")
 
     def __init__(
         self,
@@ -156,6 +158,26 @@ class InvertibleGroups(Snapshottable):
             self.out_columns.append((spec[3], spec[5]))
             if spec[4] is not None:
                 self.out_columns.append((spec[4], pl.Boolean()))
+
+    # --- snapshots ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The state, without the key -> group id cache (``load_state`` rebuilds it from the
+        groups: its entries are hashes of the keys)."""
+        fields = super().state()
+        fields["gid_cache"] = {}
+        return fields
+
+    def load_state(self, fields: dict[str, Any]) -> None:
+        super().load_state(fields)
+        if self.cache_keys and not self.gid_cache:
+            free = set(self.free)
+            live = [s for s in range(len(self.gid_of)) if s not in free]
+            gid_of = self.gid_of
+            if len(self.key_of) == 1:
+                column = self.key_of[0]
+                self.gid_cache = {column[s]: gid_of[s] for s in live}
+            else:
+                self.gid_cache = {tuple(c[s] for c in self.key_of): gid_of[s] for s in live}
 
     # --- entry point --------------------------------------------------------------------------
     def process(

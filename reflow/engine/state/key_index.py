@@ -48,6 +48,8 @@ class KeyIndex(Snapshottable):
     state_fields = (
         "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live"
     )
+    # Keys, positions and row values: each pickled in one call (see ``Snapshottable``).
+    plain_fields = ("tail", "index", "counts")
 
     def __init__(self) -> None:
         self.data: pl.DataFrame | None = None

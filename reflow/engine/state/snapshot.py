@@ -13,6 +13,10 @@ in binary formats meant for them:
 * nested state objects (a ``KeyIndex`` inside a join, the ``RowStore`` of each input ...)
   are saved through their own ``state_fields`` and loaded back *into* the freshly built
   object, so their configuration is not saved at all.
+* fields a class names in ``plain_fields`` (dictionaries and lists of numbers, strings and
+  tuples of them, such as the slot of each group) are pickled in one call each, as a part of
+  their own: the pickler then does not look at each of their objects, which costs most of
+  the time of a snapshot of a state with many small entries.
 
 Everything else named by ``state_fields`` -- dictionaries and lists of ids and counts, sorted
 containers, and the Python values some operators keep per row (reducer accumulators, the
@@ -61,13 +65,16 @@ class Snapshottable:
     """
 
     state_fields: tuple[str, ...] = ()
+    #: The fields among ``state_fields`` that hold no nested state and no Polars frame, at any
+    #: depth: pickled whole, in one call (a numpy array inside is pickled like the rest).
+    plain_fields: tuple[str, ...] = ()
     #: The version of the layout of this class's state: raised whenever ``state_fields`` or
     #: what they hold change, so that an older snapshot is refused with a clear error.
     state_version: int = 1
 
     def snapshot(self) -> bytes:
         """This object's state, as bytes (see the module docstring for the format)."""
-        return encode(self.state())
+        return encode(_fields(self))
 
     def restore(self, data: bytes) -> None:
         """Load a state returned by ``snapshot()`` of an object built like this one."""
@@ -133,7 +140,10 @@ class _Pickler(pickle.Pickler):
         if type(obj) in _PLAIN:  # most of what a state holds: answered without isinstance
             return None
         if isinstance(obj, Snapshottable):
-            return ("state", obj.state())
+            return ("state", _fields(obj))
+        if type(obj) is _Plain:
+            self.parts.append(pickle.dumps(obj.value, protocol=5))
+            return ("plain", len(self.parts) - 1, None)
         if isinstance(obj, (pl.DataFrame, pl.Series)):
             return self._part(obj, _encode_polars)
         if isinstance(obj, np.ndarray) and obj.dtype != object:
@@ -149,6 +159,25 @@ class _Pickler(pickle.Pickler):
             self.seen[id(obj)] = known
             self.keep.append(obj)
         return known
+
+
+def _fields(state: Snapshottable) -> dict[str, Any]:
+    """The fields of ``state`` to pickle, those of ``plain_fields`` wrapped as ``_Plain``."""
+    fields = state.state()
+    plain = type(state).plain_fields
+    if plain:
+        fields = {name: _Plain(value) if name in plain else value
+                  for name, value in fields.items()}
+    return fields
+
+
+class _Plain:
+    """A field of ``plain_fields`` on its way to be pickled as a part of its own."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class _Unpickler(pickle.Unpickler):
@@ -225,4 +254,5 @@ _DECODERS = {
     "frame": _decode_polars,
     "series": lambda blob, extra: _decode_polars(blob, extra).to_series(0),
     "array": lambda blob, extra: np.load(io.BytesIO(blob), allow_pickle=False),
+    "plain": lambda blob, extra: pickle.loads(blob),
 }

@@ -1,5 +1,6 @@
 """Writing a table's changes to Kafka: one message per changed row, each logical time flushed
-and acknowledged before the next."""
+and acknowledged before the next. With a fixed topic the sink is exactly once across a
+restart from a checkpoint (``kafka_resume``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +17,11 @@ import polars as pl
 from reflow.engine.values import Json
 from reflow.io._common import ConnectorError
 from reflow.io._connector.kafka_client import REQUEST_TIMEOUT, _kafka, librdkafka_logger, servers
+from reflow.io._connector.kafka_resume import Group, MessageCodec, Reconciler, group_of, read_tail
 from reflow.io._connector.retry import TransientError
 from reflow.io._connector.writer import Delivery, MessageWriter
+
+logger = logging.getLogger("reflow")
 
 
 def _as_bytes(value: Any) -> bytes | None:
@@ -59,6 +64,38 @@ class KafkaWriter(MessageWriter):
         self._producer = None
         self._unsent: tuple[int, list] | None = None  # messages of a time not yet acknowledged
         self._header_sent = False
+        # Exactly once across restarts needs to know every partition the sink writes to.
+        self.resumable = topic is not None
+        self.position_from_start = self.resumable  # where its output began
+        self.codec = MessageCodec(
+            format, delimiter,
+            _dsv_line([*columns, "time", "diff"], delimiter) if format == "dsv" else None,
+        )
+        #: Per partition of the topic: the offset after the sink's last acknowledged message
+        #: (or the end of the partition when the sink started).
+        self._next: dict[int, int] = {}
+        self._offsets_known = False
+        self._pending: list[Group] = []  # restored from the checkpoint, until connected
+        self._resuming = False  # restarted from a checkpoint
+        self._reconciler: Reconciler | None = None
+
+    def resume_from(self, position: object) -> int | None:
+        # A position with time None comes from the checkpoint a persistent run takes before
+        # its first time: what the sink wrote after it is reconciled all the same.
+        if not isinstance(position, dict):
+            self.resume_after = None
+            return None
+        self._resuming = True
+        self.resume_after = position["time"]
+        self._next = dict(position["next"])
+        self._header_sent = position["header_sent"]
+        self._pending = list(position["pending"])
+        return self.resume_after
+
+    def checkpoint_position(self, completed: int | None) -> object:
+        pending = self._reconciler.pending if self._reconciler is not None else self._pending
+        return {"time": completed, "next": dict(self._next), "header_sent": self._header_sent,
+                "pending": list(pending)}
 
     def connect(self) -> None:
         kafka = _kafka()
@@ -73,6 +110,31 @@ class KafkaWriter(MessageWriter):
             self._producer = kafka.Producer(config)
         except kafka.KafkaException as exc:
             raise ConnectorError(f"{self.description}: bad settings: {exc}") from None
+        if self.resumable and not self._offsets_known:
+            self._read_back()
+            self._offsets_known = True
+
+    def _read_back(self) -> None:
+        """Learn where the topic ends; on a restart, read what the sink wrote after the
+        checkpoint, to reconcile the replay with it."""
+        assert self.topic is not None
+        after = -1 if self.resume_after is None else self.resume_after
+        try:
+            groups, ends = read_tail(
+                self.settings, self.topic, self._next, after, REQUEST_TIMEOUT,
+                {"logger": librdkafka_logger}, read=self._resuming,
+            )
+        except (_kafka().KafkaException, TimeoutError) as exc:  # retried as a connection
+            raise TransientError(f"cannot read the topic back: {exc}") from exc
+        if self._resuming:
+            if any(self.codec.is_header(m) for group in groups for m in group):
+                self._header_sent = True
+            self._reconciler = Reconciler(
+                self.codec, [*self._pending, *(group_of(self.codec, g) for g in groups)]
+            )
+            logger.info("%s: %d logical time(s) written after the checkpoint, to reconcile "
+                        "with the replay", self.description, len(self._reconciler.pending))
+        self._next.update(ends)
 
     def close(self) -> None:
         producer, self._producer = self._producer, None
@@ -83,8 +145,12 @@ class KafkaWriter(MessageWriter):
         if self._producer is None:
             raise TransientError("not connected")
         if self._unsent is None or self._unsent[0] != delivery.time:
-            self._unsent = (delivery.time, self._messages(delivery))
+            messages = self._messages(delivery)
+            if self._reconciler is not None:
+                messages = self._reconciler.messages(delivery.time, messages)
+            self._unsent = (delivery.time, messages)
         messages = self._unsent[1]
+        delivered = self._next
         failed: list = []
         reasons: list[str] = []
 
@@ -94,6 +160,10 @@ class KafkaWriter(MessageWriter):
                     (message.topic(), message.key(), message.value(), message.headers())
                 )
                 reasons.append(error.str())
+            else:
+                partition, offset = message.partition(), message.offset()
+                if offset + 1 > delivered.get(partition, 0):
+                    delivered[partition] = offset + 1
 
         producer = self._producer
         produce = producer.produce

@@ -17,7 +17,7 @@ from reflow.io._common import ConnectorError, add_sink, output_frame
 from reflow.io._connector.retry import RetryPolicy, TransientError, retrying
 from reflow.plan.compile import error_column
 from reflow.plan.nodes import ColumnInfo
-from reflow.runtime.persistence.resume import sink_position
+from reflow.runtime.persistence.resume import SinkPosition, sink_position
 
 if TYPE_CHECKING:
     from reflow.api.table import Table
@@ -72,6 +72,19 @@ class MessageWriter(ABC):
     resumable: bool = False
     #: On a restart: the logical time of the checkpoint, set before ``connect``.
     resume_after: int | None = None
+    #: Whether the position matters before the first logical time (``SinkPosition``).
+    position_from_start: bool = False
+
+    def resume_from(self, position: object) -> int | None:
+        """On a restart: take the position the checkpoint stored for this sink
+        (``checkpoint_position``) and return the checkpoint's logical time (None: a fresh
+        start)."""
+        self.resume_after = position if isinstance(position, int) else None
+        return self.resume_after
+
+    def checkpoint_position(self, completed: int | None) -> object:
+        """What a checkpoint stores for this sink after the completed time ``completed``."""
+        return completed
 
     @abstractmethod
     def connect(self) -> None: ...
@@ -128,8 +141,7 @@ def attach_writer(
     def on_start() -> None:
         nonlocal completed
         if writer.resumable:
-            position = sink_position(name)
-            writer.resume_after = completed = position if isinstance(position, int) else None
+            completed = writer.resume_from(sink_position(name))
         deliver(ensure_connected, "connect to")
 
     def on_time_end(time: int) -> None:
@@ -152,5 +164,7 @@ def attach_writer(
     add_sink(
         table, name, on_time, on_end=on_end, on_start=on_start,
         on_time_end=on_time_end if writer.resumable else None,
-        position=(lambda: completed) if writer.resumable else None,
+        position=SinkPosition(lambda: writer.checkpoint_position(completed),
+                              from_start=writer.position_from_start)
+        if writer.resumable else None,
     )

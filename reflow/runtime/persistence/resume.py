@@ -8,10 +8,31 @@ tells them that position (None on a fresh start).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from reflow.runtime.persistence.backend import PersistenceError
 
 _positions: dict[str, object] | None = None
+
+
+class SinkPosition:
+    """Where a sink's output ends, for checkpoints (``add_sink(position=...)``).
+
+    ``from_start``: the position matters before the first logical time (a Kafka sink's
+    offsets: a run killed before its first periodic checkpoint must know where the sink's
+    output began), so a run starting without a checkpoint stores one at once.
+
+    >>> position = SinkPosition(lambda: 12, from_start=True)
+    >>> position(), position.from_start
+    (12, True)
+    """
+
+    def __init__(self, get: Callable[[], object], from_start: bool = False) -> None:
+        self.get = get
+        self.from_start = from_start
+
+    def __call__(self) -> object:
+        return self.get()
 
 
 def set_sink_positions(positions: dict[str, object] | None) -> None:

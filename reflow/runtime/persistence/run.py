@@ -15,7 +15,7 @@ from reflow.engine.dataflow import Dataflow
 from reflow.engine.state.snapshot import SnapshotError
 from reflow.runtime.persistence.backend import Backend, PersistenceError
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
-from reflow.runtime.persistence.resume import set_sink_positions
+from reflow.runtime.persistence.resume import SinkPosition, set_sink_positions
 from reflow.runtime.sources import LiveSource
 
 logger = logging.getLogger("reflow")
@@ -118,6 +118,15 @@ class PersistentRun:
         self.restored = dataclasses.replace(checkpoint, states=None, dataflow=b"")
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
+
+    def save_initial(self, dataflow: Dataflow, sources: Sequence[LiveSource]) -> None:
+        """On a start without a checkpoint of a time: store one taken before the first time
+        when a sink's position matters from the start (``SinkPosition.from_start``: a Kafka
+        sink's offsets), so that a run killed before its first checkpoint restarts knowing
+        where that sink's output began."""
+        if any(isinstance(op.position, SinkPosition) and op.position.from_start
+               for op in dataflow.outputs):
+            self.save(dataflow, sources, {}, final=True)
 
     def due(self) -> bool:
         return time.monotonic() - self.last_saved >= self.interval
