@@ -141,6 +141,22 @@ class ShardedDataflow:
         self._wake_all = set(saved["wake_all"])
         self.rows_sent, self.rows_processed = saved["rows"]
 
+    def snapshot_states(self, indices: Sequence[int]) -> dict[int, bytes]:
+        """Per stateful operator at ``indices``: its state in this shard after the last
+        completed time, and whether it runs on every worker."""
+        states = self.dataflow.snapshot_states(indices)
+        return {index: encode({"state": state, "wake_all": index in self._wake_all})
+                for index, state in states.items()}
+
+    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+        """Load ``snapshot_states`` of every stateful operator of the same shard into this
+        freshly built one, as of logical time ``last_time``."""
+        saved = {index: decode(blob) for index, blob in states.items()}
+        self.dataflow.restore_states(
+            {index: shard["state"] for index, shard in saved.items()}, last_time
+        )
+        self._wake_all = {index for index, shard in saved.items() if shard["wake_all"]}
+
     def finish(self) -> None:
         """Release what operators hold until the end of input, then end the sinks (writer)."""
         flow = self.dataflow
