@@ -55,3 +55,29 @@ def test_a_checkpoint_is_restored_by_as_many_workers_as_wrote_it(
     )
     assert again.returncode != 0
     assert "written by a run on 2 worker(s) and this run has 1" in again.stderr
+
+
+def test_spawned_worker_processes_resume_from_their_checkpoint(tmp_path: Path) -> None:
+    from tests.runtime.test_workers import _free_ports
+
+    (tmp_path / "in").mkdir()
+    out, state = tmp_path / "out.csv", tmp_path / "state"
+
+    def spawn(expected_rows: int) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2", "--first-port",
+             str(_free_ports(2)), sys.executable, str(HERE / "pipeline_files.py"),
+             str(tmp_path / "in"), str(out), str(state), str(expected_rows)],
+            check=True, timeout=120,
+        )
+
+    for name in ("a", "b", "c"):
+        (tmp_path / "in" / f"{name}.csv").write_text("word\nalpha\nbeta\nalpha\ngamma\n")
+    spawn(12)
+    for name in ("d", "e"):
+        (tmp_path / "in" / f"{name}.csv").write_text("word\nalpha\ndelta\n")
+    spawn(16)  # continues from the checkpoint: only the new files are read
+    assert net_rows(out.read_text()) == {
+        (("word", "alpha"), ("count", "8")): 1, (("word", "beta"), ("count", "3")): 1,
+        (("word", "gamma"), ("count", "3")): 1, (("word", "delta"), ("count", "2")): 1,
+    }
