@@ -248,12 +248,13 @@ def _run_sharded(
 
     persistence = None
     keeps_state = persistence_config is not None and persistence_config.keeps_state
-    if persistence_config is not None and config.process_id == 0:
-        # The leader checkpoints for every worker; it reads the checkpoint before the
-        # dataflows are built (sinks need their positions).
+    if persistence_config is not None:
+        # UDF caches are kept by every worker (an SQLite file each UDF shares); the leader
+        # checkpoints for every worker and reads the checkpoint before the dataflows are
+        # built (sinks need their positions).
         backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
         set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
-        if keeps_state:
+        if keeps_state and config.process_id == 0:
             from reflow.runtime.persistence.run import PersistentRun
 
             persistence = PersistentRun(persistence_config)
