@@ -2,7 +2,8 @@
 2 worker threads (``PATHWAY_THREADS``) and on Pathway 0.33 with ``PATHWAY_THREADS=2`` (the
 same program, ``import pathway as pw``), in one run. Two times per variant: the whole
 process (start, imports, building the inputs, run) and ``pw.run()`` alone (of the last
-process to start it: the others wait for it), each with its ratio to one reflow worker.
+process to start it: the others wait for it), each with its ratio to one reflow worker, and
+the CPU time of ``pw.run()`` summed over the processes (all threads of each).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
         [--no-pathway]
@@ -37,11 +38,11 @@ PRELUDE = textwrap.dedent('''
     out, n = sys.argv[1], int(sys.argv[2])
 
     def run():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         pw.run(monitoring_level=pw.MonitoringLevel.NONE)
-        took = time.perf_counter() - start
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
         with open(out + ".runtime." + os.environ.get("PATHWAY_PROCESS_ID", "0"), "w") as f:
-            f.write(str(took))
+            f.write(f"{took} {cpu}")
 ''')
 
 WORDCOUNT = PRELUDE + textwrap.dedent('''
@@ -77,16 +78,18 @@ JOIN = PRELUDE + textwrap.dedent('''
 ''')
 
 
-def timed(command: list[str], env: dict[str, str], out: str) -> tuple[float, float]:
-    """Wall time of the whole command and of ``pw.run()``: with several processes, the
-    process that reached ``pw.run()`` last (the others wait for it to connect first)."""
+def timed(command: list[str], env: dict[str, str], out: str) -> tuple[float, float, float]:
+    """Wall time of the whole command and of ``pw.run()`` (with several processes, of the
+    process that reached ``pw.run()`` last: the others wait for it to connect first), and
+    the CPU time of ``pw.run()`` summed over the processes (every thread of each)."""
     for stale in Path(out).parent.glob(Path(out).name + ".runtime.*"):
         stale.unlink()
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     whole = time.perf_counter() - start
-    runs = [float(p.read_text()) for p in Path(out).parent.glob(Path(out).name + ".runtime.*")]
-    return whole, min(runs)
+    runs = [tuple(map(float, p.read_text().split()))
+            for p in Path(out).parent.glob(Path(out).name + ".runtime.*")]
+    return whole, min(wall for wall, _ in runs), sum(cpu for _, cpu in runs)
 
 
 def final_rows(path: str) -> list[str]:
@@ -134,21 +137,22 @@ def main() -> None:
                 variants["Pathway 2 threads"] = ([str(pathway), str(program), out, str(size)],
                                                  dict(base, BENCH_ENGINE="pathway",
                                                       PATHWAY_THREADS="2"))
-            results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+            results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in variants}
             outputs = {}
             for _ in range(opts.repeat):  # interleaved, so that load hits every variant
                 for key, (command, env) in variants.items():
                     results[key].append(timed(command, env, out))
                     outputs[key] = final_rows(out)
             same = all(o == outputs["1 worker"] for o in outputs.values())
-            one_whole = statistics.median(w for w, _ in results["1 worker"])
-            one_run = statistics.median(r for _, r in results["1 worker"])
+            one_whole, one_run, one_cpu = (
+                statistics.median(r[i] for r in results["1 worker"]) for i in range(3)
+            )
             print(f"{name} ({size:,}): same output on every variant: {same}")
             for key, runs in results.items():
-                whole = statistics.median(w for w, _ in runs)
-                run = statistics.median(r for _, r in runs)
+                whole, run, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
                 print(f"  {key:18} whole {whole:6.2f} s ({one_whole / whole:4.2f}x)   "
-                      f"pw.run {run:6.2f} s ({one_run / run:4.2f}x)")
+                      f"pw.run {run:6.2f} s ({one_run / run:4.2f}x)   "
+                      f"pw.run CPU {cpu:6.2f} s ({one_cpu / cpu:4.2f}x)")
 
 
 if __name__ == "__main__":

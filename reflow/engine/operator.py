@@ -129,5 +129,25 @@ class Operator(Snapshottable):
         """
         return delta[ID]
 
+    @property
+    def combines(self) -> bool:
+        """Whether the rows of this (single-input) operator are pre-aggregated by key on each
+        worker before an exchange (``combine``), and the parts applied by
+        ``process_combined``: an exchange then carries one row per key and worker instead of
+        one per input row."""
+        return False
+
+    def combine(self, delta: pl.DataFrame, ctx: RunContext) -> pl.DataFrame | None:
+        """The input rows ``delta`` pre-aggregated by key, with the key hash of each row in
+        column ``reflow.engine.state.partition.PARTIAL_KEY`` (None: nothing to apply)."""
+        raise NotImplementedError
+
+    def process_combined(
+        self, time: int, parts: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
+        """Apply the parts made by ``combine`` from the rows of ``time`` (of every worker, for
+        this worker's keys): the same as ``process`` of those rows."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"

@@ -38,7 +38,7 @@ from reflow.engine.batch import concat_batches, consolidate
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
-from reflow.engine.state.partition import Broadcast, split
+from reflow.engine.state.partition import PARTIAL_KEY, Broadcast, split
 from reflow.engine.state.snapshot import decode, encode
 
 #: The worker whose sinks write: sinks that need a single stream write through it.
@@ -141,6 +141,22 @@ class ShardedDataflow:
         self._wake_all = set(saved["wake_all"])
         self.rows_sent, self.rows_processed = saved["rows"]
 
+    def snapshot_states(self, indices: Sequence[int]) -> dict[int, bytes]:
+        """Per stateful operator at ``indices``: its state in this shard after the last
+        completed time, and whether it runs on every worker."""
+        states = self.dataflow.snapshot_states(indices)
+        return {index: encode({"state": state, "wake_all": index in self._wake_all})
+                for index, state in states.items()}
+
+    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+        """Load ``snapshot_states`` of every stateful operator of the same shard into this
+        freshly built one, as of logical time ``last_time``."""
+        saved = {index: decode(blob) for index, blob in states.items()}
+        self.dataflow.restore_states(
+            {index: shard["state"] for index, shard in saved.items()}, last_time
+        )
+        self._wake_all = {index for index, shard in saved.items() if shard["wake_all"]}
+
     def finish(self) -> None:
         """Release what operators hold until the end of input, then end the sinks (writer)."""
         flow = self.dataflow
@@ -174,12 +190,21 @@ class ShardedDataflow:
                 continue
             deltas = [outputs[source.index] for source in operator.inputs]
             wake = any(d is not None for d in deltas)
-            if operator.stateful or isinstance(operator, OutputOperator):
+            combined = self.workers > 1 and operator.combines
+            if combined:
+                flow.ctx.scope = operator.error_scope
+                (delta,) = deltas
+                part = None if delta is None else operator.combine(delta, flow.ctx)
+                deltas, wake = self._exchange(operator, [part], combined=True)
+            elif operator.stateful or isinstance(operator, OutputOperator):
                 deltas, wake = self._exchange(operator, deltas)
             out = None
             if wake:
                 flow.ctx.scope = operator.error_scope
-                out = operator.process(time, deltas, flow.ctx)
+                if combined:
+                    out = operator.process_combined(time, deltas, flow.ctx)
+                else:
+                    out = operator.process(time, deltas, flow.ctx)
             if flush:
                 release = getattr(operator, "flush_at_end", None)
                 if release is not None:
@@ -188,14 +213,18 @@ class ShardedDataflow:
         flow.ctx.scope = None
 
     def _exchange(
-        self, operator: Operator, deltas: list[pl.DataFrame | None]
+        self, operator: Operator, deltas: list[pl.DataFrame | None], combined: bool = False
     ) -> tuple[list[pl.DataFrame | None], bool]:
-        """Swap the rows of each input of ``operator``; whether it must run on this worker."""
+        """Swap the rows of each input of ``operator``; whether it must run on this worker.
+        ``combined``: ``deltas`` is the one pre-aggregated input (``Operator.combine``),
+        routed by its key column; the parts received are returned apart, not concatenated."""
         received: list[pl.DataFrame | None] = []
         broadcast = False
         for input_index, delta in enumerate(deltas):
             if delta is None:
                 parts: list[pl.DataFrame | None] = [None] * self.workers
+            elif combined:
+                parts = split(delta, delta[PARTIAL_KEY], self.workers)
             elif isinstance(operator, OutputOperator):
                 parts = [delta if w == WRITER else None for w in range(self.workers)]
             else:
@@ -211,6 +240,9 @@ class ShardedDataflow:
             got, any_broadcast = self.exchange.all_to_all(parts, broadcast)
             if any_broadcast:
                 self._wake_all.add(operator.index)
+            if combined:
+                self.rows_processed += sum(p.height for p in got if p is not None)
+                return got, any(p is not None for p in got)
             merged = concat_batches(got)
             if isinstance(operator, OutputOperator) and sum(p is not None for p in got) > 1:
                 # Workers read slices of a source, so a row's retraction and its insertion at

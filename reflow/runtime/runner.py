@@ -154,9 +154,10 @@ def run_outputs(
     config = WorkerConfig.from_env()
     on_ray = RayConfig.from_env()
     several = on_ray is not None or config.workers > 1
-    one_worker = _one_worker_reason(outputs, persistence_config)
+    one_worker = _one_worker_reason(outputs, persistence_config, on_ray is not None)
     if several and one_worker is None:
-        _run_sharded(outputs, new_context, config, on_ray, monitoring_level, with_http_server)
+        _run_sharded(outputs, new_context, config, on_ray, monitoring_level, with_http_server,
+                     persistence_config)
         return
     if several:
         # The other workers have nothing to do.
@@ -201,16 +202,17 @@ def _run_outputs(
 
 
 def _one_worker_reason(
-    outputs: Sequence[OutputSpec], persistence_config: PersistenceSettings | None
+    outputs: Sequence[OutputSpec], persistence_config: PersistenceSettings | None,
+    on_ray: bool = False,
 ) -> str | None:
-    """Why a program must run on one worker, or None: a persistent run keeps one dataflow's
-    state; fully asynchronous UDFs deliver their results through a source of the worker that
-    made the call, and only worker 0 runs sources."""
+    """Why a program must run on one worker, or None: on Ray, a persistent run keeps one
+    dataflow's state; fully asynchronous UDFs deliver their results through a source of the
+    worker that made the call, and only worker 0 runs sources."""
     from reflow.plan.future_nodes import ancestors, calls_fully_async
     from reflow.plan.nodes import SelectNode
 
-    if persistence_config is not None:
-        return "persistent runs"
+    if persistence_config is not None and on_ray:
+        return "persistent runs on Ray"
     roots = [spec.node for spec in outputs]
     if any(_reads_error_log(root) for root in roots):
         roots += live_nodes()  # the error log runs the program's other tables too (``build``)
@@ -227,12 +229,15 @@ def _run_sharded(
     on_ray: RayConfig | None,
     monitoring_level: object,
     with_http_server: bool,
+    persistence_config: PersistenceSettings | None = None,
 ) -> None:
     """Run on several worker threads or processes (``reflow.runtime.workers``) or Ray actors
-    (``reflow.runtime.ray_workers``). With live sources (or an HTTP server) worker 0, or this
-    process on Ray, reads them and drives the logical times, and every worker runs its shard
-    of the operators (``reflow.runtime.sharded_streaming``)."""
+    (``reflow.runtime.ray_workers``). With live sources (or an HTTP server, or persistence)
+    worker 0, or this process on Ray, reads them and drives the logical times, and every
+    worker runs its shard of the operators (``reflow.runtime.sharded_streaming``); worker 0
+    checkpoints every worker's shard."""
     from reflow.runtime.monitoring import Monitor
+    from reflow.runtime.persistence.resume import set_udf_cache_directory
     from reflow.runtime.ray_workers import run_live_on_ray, run_on_ray
     from reflow.runtime.sharded_streaming import run_streaming_sharded
     from reflow.runtime.streaming import run_streaming
@@ -241,7 +246,20 @@ def _run_sharded(
     def start() -> Lowering:
         return build(outputs, new_context())
 
-    live = with_http_server or any(_live_sources(spec.node) for spec in outputs)
+    persistence = None
+    keeps_state = persistence_config is not None and persistence_config.keeps_state
+    if persistence_config is not None:
+        # UDF caches are kept by every worker (an SQLite file each UDF shares); the leader
+        # checkpoints for every worker and reads the checkpoint before the dataflows are
+        # built (sinks need their positions).
+        backend_path = getattr(getattr(persistence_config, "backend", None), "path", None)
+        set_udf_cache_directory(None if backend_path is None else f"{backend_path}/udf-cache")
+        if keeps_state and config.process_id == 0:
+            from reflow.runtime.persistence.run import PersistentRun
+
+            persistence = PersistentRun(persistence_config)
+            persistence.load()
+    live = with_http_server or keeps_state or any(_live_sources(spec.node) for spec in outputs)
     if not live:
         if on_ray is not None:
             run_on_ray(start, on_ray.actors, on_ray.cpus_per_actor)
@@ -252,12 +270,15 @@ def _run_sharded(
     def lead(lowering: Lowering, dataflow: Any) -> None:
         monitor = Monitor(monitoring_level, with_http_server)  # type: ignore[arg-type]
         dataflow.monitor = monitor
-        run_streaming(lowering, monitor, dataflow=dataflow)
+        run_streaming(lowering, monitor, persistence, dataflow=dataflow)
 
-    if on_ray is not None:
-        run_live_on_ray(start, on_ray.actors, on_ray.cpus_per_actor, lead)
-    else:
-        run_streaming_sharded(start, config, lead)
+    try:
+        if on_ray is not None:
+            run_live_on_ray(start, on_ray.actors, on_ray.cpus_per_actor, lead)
+        else:
+            run_streaming_sharded(start, config, lead)
+    finally:
+        set_udf_cache_directory(None)
 
 
 # Options of ``pw.run`` accepted for compatibility that change nothing in reflow: the

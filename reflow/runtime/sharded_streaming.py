@@ -11,6 +11,11 @@ The followers answer each announcement with their counters (rows processed, rows
 time their last logical time took), so the leader's status display and ``/metrics`` show
 every worker, one logical time late.
 
+In a persistent run the leader also checkpoints every worker's shard: when a checkpoint is
+due it asks the followers for the state of their operators (``PersistentShards``) and stores
+it with its own in one checkpoint; on a restart it hands each follower its shard back before
+the first logical time. A checkpoint is restored by as many workers as wrote it.
+
 >>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
 ([7], [None])
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import time as clock
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -27,6 +32,7 @@ import polars as pl
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow
+from reflow.engine.state.snapshot import SnapshotError, decode, encode
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import WorkerStats
 from reflow.runtime.workers import Build, WorkerConfig, run_workers
@@ -38,9 +44,23 @@ if TYPE_CHECKING:
 LEADER = 0
 
 
-def announcement(time: int | None) -> pl.DataFrame:
-    """The leader's message to the followers: the next logical time, or None for the end."""
-    return pl.DataFrame({"time": [time]}, schema={"time": pl.Int64})
+#: What the leader asks of the followers besides a logical time (``announcement``): their
+#: shard's state (snapshot), or to load the state sent with the message (restore).
+SNAPSHOT, RESTORE = "snapshot", "restore"
+_MESSAGE = {"time": pl.Int64, "request": pl.String, "state": pl.Binary}
+
+
+def announcement(
+    time: int | None, request: str | None = None, state: bytes | None = None
+) -> pl.DataFrame:
+    """The leader's message to the followers: the next logical time, or None for the end;
+    or a ``request`` (``SNAPSHOT``, ``RESTORE`` with the worker's ``state``)."""
+    return pl.DataFrame({"time": [time], "request": [request], "state": [state]}, schema=_MESSAGE)
+
+
+def state_frame(state: bytes) -> pl.DataFrame:
+    """A follower's shard state as the one-row batch it sends the leader."""
+    return pl.DataFrame({"state": [state]}, schema={"state": pl.Binary})
 
 
 def stats_frame(stats: WorkerStats) -> pl.DataFrame:
@@ -85,10 +105,18 @@ class LeadingShard:
         self._announce(None)
         self.shard.finish()
 
-    def _announce(self, time: int | None) -> None:
-        message = announcement(time)
-        parts = [None if w == LEADER else message for w in range(self.shard.workers)]
-        replies, _ = self.shard.exchange.all_to_all(parts, False)
+    @property
+    def persistent_states(self) -> PersistentShards:
+        """Every worker's state, as ``PersistentRun`` saves and restores a dataflow's."""
+        return PersistentShards(self)
+
+    def _announce(
+        self, time: int | None, messages: list[pl.DataFrame | None] | None = None
+    ) -> None:
+        if messages is None:
+            message = announcement(time)
+            messages = [None if w == LEADER else message for w in range(self.shard.workers)]
+        replies, _ = self.shard.exchange.all_to_all(messages, False)
         for worker, reply in enumerate(replies):
             if worker != LEADER and reply is not None and reply.height:
                 row = reply.row(0, named=True)
@@ -102,13 +130,108 @@ class LeadingShard:
             self.monitor.workers = list(self.stats)
 
 
+class PersistentShards:
+    """The state of every worker of a sharded run, seen by ``PersistentRun`` as one
+    dataflow's: the state of stateful operator ``i`` is the list of its states in each worker
+    (``ShardedDataflow.snapshot_states``). The leader gathers the followers' states when it
+    checkpoints and sends each its own on a restart. The fingerprint names the number of
+    workers: a checkpoint is restored by as many workers as wrote it."""
+
+    def __init__(self, leading: LeadingShard) -> None:
+        self.leading = leading
+        self.shard = leading.shard
+        self.dataflow = leading.shard.dataflow
+
+    @property
+    def operators(self) -> list[Operator]:
+        return self.dataflow.operators
+
+    @property
+    def outputs(self) -> list:
+        return self.dataflow.outputs
+
+    @property
+    def last_time(self) -> int | None:
+        return self.dataflow.last_time
+
+    @property
+    def versions(self) -> list[int | None]:
+        # Followers' operators change without the leader seeing it: every checkpoint (one
+        # per completed time at most) saves every state.
+        return [self.dataflow.last_time] * len(self.dataflow.operators)
+
+    def fingerprint(self) -> str:
+        return f"{self.dataflow.fingerprint()}{WORKERS_MARK}{self.shard.workers}"
+
+    def stateful_indices(self) -> list[int]:
+        return self.dataflow.stateful_indices()
+
+    def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
+        """The states of operators ``indices`` in every worker."""
+        wanted = list(indices)
+        mine = self.shard.snapshot_states(wanted)  # raises before asking if it cannot
+        workers = self.shard.workers
+        self.leading._announce(None, [None if w == LEADER else announcement(None, SNAPSHOT)
+                                      for w in range(workers)])
+        replies, _ = self.shard.exchange.all_to_all([None] * workers, False)
+        shards = [mine if w == LEADER else decode(_only(reply)["state"][0])["states"]
+                  for w, reply in enumerate(replies)]
+        return {index: encode({"shards": [shard[index] for shard in shards]})
+                for index in wanted}
+
+    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+        """Give each worker its part of ``states`` (``snapshot_states``)."""
+        shards = {index: decode(blob)["shards"] for index, blob in states.items()}
+        workers = self.shard.workers
+        if any(len(parts) != workers for parts in shards.values()):
+            raise SnapshotError(f"the checkpoint does not hold the states of {workers} workers")
+
+        def part(worker: int) -> dict[int, bytes]:
+            return {index: parts[worker] for index, parts in shards.items()}
+
+        self.leading._announce(None, [
+            None if w == LEADER
+            else announcement(None, RESTORE, encode({"states": part(w), "time": last_time}))
+            for w in range(workers)
+        ])
+        self.shard.restore_states(part(LEADER), last_time)
+
+    def restore(self, data: bytes) -> None:
+        raise SnapshotError("a sharded run restores per-operator states only")
+
+
+#: Between a dataflow's fingerprint and the number of workers in a sharded run's
+#: (``reflow.runtime.persistence.run`` reads it back to name both numbers).
+WORKERS_MARK = "/workers="
+
+
+def _only(reply: pl.DataFrame | None) -> pl.DataFrame:
+    if reply is None or reply.height != 1:
+        raise SnapshotError("a worker did not send its state for the checkpoint")
+    return reply
+
+
 def follow(shard: ShardedDataflow) -> None:
-    """A follower's loop: run each logical time the leader announces, until the end."""
+    """A follower's loop: run each logical time the leader announces, until the end; send
+    its state or load one when the leader asks."""
     stats = WorkerStats(shard.worker)
     while True:
         parts = [stats_frame(stats) if w == LEADER else None for w in range(shard.workers)]
         got, _ = shard.exchange.all_to_all(parts, False)
         message = got[LEADER]
+        request = None if message is None else message["request"][0]
+        if request == SNAPSHOT:
+            state = encode({"states": shard.snapshot_states(shard.dataflow.stateful_indices())})
+            shard.exchange.all_to_all(
+                [state_frame(state) if w == LEADER else None for w in range(shard.workers)],
+                False,
+            )
+            continue
+        if request == RESTORE:
+            assert message is not None
+            saved = decode(message["state"][0])
+            shard.restore_states(saved["states"], saved["time"])
+            continue
         time = None if message is None else message["time"][0]
         if time is None:
             shard.finish()

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -234,10 +234,13 @@ class StreamingLoop:
         persistence: PersistentRun | None = None,
         dataflow: Dataflow | LeadingShard | None = None,
     ) -> None:
-        if dataflow is not None and persistence is not None:
-            raise ValueError("a persistent run has one worker")
         self.lowering = lowering
         self.dataflow = lowering.dataflow if dataflow is None else dataflow
+        # What checkpoints hold: this dataflow, or every worker's shard of a sharded run
+        # (``PersistentShards``, offering what ``PersistentRun`` uses of a ``Dataflow``).
+        self.saved = cast(
+            "Dataflow", getattr(self.dataflow, "persistent_states", lowering.dataflow)
+        )
         self.persistence = persistence
         #: The offset of each source's last commit that went through the dataflow.
         self.offsets: dict[int, object] = {}
@@ -280,7 +283,7 @@ class StreamingLoop:
                 restored = None
                 if self.persistence is not None:
                     restored = self.persistence.restore(
-                        self.lowering.dataflow, [source for _, source in self.live]
+                        self.saved, [source for _, source in self.live]
                     )
                 if restored is None:
                     if self.persistence is not None:
@@ -422,6 +425,6 @@ class StreamingLoop:
         if self.dataflow.last_time is None:
             return
         persistence.save(
-            self.lowering.dataflow, [source for _, source in self.live], dict(self.offsets),
+            self.saved, [source for _, source in self.live], dict(self.offsets),
             final=force,
         )

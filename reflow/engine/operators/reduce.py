@@ -213,6 +213,25 @@ class ReduceOperator(Operator):
             return single_partition(frame)
         return hash_columns(frame, [k.column for k in self.keys])
 
+    @property
+    def combines(self) -> bool:
+        """Reduces kept as integer running sums (count, int sum) combine on each worker."""
+        return self.invertible is not None and self.invertible.combinable
+
+    def combine(self, delta: pl.DataFrame, ctx: RunContext) -> pl.DataFrame | None:
+        """The running sums of ``delta`` per group, keyed by group id."""
+        assert self.invertible is not None
+        frame = self.project(delta, ctx) if self.project is not None else delta
+        return self.invertible.partials(frame)
+
+    def process_combined(
+        self, time: int, parts: list[pl.DataFrame | None], ctx: RunContext
+    ) -> pl.DataFrame | None:
+        assert self.invertible is not None
+        return self.invertible.process_partials(
+            parts, lambda message: ctx.report_error(self.name, message)
+        )
+
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
     ) -> pl.DataFrame | None:

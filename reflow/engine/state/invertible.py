@@ -36,6 +36,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID, ID_DTYPE
 from reflow.engine.ids import hash_columns
 from reflow.engine.state.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
+from reflow.engine.state.partition import PARTIAL_KEY
 from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at most this many rows are pre-aggregated in Python rather than with Polars.
@@ -185,21 +186,82 @@ class InvertibleGroups(Snapshottable):
     ) -> pl.DataFrame | None:
         """Apply a batch and return the changes of the output (or ``None``); ``report``
         receives a message for every group whose new result is an error by itself."""
+        rows = self._grouped_rows(delta)
+        if rows is None:
+            return None
+        gids, key_values, sums, pairs = self._preaggregate(rows)
+        return self._apply(gids, key_values, sums, pairs, report)
+
+    # --- combining the parts of a batch held by several workers --------------------------------
+    @property
+    def combinable(self) -> bool:
+        """Whether the per-group sums of the parts of a batch add up exactly to the batch's:
+        every running sum is an integer (a float total depends on the order of the additions)
+        and no reducer is count_distinct (which needs the values themselves)."""
+        return not self.distinct and all(c[3] is np.int64 for c in self.components)
+
+    def partials(self, delta: pl.DataFrame) -> pl.DataFrame | None:
+        """``delta`` pre-aggregated: one row per group, with its group id (``PARTIAL_KEY``),
+        its key columns and one column per running sum (None: no row counts). Any number of
+        these, from any split of the rows, are applied at once by ``process_partials``.
+
+        >>> from reflow.engine.state.aggregates import Count
+        >>> groups = InvertibleGroups([("w", None, "w", pl.String())],
+        ...                           [(Count(), [], [], "c", None, pl.Int64())],
+        ...                           id_column=None, global_id=None, cache_keys=True)
+        >>> rows = pl.DataFrame({"w": ["a", "b", "a"], "_diff": [1, 1, 1]})
+        >>> part = groups.partials(rows)
+        >>> part.height
+        2
+        >>> groups.process_partials([part[:1], part]).sort("w")[["w", "c"]].rows()
+        [('a', 4), ('b', 1)]
+        """
+        rows = self._grouped_rows(delta)
+        if rows is None:
+            return None
+        gids, key_values, sums, _ = self._preaggregate(rows)
+        columns = [pl.Series(PARTIAL_KEY, gids, dtype=ID_DTYPE)]
+        columns += [pl.Series(k[0], values, dtype=rows.schema[k[0]])
+                    for k, values in zip(self.keys, key_values, strict=True)]
+        columns += [pl.Series(f"\x00c{i}", np.asarray(sum_, dtype=np.int64))
+                    for i, sum_ in enumerate(sums)]
+        return pl.DataFrame(columns)
+
+    def process_partials(
+        self, parts: Sequence[pl.DataFrame | None], report: Callable[[str], None] | None = None
+    ) -> pl.DataFrame | None:
+        """Apply the ``partials`` of the parts of one batch and return the changes of the
+        output, as ``process`` of the whole batch does."""
+        present = [p for p in parts if p is not None and p.height]
+        if not present:
+            return None
+        frame = present[0]
+        if len(present) > 1:
+            sums = [f"\x00c{i}" for i in range(len(self.components))]
+            frame = pl.concat(present).group_by(PARTIAL_KEY, maintain_order=True).agg(
+                *(pl.col(k[0]).first() for k in self.keys), pl.col(sums).sum()
+            )
+        gids = frame[PARTIAL_KEY].to_list()
+        key_values = [frame[k[0]].to_list() for k in self.keys]
+        totals = [frame[f"\x00c{i}"].to_numpy() for i in range(len(self.components))]
+        return self._apply(gids, key_values, totals, {}, report)
+
+    def _grouped_rows(self, delta: pl.DataFrame) -> pl.DataFrame | None:
+        """The rows of ``delta`` that belong to a group (no error in the key, an id present)."""
         key_errors = [k[1] for k in self.keys if k[1] is not None]
         if key_errors:
             delta = delta.filter(~pl.any_horizontal(key_errors).fill_null(False))
         if self.id_column is not None:
             delta = delta.filter(pl.col(self.id_column).is_not_null())
-        if delta.height == 0:
-            return None
+        return delta if delta.height else None
+
+    def _preaggregate(self, delta: pl.DataFrame) -> tuple:
         used = [k[0] for k in self.keys] + [c for spec in self.specs for c in spec[1]]
         if delta.height <= TINY_ROWS or any(delta.schema[c] == pl.Object for c in used):
-            gids, key_values, sums, pairs = self._preaggregate_rows(delta)
-        elif delta.height <= SMALL_ROWS and not self.distinct:
-            gids, key_values, sums, pairs = self._preaggregate_numpy(delta)
-        else:
-            gids, key_values, sums, pairs = self._preaggregate_frame(delta)
-        return self._apply(gids, key_values, sums, pairs, report)
+            return self._preaggregate_rows(delta)
+        if delta.height <= SMALL_ROWS and not self.distinct:
+            return self._preaggregate_numpy(delta)
+        return self._preaggregate_frame(delta)
 
     # --- pre-aggregation ------------------------------------------------------------------------
     def _preaggregate_frame(self, delta: pl.DataFrame) -> tuple:

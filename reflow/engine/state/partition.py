@@ -30,6 +30,7 @@ import polars as pl
 #: The number of key partitions; fixed, so that any number of shards up to it maps onto it.
 PARTITIONS = 256
 
+
 class Broadcast:
     """The type of ``BROADCAST``."""
 
@@ -39,6 +40,9 @@ class Broadcast:
 
 #: Returned by ``Operator.partition_key`` for an input that every shard must receive whole.
 BROADCAST = Broadcast()
+
+#: The column of ``Operator.combine``'s pre-aggregated rows holding each row's key hash.
+PARTIAL_KEY = "\x00key"
 
 
 def partition_of(hashes: pl.Series) -> np.ndarray:

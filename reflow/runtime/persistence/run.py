@@ -97,6 +97,8 @@ class PersistentRun:
         if checkpoint is None:
             return None
         if checkpoint.fingerprint != dataflow.fingerprint():
+            _check_workers(checkpoint.fingerprint, dataflow.fingerprint(),
+                           self.store.backend.describe(self.store.next_number - 1))
             before = checkpoint.structures or [(op, "") for op in checkpoint.operators]
             now = operator_structures(dataflow) if checkpoint.structures else [
                 (op, "") for op in describe_operators(dataflow)]
@@ -213,6 +215,20 @@ def _check_formats(checkpoint: Checkpoint, dataflow: Dataflow, where: str) -> No
                 f"{current[1]}: finish the run with the reflow version that wrote it, or "
                 "delete the persistence directory to start over"
             )
+
+
+def _check_workers(then: str, now: str, where: str) -> None:
+    """Refuse, naming both numbers, a checkpoint written by another number of workers (a
+    sharded run's fingerprint ends with ``/workers=N``)."""
+    (plan_then, *workers_then), (plan_now, *workers_now) = then.split("/"), now.split("/")
+    count_then = workers_then[0].removeprefix("workers=") if workers_then else "1"
+    count_now = workers_now[0].removeprefix("workers=") if workers_now else "1"
+    if plan_then == plan_now and count_then != count_now:
+        raise PersistenceError(
+            f"the checkpoint {where} was written by a run on {count_then} worker(s) and this "
+            f"run has {count_now}: run it on {count_then} (PATHWAY_THREADS / "
+            "PATHWAY_PROCESSES), or delete the persistence directory to start over"
+        )
 
 
 def _unplaced(description: str) -> str:
