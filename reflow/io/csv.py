@@ -26,6 +26,7 @@ from reflow.io._common import add_sink, output_frame
 from reflow.io._file_tables import read_files
 from reflow.io._formats import CsvParserSettings
 from reflow.io._output_file import OutputFile
+from reflow.plan.error_columns import error_column
 from reflow.runtime.persistence.resume import checked_position, sink_position
 
 if TYPE_CHECKING:
@@ -126,8 +127,8 @@ def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -
         return None
     cells: list[list[str]] = []
     for name, info in columns.items():
-        if info.fallible:
-            return None
+        if info.fallible and any(delta[error_column(name)].to_list()):
+            return None  # error cells are written empty: the Polars path masks them
         series = delta[name]
         kind = series.dtype
         values = series.to_list()

@@ -209,3 +209,11 @@ def test_csv_small_times_are_spelled_as_polars_writes_them():
     assert small == frame.height - 5
     whole = _small_csv(columns, frame[[0, 5, 6, 10]], 3)
     assert whole is not None and whole.count(b"\n") == 4
+    # A column that can hold errors: written here while none of its cells is an error.
+    from reflow.plan.error_columns import error_column
+
+    fallible = dict(columns, i=ColumnInfo(dt.Optional(dt.INT), fallible=True))
+    flagged = frame[[0, 5]].with_columns(pl.Series(error_column("i"), [False, False]))
+    assert _small_csv(fallible, flagged, 3) == _small_csv(columns, frame[[0, 5]], 3)
+    flagged = flagged.with_columns(pl.Series(error_column("i"), [False, True]))
+    assert _small_csv(fallible, flagged, 3) is None
