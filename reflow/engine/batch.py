@@ -101,6 +101,9 @@ def concat_batches(batches: Iterable[pl.DataFrame | None]) -> pl.DataFrame | Non
 
 def _row_key(value: Any) -> Any:
     """A hashable, NaN-stable stand-in for a cell, used only when consolidating rows."""
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
     if isinstance(value, float) and math.isnan(value):
         return ("__nan__",)
     if isinstance(value, list):

@@ -153,6 +153,12 @@ def hash_columns(frame: pl.DataFrame, columns: Sequence[str], salt: str = "") ->
     return ids_from_halves(high, low)
 
 
+# Python types whose values ``infer_polars_dtype`` stores with one dtype, known without a call.
+_PLAIN_DTYPES: dict[type, pl.DataType] = {
+    int: pl.Int64(), float: pl.Float64(), str: pl.String(), bool: pl.Boolean(),
+}
+
+
 def infer_polars_dtype(value: Any) -> pl.DataType:
     """The Polars dtype a lone Python value is stored with when hashed on its own."""
     if value is None:
@@ -212,10 +218,15 @@ def hash_value_rows(rows: Sequence[Sequence[Any]], salt: str = "") -> list[int]:
     data = {}
     for i in range(width):
         values = [row[i] for row in rows]
-        kinds = {type(infer_polars_dtype(v)) for v in values if v is not None}
-        if len(kinds) > 1:
-            return [hash_values(row, salt) for row in rows]
-        dtype = kinds.pop()() if kinds else pl.Null()
+        python_kinds = {type(v) for v in values}
+        python_kinds.discard(type(None))
+        if len(python_kinds) == 1 and (kind := python_kinds.pop()) in _PLAIN_DTYPES:
+            dtype = _PLAIN_DTYPES[kind]  # the common case, without a call per value
+        else:
+            kinds = {type(infer_polars_dtype(v)) for v in values if v is not None}
+            if len(kinds) > 1:
+                return [hash_values(row, salt) for row in rows]
+            dtype = kinds.pop()() if kinds else pl.Null()
         if dtype == ID_DTYPE:
             values = [None if v is None else int(v) for v in values]
         try:

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches
-from reflow.engine.ids import hash_value_rows, ids_from_halves
+from reflow.engine.ids import hash_typed_columns, hash_value_rows, ids_from_halves
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
@@ -153,6 +153,8 @@ def _short(values: Any) -> str:
     return _SHORT.repr(values)
 
 
+# Key column types whose columns hash as their Python values do (``hash_typed_columns``).
+_PLAIN_KEY_TYPES = (dt.INT, dt.FLOAT, dt.STR, dt.BOOL)
 _DELETING_NAMES = frozenset({"delete", "_remove", "_remove_inner"})
 
 
@@ -418,6 +420,10 @@ class PythonSource(LiveSource):
         if special == 0 and not self.keyed:
             batch = self._added(events)  # type: ignore[arg-type]
             return [] if batch is None else [self._keep(batch)]
+        if special == 0:
+            fresh = self._fresh_keyed_batch(events)  # type: ignore[arg-type]
+            if fresh is not None:
+                return [fresh]
         changes = [
             (e.diff, e.key, e.values) if type(e) is _Event else (_ADD, None, e) for e in events
         ]
@@ -503,6 +509,29 @@ class PythonSource(LiveSource):
         victim = hits[:1]
         self._live = [live.filter(live[ID] != victim[ID][0])]  # type: ignore[union-attr,index]
         return victim.with_columns(pl.lit(-1, dtype=DIFF_DTYPE).alias(DIFF))
+
+    def _fresh_keyed_batch(self, rows: list[dict]) -> pl.DataFrame | None:
+        """The batch of keyed additions whose keys are all new (none present, none repeated),
+        built column by column when every value has exactly its column's type and the keys
+        are plain ints, floats, strings or bools; ``None`` sends the rows through
+        ``_keyed_batches``, which also handles replacements and reports bad values."""
+        names = self.primary_key or list(self.dtypes)
+        if not all(self.dtypes[n] in _PLAIN_KEY_TYPES for n in names):
+            return None
+        columns = exact_columns(rows, self.dtypes)
+        if columns is None:
+            return None
+        by_name = dict(zip(self.dtypes, columns, strict=True))
+        ids = hash_typed_columns([by_name[n] for n in names])
+        id_list = ids.to_list()
+        state = self._state
+        if len(set(id_list)) != len(id_list) or any(i in state for i in id_list):
+            return None
+        state.update(zip(id_list, zip(*(column.to_list() for column in columns))))
+        self.rows_read += len(id_list)
+        return pl.DataFrame(
+            [ids.alias(ID), *columns, pl.Series(DIFF, np.ones(len(id_list), dtype=np.int64))]
+        )
 
     def _keyed_batches(self, events: list[tuple[int, Any, dict]]) -> list[pl.DataFrame]:
         # First the typed rows and what each row's id is hashed from (in one call for all).

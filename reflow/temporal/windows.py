@@ -56,12 +56,20 @@ INSTANCE_HASH = "_pw_instance_hash"
 
 Number = int | float | datetime.timedelta
 
+# How datetime times are stored (see ``_time``): their physical form is nanoseconds.
+_DATETIME_STORAGE = {
+    dt.DATE_TIME_NAIVE: pl.Datetime("ns"),
+    dt.DATE_TIME_UTC: pl.Datetime("ns", "UTC"),
+}
+
 
 class Window:
     """Where rows go: the base of ``tumbling``, ``sliding``, ``session`` and ``intervals_over``."""
 
     def _assign(self, table: Table, time_type: dt.DType, has_instance: bool,
-                where: str) -> Table:
+                where: str, keep_ids: bool = False) -> Table:
+        """``table`` with its rows' windows. ``keep_ids``: a window that holds each row once
+        (tumbling) may keep the row's id instead of hashing it with the window start."""
         raise NotImplementedError
 
 
@@ -71,7 +79,7 @@ class _SlidingWindow(Window):
     duration: Number
     origin: Any = None
 
-    def _assign(self, table, time_type, has_instance, where):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False):
         from reflow.api.table import Table
 
         hop = _time.duration_value(self.hop, time_type, "hop")
@@ -95,6 +103,9 @@ class _SlidingWindow(Window):
         # is one floor division, with no list column to explode. Float times keep the
         # general formula, whose rounding the tumbling shortcut could change.
         tumbling = hop == duration and not floating
+        # Each row is in one window at most, so its id identifies its window row.
+        same_ids = tumbling and keep_ids
+        datetime_unit = _DATETIME_STORAGE.get(time_type.strip_optional())
 
         def assign(frame: pl.LazyFrame) -> pl.LazyFrame:
             if tumbling:
@@ -113,7 +124,48 @@ class _SlidingWindow(Window):
                 .filter(pl.col("_pw_window_index").is_not_null())
             )
 
+        def tumbling_kernel(frame: pl.DataFrame) -> pl.DataFrame | None:
+            """Tumbling windows of a batch without nulls in its time column, on numpy: a
+            handful of array operations, against ~0.5 ms for the smallest Polars query."""
+            key = frame[KEY]
+            if key.null_count():
+                return None
+            if datetime_unit is not None:
+                if key.dtype != datetime_unit:
+                    return None
+                times = key.dt.epoch("ns").to_numpy()
+            elif key.dtype == pl.Int64:
+                times = key.to_numpy()
+            else:
+                return None
+            if explicit_origin:
+                kept = times >= origin
+                if not kept.all():
+                    frame = frame.filter(pl.Series(kept))
+                    times = times[kept]
+            starts = (times - origin) // hop * hop + origin
+            ends = starts + duration
+            added = {
+                PHYS_TIME: pl.Series(PHYS_TIME, times),
+                PHYS_START: pl.Series(PHYS_START, starts),
+                PHYS_END: pl.Series(PHYS_END, ends),
+            }
+            if datetime_unit is None:
+                added[START] = added[PHYS_START].alias(START)
+                added[END] = added[PHYS_END].alias(END)
+            else:
+                added[START] = added[PHYS_START].cast(datetime_unit).alias(START)
+                added[END] = added[PHYS_END].cast(datetime_unit).alias(END)
+            return pl.DataFrame(
+                [added[name] if name in added else frame[name]
+                 for name in (ID, *columns_order, DIFF)]
+            )
+
         def kernel(frame: pl.DataFrame) -> pl.DataFrame:
+            if same_ids:
+                out = tumbling_kernel(frame)
+                if out is not None:
+                    return out
             # One lazy query: every eager step would be a Polars call of its own, and that
             # fixed cost dominates the small batches of a streaming run.
             start = (pl.col("_pw_window_index").cast(phys) * hop + origin).cast(phys)
@@ -127,6 +179,8 @@ class _SlidingWindow(Window):
                 _time.from_physical(pl.col(PHYS_START), time_type).alias(START),
                 _time.from_physical(pl.col(PHYS_END), time_type).alias(END),
             ).collect()
+            if same_ids:
+                return out.select(ID, *columns_order, DIFF)
             new_ids = hash_columns(out, [ID, PHYS_START], "window")
             return pl.DataFrame(
                 [new_ids if name == ID else out[name] for name in (ID, *columns_order, DIFF)]
@@ -150,7 +204,7 @@ class _SessionWindow(Window):
     predicate: Any = None
     max_gap: Number | None = None
 
-    def _assign(self, table, time_type, has_instance, where):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False):
         from reflow.api.table import Table
 
         if (self.predicate is None) == (self.max_gap is None):
@@ -330,7 +384,8 @@ def windowby(
                                        where)
     freeze: Any = None
     try:
-        assigned = window._assign(prepared, time_type, instance is not None, where)
+        assigned = window._assign(prepared, time_type, instance is not None, where,
+                                  keep_ids=True)
         # as in the reference API, session windows accept a behavior and ignore it: a late
         # row can bridge any two sessions, so no session is ever final
         if behavior is not None and not isinstance(window, _SessionWindow):

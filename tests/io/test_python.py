@@ -353,3 +353,34 @@ def test_a_keyed_subject_resumes_from_a_checkpoint_that_holds_its_rows_as_dicts(
     out = Collector(t)
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
     assert [(u[0], u[1], u[3]) for u in out.updates] == [("a", 1, -1), ("a", 2, 1)]
+
+
+def test_keyed_rows_get_the_same_ids_and_updates_whichever_way_a_commit_is_built():
+    """Commits of new keys are built column by column, others row by row (a key already
+    present, a key repeated in the commit, a value of another type): ids and updates agree."""
+
+    class Keyed(pw.Schema):
+        k: int = pw.column_definition(primary_key=True)
+        v: float
+
+    def script(s):
+        s.next(k=1, v=1.0)
+        s.next(k=2, v=2.0)
+        s.commit()  # all new
+        s.next(k=3, v=3.0)
+        s.next(k=1, v=10.0)
+        s.commit()  # k=1 is present: replaced
+        s.next(k=4, v=4.0)
+        s.next(k=4, v=40.0)
+        s.commit()  # k=4 twice: the last one stays
+        s.next(k=5, v=5)
+        s.commit()  # an int for a float column: converted on the checking path
+
+    t = pw.io.python.read(Scripted(script), schema=Keyed, autocommit_duration_ms=None)
+    out = Collector(t)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    assert sorted(out.rows()) == [(1, 10.0), (2, 2.0), (3, 3.0), (4, 40.0), (5, 5.0)]
+    assert set(out.state) == {pw.pointer_from(k) for k in range(1, 6)}
+    assert sorted((u[1], u[3]) for u in out.updates if u[0] == 1) == [
+        (1.0, -1), (1.0, 1), (10.0, 1)
+    ]

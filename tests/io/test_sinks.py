@@ -161,3 +161,59 @@ def test_writers_handle_bytes_datetimes_durations_and_tuples(tmp_path):
     (document,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert document["t"] == [1, 2] and document["b"] == "AGE=" and document["f"] is None
     assert document["d"] == "2024-01-02 03:04:05.000000000"
+
+
+
+def test_csv_small_times_are_spelled_as_polars_writes_them():
+    """A time of a few rows is formatted in Python, a big one by Polars: both give the same
+    bytes, including quotes, newlines, nulls and float spellings; values Python spells
+    differently (1e-07, nan, inf) send the time to Polars."""
+    import io
+
+    import polars as pl
+
+    from reflow.io._common import output_frame
+    from reflow.io.csv import _small_csv
+    from reflow.plan import dtypes as dt
+    from reflow.plan.nodes import ColumnInfo
+
+    rows = [
+        (1, 'a"b', 0.1, True), (2, "x,y", 1e20, False), (3, "l\nm", 1e-7, None),
+        (4, None, 2.5e-05, True), (5, "", float("nan"), True), (6, "é", -0.0, False),
+        (7, "plain", None, None), (8, '"', 1e15, True), (9, "z", float("inf"), False),
+        (None, "w", 123456789.123, True), (2**62, "q", -3.25, False),
+    ]
+    frame = pl.DataFrame(
+        [(k, *row, 1 - 2 * (k % 2)) for k, row in enumerate(rows)],
+        schema={"_id": pl.UInt128, "i": pl.Int64, "s": pl.String, "f": pl.Float64,
+                "b": pl.Boolean, "_diff": pl.Int64},
+        orient="row",
+    )
+    columns = {"i": ColumnInfo(dt.Optional(dt.INT)), "s": ColumnInfo(dt.Optional(dt.STR)),
+               "f": ColumnInfo(dt.Optional(dt.FLOAT)), "b": ColumnInfo(dt.Optional(dt.BOOL))}
+    small = 0
+    for k in range(frame.height):
+        part = frame[k : k + 1]
+        ours = _small_csv(columns, part, 12)
+        expected = io.BytesIO()
+        output_frame(columns, part, 12).write_csv(
+            expected, include_header=False, quote_style="always"
+        )
+        if ours is not None:
+            small += 1
+            assert ours == expected.getvalue()
+        else:
+            assert part["f"][0] in (1e-7, 2.5e-05, 1e20) or part["f"].is_nan().any() or (
+                part["f"].is_infinite().any()
+            )
+    assert small == frame.height - 5
+    whole = _small_csv(columns, frame[[0, 5, 6, 10]], 3)
+    assert whole is not None and whole.count(b"\n") == 4
+    # A column that can hold errors: written here while none of its cells is an error.
+    from reflow.plan.error_columns import error_column
+
+    fallible = dict(columns, i=ColumnInfo(dt.Optional(dt.INT), fallible=True))
+    flagged = frame[[0, 5]].with_columns(pl.Series(error_column("i"), [False, False]))
+    assert _small_csv(fallible, flagged, 3) == _small_csv(columns, frame[[0, 5]], 3)
+    flagged = flagged.with_columns(pl.Series(error_column("i"), [False, True]))
+    assert _small_csv(fallible, flagged, 3) is None

@@ -45,6 +45,8 @@ from reflow.engine.state.aggregates import (
     KIND_STATEFUL,
     Aggregate,
     AggregateError,
+    Max,
+    Min,
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
@@ -152,6 +154,11 @@ class ReduceOperator(Operator):
                     flat.append(column)
         self.flat = flat
         self.positions = [tuple(flat.index(c) for c in spec.args) for spec in self.specs]
+        # Per reducer: 1 for max, -1 for min (of one argument), else 0.
+        self.extremes = [
+            1 if type(s.aggregate) is Max else -1 if type(s.aggregate) is Min else 0
+            for s in self.specs
+        ]
         self.uses_time = any(getattr(s.aggregate, "uses_time", False) for s in self.specs)
         self.has_rows_kind = any(s.aggregate.kind == KIND_ROWS for s in self.specs)
         self.ordered = any(getattr(s.aggregate, "ordered", False) for s in self.specs)
@@ -314,6 +321,8 @@ class ReduceOperator(Operator):
         sort_values = delta[self.sort_column].to_list() if self.sort_column else None
         can_fail = any(errors)
         no_flags = (False,) * len(self.specs)
+        value_rows = list(zip(*values)) if values else [()] * delta.height
+        retracts = any(d < 0 for d in diffs)
         by_group: dict[int, list[int]] = {}
         for i in range(delta.height):
             if gids[i] is None or any(err[i] for err in key_errors):
@@ -324,7 +333,8 @@ class ReduceOperator(Operator):
             group = self._group(gid, tuple(col[rows[0]] for col in key_values))
             # Retractions first, so that an update (-old, +new) of one row id is applied in
             # order whatever the order of the batch.
-            rows.sort(key=lambda i: diffs[i] > 0)
+            if retracts:
+                rows.sort(key=lambda i: diffs[i] > 0)
             changes: list[list] = [[] for _ in self.specs] if self.has_stateful else []
             for i in rows:
                 flags = (
@@ -332,7 +342,7 @@ class ReduceOperator(Operator):
                     else no_flags
                 )
                 self._apply(
-                    group, ids[i], tuple(col[i] for col in values), flags, time,
+                    group, ids[i], value_rows[i], flags, time,
                     sort_values[i] if sort_values is not None else None, diffs[i], changes,
                 )
             new = self._output(group, changes, ctx)
@@ -367,6 +377,9 @@ class ReduceOperator(Operator):
     def _apply(self, group: _Group, row_id: int, vals: tuple, flags: tuple, time: int,
                sort: Any, diff: int, changes: list[list]) -> None:
         row = group.rows.get(row_id)
+        # The first live row of an empty group is its winner for every picking reducer
+        # (no scan of the group needed when its output is computed).
+        first = diff > 0 and not group.rows
         if row is None:
             group.rows[row_id] = [vals, flags, time, sort, diff]
             live_after = diff > 0
@@ -392,12 +405,27 @@ class ReduceOperator(Operator):
             else:
                 best = group.best[j]
                 if best is None:
+                    if first and spec.aggregate.key is not None:
+                        aggregate = spec.aggregate
+                        candidate = (row_id, tuple(vals[p] for p in self.positions[j]), time,
+                                     sort)
+                        group.best[j] = [cast(Callable, aggregate.key)(candidate), row_id,
+                                         aggregate.pick(candidate)]
                     continue
                 if diff < 0:
                     if row_id == best[1]:
                         group.best[j] = None  # the winner left: rescan when asked
                 elif live_after:
                     aggregate = spec.aggregate
+                    extreme = self.extremes[j]
+                    if extreme:
+                        # max/min of one value: two values compare as their keys do, so the
+                        # key is built only for a new winner (None goes the general way)
+                        value, held = vals[self.positions[j][0]], best[2]
+                        if value is not None and held is not None and not (
+                            held < value if extreme > 0 else value < held
+                        ):
+                            continue
                     candidate = (row_id, tuple(vals[p] for p in self.positions[j]), time, sort)
                     key = cast(Callable, aggregate.key)(candidate)  # a winner implies a key
                     if key < best[0]:
