@@ -21,7 +21,7 @@ from reflow.engine.batch import DIFF, ID, ID_DTYPE, pick_columns
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import RunContext
 from reflow.engine.operators.stateless import FrameKernel
-from reflow.engine.values import Pointer
+from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.error_columns import error_column
@@ -29,6 +29,8 @@ from reflow.plan.rowwise import (
     Compiled,
     RowwiseStage,
     any_error,
+    run_stages,
+    stage_levels,
 )
 
 
@@ -123,13 +125,13 @@ class ExpressionCompiler:
 
     # --- helpers -------------------------------------------------------------------------
     def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]) -> FrameKernel:
-        stages = list(self.stages)
+        levels = stage_levels(self.stages)
         new_errors = list(self.new_errors)
         operator = self.operator
 
         def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-            for stage in stages:
-                frame = stage.run(frame, ctx, operator)
+            for level in levels:
+                frame = run_stages(level, frame, ctx, operator)
             if new_errors:
                 _report_new_errors(frame, new_errors, ctx, operator)
             return final(frame)
@@ -413,28 +415,9 @@ class ExpressionCompiler:
         )
 
     def _c_GetItem(self, node: ex.GetItem, guard: pl.Expr | None) -> Compiled:
-        checked = node.checked
-        base = node.obj.dtype.strip_optional()
-
-        def get_item(obj: Any, index: Any, default: Any) -> Any:
-            from reflow.engine.values import Json
-
-            if obj is None:
-                return None
-            container = obj.value if isinstance(obj, Json) else obj
-            try:
-                item = container[index]
-            except (IndexError, KeyError, TypeError):
-                if base == dt.JSON and checked:
-                    return Json(None)  # json["missing"] is JSON null, as in Pathway
-                if checked:
-                    raise
-                return default
-            return Json(item) if base == dt.JSON else item
-
         return self._rowwise(
             "get item",
-            get_item,
+            _get_item_function(node),
             [node.obj, node.index, node.default],
             node.dtype,
             guard,
@@ -457,6 +440,25 @@ class ExpressionCompiler:
         return Compiled(value, error)
 
     def _c_RowwiseCall(self, node: ex.RowwiseCall, guard: pl.Expr | None) -> Compiled:
+        item = node.args[0] if len(node.args) == 1 and not node.kwargs else None
+        if (
+            getattr(node.function, "converts_json", False)
+            and isinstance(item, ex.GetItem)
+            and item.obj.dtype.strip_optional() == dt.JSON
+        ):
+            # ``json["key"].as_str()``: one call per row, not one for the item and one for
+            # the conversion (a Json field read is a dictionary lookup; the stage around
+            # it costs more)
+            get_item, convert = _get_item_function(item), node.function
+
+            def field(obj: Any, index: Any, default: Any) -> Any:
+                value = get_item(obj, index, default)
+                return None if value is None else convert(value)
+
+            return self._rowwise(
+                node.name, field, [item.obj, item.index, item.default], node.dtype, guard,
+                node._where, none_is_error=True,
+            )
         return self._rowwise(
             node.name,
             node.function,
@@ -499,6 +501,28 @@ class ExpressionCompiler:
         raise BuildValueError(
             f"reducer {node.reducer.name} can only be used inside reduce()", node._where
         )
+
+
+def _get_item_function(node: ex.GetItem) -> Callable[[Any, Any, Any], Any]:
+    """The per-row function of ``obj[index]`` / ``obj.get(index, default)``."""
+    checked = node.checked
+    json = node.obj.dtype.strip_optional() == dt.JSON
+
+    def get_item(obj: Any, index: Any, default: Any) -> Any:
+        if obj is None:
+            return None
+        container = obj.value if isinstance(obj, Json) else obj
+        try:
+            item = container[index]
+        except (IndexError, KeyError, TypeError):
+            if json and checked:
+                return Json(None)  # json["missing"] is JSON null, as in Pathway
+            if checked:
+                raise
+            return default
+        return Json(item) if json else item
+
+    return get_item
 
 
 def _identity(value: Any) -> Any:
