@@ -195,7 +195,8 @@ _FEW_REPEATS = 64
 def _distinct_rows(batch: pl.DataFrame) -> bool:
     """Whether no two rows are equal but for their diff (``False`` when Polars cannot tell)."""
     columns = [c for c in batch.columns if c != DIFF]
-    if any(batch.schema[c] == pl.Object for c in columns):
+    # ``dtypes``, not ``schema[c]``: Polars builds a whole schema object per ``schema`` call
+    if any(dtype == pl.Object for dtype in batch.dtypes):
         return False
     try:
         return batch.select(columns).n_unique() == batch.height
@@ -207,7 +208,7 @@ def _merge_shared(shared: pl.DataFrame) -> pl.DataFrame:
     """Sum the diffs of identical rows (all of which share their id with another row) and
     drop the rows whose diffs cancel; rows keep their first position."""
     cols = value_columns(shared)
-    if not any(shared.schema[c] == pl.Object for c in cols):
+    if not any(dtype == pl.Object for dtype in shared.dtypes):  # _id and _diff are numbers
         try:
             return (
                 shared.group_by([ID, *cols], maintain_order=True)

@@ -441,23 +441,16 @@ class ExpressionCompiler:
 
     def _c_RowwiseCall(self, node: ex.RowwiseCall, guard: pl.Expr | None) -> Compiled:
         item = node.args[0] if len(node.args) == 1 and not node.kwargs else None
+        kind = getattr(node.function, "json_type", None)
         if (
-            getattr(node.function, "converts_json", False)
+            kind is not None
             and isinstance(item, ex.GetItem)
             and item.obj.dtype.strip_optional() == dt.JSON
         ):
-            # ``json["key"].as_str()``: one call per row, not one for the item and one for
-            # the conversion (a Json field read is a dictionary lookup; the stage around
-            # it costs more)
-            get_item, convert = _get_item_function(item), node.function
-
-            def field(obj: Any, index: Any, default: Any) -> Any:
-                value = get_item(obj, index, default)
-                return None if value is None else convert(value)
-
             return self._rowwise(
-                node.name, field, [item.obj, item.index, item.default], node.dtype, guard,
-                node._where, none_is_error=True,
+                node.name, _json_field_function(item, node.function, kind),
+                [item.obj, item.index, item.default], node.dtype, guard, node._where,
+                none_is_error=True,
             )
         return self._rowwise(
             node.name,
@@ -523,6 +516,33 @@ def _get_item_function(node: ex.GetItem) -> Callable[[Any, Any, Any], Any]:
         return Json(item) if json else item
 
     return get_item
+
+
+def _json_field_function(
+    item: ex.GetItem, convert: Callable[[Any], Any], kind: type
+) -> Callable[[Any, Any, Any], Any]:
+    """The per-row function of ``json[key].as_...()``: one call, not one for the item and
+    one for the conversion (reading a field costs less than the stage around each call).
+
+    A field of the wanted type in a JSON object is returned at once; everything else (a
+    missing key, JSON null, another type, ``get`` with a default) goes the way of the two
+    calls, so results and error messages are the same.
+    """
+    get_item = _get_item_function(item)
+    checked = item.checked
+
+    def field(obj: Any, index: Any, default: Any) -> Any:
+        if checked and type(obj) is Json and type(obj.value) is dict:
+            try:
+                value = obj.value.get(index)
+            except TypeError:  # an unhashable key
+                value = None
+            if type(value) is kind:
+                return value
+        found = get_item(obj, index, default)
+        return None if found is None else convert(found)
+
+    return field
 
 
 def _identity(value: Any) -> Any:

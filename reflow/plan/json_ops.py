@@ -37,7 +37,8 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
             raise TypeError(f"expected a Json value, got {value!r}")
         return method(value)
 
-    convert.converts_json = True  # type: ignore[attr-defined]  # fused with ``json[key]``
+    # what the compiler fuses ``json["key"].as_...()`` by: the Python type of the result
+    convert.json_type = target.typehint()  # type: ignore[attr-defined]
 
     def result_type(*types: dt.DType) -> dt.DType:
         if types[0].strip_optional() not in (dt.JSON, dt.ANY):
