@@ -29,7 +29,6 @@ from reflow.plan.rowwise import (
     Compiled,
     RowwiseStage,
     any_error,
-    run_stages,
     stage_levels,
 )
 
@@ -88,7 +87,9 @@ class ExpressionCompiler:
             else:
                 selected.append(pl.when(compiled.error).then(None).otherwise(value).alias(name))
                 selected.append(compiled.error.fill_null(False).alias(error_column(name)))
-        return self._kernel(lambda frame: frame.select(*before, *selected, *after))
+        # expressions built once, not parsed from names at every batch
+        columns = [*map(pl.col, before), *selected, *map(pl.col, after)]
+        return self._kernel(lambda frame: frame.select(columns))
 
     def _column_picker(
         self, outputs: dict[str, ex.ColumnExpression], before: list[str], after: list[str]
@@ -118,20 +119,19 @@ class ExpressionCompiler:
         mask = compiled.value.fill_null(False)
         if compiled.error is not None:
             mask = mask & ~compiled.error.fill_null(False)
-        run = self._kernel(
-            lambda frame: frame.select(pl.int_range(pl.len()).alias("row"), mask.alias("mask"))
-        )
+        columns = [pl.int_range(pl.len()).alias("row"), mask.alias("mask")]
+        run = self._kernel(lambda frame: frame.select(columns))
         return lambda frame, ctx: run(frame, ctx)["mask"]
 
     # --- helpers -------------------------------------------------------------------------
     def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]) -> FrameKernel:
-        levels = stage_levels(self.stages)
+        groups = stage_levels(self.stages)
         new_errors = list(self.new_errors)
         operator = self.operator
 
         def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-            for level in levels:
-                frame = run_stages(level, frame, ctx, operator)
+            for group in groups:
+                frame = group.run(frame, ctx, operator)
             if new_errors:
                 _report_new_errors(frame, new_errors, ctx, operator)
             return final(frame)

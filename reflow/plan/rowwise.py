@@ -131,7 +131,7 @@ class RowwiseStage:
 
     def run(self, frame: pl.DataFrame, ctx: RunContext, operator: str) -> pl.DataFrame:
         """``frame`` with this stage's column and its error companion attached."""
-        return run_stages([self], frame, ctx, operator)
+        return StageGroup([self]).run(frame, ctx, operator)
 
     def input_columns(self, prefix: str) -> list[pl.Expr]:
         """What the stage needs from the frame, as columns named after ``prefix``: the
@@ -471,31 +471,34 @@ def from_python_values(
     return pl.Series(checked, dtype=storage), failed
 
 
-def run_stages(
-    stages: Sequence[RowwiseStage], frame: pl.DataFrame, ctx: RunContext, operator: str
-) -> pl.DataFrame:
-    """``frame`` with the columns of ``stages`` attached; no stage may read another's column.
+class StageGroup:
+    """Stages none of which reads another's column, run together: the arguments of every
+    stage come from one Polars query and the results are attached at once (each query costs
+    a fixed ~0.1 ms or more, several times what a few hundred Json field reads cost)."""
 
-    The arguments of every stage are computed in one Polars query and the results attached
-    at once: each query costs a fixed ~0.1 ms or more, several times what a few hundred rows
-    of a Json field access cost.
-    """
-    inputs = frame.select(
-        pl.int_range(pl.len()).alias("row"),
-        *(column for i, stage in enumerate(stages) for column in stage.input_columns(f"s{i}.")),
-    )
-    added: list[pl.Series] = []
-    for i, stage in enumerate(stages):
-        values, errors = stage.compute(inputs, f"s{i}.", frame, ctx, operator)
-        added += [values.alias(stage.out), errors.alias(error_column(stage.out))]
-    if any(column.name in frame.columns for column in added):
-        return frame.with_columns(added)
-    return frame.hstack(added)
+    def __init__(self, stages: Sequence[RowwiseStage]) -> None:
+        self.stages = list(stages)
+        # the query, built once
+        self.columns = [
+            pl.int_range(pl.len()).alias("row"),
+            *(c for i, stage in enumerate(self.stages) for c in stage.input_columns(f"s{i}.")),
+        ]
+
+    def run(self, frame: pl.DataFrame, ctx: RunContext, operator: str) -> pl.DataFrame:
+        """``frame`` with the columns of the stages (and their error companions) attached."""
+        inputs = frame.select(self.columns)
+        added: list[pl.Series] = []
+        for i, stage in enumerate(self.stages):
+            values, errors = stage.compute(inputs, f"s{i}.", frame, ctx, operator)
+            added += [values.alias(stage.out), errors.alias(error_column(stage.out))]
+        if any(column.name in frame.columns for column in added):
+            return frame.with_columns(added)
+        return frame.hstack(added)
 
 
-def stage_levels(stages: Sequence[RowwiseStage]) -> list[list[RowwiseStage]]:
-    """``stages`` (each after the stages it reads) grouped so that no stage of a group reads
-    a column of its own group: the groups run in order, each with ``run_stages``."""
+def stage_levels(stages: Sequence[RowwiseStage]) -> list[StageGroup]:
+    """``stages`` (each after the stages it reads) as groups in which no stage reads a column
+    of its own group; the groups run in order."""
     level_of: dict[str, int] = {}
     levels: list[list[RowwiseStage]] = []
     for stage in stages:
@@ -508,4 +511,4 @@ def stage_levels(stages: Sequence[RowwiseStage]) -> list[list[RowwiseStage]]:
         if level == len(levels):
             levels.append([])
         levels[level].append(stage)
-    return levels
+    return [StageGroup(level) for level in levels]
