@@ -54,6 +54,9 @@ class ExpressionCompiler:
         self.column_name = column_name
         self.stages: list[RowwiseStage] = []
         self.new_errors: list[tuple[pl.Expr, str, type[Exception]]] = []
+        #: Set by ``mask_kernel``: the mask as one Polars expression, when it needs no Python
+        #: stage and reports no error (a filter can then run as a single query).
+        self.pure_mask: pl.Expr | None = None
 
     # --- public --------------------------------------------------------------------------
     def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
@@ -119,6 +122,8 @@ class ExpressionCompiler:
         mask = compiled.value.fill_null(False)
         if compiled.error is not None:
             mask = mask & ~compiled.error.fill_null(False)
+        if not self.stages and not self.new_errors:
+            self.pure_mask = mask
         columns = [pl.int_range(pl.len()).alias("row"), mask.alias("mask")]
         run = self._kernel(lambda frame: frame.select(columns))
         return lambda frame, ctx: run(frame, ctx)["mask"]
