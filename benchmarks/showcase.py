@@ -180,7 +180,7 @@ def main() -> None:
     load_start = os.getloadavg()[0]
 
     runs = []
-    for rate in [float(r) for r in args.rates.split(",")]:
+    for rate in [float(r) for r in args.rates.split(",") if r]:  # --rates "": no live run
         run = live(rate, args.duration, args.warmup, args.commit_ms)
         runs.append(run)
         print(f"live: {run['processed_per_s']:.0f} records/s processed at {rate:g}/s, "
@@ -189,6 +189,8 @@ def main() -> None:
         f"        | {r['rate']:g} | {r['processed_per_s']:.0f} | {r['redraws']} | "
         f"{r['p50']:.3f} s | {r['p99']:.3f} s | {r['max']:.3f} s |" for r in runs)
     if args.live_only:
+        print("| generated/s | processed/s | page redraws | latency p50 | latency p99 | max |")
+        print(textwrap.dedent(live_rows))
         return
     engines = {name: catch_up(name, args.records, args.commit) for name in PYTHONS}
     for name, result in engines.items():

@@ -99,10 +99,12 @@ def concat_batches(batches: Iterable[pl.DataFrame | None]) -> pl.DataFrame | Non
     return pl.concat(parts, how="vertical_relaxed")
 
 
+_PLAIN = (str, int, bool, type(None))  # cells that are their own key
+
+
 def _row_key(value: Any) -> Any:
     """A hashable, NaN-stable stand-in for a cell, used only when consolidating rows."""
-    kind = type(value)
-    if kind is int or kind is str or kind is bool or value is None:
+    if type(value) in _PLAIN:
         return value
     if isinstance(value, float) and math.isnan(value):
         return ("__nan__",)
@@ -198,7 +200,8 @@ _FEW_REPEATS = 64
 def _distinct_rows(batch: pl.DataFrame) -> bool:
     """Whether no two rows are equal but for their diff (``False`` when Polars cannot tell)."""
     columns = [c for c in batch.columns if c != DIFF]
-    if any(batch.schema[c] == pl.Object for c in columns):
+    # ``dtypes``, not ``schema[c]``: Polars builds a whole schema object per ``schema`` call
+    if any(dtype == pl.Object for dtype in batch.dtypes):
         return False
     try:
         return batch.select(columns).n_unique() == batch.height
@@ -210,7 +213,7 @@ def _merge_shared(shared: pl.DataFrame) -> pl.DataFrame:
     """Sum the diffs of identical rows (all of which share their id with another row) and
     drop the rows whose diffs cancel; rows keep their first position."""
     cols = value_columns(shared)
-    if not any(shared.schema[c] == pl.Object for c in cols):
+    if not any(dtype == pl.Object for dtype in shared.dtypes):  # _id and _diff are numbers
         try:
             return (
                 shared.group_by([ID, *cols], maintain_order=True)
@@ -249,24 +252,34 @@ _SMALL_BATCH = 64
 def _consolidate_small(batch: pl.DataFrame) -> pl.DataFrame | None:
     ids = batch[ID].to_list()
     diff_index = batch.columns.index(DIFF)
+    diffs = batch[DIFF].to_list()
     if len(set(ids)) == len(ids):
-        diffs = batch[DIFF].to_list()
         if all(diffs):
             return batch
         return batch.filter(batch[DIFF] != 0) if any(diffs) else None
+    # Only rows sharing their id with another row can merge: only those are compared, cell
+    # by cell (an update's old and new row share the id; the other rows of a batch do not).
+    seen: dict[Any, int] = {}
+    for row_id in ids:
+        seen[row_id] = seen.get(row_id, 0) + 1
+    shared = [position for position, row_id in enumerate(ids) if seen[row_id] > 1]
     totals: dict[tuple, list[int]] = {}
-    for position, row in enumerate(batch.rows()):
+    for position, row in zip(shared, batch[shared].rows(), strict=True):
         key = tuple(_row_key(v) for i, v in enumerate(row) if i != diff_index)
         entry = totals.get(key)
         if entry is None:
             totals[key] = [position, row[diff_index]]
         else:
             entry[1] += row[diff_index]
-    kept = [(position, total) for position, total in totals.values() if total != 0]
+    if len(totals) == len(shared) and all(diffs):
+        return batch  # nothing merged or cancelled (e.g. an update: same id, new values)
+    kept = sorted(
+        [(position, diffs[position]) for position, row_id in enumerate(ids)
+         if seen[row_id] == 1 and diffs[position] != 0]
+        + [(position, total) for position, total in totals.values() if total != 0]
+    )
     if not kept:
         return None
-    if len(kept) == batch.height:
-        return batch  # nothing merged or cancelled (e.g. an update: same id, new values)
     return batch[[position for position, _ in kept]].with_columns(
         pl.Series(DIFF, [total for _, total in kept], dtype=DIFF_DTYPE)
     )

@@ -21,7 +21,7 @@ from reflow.engine.batch import DIFF, ID, ID_DTYPE, pick_columns
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import RunContext
 from reflow.engine.operators.stateless import FrameKernel
-from reflow.engine.values import Pointer
+from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.error_columns import error_column
@@ -29,6 +29,7 @@ from reflow.plan.rowwise import (
     Compiled,
     RowwiseStage,
     any_error,
+    stage_levels,
 )
 
 
@@ -53,6 +54,9 @@ class ExpressionCompiler:
         self.column_name = column_name
         self.stages: list[RowwiseStage] = []
         self.new_errors: list[tuple[pl.Expr, str, type[Exception]]] = []
+        #: Set by ``mask_kernel``: the mask as one Polars expression, when it needs no Python
+        #: stage and reports no error (a filter can then run as a single query).
+        self.pure_mask: pl.Expr | None = None
 
     # --- public --------------------------------------------------------------------------
     def compile(self, node: ex.ColumnExpression, guard: pl.Expr | None = None) -> Compiled:
@@ -86,7 +90,9 @@ class ExpressionCompiler:
             else:
                 selected.append(pl.when(compiled.error).then(None).otherwise(value).alias(name))
                 selected.append(compiled.error.fill_null(False).alias(error_column(name)))
-        return self._kernel(lambda frame: frame.select(*before, *selected, *after))
+        # expressions built once, not parsed from names at every batch
+        columns = [*map(pl.col, before), *selected, *map(pl.col, after)]
+        return self._kernel(lambda frame: frame.select(columns))
 
     def _column_picker(
         self, outputs: dict[str, ex.ColumnExpression], before: list[str], after: list[str]
@@ -116,20 +122,21 @@ class ExpressionCompiler:
         mask = compiled.value.fill_null(False)
         if compiled.error is not None:
             mask = mask & ~compiled.error.fill_null(False)
-        run = self._kernel(
-            lambda frame: frame.select(pl.int_range(pl.len()).alias("row"), mask.alias("mask"))
-        )
+        if not self.stages and not self.new_errors:
+            self.pure_mask = mask
+        columns = [pl.int_range(pl.len()).alias("row"), mask.alias("mask")]
+        run = self._kernel(lambda frame: frame.select(columns))
         return lambda frame, ctx: run(frame, ctx)["mask"]
 
     # --- helpers -------------------------------------------------------------------------
     def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]) -> FrameKernel:
-        stages = list(self.stages)
+        groups = stage_levels(self.stages)
         new_errors = list(self.new_errors)
         operator = self.operator
 
         def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-            for stage in stages:
-                frame = stage.run(frame, ctx, operator)
+            for group in groups:
+                frame = group.run(frame, ctx, operator)
             if new_errors:
                 _report_new_errors(frame, new_errors, ctx, operator)
             return final(frame)
@@ -413,28 +420,9 @@ class ExpressionCompiler:
         )
 
     def _c_GetItem(self, node: ex.GetItem, guard: pl.Expr | None) -> Compiled:
-        checked = node.checked
-        base = node.obj.dtype.strip_optional()
-
-        def get_item(obj: Any, index: Any, default: Any) -> Any:
-            from reflow.engine.values import Json
-
-            if obj is None:
-                return None
-            container = obj.value if isinstance(obj, Json) else obj
-            try:
-                item = container[index]
-            except (IndexError, KeyError, TypeError):
-                if base == dt.JSON and checked:
-                    return Json(None)  # json["missing"] is JSON null, as in Pathway
-                if checked:
-                    raise
-                return default
-            return Json(item) if base == dt.JSON else item
-
         return self._rowwise(
             "get item",
-            get_item,
+            _get_item_function(node),
             [node.obj, node.index, node.default],
             node.dtype,
             guard,
@@ -457,6 +445,18 @@ class ExpressionCompiler:
         return Compiled(value, error)
 
     def _c_RowwiseCall(self, node: ex.RowwiseCall, guard: pl.Expr | None) -> Compiled:
+        item = node.args[0] if len(node.args) == 1 and not node.kwargs else None
+        kind = getattr(node.function, "json_type", None)
+        if (
+            kind is not None
+            and isinstance(item, ex.GetItem)
+            and item.obj.dtype.strip_optional() == dt.JSON
+        ):
+            return self._rowwise(
+                node.name, _json_field_function(item, node.function, kind),
+                [item.obj, item.index, item.default], node.dtype, guard, node._where,
+                none_is_error=True,
+            )
         return self._rowwise(
             node.name,
             node.function,
@@ -499,6 +499,55 @@ class ExpressionCompiler:
         raise BuildValueError(
             f"reducer {node.reducer.name} can only be used inside reduce()", node._where
         )
+
+
+def _get_item_function(node: ex.GetItem) -> Callable[[Any, Any, Any], Any]:
+    """The per-row function of ``obj[index]`` / ``obj.get(index, default)``."""
+    checked = node.checked
+    json = node.obj.dtype.strip_optional() == dt.JSON
+
+    def get_item(obj: Any, index: Any, default: Any) -> Any:
+        if obj is None:
+            return None
+        container = obj.value if isinstance(obj, Json) else obj
+        try:
+            item = container[index]
+        except (IndexError, KeyError, TypeError):
+            if json and checked:
+                return Json(None)  # json["missing"] is JSON null, as in Pathway
+            if checked:
+                raise
+            return default
+        return Json(item) if json else item
+
+    return get_item
+
+
+def _json_field_function(
+    item: ex.GetItem, convert: Callable[[Any], Any], kind: type
+) -> Callable[[Any, Any, Any], Any]:
+    """The per-row function of ``json[key].as_...()``: one call, not one for the item and
+    one for the conversion (reading a field costs less than the stage around each call).
+
+    A field of the wanted type in a JSON object is returned at once; everything else (a
+    missing key, JSON null, another type, ``get`` with a default) goes the way of the two
+    calls, so results and error messages are the same.
+    """
+    get_item = _get_item_function(item)
+    checked = item.checked
+
+    def field(obj: Any, index: Any, default: Any) -> Any:
+        if checked and type(obj) is Json and type(obj.value) is dict:
+            try:
+                value = obj.value.get(index)
+            except TypeError:  # an unhashable key
+                value = None
+            if type(value) is kind:
+                return value
+        found = get_item(obj, index, default)
+        return None if found is None else convert(found)
+
+    return field
 
 
 def _identity(value: Any) -> Any:

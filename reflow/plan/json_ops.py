@@ -37,6 +37,9 @@ def json_as(expr: ex.ColumnExpression, target: dt.DType) -> ex.ColumnExpression:
             raise TypeError(f"expected a Json value, got {value!r}")
         return method(value)
 
+    # what the compiler fuses ``json["key"].as_...()`` by: the Python type of the result
+    convert.json_type = target.typehint()  # type: ignore[attr-defined]
+
     def result_type(*types: dt.DType) -> dt.DType:
         if types[0].strip_optional() not in (dt.JSON, dt.ANY):
             raise TypeError(f"expected a Json column, got {types[0]!r}")

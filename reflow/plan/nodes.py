@@ -237,7 +237,9 @@ class FilterNode(PlanNode):
         mask = compiler.mask_kernel(self.condition)
         if calls_nondeterministic([self.condition]):
             return lowering.add(memo_filter(sources[0], mask, self.name))
-        return lowering.add(FilterOperator(sources[0], mask, self.name))
+        return lowering.add(
+            FilterOperator(sources[0], mask, self.name, condition=compiler.pure_mask)
+        )
 
 
 class ReindexNode(PlanNode):

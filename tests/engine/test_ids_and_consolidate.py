@@ -142,3 +142,17 @@ def test_consolidate_big_batch_with_object_values():
         Json({"i": 1}),
         Json({"i": 7}),
     ]
+
+
+def test_consolidate_small_batch_compares_only_rows_that_share_an_id():
+    # a zero-diff row with a unique id, an update (same id, new value), a cancelled pair,
+    # a merged pair and a NaN pair that merges, in an order the output keeps
+    ids = [1, 2, 3, 2, 4, 3, 5, 4, 6, 6]
+    values = [1.0, 2.0, 3.0, -2.0, 4.0, 3.0, 5.0, 4.0, math.nan, math.nan]
+    diffs = [1, -1, 1, 1, 1, -1, 0, 1, 1, 1]
+    out = consolidate(_batch(ids, values, diffs))
+    assert _as_multiset(out) == _from_scratch(ids, values, diffs)
+    assert out[ID].to_list() == [1, 2, 2, 4, 6]
+    assert out[DIFF].to_list() == [1, -1, 1, 2, 2]
+    unchanged = _batch([1, 2, 2], [1.0, 2.0, 3.0], [1, -1, 1])
+    assert consolidate(unchanged) is unchanged

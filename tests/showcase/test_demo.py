@@ -82,9 +82,9 @@ def files_demo(tmp_path_factory):
 
 def test_the_demo_page_renders_the_map_and_lists_and_follows_the_stream(tmp_path, files_demo):
     port = free_port()
-    # event time x40: a refit every 4.5 s of wall-clock time
-    demo, lines = start_demo("--duration", "20", "--port", str(port), "--rate", "200",
-                             "--speed", "40",
+    # event time x60: a refit every 3 s of wall-clock time
+    demo, lines = start_demo("--duration", "14", "--port", str(port), "--rate", "200",
+                             "--speed", "60",
                              "--workdir", str(tmp_path))
     assert "source: Kafka topic 'posts'" in lines[0]
     assert "snapshot tables: PostgreSQL" in lines[1]

@@ -56,11 +56,19 @@ class MapOperator(Operator):
 
 
 class FilterOperator(Operator):
-    """Keeps the rows for which ``predicate`` is true."""
+    """Keeps the rows for which ``predicate`` is true.
 
-    def __init__(self, source: Operator, predicate: MaskKernel, name: str) -> None:
+    ``condition``, if given, is the same mask as one Polars expression: the rows are then
+    filtered in one query instead of two (the mask, then the filter).
+    """
+
+    def __init__(
+        self, source: Operator, predicate: MaskKernel, name: str,
+        condition: pl.Expr | None = None,
+    ) -> None:
         super().__init__([source], name)
         self.predicate = predicate
+        self.condition = condition
         # A subset of a consolidated batch is consolidated.
         self.emits_consolidated = source.emits_consolidated
 
@@ -69,7 +77,10 @@ class FilterOperator(Operator):
     ) -> pl.DataFrame | None:
         (delta,) = deltas
         assert delta is not None  # a one-input operator runs only when its input changed
-        kept = delta.filter(self.predicate(delta, ctx))
+        if self.condition is not None:
+            kept = delta.filter(self.condition)
+        else:
+            kept = delta.filter(self.predicate(delta, ctx))
         return kept if kept.height else None
 
 
