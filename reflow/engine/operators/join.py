@@ -220,7 +220,7 @@ class JoinOperator(Operator):
         left_before = {k: left.arrangement.count(k) for k in touched} if right.outer else {}
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
-        parts: list[pl.DataFrame | None] = []
+        parts: list[pl.LazyFrame | pl.DataFrame | None] = []
         if dl is not None and dl_keys is not None:
             parts.append(self._pair(dl, right.rows_of(dl_keys)))
         left.arrangement.insert(dl)
@@ -231,11 +231,13 @@ class JoinOperator(Operator):
             parts.append(self._unmatched(left, right, dl, touched, right_before))
         if right.outer:
             parts.append(self._unmatched(right, left, dr, touched, left_before))
+        # One Polars query for the pairs, the unmatched rows and the ids.
         wanted = self.columns[1:]
-        out = concat_batches([p.select(wanted) for p in parts if p is not None])
-        if out is None:
+        queries: list[pl.LazyFrame] = [p.lazy().select(wanted) for p in parts if p is not None]
+        if not queries:
             return None
-        return self._finish(consolidate(self._with_ids(out)))
+        out = self._with_ids(pl.concat(queries, how="vertical_relaxed")).collect()
+        return self._finish(consolidate(out)) if out.height else None
 
     def _process_tuples(
         self,
@@ -290,14 +292,13 @@ class JoinOperator(Operator):
             self._check_unique(out)
         return out
 
-    def _pair(self, lrows: pl.DataFrame | None, rrows: pl.DataFrame | None) -> pl.DataFrame | None:
+    def _pair(self, lrows: pl.DataFrame | None, rrows: pl.DataFrame | None) -> pl.LazyFrame | None:
+        """``lrows ⋈ rrows`` (a query, collected with the rest of the call's output)."""
         if lrows is None or rrows is None:
             return None
-        joined = lrows.join(
-            rrows.rename({DIFF: "_rdiff"}), on=KEY, how="inner", nulls_equal=True
+        joined = lrows.lazy().join(
+            rrows.lazy().rename({DIFF: "_rdiff"}), on=KEY, how="inner", nulls_equal=True
         )
-        if joined.height == 0:
-            return None
         return joined.with_columns((pl.col(DIFF) * pl.col("_rdiff")).alias(DIFF))
 
     def _unmatched(
@@ -344,7 +345,7 @@ class JoinOperator(Operator):
         return alone.with_columns(other.nulls(alone.height))
 
     # --- ids -----------------------------------------------------------------------------------
-    def _with_ids(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _with_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         if self.id_from == "left":
             ids = pl.col(self.left.id_column)
         elif self.id_from == "right":
