@@ -138,6 +138,8 @@ class KeyIndex(Snapshottable):
             known = index.get(key)
             if known is None:
                 index[key] = found
+            elif type(known) is list:
+                known.extend(found)  # in place, as ``_add`` appends: no copy of the list
             else:
                 index[key] = [*self._positions(known), *found]
             counts[key] = counts.get(key, 0) + diff
