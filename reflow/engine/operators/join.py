@@ -106,10 +106,14 @@ class JoinSide(Snapshottable):
 
     def keyed_rows(self, delta: pl.DataFrame, keys: pl.Series) -> list[tuple]:
         """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows."""
-        keyed = self._arranged(delta, keys)
         if not self.keyed_schema:
-            self.keyed_schema = dict(keyed.schema)
-        return keyed.rows()
+            self.keyed_schema = {
+                KEY: keys.dtype,
+                self.id_column: ID_DTYPE(),
+                **{dst: self.dtypes[dst] for dst in self.columns.values()},
+                DIFF: DIFF_DTYPE(),
+            }
+        return self._arranged(delta, keys).rows()
 
     @property
     def null_row(self) -> tuple:
@@ -248,10 +252,8 @@ class JoinOperator(Operator):
     ) -> pl.DataFrame | None:
         """The same algebra as ``_process_frames`` on row tuples, for a few rows."""
         left, right = self.left, self.right
-        dl = left.keyed_rows(d_left, left_keys) if d_left is not None and left_keys is not None \
-            else []
-        dr = right.keyed_rows(d_right, right_keys) \
-            if d_right is not None and right_keys is not None else []
+        dl = [] if d_left is None or left_keys is None else left.keyed_rows(d_left, left_keys)
+        dr = [] if d_right is None or right_keys is None else right.keyed_rows(d_right, right_keys)
         touched: list = []
         if left.outer or right.outer:
             touched = list(dict.fromkeys([r[0] for r in dl] + [r[0] for r in dr]))
