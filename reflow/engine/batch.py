@@ -96,6 +96,13 @@ def concat_batches(batches: Iterable[pl.DataFrame | None]) -> pl.DataFrame | Non
         return parts[0]
     order = parts[0].columns
     parts = [p if p.columns == order else p.select(order) for p in parts]
+    schema = parts[0].schema
+    if all(p.schema == schema for p in parts[1:]):
+        # Stacking frames of one schema is no Polars query (``concat`` is one).
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.vstack(part)
+        return out
     return pl.concat(parts, how="vertical_relaxed")
 
 

@@ -92,7 +92,7 @@ class ExpressionCompiler:
                 selected.append(compiled.error.fill_null(False).alias(error_column(name)))
         # expressions built once, not parsed from names at every batch
         columns = [*map(pl.col, before), *selected, *map(pl.col, after)]
-        return self._kernel(lambda frame: frame.select(columns))
+        return self._kernel(lambda frame: frame.select(columns), columns)
 
     def _column_picker(
         self, outputs: dict[str, ex.ColumnExpression], before: list[str], after: list[str]
@@ -129,10 +129,32 @@ class ExpressionCompiler:
         return lambda frame, ctx: run(frame, ctx)["mask"]
 
     # --- helpers -------------------------------------------------------------------------
-    def _kernel(self, final: Callable[[pl.DataFrame], pl.DataFrame]) -> FrameKernel:
+    def _kernel(
+        self, final: Callable[[pl.DataFrame], pl.DataFrame], exprs: list[pl.Expr] | None = None
+    ) -> FrameKernel:
+        """``final`` after the stages, reporting the rows that become errors; ``exprs``, when
+        given, are the columns ``final`` selects, so that the error checks run in the same
+        Polars query (each query has a fixed cost that dominates small batches)."""
         groups = stage_levels(self.stages)
         new_errors = list(self.new_errors)
         operator = self.operator
+        if new_errors and exprs is not None:
+            flags = [condition.fill_null(False).alias(f"\x00error{i}")
+                     for i, (condition, *_) in enumerate(new_errors)]
+            width = len(exprs)
+
+            def fused(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
+                for group in groups:
+                    frame = group.run(frame, ctx, operator)
+                out = frame.select(*exprs, *flags)
+                columns = out.get_columns()
+                if out.height == frame.height:
+                    _report_flagged(frame, columns[width:], new_errors, ctx, operator)
+                else:  # only literals were selected: the flags are not per row
+                    _report_new_errors(frame, new_errors, ctx, operator)
+                return pl.DataFrame(columns[:width])
+
+            return fused
 
         def kernel(frame: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
             for group in groups:
@@ -567,8 +589,19 @@ def _report_new_errors(
             for i, (condition, *_) in enumerate(new_errors)
         ),
     )
-    for i, (_, message, exception) in enumerate(new_errors):
-        column = flags[f"e{i}"]
+    _report_flagged(frame, [flags[f"e{i}"] for i in range(len(new_errors))], new_errors, ctx,
+                    operator)
+
+
+def _report_flagged(
+    frame: pl.DataFrame,
+    flags: list[pl.Series],
+    new_errors: list[tuple[pl.Expr, str, type[Exception]]],
+    ctx: RunContext,
+    operator: str,
+) -> None:
+    """Report the rows of ``frame`` flagged in ``flags`` (one boolean column per error)."""
+    for column, (_, message, exception) in zip(flags, new_errors, strict=True):
         if not column.any():
             continue
         ids = frame.filter(column)[ID].to_list() if ID in frame.columns else [None]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from reflow.api.join import join_condition
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, pick_columns
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -118,6 +118,8 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
     columns[KEY] = ColumnInfo(dt.POINTER)
     order = [*list(prepared._node.polars_columns()), KEY]
     extra_exprs = []
+    # An int time column is its own physical time: it is picked, not computed.
+    time_is_int = time_expr is not None and found.strip_optional() == dt.INT
     if time_expr is not None:
         columns[TIME] = ColumnInfo(phys_type)
         order.append(TIME)
@@ -125,13 +127,26 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
             _time.to_physical(pl.col("_pw_time"), found).cast(phys_type.polars()).alias(TIME))
     numeric_keys = [n for n in key_names
                     if prepared._node.columns[n].dtype.strip_optional() in (dt.INT, dt.FLOAT)]
+    kept = list(prepared._node.polars_columns())
+    picks = [(ID, ID), *((c, c) for c in kept)]
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
         # ints and floats compare equal in join conditions: hash them as floats
-        hashable = frame.with_columns(pl.col(n).cast(pl.Float64) for n in numeric_keys)
-        hashed = (hash_columns(hashable, key_names, "temporal-join") if key_names
-                  else pl.lit(0, dtype=pl.UInt128))
-        return frame.with_columns(hashed.alias(KEY), *extra_exprs).select(ID, *order, DIFF)
+        if key_names:
+            hashable = pl.DataFrame([frame[n].cast(pl.Float64) if n in numeric_keys else frame[n]
+                                     for n in key_names])
+            hashed = hash_columns(hashable, key_names, "temporal-join").alias(KEY)
+        else:
+            hashed = pl.Series(KEY, [0] * frame.height, dtype=pl.UInt128)
+        if time_expr is None or time_is_int:
+            # No Polars query: the output is assembled from the input's columns.
+            out = pick_columns(frame, picks)
+            out.insert_column(out.width, hashed)
+            if time_is_int:
+                out.insert_column(out.width, frame["_pw_time"].cast(pl.Int64).alias(TIME))
+            out.insert_column(out.width, frame[DIFF])
+            return out
+        return frame.select(ID, *kept, hashed, *extra_exprs, DIFF)
 
     return Table(KernelNode(prepared._node, columns, kernel, where, same_ids=True)), found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, pick_columns
 from reflow.plan import expr as ex
 from reflow.plan.join_node import wide_name
 from reflow.plan.temporal_nodes import KernelNode
@@ -80,9 +80,9 @@ def _normalized(table: Table) -> Table:
     batches of some plan nodes carry ``_diff`` elsewhere, which a union cannot take."""
     from reflow.api.table import Table
 
-    order = list(table._node.polars_columns())
+    picks = [(c, c) for c in (ID, *table._node.polars_columns(), DIFF)]
     node = KernelNode(table._node, dict(table._node.columns),
-                      lambda frame: frame.select(ID, *order, DIFF), "", same_ids=True)
+                      lambda frame: pick_columns(frame, picks), "", same_ids=True)
     return Table(node)
 
 

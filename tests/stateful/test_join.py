@@ -122,6 +122,32 @@ def test_every_mode_matches_a_from_scratch_join_at_every_time(mode, path):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_several_conditions_match_a_from_scratch_join_at_every_time(mode, path):
+    # Two conditions: the key is a hash of two columns, computed by the join's key kernel.
+    left = T(LEFT_STREAM).with_columns(p=pw.this.k % 2)
+    right = T(RIGHT_STREAM).with_columns(p=pw.this.k % 2)
+    result = left.join(right, left.k == right.k, left.p == right.p, how=mode).select(
+        lk=pw.left.k, a=pw.left.a, rk=pw.right.k, b=pw.right.b
+    )
+    _check_every_time(
+        left, right, result, lambda r: (r["k"], r["p"]), lambda r: (r["k"], r["p"]), mode,
+        ["k", "a"], ["k", "b"],
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tuple_and_columnar_paths_give_the_same_ids_with_several_conditions(mode, monkeypatch):
+    left = T(LEFT_STREAM).with_columns(p=pw.this.k % 2)
+    right = T(RIGHT_STREAM).with_columns(p=pw.this.k % 2)
+    result = left.join(right, left.k == right.k, left.p == right.p, how=mode).select(
+        pw.left.a, pw.right.b
+    )
+    by_tuples = rows_by_id(result)
+    monkeypatch.setattr(engine_join, "_ROWWISE", -1)
+    assert rows_by_id(result) == by_tuples
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_named_join_methods_match_how(mode):
     left, right = T(LEFT_STREAM), T(RIGHT_STREAM)
     method = getattr(left, f"join_{mode}")

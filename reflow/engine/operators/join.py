@@ -10,16 +10,15 @@ whose partner count crosses zero (or whose own rows change while it is zero) cha
 and those are found from the per-key counts the arrangements keep.
 
 The algebra runs on one of two paths. Large deltas go through Polars (vectorized joins and
-semi-joins on the log). A call with a few rows and a plain key column runs on Python tuples
-(``_process_tuples``): partner rows are read with ``DataFrame.row`` and the output frame is
-built once, because a Polars query costs tens of microseconds even for one row. Both paths
+semi-joins on the log). A call with a few rows runs on Python tuples (``_process_tuples``):
+its keys are computed once, partner rows are read from the log as tuples and the output frame
+is built once, because a Polars query costs tens of microseconds even for one row. Both paths
 produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 import polars as pl
 
@@ -31,6 +30,7 @@ from reflow.engine.batch import (
     concat_batches,
     consolidate,
     frame_from_rows,
+    pick_columns,
 )
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
@@ -43,11 +43,12 @@ KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
 # Deltas with at most this many distinct keys look their partners up key by key; larger ones
 # semi-join the whole log, which is cheaper per row once the delta is big.
 _LOOKUP_LIMIT = 2048
-# Deltas and partner sets up to this many rows are paired in Python: a few rows cost a few
-# microseconds that way, against a fixed cost of tens of microseconds for every Polars call.
-_ROWWISE = 32
+# Deltas and partner sets up to this many rows are paired in Python: a row costs a few
+# microseconds that way, against a fixed cost of tens of microseconds for each of the ~10
+# Polars calls of the columnar path.
+_ROWWISE = 256
 # ... as long as the rows of the other side they meet are at most this many.
-_PARTNER_LIMIT = 256
+_PARTNER_LIMIT = 512
 
 
 class JoinSide(Snapshottable):
@@ -77,8 +78,6 @@ class JoinSide(Snapshottable):
         self.key_column = key_column
         self.flag_columns = flag_columns
         self.keyed_schema: dict[str, pl.DataType] = {}
-        self._positions: tuple[int, ...] | None = None
-        self._width = 0
         self.columns = columns
         self.id_column = id_column
         self.dtypes = dtypes
@@ -89,37 +88,32 @@ class JoinSide(Snapshottable):
     def output_columns(self) -> list[str]:
         return [self.id_column, *self.columns.values()]
 
-    def keyed(self, delta: pl.DataFrame, ctx: RunContext) -> pl.DataFrame:
-        """The delta in arrangement form: ``_key``, the output columns and ``_diff``."""
-        keys = pl.col(self.key_column) if self.key_column else self.key(delta, ctx)
-        return delta.select(
-            keys.alias(KEY),
-            pl.col(ID).alias(self.id_column),
-            *(pl.col(src).alias(dst) for src, dst in self.columns.items()),
-            pl.col(DIFF),
-        )
+    def keys_of(self, delta: pl.DataFrame, ctx: RunContext) -> pl.Series:
+        """The join key of every row of ``delta``."""
+        return delta[self.key_column] if self.key_column else self.key(delta, ctx)
 
-    def keyed_rows(self, delta: pl.DataFrame) -> list[tuple]:
-        """``keyed`` as row tuples, for a few rows (needs ``key_column``)."""
-        if self._positions is None or len(delta.columns) != self._width:
-            key_column = self.key_column
-            assert key_column is not None  # the tuple path runs only with a key column
-            names = delta.columns
-            self._width = len(names)
-            self._positions = (
-                names.index(key_column),
-                names.index(ID),
-                *(names.index(src) for src in self.columns),
-                names.index(DIFF),
-            )
+    def keyed(
+        self, delta: pl.DataFrame, ctx: RunContext, keys: pl.Series | None = None
+    ) -> pl.DataFrame:
+        """The delta in arrangement form: ``_key``, the output columns and ``_diff``.
+        ``keys`` are the delta's keys when they were computed already (``keys_of``)."""
+        return self._arranged(delta, self.keys_of(delta, ctx) if keys is None else keys)
+
+    def _arranged(self, delta: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
+        keyed = pick_columns(delta, [(ID, self.id_column), *self.columns.items(), (DIFF, DIFF)])
+        keyed.insert_column(0, keys.alias(KEY))
+        return keyed
+
+    def keyed_rows(self, delta: pl.DataFrame, keys: pl.Series) -> list[tuple]:
+        """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows."""
+        if not self.keyed_schema:
             self.keyed_schema = {
-                KEY: delta.schema[key_column],
+                KEY: keys.dtype,
                 self.id_column: ID_DTYPE(),
                 **{dst: self.dtypes[dst] for dst in self.columns.values()},
                 DIFF: DIFF_DTYPE(),
             }
-        positions = self._positions
-        return [tuple(row[i] for i in positions) for row in delta.rows()]
+        return self._arranged(delta, keys).rows()
 
     @property
     def null_row(self) -> tuple:
@@ -194,31 +188,33 @@ class JoinOperator(Operator):
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
     ) -> pl.DataFrame | None:
         d_left, d_right = deltas
-        if self._tuples_fit(d_left, d_right):
-            return self._process_tuples(d_left, d_right)
-        return self._process_frames(d_left, d_right, ctx)
+        if not self._rowwise or any(d is not None and d.height > _ROWWISE for d in deltas):
+            return self._process_frames(d_left, d_right, ctx)
+        # A small call: its keys decide whether the partner rows it reads are few as well.
+        left_keys = self.left.keys_of(d_left, ctx) if d_left is not None else None
+        right_keys = self.right.keys_of(d_right, ctx) if d_right is not None else None
+        if self._partners_fit(left_keys, right_keys):
+            return self._process_tuples(d_left, d_right, left_keys, right_keys)
+        return self._process_frames(d_left, d_right, ctx, left_keys, right_keys)
 
-    def _tuples_fit(self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None) -> bool:
-        """Whether this call is small enough for the tuple path (and its columns allow it)."""
-        if not self._rowwise or self.left.key_column is None or self.right.key_column is None:
-            return False
-        if any(d is not None and d.height > _ROWWISE for d in (d_left, d_right)):
-            return False
-        # The partner rows this call will read must be few as well.
-        for delta, side, other in ((d_left, self.left, self.right),
-                                   (d_right, self.right, self.left)):
-            if delta is not None:
-                keys = set(delta[cast(str, side.key_column)].to_list())
-                if other.arrangement.size(keys) > _PARTNER_LIMIT:
-                    return False
+    def _partners_fit(self, left_keys: pl.Series | None, right_keys: pl.Series | None) -> bool:
+        """Whether the rows of the other side these keys meet are few (tuple path)."""
+        for keys, other in ((left_keys, self.right), (right_keys, self.left)):
+            if keys is not None and other.arrangement.size(set(keys.to_list())) > _PARTNER_LIMIT:
+                return False
         return True
 
     def _process_frames(
-        self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None, ctx: RunContext
+        self,
+        d_left: pl.DataFrame | None,
+        d_right: pl.DataFrame | None,
+        ctx: RunContext,
+        left_keys: pl.Series | None = None,
+        right_keys: pl.Series | None = None,
     ) -> pl.DataFrame | None:
         left, right = self.left, self.right
-        dl = left.keyed(d_left, ctx) if d_left is not None else None
-        dr = right.keyed(d_right, ctx) if d_right is not None else None
+        dl = left.keyed(d_left, ctx, left_keys) if d_left is not None else None
+        dr = right.keyed(d_right, ctx, right_keys) if d_right is not None else None
         dl_keys = dl[KEY].unique() if dl is not None else None
         dr_keys = dr[KEY].unique() if dr is not None else None
         touched: list = []
@@ -228,7 +224,7 @@ class JoinOperator(Operator):
         left_before = {k: left.arrangement.count(k) for k in touched} if right.outer else {}
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
-        parts: list[pl.DataFrame | None] = []
+        parts: list[pl.LazyFrame | pl.DataFrame | None] = []
         if dl is not None and dl_keys is not None:
             parts.append(self._pair(dl, right.rows_of(dl_keys)))
         left.arrangement.insert(dl)
@@ -239,22 +235,30 @@ class JoinOperator(Operator):
             parts.append(self._unmatched(left, right, dl, touched, right_before))
         if right.outer:
             parts.append(self._unmatched(right, left, dr, touched, left_before))
+        # One Polars query for the pairs, the unmatched rows and the ids.
         wanted = self.columns[1:]
-        out = concat_batches([p.select(wanted) for p in parts if p is not None])
-        if out is None:
+        queries: list[pl.LazyFrame] = [p.lazy().select(wanted) for p in parts if p is not None]
+        if not queries:
             return None
-        return self._finish(consolidate(self._with_ids(out)))
+        out = self._with_ids(pl.concat(queries, how="vertical_relaxed")).collect()
+        return self._finish(consolidate(out)) if out.height else None
 
     def _process_tuples(
-        self, d_left: pl.DataFrame | None, d_right: pl.DataFrame | None
+        self,
+        d_left: pl.DataFrame | None,
+        d_right: pl.DataFrame | None,
+        left_keys: pl.Series | None,
+        right_keys: pl.Series | None,
     ) -> pl.DataFrame | None:
         """The same algebra as ``_process_frames`` on row tuples, for a few rows."""
         left, right = self.left, self.right
-        dl = left.keyed_rows(d_left) if d_left is not None else []
-        dr = right.keyed_rows(d_right) if d_right is not None else []
-        touched = list(dict.fromkeys([r[0] for r in dl] + [r[0] for r in dr]))
-        left_before = {k: left.arrangement.count(k) for k in touched}
-        right_before = {k: right.arrangement.count(k) for k in touched}
+        dl = [] if d_left is None or left_keys is None else left.keyed_rows(d_left, left_keys)
+        dr = [] if d_right is None or right_keys is None else right.keyed_rows(d_right, right_keys)
+        touched: list = []
+        if left.outer or right.outer:
+            touched = list(dict.fromkeys([r[0] for r in dl] + [r[0] for r in dr]))
+        left_before = {k: left.arrangement.count(k) for k in touched} if right.outer else {}
+        right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         rows: list[tuple] = []
         if dl:
@@ -290,14 +294,13 @@ class JoinOperator(Operator):
             self._check_unique(out)
         return out
 
-    def _pair(self, lrows: pl.DataFrame | None, rrows: pl.DataFrame | None) -> pl.DataFrame | None:
+    def _pair(self, lrows: pl.DataFrame | None, rrows: pl.DataFrame | None) -> pl.LazyFrame | None:
+        """``lrows ⋈ rrows`` (a query, collected with the rest of the call's output)."""
         if lrows is None or rrows is None:
             return None
-        joined = lrows.join(
-            rrows.rename({DIFF: "_rdiff"}), on=KEY, how="inner", nulls_equal=True
+        joined = lrows.lazy().join(
+            rrows.lazy().rename({DIFF: "_rdiff"}), on=KEY, how="inner", nulls_equal=True
         )
-        if joined.height == 0:
-            return None
         return joined.with_columns((pl.col(DIFF) * pl.col("_rdiff")).alias(DIFF))
 
     def _unmatched(
@@ -344,7 +347,7 @@ class JoinOperator(Operator):
         return alone.with_columns(other.nulls(alone.height))
 
     # --- ids -----------------------------------------------------------------------------------
-    def _with_ids(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _with_ids(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         if self.id_from == "left":
             ids = pl.col(self.left.id_column)
         elif self.id_from == "right":

@@ -15,7 +15,15 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
-from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, concat_batches, consolidate
+from reflow.engine.batch import (
+    DIFF,
+    DIFF_DTYPE,
+    ID,
+    ID_DTYPE,
+    concat_batches,
+    consolidate,
+    pick_columns,
+)
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.state.row_store import RowStore
 
@@ -287,8 +295,8 @@ class KeyedOperator(Operator):
                     rows[i] = store.gather(side_refs[i][slots])
                 values = self.rule.build(tag, rows)
                 if values.columns != self._column_names:
-                    values = values.select(self._column_names)
-                values.insert_column(0, touched_ids.gather(slots))
+                    values = pick_columns(values, [(c, c) for c in self._column_names])
+                values.insert_column(0, touched_ids[slots])  # (no Polars query, unlike gather)
                 values.insert_column(
                     values.width, pl.Series(DIFF, np.full(len(slots), diff), dtype=DIFF_DTYPE)
                 )
@@ -312,7 +320,7 @@ def _kept(rows: pl.DataFrame | None) -> pl.DataFrame:
 
 def _unique(delta: pl.DataFrame, ids: list[int]) -> bool:
     """Whether no id occurs twice in ``delta``."""
-    if len(ids) <= 64:
+    if len(ids) <= 4096:  # a set of a few thousand ints beats a Polars call
         return len(set(ids)) == len(ids)
     return not delta[ID].is_duplicated().any()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate
@@ -47,7 +48,7 @@ class MapOperator(Operator):
         (delta,) = deltas
         assert delta is not None  # a one-input operator runs only when its input changed
         out = self.kernel(delta, ctx)
-        if out is not None and out.height and (delta[DIFF] > 0).all():
+        if out is not None and out.height and (delta[DIFF].to_numpy() > 0).all():
             # Pure insertions hold each id once (a table holds an id once), and so does their
             # image: nothing can merge or cancel. An update's -old/+new pair can, when the
             # projection drops what changed.
@@ -77,11 +78,19 @@ class FilterOperator(Operator):
     ) -> pl.DataFrame | None:
         (delta,) = deltas
         assert delta is not None  # a one-input operator runs only when its input changed
-        if self.condition is not None:
+        if self.condition is not None:  # the whole condition is one Polars expression
             kept = delta.filter(self.condition)
-        else:
-            kept = delta.filter(self.predicate(delta, ctx))
-        return kept if kept.height else None
+            return kept if kept.height else None
+        predicate = self.predicate(delta, ctx)
+        if predicate.null_count():
+            kept = delta.filter(predicate)
+            return kept if kept.height else None
+        mask = predicate.to_numpy()
+        if mask.all():
+            return delta
+        rows = np.flatnonzero(mask)
+        # A gather by position is no Polars query (``DataFrame.filter`` is one).
+        return delta[rows] if len(rows) else None
 
 
 class ReindexOperator(Operator):
