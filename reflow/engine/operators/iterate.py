@@ -20,7 +20,11 @@ result exact under deletions (no self-supporting values survive).
 
 Memory is the body's state times the number of iterations, as in differential dataflow
 without compaction; instances beyond the current depth are kept, so a depth that moves back
-and forth costs no re-seeding.
+and forth costs no re-seeding. A constant of the loop is the same table in every instance, so
+an inner join reading a constant directly does not arrange its own copy: the loop keeps one
+arrangement per such join (``SharedArrangements``), inserts a constant's delta into it before
+the instances run, and every instance's join reads it (``JoinOperator.share``). A new
+instance is then not fed constants that only such joins read.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
 from reflow.engine.ids import _half, _hashable, _salt_words
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.operators.join import JoinOperator
 from reflow.engine.operators.stateless import InputOperator
+from reflow.engine.state.key_index import KeyIndex
 from reflow.engine.state.partition import BROADCAST, Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
@@ -80,6 +86,22 @@ class BodyInstance(Snapshottable):
             collector.index = len(self.operators)
             self.operators.append(collector)
             self.collectors.append(collector)
+
+    def shareable(self, constants: int) -> list[tuple[int, int, int]]:
+        """The inner joins reading one of the last ``constants`` inputs directly, as
+        ``(position of the join, side, constant)``."""
+        feeds = {id(op): j for j, op in enumerate(self.inputs[len(self.inputs) - constants :])}
+        found = []
+        for position, operator in enumerate(self.operators):
+            if not isinstance(operator, JoinOperator):
+                continue
+            if operator.left.outer or operator.right.outer:
+                continue
+            sides = [(k, feeds[id(src)]) for k, src in enumerate(operator.inputs)
+                     if id(src) in feeds]
+            if len(sides) == 1:
+                found.append((position, *sides[0]))
+        return found
 
     def run(self, time: int, inputs: Deltas, ctx: RunContext) -> Deltas:
         """Push one round of input deltas through the instance; its output deltas."""
@@ -161,6 +183,57 @@ class _Accumulated(Snapshottable):
         return merged
 
 
+class SharedArrangements:
+    """One arrangement of a loop constant per join of the body reading it, shared by that
+    join in every body instance and updated once per delta of the constant."""
+
+    def __init__(self) -> None:
+        # (position of the join in an instance, side) -> (constant, arrangement)
+        self.arrangements: dict[tuple[int, int], tuple[int, KeyIndex]] = {}
+        # constants some operator of the body reads other than through a shared join
+        self.fed: set[int] = set()
+        self._sides: dict[tuple[int, int], JoinOperator] = {}
+
+    def link(self, instance: BodyInstance, constants: int) -> list[tuple[int, int]]:
+        """Make ``instance``'s joins read the shared arrangements; the arrangements it
+        created (empty: the caller fills them)."""
+        shared = instance.shareable(constants)
+        created = []
+        for position, side, constant in shared:
+            entry = self.arrangements.get((position, side))
+            if entry is None:
+                entry = (constant, KeyIndex())
+                self.arrangements[(position, side)] = entry
+                created.append((position, side))
+            join = instance.operators[position]
+            assert isinstance(join, JoinOperator)
+            join.share(side, entry[1])
+            self._sides[(position, side)] = join
+        joined = {(position, side) for position, side, _ in shared}
+        feeds = instance.inputs[len(instance.inputs) - constants :]
+        for j, feed in enumerate(feeds):
+            for op in instance.operators:
+                for k, src in enumerate(op.inputs):
+                    if src is feed and (op.index, k) not in joined:
+                        self.fed.add(j)
+        return created
+
+    def insert(self, keys: list[tuple[int, int]] | None, constants: Sequence[
+            pl.DataFrame | None], ctx: RunContext) -> None:
+        """Insert each constant's delta into its arrangements (those of ``keys``, or all)."""
+        for key in self.arrangements if keys is None else keys:
+            constant, arrangement = self.arrangements[key]
+            delta = constants[constant]
+            if delta is not None and delta.height:
+                join = self._sides[key]
+                side = join.left if key[1] == 0 else join.right
+                if join._rowwise and side.key_column is not None and delta.height <= 32:
+                    # a few rows: as tuples, as the join itself would (no Polars call)
+                    arrangement.insert_rows(side.keyed_rows(delta), side.keyed_schema)
+                else:
+                    arrangement.insert(side.keyed(delta, ctx))
+
+
 class IterateOperator(Operator):
     """Runs a loop body to its fixed point at every logical time (see the module docstring).
 
@@ -191,6 +264,7 @@ class IterateOperator(Operator):
         self.last = [_Accumulated() for _ in range(self.width)]  # the whole last level
         self.constants = [_Accumulated() for _ in constants]
         self.pending: list[list[pl.DataFrame]] = [[] for _ in range(self.width)]
+        self.shared = SharedArrangements()
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
@@ -199,6 +273,8 @@ class IterateOperator(Operator):
         for acc, delta in zip(self.constants, constant, strict=True):
             acc.add(delta)
         constants_changed = any(d is not None for d in constant)
+        if constants_changed:
+            self.shared.insert(None, constant, ctx)
         chain: list[Deltas] = [list(initial)]
         _apply(self.levels[0], initial)
         for i, instance in enumerate(self.instances):
@@ -238,7 +314,14 @@ class IterateOperator(Operator):
         to its old value, which is the old last level (the old chain had converged)."""
         whole = [acc.whole() for acc in self.last]
         instance = self.build_body(ctx)
-        out = instance.run(time, [*whole, *(acc.whole() for acc in self.constants)], ctx)
+        created = self.shared.link(instance, len(self.constants))
+        constants = [
+            acc.whole() if j in self.shared.fed or created else None
+            for j, acc in enumerate(self.constants)
+        ]
+        self.shared.insert(created, constants, ctx)
+        fed = [c if j in self.shared.fed else None for j, c in enumerate(constants)]
+        out = instance.run(time, [*whole, *fed], ctx)
         self.instances.append(instance)
         level = [(0, 0)] * self.width
         _apply(level, out)
@@ -255,9 +338,12 @@ class IterateOperator(Operator):
 
     def load_state(self, fields: dict) -> None:
         # the body instances are rebuilt from the plan, then their operators' state loaded
+        self.shared = SharedArrangements()
         self.instances = [
             self.build_body(RunContext()) for _ in range(len(fields.get("instances", ())))
         ]
+        for instance in self.instances:  # each instance's state holds the shared ones again
+            self.shared.link(instance, len(self.constants))
         super().load_state(fields)
 
     def partition_key(
