@@ -285,3 +285,41 @@ def test_a_restored_loop_keeps_reading_one_arrangement_of_its_constants():
         case = m.Case({"t0": stream}, m.Iterate(m.Input("t0"), kind))
         for split in range(1, 4):
             check_snapshot_restore(case, split)
+
+
+def test_a_constant_on_the_outer_side_of_a_left_join_in_the_body():
+    # the edges are the outer side of a left join with the reached vertices: an edge leaving
+    # an unreached vertex has no partner, and its target is listed as not reached (r false)
+    edges = T("""
+      | a | b | __time__ | __diff__
+    1 | 1 | 2 | 2        | 1
+    2 | 2 | 3 | 2        | 1
+    3 | 4 | 5 | 2        | 1
+    4 | 3 | 4 | 4        | 1
+    2 | 2 | 3 | 6        | -1
+    """)
+    start = T("""
+    n
+    1
+    """).groupby(pw.this.n).reduce(n=pw.this.n, r=True)
+
+    def step(reach, edges):
+        reached = reach.filter(reach.r)
+        out = edges.join_left(reached, edges.a == reached.n).select(
+            n=edges.b, r=pw.coalesce(reached.n, 0) > 0
+        )
+        both = reached.select(n=reached.n, r=True).concat_reindex(out)
+        return dict(reach=both.groupby(both.n).reduce(n=both.n, r=pw.reducers.max(both.r)))
+
+    reach = pw.iterate(step, reach=pw.iterate_universe(start), edges=edges).reach
+    state: dict = {}
+    by_time = {}
+    for time, _, row, diff in sorted(collect_updates(reach), key=lambda u: (u[0], u[3])):
+        if diff > 0:
+            state[row["n"]] = row["r"]
+        else:
+            assert state.pop(row["n"]) == row["r"]
+        by_time[time] = dict(state)
+    assert by_time[2] == {1: True, 2: True, 3: True, 5: False}
+    assert by_time[4] == {1: True, 2: True, 3: True, 4: True, 5: True}
+    assert by_time[6] == {1: True, 2: True, 4: False, 5: False}

@@ -21,10 +21,11 @@ result exact under deletions (no self-supporting values survive).
 Memory is the body's state times the number of iterations, as in differential dataflow
 without compaction; instances beyond the current depth are kept, so a depth that moves back
 and forth costs no re-seeding. A constant of the loop is the same table in every instance, so
-an inner join reading a constant directly does not arrange its own copy: the loop keeps one
+a join reading a constant directly does not arrange its own copy: the loop keeps one
 arrangement per such join (``SharedArrangements``), inserts a constant's delta into it before
-the instances run, and every instance's join reads it (``JoinOperator.share``). A new
-instance is then not fed constants that only such joins read.
+the instances run, and every instance's join reads it (``JoinOperator.share``; not when the
+other side of the join is an outer side). A new instance is not fed the constants that only
+such joins read (unless the constant is their outer side: its unmatched rows are output).
 """
 
 from __future__ import annotations
@@ -88,18 +89,16 @@ class BodyInstance(Snapshottable):
             self.collectors.append(collector)
 
     def shareable(self, constants: int) -> list[tuple[int, int, int]]:
-        """The inner joins reading one of the last ``constants`` inputs directly, as
-        ``(position of the join, side, constant)``."""
+        """The joins reading one of the last ``constants`` inputs directly on one side whose
+        partner is not an outer side, as ``(position of the join, side, constant)``."""
         feeds = {id(op): j for j, op in enumerate(self.inputs[len(self.inputs) - constants :])}
         found = []
         for position, operator in enumerate(self.operators):
             if not isinstance(operator, JoinOperator):
                 continue
-            if operator.left.outer or operator.right.outer:
-                continue
             sides = [(k, feeds[id(src)]) for k, src in enumerate(operator.inputs)
                      if id(src) in feeds]
-            if len(sides) == 1:
+            if len(sides) == 1 and not (operator.right, operator.left)[sides[0][0]].outer:
                 found.append((position, *sides[0]))
         return found
 
@@ -209,7 +208,13 @@ class SharedArrangements:
             assert isinstance(join, JoinOperator)
             join.share(side, entry[1])
             self._sides[(position, side)] = join
-        joined = {(position, side) for position, side, _ in shared}
+        # a new instance's join is fed the whole constant when that is an outer side (to
+        # emit its rows without a partner), and not otherwise
+        joined = {
+            (position, side) for position, side, _ in shared
+            if not (self._sides[(position, side)].left,
+                    self._sides[(position, side)].right)[side].outer
+        }
         feeds = instance.inputs[len(instance.inputs) - constants :]
         for j, feed in enumerate(feeds):
             for op in instance.operators:

@@ -190,11 +190,12 @@ class JoinOperator(Operator):
         """Read input ``side``'s rows from ``arrangement``, kept by someone else, who inserts
         every delta of that input (in ``JoinSide.keyed`` form) *before* this join processes
         it. The join then emits ``dO ⋈ S + O ⋈ dS`` with ``S`` the shared side after the
-        delta and ``O`` the other side before it. Inner joins only (an outer join's unmatched
-        rows need the shared side's counts before the delta).
+        delta and ``O`` the other side before it. The other side must not be an outer side:
+        its unmatched rows would need the shared side's counts from before the delta. (The
+        shared side may be outer: its unmatched rows are found as when it is not shared.)
         """
-        if self.left.outer or self.right.outer:
-            raise ValueError(f"{self.name}: only an inner join can share an arrangement")
+        if (self.right, self.left)[side].outer:
+            raise ValueError(f"{self.name}: the partner of an outer side cannot be shared")
         (self.left, self.right)[side].arrangement = arrangement
         self.shared = side
 
