@@ -323,3 +323,32 @@ def test_a_constant_on_the_outer_side_of_a_left_join_in_the_body():
     assert by_time[2] == {1: True, 2: True, 3: True, 5: False}
     assert by_time[4] == {1: True, 2: True, 3: True, 4: True, 5: True}
     assert by_time[6] == {1: True, 2: True, 4: False, 5: False}
+
+
+def test_fingerprints_of_few_and_many_rows_add_up():
+    # a few rows are fingerprinted on Python ints, many with numpy: the sum must not care
+    import math
+
+    import polars as pl
+
+    from reflow.engine.batch import DIFF, ID
+    from reflow.engine.operators.iterate import add_hashes, multiset_hash
+
+    def frame(ids, xs, ss, diffs):
+        return pl.DataFrame({ID: pl.Series(ids, dtype=pl.UInt128), "x": xs, "s": ss,
+                             DIFF: pl.Series(diffs, dtype=pl.Int64)})
+
+    few = frame([1, 2**127 + 3, 5, 9], [1.5, None, -0.0, math.nan], ["a", None, "b", ""],
+                [1, -1, 2, -3])
+    many = frame(list(range(100, 140)), [float(i) for i in range(40)], ["z"] * 40, [1] * 40)
+    both = pl.concat([few, many])
+    assert add_hashes(multiset_hash(few), multiset_hash(many)) == multiset_hash(both)
+    assert multiset_hash(few) != (0, 0)
+    # object columns (tuples) too, and a different value gives a different fingerprint
+    tuples = [pl.Series("t", [(i, "a")] * f.height, dtype=pl.Object) for i, f in
+              enumerate((few, many))]
+    few_t = few.clone().insert_column(1, tuples[0])
+    many_t = many.clone().insert_column(1, tuples[1])
+    assert add_hashes(multiset_hash(few_t), multiset_hash(many_t)) == multiset_hash(
+        pl.concat([few_t, many_t]))
+    assert multiset_hash(few_t) != multiset_hash(few)

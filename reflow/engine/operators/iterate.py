@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
-from reflow.engine.ids import _half, _hashable, _salt_words
+from reflow.engine.ids import _hashable
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.join import JoinOperator
 from reflow.engine.operators.stateless import InputOperator
@@ -126,6 +126,9 @@ class BodyInstance(Snapshottable):
 BodyBuilder = Callable[[RunContext], BodyInstance]
 
 _MASK = (1 << 64) - 1
+_FEW = 16  # batches up to this many rows are fingerprinted on Python ints
+# Polars' row hash with two seeds gives the two halves of a row's hash (one native call each).
+_ROW_SEEDS = (0x5EED_1001, 0x5EED_1002)
 
 
 def multiset_hash(batch: pl.DataFrame | None) -> tuple[int, int]:
@@ -140,14 +143,20 @@ def multiset_hash(batch: pl.DataFrame | None) -> tuple[int, int]:
     """
     if batch is None or batch.height == 0:
         return (0, 0)
-    columns = [c for c in batch.columns if c != DIFF]
-    series = [_hashable(batch[c]) for c in columns]
-    nulls = [s.is_null().to_numpy() if s.null_count() else None for s in series]
-    diffs = batch[DIFF].to_numpy().astype(np.uint64)  # -1 wraps: arithmetic modulo 2**64
+    rows = batch.drop(DIFF)
+    if any(dtype == pl.Object for dtype in rows.schema.values()):
+        rows = pl.DataFrame([_hashable(rows[c]) for c in rows.columns])
     halves = []
-    for half, salt in enumerate(_salt_words("iterate")):
-        hashed = _half(series, nulls, salt, half)
-        halves.append(int(np.sum(hashed * diffs, dtype=np.uint64)))
+    if batch.height <= _FEW:  # Python ints: a numpy call costs more than a few rows
+        diffs = batch[DIFF].to_list()
+        for seed in _ROW_SEEDS:
+            row_hashes = rows.hash_rows(seed).to_list()
+            halves.append(sum(h * d for h, d in zip(row_hashes, diffs, strict=True)) & _MASK)
+    else:
+        wrapped = batch[DIFF].to_numpy().astype(np.uint64)  # -1 wraps: modulo 2**64
+        for seed in _ROW_SEEDS:
+            hashed = rows.hash_rows(seed).to_numpy()
+            halves.append(int(np.sum(hashed * wrapped, dtype=np.uint64)))
     return (halves[0], halves[1])
 
 
@@ -249,6 +258,7 @@ class IterateOperator(Operator):
 
     stateful = True
     state_fields = ("instances", "levels", "depth", "last", "constants")
+    state_version = 2  # 2: level fingerprints from Polars' row hash
 
     def __init__(
         self,
