@@ -311,8 +311,10 @@ def reflow_incremental(algorithm: str, edges: int, changes: int) -> dict:
     if algorithm == "components":
         graph = nx.Graph()
         graph.add_edges_from((a, b) for a, b, _ in final.values())
-        expected = {x: min(c, key=pointer_of.__getitem__)
-                    for c in nx.connected_components(graph) for x in c}
+        expected = {}
+        for c in nx.connected_components(graph):
+            smallest = min(c, key=pointer_of.__getitem__)  # once per component, not per vertex
+            expected.update(dict.fromkeys(c, smallest))
         got = {names[i]: names[c] for i, c in zip(state[ID].to_list(),
                                                   state["component"].to_list(), strict=True)}
     else:
