@@ -24,6 +24,27 @@ def test_scalar_and_column_hashes_agree_for_small_and_big_frames():
         assert ids[-2] == ids[0]
 
 
+def test_a_few_rows_get_the_ids_of_the_same_rows_in_a_big_frame():
+    # a few rows are hashed on a path of their own; it must give the same ids
+    columns = {
+        "i": pl.Series([12345, None, -3, 0], dtype=pl.Int64),
+        "s": pl.Series(["x", None, "", "é"]),
+        "f": pl.Series([1.5, -0.0, math.nan, None]),
+        "p": pl.Series([2**100 + 5, 0, None, 2**128 - 1], dtype=ID_DTYPE),
+        "b": pl.Series([True, False, None, True]),
+        "d": pl.Series([1, 2, 3, None], dtype=pl.Datetime("ns")),
+        "y": pl.Series([b"x", b"", None, b"z"]),
+        "n": pl.Series([None] * 4, dtype=pl.Null),
+    }
+    padding = {name: pl.Series([None] * 60, dtype=c.dtype) for name, c in columns.items()}
+    few = pl.DataFrame(columns)
+    big = pl.concat([few, pl.DataFrame(padding)])
+    for names in (["i"], ["s", "f"], ["p", "b"], ["d", "y", "n"], list(columns)):
+        for salt in ("", "join-key"):
+            assert hash_columns(few, names, salt).to_list() == hash_columns(
+                big, names, salt).to_list()[:4]
+
+
 def test_null_hashes_alike_whatever_the_dtype():
     expected = hash_values([None])
     for dtype in (pl.Int64, pl.String, pl.Float64, pl.Boolean, ID_DTYPE, pl.Null):

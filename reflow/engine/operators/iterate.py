@@ -20,7 +20,12 @@ result exact under deletions (no self-supporting values survive).
 
 Memory is the body's state times the number of iterations, as in differential dataflow
 without compaction; instances beyond the current depth are kept, so a depth that moves back
-and forth costs no re-seeding.
+and forth costs no re-seeding. A constant of the loop is the same table in every instance, so
+a join reading a constant directly does not arrange its own copy: the loop keeps one
+arrangement per such join (``SharedArrangements``), inserts a constant's delta into it before
+the instances run, and every instance's join reads it (``JoinOperator.share``; not when the
+other side of the join is an outer side). A new instance is not fed the constants that only
+such joins read (unless the constant is their outer side: its unmatched rows are output).
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, concat_batches, consolidate, negate
-from reflow.engine.ids import _half, _hashable, _salt_words
+from reflow.engine.ids import _hashable
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.operators.join import JoinOperator
 from reflow.engine.operators.stateless import InputOperator
+from reflow.engine.state.key_index import KeyIndex
 from reflow.engine.state.partition import BROADCAST, Broadcast
 from reflow.engine.state.snapshot import Snapshottable
 
@@ -81,6 +88,20 @@ class BodyInstance(Snapshottable):
             self.operators.append(collector)
             self.collectors.append(collector)
 
+    def shareable(self, constants: int) -> list[tuple[int, int, int]]:
+        """The joins reading one of the last ``constants`` inputs directly on one side whose
+        partner is not an outer side, as ``(position of the join, side, constant)``."""
+        feeds = {id(op): j for j, op in enumerate(self.inputs[len(self.inputs) - constants :])}
+        found = []
+        for position, operator in enumerate(self.operators):
+            if not isinstance(operator, JoinOperator):
+                continue
+            sides = [(k, feeds[id(src)]) for k, src in enumerate(operator.inputs)
+                     if id(src) in feeds]
+            if len(sides) == 1 and not (operator.right, operator.left)[sides[0][0]].outer:
+                found.append((position, *sides[0]))
+        return found
+
     def run(self, time: int, inputs: Deltas, ctx: RunContext) -> Deltas:
         """Push one round of input deltas through the instance; its output deltas."""
         fed = {op.index: d for op, d in zip(self.inputs, inputs, strict=True)}
@@ -105,6 +126,9 @@ class BodyInstance(Snapshottable):
 BodyBuilder = Callable[[RunContext], BodyInstance]
 
 _MASK = (1 << 64) - 1
+_FEW = 16  # batches up to this many rows are fingerprinted on Python ints
+# Polars' row hash with two seeds gives the two halves of a row's hash (one native call each).
+_ROW_SEEDS = (0x5EED_1001, 0x5EED_1002)
 
 
 def multiset_hash(batch: pl.DataFrame | None) -> tuple[int, int]:
@@ -119,14 +143,20 @@ def multiset_hash(batch: pl.DataFrame | None) -> tuple[int, int]:
     """
     if batch is None or batch.height == 0:
         return (0, 0)
-    columns = [c for c in batch.columns if c != DIFF]
-    series = [_hashable(batch[c]) for c in columns]
-    nulls = [s.is_null().to_numpy() if s.null_count() else None for s in series]
-    diffs = batch[DIFF].to_numpy().astype(np.uint64)  # -1 wraps: arithmetic modulo 2**64
+    rows = batch.drop(DIFF)
+    if any(dtype == pl.Object for dtype in rows.schema.values()):
+        rows = pl.DataFrame([_hashable(rows[c]) for c in rows.columns])
     halves = []
-    for half, salt in enumerate(_salt_words("iterate")):
-        hashed = _half(series, nulls, salt, half)
-        halves.append(int(np.sum(hashed * diffs, dtype=np.uint64)))
+    if batch.height <= _FEW:  # Python ints: a numpy call costs more than a few rows
+        diffs = batch[DIFF].to_list()
+        for seed in _ROW_SEEDS:
+            row_hashes = rows.hash_rows(seed).to_list()
+            halves.append(sum(h * d for h, d in zip(row_hashes, diffs, strict=True)) & _MASK)
+    else:
+        wrapped = batch[DIFF].to_numpy().astype(np.uint64)  # -1 wraps: modulo 2**64
+        for seed in _ROW_SEEDS:
+            hashed = rows.hash_rows(seed).to_numpy()
+            halves.append(int(np.sum(hashed * wrapped, dtype=np.uint64)))
     return (halves[0], halves[1])
 
 
@@ -161,6 +191,63 @@ class _Accumulated(Snapshottable):
         return merged
 
 
+class SharedArrangements:
+    """One arrangement of a loop constant per join of the body reading it, shared by that
+    join in every body instance and updated once per delta of the constant."""
+
+    def __init__(self) -> None:
+        # (position of the join in an instance, side) -> (constant, arrangement)
+        self.arrangements: dict[tuple[int, int], tuple[int, KeyIndex]] = {}
+        # constants some operator of the body reads other than through a shared join
+        self.fed: set[int] = set()
+        self._sides: dict[tuple[int, int], JoinOperator] = {}
+
+    def link(self, instance: BodyInstance, constants: int) -> list[tuple[int, int]]:
+        """Make ``instance``'s joins read the shared arrangements; the arrangements it
+        created (empty: the caller fills them)."""
+        shared = instance.shareable(constants)
+        created = []
+        for position, side, constant in shared:
+            entry = self.arrangements.get((position, side))
+            if entry is None:
+                entry = (constant, KeyIndex())
+                self.arrangements[(position, side)] = entry
+                created.append((position, side))
+            join = instance.operators[position]
+            assert isinstance(join, JoinOperator)
+            join.share(side, entry[1])
+            self._sides[(position, side)] = join
+        # a new instance's join is fed the whole constant when that is an outer side (to
+        # emit its rows without a partner), and not otherwise
+        joined = {
+            (position, side) for position, side, _ in shared
+            if not (self._sides[(position, side)].left,
+                    self._sides[(position, side)].right)[side].outer
+        }
+        feeds = instance.inputs[len(instance.inputs) - constants :]
+        for j, feed in enumerate(feeds):
+            for op in instance.operators:
+                for k, src in enumerate(op.inputs):
+                    if src is feed and (op.index, k) not in joined:
+                        self.fed.add(j)
+        return created
+
+    def insert(self, keys: list[tuple[int, int]] | None, constants: Sequence[
+            pl.DataFrame | None], ctx: RunContext) -> None:
+        """Insert each constant's delta into its arrangements (those of ``keys``, or all)."""
+        for key in self.arrangements if keys is None else keys:
+            constant, arrangement = self.arrangements[key]
+            delta = constants[constant]
+            if delta is not None and delta.height:
+                join = self._sides[key]
+                side = join.left if key[1] == 0 else join.right
+                if join._rowwise and side.key_column is not None and delta.height <= 32:
+                    # a few rows: as tuples, as the join itself would (no Polars call)
+                    arrangement.insert_rows(side.keyed_rows(delta), side.keyed_schema)
+                else:
+                    arrangement.insert(side.keyed(delta, ctx))
+
+
 class IterateOperator(Operator):
     """Runs a loop body to its fixed point at every logical time (see the module docstring).
 
@@ -171,6 +258,7 @@ class IterateOperator(Operator):
 
     stateful = True
     state_fields = ("instances", "levels", "depth", "last", "constants")
+    state_version = 2  # 2: level fingerprints from Polars' row hash
 
     def __init__(
         self,
@@ -191,6 +279,7 @@ class IterateOperator(Operator):
         self.last = [_Accumulated() for _ in range(self.width)]  # the whole last level
         self.constants = [_Accumulated() for _ in constants]
         self.pending: list[list[pl.DataFrame]] = [[] for _ in range(self.width)]
+        self.shared = SharedArrangements()
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
@@ -199,6 +288,8 @@ class IterateOperator(Operator):
         for acc, delta in zip(self.constants, constant, strict=True):
             acc.add(delta)
         constants_changed = any(d is not None for d in constant)
+        if constants_changed:
+            self.shared.insert(None, constant, ctx)
         chain: list[Deltas] = [list(initial)]
         _apply(self.levels[0], initial)
         for i, instance in enumerate(self.instances):
@@ -238,7 +329,14 @@ class IterateOperator(Operator):
         to its old value, which is the old last level (the old chain had converged)."""
         whole = [acc.whole() for acc in self.last]
         instance = self.build_body(ctx)
-        out = instance.run(time, [*whole, *(acc.whole() for acc in self.constants)], ctx)
+        created = self.shared.link(instance, len(self.constants))
+        constants = [
+            acc.whole() if j in self.shared.fed or created else None
+            for j, acc in enumerate(self.constants)
+        ]
+        self.shared.insert(created, constants, ctx)
+        fed = [c if j in self.shared.fed else None for j, c in enumerate(constants)]
+        out = instance.run(time, [*whole, *fed], ctx)
         self.instances.append(instance)
         level = [(0, 0)] * self.width
         _apply(level, out)
@@ -255,9 +353,12 @@ class IterateOperator(Operator):
 
     def load_state(self, fields: dict) -> None:
         # the body instances are rebuilt from the plan, then their operators' state loaded
+        self.shared = SharedArrangements()
         self.instances = [
             self.build_body(RunContext()) for _ in range(len(fields.get("instances", ())))
         ]
+        for instance in self.instances:  # each instance's state holds the shared ones again
+            self.shared.link(instance, len(self.constants))
         super().load_state(fields)
 
     def partition_key(

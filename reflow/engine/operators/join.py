@@ -165,6 +165,10 @@ class JoinOperator(Operator):
         self.right = right_side
         self.id_from = id_from
         self.columns = [ID, *left_side.output_columns, *right_side.output_columns, DIFF]
+        # The input (0 or 1) whose arrangement is shared with other joins and kept up to date
+        # by its owner, who inserts a delta before handing it to the joins: this join only
+        # reads it (``share``).
+        self.shared: int | None = None
         self._id_counts: dict[int, int] = {}
         self._touched: set[int] = set()
         self._schema: dict[str, pl.DataType] = {
@@ -175,6 +179,19 @@ class JoinOperator(Operator):
         self._id_schema = pl.Schema({ID: ID_DTYPE(), **self._schema})
         # Python objects would not survive a round trip through row tuples.
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
+
+    def share(self, side: int, arrangement: KeyIndex) -> None:
+        """Read input ``side``'s rows from ``arrangement``, kept by someone else, who inserts
+        every delta of that input (in ``JoinSide.keyed`` form) *before* this join processes
+        it. The join then emits ``dO ⋈ S + O ⋈ dS`` with ``S`` the shared side after the
+        delta and ``O`` the other side before it. The other side must not be an outer side:
+        its unmatched rows would need the shared side's counts from before the delta. (The
+        shared side may be outer: its unmatched rows are found as when it is not shared.)
+        """
+        if (self.right, self.left)[side].outer:
+            raise ValueError(f"{self.name}: the partner of an outer side cannot be shared")
+        (self.left, self.right)[side].arrangement = arrangement
+        self.shared = side
 
     # --- the algebra ---------------------------------------------------------------------------
     def partition_key(
@@ -225,12 +242,17 @@ class JoinOperator(Operator):
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         parts: list[pl.LazyFrame | pl.DataFrame | None] = []
+        if self.shared == 1 and dr is not None and dr_keys is not None:
+            # the shared right side already holds R + dR: pair dR with L first
+            parts.append(self._pair(left.rows_of(dr_keys), dr))
         if dl is not None and dl_keys is not None:
             parts.append(self._pair(dl, right.rows_of(dl_keys)))
-        left.arrangement.insert(dl)
-        if dr is not None and dr_keys is not None:
-            parts.append(self._pair(left.rows_of(dr_keys), dr))
-        right.arrangement.insert(dr)
+        if self.shared != 0:
+            left.arrangement.insert(dl)
+        if self.shared != 1:
+            if dr is not None and dr_keys is not None:
+                parts.append(self._pair(left.rows_of(dr_keys), dr))
+            right.arrangement.insert(dr)
         if left.outer:
             parts.append(self._unmatched(left, right, dl, touched, right_before))
         if right.outer:
@@ -261,11 +283,15 @@ class JoinOperator(Operator):
         right_before = {k: right.arrangement.count(k) for k in touched} if left.outer else {}
 
         rows: list[tuple] = []
+        if dr and self.shared == 1:
+            partners = left.arrangement.lookup_rows(dict.fromkeys(r[0] for r in dr))
+            rows.extend(_pair_rows(dr, partners, left_is_delta=False))
         if dl:
             partners = right.arrangement.lookup_rows(dict.fromkeys(r[0] for r in dl))
             rows.extend(_pair_rows(dl, partners, left_is_delta=True))
-            left.arrangement.insert_rows(dl, left.keyed_schema)
-        if dr:
+            if self.shared != 0:
+                left.arrangement.insert_rows(dl, left.keyed_schema)
+        if dr and self.shared != 1:
             partners = left.arrangement.lookup_rows(dict.fromkeys(r[0] for r in dr))
             rows.extend(_pair_rows(dr, partners, left_is_delta=False))
             right.arrangement.insert_rows(dr, right.keyed_schema)
