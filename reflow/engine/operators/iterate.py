@@ -243,7 +243,8 @@ class SharedArrangements:
                 side = join.left if key[1] == 0 else join.right
                 if join._rowwise and side.key_column is not None and delta.height <= 32:
                     # a few rows: as tuples, as the join itself would (no Polars call)
-                    arrangement.insert_rows(side.keyed_rows(delta), side.keyed_schema)
+                    key_values = side.keys_of(delta, ctx)
+                    arrangement.insert_rows(side.keyed_rows(delta, key_values), side.keyed_schema)
                 else:
                     arrangement.insert(side.keyed(delta, ctx))
 
