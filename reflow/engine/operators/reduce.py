@@ -19,6 +19,10 @@ one vectorized pass (Polars ``group_by``) and a Python tier holding the groups t
 batches, which are moved ("materialized") from the columnar tier on first touch. The Python
 tier wins when a group is in both.
 
+A small batch without retractions takes a shortcut (``_insert_only``): each group's new rows
+are stored in one step and the batch winner of every picking reducer is found once per group,
+then compared with the group's stored winner, instead of both being done row by row.
+
 For each batch the operator finds the affected groups, updates their state, recomputes only
 their aggregates and emits ``-old``/``+new`` for the groups whose output changed; a group whose
 last row is retracted disappears. The cost of a batch is proportional to the batch, plus the
