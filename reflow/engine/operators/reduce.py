@@ -19,6 +19,10 @@ one vectorized pass (Polars ``group_by``) and a Python tier holding the groups t
 batches, which are moved ("materialized") from the columnar tier on first touch. The Python
 tier wins when a group is in both.
 
+A small batch without retractions takes a shortcut (``_insert_only``): each group's new rows
+are stored in one step and the batch winner of every picking reducer is found once per group,
+then compared with the group's stored winner, instead of both being done row by row.
+
 For each batch the operator finds the affected groups, updates their state, recomputes only
 their aggregates and emits ``-old``/``+new`` for the groups whose output changed; a group whose
 last row is retracted disappears. The cost of a batch is proportional to the batch, plus the
@@ -32,6 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, cast
 
 import polars as pl
@@ -45,6 +52,7 @@ from reflow.engine.state.aggregates import (
     KIND_STATEFUL,
     Aggregate,
     AggregateError,
+    AnyValue,
     Max,
     Min,
 )
@@ -58,6 +66,9 @@ from reflow.engine.state.snapshot import Snapshottable
 # to a large state).
 BULK_MIN_ROWS = 4096
 BULK_STATE_RATIO = 4
+# Whether small batches without retractions take ``_insert_only`` (off: every batch goes row
+# by row, the reference the insert-only path is tested against).
+INSERT_ONLY_PATH = True
 
 
 @dataclass
@@ -97,7 +108,10 @@ class _Group:
 
     def __init__(self, keys: tuple, specs: Sequence[AggregateSpec]) -> None:
         self.keys = keys
-        self.rows: dict[int, list] = {}
+        # row id -> (values, error flags, arrival time, sort key, multiplicity): tuples of plain
+        # values, which the garbage collector stops tracking (lists would be rescanned by every
+        # full collection, a cost that grows with the state).
+        self.rows: dict[int, tuple] = {}
         self.n = 0
         self.errs = [0] * len(specs)
         # Per aggregate kind: an accumulator (KIND_ACC), a state (KIND_STATEFUL) or None.
@@ -163,6 +177,13 @@ class ReduceOperator(Operator):
         self.has_rows_kind = any(s.aggregate.kind == KIND_ROWS for s in self.specs)
         self.ordered = any(getattr(s.aggregate, "ordered", False) for s in self.specs)
         self.has_stateful = any(s.aggregate.kind == KIND_STATEFUL for s in self.specs)
+        # Insert-only batches of reduces without stateful reducers take ``_insert_only``;
+        # the values ordered to pick winners are checked for NaN there.
+        self.insert_capable = not self.has_stateful
+        self.winner_columns = sorted({
+            s.args[0] for s in self.specs
+            if s.aggregate.key is not None and s.args and not s.aggregate.uses_time
+        })
         self.bulk_capable = not self.has_stateful and all(
             s.aggregate.polars([f"v{i}" for i in range(len(s.args))]) is not None
             for s in self.specs
@@ -323,6 +344,11 @@ class ReduceOperator(Operator):
         no_flags = (False,) * len(self.specs)
         value_rows = list(zip(*values)) if values else [()] * delta.height
         retracts = any(d < 0 for d in diffs)
+        if not retracts and self._insert_only_applies(delta, errors):
+            return self._insert_only(
+                delta, time, ctx, ids, diffs, gids, key_values, key_errors, value_rows,
+                sort_values,
+            )
         by_group: dict[int, list[int]] = {}
         for i in range(delta.height):
             if gids[i] is None or any(err[i] for err in key_errors):
@@ -357,6 +383,136 @@ class ReduceOperator(Operator):
                 del self.overlay[gid]
         return self._batch(out)
 
+    def _insert_only_applies(self, delta: pl.DataFrame, errors: list[list[list]]) -> bool:
+        """Whether a batch without retractions can take ``_insert_only``: no argument holds an
+        error, and the values ordered to pick winners are neither objects nor NaN (NaN makes
+        the order of comparisons matter)."""
+        if not (INSERT_ONLY_PATH and self.insert_capable):
+            return False
+        if any(any(col) for errs in errors for col in errs):
+            return False
+        for column in self.winner_columns:
+            dtype = delta.schema[column]
+            if dtype == pl.Object:
+                return False
+            if dtype.is_float() and delta[column].is_nan().any():
+                return False
+        return True
+
+    def _insert_only(
+        self, delta: pl.DataFrame, time: int, ctx: RunContext, ids: list, diffs: list,
+        gids: list, key_values: list[list], key_errors: list[list], value_rows: list[tuple],
+        sort_values: list | None,
+    ) -> pl.DataFrame | None:
+        """A batch of insertions: each group's rows are stored in one step and the batch
+        winner of every picking reducer is found by one ``min``/``max`` over the group's rows
+        (in C), then compared with the group's stored winner once per group instead of once per
+        row. A group that already holds one of the batch's row ids (a multiplicity change)
+        takes the per-row path."""
+        by_group: dict[int, list[int]] = {}
+        if key_errors or None in gids:
+            for i, gid in enumerate(gids):
+                if gid is not None and not any(err[i] for err in key_errors):
+                    by_group.setdefault(gid, []).append(i)
+        else:
+            for i, gid in enumerate(gids):
+                by_group.setdefault(gid, []).append(i)
+        unit = sum(diffs) == len(diffs)  # every row inserted once
+        no_flags = (False,) * len(self.specs)
+        sorts = sort_values if sort_values is not None else repeat(None)
+        entries = list(zip(value_rows, repeat(no_flags), repeat(time), sorts, diffs))
+        pickers = self._batch_pickers(delta, ids, time, sort_values)
+        acc_specs = [j for j, s in enumerate(self.specs) if s.aggregate.kind == KIND_ACC]
+        out: list[tuple[int, tuple, int]] = []
+        for gid, rows in by_group.items():
+            group = self._group(gid, tuple(col[rows[0]] for col in key_values))
+            stored = group.rows
+            if len(rows) == 1:
+                row_ids: tuple = (ids[rows[0]],)
+                new_entries: tuple = (entries[rows[0]],)
+            else:
+                take = itemgetter(*rows)
+                row_ids, new_entries = take(ids), take(entries)
+            if not stored.keys().isdisjoint(row_ids):
+                for i in rows:
+                    self._apply(group, ids[i], value_rows[i], no_flags, time,
+                                sort_values[i] if sort_values is not None else None,
+                                diffs[i], [])
+            else:
+                first = not stored
+                stored.update(zip(row_ids, new_entries))
+                group.n += len(rows) if unit else sum(diffs[i] for i in rows)
+                for j in acc_specs:
+                    aggregate, pos = self.specs[j].aggregate, self.positions[j]
+                    acc = group.accs[j]
+                    for i in rows:
+                        aggregate.acc_add(acc, tuple(value_rows[i][p] for p in pos), diffs[i])
+                for j, pick, column in pickers:
+                    best = group.best[j]
+                    if best is None and not first:
+                        continue  # found again by scanning the group when asked
+                    w = pick(rows)
+                    if best is not None and column is not None:
+                        # max/min without None: values compare as their keys do
+                        value, held = column[w], best[2]
+                        if held is not None and not (
+                            held < value if self.extremes[j] > 0 else value < held
+                        ):
+                            continue
+                    aggregate = self.specs[j].aggregate
+                    candidate = (ids[w], tuple(value_rows[w][p] for p in self.positions[j]),
+                                 time, sort_values[w] if sort_values is not None else None)
+                    key = cast(Callable, aggregate.key)(candidate)
+                    if best is None or key < best[0]:
+                        group.best[j] = [key, ids[w], aggregate.pick(candidate)]
+            new = self._output(group, [], ctx)
+            old = group.output
+            if not _same(old, new):
+                if old is not None:
+                    out.append((gid, old, -1))
+                if new is not None:
+                    out.append((gid, new, 1))
+                group.output = new
+        return self._batch(out)
+
+    def _batch_pickers(
+        self, delta: pl.DataFrame, ids: list, time: int, sort_values: list | None
+    ) -> list[tuple[int, Callable[[list[int]], int], list | None]]:
+        """Per picking reducer: its position, a function giving the index of the winning row
+        among a group's batch rows (the smallest ``aggregate.key``; among equal max/min values
+        the first row wins, as row by row) and, for max/min over values without None, the
+        values."""
+        pickers: list[tuple[int, Callable[[list[int]], int], list | None]] = []
+        columns: dict[str, list] = {}
+        for j, spec in enumerate(self.specs):
+            aggregate = spec.aggregate
+            if aggregate.key is None:
+                continue
+            kind = type(aggregate)
+            if kind is AnyValue:
+                pickers.append((j, partial(min, key=ids.__getitem__), None))
+                continue
+            name = spec.args[0]
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = delta[name].to_list()
+            if kind in (Max, Min) and None not in column:
+                pick = partial(max if kind is Max else min, key=column.__getitem__)
+                pickers.append((j, pick, column))
+                continue
+            sorts = sort_values
+            positions = self.positions[j]
+            values = [delta[spec.args[p]].to_list() for p in range(len(positions))]
+            key = cast(Callable, aggregate.key)
+
+            def row_key(i: int, key: Callable = key, values: list = values,
+                        sorts: list | None = sorts) -> Any:
+                return key((ids[i], tuple(v[i] for v in values), time,
+                            sorts[i] if sorts is not None else None))
+
+            pickers.append((j, partial(min, key=row_key), None))
+        return pickers
+
     def _group(self, gid: int, keys: tuple) -> _Group:
         group = self.overlay.get(gid)
         if group is not None:
@@ -381,15 +537,17 @@ class ReduceOperator(Operator):
         # (no scan of the group needed when its output is computed).
         first = diff > 0 and not group.rows
         if row is None:
-            group.rows[row_id] = [vals, flags, time, sort, diff]
+            group.rows[row_id] = (vals, flags, time, sort, diff)
             live_after = diff > 0
         else:
             if diff < 0:
                 vals, flags = row[0], row[1]
-            row[4] += diff
-            live_after = row[4] > 0
-            if row[4] == 0:
+            mult = row[4] + diff
+            live_after = mult > 0
+            if mult == 0:
                 del group.rows[row_id]
+            else:
+                group.rows[row_id] = (row[0], row[1], row[2], row[3], mult)
         group.n += diff
         for j, spec in enumerate(self.specs):
             if flags[j]:
