@@ -3,7 +3,8 @@
 same program, ``import pathway as pw``), in one run. Two times per variant: the whole
 process (start, imports, building the inputs, run) and ``pw.run()`` alone (of the last
 process to start it: the others wait for it), each with its ratio to one reflow worker, and
-the CPU time of ``pw.run()`` summed over the processes (all threads of each).
+the CPU time of ``pw.run()`` and of the whole command, summed over the processes (all
+threads of each).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
         [--no-pathway]
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,18 +80,23 @@ JOIN = PRELUDE + textwrap.dedent('''
 ''')
 
 
-def timed(command: list[str], env: dict[str, str], out: str) -> tuple[float, float, float]:
+def timed(
+    command: list[str], env: dict[str, str], out: str
+) -> tuple[float, float, float, float]:
     """Wall time of the whole command and of ``pw.run()`` (with several processes, of the
-    process that reached ``pw.run()`` last: the others wait for it to connect first), and
-    the CPU time of ``pw.run()`` summed over the processes (every thread of each)."""
+    process that reached ``pw.run()`` last: the others wait for it to connect first), the
+    CPU time of ``pw.run()`` summed over the processes (every thread of each), and the CPU
+    time of the whole command (every process it started, from start to exit)."""
     for stale in Path(out).parent.glob(Path(out).name + ".runtime.*"):
         stale.unlink()
-    start = time.perf_counter()
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     whole = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    whole_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     runs = [tuple(map(float, p.read_text().split()))
             for p in Path(out).parent.glob(Path(out).name + ".runtime.*")]
-    return whole, min(wall for wall, _ in runs), sum(cpu for _, cpu in runs)
+    return whole, min(wall for wall, _ in runs), sum(cpu for _, cpu in runs), whole_cpu
 
 
 def final_rows(path: str) -> list[str]:
@@ -137,22 +144,25 @@ def main() -> None:
                 variants["Pathway 2 threads"] = ([str(pathway), str(program), out, str(size)],
                                                  dict(base, BENCH_ENGINE="pathway",
                                                       PATHWAY_THREADS="2"))
-            results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in variants}
+            results: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in variants}
             outputs = {}
             for _ in range(opts.repeat):  # interleaved, so that load hits every variant
                 for key, (command, env) in variants.items():
                     results[key].append(timed(command, env, out))
                     outputs[key] = final_rows(out)
             same = all(o == outputs["1 worker"] for o in outputs.values())
-            one_whole, one_run, one_cpu = (
-                statistics.median(r[i] for r in results["1 worker"]) for i in range(3)
+            one_whole, one_run, one_cpu, one_whole_cpu = (
+                statistics.median(r[i] for r in results["1 worker"]) for i in range(4)
             )
             print(f"{name} ({size:,}): same output on every variant: {same}")
             for key, runs in results.items():
-                whole, run, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
+                whole, run, cpu, whole_cpu = (
+                    statistics.median(r[i] for r in runs) for i in range(4)
+                )
                 print(f"  {key:18} whole {whole:6.2f} s ({one_whole / whole:4.2f}x)   "
                       f"pw.run {run:6.2f} s ({one_run / run:4.2f}x)   "
-                      f"pw.run CPU {cpu:6.2f} s ({one_cpu / cpu:4.2f}x)")
+                      f"pw.run CPU {cpu:6.2f} s ({one_cpu / cpu:4.2f}x)   "
+                      f"whole CPU {whole_cpu:6.2f} s ({one_whole_cpu / whole_cpu:4.2f}x)")
 
 
 if __name__ == "__main__":

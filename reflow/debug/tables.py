@@ -22,7 +22,7 @@ from reflow.plan.inference import (
 from reflow.plan.nodes import ColumnInfo, InputNode, Universe
 from reflow.plan.tables import table_over
 from reflow.runtime.batches import make_batch
-from reflow.runtime.sources import StaticSource
+from reflow.runtime.sources import DeferredSource, StaticSource
 
 if TYPE_CHECKING:
     from reflow.api.schema import Schema
@@ -324,6 +324,10 @@ def table_from_pandas(
     # Numeric and bool columns give plain Python values through ``tolist()`` and have one
     # type: no per-value conversion or inference for them.
     simple = {c: _simple_column_type(df[c]) for c in data_names}
+    deferred = _deferred_source(df, id_from, schema, simple)
+    if deferred is not None:
+        info = {name: ColumnInfo(dtype) for name, dtype in _known(simple).items()}
+        return table_over(InputNode(info, Universe(), deferred, where, append_only=True))
     columns = {
         c: df[c].tolist() if simple[c] is not None
         else [python_value(v) for v in df[c].tolist()]
@@ -370,6 +374,48 @@ def table_from_pandas(
     for i in sorted(range(n), key=lambda i: times[i]):
         stream.add(times[i], ids[i], rows[i], diffs[i])
     return _table(dtypes, stream, where)
+
+
+def _deferred_source(
+    df: Any,
+    id_from: Sequence[str] | None,
+    schema: type[Schema] | None,
+    simple: dict[str, dt.DType | None],
+) -> DeferredSource | None:
+    """For a large frame of one batch of insertions with plain columns and distinct plain
+    keys, a source converting its rows only when a run reads them (each worker of a sharded
+    run converts only its share); ``None`` when the frame must be looked at whole now (types
+    to infer, repeated keys, an update stream, a table small enough to share a universe)."""
+    keys = list(id_from) if id_from else None
+    if (
+        schema is not None
+        or len(df) <= _SHARED_UNIVERSE_MAX_ROWS
+        or TIME_COLUMN in df.columns
+        or DIFF_COLUMN in df.columns
+        or any(kind is None for kind in simple.values())
+    ):
+        return None
+    if keys is None:
+        if _simple_type(df.index.dtype) is not dt.INT or not df.index.is_unique:
+            return None
+    elif any(simple.get(k) not in (dt.INT, dt.STR) for k in keys) or df.duplicated(
+        subset=keys
+    ).any():
+        return None
+    dtypes = _known(simple)
+
+    def build(start: int, end: int) -> pl.DataFrame:
+        part = df.iloc[start:end]
+        typed = _typed_key_columns(part, keys, simple)
+        assert typed is not None
+        columns = {c: part[c].tolist() for c in dtypes}
+        return make_batch(dtypes, hash_typed_columns(typed), columns, [1] * (end - start))
+
+    return DeferredSource(len(df), build)
+
+
+def _known(types: dict[str, dt.DType | None]) -> dict[str, dt.DType]:
+    return {name: kind for name, kind in types.items() if kind is not None}
 
 
 _SIMPLE_KINDS = {"i": dt.INT, "f": dt.FLOAT, "b": dt.BOOL}

@@ -67,9 +67,18 @@ def share_of(batch: pl.DataFrame, worker: int, workers: int) -> pl.DataFrame:
     >>> [share_of(frame, w, 2)["x"].to_list() for w in range(2)]
     [[0, 1], [2, 3, 4]]
     """
-    start = batch.height * worker // workers
-    end = batch.height * (worker + 1) // workers
+    start, end = share_bounds(batch.height, worker, workers)
     return batch.slice(start, end - start)
+
+
+def share_bounds(height: int, worker: int, workers: int) -> tuple[int, int]:
+    """The rows ``[start, end)`` of a batch of ``height`` rows that ``share_of`` gives worker
+    ``worker`` of ``workers``: a source that builds its batch lazily builds only these.
+
+    >>> [share_bounds(5, w, 2) for w in range(2)]
+    [(0, 2), (2, 5)]
+    """
+    return height * worker // workers, height * (worker + 1) // workers
 
 
 class SoloExchange:

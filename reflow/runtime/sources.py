@@ -2,16 +2,61 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import polars as pl
 
+from reflow.engine.sharding import share_bounds, share_of
 
-@dataclass
+
 class StaticSource:
     """Batches known before the run starts, each at its logical time."""
 
-    batches: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
+    def __init__(self, batches: list[tuple[int, pl.DataFrame]] | None = None) -> None:
+        self._batches = [] if batches is None else batches
+
+    @property
+    def batches(self) -> list[tuple[int, pl.DataFrame]]:
+        """Every batch, whole, in time order."""
+        return self._batches
+
+    def share(self, worker: int, workers: int) -> list[tuple[int, pl.DataFrame]]:
+        """The rows worker ``worker`` of ``workers`` reads: a contiguous slice of each batch
+        (``reflow.engine.sharding.share_of``)."""
+        if workers == 1:
+            return self.batches
+        return [(time, share_of(batch, worker, workers)) for time, batch in self.batches]
+
+
+class DeferredSource(StaticSource):
+    """One batch of ``height`` rows at time 0 that is built only when a run reads it:
+    ``build(start, end)`` builds its rows ``[start, end)``, so a worker of a sharded run
+    builds only its own share.
+
+    >>> source = DeferredSource(5, lambda start, end: pl.DataFrame({"x": range(start, end)}))
+    >>> [batch["x"].to_list() for _, batch in source.share(1, 2)]
+    [[2, 3, 4]]
+    >>> source.batches[0][1].height
+    5
+    """
+
+    def __init__(self, height: int, build: Callable[[int, int], pl.DataFrame]) -> None:
+        super().__init__(None)
+        self.height = height
+        self._build = build
+        self._whole: list[tuple[int, pl.DataFrame]] | None = None
+
+    @property
+    def batches(self) -> list[tuple[int, pl.DataFrame]]:
+        if self._whole is None:
+            self._whole = [(0, self._build(0, self.height))]
+        return self._whole
+
+    def share(self, worker: int, workers: int) -> list[tuple[int, pl.DataFrame]]:
+        if workers == 1 or self._whole is not None:
+            return super().share(worker, workers)
+        start, end = share_bounds(self.height, worker, workers)
+        return [(0, self._build(start, end))]
 
 
 class ErrorLogSource:

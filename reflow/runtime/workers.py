@@ -3,7 +3,8 @@
 uses.
 
 Each worker builds the same dataflow from the program's plan, reads its share of the static
-inputs (a contiguous slice of each batch) and runs the logical times in lockstep with the others
+inputs (a contiguous slice of each batch; a ``pw.debug.table_from_pandas`` table converts
+only that slice) and runs the logical times in lockstep with the others
 (``reflow.engine.sharding``). Sinks write through worker 0 only.
 
 >>> WorkerConfig.from_env({"PATHWAY_THREADS": "2"})
@@ -99,12 +100,15 @@ def build_for(worker: int, build: Build) -> Lowering:
         _building.worker = WRITER
 
 
-def static_batches(lowering: Lowering) -> dict[int, list[tuple[Operator, pl.DataFrame]]]:
-    """The batches of every static source, by logical time."""
+def static_batches(
+    lowering: Lowering, worker: int = 0, workers: int = 1
+) -> dict[int, list[tuple[Operator, pl.DataFrame]]]:
+    """The batches of every static source, by logical time: worker ``worker``'s share of
+    them among ``workers`` (``StaticSource.share``; a deferred source builds only that)."""
     by_time: dict[int, list[tuple[Operator, pl.DataFrame]]] = {}
     for operator, source in lowering.inputs:
         if isinstance(source, StaticSource):
-            for time, batch in source.batches:
+            for time, batch in source.share(worker, workers):
                 by_time.setdefault(time, []).append((operator, batch))
         elif not isinstance(source, ErrorLogSource):
             raise TypeError(f"source {source!r} cannot be run statically")
@@ -113,10 +117,9 @@ def static_batches(lowering: Lowering) -> dict[int, list[tuple[Operator, pl.Data
 
 def run_shard(shard: ShardedDataflow, lowering: Lowering) -> None:
     """Run this worker's share of every static input, time by time, then finish."""
-    by_time = static_batches(lowering)
+    by_time = static_batches(lowering, shard.worker, shard.workers)
     for time in sorted(by_time) or [0]:
-        shard.run_time(time, {op: shard.own_rows(batch)
-                              for op, batch in grouped_inputs(by_time.get(time, [])).items()})
+        shard.run_time(time, grouped_inputs(by_time.get(time, [])))
     shard.finish()
 
 

@@ -4,6 +4,7 @@ import datetime
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 import reflow as pw
@@ -154,6 +155,26 @@ def test_table_from_pandas_uses_index_and_special_columns():
     t = pw.debug.table_from_pandas(df)
     assert rows_by_id(t) == {pw.pointer_from(10): (1,)}
     assert pw.debug.table_from_pandas(pd.DataFrame({"k": [3]}), id_from=["k"]) is not None
+
+
+@pytest.mark.parametrize("id_from", [None, ["k"]])
+def test_large_pandas_tables_are_converted_per_worker_with_the_same_ids(id_from):
+    from reflow.engine.sharding import share_of
+
+    n = 100_001  # past the size whose tables share a universe, where conversion is deferred
+    df = pd.DataFrame({"w": [f"w{i % 13}" for i in range(n)], "x": np.arange(n) % 5,
+                       "f": np.arange(n) / 4, "b": np.arange(n) % 2 == 0},
+                      index=np.arange(n)[::-1] * 3)
+    df["k"] = df.index.astype(str)
+    source = pw.debug.table_from_pandas(df, id_from=id_from)._node.source
+    whole = source.batches[0][1]
+    parts = [batch for w in range(2) for _, batch in source.share(w, 2)]
+    assert [p.height for p in parts] == [share_of(whole, w, 2).height for w in range(2)]
+    assert pl.concat(parts).equals(whole)
+    # A row's id and values are those the same rows get in a small table, converted at once.
+    head = rows_by_id(pw.debug.table_from_pandas(df.iloc[:5], id_from=id_from))
+    big = dict(zip(whole["_id"].to_list(), whole.select("w", "x", "f", "b", "k").rows()))
+    assert {pw.Pointer(i): row for i, row in big.items() if pw.Pointer(i) in head} == head
 
 
 def test_table_from_pandas_missing_values_become_none():

@@ -192,3 +192,50 @@ def test_counts_and_int_sums_cross_the_exchange_once_per_key_and_worker() -> Non
     # Each worker sends the other at most one row per key and time (its share of the
     # groups' sums), plus the writer's sink rows: not one row per input row.
     assert sum(shard.rows_sent for shard in shards) <= 2 * 10 * 4 + 2 * 10 * 4
+
+
+# Tables from pandas large enough to be converted per worker (each worker converts its share).
+PANDAS_PROGRAM = textwrap.dedent('''
+    import sys
+    import numpy as np
+    import pandas as pd
+    import reflow as pw
+
+    n = 120_000
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"w": np.char.add("w", rng.integers(0, 500, n).astype(str)).astype(object),
+         "x": rng.integers(0, 100, n), "f": rng.random(n)},
+        index=rng.permutation(n) * 7,
+    )
+    t = pw.debug.table_from_pandas(frame)
+    keyed = pw.debug.table_from_pandas(frame.assign(k=frame.index.astype(str)), id_from=["k"])
+    pw.io.csv.write(t.select(t.w, t.x, t.f, i=t.id), sys.argv[1] + ".rows")
+    pw.io.csv.write(keyed.select(keyed.k, keyed.x, i=keyed.id), sys.argv[1] + ".keyed")
+    counts = t.groupby(t.w).reduce(t.w, c=pw.reducers.count(), s=pw.reducers.sum(t.x))
+    pw.io.csv.write(counts, sys.argv[1] + ".counts")
+    pw.run()
+''')
+
+
+def test_pandas_inputs_give_the_one_worker_output_on_threads_and_processes(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    program = tmp_path / "main.py"
+    program.write_text(PANDAS_PROGRAM)
+    env = dict(os.environ, PATHWAY_THREADS="1", PATHWAY_PROCESSES="1")
+
+    def outputs(name: str, command: list[str], **extra: str) -> list[list[str]]:
+        out = tmp_path / name
+        subprocess.run([*command, str(out)], env=dict(env, **extra), check=True, timeout=180)
+        return [_canonical(Path(f"{out}.{part}")) for part in ("rows", "keyed", "counts")]
+
+    python = [sys.executable, str(program)]
+    one = outputs("one", python)
+    assert [len(part) for part in one] == [120_001, 120_001, 501]
+    assert outputs("threads", python, PATHWAY_THREADS="2") == one
+    spawn = [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2",
+             "--first-port", str(_free_ports(2))]
+    assert outputs("processes", [*spawn, *python]) == one
