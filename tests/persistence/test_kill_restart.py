@@ -93,24 +93,13 @@ def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, p
     out_topic = kafka.create_topic(partitions=2)
     table, changes = pg.table_name(), pg.table_name()
 
-    sent_at = [0.0, 0]  # when the last batch was sent, how many were
-
-    def feed(step: int, last_run: bool) -> bool:
-        # A batch every 0.3 s, so the input keeps coming over several runs; the last batch
-        # waits for the last run: it is what makes the pipeline reach its end.
-        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
-            return False
-        if time.monotonic() - sent_at[0] < 0.3:
-            return False
-        kafka.produce(topic, batches[step])
-        sent_at[0], sent_at[1] = time.monotonic(), step + 1
-        return True
+    feed = _PacedKafkaFeed(kafka, topic, batches, every=0.3)
 
     checkpointed = checkpointed_since(tmp_path / "state")
 
     def step_done(since: float) -> bool:
         # While input comes, a kill waits for the restarted pipeline to checkpoint anew.
-        return sent_at[1] >= len(batches) - 1 or checkpointed(since)
+        return feed.sent >= len(batches) - 1 or checkpointed(since)
 
     rows = sum(len(batch) for batch in batches)
     run_with_kills(
@@ -118,12 +107,7 @@ def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, p
         [kafka.address, topic, table, changes, str(tmp_path / "state"), str(rows), out_topic],
         feed, kills=10, seed=5, window=(0.2, 1.5), ready=step_done,
     )
-    expected: dict[str, tuple[int, int]] = {}
-    for batch in batches:
-        for sale in batch:
-            total, n = expected.get(sale["shop"], (0, 0))
-            expected[sale["shop"]] = (total + sale["amount"], n + 1)
-    final = sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
+    final = _shop_totals(batches)
     assert pg.rows(f'SELECT shop, total, n FROM "{table}"') == final
     # The change stream: each change once (no time repeated by a restart), summing to the
     # final rows.
@@ -133,6 +117,37 @@ def test_kafka_reduce_postgres_snapshot_survives_kill_9(tmp_path: Path, kafka, p
     assert pg.rows(f'SELECT shop, time, COUNT(*) FROM "{changes}" GROUP BY shop, time '
                    "HAVING COUNT(*) > 2") == []
     _check_kafka_totals(kafka, out_topic, final)
+
+
+class _PacedKafkaFeed:
+    """``run_with_kills``' feed: one of ``batches`` to ``topic`` every ``every`` seconds, so
+    the input keeps coming over several runs; the last batch waits for the last run, since
+    it is what makes the pipeline reach its end."""
+
+    def __init__(self, kafka, topic: str, batches: list[list[dict]], every: float) -> None:
+        self.kafka, self.topic, self.batches, self.every = kafka, topic, batches, every
+        self.sent = 0  # how many batches were sent
+        self._sent_at = 0.0
+
+    def __call__(self, step: int, last_run: bool) -> bool:
+        batches = self.batches
+        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
+            return False
+        if time.monotonic() - self._sent_at < self.every:
+            return False
+        self.kafka.produce(self.topic, batches[step])
+        self._sent_at, self.sent = time.monotonic(), step + 1
+        return True
+
+
+def _shop_totals(batches: list[list[dict]]) -> list[tuple[str, int, int]]:
+    """The final ``(shop, total, n)`` rows of the sales in ``batches``."""
+    expected: dict[str, tuple[int, int]] = {}
+    for batch in batches:
+        for sale in batch:
+            total, n = expected.get(sale["shop"], (0, 0))
+            expected[sale["shop"]] = (total + sale["amount"], n + 1)
+    return sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
 
 
 def _check_kafka_totals(kafka, topic: str, final: list) -> None:
@@ -166,16 +181,7 @@ def test_kafka_sink_survives_kill_9_after_writes_no_checkpoint_covers(tmp_path: 
     ]
     topic = kafka.create_topic()
     out_topic = kafka.create_topic(partitions=2)
-    sent_at = [0.0, 0]
-
-    def feed(step: int, last_run: bool) -> bool:
-        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
-            return False
-        if time.monotonic() - sent_at[0] < 0.2:
-            return False
-        kafka.produce(topic, batches[step])
-        sent_at[0], sent_at[1] = time.monotonic(), step + 1
-        return True
+    feed = _PacedKafkaFeed(kafka, topic, batches, every=0.2)
 
     written_at_start: dict[float, int] = {}
 
@@ -192,12 +198,7 @@ def test_kafka_sink_survives_kill_9_after_writes_no_checkpoint_covers(tmp_path: 
         [kafka.address, topic, out_topic, str(tmp_path / "state"), str(rows)],
         feed, kills=5, seed=19, window=(0.05, 0.8), ready=wrote_since,
     )
-    expected: dict[str, tuple[int, int]] = {}
-    for batch in batches:
-        for sale in batch:
-            total, n = expected.get(sale["shop"], (0, 0))
-            expected[sale["shop"]] = (total + sale["amount"], n + 1)
-    final = sorted(((shop, t, n) for shop, (t, n) in expected.items()), key=repr)
+    final = _shop_totals(batches)
     _check_kafka_totals(kafka, out_topic, final)
 
 
@@ -216,21 +217,12 @@ def test_kafka_primary_key_reduce_postgres_snapshot_survives_kill_9(
     batches.append([{"sensor": "end", "shop": "end", "amount": 0}])
     topic = kafka.create_topic()
     table = pg.table_name()
-    sent_at = [0.0, 0]
-
-    def feed(step: int, last_run: bool) -> bool:
-        if step >= len(batches) or (step == len(batches) - 1 and not last_run):
-            return False
-        if time.monotonic() - sent_at[0] < 0.3:
-            return False
-        kafka.produce(topic, batches[step])
-        sent_at[0], sent_at[1] = time.monotonic(), step + 1
-        return True
+    feed = _PacedKafkaFeed(kafka, topic, batches, every=0.3)
 
     checkpointed = checkpointed_since(tmp_path / "state")
 
     def step_done(since: float) -> bool:
-        return sent_at[1] >= len(batches) - 1 or checkpointed(since)
+        return feed.sent >= len(batches) - 1 or checkpointed(since)
 
     run_with_kills(
         "pipeline_kafka_keyed.py",
