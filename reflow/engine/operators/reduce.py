@@ -371,14 +371,7 @@ class ReduceOperator(Operator):
                     group, ids[i], value_rows[i], flags, time,
                     sort_values[i] if sort_values is not None else None, diffs[i], changes,
                 )
-            new = self._output(group, changes, ctx)
-            old = group.output
-            if not _same(old, new):
-                if old is not None:
-                    out.append((gid, old, -1))
-                if new is not None:
-                    out.append((gid, new, 1))
-                group.output = new
+            _revise_output(out, gid, group, self._output(group, changes, ctx))
             if group.n == 0 and not group.rows and not self.has_stateful:
                 del self.overlay[gid]
         return self._batch(out)
@@ -465,14 +458,7 @@ class ReduceOperator(Operator):
                     key = cast(Callable, aggregate.key)(candidate)
                     if best is None or key < best[0]:
                         group.best[j] = [key, ids[w], aggregate.pick(candidate)]
-            new = self._output(group, [], ctx)
-            old = group.output
-            if not _same(old, new):
-                if old is not None:
-                    out.append((gid, old, -1))
-                if new is not None:
-                    out.append((gid, new, 1))
-                group.output = new
+            _revise_output(out, gid, group, self._output(group, [], ctx))
         return self._batch(out)
 
     def _batch_pickers(
@@ -811,6 +797,18 @@ def _project(live: list[tuple], positions: tuple, width: int) -> list[tuple]:
 def _key_column(position: int) -> str:
     """The name of a grouping key in the columnar tier (apart from any user column name)."""
     return f"\x00key{position}"
+
+
+def _revise_output(out: list[tuple], gid: Any, group: Any, new: tuple | None) -> None:
+    """Appends to ``out`` the change from ``group``'s current output row to ``new`` (a
+    retraction and an insertion, either absent when that side is ``None``) and records it."""
+    old = group.output
+    if not _same(old, new):
+        if old is not None:
+            out.append((gid, old, -1))
+        if new is not None:
+            out.append((gid, new, 1))
+        group.output = new
 
 
 def _same(a: tuple | None, b: tuple | None) -> bool:
