@@ -249,7 +249,11 @@ class KeyedOperator(Operator):
                 touched_map.update(dict.fromkeys(ids))
             touched = list(touched_map)
         old_refs = self._refs(touched)
-        known: dict[int, np.ndarray] = {}
+        # An input without a delta still holds the same rows: its references are not looked
+        # up twice (each lookup in a big store's dict is a cache miss or more).
+        known: dict[int, np.ndarray] = {
+            i: refs for i, refs in enumerate(old_refs) if deltas[i] is None
+        }
         for i, delta in given:
             store = self.stores[i]
             if store is not None:
