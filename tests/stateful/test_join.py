@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import polars as pl
@@ -542,6 +543,40 @@ def test_big_batches_then_small_updates():
             left, right, result, lambda r: r["k"], lambda r: r["k"], mode, ["k", "a"],
             ["k", "b"],
         )
+
+
+def _stream(rng, rounds, size, first, n_keys):
+    """Rows ``(k, v, time, diff)``: a first load with repeated keys (``None`` among them),
+    then at each later time ``size`` changes, half retractions of live rows."""
+    keys = [*range(n_keys), None]
+    live = [(rng.choice(keys), v) for v in range(first)]
+    out = [(k, v, 2, 1) for k, v in live]
+    serial = first
+    for time in range(4, 4 + 2 * rounds, 2):
+        rng.shuffle(live)
+        gone, live = live[: size // 2], live[size // 2 :]
+        out += [(k, v, time, -1) for k, v in gone]
+        for _ in range(size - size // 2):
+            serial += 1
+            live.append((rng.choice(keys), serial))
+            out.append((*live[-1], time, 1))
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_large_deltas_on_both_sides_at_the_same_times(mode):
+    # Deltas of hundreds of rows on both sides at each time run the columnar path and index
+    # the changes in bulk, over a first load whose keys repeat.
+    rng = random.Random(7)
+    schema = pw.schema_from_types(k=int | None, v=int)
+    left = pw.debug.table_from_rows(schema, _stream(rng, 3, 600, 3000, 120), is_stream=True)
+    right = pw.debug.table_from_rows(schema, _stream(rng, 3, 300, 400, 150), is_stream=True)
+    result = left.join(right, left.k == right.k, how=mode).select(
+        lk=pw.left.k, a=pw.left.v, rk=pw.right.k, b=pw.right.v
+    )
+    _check_every_time(
+        left, right, result, lambda r: r["k"], lambda r: r["k"], mode, ["k", "v"], ["k", "v"]
+    )
 
 
 def test_fallible_columns_pass_through_a_join():

@@ -10,6 +10,7 @@ the ids it mentions: the cost is proportional to the change, not to the state.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
@@ -219,8 +220,8 @@ class KeyedOperator(Operator):
             elif not (store.rows if store is not None else counts):
                 out.append(np.full(count, -1, dtype=np.int64))
             elif store is not None:
-                get = store.rows.get
-                out.append(np.array([get(r, -1) for r in touched], dtype=np.int64))
+                found = map(store.rows.get, touched, repeat(-1))
+                out.append(np.fromiter(found, dtype=np.int64, count=count))
             else:
                 present = cast("dict[int, int]", counts)  # not None: checked above
                 out.append(np.array([0 if r in present else -1 for r in touched], dtype=np.int64))
@@ -248,7 +249,11 @@ class KeyedOperator(Operator):
                 touched_map.update(dict.fromkeys(ids))
             touched = list(touched_map)
         old_refs = self._refs(touched)
-        known: dict[int, np.ndarray] = {}
+        # An input without a delta still holds the same rows: its references are not looked
+        # up twice (each lookup in a big store's dict is a cache miss or more).
+        known: dict[int, np.ndarray] = {
+            i: refs for i, refs in enumerate(old_refs) if deltas[i] is None
+        }
         for i, delta in given:
             store = self.stores[i]
             if store is not None:

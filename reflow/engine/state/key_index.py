@@ -2,7 +2,10 @@
 
 A ``KeyIndex`` keeps every batch it was given in an append-only columnar log (a Polars frame
 with a ``_key`` column) and a Python index from key to the log positions of its rows, together
-with the net number of rows per key. Looking up the rows of a few keys is a handful of dict
+with the net number of rows per key. The positions of a first large load are held apart, as one
+slice per key of a numpy array sorted by key: later changes to a key add to its other entry and
+never copy that slice into Python lists, so a large delta is indexed with a few bulk dictionary
+operations and one short loop over its keys. Looking up the rows of a few keys is a handful of dict
 lookups and one gather, so it costs time proportional to the rows found, not to the size of
 the state. Retractions stay in the log next to the rows they cancel; a lookup may therefore
 return rows whose diffs cancel, which is harmless for bilinear operators (the cancelling output
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -51,6 +55,7 @@ class KeyIndex(Snapshottable):
     state_fields = (
         "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live"
     )
+    # (``sliced`` is saved inside ``index``, see ``state``.)
     # Keys, positions and row values: each pickled in one call (see ``Snapshottable``).
     plain_fields = ("tail", "index", "counts")
 
@@ -59,9 +64,11 @@ class KeyIndex(Snapshottable):
         # Rows added one by one (``insert_rows``) wait here before joining ``data`` in bulk.
         self.tail: list[tuple] = []
         self.schema: pl.Schema | None = None
-        # key -> log position, list of positions when the key has several rows, or a slice of
-        # ``_bulk`` (the positions of the first large load, sorted by key).
-        self.index: dict[object, int | list[int] | slice] = {}
+        # key -> log position, or list of positions when the key has several rows ...
+        self.index: dict[object, int | list[int]] = {}
+        # ... besides its positions in the first large load, if any: a slice of ``_bulk``
+        # (that load's positions, sorted by key). A key's rows are the slice's, then the index's.
+        self.sliced: dict[object, slice] = {}
         self._bulk = np.empty(0, dtype=np.int64)
         self.counts: dict[object, int] = {}
         self._appends = 0
@@ -107,7 +114,8 @@ class KeyIndex(Snapshottable):
                 self._add(key, position)
                 counts[key] = counts.get(key, 0) + diff
             return
-        if not index and batch[KEY].n_unique() == batch.height:
+        first = not index and not self.sliced
+        if first and batch[KEY].n_unique() == batch.height:
             # A first load with distinct keys: one position per key, dicts built in one go.
             keys = batch[KEY].to_list()
             self.index = dict(zip(keys, range(start, start + batch.height), strict=True))
@@ -116,7 +124,7 @@ class KeyIndex(Snapshottable):
         positions = batch.select(
             pl.col(KEY), (pl.int_range(pl.len()) + start).alias("_pos"), pl.col(DIFF)
         )
-        if not index:
+        if first:
             # A first load: the positions sorted by key, and per key a slice of them (no
             # Python object per row).
             ordered = positions.sort(KEY, maintain_order=True).with_row_index("_at")
@@ -127,32 +135,24 @@ class KeyIndex(Snapshottable):
             lows = grouped["lo"].to_list()
             highs = map(operator.add, lows, grouped["n"].to_list())
             keys = grouped[KEY].to_list()
-            self.index = dict(zip(keys, map(slice, lows, highs), strict=True))
+            self.sliced = dict(zip(keys, map(slice, lows, highs), strict=True))
             self.counts = dict(zip(keys, grouped[DIFF].to_list(), strict=True))
             return
-        grouped = positions.group_by(KEY, maintain_order=True).agg(
-            pl.col("_pos"), pl.col(DIFF).sum()
-        )
+        # Within a group, positions keep the delta's (ascending) order.
+        grouped = positions.group_by(KEY).agg(pl.col("_pos"), pl.col(DIFF).sum())
         keys = grouped[KEY].to_list()
-        for key, found, diff in zip(
-            keys, grouped["_pos"].to_list(), grouped[DIFF].to_list(), strict=True
-        ):
-            known = index.get(key)
-            if known is None:
-                index[key] = found
-            elif type(known) is list:
-                known.extend(found)  # in place, as ``_add`` appends: no copy of the list
+        found = grouped["_pos"].to_list()
+        sums = grouped[DIFF].to_list()
+        counts.update(zip(keys, map(operator.add, map(counts.get, keys, repeat(0)), sums)))
+        known = list(map(index.get, keys))
+        index.update([(k, f) for k, f, o in zip(keys, found, known, strict=True) if o is None])
+        for key, more, old in zip(keys, found, known, strict=True):
+            if old is None:
+                continue
+            if type(old) is list:
+                old.extend(more)  # in place, as ``_add`` appends: no copy of the list
             else:
-                index[key] = [*self._positions(known), *found]
-            counts[key] = counts.get(key, 0) + diff
-
-    def _positions(self, found: int | list[int] | slice) -> list[int]:
-        """The log positions an index entry stands for."""
-        if type(found) is int:
-            return [found]
-        if type(found) is slice:
-            return self._bulk[found].tolist()
-        return cast("list[int]", found)  # (``type(x) is int`` does not narrow for mypy)
+                index[key] = [cast("int", old), *more]
 
     def _add(self, key: object, position: int) -> None:
         found = self.index.get(key)
@@ -161,7 +161,36 @@ class KeyIndex(Snapshottable):
         elif type(found) is list:
             found.append(position)
         else:
-            self.index[key] = [*self._positions(found), position]
+            self.index[key] = [cast("int", found), position]
+
+    def _positions_of(self, keys: Iterable[object], sliced: bool = True) -> list[int]:
+        """The log positions of the rows of ``keys``, key by key, each key's in log order
+        (without their slices of the first load if ``sliced`` is false)."""
+        index, bulk = self.index, self._bulk
+        positions: list[int] = []
+        if not sliced or not self.sliced:
+            for key in keys:
+                found = index.get(key)
+                if found is None:
+                    continue
+                if type(found) is int:
+                    positions.append(found)
+                else:
+                    positions.extend(cast("list[int]", found))
+            return positions
+        get_slice = self.sliced.get
+        for key in keys:
+            part = get_slice(key)
+            if part is not None:
+                positions.extend(bulk[part].tolist())
+            found = index.get(key)
+            if found is None:
+                continue
+            if type(found) is int:
+                positions.append(found)
+            else:
+                positions.extend(cast("list[int]", found))
+        return positions
 
     def insert_rows(self, rows: list[tuple], schema: dict[str, pl.DataType]) -> None:
         """Add a few rows given as tuples in ``schema``'s column order (key first, diff last)."""
@@ -205,33 +234,26 @@ class KeyIndex(Snapshottable):
         """How many logged rows (live or cancelled) the given keys have."""
         index = self.index
         total = 0
+        get_slice = self.sliced.get
         for key in keys:
+            part = get_slice(key)
+            if part is not None:
+                total += part.stop - part.start
             found = index.get(key)
             if found is None:
                 continue
             if type(found) is int:
                 total += 1
-            elif type(found) is slice:
-                total += found.stop - found.start
             else:
                 total += len(cast("list[int]", found))
         return total
 
     def lookup_rows(self, keys: Iterable[object]) -> list[tuple]:
         """Like ``lookup``, as row tuples (cheap for a few rows: no Polars query runs)."""
-        index = self.index
         data = _NO_ROWS if self.data is None else self.data
         height = data.height
         tail = self.tail
-        positions: list[int] = []
-        for key in keys:
-            found = index.get(key)
-            if found is None:
-                continue
-            if type(found) is int:
-                positions.append(found)
-            else:
-                positions.extend(self._positions(found))
+        positions = self._positions_of(keys)
         logged = [p for p in positions if p < height]
         if len(logged) <= _ROW_BY_ROW:
             out = [data.row(p) for p in logged]
@@ -244,19 +266,21 @@ class KeyIndex(Snapshottable):
     def lookup(self, keys: Iterable[object]) -> pl.DataFrame | None:
         """Every logged row (with its diff) whose key is one of ``keys``; ``None`` if none."""
         self.flush()
-        index = self.index
-        positions: list[int] = []
-        for key in keys:
-            found = index.get(key)
-            if found is None:
-                continue
-            if type(found) is int:
-                positions.append(found)
-            else:
-                positions.extend(self._positions(found))
-        if not positions or self.data is None:
+        if self.data is None:
             return None
-        return self.data[positions]
+        keys = list(keys)
+        if len(keys) <= _ROW_BY_ROW or not self.sliced:
+            listed = self._positions_of(keys)
+            return self.data[listed] if listed else None
+        # Many keys: their slices of the first load are read with one numpy gather.
+        parts = [p for p in map(self.sliced.get, keys) if p is not None]
+        lows = np.fromiter((p.start for p in parts), dtype=np.int64, count=len(parts))
+        lengths = np.fromiter((p.stop for p in parts), dtype=np.int64, count=len(parts)) - lows
+        starts = np.cumsum(lengths) - lengths  # where each key's slice starts in ``at``
+        at = np.arange(int(lengths.sum())) + np.repeat(lows - starts, lengths)
+        later = self._positions_of(keys, sliced=False)
+        positions = np.concatenate([self._bulk[at], np.array(later, dtype=np.int64)])
+        return self.data[positions] if len(positions) else None
 
     def lookup_frame(self, keys: pl.Series) -> pl.DataFrame | None:
         """Like ``lookup`` for many keys at once, with a vectorized semi-join on the log."""
@@ -271,27 +295,26 @@ class KeyIndex(Snapshottable):
         """The state, with the keys of the first large load's slices stored as arrays
         (a slice per key would be pickled as a call each, slow to load back)."""
         fields = super().state()
-        sliced = [(k, v) for k, v in self.index.items() if type(v) is slice]
+        sliced = self.sliced
         if sliced:
-            others = {k: v for k, v in self.index.items() if type(v) is not slice}
             fields["index"] = _PackedIndex(
-                others,
-                [k for k, _ in sliced],
-                np.fromiter((v.start for _, v in sliced), dtype=np.int64, count=len(sliced)),
-                np.fromiter((v.stop for _, v in sliced), dtype=np.int64, count=len(sliced)),
+                self.index,
+                list(sliced),
+                np.fromiter((v.start for v in sliced.values()), dtype=np.int64, count=len(sliced)),
+                np.fromiter((v.stop for v in sliced.values()), dtype=np.int64, count=len(sliced)),
             )
         return fields
 
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
         packed = self.index
+        self.sliced = {}
         if isinstance(packed, _PackedIndex):
-            index = dict(zip(
+            self.sliced = dict(zip(
                 packed.sliced_keys, map(slice, packed.lows.tolist(), packed.highs.tolist()),
                 strict=True,
             ))
-            index.update(packed.others)
-            self.index = index
+            self.index = packed.others
 
     def compact(self) -> None:
         """Cancel retracted rows against the rows they retract and rebuild the index."""
@@ -300,6 +323,7 @@ class KeyIndex(Snapshottable):
             return
         self.data = _consolidate_log(self.data.rechunk())
         self.index = {}
+        self.sliced = {}
         self.counts = {}
         self._bulk = np.empty(0, dtype=np.int64)
         self._appends = 0
@@ -310,7 +334,8 @@ class KeyIndex(Snapshottable):
 
 
 class _PackedIndex(NamedTuple):
-    """A ``KeyIndex.index`` as saved: the entries that are slices go as key list + arrays."""
+    """A ``KeyIndex``'s index as saved: ``others`` is ``index``; the slices of ``sliced`` go
+    as a key list and two arrays. (A key may have entries in both.)"""
 
     others: dict
     sliced_keys: list

@@ -1,0 +1,112 @@
+"""``KeyIndex`` against a plain model: every lookup, size and count after every change.
+
+The changes mix the index's paths: a first large load with repeated keys (kept as slices of a
+sorted array), later large deltas (grouped in bulk) and small ones (key by key), rows added one
+by one (``insert_rows``), retractions, ``None`` keys, compaction and a snapshot round trip.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import polars as pl
+import pytest
+
+from reflow.engine.state import key_index as key_index_module
+from reflow.engine.state.key_index import KeyIndex
+
+SCHEMA = {"_key": pl.Int64, "v": pl.Int64, "_diff": pl.Int64}
+KEYS = [*range(40), None]
+
+
+def _frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+
+
+def _net(rows: list[tuple]) -> Counter:
+    """Rows as a multiset: the diffs of equal rows summed, zero totals dropped."""
+    out: Counter = Counter()
+    for key, value, diff in rows:
+        out[(key, value)] += diff
+    return Counter({row: n for row, n in out.items() if n})
+
+
+def _check(index: KeyIndex, live: Counter) -> None:
+    for key in KEYS:
+        expected = Counter({row: n for row, n in live.items() if row[0] == key})
+        rows = index.lookup_rows([key])
+        assert _net(rows) == expected, key
+        assert index.size([key]) == len(rows), key
+        assert index.count(key) == sum(expected.values()), key
+    for wanted in ([0, 3, None, 7, 999], [*range(-20, 60), None]):  # few and many keys
+        expected = Counter({row: n for row, n in live.items() if row[0] in wanted})
+        frame = index.lookup(wanted)
+        assert _net([] if frame is None else frame.rows()) == expected
+        frame = index.lookup_frame(pl.Series(wanted, dtype=pl.Int64))
+        assert _net([] if frame is None else frame.rows()) == expected
+    assert len(index) == sum(live.values())
+
+
+def _random_delta(rng: random.Random, live: Counter, size: int, serial: list[int]) -> list:
+    """Up to ``size`` changes: retractions of live rows and insertions of new ones."""
+    rows = []
+    present = list(live.elements())
+    rng.shuffle(present)
+    for row in present[: rng.randint(0, size // 2)]:
+        rows.append((*row, -1))
+    while len(rows) < size:
+        serial[0] += 1
+        rows.append((rng.choice(KEYS), serial[0], 1))
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("first", ["repeated keys", "distinct keys", "few rows"])
+def test_key_index_matches_a_model_under_random_changes(seed, first, monkeypatch):
+    rng = random.Random(seed)
+    # A low threshold: rows added one by one are flushed to the log several times.
+    monkeypatch.setattr(key_index_module, "_TAIL_LIMIT", 50)
+    index = KeyIndex()
+    live: Counter = Counter()
+    serial = [0]
+    if first == "repeated keys":
+        load = [(rng.choice(KEYS), i, 1) for i in range(500)]
+    elif first == "distinct keys":
+        load = [(k, i, 1) for i, k in enumerate(KEYS)]
+    else:
+        load = [(1, 0, 1), (None, 1, 1)]
+    serial[0] = len(load)
+    index.insert(_frame(load))
+    live.update((k, v) for k, v, _ in load)
+    _check(index, live)
+    for step in range(40):
+        size = rng.choice([1, 5, 60, 65, 200, 700])
+        delta = _random_delta(rng, live, size, serial)
+        if rng.random() < 0.3 and size <= 200:
+            index.insert_rows(delta, SCHEMA)
+        else:
+            index.insert(_frame(delta))
+        for key, value, diff in delta:
+            live[(key, value)] += diff
+        live = +live
+        if step % 10 == 9:
+            restored = KeyIndex()
+            restored.restore(index.snapshot())
+            index = restored
+        if step == 25:
+            index.compact()
+        _check(index, live)
+
+
+def test_a_key_of_the_first_load_keeps_its_rows_after_large_deltas():
+    index = KeyIndex()
+    index.insert(_frame([(k % 10, k, 1) for k in range(100)]))  # ten rows per key
+    # A large delta touching every key: a retraction of one loaded row and a new row each.
+    index.insert(_frame([(k, k, -1) for k in range(10)] + [(k, 1000 + k, 1) for k in range(70)]))
+    rows = index.lookup_rows([3])
+    assert _net(rows) == Counter({(3, v): 1 for v in range(13, 100, 10)} | {(3, 1003): 1})
+    assert index.count(3) == 10 and index.count(69) == 1
+    # The loaded rows come first, in log order, then the later ones.
+    assert [r[1] for r in rows] == [*range(3, 100, 10), 3, 1003]
