@@ -25,7 +25,7 @@ SmallMask = Callable[[pl.DataFrame], "np.ndarray | None"]
 
 _Evaluator = Callable[[pl.DataFrame], Any]
 
-_KINDS = {dt.INT: "int", dt.STR: "str", dt.BOOL: "bool"}
+_KINDS: dict[dt.DType, str] = {dt.INT: "int", dt.STR: "str", dt.BOOL: "bool"}
 _STORAGE: dict[str, tuple[pl.DataType, ...]] = {
     "int": (pl.Int64(), pl.Int32(), pl.Int16(), pl.Int8()),
     "str": (pl.String(),),
