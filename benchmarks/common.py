@@ -17,6 +17,7 @@ line starting with ``RESULT_PREFIX`` followed by a JSON object::
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import hashlib
 import json
@@ -43,6 +44,16 @@ OK = "ok"
 NOT_IMPLEMENTED = "not_implemented"
 UNSUPPORTED = "unsupported"
 ERROR = "error"
+
+
+def compile_reflow_bytecode() -> None:
+    """Write the bytecode of the ``reflow`` package, as installing a package does.
+
+    reflow is measured from its source tree (an editable install); with
+    ``PYTHONDONTWRITEBYTECODE`` set, Python would compile each of its ~200 modules from source
+    in every process it starts (~0.2 s of CPU), which no pip-installed system pays. Up-to-date
+    files are left alone."""
+    compileall.compile_dir(REPO_DIR / "reflow", quiet=1)
 
 
 # --------------------------------------------------------------------------- reflow-only sections

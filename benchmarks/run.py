@@ -40,6 +40,7 @@ from common import (
     REPO_DIR,
     Measurement,
     Summary,
+    compile_reflow_bytecode,
     fmt_number,
     machine_info,
     markdown_table,
@@ -308,6 +309,7 @@ def interpreters(engines: list[str], install: bool, log) -> tuple[dict[str, Path
     info: dict[str, dict[str, str]] = {}
     if "reflow" in engines:
         found["reflow"] = Path(sys.executable)
+        compile_reflow_bytecode()
         info["reflow"] = {"version": _reflow_version(), "note": _reflow_note()}
     for name in engines:
         if name == "reflow":

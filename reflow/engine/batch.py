@@ -271,7 +271,11 @@ def _consolidate_small(batch: pl.DataFrame) -> pl.DataFrame | None:
         seen[row_id] = seen.get(row_id, 0) + 1
     shared = [position for position, row_id in enumerate(ids) if seen[row_id] > 1]
     totals: dict[tuple, list[int]] = {}
-    for position, row in zip(shared, batch[shared].rows(), strict=True):
+    # ``rows()`` of the whole (small) batch, not of a gather: a gather is a parallel Polars
+    # call, whose thread-pool hand-off costs far more CPU than reading a few rows.
+    rows = batch.rows()
+    for position in shared:
+        row = rows[position]
         key = tuple(_row_key(v) for i, v in enumerate(row) if i != diff_index)
         entry = totals.get(key)
         if entry is None:

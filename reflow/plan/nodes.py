@@ -30,6 +30,7 @@ from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.error_columns import error_column
+from reflow.plan.small_masks import small_mask
 from reflow.plan.structure import node_structure
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
@@ -237,9 +238,10 @@ class FilterNode(PlanNode):
         mask = compiler.mask_kernel(self.condition)
         if calls_nondeterministic([self.condition]):
             return lowering.add(memo_filter(sources[0], mask, self.name))
-        return lowering.add(
-            FilterOperator(sources[0], mask, self.name, condition=compiler.pure_mask)
-        )
+        return lowering.add(FilterOperator(
+            sources[0], mask, self.name, condition=compiler.pure_mask,
+            small_mask=small_mask(self.condition, _single_source_name),
+        ))
 
 
 class ReindexNode(PlanNode):

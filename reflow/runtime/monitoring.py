@@ -8,14 +8,16 @@ when stdout is a terminal) and can serve ``/metrics`` in the Prometheus text for
 from __future__ import annotations
 
 import enum
-import http.server
 import logging
 import os
 import sys
 import threading
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import http.server
 
 logger = logging.getLogger("reflow")
 logger.addHandler(logging.NullHandler())
@@ -233,6 +235,7 @@ def metrics_port() -> int:
 
 def serve_metrics(monitor: Monitor, port: int | None = None) -> http.server.ThreadingHTTPServer:
     """Serve ``monitor.metrics_text()`` at ``/metrics`` from a daemon thread."""
+    import http.server  # here: it brings ssl and http.client, a large share of import time
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

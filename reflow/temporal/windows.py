@@ -162,10 +162,14 @@ class _SlidingWindow(Window):
             )
 
         def kernel(frame: pl.DataFrame) -> pl.DataFrame:
-            if same_ids:
+            if tumbling:
                 out = tumbling_kernel(frame)
                 if out is not None:
-                    return out
+                    if same_ids:
+                        return out
+                    # The ids the general path gives: the row's id hashed with its start.
+                    new_ids = hash_columns(out, [ID, PHYS_START], "window")
+                    return out.replace_column(0, new_ids.alias(ID))  # a fresh frame
             # One lazy query: every eager step would be a Polars call of its own, and that
             # fixed cost dominates the small batches of a streaming run.
             start = (pl.col("_pw_window_index").cast(phys) * hop + origin).cast(phys)

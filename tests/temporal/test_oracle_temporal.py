@@ -63,7 +63,7 @@ class Windowed(m.Node):
 
 @dataclass(frozen=True)
 class TemporalJoin(m.Node):
-    kind: str  # interval | window | session | asof
+    kind: str  # interval | tumbling | window | session | asof
     how: str
     time: str
 
@@ -86,6 +86,9 @@ class TemporalJoin(m.Node):
         elif self.kind == "session":
             joined = a.window_join(b, at, bt, pw.temporal.session(max_gap=2 * unit),
                                    a.k == b.k, how=mode)
+        elif self.kind == "tumbling":
+            joined = a.window_join(b, at, bt, pw.temporal.tumbling(3 * unit), a.k == b.k,
+                                   how=mode)
         elif self.kind == "window":
             joined = a.window_join(b, at, bt, pw.temporal.sliding(hop=2 * unit,
                                                                  duration=4 * unit),
@@ -107,7 +110,7 @@ def window_cases(draw: Any) -> m.Case:
 @st.composite
 def join_cases(draw: Any) -> m.Case:
     n_times = draw(st.integers(2, 4))
-    kind = draw(st.sampled_from(["interval", "window", "session", "asof"]))
+    kind = draw(st.sampled_from(["interval", "tumbling", "window", "session", "asof"]))
     hows = ["left", "right", "outer"] if kind == "asof" else ["inner", "left", "right", "outer"]
     node = TemporalJoin(kind, draw(st.sampled_from(hows)), draw(st.sampled_from(["v", "d"])))
     return m.Case({"t0": draw(S.streams(n_times)), "t1": draw(S.streams(n_times))}, node)

@@ -56,20 +56,28 @@ class MapOperator(Operator):
         return consolidate(out)
 
 
+# Up to this many rows a filter with a ``small_mask`` evaluates it on numpy arrays.
+SMALL_MASK_ROWS = 4096
+
+
 class FilterOperator(Operator):
     """Keeps the rows for which ``predicate`` is true.
 
     ``condition``, if given, is the same mask as one Polars expression: the rows are then
-    filtered in one query instead of two (the mask, then the filter).
+    filtered in one query instead of two (the mask, then the filter). ``small_mask``, if
+    given, is the same mask on numpy for batches of up to ``SMALL_MASK_ROWS`` rows (``None``
+    for a batch it cannot evaluate): no Polars query at all.
     """
 
     def __init__(
         self, source: Operator, predicate: MaskKernel, name: str,
         condition: pl.Expr | None = None,
+        small_mask: Callable[[pl.DataFrame], np.ndarray | None] | None = None,
     ) -> None:
         super().__init__([source], name)
         self.predicate = predicate
         self.condition = condition
+        self.small_mask = small_mask
         # A subset of a consolidated batch is consolidated.
         self.emits_consolidated = source.emits_consolidated
 
@@ -78,6 +86,10 @@ class FilterOperator(Operator):
     ) -> pl.DataFrame | None:
         (delta,) = deltas
         assert delta is not None  # a one-input operator runs only when its input changed
+        if self.small_mask is not None and delta.height <= SMALL_MASK_ROWS:
+            small = self.small_mask(delta)
+            if small is not None:
+                return _kept_rows(delta, small)
         if self.condition is not None:  # the whole condition is one Polars expression
             kept = delta.filter(self.condition)
             return kept if kept.height else None
@@ -85,12 +97,21 @@ class FilterOperator(Operator):
         if predicate.null_count():
             kept = delta.filter(predicate)
             return kept if kept.height else None
-        mask = predicate.to_numpy()
-        if mask.all():
-            return delta
-        rows = np.flatnonzero(mask)
-        # A gather by position is no Polars query (``DataFrame.filter`` is one).
-        return delta[rows] if len(rows) else None
+        return _kept_rows(delta, predicate.to_numpy())
+
+
+def _kept_rows(delta: pl.DataFrame, mask: np.ndarray) -> pl.DataFrame | None:
+    """The rows of ``delta`` where ``mask`` (a numpy bool array) is true."""
+    if mask.all():
+        return delta
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return None
+    first = int(rows[0])
+    if int(rows[-1]) - first + 1 == len(rows):
+        return delta.slice(first, len(rows))  # consecutive rows: no copy, no Polars query
+    # A gather by position is no Polars query (``DataFrame.filter`` is one).
+    return delta[rows]
 
 
 class ReindexOperator(Operator):
