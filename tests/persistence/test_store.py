@@ -1,6 +1,8 @@
 """Every stateful operator through the persistence layer: incremental checkpoints written by a
-``CheckpointStore`` after each time, loaded by a fresh store, restored into a fresh dataflow
-that goes on -- the output equals an uninterrupted run at every time."""
+``CheckpointStore`` after each time (operators that can save their changes only -- joins --
+write a snapshot and then deltas), loaded by a fresh store, restored into a fresh dataflow
+that goes on checkpointing and is restored again -- the output equals an uninterrupted run at
+every time."""
 
 from __future__ import annotations
 
@@ -25,37 +27,75 @@ def _save(store: CheckpointStore, dataflow, sources: dict | None = None) -> None
         Checkpoint(fingerprint=dataflow.fingerprint(), operators=[], sources=sources or {},
                    last_time=dataflow.last_time, state_formats=state_formats(dataflow)),
         versions={i: dataflow.versions[i] for i in stateful},
-        snapshot=dataflow.snapshot_states,
+        snapshot=dataflow.save_states,
     )
 
 
-def _interrupted(case, split_at: int, state: Path) -> dict:
-    first = lower(case)
-    store = CheckpointStore(pw.persistence.Backend.filesystem(state))
-    for t in first.times[:split_at]:
-        first.run([t])
+def _run_and_save(built, times: list[int], store: CheckpointStore) -> None:
+    for t in times:
+        built.run([t])
         with contextlib.suppress(SnapshotError):  # busy operators postpone a checkpoint
-            _save(store, first.dataflow)  # one per time: most refer to older segments
-    loaded = CheckpointStore(pw.persistence.Backend.filesystem(state)).load_latest()
+            _save(store, built.dataflow)  # one per time: most refer to older segments
+
+
+def _restored(case, state: Path) -> tuple:
+    """A fresh build of ``case`` restored from the newest checkpoint in ``state``, and the
+    store that loaded it (which goes on from there)."""
+    store = CheckpointStore(pw.persistence.Backend.filesystem(state))
+    loaded = store.load_latest()
     assert loaded is not None and loaded.states is not None
-    second = lower(case)
-    second.dataflow.restore_states(loaded.states, loaded.last_time)
-    second.run(first.times[split_at:])
-    second.finish()
-    return by_time(first.seen + second.seen)
+    built = lower(case)
+    built.dataflow.restore_states(loaded.states, loaded.last_time, loaded.state_deltas)
+    store.restored(built.dataflow.checkpoint_marks(loaded.states))
+    return built, store
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def _interrupted(case, splits: tuple[int, int], state: Path) -> dict:
+    """Run ``case`` to ``splits[0]``, restart from the checkpoint, run to ``splits[1]``
+    (checkpoints extending the restored chains), restart again and finish."""
+    first = lower(case)
+    times = first.times
+    _run_and_save(first, times[:splits[0]], CheckpointStore(
+        pw.persistence.Backend.filesystem(state)))
+    second, store = _restored(case, state)
+    _run_and_save(second, times[splits[0]:splits[1]], store)
+    third, _ = _restored(case, state)
+    third.run(times[splits[1]:])
+    third.finish()
+    return by_time(first.seen + second.seen + third.seen)
+
+
+#: Chain settings: (MAX_SEGMENTS, MAX_DELTAS, MAX_DELTA_RATIO).
+SETTINGS = {
+    "defaults": (checkpoint_module.MAX_SEGMENTS, checkpoint_module.MAX_DELTAS,
+                 checkpoint_module.MAX_DELTA_RATIO),
+    "whole checkpoints often": (2, 8, 1e9),  # global compaction every third checkpoint
+    "short chains": (100, 2, 1e9),  # per-operator chains restarted every third save
+}
+
+
+#: The cases with an operator that saves deltas get every setting; the others one.
+RUNS = [(name, settings) for name in sorted(CASES) for settings in sorted(SETTINGS)
+        if settings == "whole checkpoints often" or name.startswith("join")]
+
+
+@pytest.mark.parametrize(("name", "settings"), RUNS)
 def test_incremental_checkpoints_restore_every_stateful_operator(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, settings: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoint_module, "MAX_SEGMENTS", 2)  # compaction happens too
+    segments, deltas, ratio = SETTINGS[settings]
+    monkeypatch.setattr(checkpoint_module, "MAX_SEGMENTS", segments)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTAS", deltas)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", ratio)
     case = CASES[name]
     expected = uninterrupted(case)
     built = lower(case)
-    for split_at in built.splits or range(1, len(built.times)):
-        got = _interrupted(case, split_at, tmp_path / f"state{split_at}")
-        assert got == expected, f"{name}: restored at {built.times[split_at]}"
+    positions = list(built.splits or range(1, len(built.times)))
+    for first in positions:
+        later = [p for p in positions if p > first] or [first]
+        second = later[len(later) // 2]
+        got = _interrupted(case, (first, second), tmp_path / f"state{first}")
+        assert got == expected, f"{name}: restored at {built.times[first]}, {built.times[second]}"
 
 
 def test_unchanged_state_and_frames_are_not_written_again(tmp_path: Path) -> None:

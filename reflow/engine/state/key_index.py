@@ -8,6 +8,9 @@ the state. Retractions stay in the log next to the rows they cancel; a lookup ma
 return rows whose diffs cancel, which is harmless for bilinear operators (the cancelling output
 rows disappear when the output is consolidated). When cancelled rows outnumber live ones, the
 log is consolidated and re-indexed, which keeps the cost amortized proportional to the changes.
+
+Between two consolidations the log only grows, so a checkpoint can save just the rows appended
+since the previous one (``snapshot_delta``); restoring appends and indexes them again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
-from reflow.engine.state.snapshot import Snapshottable
+from reflow.engine.state.snapshot import Snapshottable, decode, encode
 
 KEY = "_key"
 
@@ -67,6 +70,9 @@ class KeyIndex(Snapshottable):
         self._appends = 0
         self._retracted = 0
         self._live = 0
+        # Replaced whenever the log is rewritten rather than appended to (consolidation,
+        # restore): a checkpoint mark taken before then no longer describes a prefix of it.
+        self._log_id = object()
 
     def __len__(self) -> int:
         return self._live
@@ -284,6 +290,7 @@ class KeyIndex(Snapshottable):
 
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
+        self._log_id = object()
         packed = self.index
         if isinstance(packed, _PackedIndex):
             index = dict(zip(
@@ -293,11 +300,44 @@ class KeyIndex(Snapshottable):
             index.update(packed.others)
             self.index = index
 
+    # --- incremental saves: the rows appended since a mark -------------------------------------
+    def _length(self) -> int:
+        return (0 if self.data is None else self.data.height) + len(self.tail)
+
+    def checkpoint_mark(self) -> object | None:
+        """The log as it is now: which log, and how many rows it holds."""
+        return (self._log_id, self._length())
+
+    def snapshot_delta(self, mark: object) -> bytes | None:
+        """The rows appended to the log since ``mark`` (None if it was rewritten since)."""
+        log_id, length = cast("tuple[object, int]", mark)
+        if log_id is not self._log_id or length > self._length():
+            return None
+        height = 0 if self.data is None else self.data.height
+        parts = []
+        if self.data is not None and length < height:
+            parts.append(self.data.slice(length))
+        tail = self.tail[max(length - height, 0):]
+        if tail:
+            assert self.schema is not None  # set by the first row added
+            parts.append(frame_from_rows(tail, self.schema))
+        rows = pl.concat(parts, how="vertical", rechunk=False) if parts else None
+        return encode({"rows": rows, "schema": self.schema})
+
+    def restore_delta(self, data: bytes) -> None:
+        """Append and index the rows of a ``snapshot_delta`` (the index and the counts are
+        not saved in deltas: they follow from the rows)."""
+        saved = decode(data)
+        if self.schema is None:
+            self.schema = saved["schema"]
+        self.insert(saved["rows"])
+
     def compact(self) -> None:
         """Cancel retracted rows against the rows they retract and rebuild the index."""
         self.flush()
         if self.data is None:
             return
+        self._log_id = object()
         self.data = _consolidate_log(self.data.rechunk())
         self.index = {}
         self.counts = {}
