@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
-from reflow.engine.state.snapshot import Snapshottable, decode, encode
+from reflow.engine.state.snapshot import Snapshottable
 
 KEY = "_key"
 
@@ -308,7 +308,7 @@ class KeyIndex(Snapshottable):
         """The log as it is now: which log, and how many rows it holds."""
         return (self._log_id, self._length())
 
-    def snapshot_delta(self, mark: object) -> bytes | None:
+    def delta_state(self, mark: object) -> dict[str, Any] | None:
         """The rows appended to the log since ``mark`` (None if it was rewritten since)."""
         log_id, length = cast("tuple[object, int]", mark)
         if log_id is not self._log_id or length > self._length():
@@ -322,12 +322,11 @@ class KeyIndex(Snapshottable):
             assert self.schema is not None  # set by the first row added
             parts.append(frame_from_rows(tail, self.schema))
         rows = pl.concat(parts, how="vertical", rechunk=False) if parts else None
-        return encode({"rows": rows, "schema": self.schema})
+        return {"rows": rows, "schema": self.schema}
 
-    def restore_delta(self, data: bytes) -> None:
-        """Append and index the rows of a ``snapshot_delta`` (the index and the counts are
+    def load_delta(self, saved: dict[str, Any]) -> None:
+        """Append and index the rows of a ``delta_state`` (the index and the counts are
         not saved in deltas: they follow from the rows)."""
-        saved = decode(data)
         if self.schema is None:
             self.schema = saved["schema"]
         self.insert(saved["rows"])

@@ -23,8 +23,8 @@ changed since an earlier save: ``checkpoint_mark()`` names the state as it is no
 ``snapshot_delta(mark)`` later returns the changes since then, which ``restore_delta`` applies
 to the state restored as of that mark. A class names the nested states that do this in
 ``delta_fields`` (its other fields go whole into each delta); a leaf state (``KeyIndex``)
-implements the three methods itself. Restoring is the base snapshot, then its deltas in
-order.
+implements ``checkpoint_mark``, ``delta_state`` and ``load_delta`` itself. Restoring is the
+base snapshot, then its deltas in order.
 
 Everything else named by ``state_fields`` -- dictionaries and lists of ids and counts, sorted
 containers, and the Python values some operators keep per row (reducer accumulators, the
@@ -124,26 +124,35 @@ class Snapshottable:
         """What changed since ``checkpoint_mark()`` returned ``mark``, as bytes for
         ``restore_delta``; None when the changes cannot be told apart from the rest (the
         state was rewritten, e.g. compacted): then the caller saves a whole ``snapshot()``."""
+        delta = self.delta_state(mark)
+        return None if delta is None else encode(delta)
+
+    def restore_delta(self, data: bytes) -> None:
+        """Apply a ``snapshot_delta`` to this state, restored as of the mark it was taken
+        against (its base snapshot and the deltas before it, in order)."""
+        self.load_delta(decode(data))
+
+    def delta_state(self, mark: object) -> dict[str, Any] | None:
+        """``snapshot_delta`` before encoding: nested deltas stay dictionaries, so that their
+        bulky parts are encoded once, with the whole delta."""
         assert isinstance(mark, tuple) and len(mark) == len(self.delta_fields)
         deltas = {}
         for name, nested_mark in zip(self.delta_fields, mark, strict=True):
-            delta = getattr(self, name).snapshot_delta(nested_mark)
+            delta = getattr(self, name).delta_state(nested_mark)
             if delta is None:
                 return None
             deltas[name] = delta
         rest = {name: value for name, value in _fields(self).items()
                 if name not in self.delta_fields}
-        return encode({"deltas": deltas, "fields": rest})
+        return {"deltas": deltas, "fields": rest}
 
-    def restore_delta(self, data: bytes) -> None:
-        """Apply a ``snapshot_delta`` to this state, restored as of the mark it was taken
-        against (its base snapshot and the deltas before it, in order)."""
-        saved = decode(data)
-        for name, delta in saved["deltas"].items():
+    def load_delta(self, delta: dict[str, Any]) -> None:
+        """Apply a decoded ``delta_state``."""
+        for name, nested in delta["deltas"].items():
             if name not in self.delta_fields:
                 raise SnapshotError(f"{type(self).__name__} has no incremental field {name!r}")
-            getattr(self, name).restore_delta(delta)
-        self.load_state(saved["fields"])
+            getattr(self, name).load_delta(nested)
+        self.load_state(delta["fields"])
 
     def new_state(self, field: str) -> Snapshottable:
         """An empty nested state for ``field`` when none was built yet (lazily created)."""
@@ -302,7 +311,8 @@ def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, bytes, Any]:
     objects = {name: frame[name].to_list()
                for name, dtype in frame.schema.items() if dtype == pl.Object}
     buffer = io.BytesIO()
-    frame.drop(list(objects)).write_ipc_stream(buffer)
+    # (``drop`` of no column still runs a query over the whole frame.)
+    (frame.drop(list(objects)) if objects else frame).write_ipc_stream(buffer)
     return ("series" if is_series else "frame"), buffer.getvalue(), (frame.columns, objects)
 
 

@@ -43,15 +43,19 @@ _MAGIC = b"REFLOW-CHECKPOINT-1\n"  # a whole pickled Checkpoint (still readable)
 _MAGIC_2 = b"REFLOW-CHECKPOINT-2\n"  # a manifest referring to segments
 #: Checkpoints kept: the newest, plus older ones to fall back to if it is damaged.
 KEEP = 2
-#: A checkpoint referring to more segments than this is followed by a whole one.
-MAX_SEGMENTS = 16
+#: A checkpoint referring to more segments than this is followed by a whole one (room for
+#: a chain of ``MAX_DELTAS`` deltas and the snapshots it started from).
+MAX_SEGMENTS = 48
 #: ... as is one whose segments hold more than this many times the bytes it uses (+ slack).
 MAX_GARBAGE_RATIO = 2.0
 _GARBAGE_SLACK = 8 << 20
 #: An operator's chain of deltas is started again with a whole snapshot beyond this many ...
-MAX_DELTAS = 8
-#: ... or when its deltas hold more than this many times the bytes of its snapshot.
-MAX_DELTA_RATIO = 1.0
+MAX_DELTAS = 32
+#: ... or when its deltas hold more than this many times the bytes of its snapshot. A row of
+#: a delta costs about 3x a row of a snapshot to restore (its index is rebuilt), so a chain
+#: restores in at most ~2.6x the time of a whole snapshot of the same state; and a growing
+#: state is written whole each time it grew 5-fold: amortized, in proportion to the changes.
+MAX_DELTA_RATIO = 4.0
 
 
 @dataclass
