@@ -137,3 +137,79 @@ def test_a_damaged_segment_falls_back_to_a_checkpoint_that_does_not_use_it(
     (tmp_path / "segment-000000000001.bin").write_bytes(b"garbage")
     with pytest.raises(pw.persistence.PersistenceError, match=r"segment-000000000001\.bin"):
         CheckpointStore(backend).load_latest()
+
+
+def _streaming_join():
+    """A join whose left side grows by 200 rows (with a few retractions) at each of 12
+    times."""
+    lines = ["k | v | __time__ | __diff__"]
+    for time in range(2, 26, 2):
+        for i in range(200):
+            lines.append(f"{(time * 200 + i) % 17} | {time * 1000 + i} | {time} | 1")
+        if time > 2:
+            lines.append(f"{(time * 200 - 200) % 17} | {time * 1000 - 2000} | {time} | -1")
+    left = pw.debug.table_from_markdown("\n".join(lines))
+    right = pw.debug.table_from_markdown("""
+    k | w | __time__
+    1 | 10 | 2
+    2 | 20 | 2
+    3 | 30 | 4
+    """)
+    return left.join(right, left.k == right.k).select(left.v, right.w)
+
+
+def _join_index(built) -> int:
+    return next(op.index for op in built.dataflow.operators if type(op).__name__ == "JoinOperator")
+
+
+def test_join_checkpoints_write_the_rows_added_since_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTAS", 3)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 1e9)
+    built = lower(_streaming_join)
+    join = _join_index(built)
+    backend = pw.persistence.Backend.filesystem(tmp_path)
+    store = CheckpointStore(backend)
+    chains, sizes = [], []
+    for time in built.times:
+        built.run([time])
+        _save(store, built.dataflow)
+        chains.append(len(store.states[join].refs))
+        sizes.append(store.states[join].refs[-1].size)
+    # A snapshot, then 3 deltas, then a snapshot again (the chain is started anew).
+    assert chains == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]
+    # A delta holds the rows of one time: it does not grow with the state, a snapshot does.
+    deltas = [s for s, n in zip(sizes, chains, strict=True) if n > 1]
+    assert max(deltas) < sizes[8] / 3 and sizes[8] > sizes[4] > sizes[0]
+    expected = uninterrupted(_streaming_join)
+    restored, _ = _restored(_streaming_join, tmp_path)
+    restored.finish()
+    assert by_time(built.seen) == expected and restored.dataflow.last_time == built.times[-1]
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
+def test_a_damaged_delta_falls_back_to_the_previous_checkpoint(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 1e9)
+    expected = uninterrupted(_streaming_join)
+    first = lower(_streaming_join)
+    times = first.times
+    _run_and_save(first, times[:6], CheckpointStore(pw.persistence.Backend.filesystem(tmp_path)))
+    newest = tmp_path / "segment-000000000006.bin"
+    data = newest.read_bytes()
+    newest.write_bytes(data[:-5] if damage == "truncated" else data[:-3] + b"\xff" + data[-2:])
+    with caplog.at_level("WARNING", logger="reflow"):
+        second, store = _restored(_streaming_join, tmp_path)
+    assert "segment-000000000006.bin" in caplog.text
+    assert second.dataflow.last_time == times[4]  # the checkpoint before the damaged one
+    assert len(store.states[_join_index(second)].refs) == 5  # its snapshot and 4 deltas
+    second.run(times[5:])
+    second.finish()
+    assert by_time(first.seen[:_seen_until(first.seen, times[4])] + second.seen) == expected
+
+
+def _seen_until(seen: list[tuple], time: int) -> int:
+    """How many recorded changes are of times up to ``time``."""
+    return sum(1 for change in seen if change[0] <= time)
