@@ -71,6 +71,7 @@ SETTINGS = {
                  checkpoint_module.MAX_DELTA_RATIO),
     "whole checkpoints often": (2, 8, 1e9),  # global compaction every third checkpoint
     "short chains": (100, 2, 1e9),  # per-operator chains restarted every third save
+    "small deltas": (100, 32, 0.5),  # chains restarted when their deltas outweigh half the base
 }
 
 
@@ -87,6 +88,7 @@ def test_incremental_checkpoints_restore_every_stateful_operator(
     monkeypatch.setattr(checkpoint_module, "MAX_SEGMENTS", segments)
     monkeypatch.setattr(checkpoint_module, "MAX_DELTAS", deltas)
     monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", ratio)
+    monkeypatch.setattr(checkpoint_module, "_DELTA_SLACK", 0)
     case = CASES[name]
     expected = uninterrupted(case)
     built = lower(case)
@@ -213,3 +215,23 @@ def test_a_damaged_delta_falls_back_to_the_previous_checkpoint(
 def _seen_until(seen: list[tuple], time: int) -> int:
     """How many recorded changes are of times up to ``time``."""
     return sum(1 for change in seen if change[0] <= time)
+
+
+def test_a_chain_whose_deltas_outweigh_its_snapshot_is_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 2.0)
+    monkeypatch.setattr(checkpoint_module, "_DELTA_SLACK", 0)
+    built = lower(_streaming_join)
+    join = _join_index(built)
+    store = CheckpointStore(pw.persistence.Backend.filesystem(tmp_path))
+    restarts = 0
+    for time in built.times:
+        built.run([time])
+        _save(store, built.dataflow)
+        base, *deltas = store.states[join].refs
+        restarts += not deltas
+        # Deltas are added while they weigh at most twice the snapshot (the last one may
+        # go beyond); then the next save is whole.
+        assert sum(d.size for d in deltas[:-1]) <= 2.0 * base.size
+    assert restarts >= 3  # the first snapshot and at least two restarts (a growing state)

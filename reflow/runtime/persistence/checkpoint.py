@@ -51,11 +51,13 @@ MAX_GARBAGE_RATIO = 2.0
 _GARBAGE_SLACK = 8 << 20
 #: An operator's chain of deltas is started again with a whole snapshot beyond this many ...
 MAX_DELTAS = 32
-#: ... or when its deltas hold more than this many times the bytes of its snapshot. A row of
-#: a delta costs about 3x a row of a snapshot to restore (its index is rebuilt), so a chain
-#: restores in at most ~2.6x the time of a whole snapshot of the same state; and a growing
-#: state is written whole each time it grew 5-fold: amortized, in proportion to the changes.
+#: ... or when its deltas hold more than this many times the bytes of its snapshot (+ slack).
+#: A row of a delta costs about 3x a row of a snapshot to restore (its index is rebuilt), so
+#: a chain restores in at most ~2.6x the time of a whole snapshot of the same state, plus
+#: ~0.15 s for the slack's rows; and a growing state is written whole each time it grew
+#: 5-fold: amortized, in proportion to the changes.
 MAX_DELTA_RATIO = 4.0
+_DELTA_SLACK = 16 << 20
 
 
 @dataclass
@@ -94,7 +96,7 @@ class _Stored(NamedTuple):
         """Whether the next save of this state may be a delta on this chain."""
         deltas = sum(ref.size for ref in self.refs[1:])
         return (self.mark is not None and len(self.refs) <= MAX_DELTAS
-                and deltas <= MAX_DELTA_RATIO * self.refs[0].size)
+                and deltas <= MAX_DELTA_RATIO * self.refs[0].size + _DELTA_SLACK)
 
 
 def _chain(saved: Any) -> tuple[Ref, ...]:
