@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
 from reflow.engine.batch import concat_batches
 from reflow.engine.operator import CellError, Operator, RunContext
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
-from reflow.engine.state.snapshot import SnapshotError, decode, encode
+from reflow.engine.state.snapshot import SavedState, SnapshotError, decode, encode, save_state
 
 ErrorBatchBuilder = Callable[[list[CellError]], pl.DataFrame]
 
@@ -165,17 +165,35 @@ class Dataflow:
         >>> Dataflow().snapshot_states([])
         {}
         """
+        self._check_completed()
+        return {index: self.operators[index].snapshot() for index in indices}
+
+    def _check_completed(self) -> None:
         if not self.completed:
             raise SnapshotError(
                 f"logical time {self.last_time} is not complete: a snapshot is taken between "
                 "two times"
             )
-        return {index: self.operators[index].snapshot() for index in indices}
 
-    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+    def save_states(self, marks: Mapping[int, object | None]) -> dict[int, SavedState]:
+        """The states of the stateful operators named by ``marks`` after the last completed
+        time, each as the changes since its mark (``Snapshottable.checkpoint_mark``, None:
+        whole) when the operator can tell them, else whole, with its new mark."""
+        self._check_completed()
+        return {index: save_state(self.operators[index], mark) for index, mark in marks.items()}
+
+    def checkpoint_marks(self, indices: Iterable[int]) -> dict[int, object | None]:
+        """The ``checkpoint_mark()`` of the operators at ``indices`` (after a restore)."""
+        return {index: self.operators[index].checkpoint_mark() for index in indices}
+
+    def restore_states(
+        self, states: Mapping[int, bytes], last_time: int | None,
+        deltas: Mapping[int, Sequence[bytes]] | None = None,
+    ) -> None:
         """Load per-operator snapshots (``snapshot_states``) of every stateful operator
         into this freshly built dataflow of the same plan (checked by the caller with
-        ``fingerprint()``), as of logical time ``last_time``."""
+        ``fingerprint()``), as of logical time ``last_time``; then each operator's
+        ``deltas`` (``save_states``), in order."""
         if self.last_time is not None:
             raise SnapshotError("a snapshot can only be restored into a dataflow that has not run")
         missing = set(self.stateful_indices()) - set(states)
@@ -186,6 +204,8 @@ class Dataflow:
             )
         for index, state in states.items():
             self.operators[index].restore(state)
+            for delta in (deltas or {}).get(index, ()):
+                self.operators[index].restore_delta(delta)
         self.last_time = last_time
         if last_time is not None:
             self.ctx.time = last_time

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import time as clock
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -32,7 +32,7 @@ import polars as pl
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow
-from reflow.engine.state.snapshot import SnapshotError, decode, encode
+from reflow.engine.state.snapshot import SavedState, SnapshotError, decode, encode
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import WorkerStats
 from reflow.runtime.workers import Build, WorkerConfig, run_workers
@@ -179,8 +179,23 @@ class PersistentShards:
         return {index: encode({"shards": [shard[index] for shard in shards]})
                 for index in wanted}
 
-    def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
+    def save_states(self, marks: Mapping[int, object | None]) -> dict[int, SavedState]:
+        """``snapshot_states`` of the operators named by ``marks``, each whole (a sharded
+        checkpoint holds every state)."""
+        return {index: SavedState(data, False, None)
+                for index, data in self.snapshot_states(list(marks)).items()}
+
+    def checkpoint_marks(self, indices: Iterable[int]) -> dict[int, object | None]:
+        """No marks: every checkpoint of a sharded run saves whole states."""
+        return dict.fromkeys(indices)
+
+    def restore_states(
+        self, states: Mapping[int, bytes], last_time: int | None,
+        deltas: Mapping[int, Sequence[bytes]] | None = None,
+    ) -> None:
         """Give each worker its part of ``states`` (``snapshot_states``)."""
+        if deltas:
+            raise SnapshotError("a sharded run's checkpoint holds whole states only")
         shards = {index: decode(blob)["shards"] for index, blob in states.items()}
         workers = self.shard.workers
         if any(len(parts) != workers for parts in shards.values()):

@@ -1,6 +1,8 @@
 """Every stateful operator through the persistence layer: incremental checkpoints written by a
-``CheckpointStore`` after each time, loaded by a fresh store, restored into a fresh dataflow
-that goes on -- the output equals an uninterrupted run at every time."""
+``CheckpointStore`` after each time (operators that can save their changes only -- joins --
+write a snapshot and then deltas), loaded by a fresh store, restored into a fresh dataflow
+that goes on checkpointing and is restored again -- the output equals an uninterrupted run at
+every time."""
 
 from __future__ import annotations
 
@@ -25,37 +27,77 @@ def _save(store: CheckpointStore, dataflow, sources: dict | None = None) -> None
         Checkpoint(fingerprint=dataflow.fingerprint(), operators=[], sources=sources or {},
                    last_time=dataflow.last_time, state_formats=state_formats(dataflow)),
         versions={i: dataflow.versions[i] for i in stateful},
-        snapshot=dataflow.snapshot_states,
+        snapshot=dataflow.save_states,
     )
 
 
-def _interrupted(case, split_at: int, state: Path) -> dict:
-    first = lower(case)
-    store = CheckpointStore(pw.persistence.Backend.filesystem(state))
-    for t in first.times[:split_at]:
-        first.run([t])
+def _run_and_save(built, times: list[int], store: CheckpointStore) -> None:
+    for t in times:
+        built.run([t])
         with contextlib.suppress(SnapshotError):  # busy operators postpone a checkpoint
-            _save(store, first.dataflow)  # one per time: most refer to older segments
-    loaded = CheckpointStore(pw.persistence.Backend.filesystem(state)).load_latest()
+            _save(store, built.dataflow)  # one per time: most refer to older segments
+
+
+def _restored(case, state: Path) -> tuple:
+    """A fresh build of ``case`` restored from the newest checkpoint in ``state``, and the
+    store that loaded it (which goes on from there)."""
+    store = CheckpointStore(pw.persistence.Backend.filesystem(state))
+    loaded = store.load_latest()
     assert loaded is not None and loaded.states is not None
-    second = lower(case)
-    second.dataflow.restore_states(loaded.states, loaded.last_time)
-    second.run(first.times[split_at:])
-    second.finish()
-    return by_time(first.seen + second.seen)
+    built = lower(case)
+    built.dataflow.restore_states(loaded.states, loaded.last_time, loaded.state_deltas)
+    store.restored(built.dataflow.checkpoint_marks(loaded.states))
+    return built, store
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def _interrupted(case, splits: tuple[int, int], state: Path) -> dict:
+    """Run ``case`` to ``splits[0]``, restart from the checkpoint, run to ``splits[1]``
+    (checkpoints extending the restored chains), restart again and finish."""
+    first = lower(case)
+    times = first.times
+    _run_and_save(first, times[:splits[0]], CheckpointStore(
+        pw.persistence.Backend.filesystem(state)))
+    second, store = _restored(case, state)
+    _run_and_save(second, times[splits[0]:splits[1]], store)
+    third, _ = _restored(case, state)
+    third.run(times[splits[1]:])
+    third.finish()
+    return by_time(first.seen + second.seen + third.seen)
+
+
+#: Chain settings: (MAX_SEGMENTS, MAX_DELTAS, MAX_DELTA_RATIO).
+SETTINGS = {
+    "defaults": (checkpoint_module.MAX_SEGMENTS, checkpoint_module.MAX_DELTAS,
+                 checkpoint_module.MAX_DELTA_RATIO),
+    "whole checkpoints often": (2, 8, 1e9),  # global compaction every third checkpoint
+    "short chains": (100, 2, 1e9),  # per-operator chains restarted every third save
+    "small deltas": (100, 32, 0.5),  # chains restarted when their deltas outweigh half the base
+}
+
+
+#: The cases with an operator that saves deltas get every setting; the others one.
+RUNS = [(name, settings) for name in sorted(CASES) for settings in sorted(SETTINGS)
+        if settings == "whole checkpoints often" or name.startswith("join")]
+
+
+@pytest.mark.parametrize(("name", "settings"), RUNS)
 def test_incremental_checkpoints_restore_every_stateful_operator(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, settings: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoint_module, "MAX_SEGMENTS", 2)  # compaction happens too
+    segments, deltas, ratio = SETTINGS[settings]
+    monkeypatch.setattr(checkpoint_module, "MAX_SEGMENTS", segments)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTAS", deltas)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", ratio)
+    monkeypatch.setattr(checkpoint_module, "_DELTA_SLACK", 0)
     case = CASES[name]
     expected = uninterrupted(case)
     built = lower(case)
-    for split_at in built.splits or range(1, len(built.times)):
-        got = _interrupted(case, split_at, tmp_path / f"state{split_at}")
-        assert got == expected, f"{name}: restored at {built.times[split_at]}"
+    positions = list(built.splits or range(1, len(built.times)))
+    for first in positions:
+        later = [p for p in positions if p > first] or [first]
+        second = later[len(later) // 2]
+        got = _interrupted(case, (first, second), tmp_path / f"state{first}")
+        assert got == expected, f"{name}: restored at {built.times[first]}, {built.times[second]}"
 
 
 def test_unchanged_state_and_frames_are_not_written_again(tmp_path: Path) -> None:
@@ -97,3 +139,99 @@ def test_a_damaged_segment_falls_back_to_a_checkpoint_that_does_not_use_it(
     (tmp_path / "segment-000000000001.bin").write_bytes(b"garbage")
     with pytest.raises(pw.persistence.PersistenceError, match=r"segment-000000000001\.bin"):
         CheckpointStore(backend).load_latest()
+
+
+def _streaming_join():
+    """A join whose left side grows by 200 rows (with a few retractions) at each of 12
+    times."""
+    lines = ["k | v | __time__ | __diff__"]
+    for time in range(2, 26, 2):
+        for i in range(200):
+            lines.append(f"{(time * 200 + i) % 17} | {time * 1000 + i} | {time} | 1")
+        if time > 2:
+            lines.append(f"{(time * 200 - 200) % 17} | {time * 1000 - 2000} | {time} | -1")
+    left = pw.debug.table_from_markdown("\n".join(lines))
+    right = pw.debug.table_from_markdown("""
+    k | w | __time__
+    1 | 10 | 2
+    2 | 20 | 2
+    3 | 30 | 4
+    """)
+    return left.join(right, left.k == right.k).select(left.v, right.w)
+
+
+def _join_index(built) -> int:
+    return next(op.index for op in built.dataflow.operators if type(op).__name__ == "JoinOperator")
+
+
+def test_join_checkpoints_write_the_rows_added_since_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTAS", 3)
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 1e9)
+    built = lower(_streaming_join)
+    join = _join_index(built)
+    backend = pw.persistence.Backend.filesystem(tmp_path)
+    store = CheckpointStore(backend)
+    chains, sizes = [], []
+    for time in built.times:
+        built.run([time])
+        _save(store, built.dataflow)
+        chains.append(len(store.states[join].refs))
+        sizes.append(store.states[join].refs[-1].size)
+    # A snapshot, then 3 deltas, then a snapshot again (the chain is started anew).
+    assert chains == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]
+    # A delta holds the rows of one time: it does not grow with the state, a snapshot does.
+    deltas = [s for s, n in zip(sizes, chains, strict=True) if n > 1]
+    assert max(deltas) < sizes[8] / 3 and sizes[8] > sizes[4] > sizes[0]
+    expected = uninterrupted(_streaming_join)
+    restored, _ = _restored(_streaming_join, tmp_path)
+    restored.finish()
+    assert by_time(built.seen) == expected and restored.dataflow.last_time == built.times[-1]
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
+def test_a_damaged_delta_falls_back_to_the_previous_checkpoint(
+    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 1e9)
+    expected = uninterrupted(_streaming_join)
+    first = lower(_streaming_join)
+    times = first.times
+    _run_and_save(first, times[:6], CheckpointStore(pw.persistence.Backend.filesystem(tmp_path)))
+    newest = tmp_path / "segment-000000000006.bin"
+    data = newest.read_bytes()
+    newest.write_bytes(data[:-5] if damage == "truncated" else data[:-3] + b"\xff" + data[-2:])
+    with caplog.at_level("WARNING", logger="reflow"):
+        second, store = _restored(_streaming_join, tmp_path)
+    assert "segment-000000000006.bin" in caplog.text
+    assert second.dataflow.last_time == times[4]  # the checkpoint before the damaged one
+    assert len(store.states[_join_index(second)].refs) == 5  # its snapshot and 4 deltas
+    second.run(times[5:])
+    second.finish()
+    assert by_time(first.seen[:_seen_until(first.seen, times[4])] + second.seen) == expected
+
+
+def _seen_until(seen: list[tuple], time: int) -> int:
+    """How many recorded changes are of times up to ``time``."""
+    return sum(1 for change in seen if change[0] <= time)
+
+
+def test_a_chain_whose_deltas_outweigh_its_snapshot_is_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 2.0)
+    monkeypatch.setattr(checkpoint_module, "_DELTA_SLACK", 0)
+    built = lower(_streaming_join)
+    join = _join_index(built)
+    store = CheckpointStore(pw.persistence.Backend.filesystem(tmp_path))
+    restarts = 0
+    for time in built.times:
+        built.run([time])
+        _save(store, built.dataflow)
+        base, *deltas = store.states[join].refs
+        restarts += not deltas
+        # Deltas are added while they weigh at most twice the snapshot (the last one may
+        # go beyond); then the next save is whole.
+        assert sum(d.size for d in deltas[:-1]) <= 2.0 * base.size
+    assert restarts >= 3  # the first snapshot and at least two restarts (a growing state)

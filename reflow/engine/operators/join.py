@@ -63,6 +63,7 @@ class JoinSide(Snapshottable):
     """
 
     state_fields = ("arrangement",)
+    delta_fields = ("arrangement",)
 
     def __init__(
         self,
@@ -146,6 +147,8 @@ class JoinOperator(Operator):
     """
 
     state_fields = ("left", "right", "_id_counts", "_touched")
+    # Checkpoints save the rows each side's log gained since the previous one.
+    delta_fields = ("left", "right")
 
     emits_consolidated = True
 

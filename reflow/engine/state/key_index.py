@@ -11,6 +11,9 @@ the state. Retractions stay in the log next to the rows they cancel; a lookup ma
 return rows whose diffs cancel, which is harmless for bilinear operators (the cancelling output
 rows disappear when the output is consolidated). When cancelled rows outnumber live ones, the
 log is consolidated and re-indexed, which keeps the cost amortized proportional to the changes.
+
+Between two consolidations the log only grows, so a checkpoint can save just the rows appended
+since the previous one (``snapshot_delta``); restoring appends and indexes them again.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ class KeyIndex(Snapshottable):
         self._appends = 0
         self._retracted = 0
         self._live = 0
+        # Replaced whenever the log is rewritten rather than appended to (consolidation,
+        # restore): a checkpoint mark taken before then no longer describes a prefix of it.
+        self._log_id = object()
 
     def __len__(self) -> int:
         return self._live
@@ -307,6 +313,7 @@ class KeyIndex(Snapshottable):
 
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
+        self._log_id = object()
         packed = self.index
         self.sliced = {}
         if isinstance(packed, _PackedIndex):
@@ -316,11 +323,43 @@ class KeyIndex(Snapshottable):
             ))
             self.index = packed.others
 
+    # --- incremental saves: the rows appended since a mark -------------------------------------
+    def _length(self) -> int:
+        return (0 if self.data is None else self.data.height) + len(self.tail)
+
+    def checkpoint_mark(self) -> object | None:
+        """The log as it is now: which log, and how many rows it holds."""
+        return (self._log_id, self._length())
+
+    def delta_state(self, mark: object) -> dict[str, Any] | None:
+        """The rows appended to the log since ``mark`` (None if it was rewritten since)."""
+        log_id, length = cast("tuple[object, int]", mark)
+        if log_id is not self._log_id or length > self._length():
+            return None
+        height = 0 if self.data is None else self.data.height
+        parts = []
+        if self.data is not None and length < height:
+            parts.append(self.data.slice(length))
+        tail = self.tail[max(length - height, 0):]
+        if tail:
+            assert self.schema is not None  # set by the first row added
+            parts.append(frame_from_rows(tail, self.schema))
+        rows = pl.concat(parts, how="vertical", rechunk=False) if parts else None
+        return {"rows": rows, "schema": self.schema}
+
+    def load_delta(self, saved: dict[str, Any]) -> None:
+        """Append and index the rows of a ``delta_state`` (the index and the counts are
+        not saved in deltas: they follow from the rows)."""
+        if self.schema is None:
+            self.schema = saved["schema"]
+        self.insert(saved["rows"])
+
     def compact(self) -> None:
         """Cancel retracted rows against the rows they retract and rebuild the index."""
         self.flush()
         if self.data is None:
             return
+        self._log_id = object()
         self.data = _consolidate_log(self.data.rechunk())
         self.index = {}
         self.sliced = {}

@@ -18,6 +18,14 @@ in binary formats meant for them:
   their own: the pickler then does not look at each of their objects, which costs most of
   the time of a snapshot of a state with many small entries.
 
+A state that grows mostly by appending (a join's log of rows) can also save only what
+changed since an earlier save: ``checkpoint_mark()`` names the state as it is now, and
+``snapshot_delta(mark)`` later returns the changes since then, which ``restore_delta`` applies
+to the state restored as of that mark. A class names the nested states that do this in
+``delta_fields`` (its other fields go whole into each delta); a leaf state (``KeyIndex``)
+implements ``checkpoint_mark``, ``delta_state`` and ``load_delta`` itself. Restoring is the
+base snapshot, then its deltas in order.
+
 Everything else named by ``state_fields`` -- dictionaries and lists of ids and counts, sorted
 containers, and the Python values some operators keep per row (reducer accumulators, the
 values of ``Object`` columns, the results of non-deterministic UDFs) -- is pickled. A snapshot
@@ -42,7 +50,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -94,6 +102,58 @@ class Snapshottable:
         for name, value in fields.items():
             setattr(self, name, _load_into(self, name, getattr(self, name, None), value))
 
+    # --- incremental saves -------------------------------------------------------------------
+    #: The fields among ``state_fields`` holding nested states that save their changes only
+    #: (``snapshot_delta``); the other fields are saved whole in every delta.
+    delta_fields: tuple[str, ...] = ()
+
+    def checkpoint_mark(self) -> object | None:
+        """A value standing for the state as it is now, to ask ``snapshot_delta`` later for
+        what changed since; None when this state cannot save its changes alone."""
+        if not self.delta_fields:
+            return None
+        marks = []
+        for name in self.delta_fields:
+            mark = getattr(self, name).checkpoint_mark()
+            if mark is None:
+                return None
+            marks.append(mark)
+        return tuple(marks)
+
+    def snapshot_delta(self, mark: object) -> bytes | None:
+        """What changed since ``checkpoint_mark()`` returned ``mark``, as bytes for
+        ``restore_delta``; None when the changes cannot be told apart from the rest (the
+        state was rewritten, e.g. compacted): then the caller saves a whole ``snapshot()``."""
+        delta = self.delta_state(mark)
+        return None if delta is None else encode(delta)
+
+    def restore_delta(self, data: bytes) -> None:
+        """Apply a ``snapshot_delta`` to this state, restored as of the mark it was taken
+        against (its base snapshot and the deltas before it, in order)."""
+        self.load_delta(decode(data))
+
+    def delta_state(self, mark: object) -> dict[str, Any] | None:
+        """``snapshot_delta`` before encoding: nested deltas stay dictionaries, so that their
+        bulky parts are encoded once, with the whole delta."""
+        assert isinstance(mark, tuple) and len(mark) == len(self.delta_fields)
+        deltas = {}
+        for name, nested_mark in zip(self.delta_fields, mark, strict=True):
+            delta = getattr(self, name).delta_state(nested_mark)
+            if delta is None:
+                return None
+            deltas[name] = delta
+        rest = {name: value for name, value in _fields(self).items()
+                if name not in self.delta_fields}
+        return {"deltas": deltas, "fields": rest}
+
+    def load_delta(self, delta: dict[str, Any]) -> None:
+        """Apply a decoded ``delta_state``."""
+        for name, nested in delta["deltas"].items():
+            if name not in self.delta_fields:
+                raise SnapshotError(f"{type(self).__name__} has no incremental field {name!r}")
+            getattr(self, name).load_delta(nested)
+        self.load_state(delta["fields"])
+
     def new_state(self, field: str) -> Snapshottable:
         """An empty nested state for ``field`` when none was built yet (lazily created)."""
         raise SnapshotError(f"{type(self).__name__}.{field} cannot be created on restore")
@@ -118,6 +178,27 @@ def _load_into(owner: Snapshottable, name: str, current: Any, value: Any) -> Any
             raise SnapshotError(f"{type(owner).__name__}.{name}: a different number of states")
         return [_load_into(owner, name, c, v) for c, v in zip(current, value, strict=True)]
     return value
+
+
+class SavedState(NamedTuple):
+    """An operator's state as saved for a checkpoint (``Dataflow.save_states``)."""
+
+    #: The bytes: a whole ``snapshot()``, or a ``snapshot_delta`` when ``delta``.
+    data: bytes
+    #: Whether ``data`` holds only the changes since the mark it was asked for.
+    delta: bool
+    #: The ``checkpoint_mark()`` of the state saved (for the next delta); None: no deltas.
+    mark: object | None
+
+
+def save_state(state: Snapshottable, mark: object | None) -> SavedState:
+    """``state`` saved as the changes since ``mark`` when it can be, else whole."""
+    if mark is not None:
+        delta = state.snapshot_delta(mark)
+        if delta is not None:
+            return SavedState(delta, True, state.checkpoint_mark())
+    data = state.snapshot()
+    return SavedState(data, False, state.checkpoint_mark())
 
 
 # --- the byte format ---------------------------------------------------------------------------
@@ -230,7 +311,8 @@ def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, bytes, Any]:
     objects = {name: frame[name].to_list()
                for name, dtype in frame.schema.items() if dtype == pl.Object}
     buffer = io.BytesIO()
-    frame.drop(list(objects)).write_ipc_stream(buffer)
+    # (``drop`` of no column still runs a query over the whole frame.)
+    (frame.drop(list(objects)) if objects else frame).write_ipc_stream(buffer)
     return ("series" if is_series else "frame"), buffer.getvalue(), (frame.columns, objects)
 
 

@@ -109,8 +109,9 @@ class PersistentRun:
             _check_formats(checkpoint, dataflow, self.store.backend.describe(
                 self.store.next_number - 1))
             dataflow.restore_states(
-                checkpoint.states, checkpoint.last_time
+                checkpoint.states, checkpoint.last_time, checkpoint.state_deltas
             )
+            self.store.restored(dataflow.checkpoint_marks(checkpoint.states))
         else:
             dataflow.restore(checkpoint.dataflow)
         for name, source in zip(names, sources, strict=True):
@@ -179,7 +180,7 @@ class PersistentRun:
             self.store.save(
                 checkpoint,
                 versions={index: versions[index] for index in stateful},
-                snapshot=dataflow.snapshot_states,
+                snapshot=dataflow.save_states,
                 background=not final,
                 stored=stored,
             )
