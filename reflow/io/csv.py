@@ -113,9 +113,10 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-# Up to this many rows a time is formatted in Python: Polars' CSV writer costs ~0.3 ms a call
-# (with the frame it writes), about what Python takes for a hundred rows of a few columns.
-SMALL_CSV_ROWS = 128
+# Up to this many rows a time is formatted in Python: Polars' CSV writer costs ~0.4-0.8 ms a
+# call under load (with the frame it writes), about what Python takes for ~400-500 rows of a
+# few columns (measured in CPU time; a join's update of 100 rows is 200 output rows).
+SMALL_CSV_ROWS = 384
 
 
 def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -> bytes | None:

@@ -217,3 +217,36 @@ def test_csv_small_times_are_spelled_as_polars_writes_them():
     assert _small_csv(fallible, flagged, 3) == _small_csv(columns, frame[[0, 5]], 3)
     flagged = flagged.with_columns(pl.Series(error_column("i"), [False, True]))
     assert _small_csv(fallible, flagged, 3) is None
+
+
+def test_csv_small_path_matches_polars_up_to_its_row_limit():
+    """A whole time at the small path's row limit (a join's update of a few hundred rows:
+    retractions and insertions, nulls, repeated values) gives the bytes Polars writes."""
+    import io
+
+    import polars as pl
+
+    from reflow.io._common import output_frame
+    from reflow.io.csv import SMALL_CSV_ROWS, _small_csv
+    from reflow.plan import dtypes as dt
+    from reflow.plan.nodes import ColumnInfo
+
+    n = SMALL_CSV_ROWS
+    frame = pl.DataFrame(
+        {
+            "_id": list(range(n)),
+            "i": [None if k % 7 == 0 else k * (-1) ** k for k in range(n)],
+            "s": [None if k % 11 == 0 else f'r"{k % 5},\n' for k in range(n)],
+            "f": [None if k % 13 == 0 else k / 8 for k in range(n)],
+            "_diff": [(-1) ** k for k in range(n)],
+        },
+        schema={"_id": pl.UInt128, "i": pl.Int64, "s": pl.String, "f": pl.Float64,
+                "_diff": pl.Int64},
+    )
+    columns = {"i": ColumnInfo(dt.Optional(dt.INT)), "s": ColumnInfo(dt.Optional(dt.STR)),
+               "f": ColumnInfo(dt.Optional(dt.FLOAT))}
+    expected = io.BytesIO()
+    output_frame(columns, frame, 7).write_csv(expected, include_header=False, quote_style="always")
+    assert _small_csv(columns, frame, 7) == expected.getvalue()
+    bigger = pl.concat([frame, frame[:1]])
+    assert _small_csv(columns, bigger, 7) is None  # above the limit: the Polars writer

@@ -21,6 +21,7 @@ from reflow.engine.batch import (
     DIFF_DTYPE,
     ID,
     ID_DTYPE,
+    _row_key,
     concat_batches,
     consolidate,
     pick_columns,
@@ -286,6 +287,10 @@ class KeyedOperator(Operator):
             return None
         touched_ids = pl.Series(ID, touched, dtype=ID_DTYPE)
         parts = []
+        # Per part: its sign, the touched slots it holds and, for a small change, its value
+        # tuples (an id retracted and inserted with equal values must cancel).
+        shapes: list[tuple[int, np.ndarray, list[tuple] | None]] = []
+        small = int(np.count_nonzero(changed)) <= _SMALL_CHANGE
         # Retracted output rows refer to input rows that may be gone from the stores; their
         # batches are kept until ``collect`` below, so the references are still valid here.
         for diff, codes, side_refs in ((-1, old_code, old_refs), (1, new_code, new_refs)):
@@ -301,6 +306,7 @@ class KeyedOperator(Operator):
                 values = self.rule.build(tag, rows)
                 if values.columns != self._column_names:
                     values = pick_columns(values, [(c, c) for c in self._column_names])
+                shapes.append((diff, slots, values.rows() if small else None))
                 values.insert_column(0, touched_ids[slots])  # (no Polars query, unlike gather)
                 values.insert_column(
                     values.width, pl.Series(DIFF, np.full(len(slots), diff), dtype=DIFF_DTYPE)
@@ -309,6 +315,8 @@ class KeyedOperator(Operator):
         self._collect()
         if len(parts) == 1:  # one sign, each id once: nothing can cancel
             return parts[0]
+        if small:
+            return _cancel_pairs(parts, shapes)
         return consolidate(concat_batches(parts))
 
     def _collect(self) -> None:
@@ -321,6 +329,58 @@ def _kept(rows: pl.DataFrame | None) -> pl.DataFrame:
     """The rows of an input a rule uses (its values are always kept)."""
     assert rows is not None
     return rows
+
+
+# Up to this many changed ids, the output's retractions and insertions are matched in Python
+# on row tuples (a few microseconds a row) instead of consolidating the output with Polars
+# duplicate checks (three calls of ~0.3-1 ms each under load). Measured in CPU time on an
+# update of a 300k-row table: 1.75 against 2.61 ms at 256 ids, 4.2-4.6 against 4.6-5.1 ms at
+# 1,000, 6.5 against 6.1-6.4 ms at 2,000.
+_SMALL_CHANGE = 1024
+
+
+def _cancel_pairs(
+    parts: list[pl.DataFrame], shapes: list[tuple[int, np.ndarray, list[tuple] | None]]
+) -> pl.DataFrame | None:
+    """The output parts stacked, without the ids retracted and inserted with equal values.
+
+    Each touched id is at most once among the retracted parts and once among the inserted
+    ones, so only such a pair can cancel; values are compared as ``consolidate`` compares
+    them (NaN equals NaN, lists and arrays by content).
+    """
+    retracted: dict[int, tuple] = {}
+    for diff, slots, rows in shapes:
+        if diff < 0:
+            assert rows is not None  # small changes keep their row tuples
+            retracted.update(zip(slots.tolist(), rows, strict=True))
+    cancelled: set[int] = set()
+    for diff, slots, rows in shapes:
+        if diff > 0:
+            assert rows is not None
+            for slot, row in zip(slots.tolist(), rows, strict=True):
+                old = retracted.get(slot)
+                if old is not None and _same_row(old, row):
+                    cancelled.add(slot)
+    if cancelled:
+        kept = []
+        for part, (_, slots, _) in zip(parts, shapes, strict=True):
+            keep = [slot not in cancelled for slot in slots.tolist()]
+            kept.append(part.filter(pl.Series(keep, dtype=pl.Boolean)))
+        parts = kept
+    return concat_batches(parts)
+
+
+def _same_row(a: tuple, b: tuple) -> bool:
+    for x, y in zip(a, b, strict=True):
+        if type(x) in _PLAIN and type(y) in _PLAIN:  # their own keys (the usual cells)
+            if x != y:
+                return False
+        elif _row_key(x) != _row_key(y):
+            return False
+    return True
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def _unique(delta: pl.DataFrame, ids: list[int]) -> bool:

@@ -490,6 +490,8 @@ class InvertibleGroups(Snapshottable):
         row_keys = [delta[k[0]].to_list() for k in self.keys]
         if self.cache_keys:
             return row_keys, self._gids_of_keys(delta, row_keys)
+        if not self.keys and self.id_column is None and self.global_id is not None:
+            return row_keys, [self.global_id] * delta.height  # one group: no Polars call
         return row_keys, self._gid_series(delta).to_list()
 
     def _gid_series(self, frame: pl.DataFrame) -> pl.Series:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, pick_columns
 from reflow.engine.state.snapshot import Snapshottable
 
 Ref = int  # chunk number * 2**32 + position of the row in that chunk
@@ -85,7 +85,7 @@ class RowStore(Snapshottable):
                 self._apply_rows(delta, ids, chunk_no, replace)
                 return None
             self.live[chunk_no] = len(ids)
-            self.chunks[chunk_no] = delta.select(list(self.columns))
+            self.chunks[chunk_no] = self._values(delta)
             return np.arange(base, base + len(ids), dtype=np.int64)
         self._apply_rows(delta, ids, chunk_no, replace)
         return None
@@ -118,11 +118,15 @@ class RowStore(Snapshottable):
         if inserted:
             # Only rows still referenced keep the chunk alive.
             live = sum(1 for r in dict.fromkeys(ids) if (rows.get(r, -1) >> _SHIFT) == chunk_no)
-            self.chunks[chunk_no] = delta.select(list(self.columns))
+            self.chunks[chunk_no] = self._values(delta)
             if live:
                 self.live[chunk_no] = live
             else:
                 self._dead.add(chunk_no)
+
+    def _values(self, delta: pl.DataFrame) -> pl.DataFrame:
+        # The value columns, sharing their data; unlike ``select``, no Polars query.
+        return pick_columns(delta, [(c, c) for c in self.columns])
 
     def _release(self, chunk_no: int) -> None:
         left = self.live.get(chunk_no, 0) - 1
