@@ -164,14 +164,16 @@ class Board:
 
 def counts(records: pw.Table) -> pw.Table:
     """One row: records, unplaced records and the newest event time. The maximum is taken
-    per second first, so the last reduce sees one row per second, not one per record."""
-    seconds = records.select(pw.this.ts, pw.this.status, second=pw.cast(int, pw.this.ts))
-    per_second = seconds.groupby(pw.this.second).reduce(
+    per tenth of a second first, so the last reduce sees one row per tenth, not one per
+    record; and a late record revises a small group (a maximum keeps its group's rows, which
+    are read back whenever the group changes)."""
+    tenths = records.select(pw.this.ts, pw.this.status, tenth=pw.cast(int, pw.this.ts * 10))
+    per_tenth = tenths.groupby(pw.this.tenth).reduce(
         records=pw.reducers.count(),
         newest=pw.reducers.max(pw.this.ts),
         unplaced=pw.reducers.sum(pw.if_else(pw.this.status == "ok", 0, 1)),
     )
-    return per_second.reduce(
+    return per_tenth.reduce(
         records=pw.reducers.sum(pw.this.records),
         newest=pw.reducers.max(pw.this.newest),
         unplaced=pw.reducers.sum(pw.this.unplaced),

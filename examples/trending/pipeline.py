@@ -36,6 +36,11 @@ import numpy as np
 
 import reflow as pw
 
+try:  # three times faster than json; json gives the messages of the lines it refuses
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson comes with reflow's Kafka extra
+    _fast_loads = json.loads
+
 from .gazetteer import Gazetteer
 
 FAR_KM = 3000.0
@@ -72,9 +77,13 @@ def validate(data: str) -> dict:
     ValueError: record 'r1': field 'kind': expected one of post, repost, reply, got 'like'
     """
     try:
-        record = json.loads(data)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not JSON ({error.msg} at offset {error.pos}): {data[:60]!r}") from None
+        record = _fast_loads(data)
+    except ValueError:  # NaN, huge integers or bad JSON: the standard parser decides
+        try:
+            record = json.loads(data)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not JSON ({error.msg} at offset {error.pos}): "
+                             f"{data[:60]!r}") from None
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object: {data[:60]!r}")
     name = record.get("id", "?")

@@ -31,7 +31,8 @@ TOPIC = "posts"
 WRITE_MS = 50  # the generator writes a chunk this often
 # The reader commits this often: each logical time costs a fixed amount (every operator,
 # three database transactions, a page update; about 0.15 s of CPU), so fewer, larger
-# commits keep up with more records per second for at most this much added latency.
+# commits keep up with more records per second for at most this much added latency. While
+# the pipeline is still busy with the previous commit, the next one grows (ReaderSource).
 COMMIT_MS = 1000
 
 

@@ -2,7 +2,8 @@
 
 Every partition of a topic is read, each from the offset the reader tracks itself (no
 consumer group is joined, so offsets never depend on a group coordinator). Rows arriving
-within ``autocommit_duration_ms`` of each other enter the pipeline at one logical time. A
+within ``autocommit_duration_ms`` of each other enter the pipeline at one logical time (more,
+while the pipeline is still busy with the previous commit: see ``ReaderSource``). A
 message that does not fit the schema is reported in ``pw.global_error_log()`` with its topic,
 partition and offset, and the rest flows on. Written messages carry the change: JSON values
 hold the columns plus ``time`` and ``diff``, and every message has the headers

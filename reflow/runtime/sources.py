@@ -99,6 +99,13 @@ class SourceHandle:
         """True once the run was asked to stop; reader threads should return soon after."""
         raise NotImplementedError
 
+    @property
+    def behind(self) -> bool:
+        """True while this source's last commit waits in the run loop's queue (the loop is
+        still busy with earlier times): a source that commits by time may then grow its next
+        commit instead of queueing one more logical time, each of which has a fixed cost."""
+        return False
+
     def wait_stop(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds, waking early (and returning True) on a stop."""
         raise NotImplementedError

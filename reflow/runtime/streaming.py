@@ -109,6 +109,10 @@ class _Handle(SourceHandle):
         self._events = events
         self._stopping = stopping
         self._backlog = backlog
+        # commits sent by the source's thread and taken by the run loop (each counter is
+        # written by one thread only)
+        self.sent = 0
+        self.taken = 0
 
     def push(self, batch: pl.DataFrame) -> None:
         if batch is not None and batch.height:
@@ -117,6 +121,7 @@ class _Handle(SourceHandle):
             self._events.put((_DATA, self.index, batch, time.monotonic()))
 
     def commit(self, offset: object = None) -> None:
+        self.sent += 1
         self._events.put((_COMMIT, self.index, offset, time.monotonic()))
 
     def report_error(self, message: str) -> None:
@@ -134,6 +139,10 @@ class _Handle(SourceHandle):
 
     def wait_stop(self, timeout: float) -> bool:
         return self._stopping.wait(timeout)
+
+    @property
+    def behind(self) -> bool:
+        return self.sent > self.taken
 
 
 @dataclass
@@ -272,6 +281,7 @@ class StreamingLoop:
         ]
         self.open_sources = set(range(len(self.live)))
         self.ready = _Ready()
+        self.handles: dict[int, _Handle] = {}
         self.last_time: int | None = None
         self.started: list[LiveSource] = []
 
@@ -316,7 +326,9 @@ class StreamingLoop:
 
     def _start_sources(self) -> None:
         for index, (_, source) in enumerate(self.live):
-            source.start(_Handle(index, self.events, self.stopping, self.backlogs[index]))
+            handle = _Handle(index, self.events, self.stopping, self.backlogs[index])
+            self.handles[index] = handle
+            source.start(handle)
             self.started.append(source)
 
     def _turn(self) -> None:
@@ -379,6 +391,8 @@ class StreamingLoop:
             slot.errors.append(payload)
             slot.add_arrival(arrival)
         elif kind in (_COMMIT, _CLOSE):
+            if kind == _COMMIT and index in self.handles:
+                self.handles[index].taken += 1
             if slot.batches and operator in self.ready.batches:
                 self._run_ready()  # each commit of a source gets a logical time of its own
             self.ready.take(operator, source.name, slot)

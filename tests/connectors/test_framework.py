@@ -3,6 +3,8 @@ offsets, and reconnection after a lost connection without losing or repeating ro
 
 from __future__ import annotations
 
+import time
+
 import reflow as pw
 from reflow.io._common import input_table
 from reflow.io._connector import Change, CommitMarker, MessageReader, ReaderSource, Skipped
@@ -145,3 +147,63 @@ def test_large_keyed_commits_built_by_columns_equal_the_row_by_row_result(monkey
         else:
             assert final.pop(k) == v
     assert final == {**{i % 70: 1000 + i for i in range(100)}, **{i: -i for i in range(99)}}
+
+
+class Paced(MessageReader):
+    """``count`` rows, one per read, ``gap`` seconds apart, each with its own position."""
+
+    description = "a paced test log"
+
+    def __init__(self, count: int, gap: float):
+        self.count, self.gap = count, gap
+        self.position = 0
+        self.finished = False
+
+    def connect(self, resume_from):
+        self.position = resume_from.get("log", 0)
+
+    def read(self, timeout):
+        if self.position >= self.count:
+            self.finished = True
+            return []
+        time.sleep(self.gap)
+        self.position += 1
+        where = f"log offset {self.position - 1}"
+        return [Change({"n": self.position - 1}, where, "log", self.position,
+                       identity=("log", self.position - 1))]
+
+    def close(self):
+        pass
+
+
+def _paced_times(count: int, gap: float, work: float) -> tuple[list[int], list[int]]:
+    """The rows read by a pipeline that takes ``work`` seconds per logical time, and its
+    logical times."""
+    from reflow.plan.nodes import forget_live_nodes
+    from reflow.runtime.runner import clear_outputs
+
+    clear_outputs()
+    forget_live_nodes()
+
+    @pw.udf(max_batch_size=10**6)
+    def slow(values: list[int]) -> list[int]:
+        time.sleep(work)
+        return values
+
+    source = ReaderSource(Paced(count, gap), Item.dtypes(), name="log", autocommit_ms=10)
+    t = input_table(Item.dtypes(), source, "test")
+    out = Collector(t.select(n=slow(pw.this.n)))
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    return sorted(u[0] for u in out.updates), sorted({u[1] for u in out.updates})
+
+
+def test_time_based_commits_grow_while_the_run_loop_is_behind(monkeypatch):
+    from reflow.io._connector import reader as reader_module
+
+    rows, grown = _paced_times(100, 0.003, 0.1)
+    assert rows == list(range(100))  # every row once
+    monkeypatch.setattr(reader_module, "GROW_LIMIT_ROWS", 0)  # a commit every 10 ms
+    rows, queued = _paced_times(100, 0.003, 0.1)
+    assert rows == list(range(100))
+    # one logical time per 0.1 s of work, against one per 10 ms of reading
+    assert len(grown) * 2 < len(queued), (len(grown), len(queued))

@@ -376,3 +376,32 @@ def test_count_distinct_of_several_columns_with_nan_and_none(monkeypatch, path):
     assert values(2) == [("x", 2, 3), ("y", 1, 1)]
     assert values(4) == [("x", 2, 2), ("y", 1, 1)]
     assert values(6) == [("x", 1, 1), ("y", 1, 1)]
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reduce_without_reducers_keeps_the_distinct_keys(monkeypatch, path, seed):
+    """``groupby(k).reduce(k)`` keeps only a row count per group: a key appears with its
+    first row and goes with its last, over tiny and large batches with retractions."""
+    use_path(monkeypatch, path)
+    stream = _mixed_stream(random.Random(seed), keys=30, floats=False)
+    t = pw.debug.table_from_rows(pw.schema_from_types(k=int, x=int), stream, is_stream=True)
+    distinct = t.groupby(t.k).reduce(t.k)
+    assert invertible.supports([], [])  # so the reduce below keeps running sums
+    snapshots = _snapshots(distinct)
+    for time in sorted({row[2] for row in stream}):
+        expected = {gid: (row[0],) for gid, row in _expected(stream, time).items()}
+        assert _state_at(snapshots, time) == expected, f"time {time}"
+    both = t.groupby(t.k, t.x).reduce(t.k, t.x)
+    final = {(k, x) for k, x in _state_at(_snapshots(both), 10**9).values()}
+    assert final == {(k, x) for k, xs in _live(stream).items() for x in xs}
+
+
+def _live(stream) -> dict[int, list]:
+    groups: dict[int, list] = {}
+    for k, x, _, diff in stream:
+        if diff > 0:
+            groups.setdefault(k, []).append(x)
+        else:
+            groups[k].remove(x)
+    return {k: xs for k, xs in groups.items() if xs}

@@ -76,9 +76,8 @@ _DISTINCT = "distinct"
 
 def supports(aggregates: Sequence[Any], dtypes: Sequence[pl.DataType]) -> bool:
     """Whether reducers ``aggregates`` with output types ``dtypes`` can all be kept as
-    running sums."""
-    if not aggregates:
-        return False
+    running sums. A reduce with no reducers (``groupby(k).reduce(k)``, distinct keys) needs
+    only the row count of each group."""
     for aggregate, dtype in zip(aggregates, dtypes, strict=True):
         kind = type(aggregate)
         if kind is Count:

@@ -28,6 +28,9 @@ logger = logging.getLogger("reflow")
 
 #: Longest a reader blocks in one ``read`` call, so stops and autocommits are noticed (s).
 READ_TIMEOUT = 0.05
+#: While the run loop is behind (``SourceHandle.behind``), a time-based commit waits and
+#: grows, up to this many rows: then it is queued anyway (and the backlog's limit applies).
+GROW_LIMIT_ROWS = 200_000
 #: Readers keep reconnecting while the run lasts (the server may be restarting).
 READER_RETRY = RetryPolicy(max_attempts=None, max_delay=2.0)
 
@@ -47,7 +50,10 @@ class ReaderSource(LiveSource):
 
     Changes are committed (become one logical time) at each ``CommitMarker`` and, when
     ``autocommit_ms`` is set, at most that long after the first uncommitted change arrived
-    (without it, after each read that returned data); changes without a position of their
+    (without it, after each read that returned data), except while the run loop has not yet
+    taken this source's previous commit: the commit then grows until it has (up to
+    ``GROW_LIMIT_ROWS`` rows), so a loop that fell behind catches up with fewer, larger
+    logical times instead of one per interval; changes without a position of their
     own (``stream`` None: inside a source transaction) wait for their ``CommitMarker``.
     ``offsets`` are the positions of everything committed so far; a source given
     ``resume_from(offsets)`` continues from there. After a ``TransientError`` the
@@ -77,6 +83,7 @@ class ReaderSource(LiveSource):
         self._pending: dict[Hashable, Any] = {}
         self._buffer: list[Change | Additions | Skipped] = []
         self._first: float | None = None
+        self._buffered = 0  # rows in ``_buffer``
         # Changes without a position of their own (inside a source transaction) are
         # committed only at the transaction's CommitMarker, never by time.
         self._awaits_marker = False
@@ -173,7 +180,7 @@ class ReaderSource(LiveSource):
         while not handle.stopping and not self.reader.finished:
             self._acknowledge_checkpointed()
             timeout = READ_TIMEOUT
-            if self.autocommit is not None and self._first is not None:
+            if self.autocommit is not None and self._first is not None and not handle.behind:
                 timeout = max(0.0, min(timeout, self._first + self.autocommit - time.monotonic()))
             got_data = False
             for event in self.reader.read(timeout):
@@ -185,6 +192,7 @@ class ReaderSource(LiveSource):
                     if self._first is None:
                         self._first = time.monotonic()
                     self._buffer.append(event)
+                    self._buffered += len(event.values)
                     continue
                 if event.stream is not None:
                     self._pending[event.stream] = event.resume
@@ -200,10 +208,12 @@ class ReaderSource(LiveSource):
                 if event.stream is None:
                     self._awaits_marker = True
                 self._buffer.append(event)
+                self._buffered += 1
             if self._first is not None and not self._awaits_marker and (
                 (self.autocommit is None and got_data)
                 or (self.autocommit is not None
-                    and time.monotonic() - self._first >= self.autocommit)
+                    and time.monotonic() - self._first >= self.autocommit
+                    and (not handle.behind or self._buffered >= GROW_LIMIT_ROWS))
             ):
                 self._flush()
 
@@ -215,6 +225,7 @@ class ReaderSource(LiveSource):
     def _drop_uncommitted(self) -> None:
         self._awaits_marker = False
         self._buffer = []
+        self._buffered = 0
         self._pending = {}
         self._first = None
 
@@ -234,6 +245,7 @@ class ReaderSource(LiveSource):
         handle = self._handle
         assert handle is not None
         events, self._buffer = self._buffer, []
+        self._buffered = 0
         self._first = None
         self._awaits_marker = False
         if events:
