@@ -408,10 +408,27 @@ def _deferred_source(
         part = df.iloc[start:end]
         typed = _typed_key_columns(part, keys, simple)
         assert typed is not None
-        columns = {c: part[c].tolist() for c in dtypes}
+        columns = {c: _plain_column(part[c], dtypes[c]) for c in dtypes}
         return make_batch(dtypes, hash_typed_columns(typed), columns, [1] * (end - start))
 
     return DeferredSource(len(df), build)
+
+
+def _plain_column(column: Any, dtype: dt.DType) -> pl.Series | list:
+    """A plain pandas column (``_simple_column_type``: numpy int64/float64/bool, or ``str``
+    without missing values) as a Polars column of ``dtype``'s storage type, converted in
+    bulk; its Python values where the bulk conversion would not give that type."""
+    import numpy as np
+
+    storage = dtype.polars()
+    converted: Any = None
+    if dtype == dt.STR:
+        converted = pl.from_pandas(column)
+    elif isinstance(column.dtype, np.dtype) and column.dtype in (np.int64, np.float64, np.bool_):
+        converted = pl.Series(column.to_numpy())  # NaN stays NaN, as from Python floats
+    if isinstance(converted, pl.Series) and converted.dtype == storage:
+        return converted
+    return column.tolist()
 
 
 def _known(types: dict[str, dt.DType | None]) -> dict[str, dt.DType]:

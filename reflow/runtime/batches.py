@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -45,16 +45,22 @@ _STORED_AS_GIVEN = (dt.INT, dt.STR, dt.BOOL, dt.BYTES)
 def make_batch(
     dtypes: dict[str, dt.DType],
     ids: Sequence[int] | pl.Series,
-    columns: dict[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any] | pl.Series],
     diffs: Sequence[int],
 ) -> pl.DataFrame:
-    """A delta batch from ids, per-column Python values and diffs."""
+    """A delta batch from ids, per-column Python values (or Polars columns already of the
+    column's storage type) and diffs."""
     if isinstance(ids, pl.Series):
         series = [ids.rename(ID).cast(ID_DTYPE)]
     else:
         series = [pl.Series(ID, list(ids), dtype=ID_DTYPE)]
     for name, dtype in dtypes.items():
         values = columns[name]
+        if isinstance(values, pl.Series):
+            if values.dtype == dtype.polars():
+                series.append(values.alias(name))  # already typed: no trip through Python
+                continue
+            values = values.to_list()
         if dtype.strip_optional() not in _STORED_AS_GIVEN:
             values = [to_cell(v, dtype) for v in values]
         series.append(column_series(name, values, dtype))

@@ -166,14 +166,18 @@ def test_large_pandas_tables_are_converted_per_worker_with_the_same_ids(id_from)
                        "f": np.arange(n) / 4, "b": np.arange(n) % 2 == 0},
                       index=np.arange(n)[::-1] * 3)
     df["k"] = df.index.astype(str)
+    df["f"] = df["f"].where(np.arange(n) % 4 != 1, np.inf).where(np.arange(n) % 7 != 6, np.nan)
+    df["s"] = (np.arange(n) % 3).astype(np.int32)  # not int64: converted through Python ints
     source = pw.debug.table_from_pandas(df, id_from=id_from)._node.source
     whole = source.batches[0][1]
+    assert whole.schema["f"] == pl.Float64 and whole.schema["s"] == pl.Int64
+    assert whole["f"].is_nan().sum() == n // 7 and whole["f"].null_count() == 0
     parts = [batch for w in range(2) for _, batch in source.share(w, 2)]
     assert [p.height for p in parts] == [share_of(whole, w, 2).height for w in range(2)]
     assert pl.concat(parts).equals(whole)
     # A row's id and values are those the same rows get in a small table, converted at once.
     head = rows_by_id(pw.debug.table_from_pandas(df.iloc[:5], id_from=id_from))
-    big = dict(zip(whole["_id"].to_list(), whole.select("w", "x", "f", "b", "k").rows()))
+    big = dict(zip(whole["_id"].to_list(), whole.select("w", "x", "f", "b", "k", "s").rows()))
     assert {pw.Pointer(i): row for i, row in big.items() if pw.Pointer(i) in head} == head
 
 

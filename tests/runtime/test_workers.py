@@ -239,3 +239,59 @@ def test_pandas_inputs_give_the_one_worker_output_on_threads_and_processes(
     spawn = [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2",
              "--first-port", str(_free_ports(2))]
     assert outputs("processes", [*spawn, *python]) == one
+
+
+# Many groups (more per worker than a reduce state's first 1,024 slots), one hot key with half
+# of the rows, groups emptied and refilled, new groups taking freed slots, and reduces whose
+# single group leaves the other worker's shard empty.
+GROUPS_PROGRAM = textwrap.dedent('''
+    import sys
+    import numpy as np
+    import pandas as pd
+    import reflow as pw
+
+    n = 30_000
+    rng = np.random.default_rng(5)
+    keys = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 3000, n))
+    frame = pd.DataFrame({"k": keys, "x": rng.integers(-50, 50, n),
+                          "__time__": 2 * (np.arange(n) // 10_000), "__diff__": 1})
+    gone = frame[(frame.k >= 1) & (frame.k < 1500)].assign(__time__=6, __diff__=-1)
+    back = frame[(frame.k >= 1) & (frame.k < 500)].assign(__time__=8, __diff__=1)
+    new = pd.DataFrame({"k": 3000 + np.arange(4000) % 1500, "x": 1, "__time__": 8,
+                        "__diff__": 1}, index=n + np.arange(4000))
+    t = pw.debug.table_from_pandas(pd.concat([frame, gone, back, new]))
+    sums = t.groupby(t.k).reduce(t.k, c=pw.reducers.count(), s=pw.reducers.sum(t.x))
+    means = t.groupby(t.k).reduce(t.k, m=pw.reducers.avg(t.x))
+    total = t.reduce(c=pw.reducers.count(), s=pw.reducers.sum(t.x))
+    hot = t.filter(t.k == 0)
+    hot = hot.groupby(hot.k).reduce(hot.k, c=pw.reducers.count())
+    for name, table in (("sums", sums), ("means", means), ("total", total), ("hot", hot)):
+        pw.io.csv.write(table, sys.argv[1] + "." + name)
+    pw.run()
+''')
+
+
+def test_many_groups_skewed_keys_and_empty_shards_give_the_one_worker_updates(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    program = tmp_path / "main.py"
+    program.write_text(GROUPS_PROGRAM)
+    env = dict(os.environ, PATHWAY_THREADS="1", PATHWAY_PROCESSES="1")
+    parts = ("sums", "means", "total", "hot")
+
+    def outputs(name: str, command: list[str], **extra: str) -> list[list[str]]:
+        out = tmp_path / name
+        subprocess.run([*command, str(out)], env=dict(env, **extra), check=True, timeout=300)
+        return [_canonical(Path(f"{out}.{part}")) for part in parts]
+
+    python = [sys.executable, str(program)]
+    one = outputs("one", python)
+    # Every group of the 3,000 + 1,500 keys at some time, retractions at times 6 and 8.
+    assert len(one[0]) > 4500 and any(line.endswith('"6","-1"') for line in one[0])
+    assert len(one[2]) == 1 + 1 + 2 * 4  # the total: inserted once, then changed at each time
+    assert outputs("threads", python, PATHWAY_THREADS="2") == one
+    spawn = [sys.executable, "-m", "reflow.cli", "spawn", "-n", "2",
+             "--first-port", str(_free_ports(2))]
+    assert outputs("processes", [*spawn, *python]) == one

@@ -405,3 +405,24 @@ def _live(stream) -> dict[int, list]:
         else:
             groups[k].remove(x)
     return {k: xs for k, xs in groups.items() if xs}
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+def test_many_new_groups_reuse_freed_slots_and_grow_the_arrays(monkeypatch, path):
+    # More groups in one batch than the initial capacity (1,024); then groups emptied (their
+    # slots freed) and a batch mixing existing groups, more new groups than freed slots and
+    # groups refilled; ties: several rows per group in one batch.
+    use_path(monkeypatch, path)
+    stream = [(k, k % 7, 2, 1) for k in range(3000)] + [(k, 1, 2, 1) for k in range(0, 3000, 3)]
+    stream += [(k, k % 7, 4, -1) for k in range(1000, 2500)]
+    stream += [(k, 1, 4, -1) for k in range(1002, 2500, 3)]
+    stream += [(k, 2, 6, 1) for k in range(2000, 5000)] + [(k, 5, 6, 1) for k in range(0, 600)]
+    stream += [(k, 0, 8, -1) for k in range(0, 3000, 7) if not 1000 <= k < 2500]
+    t = pw.debug.table_from_rows(pw.schema_from_types(k=int, x=int), stream, is_stream=True)
+    r = t.groupby(t.k).reduce(
+        t.k, n=pw.reducers.count(), s=pw.reducers.sum(t.x), mean=pw.reducers.avg(t.x)
+    )
+    snapshots = _snapshots(r)
+    for time in (2, 4, 6, 8):
+        expected = {gid: row[:-1] for gid, row in _expected(stream, time).items()}
+        assert _state_at(snapshots, time) == expected, f"time {time}"

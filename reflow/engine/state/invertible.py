@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from math import inf
 from typing import Any, cast
 
@@ -533,33 +534,56 @@ class InvertibleGroups(Snapshottable):
 
     # --- state update -------------------------------------------------------------------------
     def _slots(self, gids: list[int], key_values: list[list]) -> np.ndarray:
+        """The slot of each group of ``gids`` (distinct, as pre-aggregation makes them),
+        allocating the slots of the new ones in bulk."""
         slot_of = self.slot_of
-        slots = [slot_of.get(gid) for gid in gids]
-        if None in slots:
-            for i, slot in enumerate(slots):
-                if slot is None:
-                    slots[i] = self._allocate(gids[i], [column[i] for column in key_values])
-        return np.array(slots, dtype=np.int64)
+        if not slot_of:
+            return self._allocate(gids, key_values)
+        slots = np.fromiter(
+            map(slot_of.get, gids, repeat(-1, len(gids))), dtype=np.int64, count=len(gids)
+        )
+        new = np.flatnonzero(slots < 0)
+        if new.size:
+            if new.size == len(gids):
+                return self._allocate(gids, key_values)
+            rows = new.tolist()
+            slots[new] = self._allocate(
+                [gids[i] for i in rows], [[column[i] for i in rows] for column in key_values]
+            )
+        return slots
 
-    def _allocate(self, gid: int, keys: list) -> int:
-        if self.free:
-            slot = self.free.pop()
-            self.gid_of[slot] = gid
-            for column, key in zip(self.key_of, keys, strict=True):
-                column[slot] = key
-        else:
-            slot = len(self.gid_of)
-            if slot >= self.capacity:
-                self.capacity *= 2
+    def _allocate(self, gids: list[int], keys: list[list]) -> np.ndarray:
+        """Slots for the new groups ``gids`` with key values ``keys`` (one list per key
+        column): freed slots first, then new ones at the end (the arrays grow once)."""
+        count = len(gids)
+        reused = min(count, len(self.free))
+        slots = np.empty(count, dtype=np.int64)
+        if reused:
+            taken = self.free[len(self.free) - reused:]
+            del self.free[len(self.free) - reused:]
+            slots[:reused] = taken
+            gid_of = self.gid_of
+            for slot, gid in zip(taken, gids, strict=False):
+                gid_of[slot] = gid
+            for column, values in zip(self.key_of, keys, strict=True):
+                for slot, key in zip(taken, values, strict=False):
+                    column[slot] = key
+        if reused < count:
+            start = len(self.gid_of)
+            end = start + count - reused
+            if end > self.capacity:
+                while end > self.capacity:
+                    self.capacity *= 2
                 self.arrays = [
                     np.concatenate([a, np.zeros(self.capacity - a.size, dtype=a.dtype)])
                     for a in self.arrays
                 ]
-            self.gid_of.append(gid)
-            for column, key in zip(self.key_of, keys, strict=True):
-                column.append(key)
-        self.slot_of[gid] = slot
-        return slot
+            slots[reused:] = np.arange(start, end, dtype=np.int64)
+            self.gid_of.extend(gids[reused:] if reused else gids)
+            for column, values in zip(self.key_of, keys, strict=True):
+                column.extend(values[reused:] if reused else values)
+        self.slot_of.update(zip(gids, slots.tolist(), strict=True))
+        return slots
 
     def _apply(
         self, gids: list[int], key_values: list[list], sums: list, pairs: dict,
@@ -621,11 +645,14 @@ class InvertibleGroups(Snapshottable):
         for store in self.value_counts.values():
             for slot in slots.tolist():
                 store.pop(slot, None)
-        for slot in slots.tolist():
-            del self.slot_of[self.gid_of[slot]]
-            for column in self.key_of:
+        slot_list = slots.tolist()
+        slot_of, gid_of = self.slot_of, self.gid_of
+        for slot in slot_list:
+            del slot_of[gid_of[slot]]
+        for column in self.key_of:
+            for slot in slot_list:
                 column[slot] = None
-            self.free.append(slot)
+        self.free.extend(slot_list)
 
     def _report_overflows(
         self, state: list[np.ndarray], rows: np.ndarray, report: Callable[[str], None]
