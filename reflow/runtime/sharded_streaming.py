@@ -31,7 +31,7 @@ import polars as pl
 
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import ShardedDataflow
+from reflow.engine.sharding import ShardedDataflow, gather_shards, reshard_states, shards_of
 from reflow.engine.state.snapshot import SnapshotError, decode, encode
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import WorkerStats
@@ -176,15 +176,15 @@ class PersistentShards:
         replies, _ = self.shard.exchange.all_to_all([None] * workers, False)
         shards = [mine if w == LEADER else decode(_only(reply)["state"][0])["states"]
                   for w, reply in enumerate(replies)]
-        return {index: encode({"shards": [shard[index] for shard in shards]})
-                for index in wanted}
+        return {index: gather_shards([shard[index] for shard in shards]) for index in wanted}
 
     def restore_states(self, states: Mapping[int, bytes], last_time: int | None) -> None:
         """Give each worker its part of ``states`` (``snapshot_states``)."""
-        shards = {index: decode(blob)["shards"] for index, blob in states.items()}
         workers = self.shard.workers
-        if any(len(parts) != workers for parts in shards.values()):
-            raise SnapshotError(f"the checkpoint does not hold the states of {workers} workers")
+        shards = reshard_states(
+            self.dataflow.operators,
+            {index: shards_of(blob) for index, blob in states.items()}, workers,
+        )
 
         def part(worker: int) -> dict[int, bytes]:
             return {index: parts[worker] for index, parts in shards.items()}

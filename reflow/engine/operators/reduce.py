@@ -58,7 +58,7 @@ from reflow.engine.state.aggregates import (
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
-from reflow.engine.state.partition import Broadcast, single_partition
+from reflow.engine.state.partition import Broadcast, owners, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
@@ -228,6 +228,35 @@ class ReduceOperator(Operator):
             [_key_column(i) for i in range(len(self.keys))], self.out_columns,
             self._aggregations(),
         )
+
+    # --- another number of shards -----------------------------------------------------------
+    def split_state(self, workers: int) -> list[object]:
+        """The groups cut by owner (the group id routes a group, as ``partition_key``): the
+        columnar tier is first moved to the Python tier, whose groups move whole."""
+        if self.columnar is not None:
+            for gid in list(self.columnar.index):
+                if gid not in self.columnar.moved and gid not in self.overlay:
+                    self._group(gid, ())
+            self.columnar = None
+        gids = list(self.overlay)
+        if self.keys or self.id_column is not None:
+            owner = owners(gids, workers).tolist()
+        else:
+            owner = [0] * len(gids)
+        overlays: list[dict[int, _Group]] = [{} for _ in range(workers)]
+        for gid, worker in zip(gids, owner, strict=True):
+            overlays[worker][gid] = self.overlay[gid]
+        sums = self.invertible.split(workers) if self.invertible is not None else None
+        return [{"overlay": overlays[w], "invertible": None if sums is None else sums[w]}
+                for w in range(workers)]
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[dict[str, Any]]", pieces)
+        self.overlay = {gid: group for part in parts for gid, group in part["overlay"].items()}
+        self.columnar = None
+        self.gid_cache = {}  # a cache: filled again on use
+        if self.invertible is not None:
+            self.invertible.merge([part["invertible"] for part in parts])
 
     # --- entry point ------------------------------------------------------------------------
     def partition_key(
