@@ -5,10 +5,13 @@ stream, commit by commit, is the one of an uninterrupted one-worker run."""
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -72,40 +75,120 @@ def _by_commit(path: Path) -> list[list[str]]:
     return [sorted(groups[time]) for time in sorted(groups)]
 
 
-def _run(tmp_path: Path, name: str, commits: int, env: dict[str, str], spawn: int = 0) -> dict:
-    program = tmp_path / "main.py"
+def _streams(out: Path) -> dict[str, list[list[str]]]:
+    return {output: _by_commit(Path(f"{out}-{output}.csv")) for output in OUTPUTS}
+
+
+def _in_process(tmp: Path, name: str, commits: int, threads: int,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ``PROGRAM`` in this process on ``threads`` worker threads."""
+    from reflow.plan.nodes import forget_live_nodes
+    from reflow.runtime.runner import clear_outputs
+
+    clear_outputs()
+    forget_live_nodes()
+    monkeypatch.setenv("PATHWAY_THREADS", str(threads))
+    monkeypatch.delenv("REFLOW_RAY_ACTORS", raising=False)
+    monkeypatch.setattr(sys, "argv", ["main.py", str(tmp / name), str(tmp / f"{name}-state"),
+                                      str(commits)])
+    exec(compile(PROGRAM, "main.py", "exec"), {"__name__": "__main__"})
+
+
+def _command(tmp: Path, name: str, commits: int, *extra: str) -> list[str]:
+    program = tmp / "main.py"
     program.write_text(PROGRAM)
-    out = tmp_path / name
-    command = [sys.executable, str(program), str(out), str(tmp_path / f"{name}-state"),
-               str(commits)]
-    if spawn:
-        command = [sys.executable, "-m", "reflow.cli", "spawn", "--processes", str(spawn),
-                   "--first-port", str(_free_ports(spawn)), *command]
+    return [sys.executable, str(program), str(tmp / name), str(tmp / f"{name}-state"),
+            str(commits), *extra]
+
+
+def _env(**variables: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items()
              if k not in ("PATHWAY_THREADS", "REFLOW_RAY_ACTORS")}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240,
-                          env={**clean, **env})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {output: _by_commit(Path(f"{out}-{output}.csv")) for output in OUTPUTS}
+    return {**clean, "PYTHONPATH": str(Path(__file__).parent.parent.parent), **variables}
 
 
 @pytest.fixture(scope="module")
 def one_worker(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The update streams of an uninterrupted run on one worker."""
-    stream = _run(tmp_path_factory.mktemp("one"), "one", COMMITS, {})
+    tmp = tmp_path_factory.mktemp("one")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _in_process(tmp, "one", COMMITS, 1, monkeypatch)
+    stream = _streams(tmp / "one")
     assert len(stream["totals"]) == COMMITS  # one logical time per commit
     return stream
 
 
 @pytest.mark.parametrize(("before", "after"), [(2, 1), (2, 3), (1, 2)])
 def test_worker_threads_restart_on_another_count(
-    tmp_path: Path, one_worker: dict, before: int, after: int
+    tmp_path: Path, one_worker: dict, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, before: int, after: int,
 ) -> None:
-    _run(tmp_path, "run", 10, {"PATHWAY_THREADS": str(before)})
-    assert _run(tmp_path, "run", COMMITS, {"PATHWAY_THREADS": str(after)}) == one_worker
+    _in_process(tmp_path, "run", 10, before, monkeypatch)
+    with caplog.at_level(logging.INFO, logger="reflow"):
+        _in_process(tmp_path, "run", COMMITS, after, monkeypatch)
+    assert f"checkpoint of {before} worker(s) re-partitioned for {after}" in caplog.text
+    assert _streams(tmp_path / "run") == one_worker
 
 
 def test_worker_processes_restart_on_another_count(tmp_path: Path, one_worker: dict) -> None:
-    _run(tmp_path, "run", 7, {}, spawn=2)
-    _run(tmp_path, "run", 15, {}, spawn=3)
-    assert _run(tmp_path, "run", COMMITS, {}, spawn=2) == one_worker
+    for processes, commits in ((2, 9), (3, COMMITS)):
+        command = [sys.executable, "-m", "reflow.cli", "spawn", "--processes", str(processes),
+                   "--first-port", str(_free_ports(processes)),
+                   *_command(tmp_path, "run", commits)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=240,
+                              env=_env())
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "checkpoint of 2 worker(s) re-partitioned for 3" in done.stderr
+    assert _streams(tmp_path / "run") == one_worker
+
+
+def test_a_ray_run_killed_with_its_actors_restarts_from_disk_on_more_actors(
+    ray_cluster, tmp_path: Path, one_worker: dict
+) -> None:
+    """The driver of a persistent run on 2 Ray actors of a running cluster is killed with
+    SIGKILL (its actors die with it) after a few checkpoints; started again on 3 actors, it
+    restores the checkpoint from disk and ends with the one-worker update stream."""
+    env = _env(RAY_ADDRESS=ray_cluster.get_runtime_context().gcs_address,
+               REFLOW_RAY_CPUS_PER_ACTOR="0.5")
+    state = tmp_path / "run-state"
+    killed = subprocess.Popen(_command(tmp_path, "run", COMMITS, "0.3"),
+                              env={**env, "REFLOW_RAY_ACTORS": "2"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(state.glob("checkpoint-*.bin"))) < 2 and time.monotonic() < deadline:
+        assert killed.poll() is None, "the run ended before it was killed"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert len(_by_commit(tmp_path / "run-totals.csv")) < COMMITS  # killed half-way
+    done = subprocess.run(_command(tmp_path, "run", COMMITS), capture_output=True, text=True,
+                          timeout=240, env={**env, "REFLOW_RAY_ACTORS": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "checkpoint of 2 worker(s) re-partitioned for 3" in done.stderr
+    assert _streams(tmp_path / "run") == one_worker
+
+
+def test_an_operator_state_that_cannot_move_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reflow as pw
+    from reflow.plan.nodes import forget_live_nodes
+    from reflow.runtime.runner import clear_outputs
+
+    def run(threads: int) -> None:
+        clear_outputs()
+        forget_live_nodes()
+        monkeypatch.setenv("PATHWAY_THREADS", str(threads))
+        t = pw.debug.table_from_markdown("k | v\n" + "\n".join(f"{i % 3} | {i}"
+                                                                for i in range(12)))
+        kept = t.deduplicate(value=t.v, instance=t.k, acceptor=lambda new, old: new > old)
+        pw.io.csv.write(kept, tmp_path / "out.csv")
+        pw.run(persistence_config=pw.persistence.Config(
+            pw.persistence.Backend.filesystem(tmp_path / "state")))
+
+    run(2)
+    with pytest.raises(pw.persistence.PersistenceError,
+                       match=r"written by a run on 2 worker\(s\) and this run has 3, but "
+                             r"DeduplicateOperator .* cannot be moved"):
+        run(3)
