@@ -41,6 +41,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
@@ -231,29 +232,35 @@ class ReduceOperator(Operator):
 
     # --- another number of shards -----------------------------------------------------------
     def split_state(self, workers: int) -> list[object]:
-        """The groups cut by owner (the group id routes a group, as ``partition_key``): the
-        columnar tier is first moved to the Python tier, whose groups move whole."""
-        if self.columnar is not None:
-            for gid in list(self.columnar.index):
-                if gid not in self.columnar.moved and gid not in self.overlay:
-                    self._group(gid, ())
-            self.columnar = None
+        """The groups cut by owner (the group id routes a group, as ``partition_key``), each
+        tier apart: the Python tier's groups move whole, the columnar tier's rows and records
+        as filtered frames, the running sums by slot."""
+
+        def owner(gids: pl.Series) -> np.ndarray:
+            if self.keys or self.id_column is not None:
+                return owners(gids, workers)
+            return np.zeros(gids.len(), dtype=np.int64)  # one group, in partition 0
+
         gids = list(self.overlay)
-        if self.keys or self.id_column is not None:
-            owner = owners(gids, workers).tolist()
-        else:
-            owner = [0] * len(gids)
+        owner_of = owner(pl.Series(gids, dtype=ID_DTYPE)).tolist()
         overlays: list[dict[int, _Group]] = [{} for _ in range(workers)]
-        for gid, worker in zip(gids, owner, strict=True):
+        for gid, worker in zip(gids, owner_of, strict=True):
             overlays[worker][gid] = self.overlay[gid]
+        columnar = None if self.columnar is None else self.columnar.split(owner, workers)
         sums = self.invertible.split(workers) if self.invertible is not None else None
-        return [{"overlay": overlays[w], "invertible": None if sums is None else sums[w]}
+        return [{"overlay": overlays[w],
+                 "columnar": None if columnar is None else columnar[w],
+                 "invertible": None if sums is None else sums[w]}
                 for w in range(workers)]
 
     def merge_state(self, pieces: list[object]) -> None:
         parts = cast("list[dict[str, Any]]", pieces)
         self.overlay = {gid: group for part in parts for gid, group in part["overlay"].items()}
+        columnar = [part["columnar"] for part in parts if part["columnar"] is not None]
         self.columnar = None
+        if columnar:
+            self.columnar = self._new_columnar()
+            self.columnar.merge(columnar)
         self.gid_cache = {}  # a cache: filled again on use
         if self.invertible is not None:
             self.invertible.merge([part["invertible"] for part in parts])
