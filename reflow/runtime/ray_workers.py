@@ -18,6 +18,9 @@ coordinator driving logical times and as the one writer of every sink.
   time, and output files are written where the program runs.
 - **Live sources** are read by the caller, which runs the streaming loop over a
   ``RayCoordinator`` and sends each commit's rows to the actors, a slice to each.
+- **Persistence** (``pw.persistence``): the caller checkpoints every actor's state through the
+  persistence backend (``RayShards``, the layout of ``PersistentShards``) and on a restart
+  sends each actor its shard, re-partitioned by key when the number of actors changed.
 
 Run a program on Ray by setting ``REFLOW_RAY_ACTORS`` (``pw.run()`` reads it), or call
 ``run_on_ray`` with a function building the dataflow:

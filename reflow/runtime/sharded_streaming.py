@@ -14,7 +14,8 @@ every worker, one logical time late.
 In a persistent run the leader also checkpoints every worker's shard: when a checkpoint is
 due it asks the followers for the state of their operators (``PersistentShards``) and stores
 it with its own in one checkpoint; on a restart it hands each follower its shard back before
-the first logical time. A checkpoint is restored by as many workers as wrote it.
+the first logical time. A checkpoint written by another number of workers is re-partitioned
+by key first (``reflow.engine.sharding.reshard_states``).
 
 >>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
 ([7], [None])
@@ -135,7 +136,8 @@ class PersistentShards:
     dataflow's: the state of stateful operator ``i`` is the list of its states in each worker
     (``ShardedDataflow.snapshot_states``). The leader gathers the followers' states when it
     checkpoints and sends each its own on a restart. The fingerprint names the number of
-    workers: a checkpoint is restored by as many workers as wrote it."""
+    workers: a checkpoint of another number is re-partitioned by key before it is sent
+    (``PersistentRun`` does it, ``reshard_states``)."""
 
     def __init__(self, leading: LeadingShard) -> None:
         self.leading = leading

@@ -108,10 +108,22 @@ def _windows() -> pw.Table:
         start=pw.this._pw_window_start, m=pw.reducers.max(pw.this.v), c=pw.reducers.count())
 
 
+def _update_rows() -> pw.Table:
+    t = _table()
+    changed = t.filter(t.g == 3).select(k=t.k, g=t.g + 10, v=t.v)
+    return t.update_rows(changed)
+
+
+def _intersect() -> pw.Table:
+    t = _table()
+    return t.intersect(t.filter(t.g < 3))
+
+
 CASES = {
     "sums": _sums, "distinct": _distinct, "picking": _picking, "global": _global,
     "inner": _join("inner"), "left": _join("left"), "outer": _join("outer"),
-    "by_left_id": _join_by_left_id, "windows": _windows,
+    "by_left_id": _join_by_left_id, "windows": _windows, "update_rows": _update_rows,
+    "intersect": _intersect,
 }
 
 
