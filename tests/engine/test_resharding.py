@@ -22,7 +22,8 @@ COUNTS = [(2, 1), (2, 3), (3, 2), (1, 4)]
 
 def _rows(seed: int = 3) -> pd.DataFrame:
     """A stream: a bulk load (more rows than the reduce's bulk threshold) at time 2, small
-    changes with retractions and ties at times 4 and 6, a large retraction at 8."""
+    changes with retractions and ties at times 4 and 6, a large retraction at 8; an event
+    time ``ts`` that moves forward with the logical time, some rows late."""
     rng = random.Random(seed)
     rows: list[tuple] = []
     ids: list[int] = []
@@ -40,16 +41,17 @@ def _rows(seed: int = 3) -> pd.DataFrame:
 
     for i in range(BULK_MIN_ROWS + 500):
         insert((None if i % 97 == 0 else rng.randrange(300), i % 7,
-                None if i % 53 == 0 else rng.randrange(50)), 2)
+                None if i % 53 == 0 else rng.randrange(50), rng.randrange(30)), 2)
     for time in (4, 6):
         for _ in range(40):
             retract(time)
-            insert((rng.randrange(320), rng.randrange(7), rng.randrange(50)), time)
+            insert((rng.randrange(320), rng.randrange(7), rng.randrange(50),
+                    time * 10 + rng.randrange(-15, 15)), time)
     for _ in range(BULK_MIN_ROWS // 2):
         retract(8)
-    frame = pd.DataFrame(rows, columns=["k", "g", "v", "__time__", "__diff__"], dtype=object,
+    frame = pd.DataFrame(rows, columns=["k", "g", "v", "ts", "__time__", "__diff__"], dtype=object,
                          index=ids)
-    return frame.astype({"g": int, "__time__": int, "__diff__": int})
+    return frame.astype({"g": int, "ts": int, "__time__": int, "__diff__": int})
 
 
 ROWS = _rows()
@@ -59,6 +61,7 @@ class Row(pw.Schema):
     k: int | None
     g: int
     v: int | None
+    ts: int
 
 
 def _table() -> pw.Table:
@@ -108,9 +111,19 @@ def _windows() -> pw.Table:
         start=pw.this._pw_window_start, m=pw.reducers.max(pw.this.v), c=pw.reducers.count())
 
 
+def _behaviors(behavior: object) -> Callable[[], pw.Table]:
+    def build() -> pw.Table:
+        t = _table()
+        return t.windowby(t.ts, window=pw.temporal.tumbling(duration=5),
+                          behavior=behavior).reduce(
+            start=pw.this._pw_window_start, s=pw.reducers.sum(pw.this.g),
+            c=pw.reducers.count())
+    return build
+
+
 def _update_rows() -> pw.Table:
     t = _table()
-    changed = t.filter(t.g == 3).select(k=t.k, g=t.g + 10, v=t.v)
+    changed = t.filter(t.g == 3).select(k=t.k, g=t.g + 10, v=t.v, ts=t.ts)
     return t.update_rows(changed)
 
 
@@ -124,6 +137,9 @@ CASES = {
     "inner": _join("inner"), "left": _join("left"), "outer": _join("outer"),
     "by_left_id": _join_by_left_id, "windows": _windows, "update_rows": _update_rows,
     "intersect": _intersect,
+    "forgetting": _behaviors(pw.temporal.common_behavior(delay=4, cutoff=8,
+                                                         keep_results=False)),
+    "exactly_once": _behaviors(pw.temporal.exactly_once_behavior()),
 }
 
 
