@@ -15,7 +15,6 @@ never sees half of a time.
 >>> import polars as pl
 >>> from reflow.engine.dataflow import Dataflow
 >>> from reflow.engine.operators.stateless import InputOperator, OutputOperator
-from reflow.engine.resharding import reshard
 >>> flow = Dataflow()
 >>> source = flow.add(InputOperator("in", {"x": pl.Int64}))
 >>> seen = []
