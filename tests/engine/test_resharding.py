@@ -132,6 +132,11 @@ def _intersect() -> pw.Table:
     return t.intersect(t.filter(t.g < 3))
 
 
+def _deduplicate() -> pw.Table:
+    t = _table()
+    return t.deduplicate(value=t.ts, instance=t.g, acceptor=lambda new, old: new > old)
+
+
 CASES = {
     "sums": _sums, "distinct": _distinct, "picking": _picking, "global": _global,
     "inner": _join("inner"), "left": _join("left"), "outer": _join("outer"),
@@ -140,6 +145,7 @@ CASES = {
     "forgetting": _behaviors(pw.temporal.common_behavior(delay=4, cutoff=8,
                                                          keep_results=False)),
     "exactly_once": _behaviors(pw.temporal.exactly_once_behavior()),
+    "deduplicate": _deduplicate,
 }
 
 
@@ -158,7 +164,7 @@ def test_state_moved_to_another_worker_count_continues_the_one_worker_stream(
 def test_an_operator_that_cannot_move_its_state_is_named() -> None:
     def case() -> pw.Table:
         t = _table()
-        return t.deduplicate(value=t.v, instance=t.g, acceptor=lambda new, old: new > old)
+        return t.sort(key=t.ts, instance=t.g)
 
-    with pytest.raises(SnapshotError, match=r"DeduplicateOperator .* cannot be moved"):
+    with pytest.raises(SnapshotError, match=r"SortOperator .* cannot be moved"):
         rescaled(case, 2, 3, 2)

@@ -182,13 +182,13 @@ def test_an_operator_state_that_cannot_move_is_refused_naming_it(
         monkeypatch.setenv("PATHWAY_THREADS", str(threads))
         t = pw.debug.table_from_markdown("k | v\n" + "\n".join(f"{i % 3} | {i}"
                                                                 for i in range(12)))
-        kept = t.deduplicate(value=t.v, instance=t.k, acceptor=lambda new, old: new > old)
-        pw.io.csv.write(kept, tmp_path / "out.csv")
+        ordered = t.sort(key=t.v, instance=t.k)
+        pw.io.csv.write(ordered, tmp_path / "out.csv")
         pw.run(persistence_config=pw.persistence.Config(
             pw.persistence.Backend.filesystem(tmp_path / "state")))
 
     run(2)
     with pytest.raises(pw.persistence.PersistenceError,
                        match=r"written by a run on 2 worker\(s\) and this run has 3, but "
-                             r"DeduplicateOperator .* cannot be moved"):
+                             r"SortOperator .* cannot be moved"):
         run(3)
