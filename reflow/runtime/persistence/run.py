@@ -102,6 +102,7 @@ class PersistentRun:
             _plan_and_workers(checkpoint.fingerprint), _plan_and_workers(dataflow.fingerprint()))
         if (plan_then == plan_now and workers_then != workers_now
                 and checkpoint.states is not None):
+            _check_formats(checkpoint, dataflow, where)  # before the states are decoded
             checkpoint = dataclasses.replace(checkpoint, states=self._rescaled(
                 checkpoint.states, workers_then, workers_now, dataflow, where))
         elif checkpoint.fingerprint != dataflow.fingerprint():
