@@ -105,6 +105,11 @@ class Operator(Snapshottable):
     # otherwise the scope object of a ``pw.local_error_log()`` the operator was built in.
     error_scope: object = None
 
+    #: True when ``partition_key`` sends an input to every worker (``BROADCAST``): such an
+    #: operator runs on every worker whenever one does (``ShardedDataflow``), which a state
+    #: moved from a one-worker run must know before that input shows up again.
+    broadcasts = False
+
     def __init__(self, inputs: Sequence[Operator], name: str) -> None:
         self.inputs = list(inputs)
         self.name = name

@@ -312,7 +312,8 @@ def rescale_states(
     workers restores them: each operator's own snapshot for one worker, ``gather_shards``
     of the workers' states for several."""
     if before == 1:
-        per_worker = {index: [encode({"state": blob, "wake_all": False})]
+        per_worker = {index: [encode({"state": blob,
+                                      "wake_all": operators[index].broadcasts})]
                       for index, blob in states.items()}
     else:
         per_worker = {index: shards_of(blob) for index, blob in states.items()}

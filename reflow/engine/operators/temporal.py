@@ -107,6 +107,8 @@ class _FrontierReader(Operator):
 
     stateful = True
 
+    broadcasts = True
+
     def __init__(self, data: Operator, frontier: Operator, name: str) -> None:
         super().__init__([data, frontier], name)
         self.previous: int | float | None = None
