@@ -9,7 +9,7 @@ import polars as pl
 
 from reflow.engine.batch import ID
 from reflow.engine.state.partition import Broadcast
-from reflow.engine.state.snapshot import Snapshottable
+from reflow.engine.state.snapshot import SnapshotError, Snapshottable
 
 
 @dataclass
@@ -105,6 +105,11 @@ class Operator(Snapshottable):
     # otherwise the scope object of a ``pw.local_error_log()`` the operator was built in.
     error_scope: object = None
 
+    #: True when ``partition_key`` sends an input to every worker (``BROADCAST``): such an
+    #: operator runs on every worker whenever one does (``ShardedDataflow``), which a state
+    #: moved from a one-worker run must know before that input shows up again.
+    broadcasts = False
+
     def __init__(self, inputs: Sequence[Operator], name: str) -> None:
         self.inputs = list(inputs)
         self.name = name
@@ -128,6 +133,25 @@ class Operator(Snapshottable):
         per row id.
         """
         return delta[ID]
+
+    def split_state(self, workers: int) -> list[object]:
+        """This operator's state cut by key among ``workers`` shards: one piece per shard,
+        holding the keys it owns (``reflow.engine.resharding.owners``), each a value
+        ``merge_state`` accepts. Operators whose state cannot be cut raise ``SnapshotError``,
+        so a checkpoint holding their state is restored only by as many workers as wrote it.
+        """
+        raise SnapshotError(
+            f"{type(self).__name__} {self.name}: its state cannot be moved to another number "
+            "of workers yet"
+        )
+
+    def merge_state(self, pieces: list[object]) -> None:
+        """Load the union of ``pieces`` (``split_state`` of shards holding disjoint keys)
+        into this freshly built operator."""
+        raise SnapshotError(
+            f"{type(self).__name__} {self.name}: its state cannot be moved to another number "
+            "of workers yet"
+        )
 
     @property
     def combines(self) -> bool:

@@ -38,6 +38,7 @@ from reflow.engine.batch import concat_batches, consolidate
 from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
+from reflow.engine.resharding import reshard
 from reflow.engine.state.partition import PARTIAL_KEY, Broadcast, split
 from reflow.engine.state.snapshot import decode, encode
 
@@ -266,3 +267,57 @@ class ShardedDataflow:
             local = anyone
         self.rows_processed += sum(d.height for d in received if d is not None)
         return received, local
+
+
+# --- checkpoints of a sharded run --------------------------------------------------------------
+#
+# A sharded run's checkpoint holds, per stateful operator, the list of its states on each worker
+# (``ShardedDataflow.snapshot_states``) as one blob; a one-worker run's holds each operator's
+# own snapshot. ``rescale_states`` turns one into the other, for any numbers of workers.
+
+
+def gather_shards(parts: Sequence[bytes]) -> bytes:
+    """One operator's ``ShardedDataflow.snapshot_states`` of every worker, as one blob."""
+    return encode({"shards": list(parts)})
+
+
+def shards_of(blob: bytes) -> list[bytes]:
+    """The per-worker states in a ``gather_shards`` blob."""
+    return list(decode(blob)["shards"])
+
+
+def reshard_states(
+    operators: Sequence[Operator], states: Mapping[int, Sequence[bytes]], workers: int
+) -> dict[int, list[bytes]]:
+    """Per stateful operator (by index in ``operators``, freshly built ones of the same
+    dataflow): its ``ShardedDataflow.snapshot_states`` on each worker of a run, moved to
+    ``workers`` workers (``reflow.engine.resharding``). An operator that runs on every worker
+    keeps doing so."""
+    out: dict[int, list[bytes]] = {}
+    for index, parts in states.items():
+        if len(parts) == workers:
+            out[index] = list(parts)
+            continue
+        saved = [decode(part) for part in parts]
+        wake_all = any(shard["wake_all"] for shard in saved)
+        moved = reshard(operators[index], [shard["state"] for shard in saved], workers)
+        out[index] = [encode({"state": state, "wake_all": wake_all}) for state in moved]
+    return out
+
+
+def rescale_states(
+    states: Mapping[int, bytes], before: int, after: int, operators: Sequence[Operator]
+) -> dict[int, bytes]:
+    """A checkpoint's per-operator states written by ``before`` workers, as a run on ``after``
+    workers restores them: each operator's own snapshot for one worker, ``gather_shards``
+    of the workers' states for several."""
+    if before == 1:
+        per_worker = {index: [encode({"state": blob,
+                                      "wake_all": operators[index].broadcasts})]
+                      for index, blob in states.items()}
+    else:
+        per_worker = {index: shards_of(blob) for index, blob in states.items()}
+    moved = reshard_states(operators, per_worker, after)
+    if after == 1:
+        return {index: decode(parts[0])["state"] for index, parts in moved.items()}
+    return {index: gather_shards(parts) for index, parts in moved.items()}

@@ -18,6 +18,9 @@ coordinator driving logical times and as the one writer of every sink.
   time, and output files are written where the program runs.
 - **Live sources** are read by the caller, which runs the streaming loop over a
   ``RayCoordinator`` and sends each commit's rows to the actors, a slice to each.
+- **Persistence** (``pw.persistence``): the caller checkpoints every actor's state through the
+  persistence backend (``RayShards``, the layout of ``PersistentShards``) and on a restart
+  sends each actor its shard, re-partitioned by key when the number of actors changed.
 
 Run a program on Ray by setting ``REFLOW_RAY_ACTORS`` (``pw.run()`` reads it), or call
 ``run_on_ray`` with a function building the dataflow:
@@ -38,16 +41,24 @@ import threading
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import WRITER, ShardedDataflow, share_of
+from reflow.engine.sharding import (
+    WRITER,
+    ShardedDataflow,
+    gather_shards,
+    reshard_states,
+    shards_of,
+    share_of,
+)
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.monitoring import WorkerStats
+from reflow.runtime.sharded_streaming import WORKERS_MARK, WholeStates, refuse_deltas
 from reflow.runtime.sources import LiveSource
 from reflow.runtime.workers import build_for, static_batches
 
@@ -254,6 +265,16 @@ class _Shard:
         assert self.shard is not None
         self.shard.restore(data)
 
+    def snapshot_states(self, indices: list[int]) -> dict[int, bytes]:
+        """This shard's state of the stateful operators at ``indices`` (for a checkpoint on
+        storage, ``ShardedDataflow.snapshot_states``)."""
+        assert self.shard is not None
+        return self.shard.snapshot_states(indices)
+
+    def restore_states(self, states: dict[int, bytes], last_time: int | None) -> None:
+        assert self.shard is not None
+        self.shard.restore_states(states, last_time)
+
     def finish(self) -> list[tuple]:
         assert self.shard is not None
         self.shard.finish()
@@ -438,10 +459,10 @@ class RayActors:
             for w, h in enumerate(self.handles)
         ])
 
-    def _checkpoint_if_due(self) -> None:
+    def _checkpoint_if_due(self, now: bool = False) -> None:
         import ray
 
-        if clock.monotonic() - self._checkpointed_at < self.checkpoint_seconds:
+        if not now and clock.monotonic() - self._checkpointed_at < self.checkpoint_seconds:
             return
         refs = [h.snapshot.remote() for h in self.handles]
         ray.wait(refs, num_returns=len(refs), fetch_local=False)
@@ -463,6 +484,21 @@ class RayActors:
         _replay(self.outputs, done[WRITER][0])
         self._surviving(self._checkpoint_if_due)
         return [(seconds, processed, rows) for _, seconds, processed, rows in done]
+
+    def snapshot_states(self, indices: list[int]) -> list[dict[int, bytes]]:
+        """Every actor's state of the stateful operators at ``indices``, in actor order."""
+        return cast("list[dict[int, bytes]]", self._surviving(
+            lambda: _get_all([h.snapshot_states.remote(indices) for h in self.handles])))
+
+    def restore_states(self, states: Sequence[Mapping[int, bytes]],
+                       last_time: int | None) -> None:
+        """Load ``states[w]`` (``snapshot_states`` of actor ``w`` of a run with as many
+        actors) into each actor before the first time, then keep it as the in-memory
+        checkpoint a replaced actor restarts from."""
+        with self.errors():
+            _get_all([h.restore_states.remote(dict(part), last_time)
+                      for h, part in zip(self.handles, states, strict=True)])
+        self._surviving(lambda: self._checkpoint_if_due(now=True))
 
     def finish(self) -> None:
         """Release what operators hold until the end of input, end the sinks and collect the
@@ -547,6 +583,65 @@ class RayCoordinator:
 
     def finish(self) -> None:
         self.run.finish()
+
+    @property
+    def persistent_states(self) -> RayShards:
+        """Every actor's state, as ``PersistentRun`` saves and restores a dataflow's."""
+        return RayShards(self)
+
+
+class RayShards(WholeStates):
+    """The state of every actor of a run, seen by ``PersistentRun`` as one dataflow's, as
+    ``reflow.runtime.sharded_streaming.PersistentShards`` for threads and processes (same
+    checkpoint layout and fingerprint): the state of stateful operator ``i`` is the list of
+    its states on each actor. The coordinator gathers them for a checkpoint on storage and
+    sends each actor its own on a restart; the coordinator's own dataflow never runs."""
+
+    def __init__(self, coordinator: RayCoordinator) -> None:
+        self.coordinator = coordinator
+        self.run = coordinator.run
+        self.dataflow = coordinator.run.lowering.dataflow
+
+    @property
+    def operators(self) -> list[Operator]:
+        return self.dataflow.operators
+
+    @property
+    def outputs(self) -> list:
+        return self.dataflow.outputs
+
+    @property
+    def last_time(self) -> int | None:
+        return self.coordinator.last_time
+
+    @property
+    def versions(self) -> list[int | None]:
+        # The actors' operators change out of sight: every checkpoint saves every state.
+        return [self.coordinator.last_time] * len(self.dataflow.operators)
+
+    def fingerprint(self) -> str:
+        return f"{self.dataflow.fingerprint()}{WORKERS_MARK}{self.run.actors}"
+
+    def stateful_indices(self) -> list[int]:
+        return self.dataflow.stateful_indices()
+
+    def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
+        wanted = list(indices)
+        shards = self.run.snapshot_states(wanted)
+        return {index: gather_shards([shard[index] for shard in shards]) for index in wanted}
+
+    def restore_states(
+        self, states: Mapping[int, bytes], last_time: int | None,
+        deltas: Mapping[int, Sequence[bytes]] | None = None,
+    ) -> None:
+        refuse_deltas(deltas)
+        shards = reshard_states(self.dataflow.operators,
+                                {index: shards_of(blob) for index, blob in states.items()},
+                                self.run.actors)
+        self.run.restore_states(
+            [{index: parts[w] for index, parts in shards.items()}
+             for w in range(self.run.actors)], last_time)
+        self.coordinator.last_time = last_time
 
 
 def run_live_on_ray(

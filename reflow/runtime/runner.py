@@ -154,7 +154,7 @@ def run_outputs(
     config = WorkerConfig.from_env()
     on_ray = RayConfig.from_env()
     several = on_ray is not None or config.workers > 1
-    one_worker = _one_worker_reason(outputs, persistence_config, on_ray is not None)
+    one_worker = _one_worker_reason(outputs)
     if several and one_worker is None:
         _run_sharded(outputs, new_context, config, on_ray, monitoring_level, with_http_server,
                      persistence_config)
@@ -201,18 +201,13 @@ def _run_outputs(
         run_static(lowering)
 
 
-def _one_worker_reason(
-    outputs: Sequence[OutputSpec], persistence_config: PersistenceSettings | None,
-    on_ray: bool = False,
-) -> str | None:
-    """Why a program must run on one worker, or None: on Ray, a persistent run keeps one
-    dataflow's state; fully asynchronous UDFs deliver their results through a source of the
-    worker that made the call, and only worker 0 runs sources."""
+def _one_worker_reason(outputs: Sequence[OutputSpec]) -> str | None:
+    """Why a program must run on one worker, or None: fully asynchronous UDFs deliver their
+    results through a source of the worker that made the call, and only worker 0 runs
+    sources."""
     from reflow.plan.future_nodes import ancestors, calls_fully_async
     from reflow.plan.nodes import SelectNode
 
-    if persistence_config is not None and on_ray:
-        return "persistent runs on Ray"
     roots = [spec.node for spec in outputs]
     if any(_reads_error_log(root) for root in roots):
         roots += live_nodes()  # the error log runs the program's other tables too (``build``)

@@ -14,7 +14,8 @@ every worker, one logical time late.
 In a persistent run the leader also checkpoints every worker's shard: when a checkpoint is
 due it asks the followers for the state of their operators (``PersistentShards``) and stores
 it with its own in one checkpoint; on a restart it hands each follower its shard back before
-the first logical time. A checkpoint is restored by as many workers as wrote it.
+the first logical time. A checkpoint written by another number of workers is re-partitioned
+by key first (``reflow.engine.sharding.reshard_states``).
 
 >>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
 ([7], [None])
@@ -31,7 +32,7 @@ import polars as pl
 
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import ShardedDataflow
+from reflow.engine.sharding import ShardedDataflow, gather_shards, reshard_states, shards_of
 from reflow.engine.state.snapshot import SavedState, SnapshotError, decode, encode
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import WorkerStats
@@ -130,12 +131,38 @@ class LeadingShard:
             self.monitor.workers = list(self.stats)
 
 
-class PersistentShards:
+class WholeStates:
+    """What a sharded run's checkpoints share: every state is saved whole (the workers'
+    operators change out of the saving thread's sight), so there are no marks and no
+    deltas. Subclasses give ``snapshot_states``."""
+
+    def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
+        raise NotImplementedError
+
+    def save_states(self, marks: Mapping[int, object | None]) -> dict[int, SavedState]:
+        """``snapshot_states`` of the operators named by ``marks``, each whole."""
+        return {index: SavedState(data, False, None)
+                for index, data in self.snapshot_states(list(marks)).items()}
+
+    def checkpoint_marks(self, indices: Iterable[int]) -> dict[int, object | None]:
+        """No marks: every checkpoint of a sharded run saves whole states."""
+        return dict.fromkeys(indices)
+
+
+def refuse_deltas(deltas: Mapping[int, Sequence[bytes]] | None) -> None:
+    """A sharded run restores whole states only (``PersistentRun`` folds the deltas of a
+    one-worker checkpoint into them before re-partitioning)."""
+    if any(deltas.values() if deltas else ()):
+        raise SnapshotError("a sharded run's checkpoint holds whole states only")
+
+
+class PersistentShards(WholeStates):
     """The state of every worker of a sharded run, seen by ``PersistentRun`` as one
     dataflow's: the state of stateful operator ``i`` is the list of its states in each worker
     (``ShardedDataflow.snapshot_states``). The leader gathers the followers' states when it
     checkpoints and sends each its own on a restart. The fingerprint names the number of
-    workers: a checkpoint is restored by as many workers as wrote it."""
+    workers: a checkpoint of another number is re-partitioned by key before it is sent
+    (``PersistentRun`` does it, ``reshard_states``)."""
 
     def __init__(self, leading: LeadingShard) -> None:
         self.leading = leading
@@ -176,30 +203,19 @@ class PersistentShards:
         replies, _ = self.shard.exchange.all_to_all([None] * workers, False)
         shards = [mine if w == LEADER else decode(_only(reply)["state"][0])["states"]
                   for w, reply in enumerate(replies)]
-        return {index: encode({"shards": [shard[index] for shard in shards]})
-                for index in wanted}
-
-    def save_states(self, marks: Mapping[int, object | None]) -> dict[int, SavedState]:
-        """``snapshot_states`` of the operators named by ``marks``, each whole (a sharded
-        checkpoint holds every state)."""
-        return {index: SavedState(data, False, None)
-                for index, data in self.snapshot_states(list(marks)).items()}
-
-    def checkpoint_marks(self, indices: Iterable[int]) -> dict[int, object | None]:
-        """No marks: every checkpoint of a sharded run saves whole states."""
-        return dict.fromkeys(indices)
+        return {index: gather_shards([shard[index] for shard in shards]) for index in wanted}
 
     def restore_states(
         self, states: Mapping[int, bytes], last_time: int | None,
         deltas: Mapping[int, Sequence[bytes]] | None = None,
     ) -> None:
         """Give each worker its part of ``states`` (``snapshot_states``)."""
-        if deltas:
-            raise SnapshotError("a sharded run's checkpoint holds whole states only")
-        shards = {index: decode(blob)["shards"] for index, blob in states.items()}
+        refuse_deltas(deltas)
         workers = self.shard.workers
-        if any(len(parts) != workers for parts in shards.values()):
-            raise SnapshotError(f"the checkpoint does not hold the states of {workers} workers")
+        shards = reshard_states(
+            self.dataflow.operators,
+            {index: shards_of(blob) for index, blob in states.items()}, workers,
+        )
 
         def part(worker: int) -> dict[int, bytes]:
             return {index: parts[worker] for index, parts in shards.items()}

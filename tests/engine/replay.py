@@ -260,3 +260,75 @@ def run_on_workers(make: Callable[[], Built], workers: int) -> list[tuple]:
     for built in builts[1:]:
         assert not built.seen, "only the writer's sink may receive rows"
     return builts[0].seen
+
+
+# --- restoring on another number of workers ------------------------------------------------------
+
+
+def _run_threads(builts: list[Built], shards: list, times: list[int], finish: bool) -> None:
+    """Run ``times`` (then finish, if asked) on every shard, one thread each."""
+    import threading
+
+    failures: list[BaseException] = []
+
+    def work(w: int) -> None:
+        built, shard = builts[w], shards[w]
+        try:
+            for time in times:
+                grouped: dict[Operator, list[pl.DataFrame]] = {}
+                for operator, batch in built.batches.get(time, []):
+                    grouped.setdefault(operator, []).append(batch)
+                shard.run_time(time, {op: shard.own_rows(concat_batches(parts))
+                                      for op, parts in grouped.items()})
+            if finish:
+                shard.finish()
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            failures.append(error)
+            shard.exchange.abort()
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(1, len(shards))]
+    for thread in threads:
+        thread.start()
+    work(0)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _shards(make: Callable[[], Built], workers: int) -> tuple[list[Built], list]:
+    from reflow.engine.sharding import ShardedDataflow
+    from reflow.runtime.exchange import ThreadExchange
+    from reflow.runtime.workers import build_for
+
+    builts = [build_for(w, make) for w in range(workers)]
+    exchanges = ThreadExchange.group(workers)
+    return builts, [ShardedDataflow(b.dataflow, w, workers, exchanges[w])
+                    for w, b in enumerate(builts)]
+
+
+def rescaled(case: Case, before: int, after: int, split_at: int) -> dict[int, Counter]:
+    """Run the times before ``times[split_at]`` on ``before`` worker threads, take every
+    worker's state of every stateful operator, move it to ``after`` workers
+    (``reshard_states``), restore it into fresh builds and run the rest there: what the
+    writers' sinks received."""
+    from reflow.engine.sharding import reshard_states
+
+    def make() -> Built:
+        return lower(case)
+
+    builts, shards = _shards(make, before)
+    times = builts[0].times
+    _run_threads(builts, shards, times[:split_at], finish=False)
+    indices = builts[0].dataflow.stateful_indices()
+    saved = [shard.snapshot_states(indices) for shard in shards]
+    last_time = builts[0].dataflow.last_time
+    again, fresh = _shards(make, after)
+    moved = reshard_states(again[0].dataflow.operators,
+                           {i: [states[i] for states in saved] for i in indices}, after)
+    for w, shard in enumerate(fresh):
+        shard.restore_states({i: parts[w] for i, parts in moved.items()}, last_time)
+    _run_threads(again, fresh, times[split_at:], finish=True)
+    return by_time(builts[0].seen + again[0].seen)

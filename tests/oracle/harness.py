@@ -388,6 +388,37 @@ def check_sharding(case: m.Case, shards: int) -> None:
             )
 
 
+def check_rescaled(case: m.Case, before: int, after: int, split_at: int) -> None:
+    """The whole pipeline run on ``before`` worker threads up to the time at position
+    ``split_at``, its state moved to ``after`` workers and the rest run there, must emit the
+    single-worker update stream at every time. A pipeline with an operator whose state cannot
+    be moved must be refused with an error naming that operator."""
+    from reflow.engine.state.snapshot import SnapshotError
+    from tests.engine.replay import lower, rescaled, uninterrupted
+
+    def build() -> pw.Table:
+        return case.pipeline.build(incremental_inputs(case))
+
+    expected = uninterrupted(build)
+    try:
+        got = rescaled(build, before, after, split_at)
+    except SnapshotError as error:
+        stateful = [op for op in lower(build).dataflow.operators if op.state_fields]
+        if "cannot be moved" not in str(error) or not any(
+            str(error).startswith(f"{type(op).__name__} ") for op in stateful
+        ):
+            raise
+        return
+    if got != expected:
+        times = sorted(set(got) | set(expected))
+        first = next(t for t in times if got.get(t) != expected.get(t))
+        raise OracleFailure(
+            f"from {before} to {after} workers at position {split_at}: at time {first} the "
+            f"writer emitted {sorted(got.get(first, {}).items())}, one worker "
+            f"{sorted(expected.get(first, {}).items())}"
+        )
+
+
 def check_workers(case: m.Case, workers: int) -> None:
     """The whole pipeline run by ``workers`` worker threads exchanging rows by key must emit,
     through its one writer, the single-worker update stream at every time."""

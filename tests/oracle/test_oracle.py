@@ -21,6 +21,7 @@ from .harness import (
     canon,
     check_case,
     check_ray_workers,
+    check_rescaled,
     check_sharding,
     check_snapshot_restore,
     check_workers,
@@ -67,6 +68,15 @@ def test_whole_pipelines_on_several_workers_give_the_one_worker_stream(
     case: m.Case, workers: int
 ) -> None:
     check_workers(case, workers)
+
+
+@oracle_settings(scale=0.25)
+@given(S.cases(core=False), st.sampled_from([(2, 1), (2, 3), (3, 2), (1, 2)]), st.integers(0, 8))
+def test_sharded_runs_restored_on_another_worker_count_give_the_one_worker_stream(
+    case: m.Case, counts: tuple[int, int], split: int
+) -> None:
+    before, after = counts
+    check_rescaled(case, before, after, split % (case.n_times() + 1))
 
 
 @oracle_settings(scale=0.06)

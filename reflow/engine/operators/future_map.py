@@ -87,6 +87,7 @@ class FutureMapOperator(Operator):
     log for that row. Inputs: the select's operator, then the wake-up input.
     """
 
+    broadcasts = True
     state_fields = ("_emitted",)
 
     stateful = True

@@ -258,6 +258,7 @@ class IterateOperator(Operator):
     """
 
     stateful = True
+    broadcasts = True
     state_fields = ("instances", "levels", "depth", "last", "constants")
     state_version = 2  # 2: level fingerprints from Polars' row hash
 

@@ -19,6 +19,7 @@ produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import polars as pl
 
@@ -35,7 +36,7 @@ from reflow.engine.batch import (
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
-from reflow.engine.state.partition import Broadcast
+from reflow.engine.state.partition import Broadcast, owners
 from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
@@ -195,6 +196,41 @@ class JoinOperator(Operator):
             raise ValueError(f"{self.name}: the partner of an outer side cannot be shared")
         (self.left, self.right)[side].arrangement = arrangement
         self.shared = side
+
+    # --- another number of shards ---------------------------------------------------------------
+    def split_state(self, workers: int) -> list[object]:
+        """Each side's rows cut by the owner of their join key (as ``partition_key``); the
+        count of each output id goes with the row of the ``id_from`` side holding it."""
+        if self.shared is not None:
+            return super().split_state(workers)  # the shared arrangement is another's
+        pieces: list[dict[str, Any]] = [{"left": None, "right": None, "ids": {}}
+                                        for _ in range(workers)]
+        owner_of_id: dict[int, int] = {}
+        for name, side in (("left", self.left), ("right", self.right)):
+            rows = side.arrangement.live_rows()
+            if rows is None:
+                continue
+            owner = owners(hash_columns(rows.select(KEY), [KEY]), workers)
+            for worker in range(workers):
+                part = rows.filter(pl.Series(owner == worker))
+                pieces[worker][name] = part if part.height else None
+            if name == self.id_from:
+                owner_of_id = dict(zip(rows[side.id_column].to_list(), owner.tolist(),
+                                       strict=True))
+        for row_id, count in self._id_counts.items():
+            pieces[owner_of_id.get(row_id, 0)]["ids"][row_id] = count
+        return list(pieces)
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[dict[str, Any]]", pieces)
+        if self.shared is not None:
+            super().merge_state(pieces)
+        for name, side in (("left", self.left), ("right", self.right)):
+            frames = [part[name] for part in parts if part[name] is not None]
+            if frames:
+                side.arrangement.insert(pl.concat(frames, how="vertical"))
+        self._id_counts = {row_id: count for part in parts for row_id, count in part["ids"].items()}
+        self._touched = set()
 
     # --- the algebra ---------------------------------------------------------------------------
     def partition_key(

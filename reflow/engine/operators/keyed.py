@@ -27,6 +27,7 @@ from reflow.engine.batch import (
     pick_columns,
 )
 from reflow.engine.operator import Operator, RunContext
+from reflow.engine.state.partition import owners
 from reflow.engine.state.row_store import RowStore
 
 
@@ -207,6 +208,38 @@ class KeyedOperator(Operator):
         self._invalid_combos = np.array(
             [c for c, pattern in enumerate(patterns) if rule.invalid(pattern)], dtype=np.int64
         )
+
+    def split_state(self, workers: int) -> list[object]:
+        """Each input's rows (or counts of ids) cut by the owner of their ids, which route
+        its rows (``partition_key``)."""
+
+        def owner(ids: list[int]) -> np.ndarray:
+            return owners(ids, workers)
+
+        pieces: list[list[Any]] = [[] for _ in range(workers)]
+        for store, counts in zip(self.stores, self.counts, strict=True):
+            if store is not None:
+                parts: list[Any] = store.split(owner, workers)
+            else:
+                present = cast("dict[int, int]", counts)
+                ids = list(present)
+                owned = owner(ids).tolist()
+                parts = [{} for _ in range(workers)]
+                for row_id, worker in zip(ids, owned, strict=True):
+                    parts[worker][row_id] = present[row_id]
+            for worker, part in enumerate(parts):
+                pieces[worker].append(part)
+        return list(pieces)
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[list[Any]]", pieces)
+        for i, store in enumerate(self.stores):
+            if store is not None:
+                frames = [part[i] for part in parts if part[i].height]
+                if frames:
+                    store.apply(pl.concat(frames, how="vertical"))
+            else:
+                self.counts[i] = {k: v for part in parts for k, v in part[i].items()}
 
     def _refs(
         self, touched: list[int], known: dict[int, np.ndarray] | None = None

@@ -129,6 +129,7 @@ class KnnOperator(Operator):
 
     stateful = True
     emits_consolidated = True
+    broadcasts = True
     state_fields = ("backend", "_slot_of", "_id_at", "_free", "_payload", "_metadata",
                     "_queries", "_qfree", "_qids", "_qvectors", "_qkth", "_holders")
 

@@ -11,15 +11,16 @@ that carried it; it looks at rows in arrival order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import polars as pl
 from sortedcontainers import SortedList
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.state.partition import Broadcast, single_partition
+from reflow.engine.state.partition import Broadcast, owners, single_partition
 from reflow.engine.state.row_store import Ref, RowStore
 
 PREV = "prev"
@@ -323,6 +324,29 @@ class DeduplicateOperator(Operator):
         self.kept_values: dict[int, Any] = {}
         self.store = RowStore(self.columns)
         self._no_instance = hash_values([])
+
+    def split_state(self, workers: int) -> list[object]:
+        """The kept value and row of each instance, cut by the owner of the instance's hash
+        (their key here, and the route of its rows)."""
+
+        def owner(instances: list[int]) -> np.ndarray:
+            if self.instance_column is None:
+                return np.zeros(len(instances), dtype=np.int64)  # one instance, partition 0
+            return owners(instances, workers)
+
+        rows = self.store.split(owner, workers)
+        instances = list(self.kept_values)
+        values: list[dict[int, Any]] = [{} for _ in range(workers)]
+        for instance, worker in zip(instances, owner(instances).tolist(), strict=True):
+            values[worker][instance] = self.kept_values[instance]
+        return [{"rows": rows[w], "values": values[w]} for w in range(workers)]
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[dict[str, Any]]", pieces)
+        self.kept_values = {k: v for part in parts for k, v in part["values"].items()}
+        frames = [part["rows"] for part in parts if part["rows"].height]
+        if frames:
+            self.store.apply(pl.concat(frames, how="vertical"), replace=True)
 
     def partition_key(
         self, input_index: int, delta: pl.DataFrame, ctx: RunContext

@@ -41,6 +41,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate, frame_from_rows
@@ -58,7 +59,7 @@ from reflow.engine.state.aggregates import (
 )
 from reflow.engine.state.group_store import ColumnarGroups, out_column, slot_expr
 from reflow.engine.state.invertible import InvertibleGroups, supports
-from reflow.engine.state.partition import Broadcast, single_partition
+from reflow.engine.state.partition import Broadcast, owners, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at least BULK_MIN_ROWS rows and at least 1/BULK_STATE_RATIO of the rows held take
@@ -228,6 +229,41 @@ class ReduceOperator(Operator):
             [_key_column(i) for i in range(len(self.keys))], self.out_columns,
             self._aggregations(),
         )
+
+    # --- another number of shards -----------------------------------------------------------
+    def split_state(self, workers: int) -> list[object]:
+        """The groups cut by owner (the group id routes a group, as ``partition_key``), each
+        tier apart: the Python tier's groups move whole, the columnar tier's rows and records
+        as filtered frames, the running sums by slot."""
+
+        def owner(gids: pl.Series) -> np.ndarray:
+            if self.keys or self.id_column is not None:
+                return owners(gids, workers)
+            return np.zeros(gids.len(), dtype=np.int64)  # one group, in partition 0
+
+        gids = list(self.overlay)
+        owner_of = owner(pl.Series(gids, dtype=ID_DTYPE)).tolist()
+        overlays: list[dict[int, _Group]] = [{} for _ in range(workers)]
+        for gid, worker in zip(gids, owner_of, strict=True):
+            overlays[worker][gid] = self.overlay[gid]
+        columnar = None if self.columnar is None else self.columnar.split(owner, workers)
+        sums = self.invertible.split(workers) if self.invertible is not None else None
+        return [{"overlay": overlays[w],
+                 "columnar": None if columnar is None else columnar[w],
+                 "invertible": None if sums is None else sums[w]}
+                for w in range(workers)]
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[dict[str, Any]]", pieces)
+        self.overlay = {gid: group for part in parts for gid, group in part["overlay"].items()}
+        columnar = [part["columnar"] for part in parts if part["columnar"] is not None]
+        self.columnar = None
+        if columnar:
+            self.columnar = self._new_columnar()
+            self.columnar.merge(columnar)
+        self.gid_cache = {}  # a cache: filled again on use
+        if self.invertible is not None:
+            self.invertible.merge([part["invertible"] for part in parts])
 
     # --- entry point ------------------------------------------------------------------------
     def partition_key(

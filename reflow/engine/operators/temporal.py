@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate, negate
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import Operator, RunContext
-from reflow.engine.state.partition import BROADCAST, Broadcast, single_partition
+from reflow.engine.state.partition import BROADCAST, Broadcast, owners, single_partition
 from reflow.engine.state.snapshot import Snapshottable
 
 FRONTIER = "_pw_frontier"
@@ -64,6 +64,13 @@ class FrontierOperator(Operator):
     ) -> pl.Series | Broadcast:
         """One global value: the frontier is not split (its readers get it broadcast)."""
         return single_partition(delta)
+
+    def split_state(self, workers: int) -> list[object]:
+        """The value goes to the worker owning partition 0 (its rows' route)."""
+        return [self.value if worker == 0 else None for worker in range(workers)]
+
+    def merge_state(self, pieces: list[object]) -> None:
+        self.value = _latest(pieces)
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
@@ -100,6 +107,8 @@ class _FrontierReader(Operator):
 
     stateful = True
 
+    broadcasts = True
+
     def __init__(self, data: Operator, frontier: Operator, name: str) -> None:
         super().__init__([data, frontier], name)
         self.previous: int | float | None = None
@@ -116,6 +125,30 @@ class _FrontierReader(Operator):
 
     def end_of_time(self, time: int, ctx: RunContext) -> None:
         self.previous = self.current
+
+    def split_state(self, workers: int) -> list[object]:
+        """The frontier (every worker reads it) to every worker; the rows a subclass keeps
+        (``_kept``) cut by the owner of their ids."""
+        kept = getattr(self, self._kept).split(workers) if self._kept else [[]] * workers
+        return [{"frontier": (self.previous, self.current), "kept": kept[worker],
+                 "extra": self._extra_state(worker)} for worker in range(workers)]
+
+    def merge_state(self, pieces: list[object]) -> None:
+        parts = cast("list[dict[str, Any]]", pieces)
+        self.previous = _latest([part["frontier"][0] for part in parts])
+        self.current = _latest([part["frontier"][1] for part in parts])
+        if self._kept:
+            getattr(self, self._kept).chunks = [c for part in parts for c in part["kept"]]
+        self._merge_extra([part["extra"] for part in parts])
+
+    #: The field holding the rows this operator keeps (a ``_Chunks``), if any.
+    _kept: str | None = None
+
+    def _extra_state(self, worker: int) -> Any:
+        return None
+
+    def _merge_extra(self, pieces: list[Any]) -> None:
+        pass
 
     def partition_key(
         self, input_index: int, delta: pl.DataFrame, ctx: RunContext
@@ -164,6 +197,23 @@ class _Chunks(Snapshottable):
     def height(self) -> int:
         return sum(f.height for _, f in self.chunks)
 
+    def split(self, workers: int) -> list[list[tuple[float, pl.DataFrame]]]:
+        """The chunks cut among ``workers`` shards by the owner of their rows' ids."""
+        out: list[list[tuple[float, pl.DataFrame]]] = [[] for _ in range(workers)]
+        for _, frame in self.chunks:
+            owned = owners(frame[ID], workers)
+            for worker in range(workers):
+                part = frame.filter(pl.Series(owned == worker))
+                if part.height:
+                    out[worker].append((_smallest(part[self.threshold]), part))
+        return out
+
+
+def _latest(values: list[Any]) -> Any:
+    """The largest of ``values`` that are not None (None if all are)."""
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
 
 def _smallest(thresholds: pl.Series) -> float:
     """The smallest threshold of a non-empty chunk (numbers: event times as integers)."""
@@ -174,6 +224,7 @@ class BufferOperator(_FrontierReader):
     """Holds each row until its threshold is at or behind the current frontier."""
 
     state_fields = ("previous", "current", "held")
+    _kept = "held"
 
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
@@ -218,6 +269,12 @@ class IgnoreLateOperator(_FrontierReader):
         self.ignored = 0
         self._ignored_now = 0
 
+    def _extra_state(self, worker: int) -> Any:
+        return self.ignored if worker == 0 else 0  # a count of this operator's drops
+
+    def _merge_extra(self, pieces: list[Any]) -> None:
+        self.ignored = sum(pieces)
+
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
     ) -> pl.DataFrame | None:
@@ -254,12 +311,19 @@ class ForgetOperator(_FrontierReader):
     """
 
     state_fields = ("previous", "current", "live", "_forgot_at")
+    _kept = "live"
 
     def __init__(self, data: Operator, frontier: Operator, threshold: str, name: str) -> None:
         super().__init__(data, frontier, name)
         self.threshold = threshold
         self.live = _Chunks(threshold)
         self._forgot_at: int | None = None
+
+    def _extra_state(self, worker: int) -> Any:
+        return self._forgot_at
+
+    def _merge_extra(self, pieces: list[Any]) -> None:
+        self._forgot_at = _latest(pieces)
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext

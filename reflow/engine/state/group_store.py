@@ -14,9 +14,10 @@ and picked out by their full id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
+import numpy as np
 import polars as pl
 
 from reflow.engine.batch import ID, ID_DTYPE
@@ -105,6 +106,44 @@ class ColumnarGroups(Snapshottable):
             names.index("_sort"),
             names.index("_mult"),
         )
+
+    # --- another number of shards ---------------------------------------------------------------
+    def split(self, owner: Callable[[pl.Series], np.ndarray], workers: int) -> list[dict]:
+        """The rows and records of the groups still held here (not moved to the Python tier),
+        cut among ``workers`` shards by ``owner`` of their group ids, for ``merge``."""
+        rows, records = self.rows, self.records
+        if self.moved:
+            moved = pl.Series(list(self.moved), dtype=ID_DTYPE).implode()
+            rows = None if rows is None else rows.filter(~pl.col("_gid").is_in(moved))
+            records = None if records is None else records.filter(~pl.col(ID).is_in(moved))
+        def cut(frame: pl.DataFrame | None, column: str) -> list[pl.DataFrame | None]:
+            if frame is None:
+                return [None] * workers
+            owned = owner(frame[column])
+            return [frame.filter(pl.Series(owned == worker)) for worker in range(workers)]
+
+        return [{"rows": r, "records": g}
+                for r, g in zip(cut(rows, "_gid"), cut(records, ID), strict=True)]
+
+    def merge(self, pieces: list[dict]) -> None:
+        """Load the groups of ``pieces`` (``split`` of tiers holding other groups) into this
+        empty tier."""
+        rows = [piece["rows"] for piece in pieces if piece["rows"] is not None]
+        records = [piece["records"] for piece in pieces if piece["records"] is not None]
+        if rows:
+            merged = pl.concat(rows, how="vertical").sort("_slot")
+            self._set_rows(merged)
+            runs = merged["_slot"].rle().struct.unnest()
+            lengths = runs["len"]
+            starts = lengths.cum_sum() - lengths
+            self.ranges = dict(zip(runs["value"].to_list(),
+                                   zip(starts.to_list(), lengths.to_list(), strict=True),
+                                   strict=True))
+        if records:
+            self.records = pl.concat(records, how="vertical")
+            self.index = dict(zip(self.records[ID].to_list(), range(self.records.height),
+                                  strict=True))
+        self.moved = set()
 
     # --- large batches ---------------------------------------------------------------------------
     def apply(

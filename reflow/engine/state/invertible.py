@@ -37,7 +37,7 @@ import polars as pl
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, frame_from_rows
 from reflow.engine.ids import hash_columns
 from reflow.engine.state.aggregates import Avg, Count, CountDistinct, Sum, distinct_key
-from reflow.engine.state.partition import PARTIAL_KEY
+from reflow.engine.state.partition import PARTIAL_KEY, owners
 from reflow.engine.state.snapshot import Snapshottable
 
 # Batches of at most this many rows are pre-aggregated in Python rather than with Polars.
@@ -187,6 +187,54 @@ class InvertibleGroups(Snapshottable):
                 self.gid_cache = {column[s]: gid_of[s] for s in live}
             else:
                 self.gid_cache = {tuple(c[s] for c in self.key_of): gid_of[s] for s in live}
+
+    # --- another number of shards ---------------------------------------------------------------
+    def split(self, workers: int) -> list[dict[str, Any]]:
+        """The groups cut by owner among ``workers`` shards (by group id; every group of a
+        reduce without keys is in partition 0): per shard, its groups' ids, keys, running
+        sums and value counts, for ``merge``."""
+        free = set(self.free)
+        live = np.array([s for s in range(len(self.gid_of)) if s not in free], dtype=np.int64)
+        gids = [self.gid_of[s] for s in live.tolist()]
+        if self.keys or self.id_column is not None:
+            owner = owners(gids, workers)
+        else:
+            owner = np.zeros(len(gids), dtype=np.int64)
+        pieces = []
+        for worker in range(workers):
+            mine = live[owner == worker]
+            slots = mine.tolist()
+            pieces.append({
+                "gids": [self.gid_of[s] for s in slots],
+                "keys": [[column[s] for s in slots] for column in self.key_of],
+                "arrays": [array[mine] for array in self.arrays],
+                "value_counts": {j: [store.get(s) for s in slots]
+                                 for j, store in self.value_counts.items()},
+            })
+        return pieces
+
+    def merge(self, pieces: list[dict[str, Any]]) -> None:
+        """Load the groups of ``pieces`` (``split`` of shards holding other groups) into
+        this empty state, in dense slots."""
+        gids = [gid for piece in pieces for gid in piece["gids"]]
+        self.gid_of = gids
+        self.slot_of = {gid: slot for slot, gid in enumerate(gids)}
+        self.key_of = [[key for piece in pieces for key in piece["keys"][c]]
+                       for c in range(len(self.keys))]
+        self.free = []
+        self.capacity = max(_INITIAL_CAPACITY, len(gids))
+        arrays = []
+        for c, array in enumerate(self.arrays):
+            values = np.concatenate([array[:0], *(piece["arrays"][c] for piece in pieces)])
+            full = np.zeros(self.capacity, dtype=array.dtype)
+            full[:values.size] = values
+            arrays.append(full)
+        self.arrays = arrays
+        for j in self.value_counts:
+            counts = [c for piece in pieces for c in piece["value_counts"][j]]
+            self.value_counts[j] = {slot: c for slot, c in enumerate(counts) if c is not None}
+        self.gid_cache = {}
+        self.load_state({})  # rebuilds the key -> group id cache
 
     # --- entry point --------------------------------------------------------------------------
     def process(

@@ -354,6 +354,15 @@ class KeyIndex(Snapshottable):
             self.schema = saved["schema"]
         self.insert(saved["rows"])
 
+    def live_rows(self) -> pl.DataFrame | None:
+        """Every row held, with the diffs of identical rows summed and cancelled rows left
+        out (None when there is none): what ``insert`` of a fresh index needs to hold the
+        same rows."""
+        self.flush()
+        if self.data is None or self.data.height == 0:
+            return None
+        return _consolidate_log(self.data)
+
     def compact(self) -> None:
         """Cancel retracted rows against the rows they retract and rebuild the index."""
         self.flush()

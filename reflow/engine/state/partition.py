@@ -24,6 +24,8 @@ an event-time frontier).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 
@@ -65,6 +67,19 @@ def partitions_of_shard(shard: int, shards: int) -> range:
     range(64, 128)
     """
     return range(-(-shard * PARTITIONS // shards), -(-(shard + 1) * PARTITIONS // shards))
+
+
+def owners(hashes: Sequence[int] | pl.Series, shards: int) -> np.ndarray:
+    """The shard owning each 128-bit key hash among ``shards`` (the exchange's routing).
+
+    >>> owners([1, 200], 2).tolist()
+    [0, 1]
+    """
+    series = hashes if isinstance(hashes, pl.Series) else pl.Series(list(hashes),
+                                                                      dtype=pl.UInt128)
+    if series.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    return shard_of(partition_of(series), shards)
 
 
 def split(batch: pl.DataFrame, hashes: pl.Series, shards: int) -> list[pl.DataFrame | None]:

@@ -7,7 +7,7 @@ companions) round-trips exactly. A batch is dropped once none of its rows is liv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -135,6 +135,20 @@ class RowStore(Snapshottable):
         else:
             self.live.pop(chunk_no, None)
             self._dead.add(chunk_no)
+
+    def split(self, owner: Callable[[list[int]], np.ndarray], workers: int) -> list[pl.DataFrame]:
+        """The live rows cut among ``workers`` shards by ``owner`` of their ids: per shard, a
+        batch (``_id``, the value columns, ``_diff`` = the row's count) that ``apply`` of an
+        empty store turns into the same rows."""
+        ids = list(self.rows)
+        refs = np.fromiter(self.rows.values(), dtype=np.int64, count=len(ids))
+        frame = self.gather(refs).with_columns(
+            pl.Series(ID, ids, dtype=pl.UInt128),
+            pl.Series(DIFF, [self.extra.get(i, 1) for i in ids] if self.extra
+                      else [1] * len(ids), dtype=pl.Int64),
+        ).select(ID, *self.columns, DIFF)
+        owned = owner(ids)
+        return [frame.filter(pl.Series(owned == worker)) for worker in range(workers)]
 
     def collect(self) -> None:
         """Drop the batches none of whose rows is live.

@@ -8,10 +8,12 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from reflow.engine.dataflow import Dataflow
+from reflow.engine.operator import Operator
+from reflow.engine.sharding import rescale_states
 from reflow.engine.state.snapshot import SnapshotError
 from reflow.runtime.persistence.backend import Backend, PersistenceError
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
@@ -96,9 +98,17 @@ class PersistentRun:
         checkpoint = self.restored
         if checkpoint is None:
             return None
-        if checkpoint.fingerprint != dataflow.fingerprint():
-            _check_workers(checkpoint.fingerprint, dataflow.fingerprint(),
-                           self.store.backend.describe(self.store.next_number - 1))
+        where = self.store.backend.describe(self.store.next_number - 1)
+        (plan_then, workers_then), (plan_now, workers_now) = (
+            _plan_and_workers(checkpoint.fingerprint), _plan_and_workers(dataflow.fingerprint()))
+        if (plan_then == plan_now and workers_then != workers_now
+                and checkpoint.states is not None):
+            _check_formats(checkpoint, dataflow, where)  # before the states are decoded
+            whole = _folded(checkpoint.states, checkpoint.state_deltas, dataflow.operators)
+            checkpoint = dataclasses.replace(checkpoint, state_deltas={}, states=self._rescaled(
+                whole, workers_then, workers_now, dataflow, where))
+        elif checkpoint.fingerprint != dataflow.fingerprint():
+            _check_workers(checkpoint.fingerprint, dataflow.fingerprint(), where)
             before = checkpoint.structures or [(op, "") for op in checkpoint.operators]
             now = operator_structures(dataflow) if checkpoint.structures else [
                 (op, "") for op in describe_operators(dataflow)]
@@ -121,6 +131,25 @@ class PersistentRun:
         self.restored = dataclasses.replace(checkpoint, states=None, dataflow=b"")
         self.saved_time = checkpoint.last_time
         return checkpoint.last_time
+
+    def _rescaled(self, states: dict[int, bytes], before: int, after: int,
+                  dataflow: Dataflow, where: str) -> dict[int, bytes]:
+        """The states of a checkpoint written by ``before`` workers, re-partitioned by key for
+        ``after`` (``reflow.engine.sharding.rescale_states``)."""
+        try:
+            moved = rescale_states(states, before, after, dataflow.operators)
+        except SnapshotError as exc:
+            raise PersistenceError(
+                f"the checkpoint {where} was written by a run on {before} worker(s) and this "
+                f"run has {after}, but {exc}: run it on {before} (PATHWAY_THREADS / "
+                "PATHWAY_PROCESSES / REFLOW_RAY_ACTORS), or delete the persistence directory "
+                "to start over"
+            ) from None
+        logger.info("checkpoint of %d worker(s) re-partitioned for %d", before, after)
+        # What the store holds is laid out for the old workers: the next checkpoint writes
+        # every state again.
+        self.store.states = {}
+        return moved
 
     def save_initial(self, dataflow: Dataflow, sources: Sequence[LiveSource]) -> None:
         """On a start without a checkpoint of a time: store one taken before the first time
@@ -216,6 +245,33 @@ def _check_formats(checkpoint: Checkpoint, dataflow: Dataflow, where: str) -> No
                 f"{current[1]}: finish the run with the reflow version that wrote it, or "
                 "delete the persistence directory to start over"
             )
+
+
+def _folded(states: dict[int, bytes], deltas: Mapping[int, Sequence[bytes]],
+            operators: Sequence[Operator]) -> dict[int, bytes]:
+    """``states`` with each operator's ``deltas`` applied, as whole snapshots (what
+    re-partitioning reads): the deltas are loaded into the operator, freshly built and not run
+    (a restore replaces all it holds afterwards), which is snapshotted again."""
+    whole = dict(states)
+    for index, chain in deltas.items():
+        if chain:
+            operator = operators[index]
+            operator.restore(states[index])
+            for delta in chain:
+                operator.restore_delta(delta)
+            whole[index] = operator.snapshot()
+    return whole
+
+
+def _plan_and_workers(fingerprint: str) -> tuple[str, int]:
+    """A fingerprint's plan part and its number of workers (a sharded run's ends with
+    ``/workers=N``; a one-worker run's names none).
+
+    >>> _plan_and_workers("ab12/workers=3"), _plan_and_workers("ab12")
+    (('ab12', 3), ('ab12', 1))
+    """
+    plan, _, workers = fingerprint.partition("/workers=")
+    return plan, int(workers) if workers.isdigit() else 1
 
 
 def _check_workers(then: str, now: str, where: str) -> None:
