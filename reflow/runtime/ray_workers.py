@@ -58,7 +58,7 @@ from reflow.engine.sharding import (
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.monitoring import WorkerStats
-from reflow.runtime.sharded_streaming import WORKERS_MARK, WholeStates, refuse_deltas
+from reflow.runtime.sharded_streaming import WholeStates, refuse_deltas
 from reflow.runtime.sources import LiveSource
 from reflow.runtime.workers import build_for, static_batches
 
@@ -601,29 +601,11 @@ class RayShards(WholeStates):
         self.coordinator = coordinator
         self.run = coordinator.run
         self.dataflow = coordinator.run.lowering.dataflow
-
-    @property
-    def operators(self) -> list[Operator]:
-        return self.dataflow.operators
-
-    @property
-    def outputs(self) -> list:
-        return self.dataflow.outputs
+        self.workers = coordinator.run.actors
 
     @property
     def last_time(self) -> int | None:
         return self.coordinator.last_time
-
-    @property
-    def versions(self) -> list[int | None]:
-        # The actors' operators change out of sight: every checkpoint saves every state.
-        return [self.coordinator.last_time] * len(self.dataflow.operators)
-
-    def fingerprint(self) -> str:
-        return f"{self.dataflow.fingerprint()}{WORKERS_MARK}{self.run.actors}"
-
-    def stateful_indices(self) -> list[int]:
-        return self.dataflow.stateful_indices()
 
     def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
         wanted = list(indices)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.engine.dataflow import grouped_inputs
+from reflow.engine.dataflow import Dataflow, grouped_inputs
 from reflow.engine.operator import Operator
 from reflow.engine.sharding import ShardedDataflow, gather_shards, reshard_states, shards_of
 from reflow.engine.state.snapshot import SavedState, SnapshotError, decode, encode
@@ -132,9 +132,37 @@ class LeadingShard:
 
 
 class WholeStates:
-    """What a sharded run's checkpoints share: every state is saved whole (the workers'
-    operators change out of the saving thread's sight), so there are no marks and no
-    deltas. Subclasses give ``snapshot_states``."""
+    """What the persistent facades of sharded runs share (threads/processes here, Ray
+    actors in ``reflow.runtime.ray_workers``): ``dataflow`` is the plan's operators as built
+    in this process, ``workers`` how many run it; every state is saved whole (the workers'
+    operators change out of the saving thread's sight), so there are no marks and no deltas.
+    Subclasses give ``last_time``, ``snapshot_states`` and ``restore_states``."""
+
+    dataflow: Dataflow
+    workers: int
+
+    @property
+    def operators(self) -> list[Operator]:
+        return self.dataflow.operators
+
+    @property
+    def outputs(self) -> list:
+        return self.dataflow.outputs
+
+    @property
+    def last_time(self) -> int | None:
+        raise NotImplementedError
+
+    @property
+    def versions(self) -> list[int | None]:
+        # Every checkpoint (one per completed time at most) saves every state.
+        return [self.last_time] * len(self.dataflow.operators)
+
+    def fingerprint(self) -> str:
+        return f"{self.dataflow.fingerprint()}{WORKERS_MARK}{self.workers}"
+
+    def stateful_indices(self) -> list[int]:
+        return self.dataflow.stateful_indices()
 
     def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
         raise NotImplementedError
@@ -168,30 +196,11 @@ class PersistentShards(WholeStates):
         self.leading = leading
         self.shard = leading.shard
         self.dataflow = leading.shard.dataflow
-
-    @property
-    def operators(self) -> list[Operator]:
-        return self.dataflow.operators
-
-    @property
-    def outputs(self) -> list:
-        return self.dataflow.outputs
+        self.workers = leading.shard.workers
 
     @property
     def last_time(self) -> int | None:
         return self.dataflow.last_time
-
-    @property
-    def versions(self) -> list[int | None]:
-        # Followers' operators change without the leader seeing it: every checkpoint (one
-        # per completed time at most) saves every state.
-        return [self.dataflow.last_time] * len(self.dataflow.operators)
-
-    def fingerprint(self) -> str:
-        return f"{self.dataflow.fingerprint()}{WORKERS_MARK}{self.shard.workers}"
-
-    def stateful_indices(self) -> list[int]:
-        return self.dataflow.stateful_indices()
 
     def snapshot_states(self, indices: Iterable[int]) -> dict[int, bytes]:
         """The states of operators ``indices`` in every worker."""
