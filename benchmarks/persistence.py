@@ -117,14 +117,17 @@ def _median(values: list[float]) -> float:
 def _overhead(script: str, size: int, title: str, unit: str, versions: dict[str, str],
               work: Path, repeat: int) -> None:
     """Print the throughput of ``script`` without and with checkpoints every second."""
-    # Interleaved, so a change of the machine's load hits every run alike; medians.
+    # Interleaved, so a change of the machine's load hits every run alike; medians. Which of
+    # a pair runs first alternates by round: the second run of a pair was seen to cost more
+    # (or less) at times, which a fixed order would count as checkpoint overhead.
     plain: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
     persistent: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
     for i in range(repeat):
         for n, (label, cwd) in enumerate(versions.items()):
             state = str(work / f"{unit}{i}-{n}")
-            plain[label].append(_timed(script, str(size), "-", cwd=cwd))
-            persistent[label].append(_timed(script, str(size), state, cwd=cwd))
+            runs = [(plain, "-"), (persistent, state)]
+            for results, where in runs if i % 2 == 0 else runs[::-1]:
+                results[label].append(_timed(script, str(size), where, cwd=cwd))
     for label in versions:
         for what, k in (("wall-clock", 0), ("CPU", 1)):
             base = _median([p[k] for p in plain[label]])
