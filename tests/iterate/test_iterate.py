@@ -152,14 +152,18 @@ def test_a_loop_table_used_outside_the_loop_is_reported():
         collect_updates(leaked[0])
 
 
-def _components(edges):
+def _components(edges, constant_on_the_right=False):
+    """Connected components by label propagation; the edges, a constant of the loop, are the
+    join's left side, or its right side with ``constant_on_the_right``."""
     both = edges.select(u=edges.a, v=edges.b).concat_reindex(
         edges.select(u=edges.b, v=edges.a)
     )
     labels = both.groupby(both.u).reduce(n=both.u, label=pw.reducers.min(both.u))
 
     def step(labels, both):
-        offers = both.join(labels, both.u == labels.n).select(n=both.v, label=labels.label)
+        joined = (labels.join(both, labels.n == both.u) if constant_on_the_right
+                  else both.join(labels, both.u == labels.n))
+        offers = joined.select(n=both.v, label=labels.label)
         best = offers.concat_reindex(labels).groupby(pw.this.n).reduce(
             pw.this.n, label=pw.reducers.min(pw.this.label)
         )
@@ -205,19 +209,7 @@ def test_the_chain_grows_and_shrinks_with_the_depth_the_fixed_point_needs():
 
 
 def _components_constant_on_the_right(edges):
-    both = edges.select(u=edges.a, v=edges.b).concat_reindex(
-        edges.select(u=edges.b, v=edges.a)
-    )
-    labels = both.groupby(both.u).reduce(n=both.u, label=pw.reducers.min(both.u))
-
-    def step(labels, both):
-        offers = labels.join(both, labels.n == both.u).select(n=both.v, label=labels.label)
-        best = offers.concat_reindex(labels).groupby(pw.this.n).reduce(
-            pw.this.n, label=pw.reducers.min(pw.this.label)
-        )
-        return dict(labels=labels.with_columns(label=best.ix_ref(labels.n).label))
-
-    return pw.iterate(step, labels=labels, both=both).labels
+    return _components(edges, constant_on_the_right=True)
 
 
 _BRIDGE = """
