@@ -570,10 +570,11 @@ class InvertibleGroups(Snapshottable):
 
     def _grouped_rows(self, delta: pl.DataFrame) -> pl.DataFrame | None:
         """The rows of ``delta`` that belong to a group (no error in the key, an id present)."""
+        # A filter is a Polars query: it runs only when a row is to be left out.
         key_errors = [k[1] for k in self.keys if k[1] is not None]
-        if key_errors:
+        if key_errors and any(_any_true(delta.get_column(c)) for c in key_errors):
             delta = delta.filter(~pl.any_horizontal(key_errors).fill_null(False))
-        if self.id_column is not None:
+        if self.id_column is not None and delta.get_column(self.id_column).null_count():
             delta = delta.filter(pl.col(self.id_column).is_not_null())
         return delta if delta.height else None
 
@@ -1081,6 +1082,13 @@ def _exact_int_sums(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.n
     with np.errstate(over="ignore"):
         values = np.where(overflow, 0, high * _SPLIT + low)
     return values, overflow
+
+
+def _any_true(flags: pl.Series) -> bool:
+    """Whether an error-flag column may hold a true value (a column of nulls holds none)."""
+    if flags.dtype == pl.Boolean:
+        return bool(flags.any())
+    return flags.dtype != pl.Null
 
 
 def _positions(values: list, distinct: list) -> list[int]:
