@@ -33,6 +33,9 @@ def _groups(keys: str, cache_keys: bool) -> InvertibleGroups:
         return InvertibleGroups([], specs, id_column="g", global_id=None, cache_keys=False)
     if keys == "global":
         return InvertibleGroups([], specs, id_column=None, global_id=12345, cache_keys=False)
+    if keys == "pointer":  # a cached key of 128-bit ids
+        return InvertibleGroups([("g", None, "g", ID_DTYPE())], specs, id_column=None,
+                                global_id=None, cache_keys=cache_keys)
     key_specs = [("k", None, "k", pl.Int64())]
     if keys == "two":
         key_specs.append(("s", None, "s", pl.String()))
@@ -102,7 +105,7 @@ def _same_frames(a: pl.DataFrame | None, b: pl.DataFrame | None) -> bool:
 
 @pytest.mark.parametrize(("keys", "cache_keys", "key_count"), [
     ("one", True, 3), ("one", True, 40), ("two", True, 4), ("one", False, 3),
-    ("id", False, 5), ("global", False, 1),
+    ("id", False, 5), ("global", False, 1), ("pointer", True, 6),
 ])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_few_groups_path_matches_the_vectorized_path(monkeypatch, keys, cache_keys, key_count,
