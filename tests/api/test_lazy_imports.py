@@ -11,7 +11,8 @@ import sys
 import textwrap
 
 # Modules a plain ``import reflow`` must not load: the optional packages and connectors
-# (with asyncio, sockets and TLS behind them) and the heavy libraries only some features use.
+# (with asyncio, sockets and TLS behind them), numpy (the engine imports it when it first
+# needs it) and the heavy libraries only some features use.
 NOT_AT_IMPORT = [
     "reflow.temporal",
     "reflow.api.join",
@@ -24,6 +25,7 @@ NOT_AT_IMPORT = [
     "reflow.indexing",
     "reflow.stdlib.ml",
     "reflow.api.sql",
+    "numpy",
     "asyncio",
     "ssl",
     "pandas",
