@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -352,6 +353,12 @@ class RayActors:
         self._log: list[tuple[int, list[dict[int, bytes]] | None, list | None]] = []
 
     def __enter__(self) -> RayActors:
+        if "ray" not in sys.modules and "usearch" in sys.modules:
+            raise RuntimeError(
+                "Ray cannot start in this process: usearch was imported before Ray, and its "
+                "NumKong library's C++ runtime symbols make ray.init abort; import ray before "
+                "usearch (reflow's own usearch indexes do so when Ray is installed)"
+            )
         import ray
 
         if not ray.is_initialized():
