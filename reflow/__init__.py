@@ -13,8 +13,8 @@ word  | twice
 hello | 4
 """
 
-# Importing builds ~50k long-lived objects (modules, classes, functions, Polars' and numpy's
-# too) and no garbage. The cyclic garbage collector would walk them during the import (~15%
+# Importing builds ~50k long-lived objects (modules, classes, functions, Polars' too) and no
+# garbage. The cyclic garbage collector would walk them during the import (~15%
 # of its CPU time) and again in every full collection of the run, so it is paused while the
 # package loads and what the import built is then moved out of its reach (``gc.freeze``,
 # the permanent generation: objects that live as long as the process anyway).
@@ -90,16 +90,16 @@ class _MethodOfPackage:
         self.package = package
 
     def __set_name__(self, owner: type, name: str) -> None:
+        self.owner = owner
         self.name = name
 
     def __get__(self, instance: object, owner: type | None = None) -> object:
         import importlib
 
         importlib.import_module(self.package)
-        owner = type(instance) if owner is None else owner
-        if owner.__dict__.get(self.name) is self:
+        if self.owner.__dict__.get(self.name) is self:
             raise AttributeError(f"{self.package} did not define Table.{self.name}")
-        return getattr(owner if instance is None else instance, self.name)
+        return getattr(self.owner if instance is None else instance, self.name)
 
 
 # Event time (``reflow.temporal``, with the joins it builds on) loads on first use:
@@ -113,12 +113,17 @@ _TEMPORAL_METHODS = (
     "window_join_outer",
     "asof_now_join", "asof_now_join_inner", "asof_now_join_left",
 )
-for _name in _TEMPORAL_METHODS:
-    if _name not in Table.__dict__:
-        _method = _MethodOfPackage("reflow.temporal")
-        _method.__set_name__(Table, _name)
-        setattr(Table, _name, _method)
-del _name, _method
+
+
+def _add_placeholders(package: str, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in Table.__dict__:
+            placeholder = _MethodOfPackage(package)
+            placeholder.__set_name__(Table, name)
+            setattr(Table, name, placeholder)
+
+
+_add_placeholders("reflow.temporal", _TEMPORAL_METHODS)
 
 dt = _dtypes
 
