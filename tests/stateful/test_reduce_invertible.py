@@ -110,26 +110,30 @@ def _expected(stream, until: int) -> dict:
     return result
 
 
-# How a batch is pre-aggregated: (TINY_ROWS, SMALL_ROWS) of reflow.engine.state.invertible.
+# How a batch is pre-aggregated: (TINY_ROWS, SMALL_ROWS, LAZY_ROWS) of
+# reflow.engine.state.invertible ("polars": a lazy group_by, "polars_eager": an eager one).
 PATHS = {
-    "polars": (0, 0),
-    "numpy": (0, 10**9),
-    "default": (invertible.TINY_ROWS, invertible.SMALL_ROWS),
-    "python": (10**9, 10**9),
+    "polars": (0, 0, 0),
+    "polars_eager": (0, 0, 10**9),
+    "numpy": (0, 10**9, invertible.LAZY_ROWS),
+    "default": (invertible.TINY_ROWS, invertible.SMALL_ROWS, invertible.LAZY_ROWS),
+    "python": (10**9, 10**9, invertible.LAZY_ROWS),
 }
-ALL_PATHS = ["polars", "numpy", "python"]
+ALL_PATHS = ["polars", "polars_eager", "numpy", "python"]
 
 
 def use_path(monkeypatch, path: str) -> None:
-    tiny, small = PATHS[path]
+    tiny, small, lazy = PATHS[path]
     monkeypatch.setattr(invertible, "TINY_ROWS", tiny)
     monkeypatch.setattr(invertible, "SMALL_ROWS", small)
+    monkeypatch.setattr(invertible, "LAZY_ROWS", lazy)
 
 
 @pytest.mark.parametrize(
     ("path", "distinct"),
     # count_distinct takes a batch off the numpy path, so "numpy" runs without it.
-    [("polars", True), ("python", True), ("default", True), ("numpy", False), ("polars", False)],
+    [("polars", True), ("polars_eager", True), ("python", True), ("default", True),
+     ("numpy", False), ("polars", False)],
 )
 @pytest.mark.parametrize("floats", [False, True], ids=["int", "float"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
