@@ -13,55 +13,115 @@ word  | twice
 hello | 4
 """
 
-from reflow import debug, io, persistence, temporal
-from reflow.api.functions import (
-    apply,
-    apply_with_type,
-    cast,
-    coalesce,
-    declare_type,
-    fill_error,
-    if_else,
-    make_tuple,
-    require,
-    unwrap,
-)
-from reflow.api.schema import (
-    ColumnDefinition,
-    Schema,
-    column_definition,
-    schema_builder,
-    schema_from_pandas,
-    schema_from_types,
-)
-from reflow.api.table import Table
-from reflow.api.table_functions import (
-    groupby,
-    join,
-    join_inner,
-    join_left,
-    join_outer,
-    join_right,
-)
-from reflow.api.this import left, right, this
-from reflow.debug.tables import empty_table as _empty_table
-from reflow.engine.ids import hash_values as _hash_values
-from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
-from reflow.error_logs import local_error_log
-from reflow.io.subscribe import debug as _debug
-from reflow.persistence import PersistenceMode
-from reflow.plan import dtypes as _dtypes
-from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
-from reflow.plan.errors import BuildError
-from reflow.plan.expr import ColumnExpression, ColumnReference
-from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
-from reflow.runtime.runner import run, run_all
-from reflow.stdlib import statistical
+# Importing builds ~50k long-lived objects (modules, classes, functions, Polars' too) and no
+# garbage. The cyclic garbage collector would walk them again and again during the import
+# (~15% of its CPU time), so it is paused while the package loads. (``gc.freeze`` would also
+# spare later collections, but it would freeze the program's own objects with them.)
+import gc as _gc
+from typing import TYPE_CHECKING
+
+_gc_was_enabled = _gc.isenabled()
+_gc.disable()
+try:
+    from reflow import debug, io, persistence
+    from reflow.api.functions import (
+        apply,
+        apply_with_type,
+        cast,
+        coalesce,
+        declare_type,
+        fill_error,
+        if_else,
+        make_tuple,
+        require,
+        unwrap,
+    )
+    from reflow.api.schema import (
+        ColumnDefinition,
+        Schema,
+        column_definition,
+        schema_builder,
+        schema_from_pandas,
+        schema_from_types,
+    )
+    from reflow.api.table import Table
+    from reflow.api.table_functions import (
+        groupby,
+        join,
+        join_inner,
+        join_left,
+        join_outer,
+        join_right,
+    )
+    from reflow.api.this import left, right, this
+    from reflow.debug.tables import empty_table as _empty_table
+    from reflow.engine.ids import hash_values as _hash_values
+    from reflow.engine.values import ERROR, Json, Pointer, PyObjectWrapper, wrap_py_object
+    from reflow.error_logs import local_error_log
+    from reflow.io.subscribe import debug as _debug
+    from reflow.persistence import PersistenceMode
+    from reflow.plan import dtypes as _dtypes
+    from reflow.plan.dtypes import DateTimeNaive, DateTimeUtc, Duration
+    from reflow.plan.errors import BuildError
+    from reflow.plan.expr import ColumnExpression, ColumnReference
+    from reflow.runtime.error_log import ERROR_LOG_NODE as _ERROR_LOG_NODE
+    from reflow.runtime.runner import run, run_all
+    from reflow.stdlib import statistical
+finally:
+    if _gc_was_enabled:
+        _gc.enable()
+
+if TYPE_CHECKING:
+    from reflow import temporal
 
 # ``t.debug(name)`` prints through a sink of ``reflow.io`` and ``pw.Table.empty(...)`` builds
 # through ``reflow.debug``: neither package may import the API, so they are attached here.
 Table.debug = _debug  # type: ignore[attr-defined]
 Table.empty = staticmethod(_empty_table)  # type: ignore[attr-defined]
+
+
+class _MethodOfPackage:
+    """A ``Table`` method that a package adds when it is imported: the first access imports
+    the package, which replaces this placeholder with the method itself."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.owner = owner
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        import importlib
+
+        importlib.import_module(self.package)
+        if self.owner.__dict__.get(self.name) is self:
+            raise AttributeError(f"{self.package} did not define Table.{self.name}")
+        return getattr(self.owner if instance is None else instance, self.name)
+
+
+# Event time (``reflow.temporal``, with the joins it builds on) loads on first use:
+# ``pw.temporal`` or one of these methods.
+_TEMPORAL_METHODS = (
+    "windowby", "forget", "buffer", "ignore_late",
+    "asof_join", "asof_join_left", "asof_join_right", "asof_join_outer",
+    "interval_join", "interval_join_inner", "interval_join_left", "interval_join_right",
+    "interval_join_outer",
+    "window_join", "window_join_inner", "window_join_left", "window_join_right",
+    "window_join_outer",
+    "asof_now_join", "asof_now_join_inner", "asof_now_join_left",
+)
+
+
+def _add_placeholders(package: str, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in Table.__dict__:
+            placeholder = _MethodOfPackage(package)
+            placeholder.__set_name__(Table, name)
+            setattr(Table, name, placeholder)
+
+
+_add_placeholders("reflow.temporal", _TEMPORAL_METHODS)
 
 dt = _dtypes
 
@@ -102,6 +162,7 @@ _LAZY = {
     "iterate_universe": ("reflow.api.iterate", "iterate_universe"),
     "indexing": ("reflow.indexing", None),
     "ml": ("reflow.stdlib.ml", None),
+    "temporal": ("reflow.temporal", None),
 }
 
 
@@ -116,6 +177,10 @@ def __getattr__(name: str) -> object:
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def global_error_log() -> Table:

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
+
+from reflow.engine.lazy_modules import imported_on_use
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 ID = "_id"
 DIFF = "_diff"

@@ -17,19 +17,30 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 import polars as pl
 
 from reflow.engine.batch import ID, ID_DTYPE
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.values import Json, Pointer
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 # Per-half column seeds, fold multipliers (odd, so multiplying is a bijection) and null hashes.
 _SEEDS = (0x5EED_0001, 0x5EED_0002)
-_FOLD = (np.uint64(0x9E37_79B9_7F4A_7C15), np.uint64(0xC2B2_AE3D_27D4_EB4F))
-_NULLS = (np.uint64(0x2545_F491_4F6C_DD1D), np.uint64(0x1656_67B1_9E37_79F9))
-_MIX = (np.uint64(0xBF58_476D_1CE4_E5B9), np.uint64(0x94D0_49BB_1331_11EB))
+_FOLD = (0x9E37_79B9_7F4A_7C15, 0xC2B2_AE3D_27D4_EB4F)
+_NULLS = (0x2545_F491_4F6C_DD1D, 0x1656_67B1_9E37_79F9)
+_MIX = (0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB)
+
+
+@functools.cache
+def _u64(words: tuple[int, int]) -> tuple[np.uint64, np.uint64]:
+    """``words`` as numpy scalars (made on first use: numpy loads with the first hash)."""
+    return np.uint64(words[0]), np.uint64(words[1])
 
 # Up to this many rows an id column is built from Python ints: cheaper than a Polars call.
 _SMALL = 128
@@ -59,7 +70,7 @@ def _salt_words(salt: str) -> tuple[np.uint64, np.uint64]:
 def _mix(x: np.ndarray, half: int) -> np.ndarray:
     """Finalize a folded hash in place (xor-shift / multiply avalanche)."""
     x ^= x >> np.uint64(31)
-    x *= _MIX[half]
+    x *= _u64(_MIX)[half]
     x ^= x >> np.uint64(29)
     return x
 
@@ -106,9 +117,9 @@ def _half(columns: list[pl.Series], nulls: list[np.ndarray | None], salt: np.uin
     for series, null in zip(columns, nulls, strict=True):
         hashed = _value_hashes(series, _SEEDS[half])
         if null is not None:
-            hashed = np.where(null, _NULLS[half], hashed)
+            hashed = np.where(null, _u64(_NULLS)[half], hashed)
         acc ^= hashed
-        acc *= _FOLD[half]
+        acc *= _u64(_FOLD)[half]
     return _mix(acc, half)
 
 
@@ -148,9 +159,9 @@ def _fold(hashes: list[np.ndarray], nulls: list[np.ndarray | None], salt: np.uin
     acc = np.full(len(hashes[0]), salt, dtype=np.uint64)
     for hashed, null in zip(hashes, nulls, strict=True):
         if null is not None:
-            hashed = np.where(null, _NULLS[half], hashed)
+            hashed = np.where(null, _u64(_NULLS)[half], hashed)
         acc ^= hashed
-        acc *= _FOLD[half]
+        acc *= _u64(_FOLD)[half]
     return _mix(acc, half)
 
 
@@ -222,13 +233,13 @@ def _few_ids(series: list[pl.Series], salt: str) -> pl.Series:
     for row in range(frame.height):
         halves = []
         for half in (0, 1):
-            acc, fold, null = salts[half], int(_FOLD[half]), int(_NULLS[half])
+            acc, fold, null = salts[half], _FOLD[half], _NULLS[half]
             for position in range(len(series)):
                 nulls = columns.get(f"n{position}")
                 hashed = null if nulls and nulls[row] else columns[f"h{position}_{half}"][row]
                 acc = ((acc ^ hashed) * fold) & _M64
             acc ^= acc >> 31
-            acc = (acc * int(_MIX[half])) & _M64
+            acc = (acc * _MIX[half]) & _M64
             acc ^= acc >> 29
             halves.append(acc)
         ids.append((halves[0] << 64) | halves[1])

@@ -7,10 +7,10 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.operators.stateless import OutputOperator
 from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
@@ -22,8 +22,12 @@ from reflow.runtime.runner import OutputSpec, register_output
 from reflow.runtime.workers import building_writer
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from reflow.api.schema import Schema
     from reflow.api.table import Table
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 METADATA_COLUMN = "_metadata"
 

@@ -13,13 +13,19 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.io._values import BadValue, cast_text_columns, coerce
 from reflow.plan import dtypes as dt
 from reflow.runtime.batches import column_series
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 ROW = "_row"
 
@@ -76,7 +82,8 @@ def strip_bom(data: bytes) -> bytes:
 
 def csv_header(data: bytes, settings: CsvParserSettings, path: str = "") -> list[str]:
     """The column names in the first line of a CSV file (without its byte order mark)."""
-    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    end = data.find(b"\n")  # the first line only: ``split`` would copy the rest of the file
+    first = (data if end < 0 else data[:end]).rstrip(b"\r").decode("utf-8", errors="replace")
     reader = csv.reader([first], delimiter=settings.delimiter, quotechar=settings.quote)
     try:
         return [name.strip() for name in next(reader, [])]
@@ -117,7 +124,7 @@ def parse_csv(
     settings: CsvParserSettings,
 ) -> Parsed:
     data = strip_bom(data)
-    if not data.strip():
+    if not data or data.isspace():  # (``data.strip()`` would copy the whole file)
         return Parsed(empty_rows(dtypes))
     header = csv_header(data, settings, path)
     check_csv_header(header, dtypes, defaults, path)

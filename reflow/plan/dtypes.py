@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.values import Json, Pointer, PyObjectWrapper
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 
 class DateTimeNaive(datetime.datetime):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.values import Json, Pointer
 from reflow.plan import dtypes as dt
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 
 def infer_column_dtype(values: Sequence[Any]) -> dt.DType:

@@ -10,16 +10,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from reflow.engine.batch import ID
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.operator import RunContext
 from reflow.engine.values import Pointer
 from reflow.plan import dtypes as dt
 from reflow.plan.error_columns import error_column
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 
 @dataclass

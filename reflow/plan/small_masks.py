@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 #: The mask of a batch's rows, or ``None`` when the batch is not one this path can evaluate.
 SmallMask = Callable[[pl.DataFrame], "np.ndarray | None"]
@@ -35,7 +40,7 @@ _COMPARE = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
     ">": operator.gt, ">=": operator.ge,
 }
-_LOGIC = {"&": np.logical_and, "|": np.logical_or, "^": np.logical_xor}
+_LOGIC = {"&": "logical_and", "|": "logical_or", "^": "logical_xor"}  # numpy ufuncs
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
@@ -85,7 +90,7 @@ def _build(
         if node.op in _COMPARE:
             return _binary(_COMPARE[node.op], left[0], right[0]), "bool"
         if node.op in _LOGIC and left[1] == "bool":
-            return _binary(_LOGIC[node.op], left[0], right[0]), "bool"
+            return _binary(getattr(np, _LOGIC[node.op]), left[0], right[0]), "bool"
         return None
     if type(node) is ex.UnaryOp and node.op == "~":
         arg = _build(node.arg, column_name)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import statistics
 import sys
 import threading
 import time as clock
@@ -122,6 +121,8 @@ class RayRunStats:
 
     def per_time(self) -> tuple[float, float]:
         """Median and 99th percentile of the seconds per logical time."""
+        import statistics  # (with fractions, which compiles a large regex: only here)
+
         times = sorted(self.time_seconds) or [0.0]
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         return statistics.median(times), p99

@@ -4,6 +4,7 @@ itself with a runnable example (the examples run with the suite as doctests)."""
 import inspect
 
 import reflow as pw
+import reflow.temporal  # replaces the placeholders of Table.windowby, ... by the methods
 import reflow.udfs  # attaches Table.await_futures
 
 

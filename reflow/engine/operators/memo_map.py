@@ -34,12 +34,19 @@ their number logarithmic and drops retracted rows along the way.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, ID, concat_batches, consolidate
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.operators.stateless import FrameKernel
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 
 class MemoMapOperator(Operator):

@@ -7,13 +7,19 @@ the plan layer, so nothing here loops over rows in Python.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, concat_batches, consolidate
 from reflow.engine.ids import hash_columns
+from reflow.engine.lazy_modules import imported_on_use
 from reflow.engine.operator import Operator, RunContext
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 FrameKernel = Callable[[pl.DataFrame, RunContext], pl.DataFrame]
 MaskKernel = Callable[[pl.DataFrame, RunContext], pl.Series]

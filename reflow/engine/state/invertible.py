@@ -55,6 +55,10 @@ SMALL_ROWS = 2048
 # 1.47 against 1.22 ms, 200 rows in 32 groups 1.44 against 1.23 ms.
 FEW_ROWS = 512
 FEW_GROUPS = 16
+# From this many rows a batch is grouped by a lazy query, which Polars runs on its streaming
+# engine: less CPU for large batches (1M string keys: 71 against 123 ms), a higher fixed
+# cost for small ones (2,500 rows: 0.67 against 0.51 ms; even at 10,000).
+LAZY_ROWS = 10_000
 # Outputs of up to this many rows are built from row tuples in one constructor call instead
 # of one Series per column (~10 µs each).
 ROW_OUTPUT_ROWS = 256
@@ -632,14 +636,14 @@ class InvertibleGroups(Snapshottable):
         key_columns = [k[0] for k in self.keys]
         if self.cache_keys:
             frame = delta
-            grouped = delta.group_by(key_columns).agg(exprs)
+            grouped = _group_by(delta, key_columns, exprs)
             key_values = [grouped[c].to_list() for c in key_columns]
             gids = self._gids_of_keys(grouped, key_values)
             by = key_columns
         else:
             frame = delta.with_columns(self._gid_series(delta).alias("\x00gid"))
-            grouped = frame.group_by("\x00gid").agg(
-                *(pl.col(c).first() for c in key_columns), *exprs
+            grouped = _group_by(
+                frame, ["\x00gid"], [*(pl.col(c).first() for c in key_columns), *exprs]
             )
             gids = grouped["\x00gid"].to_list()
             key_values = [grouped[c].to_list() for c in key_columns]
@@ -1128,3 +1132,10 @@ def _exact_in_python(dtype: pl.DataType) -> bool:
     """Whether a column of ``dtype`` survives a round trip through Python values unchanged
     (datetimes would lose their nanoseconds)."""
     return dtype.is_integer() or dtype.is_float() or dtype in (pl.String, pl.Boolean)
+
+
+def _group_by(frame: pl.DataFrame, by: list[str], aggs: list[pl.Expr]) -> pl.DataFrame:
+    """``frame.group_by(by).agg(aggs)``; a large frame's through Polars' streaming engine."""
+    if frame.height >= LAZY_ROWS:
+        return frame.lazy().group_by(by).agg(aggs).collect()
+    return frame.group_by(by).agg(aggs)

@@ -25,9 +25,16 @@ an event-time frontier).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+from reflow.engine.lazy_modules import imported_on_use
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 #: The number of key partitions; fixed, so that any number of shards up to it maps onto it.
 PARTITIONS = 256

@@ -50,10 +50,16 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 import polars as pl
+
+from reflow.engine.lazy_modules import imported_on_use
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = imported_on_use("numpy", globals(), "np")
 
 _MAGIC = b"RFLWSTATE1"
 _LENGTH = struct.Struct("<Q")
