@@ -64,7 +64,7 @@ _SERIES_CONSTRUCTORS: dict[Any, str] = {
 }
 
 
-def series_of(name: str, values: list, dtype: pl.DataType) -> pl.Series:
+def series_of(name: str, values: list, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
     """``pl.Series(name, values, dtype=dtype)`` for values that are all of the Python type
     ``dtype`` stores (``int`` for ``Int64`` and ``UInt128``, ``float``, ``str``, ``bool``) or
     ``None``; the caller checks the types (an ``Int64`` column would take a bool as 1).

@@ -570,7 +570,7 @@ class PythonSource(LiveSource):
             for position, values in enumerate(columns):
                 if series[position] is None:
                     series[position] = series_of(names[position], list(values), storages[position])
-            diffs = pl.Series(DIFF, np.ones(n, dtype=np.int64))
+            diffs = series_of(DIFF, [1] * n, pl.Int64)
             return frame_of([ids.alias(ID), *cast("list[pl.Series]", series), diffs])
         out: list[tuple] = []
         for row_id, old, new in zip(id_list, olds, tuples, strict=True):

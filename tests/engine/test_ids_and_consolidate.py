@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values, ids_from_halves
@@ -177,3 +178,25 @@ def test_consolidate_small_batch_compares_only_rows_that_share_an_id():
     assert out[DIFF].to_list() == [1, -1, 1, 2, 2]
     unchanged = _batch([1, 2, 2], [1.0, 2.0, 3.0], [1, -1, 1])
     assert consolidate(unchanged) is unchanged
+
+
+@pytest.mark.parametrize("n", [1, 16, 17, 128, 129, 3000])
+def test_hash_typed_columns_gives_the_ids_of_hash_value_rows(n: int) -> None:
+    """The typed columns' one-query path gives the ids the row-by-row kernel gives."""
+    import random
+
+    from reflow.engine.ids import hash_typed_columns, hash_value_rows
+
+    rng = random.Random(n)
+    rows = [
+        (rng.randint(-(2**63), 2**63 - 1), f"s{rng.randrange(50)}", rng.random() * 1e6,
+         rng.random() < 0.5)
+        for _ in range(n)
+    ]
+    columns = [pl.Series(list(values)) for values in zip(*rows, strict=True)]
+    for width in (1, 2, 4):
+        expected = hash_value_rows([list(row[:width]) for row in rows])
+        assert hash_typed_columns(columns[:width]).to_list() == expected
+        assert hash_typed_columns(columns[:width], salt="x").to_list() == hash_value_rows(
+            [list(row[:width]) for row in rows], salt="x"
+        )
