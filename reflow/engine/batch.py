@@ -293,10 +293,17 @@ def _merge_shared(shared: pl.DataFrame) -> pl.DataFrame:
 _SMALL_BATCH = 64
 
 
+# Column types whose cells are their own consolidation key (``_row_key``): no NaN, no lists.
+_PLAIN_DTYPES = frozenset(
+    [pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
+     pl.UInt128, pl.String, pl.Boolean]
+)
+
+
 def _consolidate_small(batch: pl.DataFrame) -> pl.DataFrame | None:
-    ids = batch[ID].to_list()
+    ids = batch.get_column(ID).to_list()
     diff_index = batch.columns.index(DIFF)
-    diffs = batch[DIFF].to_list()
+    diffs = batch.get_column(DIFF).to_list()
     if len(set(ids)) == len(ids):
         if all(diffs):
             return batch
@@ -311,9 +318,13 @@ def _consolidate_small(batch: pl.DataFrame) -> pl.DataFrame | None:
     # ``rows()`` of the whole (small) batch, not of a gather: a gather is a parallel Polars
     # call, whose thread-pool hand-off costs far more CPU than reading a few rows.
     rows = batch.rows()
+    plain = all(dtype in _PLAIN_DTYPES for dtype in batch.dtypes)
     for position in shared:
         row = rows[position]
-        key = tuple(_row_key(v) for i, v in enumerate(row) if i != diff_index)
+        if plain:  # the cells are their own keys
+            key = row[:diff_index] + row[diff_index + 1:]
+        else:
+            key = tuple(_row_key(v) for i, v in enumerate(row) if i != diff_index)
         entry = totals.get(key)
         if entry is None:
             totals[key] = [position, row[diff_index]]

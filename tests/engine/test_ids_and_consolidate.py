@@ -180,6 +180,40 @@ def test_consolidate_small_batch_compares_only_rows_that_share_an_id():
     assert consolidate(unchanged) is unchanged
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_consolidate_small_batches_match_the_polars_path(monkeypatch, seed: int) -> None:
+    """Random small batches of int/string/bool columns (whose cells are their own keys) and
+    of float columns (NaN): the tuple path gives the rows the Polars path gives."""
+    import random
+
+    import reflow.engine.batch as batch_module
+
+    rng = random.Random(seed)
+    for _ in range(40):
+        n = rng.randint(2, 64)
+        ids = [rng.randrange(n // 2 + 1) for _ in range(n)]
+        frame = pl.DataFrame(
+            {
+                ID: pl.Series(ids, dtype=ID_DTYPE),
+                "i": [rng.choice([None, 1, 2]) for _ in range(n)],
+                "s": [rng.choice([None, "a", "b"]) for _ in range(n)],
+                "b": [rng.choice([True, False]) for _ in range(n)],
+                "f": [rng.choice([0.5, math.nan]) for _ in range(n)],
+                DIFF: [rng.choice([-1, 0, 1, 2]) for _ in range(n)],
+            }
+        )
+        for columns in ([ID, "i", "s", "b", DIFF], [ID, "i", "f", DIFF]):
+            part = frame.select(columns)
+            monkeypatch.setattr(batch_module, "_SMALL_BATCH", 64)
+            small = consolidate(part)
+            monkeypatch.setattr(batch_module, "_SMALL_BATCH", 1)
+            general = consolidate(part)
+            spelled = [
+                sorted(map(repr, [] if out is None else out.rows())) for out in (small, general)
+            ]
+            assert spelled[0] == spelled[1]
+
+
 @pytest.mark.parametrize("n", [1, 16, 17, 128, 129, 3000])
 def test_hash_typed_columns_gives_the_ids_of_hash_value_rows(n: int) -> None:
     """The typed columns' one-query path gives the ids the row-by-row kernel gives."""
