@@ -577,7 +577,14 @@ class PythonSource(LiveSource):
             if old is not None:
                 out.append((row_id, *old, -1))
             out.append((row_id, *new, 1))
-        return frame_from_rows(out, self._batch_schema)
+        schema = self._batch_schema
+        try:  # column by column: a fraction of the row constructor's cost
+            return frame_of([
+                series_of(name, list(values), dtype)
+                for name, values, dtype in zip(schema, zip(*out), schema.values(), strict=True)
+            ])
+        except (TypeError, OverflowError, pl.exceptions.PolarsError):
+            return frame_from_rows(out, schema)  # a kept row of another type: converted
 
     def _typed_plan(self) -> _TypedPlan | None:
         """For ``_typed_keyed_batch``: the values of a row as a tuple, each column's Python
