@@ -126,17 +126,26 @@ def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -
     differently such as ``1e-07``, ...)."""
     if delta.height > SMALL_CSV_ROWS:
         return None
+    if delta.height == 0:
+        return b""
     cells: list[list[str]] = []
     for name, info in columns.items():
-        if info.fallible and any(delta[error_column(name)].to_list()):
+        if info.fallible and delta.get_column(error_column(name)).any():
             return None  # error cells are written empty: the Polars path masks them
-        series = delta[name]
+        series = delta.get_column(name)
         kind = series.dtype
         values = series.to_list()
+        nulls = series.null_count()
         if kind.is_integer() and kind != pl.UInt128:
-            cells.append(['""' if v is None else f'"{v}"' for v in values])
+            cells.append(
+                ['""' if v is None else f'"{v}"' for v in values] if nulls
+                else list(map(_QUOTED.format, values))
+            )
         elif kind == pl.String:
-            cells.append(['""' if v is None else _quote(v) for v in values])
+            if nulls or '"' in "".join(values):
+                cells.append(['""' if v is None else _quote(v) for v in values])
+            else:
+                cells.append(list(map(_QUOTED.format, values)))
         elif kind == pl.Boolean:
             cells.append(['""' if v is None else ('"true"' if v else '"false"') for v in values])
         elif kind == pl.Float64 or kind == pl.Float32:
@@ -147,9 +156,19 @@ def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -
             cells.append(texts)
         else:
             return None
-    cells.append([f'"{time}"'] * delta.height)
-    cells.append([f'"{d}"' for d in delta[DIFF].to_list()])
-    return "".join(",".join(row) + "\n" for row in zip(*cells)).encode()
+    # The time and the diff end every line: one text per distinct diff.
+    ends: dict[int, str] = {}
+    tails = []
+    for diff in delta.get_column(DIFF).to_list():
+        tail = ends.get(diff)
+        if tail is None:
+            tail = ends[diff] = f'"{time}","{diff}"'
+        tails.append(tail)
+    cells.append(tails)
+    return ("\n".join(map(",".join, zip(*cells))) + "\n").encode()
+
+
+_QUOTED = '"{}"'
 
 
 __all__ = ["CsvParserSettings", "read", "write"]

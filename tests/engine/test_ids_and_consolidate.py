@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 
 from reflow.engine.batch import DIFF, ID, ID_DTYPE, consolidate
 from reflow.engine.ids import hash_columns, hash_values, ids_from_halves
@@ -177,3 +178,59 @@ def test_consolidate_small_batch_compares_only_rows_that_share_an_id():
     assert out[DIFF].to_list() == [1, -1, 1, 2, 2]
     unchanged = _batch([1, 2, 2], [1.0, 2.0, 3.0], [1, -1, 1])
     assert consolidate(unchanged) is unchanged
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_consolidate_small_batches_match_the_polars_path(monkeypatch, seed: int) -> None:
+    """Random small batches of int/string/bool columns (whose cells are their own keys) and
+    of float columns (NaN): the tuple path gives the rows the Polars path gives."""
+    import random
+
+    import reflow.engine.batch as batch_module
+
+    rng = random.Random(seed)
+    for _ in range(40):
+        n = rng.randint(2, 64)
+        ids = [rng.randrange(n // 2 + 1) for _ in range(n)]
+        frame = pl.DataFrame(
+            {
+                ID: pl.Series(ids, dtype=ID_DTYPE),
+                "i": [rng.choice([None, 1, 2]) for _ in range(n)],
+                "s": [rng.choice([None, "a", "b"]) for _ in range(n)],
+                "b": [rng.choice([True, False]) for _ in range(n)],
+                "f": [rng.choice([0.5, math.nan]) for _ in range(n)],
+                DIFF: [rng.choice([-1, 0, 1, 2]) for _ in range(n)],
+            }
+        )
+        for columns in ([ID, "i", "s", "b", DIFF], [ID, "i", "f", DIFF]):
+            part = frame.select(columns)
+            monkeypatch.setattr(batch_module, "_SMALL_BATCH", 64)
+            small = consolidate(part)
+            monkeypatch.setattr(batch_module, "_SMALL_BATCH", 1)
+            general = consolidate(part)
+            spelled = [
+                sorted(map(repr, [] if out is None else out.rows())) for out in (small, general)
+            ]
+            assert spelled[0] == spelled[1]
+
+
+@pytest.mark.parametrize("n", [1, 16, 17, 128, 129, 3000])
+def test_hash_typed_columns_gives_the_ids_of_hash_value_rows(n: int) -> None:
+    """The typed columns' one-query path gives the ids the row-by-row kernel gives."""
+    import random
+
+    from reflow.engine.ids import hash_typed_columns, hash_value_rows
+
+    rng = random.Random(n)
+    rows = [
+        (rng.randint(-(2**63), 2**63 - 1), f"s{rng.randrange(50)}", rng.random() * 1e6,
+         rng.random() < 0.5)
+        for _ in range(n)
+    ]
+    columns = [pl.Series(list(values)) for values in zip(*rows, strict=True)]
+    for width in (1, 2, 4):
+        expected = hash_value_rows([list(row[:width]) for row in rows])
+        assert hash_typed_columns(columns[:width]).to_list() == expected
+        assert hash_typed_columns(columns[:width], salt="x").to_list() == hash_value_rows(
+            [list(row[:width]) for row in rows], salt="x"
+        )

@@ -250,3 +250,12 @@ def test_csv_small_path_matches_polars_up_to_its_row_limit():
     assert _small_csv(columns, frame, 7) == expected.getvalue()
     bigger = pl.concat([frame, frame[:1]])
     assert _small_csv(columns, bigger, 7) is None  # above the limit: the Polars writer
+    # Columns without nulls and strings without quotes take a shorter way: the same bytes.
+    plain = frame.with_columns(
+        pl.Series("i", [k * (-1) ** k for k in range(n)]),
+        pl.Series("s", [f"r {k % 5},\n" for k in range(n)]),
+    )
+    expected = io.BytesIO()
+    output_frame(columns, plain, 7).write_csv(expected, include_header=False, quote_style="always")
+    assert _small_csv(columns, plain, 7) == expected.getvalue()
+    assert _small_csv(columns, plain[:0], 7) == b""

@@ -25,6 +25,7 @@ from reflow.engine.batch import (
     concat_batches,
     consolidate,
     pick_columns,
+    series_of,
 )
 from reflow.engine.operator import Operator, RunContext
 from reflow.engine.state.partition import owners
@@ -318,7 +319,6 @@ class KeyedOperator(Operator):
         if not changed.any():
             self._collect()
             return None
-        touched_ids = pl.Series(ID, touched, dtype=ID_DTYPE)
         parts = []
         # Per part: its sign, the touched slots it holds and, for a small change, its value
         # tuples (an id retracted and inserted with equal values must cancel).
@@ -340,9 +340,12 @@ class KeyedOperator(Operator):
                 if values.columns != self._column_names:
                     values = pick_columns(values, [(c, c) for c in self._column_names])
                 shapes.append((diff, slots, values.rows() if small else None))
-                values.insert_column(0, touched_ids[slots])  # (no Polars query, unlike gather)
+                # The ids and diffs from Python ints: indexing a Series with a numpy array
+                # converts the array in Python first (~0.2 ms a call under load).
+                positions = slots.tolist()
+                values.insert_column(0, series_of(ID, [touched[j] for j in positions], ID_DTYPE))
                 values.insert_column(
-                    values.width, pl.Series(DIFF, np.full(len(slots), diff), dtype=DIFF_DTYPE)
+                    values.width, series_of(DIFF, [diff] * len(positions), DIFF_DTYPE)
                 )
                 parts.append(values)
         self._collect()
