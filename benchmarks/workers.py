@@ -9,6 +9,7 @@ wall time of ``pw.run()`` cannot be less).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
         [--no-pathway] [--workloads wordcount-csv,join-csv,wordcount,join] [--files 8]
+        [--variants "1 worker,2 processes,2 threads,Pathway 1 thread,Pathway 2 threads"]
 
 Workloads: ``wordcount-csv`` counts ``words`` zipf words read from ``files`` CSV files with
 ``pw.io.csv.read(folder, mode="static")`` (each worker reads its own files); ``join-csv``
@@ -178,6 +179,9 @@ def main() -> None:
     args.add_argument("--no-pathway", action="store_true")
     args.add_argument("--workloads", default="wordcount-csv,join-csv,wordcount,join")
     args.add_argument("--files", type=int, default=8)
+    args.add_argument("--variants", default="",
+                      help="comma-separated variants to run (default: all), e.g. "
+                      "'Pathway 1 thread,Pathway 2 threads'; ratios are to the first")
     opts = args.parse_args()
     py = sys.executable
     pathway = python_of("pathway")
@@ -210,15 +214,19 @@ def main() -> None:
                 variants["Pathway 2 threads"] = ([str(pathway), *argv],
                                                  dict(base, BENCH_ENGINE="pathway",
                                                       PATHWAY_THREADS="2"))
+            if opts.variants:
+                variants = {k: v for k, v in variants.items()
+                            if k in opts.variants.split(",")}
             results: dict[str, list[tuple[float, ...]]] = {k: [] for k in variants}
             outputs = {}
             for _ in range(opts.repeat):  # interleaved, so that load hits every variant
                 for key, (command, env) in variants.items():
                     results[key].append(timed(command, env, out))
                     outputs[key] = final_rows(out)
-            same = all(o == outputs["1 worker"] for o in outputs.values())
+            first = next(iter(variants))  # "1 worker", unless left out
+            same = all(o == outputs[first] for o in outputs.values())
             one_whole, one_run, one_cpu, one_whole_cpu, _ = (
-                statistics.median(r[i] for r in results["1 worker"]) for i in range(5)
+                statistics.median(r[i] for r in results[first]) for i in range(5)
             )
             print(f"{name} ({size:,}): same output on every variant: {same}")
             for key, runs in results.items():
