@@ -160,3 +160,26 @@ def test_worker_processes_read_a_directory_into_the_one_worker_output(tmp_path: 
     one = run(1)
     assert len(one[0]) > 50 and len(one[1]) > 1000
     assert run(2) == one
+
+
+def test_rows_of_other_workers_arrive_when_worker_0_reads_no_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("w,n\n" + "\n" * 5000)  # the largest file: worker 0's, no row
+    (folder / "b.csv").write_text("w,n\nx,1\ny,2\nx,3\n")
+    assert share_files(list_files(str(folder)), 0, 2) == [str(folder / "a.csv")]
+
+    def run() -> list[tuple]:
+        t = pw.io.csv.read(folder, schema=Words, mode="static")
+        sums = t.groupby(t.w).reduce(t.w, s=pw.reducers.sum(t.n))
+        seen: list[tuple] = []
+        pw.io.subscribe(sums, on_change=lambda key, row, time, is_addition: seen.append(
+            (row["w"], row["s"], is_addition)))
+        pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+        return sorted(seen)
+
+    assert run() == [("x", 4, True), ("y", 2, True)]
+    monkeypatch.setenv("PATHWAY_THREADS", "2")
+    assert run() == [("x", 4, True), ("y", 2, True)]
