@@ -121,16 +121,25 @@ def _column_hashes(columns: list[pl.Series]) -> list[tuple[np.ndarray, np.ndarra
     plain = [i for i, series in enumerate(columns) if series.dtype != pl.Object]
     if plain:
         frame = pl.DataFrame([columns[i].alias(f"c{i}") for i in plain])
-        hashed = frame.select(
-            pl.col(f"c{i}").hash(_SEEDS[half]).alias(f"h{i}_{half}")
-            for i in plain for half in (0, 1)
-        )
-        for i in plain:
-            out[i] = (hashed[f"h{i}_0"].to_numpy(), hashed[f"h{i}_1"].to_numpy())
+        hashed = frame.select(_hash_exprs(len(plain), ())).get_columns()
+        for position, i in enumerate(plain):
+            out[i] = (hashed[2 * position].to_numpy(), hashed[2 * position + 1].to_numpy())
     for i, series in enumerate(columns):
         if out[i] is None:
             out[i] = (_value_hashes(series, _SEEDS[0]), _value_hashes(series, _SEEDS[1]))
     return cast("list[tuple[np.ndarray, np.ndarray]]", out)
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_exprs(count: int, with_nulls: tuple[int, ...]) -> list[pl.Expr]:
+    """The expressions hashing columns ``c0``..``c{count-1}`` with both halves' seeds (in
+    that order, ``h{i}_0`` then ``h{i}_1``), then the null masks of the columns
+    ``with_nulls``: built once, since building expressions costs more Python than the query
+    itself on a small batch."""
+    exprs = [pl.col(f"c{i}").hash(_SEEDS[half]).alias(f"h{i}_{half}")
+             for i in range(count) for half in (0, 1)]
+    exprs.extend(pl.col(f"c{i}").is_null().alias(f"n{i}") for i in with_nulls)
+    return exprs
 
 
 def _fold(hashes: list[np.ndarray], nulls: list[np.ndarray | None], salt: np.uint64, half: int
@@ -204,14 +213,10 @@ _M64 = (1 << 64) - 1
 
 def _few_ids(series: list[pl.Series], salt: str) -> pl.Series:
     """``hash_columns`` for a few rows: the same ids, folded in Python ints."""
-    hashes = []
-    for position, column in enumerate(series):
-        for half in (0, 1):
-            hashes.append(pl.col(f"c{position}").hash(_SEEDS[half]).alias(f"h{position}_{half}"))
-        if column.null_count():
-            hashes.append(pl.col(f"c{position}").is_null().alias(f"n{position}"))
-    frame = pl.DataFrame({f"c{i}": s for i, s in enumerate(series)}).select(hashes)
-    columns = {name: frame[name].to_list() for name in frame.columns}
+    with_nulls = tuple(i for i, column in enumerate(series) if column.null_count())
+    frame = pl.DataFrame([s.alias(f"c{i}") for i, s in enumerate(series)]).select(
+        _hash_exprs(len(series), with_nulls))
+    columns = {column.name: column.to_list() for column in frame.get_columns()}
     ids = []
     salts = [int(word) for word in _salt_words(salt)]
     for row in range(frame.height):

@@ -37,6 +37,7 @@ import contextlib
 import logging
 import os
 import statistics
+import sys
 import threading
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -351,6 +352,12 @@ class RayActors:
         self._log: list[tuple[int, list[dict[int, bytes]] | None, list | None]] = []
 
     def __enter__(self) -> RayActors:
+        if "ray" not in sys.modules and "usearch" in sys.modules:
+            raise RuntimeError(
+                "Ray cannot start in this process: usearch was imported before Ray, and its "
+                "NumKong library's C++ runtime symbols make ray.init abort; import ray before "
+                "usearch (reflow's own usearch indexes do so when Ray is installed)"
+            )
         import ray
 
         if not ray.is_initialized():

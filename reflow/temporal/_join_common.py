@@ -77,7 +77,7 @@ def numeric_times(
 
 def keyed_sides(
     left: Table, right: Table, left_time: Any, right_time: Any, on: tuple, left_instance: Any,
-    right_instance: Any, where: str,
+    right_instance: Any, where: str, hash_key: bool = True,
 ) -> tuple[Table, Table, dt.DType, set[str]]:
     """Both sides of a temporal join ``keyed`` by ``on`` and timed, the time type, and the
     names of the columns ``on`` compares under one name."""
@@ -86,15 +86,19 @@ def keyed_sides(
                               "(t.copy())", where)
     lkeys, rkeys, same = parse_on(left, right, on, left_instance, right_instance, where)
     left_time, right_time = numeric_times(left, left_time, right, right_time)
-    left_keyed, time_type = keyed(left, lkeys, left_time, "left", where)
-    right_keyed, _ = keyed(right, rkeys, right_time, "right", where, time_type)
+    left_keyed, time_type = keyed(left, lkeys, left_time, "left", where, hash_key=hash_key)
+    right_keyed, _ = keyed(right, rkeys, right_time, "right", where, time_type,
+                           hash_key=hash_key)
     return left_keyed, right_keyed, time_type, same
 
 
 def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: str,
-          where: str, time_type: dt.DType | None = None) -> tuple[Table, dt.DType]:
+          where: str, time_type: dt.DType | None = None,
+          hash_key: bool = True) -> tuple[Table, dt.DType]:
     """``table`` with ``_pw_k`` (hash of ``keys``) and ``_pw_t`` (physical time); also
-    returns the time type."""
+    returns the time type. Without ``hash_key`` there is no ``_pw_k``: the key columns
+    ``key_columns(table)`` are left for a later step to hash (with other columns, in one
+    call)."""
     from reflow.api.table import Table
 
     extra = {f"_pw_key{i}": k for i, k in enumerate(keys)}
@@ -115,8 +119,10 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
     key_names = [f"_pw_key{i}" for i in range(len(keys))]
     columns = dict(prepared._node.columns)
     phys_type = dt.FLOAT if found == dt.FLOAT else dt.INT
-    columns[KEY] = ColumnInfo(dt.POINTER)
-    order = [*list(prepared._node.polars_columns()), KEY]
+    order = list(prepared._node.polars_columns())
+    if hash_key:
+        columns[KEY] = ColumnInfo(dt.POINTER)
+        order.append(KEY)
     extra_exprs = []
     # An int time column is its own physical time: it is picked, not computed.
     time_is_int = time_expr is not None and found.strip_optional() == dt.INT
@@ -132,23 +138,40 @@ def keyed(table: Table, keys: list[ex.ColumnExpression], time_expr: Any, side: s
 
     def kernel(frame: pl.DataFrame) -> pl.DataFrame:
         # ints and floats compare equal in join conditions: hash them as floats
-        if key_names:
-            hashable = pl.DataFrame([frame[n].cast(pl.Float64) if n in numeric_keys else frame[n]
-                                     for n in key_names])
-            hashed = hash_columns(hashable, key_names, "temporal-join").alias(KEY)
-        else:
-            hashed = pl.Series(KEY, [0] * frame.height, dtype=pl.UInt128)
+        hashed: list[pl.Series] = []
+        if hash_key and key_names:
+            hashable = pl.DataFrame(hashable_keys(frame, key_names, numeric_keys))
+            hashed.append(hash_columns(hashable, key_names, "temporal-join").alias(KEY))
+        elif hash_key:
+            hashed.append(pl.Series(KEY, [0] * frame.height, dtype=pl.UInt128))
         if time_expr is None or time_is_int:
             # No Polars query: the output is assembled from the input's columns.
             out = pick_columns(frame, picks)
-            out.insert_column(out.width, hashed)
+            for series in hashed:
+                out.insert_column(out.width, series)
             if time_is_int:
                 out.insert_column(out.width, frame["_pw_time"].cast(pl.Int64).alias(TIME))
             out.insert_column(out.width, frame[DIFF])
             return out
-        return frame.select(ID, *kept, hashed, *extra_exprs, DIFF)
+        return frame.select(ID, *kept, *hashed, *extra_exprs, DIFF)
 
     return Table(KernelNode(prepared._node, columns, kernel, where, same_ids=True)), found
+
+
+def key_columns(table: Table) -> tuple[list[str], list[str]]:
+    """The key columns of a table ``keyed`` without ``hash_key`` and the numeric ones among
+    them (hashed as floats: ints and floats compare equal in join conditions)."""
+    columns = table._node.columns
+    names: list[str] = []
+    while f"_pw_key{len(names)}" in columns:
+        names.append(f"_pw_key{len(names)}")
+    numeric = [n for n in names if columns[n].dtype.strip_optional() in (dt.INT, dt.FLOAT)]
+    return names, numeric
+
+
+def hashable_keys(frame: pl.DataFrame, names: list[str], numeric: list[str]) -> list[pl.Series]:
+    """The key columns ``names`` of ``frame`` as hashed: the ``numeric`` ones as floats."""
+    return [frame[n].cast(pl.Float64) if n in numeric else frame[n] for n in names]
 
 
 def wide_columns(left: Table, right: Table, optional_left: bool,

@@ -32,10 +32,18 @@ from reflow.plan import expr as ex
 from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.temporal._join_common import (
     KEY,
+    key_columns,
     keyed_sides,
 )
 from reflow.temporal._pairs import OID, pair_join
-from reflow.temporal.windows import END, START, Window, _SessionWindow, _SlidingWindow
+from reflow.temporal.windows import (
+    END,
+    JOIN_KEY,
+    START,
+    Window,
+    _SessionWindow,
+    _SlidingWindow,
+)
 
 if TYPE_CHECKING:
     from reflow.api.join import JoinResult
@@ -72,21 +80,26 @@ def window_join(self: Table, other: Table, self_time: Any, other_time: Any, wind
         raise BuildValueError("window_join supports tumbling, sliding and session windows", where)
     mode = join_mode(how, where)
     left_keyed, right_keyed, time_type, same = keyed_sides(
-        self, other, self_time, other_time, on, left_instance, right_instance, where
+        self, other, self_time, other_time, on, left_instance, right_instance, where,
+        hash_key=isinstance(window, _SessionWindow),
     )
     if isinstance(window, _SessionWindow):
         prepared = _session_prepared(left_keyed, right_keyed, window, time_type, where)
         return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
                          same, per_prepared_row=True)
+    # One hash call per side: the equality keys and the window start make one join key (a
+    # single column, which the join does not hash again), and a tumbling window keeps each
+    # row's id as the id of its one window row.
     prepared = []
     for table in (left_keyed, right_keyed):
         with_key = table.with_columns(_pw_key=ex.ThisReference("this", "_pw_time"),
                                       **{OID: ex.ThisReference("this", "id")})
         try:
-            prepared.append(window._assign(with_key, time_type, False, where))
+            prepared.append(window._assign(with_key, time_type, False, where, keep_ids=True,
+                                           join_key=key_columns(table)))
         except TypeError as exc:
             raise BuildTypeError(str(exc), where) from None
-    return pair_join(self, other, prepared[0], prepared[1], [KEY, START, END], None, mode,
+    return pair_join(self, other, prepared[0], prepared[1], [JOIN_KEY], None, mode,
                      same, per_prepared_row=True)
 
 

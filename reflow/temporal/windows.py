@@ -53,6 +53,7 @@ PHYS_TIME = "_pw_t"
 PHYS_START = "_pw_start_t"
 PHYS_END = "_pw_end_t"
 INSTANCE_HASH = "_pw_instance_hash"
+JOIN_KEY = "_pw_window_key"
 
 Number = int | float | datetime.timedelta
 
@@ -67,9 +68,13 @@ class Window:
     """Where rows go: the base of ``tumbling``, ``sliding``, ``session`` and ``intervals_over``."""
 
     def _assign(self, table: Table, time_type: dt.DType, has_instance: bool,
-                where: str, keep_ids: bool = False) -> Table:
+                where: str, keep_ids: bool = False,
+                join_key: tuple[list[str], list[str]] | None = None) -> Table:
         """``table`` with its rows' windows. ``keep_ids``: a window that holds each row once
-        (tumbling) may keep the row's id instead of hashing it with the window start."""
+        (tumbling) may keep the row's id instead of hashing it with the window start.
+        ``join_key``: key columns and the numeric ones among them (see
+        ``_join_common.key_columns``), hashed with the window start into ``JOIN_KEY`` in
+        the same call."""
         raise NotImplementedError
 
 
@@ -79,8 +84,9 @@ class _SlidingWindow(Window):
     duration: Number
     origin: Any = None
 
-    def _assign(self, table, time_type, has_instance, where, keep_ids=False):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None):
         from reflow.api.table import Table
+        from reflow.temporal._join_common import hashable_keys
 
         hop = _time.duration_value(self.hop, time_type, "hop")
         duration = _time.duration_value(self.duration, time_type, "duration")
@@ -150,6 +156,8 @@ class _SlidingWindow(Window):
                 PHYS_START: pl.Series(PHYS_START, starts),
                 PHYS_END: pl.Series(PHYS_END, ends),
             }
+            if join_key is not None:
+                added[JOIN_KEY] = window_key(frame, added[PHYS_START])
             if datetime_unit is None:
                 added[START] = added[PHYS_START].alias(START)
                 added[END] = added[PHYS_END].alias(END)
@@ -160,6 +168,13 @@ class _SlidingWindow(Window):
                 [added[name] if name in added else frame[name]
                  for name in (ID, *columns_order, DIFF)]
             )
+
+        def window_key(frame: pl.DataFrame, starts: pl.Series) -> pl.Series:
+            """The join key of each row: its key columns and window start, hashed."""
+            assert join_key is not None
+            names, numeric = join_key
+            hashable = pl.DataFrame([*hashable_keys(frame, names, numeric), starts])
+            return hash_columns(hashable, hashable.columns, "window-join").alias(JOIN_KEY)
 
         def kernel(frame: pl.DataFrame) -> pl.DataFrame:
             if tumbling:
@@ -183,6 +198,8 @@ class _SlidingWindow(Window):
                 _time.from_physical(pl.col(PHYS_START), time_type).alias(START),
                 _time.from_physical(pl.col(PHYS_END), time_type).alias(END),
             ).collect()
+            if join_key is not None:
+                out = out.with_columns(window_key(out, out[PHYS_START]))
             if same_ids:
                 return out.select(ID, *columns_order, DIFF)
             new_ids = hash_columns(out, [ID, PHYS_START], "window")
@@ -197,6 +214,8 @@ class _SlidingWindow(Window):
         columns[PHYS_END] = ColumnInfo(phys_type)
         columns[START] = ColumnInfo(time_type)
         columns[END] = ColumnInfo(time_type)
+        if join_key is not None:
+            columns[JOIN_KEY] = ColumnInfo(dt.POINTER)
         node = KernelNode(table._node, columns, kernel, where)
         node.keeps_append_only = False  # window joins are not append-only in Pathway
         columns_order = list(node.polars_columns())
@@ -208,7 +227,7 @@ class _SessionWindow(Window):
     predicate: Any = None
     max_gap: Number | None = None
 
-    def _assign(self, table, time_type, has_instance, where, keep_ids=False):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None):
         from reflow.api.table import Table
 
         if (self.predicate is None) == (self.max_gap is None):

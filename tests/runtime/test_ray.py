@@ -4,6 +4,8 @@ finished it; an actor's error reaches the user as the program's own exception.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -262,3 +264,38 @@ def test_a_dead_actor_is_replaced_and_the_sinks_see_every_time_once(
     assert f"restarting the 2 actors from the {restart}" in caplog.text
     assert by_time(got) == by_time(expected)
     assert len(got) == len(expected)  # nothing delivered twice
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_ray_starts_in_a_process_that_built_a_usearch_index() -> None:
+    # usearch's NumKong library exports C++ runtime symbols globally; a Ray started after it
+    # aborted in ray.init unless Ray's runtime was loaded first.
+    done = _run_python(
+        "from reflow.engine.state.vectors import USearchBackend\n"
+        "USearchBackend(4, 'l2sq')\n"
+        "import ray\n"
+        "ray.init(num_cpus=1, include_dashboard=False)\n"
+        "print('ray started', ray.is_initialized())\n"
+        "ray.shutdown()\n"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ray started True" in done.stdout
+
+
+def test_ray_refuses_clearly_after_usearch_was_imported_first() -> None:
+    done = _run_python(
+        "import os, usearch.index\n"
+        "os.environ['REFLOW_RAY_ACTORS'] = '1'\n"
+        "import reflow as pw\n"
+        "t = pw.debug.table_from_markdown('a\\n1')\n"
+        "try:\n"
+        "    pw.debug.compute_and_print(t)\n"
+        "except RuntimeError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused: Ray cannot start in this process: usearch was imported" in done.stdout

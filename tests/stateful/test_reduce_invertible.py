@@ -110,26 +110,32 @@ def _expected(stream, until: int) -> dict:
     return result
 
 
-# How a batch is pre-aggregated: (TINY_ROWS, SMALL_ROWS) of reflow.engine.state.invertible.
+# How a batch is processed: (TINY_ROWS, SMALL_ROWS, FEW_ROWS, FEW_GROUPS) of
+# reflow.engine.state.invertible ("few": every batch without count_distinct in plain Python).
 PATHS = {
-    "polars": (0, 0),
-    "numpy": (0, 10**9),
-    "default": (invertible.TINY_ROWS, invertible.SMALL_ROWS),
-    "python": (10**9, 10**9),
+    "polars": (0, 0, 0, 0),
+    "numpy": (0, 10**9, 0, 0),
+    "default": (invertible.TINY_ROWS, invertible.SMALL_ROWS, invertible.FEW_ROWS,
+                invertible.FEW_GROUPS),
+    "python": (10**9, 10**9, 0, 0),
+    "few": (0, 0, 10**9, 10**9),
 }
-ALL_PATHS = ["polars", "numpy", "python"]
+ALL_PATHS = ["polars", "numpy", "python", "few"]
 
 
 def use_path(monkeypatch, path: str) -> None:
-    tiny, small = PATHS[path]
+    tiny, small, few_rows, few_groups = PATHS[path]
     monkeypatch.setattr(invertible, "TINY_ROWS", tiny)
     monkeypatch.setattr(invertible, "SMALL_ROWS", small)
+    monkeypatch.setattr(invertible, "FEW_ROWS", few_rows)
+    monkeypatch.setattr(invertible, "FEW_GROUPS", few_groups)
 
 
 @pytest.mark.parametrize(
     ("path", "distinct"),
     # count_distinct takes a batch off the numpy path, so "numpy" runs without it.
-    [("polars", True), ("python", True), ("default", True), ("numpy", False), ("polars", False)],
+    [("polars", True), ("python", True), ("default", True), ("numpy", False), ("polars", False),
+     ("few", False), ("default", False)],
 )
 @pytest.mark.parametrize("floats", [False, True], ids=["int", "float"])
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -22,6 +22,8 @@ whether a new row can be a candidate of a query at all (always, except for LSH).
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from typing import Any
 
 import numpy as np
@@ -178,6 +180,21 @@ class LshBackend(BruteForceBackend):
         return (q[:, None, :] == n[None, :, :]).any(axis=2)
 
 
+def _usearch_index_class() -> type:
+    """``usearch.index.Index``, with Ray's native runtime loaded first when Ray is installed.
+
+    usearch loads its NumKong library with ``RTLD_GLOBAL``, and that library exports C++
+    runtime symbols: a Ray started later in the same process resolves its own ``std::regex``
+    against them and aborts in ``ray.init``. Loaded first, Ray keeps its own symbols.
+    """
+    if "usearch.index" not in sys.modules and importlib.util.find_spec("ray") is not None:
+        import ray  # noqa: F401
+
+    from usearch.index import Index
+
+    return Index
+
+
 class USearchBackend(BruteForceBackend):
     """Approximate search with a ``usearch`` HNSW index (vectors are also kept for the
     operator's exact checks)."""
@@ -185,7 +202,7 @@ class USearchBackend(BruteForceBackend):
     def __init__(self, dimensions: int, metric: str, connectivity: int = 0,
                  expansion_add: int = 0, expansion_search: int = 0) -> None:
         super().__init__(dimensions, metric)
-        from usearch.index import Index
+        Index = _usearch_index_class()
 
         self._index = Index(ndim=dimensions, metric={"l2sq": "l2sq", "cos": "cos",
                                                      "ip": "ip"}[metric],
