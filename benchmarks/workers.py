@@ -8,11 +8,18 @@ each), and the CPU time of ``pw.run()`` in the busiest process (with a core per 
 wall time of ``pw.run()`` cannot be less).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
-        [--no-pathway]
+        [--no-pathway] [--workloads wordcount-csv,join-csv,wordcount,join] [--files 8]
+        [--variants "1 worker,2 processes,2 threads,Pathway 1 thread,Pathway 2 threads"]
 
-Join maintenance: ``left`` rows joined with ``left / 10`` right rows, then ``left / 10``
-updates of right rows (a retraction and an insertion each) spread over 10 logical times;
-the output is the running sum of ``a * b`` over the join and its row count.
+Workloads: ``wordcount-csv`` counts ``words`` zipf words read from ``files`` CSV files with
+``pw.io.csv.read(folder, mode="static")`` (each worker reads its own files); ``join-csv``
+joins ``left`` rows with ``left / 10`` right rows, both read from ``files`` CSV files each,
+and sums ``a * b`` over the join. The CSV files are written once, before any timing.
+``wordcount`` and ``join`` build their inputs in the program with numpy/pandas and
+``pw.debug.table_from_pandas`` (every process builds them whole); ``join`` is join
+maintenance: ``left`` rows joined with ``left / 10`` right rows, then ``left / 10`` updates
+of right rows (a retraction and an insertion each) spread over 10 logical times; the output
+is the running sum of ``a * b`` over the join and its row count.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ PRELUDE = textwrap.dedent('''
         import pathway as pw
     else:
         import reflow as pw
-    out, n = sys.argv[1], int(sys.argv[2])
+    out, n, data = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
     def run():
         start, cpu = time.perf_counter(), time.process_time()
@@ -79,6 +86,52 @@ JOIN = PRELUDE + textwrap.dedent('''
     pw.io.csv.write(s, out)
     run()
 ''')
+
+
+WORDCOUNT_CSV = PRELUDE + textwrap.dedent('''
+    class Words(pw.Schema):
+        w: str
+    t = pw.io.csv.read(data + "/words", schema=Words, mode="static")
+    counts = t.groupby(t.w).reduce(t.w, c=pw.reducers.count())
+    pw.io.csv.write(counts, out)
+    run()
+''')
+
+JOIN_CSV = PRELUDE + textwrap.dedent('''
+    class Left(pw.Schema):
+        k: int
+        a: int
+    class Right(pw.Schema):
+        k: int
+        b: int
+    l = pw.io.csv.read(data + "/left", schema=Left, mode="static")
+    r = pw.io.csv.read(data + "/right", schema=Right, mode="static")
+    j = l.join(r, l.k == r.k).select(l.a, r.b)
+    s = j.reduce(total=pw.reducers.sum(j.a * j.b), rows=pw.reducers.count())
+    pw.io.csv.write(s, out)
+    run()
+''')
+
+
+def write_csv_inputs(folder: Path, words: int, left: int, files: int) -> None:
+    """The CSV inputs of ``wordcount-csv`` and ``join-csv``, ``files`` files per table."""
+    import numpy as np
+
+    def write(name: str, header: str, columns: list) -> None:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        height = len(columns[0])
+        for part in range(files):
+            lo, hi = height * part // files, height * (part + 1) // files
+            lines = [header, *(",".join(map(str, row))
+                               for row in zip(*(c[lo:hi].tolist() for c in columns)))]
+            (folder / name / f"part-{part:03}.csv").write_text("\n".join(lines) + "\n")
+
+    rng = np.random.default_rng(1)
+    write("words", "w", [np.char.add("w", (rng.zipf(1.3, words) % 50000).astype(str))])
+    rng = np.random.default_rng(2)
+    m = left // 10
+    write("left", "k,a", [rng.integers(0, m, left), rng.integers(0, 100, left)])
+    write("right", "k,b", [np.arange(m), rng.integers(0, 100, m)])
 
 
 def timed(
@@ -124,38 +177,56 @@ def main() -> None:
     args.add_argument("--left", type=int, default=1_000_000)
     args.add_argument("--repeat", type=int, default=3)
     args.add_argument("--no-pathway", action="store_true")
+    args.add_argument("--workloads", default="wordcount-csv,join-csv,wordcount,join")
+    args.add_argument("--files", type=int, default=8)
+    args.add_argument("--variants", default="",
+                      help="comma-separated variants to run (default: all), e.g. "
+                      "'Pathway 1 thread,Pathway 2 threads'; ratios are to the first")
     opts = args.parse_args()
     py = sys.executable
     pathway = python_of("pathway")
+    workloads = {
+        "wordcount-csv": ("static wordcount from CSV", WORDCOUNT_CSV, opts.words),
+        "join-csv": ("static join from CSV", JOIN_CSV, opts.left),
+        "wordcount": ("static wordcount, table_from_pandas", WORDCOUNT, opts.words),
+        "join": ("join maintenance, table_from_pandas", JOIN, opts.left),
+    }
+    chosen = opts.workloads.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, source, size in (("static wordcount", WORDCOUNT, opts.words),
-                                   ("join maintenance", JOIN, opts.left)):
+        data = Path(tmp) / "data"
+        if any(name.endswith("-csv") for name in chosen):
+            write_csv_inputs(data, opts.words, opts.left, opts.files)
+        for name, source, size in (workloads[key] for key in chosen):
             program = Path(tmp) / "main.py"
             program.write_text(source)
             out = str(Path(tmp) / "out.csv")
             base = dict(os.environ, PATHWAY_THREADS="1", PATHWAY_PROCESSES="1")
+            argv = [str(program), out, str(size), str(data)]
             variants = {
-                "1 worker": ([py, str(program), out, str(size)], base),
+                "1 worker": ([py, *argv], base),
                 "2 processes": ([py, "-m", "reflow.cli", "spawn", "-n", "2", "--first-port",
-                                 "24600", py, str(program), out, str(size)], base),
-                "2 threads": ([py, str(program), out, str(size)],
-                              dict(base, PATHWAY_THREADS="2")),
+                                 "24600", py, *argv], base),
+                "2 threads": ([py, *argv], dict(base, PATHWAY_THREADS="2")),
             }
             if pathway.exists() and not opts.no_pathway:
-                variants["Pathway 1 thread"] = ([str(pathway), str(program), out, str(size)],
+                variants["Pathway 1 thread"] = ([str(pathway), *argv],
                                                 dict(base, BENCH_ENGINE="pathway"))
-                variants["Pathway 2 threads"] = ([str(pathway), str(program), out, str(size)],
+                variants["Pathway 2 threads"] = ([str(pathway), *argv],
                                                  dict(base, BENCH_ENGINE="pathway",
                                                       PATHWAY_THREADS="2"))
+            if opts.variants:
+                variants = {k: v for k, v in variants.items()
+                            if k in opts.variants.split(",")}
             results: dict[str, list[tuple[float, ...]]] = {k: [] for k in variants}
             outputs = {}
             for _ in range(opts.repeat):  # interleaved, so that load hits every variant
                 for key, (command, env) in variants.items():
                     results[key].append(timed(command, env, out))
                     outputs[key] = final_rows(out)
-            same = all(o == outputs["1 worker"] for o in outputs.values())
+            first = next(iter(variants))  # "1 worker", unless left out
+            same = all(o == outputs[first] for o in outputs.values())
             one_whole, one_run, one_cpu, one_whole_cpu, _ = (
-                statistics.median(r[i] for r in results["1 worker"]) for i in range(5)
+                statistics.median(r[i] for r in results[first]) for i in range(5)
             )
             print(f"{name} ({size:,}): same output on every variant: {same}")
             for key, runs in results.items():

@@ -68,6 +68,38 @@ def list_files(path: str, object_pattern: str = "*") -> list[str]:
     )
 
 
+def share_files(
+    files: list[str], worker: int, workers: int, size: Callable[[str], int] | None = None
+) -> list[str]:
+    """The files of ``files`` (every worker lists the same) that worker ``worker`` of
+    ``workers`` reads: each file goes to exactly one worker, the largest first, each to the
+    worker with the fewest bytes so far (ties to the lowest worker), so that shares are even
+    in bytes (``size``: a file's size, by default read from the file system). Keeps the
+    order of ``files``.
+
+    >>> sizes = {"a": 5, "b": 1, "c": 4, "d": 2}
+    >>> [share_files(list(sizes), w, 2, sizes.get) for w in range(2)]
+    [['a', 'b'], ['c', 'd']]
+    """
+    if workers == 1:
+        return list(files)
+    sizes = [(size or _size)(file) for file in files]
+    loads = [0] * workers
+    owner = [0] * len(files)
+    for index in sorted(range(len(files)), key=lambda i: (-sizes[i], i)):
+        target = min(range(workers), key=lambda w: (loads[w], w))
+        owner[index] = target
+        loads[target] += sizes[index]
+    return [file for file, w in zip(files, owner) if w == worker]
+
+
+def _size(file: str) -> int:
+    try:
+        return os.stat(file).st_size
+    except OSError:
+        return 0
+
+
 def _files_under(folder: str) -> list[str]:
     """The regular, non-hidden files under ``folder``, found with ``os.scandir`` (the entry
     types come with the listing: no ``stat`` per file)."""
@@ -150,6 +182,36 @@ class FileSource(LiveSource):
                 ) from None
             if self.check_file is not None:
                 self.check_file(file)
+
+    # --- reading by file among workers -----------------------------------------------------------
+    def splits_by_file(self) -> bool:
+        """Whether the workers of a sharded run may each read their own files: a static read
+        without a primary key, whose rows never replace rows of another file."""
+        return self.mode == "static" and not self.primary_key
+
+    def read_part(self, worker: int, workers: int) -> tuple[pl.DataFrame | None, list[str]]:
+        """The rows of the files worker ``worker`` of ``workers`` reads (``share_files``), and
+        the reports of their bad rows. Touches no state of the source: the worker threads of
+        one process call it on the same source at once."""
+        files = share_files(list_files(self.path, self.object_pattern), worker, workers)
+        logger.debug("%s: worker %d of %d reads %d file(s)", self.name, worker, workers,
+                     len(files))
+        batches: list[pl.DataFrame] = []
+        errors: list[str] = []
+        for file in files:
+            try:
+                stat = os.stat(file)
+                data = Path(file).read_bytes()
+            except OSError as exc:
+                errors.append(f"{file}: cannot read ({exc.strerror})")
+                continue
+            try:
+                parsed = self.parser(data, file)
+            except ValueError as exc:
+                parsed = Parsed(empty_rows(self.dtypes), [str(exc)])
+            errors.extend(parsed.errors)
+            batches.append(self._to_batch(parsed.frame, file, stat))
+        return concat_batches(batches), errors
 
     # --- running -------------------------------------------------------------------------------
     def start(self, handle: SourceHandle) -> None:

@@ -271,7 +271,8 @@ def _run_sharded(
         if on_ray is not None:
             run_live_on_ray(start, on_ray.actors, on_ray.cpus_per_actor, lead)
         else:
-            run_streaming_sharded(start, config, lead)
+            # A persistent run's file sources resume from offsets naming every file read.
+            run_streaming_sharded(start, config, lead, split_files=not keeps_state)
     finally:
         set_udf_cache_directory(None)
 

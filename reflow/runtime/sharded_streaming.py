@@ -7,6 +7,12 @@ together (``reflow.engine.sharding.ShardedDataflow``): the leader's rows go to t
 own their keys at the first stateful operator, and sinks write through worker 0 as in a static
 sharded run. When the sources close the leader announces the end and every worker finishes.
 
+Static reads of files (``LiveSource.splits_by_file``) are split by file: every worker reads
+its own files (``LiveSource.read_part``), the followers from the start of the run in a thread
+of their own, and their rows enter at the logical time of the leader's part (``PartSource``),
+which the announcement names. The rows then go to their keys' owners at the first exchange,
+like the leader's. (Not in a persistent run: a file source's offsets name the files it read.)
+
 The followers answer each announcement with their counters (rows processed, rows sent, the
 time their last logical time took), so the leader's status display and ``/metrics`` show
 every worker, one logical time late.
@@ -19,11 +25,15 @@ by key first (``reflow.engine.sharding.reshard_states``).
 
 >>> announcement(7)["time"].to_list(), announcement(None)["time"].to_list()
 ([7], [None])
+>>> announcement(7, reads=[3, 5])["reads"].to_list()
+[[3, 5]]
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import time as clock
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,10 +46,13 @@ from reflow.engine.sharding import ShardedDataflow, gather_shards, reshard_state
 from reflow.engine.state.snapshot import SavedState, SnapshotError, decode, encode
 from reflow.plan.nodes import Lowering
 from reflow.runtime.monitoring import WorkerStats
+from reflow.runtime.sources import LiveSource, SourceHandle
 from reflow.runtime.workers import Build, WorkerConfig, run_workers
 
 if TYPE_CHECKING:
     from reflow.runtime.monitoring import Monitor
+
+logger = logging.getLogger("reflow")
 
 #: The worker that reads the live sources and drives the logical times.
 LEADER = 0
@@ -48,15 +61,88 @@ LEADER = 0
 #: What the leader asks of the followers besides a logical time (``announcement``): their
 #: shard's state (snapshot), or to load the state sent with the message (restore).
 SNAPSHOT, RESTORE = "snapshot", "restore"
-_MESSAGE = {"time": pl.Int64, "request": pl.String, "state": pl.Binary}
+_MESSAGE: dict[str, pl.DataType] = {
+    "time": pl.Int64(), "request": pl.String(), "state": pl.Binary(),
+    "reads": pl.List(pl.Int64),
+}
 
 
 def announcement(
-    time: int | None, request: str | None = None, state: bytes | None = None
+    time: int | None, request: str | None = None, state: bytes | None = None,
+    reads: Sequence[int] = (),
 ) -> pl.DataFrame:
     """The leader's message to the followers: the next logical time, or None for the end;
-    or a ``request`` (``SNAPSHOT``, ``RESTORE`` with the worker's ``state``)."""
-    return pl.DataFrame({"time": [time], "request": [request], "state": [state]}, schema=_MESSAGE)
+    or a ``request`` (``SNAPSHOT``, ``RESTORE`` with the worker's ``state``). ``reads``: the
+    input operators whose files each follower adds its part of at this time."""
+    return pl.DataFrame({"time": [time], "request": [request], "state": [state],
+                         "reads": [list(reads)]}, schema=_MESSAGE)
+
+
+class PartSource(LiveSource):
+    """The leader's part of a source read by file among the workers: read once in a thread,
+    then closed. Its commit makes a logical time even when the leader's part is empty
+    (``commit_makes_time``), since the followers' parts enter at that time."""
+
+    commit_makes_time = True
+
+    def __init__(self, source: LiveSource, workers: int) -> None:
+        self.source = source
+        self.workers = workers
+        self.name = source.name
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> None:
+        self.source.check()
+
+    def start(self, handle: SourceHandle) -> None:
+        def read() -> None:
+            try:
+                batch, errors = self.source.read_part(LEADER, self.workers)
+                if batch is not None:
+                    self.rows_read = batch.height
+                    handle.push(batch)
+                for message in errors:
+                    handle.report_error(message)
+                handle.commit()
+                handle.close()
+            except Exception as exc:  # noqa: BLE001 - reported to the run loop, which re-raises
+                handle.fail(exc)
+
+        self._thread = threading.Thread(target=read, name=f"reflow-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class PartReader:
+    """A follower's part of a source read by file (``LiveSource.read_part``), read in a
+    thread from the start of the run; ``take`` waits for it."""
+
+    def __init__(self, source: LiveSource, worker: int, workers: int) -> None:
+        self.source = source
+        self._result: tuple[pl.DataFrame | None, list[str]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(worker, workers), name=f"reflow-{source.name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _read(self, worker: int, workers: int) -> None:
+        try:
+            self._result = self.source.read_part(worker, workers)
+        except BaseException as error:  # noqa: BLE001 - raised by ``take``
+            self._error = error
+
+    def take(self) -> tuple[pl.DataFrame | None, list[str]]:
+        """The part's rows and bad-row reports (raises what reading raised)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def state_frame(state: bytes) -> pl.DataFrame:
@@ -86,10 +172,15 @@ class LeadingShard:
     announces the time to the followers, then runs it with them. Everything else (``ctx``,
     ``outputs``, ``last_time``) is the worker's own dataflow."""
 
-    def __init__(self, shard: ShardedDataflow, monitor: Monitor | None = None) -> None:
+    def __init__(
+        self, shard: ShardedDataflow, monitor: Monitor | None = None,
+        parts: Iterable[int] = (),
+    ) -> None:
         self.shard = shard
         self.monitor = monitor
         self.stats = [WorkerStats(w) for w in range(shard.workers)]
+        #: Input operators (by index) read by file among the workers (``PartSource``).
+        self.parts = set(parts)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.shard.dataflow, name)
@@ -98,7 +189,8 @@ class LeadingShard:
         self, time: int, batches: Iterable[tuple[Operator, pl.DataFrame | None]]
     ) -> None:
         inputs = grouped_inputs(batches)
-        self._announce(time)
+        reads = sorted(op.index for op in inputs if op.index in self.parts)
+        self._announce(time, reads=reads)
         _timed_run(self.shard, self.stats[LEADER], lambda: self.shard.run_time(time, inputs))
         self._publish()
 
@@ -112,10 +204,11 @@ class LeadingShard:
         return PersistentShards(self)
 
     def _announce(
-        self, time: int | None, messages: list[pl.DataFrame | None] | None = None
+        self, time: int | None, messages: list[pl.DataFrame | None] | None = None,
+        reads: Sequence[int] = (),
     ) -> None:
         if messages is None:
-            message = announcement(time)
+            message = announcement(time, reads=reads)
             messages = [None if w == LEADER else message for w in range(self.shard.workers)]
         replies, _ = self.shard.exchange.all_to_all(messages, False)
         for worker, reply in enumerate(replies):
@@ -251,9 +344,12 @@ def _only(reply: pl.DataFrame | None) -> pl.DataFrame:
     return reply
 
 
-def follow(shard: ShardedDataflow) -> None:
+def follow(shard: ShardedDataflow, readers: Mapping[int, tuple[Operator, PartReader]] | None = None
+           ) -> None:
     """A follower's loop: run each logical time the leader announces, until the end; send
-    its state or load one when the leader asks."""
+    its state or load one when the leader asks. ``readers``: its parts of the sources read
+    by file, by input operator index, added at the time the leader names them."""
+    readers = dict(readers or {})
     stats = WorkerStats(shard.worker)
     while True:
         parts = [stats_frame(stats) if w == LEADER else None for w in range(shard.workers)]
@@ -276,22 +372,43 @@ def follow(shard: ShardedDataflow) -> None:
         if time is None:
             shard.finish()
             return
-        _timed_run(shard, stats, functools.partial(shard.run_time, time, {}))
+        inputs: dict[Operator, pl.DataFrame | None] = {}
+        for index in message["reads"][0] if message is not None else ():
+            operator, reader = readers.pop(index)
+            batch, errors = reader.take()
+            shard.dataflow.ctx.time = time
+            for text in errors:
+                logger.warning("%s: %s", reader.source.name, text)
+                shard.dataflow.ctx.report_input_error(reader.source.name, text)
+            inputs[operator] = batch
+        _timed_run(shard, stats, functools.partial(shard.run_time, time, inputs))
 
 
 def run_streaming_sharded(
     build: Build,
     config: WorkerConfig,
     lead: Callable[[Lowering, LeadingShard], None],
+    split_files: bool = True,
 ) -> None:
     """Run a program with live sources on ``config.workers`` workers: ``lead(lowering,
     dataflow)`` runs the streaming loop of worker 0 over ``dataflow``; the other workers (the
-    threads started here, or the other processes of a spawn) follow it."""
+    threads started here, or the other processes of a spawn) follow it. ``split_files``:
+    each worker reads its own files of the static file reads (``LiveSource.splits_by_file``)."""
 
     def work(worker: int, shard: ShardedDataflow, lowering: Lowering) -> None:
+        split = [
+            (position, operator, source)
+            for position, (operator, source) in enumerate(lowering.inputs)
+            if split_files and shard.workers > 1 and isinstance(source, LiveSource)
+            and source.splits_by_file()
+        ]
         if worker == LEADER:
-            lead(lowering, LeadingShard(shard))
+            for position, operator, source in split:
+                # The worker's own list: the source object is shared by worker threads.
+                lowering.inputs[position] = (operator, PartSource(source, shard.workers))
+            lead(lowering, LeadingShard(shard, parts=[op.index for _, op, _ in split]))
         else:
-            follow(shard)
+            follow(shard, {operator.index: (operator, PartReader(source, worker, shard.workers))
+                           for _, operator, source in split})
 
     run_workers(build, config, work)

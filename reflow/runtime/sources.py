@@ -127,6 +127,16 @@ class LiveSource:
     def check(self) -> None:
         """Raise a clear error if the source cannot be read."""
 
+    def splits_by_file(self) -> bool:
+        """Whether the workers of a sharded run may each read a part of this source
+        (``read_part``) instead of worker 0 reading it whole: a static read of files."""
+        return False
+
+    def read_part(self, worker: int, workers: int) -> tuple[pl.DataFrame | None, list[str]]:
+        """Worker ``worker`` of ``workers``'s part of a source that ``splits_by_file``: its
+        rows, all entering at one logical time, and the reports of its bad rows."""
+        raise NotImplementedError
+
     def start(self, handle: SourceHandle) -> None:
         raise NotImplementedError
 

@@ -166,6 +166,8 @@ class _Ready:
         self.errors: list[tuple[str, str]] = []
         self.first_arrival: float | None = None
         self.offsets: dict[int, object] = {}
+        #: Inputs that run at this time even with no rows here (``PartSource``).
+        self.marked: set[InputOperator] = set()
 
     def take(self, operator: InputOperator, name: str, pending: _Pending) -> None:
         if pending.batches:
@@ -177,7 +179,7 @@ class _Ready:
             self.first_arrival = pending.first_arrival
 
     def __bool__(self) -> bool:
-        return bool(self.batches or self.errors)
+        return bool(self.batches or self.errors or self.marked)
 
 
 def next_time(last: int | None) -> int:
@@ -396,6 +398,8 @@ class StreamingLoop:
             if slot.batches and operator in self.ready.batches:
                 self._run_ready()  # each commit of a source gets a logical time of its own
             self.ready.take(operator, source.name, slot)
+            if kind == _COMMIT and getattr(source, "commit_makes_time", False):
+                self.ready.marked.add(operator)
             if payload is not None and self.persistence is not None:
                 self.ready.offsets[index] = payload
             self.pending[index] = _Pending()
@@ -419,9 +423,12 @@ class StreamingLoop:
             logger.warning("%s: %s", name, message)
             ctx.time = self.last_time
             ctx.report_input_error(name, message)
-        batches = [(op, batch) for op, parts in current.batches.items() for batch in parts]
+        batches: list[tuple[InputOperator, pl.DataFrame | None]] = [
+            (op, batch) for op, parts in current.batches.items() for batch in parts
+        ]
+        batches += [(op, None) for op in current.marked if op not in current.batches]
         self.dataflow.run_batches(self.last_time, batches)
-        settle_after(sum(batch.height for _, batch in batches))
+        settle_after(sum(batch.height for _, batch in batches if batch is not None))
         lag = 0.0
         if current.first_arrival is not None:
             lag = (time.monotonic() - current.first_arrival) * 1000

@@ -64,6 +64,10 @@ LAZY_ROWS = 10_000
 ROW_OUTPUT_ROWS = 256
 
 _GID_CACHE_LIMIT = 4_000_000
+# Key columns of at least this many rows are hashed in one Polars call rather than looked up
+# key by key in the group-id cache (47k distinct words: ~12 ms against ~65 ms of CPU with a
+# cold cache; about even with a warm one).
+_HASH_ALL_ROWS = 8192
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 # What ``_process_few`` returns for a batch it leaves to the vectorized path.
 _GENERAL = object()
@@ -828,6 +832,12 @@ class InvertibleGroups(Snapshottable):
         not seen before."""
         cache = self.gid_cache
         keys = key_values[0] if len(key_values) == 1 else list(zip(*key_values, strict=True))
+        if frame.height >= _HASH_ALL_ROWS:
+            hashed = hash_columns(frame, [k[0] for k in self.keys], "").to_list()
+            if len(cache) + len(keys) > _GID_CACHE_LIMIT:
+                cache.clear()
+            cache.update(zip(keys, hashed, strict=True))
+            return cast("list[int]", hashed)
         gids = [cache.get(key) for key in keys]
         if None in gids:
             # Hash each new key once, from the first row that holds it.
