@@ -108,3 +108,70 @@ def test_an_unchanged_index_saves_an_empty_delta_and_restored_marks_are_new() ->
     assert fresh.count(1) == 2
     # A mark of another index (or of this one before a restore) never describes it.
     assert fresh.snapshot_delta(mark) is None
+
+
+def _order(index: KeyIndex, keys: list) -> tuple:
+    """What lookups return, in their order: per key its rows, its size, and one lookup of
+    every key at once (the path for many keys)."""
+    rows = [index.lookup_rows([key]) for key in keys]
+    sizes = [index.size([key]) for key in keys]
+    many = index.lookup(keys)
+    return rows, sizes, None if many is None else many.rows(), len(index)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_delta_longer_than_its_log_is_indexed_in_bulk_as_the_log_was(seed: int) -> None:
+    """A delta at least as long as the log it extends (a checkpoint taken early in a large
+    load) is restored by indexing the whole log again in bulk: every key then has the rows
+    it has in the original, in the same order, for small and large states and deltas."""
+    rng = random.Random(seed)
+    keys = [None, *range(40)]
+    index, live = KeyIndex(), []
+    base_rows = rng.choice([0, 5, 100, 3000])
+    if base_rows:
+        index.insert(pl.DataFrame(_rows(rng, base_rows, live), schema=SCHEMA, orient="row"))
+    if rng.random() < 0.5:
+        index.insert_rows(_rows(rng, 5, live), SCHEMA)  # a tail in the base snapshot
+    base = index.snapshot()
+    mark = index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, base_rows + rng.choice([64, 500, 5000]), live),
+                              schema=SCHEMA, orient="row"))
+    delta = index.snapshot_delta(mark)
+    assert delta is not None
+    restored = KeyIndex()
+    restored.restore(base)
+    restored.restore_delta(delta)
+    assert _order(restored, keys) == _order(index, keys)
+    assert _content(restored, keys) == _content(index, keys)
+    # The restored index goes on like the original.
+    more = _rows(rng, 300, live)
+    for target in (index, restored):
+        target.insert(pl.DataFrame(more, schema=SCHEMA, orient="row"))
+    assert _order(restored, keys) == _order(index, keys)
+    later = restored.snapshot_delta(restored.checkpoint_mark())
+    assert later is not None
+
+
+def test_a_large_delta_after_a_large_snapshot_is_indexed_in_bulk(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    original = KeyIndex._reindex
+    monkeypatch.setattr(KeyIndex, "_reindex", lambda self, *a: (calls.append(1),
+                                                                 original(self, *a))[1])
+    rng = random.Random(3)
+    index, live = KeyIndex(), []
+    index.insert(pl.DataFrame(_rows(rng, 1000, live), schema=SCHEMA, orient="row"))
+    base, mark = index.snapshot(), index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 100, live), schema=SCHEMA, orient="row"))
+    small, mark = index.snapshot_delta(mark), index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 2000, live), schema=SCHEMA, orient="row"))
+    large = index.snapshot_delta(mark)
+    restored = KeyIndex()
+    restored.restore(base)
+    restored.restore_delta(small)
+    assert not calls  # a short delta is indexed key by key
+    restored.restore_delta(large)
+    assert calls == [1]
+    keys = [None, *range(40)]
+    assert _order(restored, keys) == _order(index, keys)

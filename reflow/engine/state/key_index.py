@@ -349,10 +349,40 @@ class KeyIndex(Snapshottable):
 
     def load_delta(self, saved: dict[str, Any]) -> None:
         """Append and index the rows of a ``delta_state`` (the index and the counts are
-        not saved in deltas: they follow from the rows)."""
+        not saved in deltas: they follow from the rows).
+
+        A delta at least as long as the log it extends (a checkpoint taken early in a large
+        load) is not indexed key by key: the whole log is indexed again as one first load
+        (sorted positions and a slice per key, in bulk), which gives every key the same
+        rows in the same order and costs a sort instead of a Python list per key."""
         if self.schema is None:
             self.schema = saved["schema"]
-        self.insert(saved["rows"])
+        rows = saved["rows"]
+        if rows is None or rows.height == 0:
+            return
+        if rows.height < max(self._length(), _SMALL):
+            self.insert(rows)
+            return
+        self.flush()
+        if self.data is None:
+            self._reindex(rows, 0)
+        else:
+            self._reindex(pl.concat([self.data, rows], how="vertical", rechunk=False), 1)
+
+    def _reindex(self, data: pl.DataFrame, appends: int) -> None:
+        """Hold the log ``data`` (an extension of the current one, appended to ``appends``
+        times), indexed from scratch."""
+        self.data = data
+        self.index = {}
+        self.sliced = {}
+        self.counts = {}
+        self._bulk = np.empty(0, dtype=np.int64)
+        self._appends = appends
+        self._retracted = 0
+        self._live = 0
+        self._index_rows(self.data, 0)
+        if self._retracted > max(self._live, 4096):
+            self.compact()
 
     def live_rows(self) -> pl.DataFrame | None:
         """Every row held, with the diffs of identical rows summed and cancelled rows left
