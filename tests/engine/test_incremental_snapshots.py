@@ -120,10 +120,14 @@ def _order(index: KeyIndex, keys: list) -> tuple:
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_a_delta_longer_than_its_log_is_indexed_in_bulk_as_the_log_was(seed: int) -> None:
+def test_a_delta_longer_than_its_log_is_indexed_in_bulk_as_the_log_was(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A delta at least as long as the log it extends (a checkpoint taken early in a large
-    load) is restored by indexing the whole log again in bulk: every key then has the rows
-    it has in the original, in the same order, for small and large states and deltas."""
+    load, by a version that saved such deltas) is restored by indexing the whole log again
+    in bulk: every key then has the rows it has in the original, in the same order, for
+    small and large states and deltas."""
+    monkeypatch.setattr(key_index_module, "_WHOLE_FROM", 10**9)  # always saved as deltas
     rng = random.Random(seed)
     keys = [None, *range(40)]
     index, live = KeyIndex(), []
@@ -175,3 +179,28 @@ def test_a_large_delta_after_a_large_snapshot_is_indexed_in_bulk(
     assert calls == [1]
     keys = [None, *range(40)]
     assert _order(restored, keys) == _order(index, keys)
+
+
+def test_a_delta_as_long_as_the_log_before_it_is_saved_whole(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows appended since a mark at least as many as the log held then (and more than a
+    few): the state is saved whole, which restores its index as it is."""
+    monkeypatch.setattr(key_index_module, "_WHOLE_FROM", 100)
+    rng = random.Random(5)
+    index, live = KeyIndex(), []
+    index.insert(pl.DataFrame(_rows(rng, 150, live), schema=SCHEMA, orient="row"))
+    mark = index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 149, live), schema=SCHEMA, orient="row"))
+    assert save_state(index, mark).delta  # fewer rows than before: a delta
+    index.insert_rows(_rows(rng, 1, live), SCHEMA)
+    saved = save_state(index, mark)
+    assert not saved.delta  # as many as before: whole
+    restored = KeyIndex()
+    restored.restore(saved.data)
+    keys = [None, *range(40)]
+    assert _order(restored, keys) == _order(index, keys)
+    small = KeyIndex()
+    mark = small.checkpoint_mark()
+    small.insert(pl.DataFrame(_rows(rng, 99, live), schema=SCHEMA, orient="row"))
+    assert save_state(small, mark).delta  # a few rows into an empty log: still a delta

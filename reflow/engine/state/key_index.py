@@ -332,9 +332,14 @@ class KeyIndex(Snapshottable):
         return (self._log_id, self._length())
 
     def delta_state(self, mark: object) -> dict[str, Any] | None:
-        """The rows appended to the log since ``mark`` (None if it was rewritten since)."""
+        """The rows appended to the log since ``mark``; None if it was rewritten since, or
+        when they are at least as many as the rows before (and more than a few): a whole
+        snapshot then costs at most twice as much to write and restores the index as it is,
+        where a delta's rows are indexed again."""
         log_id, length = cast("tuple[object, int]", mark)
         if log_id is not self._log_id or length > self._length():
+            return None
+        if self._length() - length >= max(length, _WHOLE_FROM):
             return None
         height = 0 if self.data is None else self.data.height
         parts = []
@@ -409,6 +414,11 @@ class KeyIndex(Snapshottable):
         self._live = 0
         if self.data is not None:
             self._index_rows(self.data, 0)
+
+
+#: A delta of at least this many rows, and as many as the log had before, is not saved: the
+#: whole state is (``delta_state``).
+_WHOLE_FROM = 4096
 
 
 class _PackedIndex(NamedTuple):
