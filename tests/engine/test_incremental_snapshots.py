@@ -111,12 +111,13 @@ def test_an_unchanged_index_saves_an_empty_delta_and_restored_marks_are_new() ->
 
 
 def _order(index: KeyIndex, keys: list) -> tuple:
-    """What lookups return, in their order: per key its rows, its size, and one lookup of
-    every key at once (the path for many keys)."""
+    """What lookups return: per key its rows in their order, its size, and the rows of one
+    lookup of every key at once (the path for many keys, which groups the rows of the
+    first load's slices before the others: their order across keys is not kept)."""
     rows = [index.lookup_rows([key]) for key in keys]
     sizes = [index.size([key]) for key in keys]
     many = index.lookup(keys)
-    return rows, sizes, None if many is None else many.rows(), len(index)
+    return rows, sizes, None if many is None else sorted(many.rows(), key=repr), len(index)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -204,3 +205,41 @@ def test_a_delta_as_long_as_the_log_before_it_is_saved_whole(
     mark = small.checkpoint_mark()
     small.insert(pl.DataFrame(_rows(rng, 99, live), schema=SCHEMA, orient="row"))
     assert save_state(small, mark).delta  # a few rows into an empty log: still a delta
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_snapshot_packs_the_lists_of_the_index_and_restores_the_same_lookups(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys with several positions (a slice of the first load, a list, or both) are saved
+    as slices of one array; restored, every key has the same rows in the same order and
+    the index goes on like the original."""
+    monkeypatch.setattr(key_index_module, "_PACK_FROM", 8)
+    rng = random.Random(seed)
+    keys = [None, *range(300)]
+
+    def batch(count: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(rng.choice(keys), f"v{rng.randrange(9)}", rng.choice([1, 1, 1, -1]))
+             for _ in range(count)], schema=SCHEMA, orient="row")
+
+    index = KeyIndex()
+    if rng.random() < 0.7:
+        index.insert(batch(rng.choice([500, 3000])))  # a first load: slices
+    for _ in range(rng.randrange(1, 5)):
+        index.insert(batch(rng.choice([10, 200, 2000])))  # lists, ints
+        index.insert_rows(batch(rng.choice([1, 30])).rows(), SCHEMA)
+    listed = sum(type(found) is list for found in index.index.values())
+    restored = KeyIndex()
+    restored.restore(index.snapshot())
+    packed = not any(type(found) is list for found in restored.index.values())
+    assert packed == (listed >= 8)
+    assert _order(restored, keys) == _order(index, keys)
+    more = batch(700)
+    for target in (index, restored):
+        target.insert(more)
+        target.insert_rows([(5, "x", 1), (None, "y", 1)], SCHEMA)
+    assert _order(restored, keys) == _order(index, keys)
+    again = KeyIndex()
+    again.restore(restored.snapshot())
+    assert _order(again, keys) == _order(index, keys)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -299,10 +299,15 @@ class KeyIndex(Snapshottable):
 
     def state(self) -> dict[str, Any]:
         """The state, with the keys of the first large load's slices stored as arrays
-        (a slice per key would be pickled as a call each, slow to load back)."""
+        (a slice per key would be pickled as a call each, slow to load back), and the keys
+        with several positions in ``index`` packed into those arrays too (``_packed``)."""
         fields = super().state()
         sliced = self.sliced
-        if sliced:
+        listed = [key for key, found in self.index.items() if type(found) is list]
+        if len(listed) >= _PACK_FROM:
+            others, keys, lows, highs, fields["_bulk"] = self._packed(listed)
+            fields["index"] = _PackedIndex(others, keys, lows, highs)
+        elif sliced:
             fields["index"] = _PackedIndex(
                 self.index,
                 list(sliced),
@@ -310,6 +315,34 @@ class KeyIndex(Snapshottable):
                 np.fromiter((v.stop for v in sliced.values()), dtype=np.int64, count=len(sliced)),
             )
         return fields
+
+    def _packed(self, listed: list) -> tuple[dict, list, np.ndarray, np.ndarray, np.ndarray]:
+        """The index as one array of positions sorted by key, for the keys of ``sliced``
+        and the keys ``listed`` (those with a list in ``index``): each such key's slice of
+        the first load, then its list, become one slice of the new array (same positions,
+        same order). Returns what is left of ``index`` (single positions), the keys, their
+        slices' bounds and the array: a restore builds a slice per key from them, where
+        pickled lists would be loaded object by object."""
+        sliced, index = self.sliced, self.index
+        keys = [*sliced, *(key for key in listed if key not in sliced)]
+        first = np.zeros(len(keys), dtype=np.int64)  # per key: its slice of ``_bulk`` ...
+        first_len = np.zeros(len(keys), dtype=np.int64)
+        if sliced:
+            first[:len(sliced)] = np.fromiter(
+                (v.start for v in sliced.values()), dtype=np.int64, count=len(sliced))
+            first_len[:len(sliced)] = np.fromiter(
+                (v.stop for v in sliced.values()), dtype=np.int64, count=len(sliced)
+            ) - first[:len(sliced)]
+        lists = [found if type(found) is list else [] for found in map(index.get, keys)]
+        more_len = np.fromiter(map(len, lists), dtype=np.int64, count=len(keys))  # ... its list
+        more = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(more_len.sum()))
+        lengths = first_len + more_len
+        starts = np.cumsum(lengths) - lengths
+        packed = np.empty(int(lengths.sum()), dtype=np.int64)
+        packed[_spread(starts, first_len)] = self._bulk[_spread(first, first_len)]
+        packed[_spread(starts + first_len, more_len)] = more
+        others = {key: found for key, found in index.items() if type(found) is not list}
+        return others, keys, starts, starts + lengths, packed
 
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
@@ -414,6 +447,20 @@ class KeyIndex(Snapshottable):
         self._live = 0
         if self.data is not None:
             self._index_rows(self.data, 0)
+
+
+#: A snapshot packs the lists of ``index`` into arrays from this many keys with a list on.
+_PACK_FROM = 256
+
+
+def _spread(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` for every ``i``, in order.
+
+    >>> _spread(np.array([10, 0, 5]), np.array([2, 0, 3])).tolist()
+    [10, 11, 5, 6, 7]
+    """
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
 
 
 #: A delta of at least this many rows, and as many as the log had before, is not saved: the
