@@ -6,6 +6,8 @@ before -- and refers to older segments for the rest. A segment is a magic header
 entries, each its length, its CRC-32 and its bytes; a reference to an entry is a ``Ref``.
 (CRC-32 finds truncation and accidental damage at several GB/s, where SHA-256 would add a
 tenth of a second per 65 MB to every restart; the manifest naming the segments has a SHA-256.)
+A restart reads a large segment mapped into memory (``Backend.map_segment``): its entries
+are checked and handed out as views of the mapping, never copied whole.
 
 >>> writer = SegmentWriter(7)
 >>> ref = writer.add(b"state")
