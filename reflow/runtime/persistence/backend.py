@@ -136,11 +136,12 @@ class FilesystemBackend(Backend):
             size = os.fstat(handle.fileno()).st_size
             if size == 0 or size < _MAP_AT_LEAST:
                 return handle.read()
+            if not hasattr(mmap, "MAP_POPULATE"):  # not Linux
+                return memoryview(mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ))
             # Mapped pages are read on first touch (the checksums touch them all): populated
             # at once, the kernel reads them in bulk instead of one fault per page.
-            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-            return memoryview(mmap.mmap(handle.fileno(), size, flags=flags,
-                                        prot=mmap.PROT_READ))
+            return memoryview(mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ,
+                                        flags=mmap.MAP_SHARED | mmap.MAP_POPULATE))
 
     def segment_numbers(self) -> list[int]:
         return self._numbers(_SEGMENT)
