@@ -108,3 +108,138 @@ def test_an_unchanged_index_saves_an_empty_delta_and_restored_marks_are_new() ->
     assert fresh.count(1) == 2
     # A mark of another index (or of this one before a restore) never describes it.
     assert fresh.snapshot_delta(mark) is None
+
+
+def _order(index: KeyIndex, keys: list) -> tuple:
+    """What lookups return: per key its rows in their order, its size, and the rows of one
+    lookup of every key at once (the path for many keys, which groups the rows of the
+    first load's slices before the others: their order across keys is not kept)."""
+    rows = [index.lookup_rows([key]) for key in keys]
+    sizes = [index.size([key]) for key in keys]
+    many = index.lookup(keys)
+    return rows, sizes, None if many is None else sorted(many.rows(), key=repr), len(index)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_delta_longer_than_its_log_is_indexed_in_bulk_as_the_log_was(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delta at least as long as the log it extends (a checkpoint taken early in a large
+    load, by a version that saved such deltas) is restored by indexing the whole log again
+    in bulk: every key then has the rows it has in the original, in the same order, for
+    small and large states and deltas."""
+    monkeypatch.setattr(key_index_module, "_WHOLE_FROM", 10**9)  # always saved as deltas
+    rng = random.Random(seed)
+    keys = [None, *range(40)]
+    index, live = KeyIndex(), []
+    base_rows = rng.choice([0, 5, 100, 3000])
+    if base_rows:
+        index.insert(pl.DataFrame(_rows(rng, base_rows, live), schema=SCHEMA, orient="row"))
+    if rng.random() < 0.5:
+        index.insert_rows(_rows(rng, 5, live), SCHEMA)  # a tail in the base snapshot
+    base = index.snapshot()
+    mark = index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, base_rows + rng.choice([64, 500, 5000]), live),
+                              schema=SCHEMA, orient="row"))
+    delta = index.snapshot_delta(mark)
+    assert delta is not None
+    restored = KeyIndex()
+    restored.restore(base)
+    restored.restore_delta(delta)
+    assert _order(restored, keys) == _order(index, keys)
+    assert _content(restored, keys) == _content(index, keys)
+    # The restored index goes on like the original.
+    more = _rows(rng, 300, live)
+    for target in (index, restored):
+        target.insert(pl.DataFrame(more, schema=SCHEMA, orient="row"))
+    assert _order(restored, keys) == _order(index, keys)
+    later = restored.snapshot_delta(restored.checkpoint_mark())
+    assert later is not None
+
+
+def test_a_large_delta_after_a_large_snapshot_is_indexed_in_bulk(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    original = KeyIndex._reindex
+    monkeypatch.setattr(KeyIndex, "_reindex", lambda self, *a: (calls.append(1),
+                                                                 original(self, *a))[1])
+    rng = random.Random(3)
+    index, live = KeyIndex(), []
+    index.insert(pl.DataFrame(_rows(rng, 1000, live), schema=SCHEMA, orient="row"))
+    base, mark = index.snapshot(), index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 100, live), schema=SCHEMA, orient="row"))
+    small, mark = index.snapshot_delta(mark), index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 2000, live), schema=SCHEMA, orient="row"))
+    large = index.snapshot_delta(mark)
+    restored = KeyIndex()
+    restored.restore(base)
+    restored.restore_delta(small)
+    assert not calls  # a short delta is indexed key by key
+    restored.restore_delta(large)
+    assert calls == [1]
+    keys = [None, *range(40)]
+    assert _order(restored, keys) == _order(index, keys)
+
+
+def test_a_delta_as_long_as_the_log_before_it_is_saved_whole(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows appended since a mark at least as many as the log held then (and more than a
+    few): the state is saved whole, which restores its index as it is."""
+    monkeypatch.setattr(key_index_module, "_WHOLE_FROM", 100)
+    rng = random.Random(5)
+    index, live = KeyIndex(), []
+    index.insert(pl.DataFrame(_rows(rng, 150, live), schema=SCHEMA, orient="row"))
+    mark = index.checkpoint_mark()
+    index.insert(pl.DataFrame(_rows(rng, 149, live), schema=SCHEMA, orient="row"))
+    assert save_state(index, mark).delta  # fewer rows than before: a delta
+    index.insert_rows(_rows(rng, 1, live), SCHEMA)
+    saved = save_state(index, mark)
+    assert not saved.delta  # as many as before: whole
+    restored = KeyIndex()
+    restored.restore(saved.data)
+    keys = [None, *range(40)]
+    assert _order(restored, keys) == _order(index, keys)
+    small = KeyIndex()
+    mark = small.checkpoint_mark()
+    small.insert(pl.DataFrame(_rows(rng, 99, live), schema=SCHEMA, orient="row"))
+    assert save_state(small, mark).delta  # a few rows into an empty log: still a delta
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_snapshot_packs_the_lists_of_the_index_and_restores_the_same_lookups(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys with several positions (a slice of the first load, a list, or both) are saved
+    as slices of one array; restored, every key has the same rows in the same order and
+    the index goes on like the original."""
+    monkeypatch.setattr(key_index_module, "_PACK_FROM", 8)
+    rng = random.Random(seed)
+    keys = [None, *range(300)]
+
+    def batch(count: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(rng.choice(keys), f"v{rng.randrange(9)}", rng.choice([1, 1, 1, -1]))
+             for _ in range(count)], schema=SCHEMA, orient="row")
+
+    index = KeyIndex()
+    if rng.random() < 0.7:
+        index.insert(batch(rng.choice([500, 3000])))  # a first load: slices
+    for _ in range(rng.randrange(1, 5)):
+        index.insert(batch(rng.choice([10, 200, 2000])))  # lists, ints
+        index.insert_rows(batch(rng.choice([1, 30])).rows(), SCHEMA)
+    listed = sum(type(found) is list for found in index.index.values())
+    restored = KeyIndex()
+    restored.restore(index.snapshot())
+    packed = not any(type(found) is list for found in restored.index.values())
+    assert packed == (listed >= 8)
+    assert _order(restored, keys) == _order(index, keys)
+    more = batch(700)
+    for target in (index, restored):
+        target.insert(more)
+        target.insert_rows([(5, "x", 1), (None, "y", 1)], SCHEMA)
+    assert _order(restored, keys) == _order(index, keys)
+    again = KeyIndex()
+    again.restore(restored.snapshot())
+    assert _order(again, keys) == _order(index, keys)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -299,10 +299,15 @@ class KeyIndex(Snapshottable):
 
     def state(self) -> dict[str, Any]:
         """The state, with the keys of the first large load's slices stored as arrays
-        (a slice per key would be pickled as a call each, slow to load back)."""
+        (a slice per key would be pickled as a call each, slow to load back), and the keys
+        with several positions in ``index`` packed into those arrays too (``_packed``)."""
         fields = super().state()
         sliced = self.sliced
-        if sliced:
+        listed = [key for key, found in self.index.items() if type(found) is list]
+        if len(listed) >= _PACK_FROM:
+            others, keys, lows, highs, fields["_bulk"] = self._packed(listed)
+            fields["index"] = _PackedIndex(others, keys, lows, highs)
+        elif sliced:
             fields["index"] = _PackedIndex(
                 self.index,
                 list(sliced),
@@ -310,6 +315,34 @@ class KeyIndex(Snapshottable):
                 np.fromiter((v.stop for v in sliced.values()), dtype=np.int64, count=len(sliced)),
             )
         return fields
+
+    def _packed(self, listed: list) -> tuple[dict, list, np.ndarray, np.ndarray, np.ndarray]:
+        """The index as one array of positions sorted by key, for the keys of ``sliced``
+        and the keys ``listed`` (those with a list in ``index``): each such key's slice of
+        the first load, then its list, become one slice of the new array (same positions,
+        same order). Returns what is left of ``index`` (single positions), the keys, their
+        slices' bounds and the array: a restore builds a slice per key from them, where
+        pickled lists would be loaded object by object."""
+        sliced, index = self.sliced, self.index
+        keys = [*sliced, *(key for key in listed if key not in sliced)]
+        first = np.zeros(len(keys), dtype=np.int64)  # per key: its slice of ``_bulk`` ...
+        first_len = np.zeros(len(keys), dtype=np.int64)
+        if sliced:
+            first[:len(sliced)] = np.fromiter(
+                (v.start for v in sliced.values()), dtype=np.int64, count=len(sliced))
+            first_len[:len(sliced)] = np.fromiter(
+                (v.stop for v in sliced.values()), dtype=np.int64, count=len(sliced)
+            ) - first[:len(sliced)]
+        lists = [found if type(found) is list else [] for found in map(index.get, keys)]
+        more_len = np.fromiter(map(len, lists), dtype=np.int64, count=len(keys))  # ... its list
+        more = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(more_len.sum()))
+        lengths = first_len + more_len
+        starts = np.cumsum(lengths) - lengths
+        packed = np.empty(int(lengths.sum()), dtype=np.int64)
+        packed[_spread(starts, first_len)] = self._bulk[_spread(first, first_len)]
+        packed[_spread(starts + first_len, more_len)] = more
+        others = {key: found for key, found in index.items() if type(found) is not list}
+        return others, keys, starts, starts + lengths, packed
 
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
@@ -332,9 +365,14 @@ class KeyIndex(Snapshottable):
         return (self._log_id, self._length())
 
     def delta_state(self, mark: object) -> dict[str, Any] | None:
-        """The rows appended to the log since ``mark`` (None if it was rewritten since)."""
+        """The rows appended to the log since ``mark``; None if it was rewritten since, or
+        when they are at least as many as the rows before (and more than a few): a whole
+        snapshot then costs at most twice as much to write and restores the index as it is,
+        where a delta's rows are indexed again."""
         log_id, length = cast("tuple[object, int]", mark)
         if log_id is not self._log_id or length > self._length():
+            return None
+        if self._length() - length >= max(length, _WHOLE_FROM):
             return None
         height = 0 if self.data is None else self.data.height
         parts = []
@@ -349,10 +387,40 @@ class KeyIndex(Snapshottable):
 
     def load_delta(self, saved: dict[str, Any]) -> None:
         """Append and index the rows of a ``delta_state`` (the index and the counts are
-        not saved in deltas: they follow from the rows)."""
+        not saved in deltas: they follow from the rows).
+
+        A delta at least as long as the log it extends (a checkpoint taken early in a large
+        load) is not indexed key by key: the whole log is indexed again as one first load
+        (sorted positions and a slice per key, in bulk), which gives every key the same
+        rows in the same order and costs a sort instead of a Python list per key."""
         if self.schema is None:
             self.schema = saved["schema"]
-        self.insert(saved["rows"])
+        rows = saved["rows"]
+        if rows is None or rows.height == 0:
+            return
+        if rows.height < max(self._length(), _SMALL):
+            self.insert(rows)
+            return
+        self.flush()
+        if self.data is None:
+            self._reindex(rows, 0)
+        else:
+            self._reindex(pl.concat([self.data, rows], how="vertical", rechunk=False), 1)
+
+    def _reindex(self, data: pl.DataFrame, appends: int) -> None:
+        """Hold the log ``data`` (an extension of the current one, appended to ``appends``
+        times), indexed from scratch."""
+        self.data = data
+        self.index = {}
+        self.sliced = {}
+        self.counts = {}
+        self._bulk = np.empty(0, dtype=np.int64)
+        self._appends = appends
+        self._retracted = 0
+        self._live = 0
+        self._index_rows(self.data, 0)
+        if self._retracted > max(self._live, 4096):
+            self.compact()
 
     def live_rows(self) -> pl.DataFrame | None:
         """Every row held, with the diffs of identical rows summed and cancelled rows left
@@ -379,6 +447,25 @@ class KeyIndex(Snapshottable):
         self._live = 0
         if self.data is not None:
             self._index_rows(self.data, 0)
+
+
+#: A snapshot packs the lists of ``index`` into arrays from this many keys with a list on.
+_PACK_FROM = 256
+
+
+def _spread(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` for every ``i``, in order.
+
+    >>> _spread(np.array([10, 0, 5]), np.array([2, 0, 3])).tolist()
+    [10, 11, 5, 6, 7]
+    """
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
+
+
+#: A delta of at least this many rows, and as many as the log had before, is not saved: the
+#: whole state is (``delta_state``).
+_WHOLE_FROM = 4096
 
 
 class _PackedIndex(NamedTuple):

@@ -9,6 +9,7 @@ writing them again.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from abc import ABC, abstractmethod
@@ -79,6 +80,12 @@ class Backend(ABC):
         """The bytes of segment ``number``."""
         raise NotImplementedError(f"{type(self).__name__} does not store segments")
 
+    def map_segment(self, number: int) -> bytes | memoryview:
+        """The bytes of segment ``number`` for reading, as any buffer: a backend keeping
+        files maps them into memory instead of copying them (segments are never changed in
+        place, so a mapped one stays what it was while it is read)."""
+        return self.get_segment(number)
+
     def segment_numbers(self) -> list[int]:
         """The stored segments, oldest first."""
         return []
@@ -96,6 +103,8 @@ class Backend(ABC):
         return self.describe(0)
 
 
+#: Segments smaller than this are read into memory rather than mapped.
+_MAP_AT_LEAST = 1 << 20
 _NAME = re.compile(r"^checkpoint-(\d{12})\.bin$")
 _SEGMENT = re.compile(r"^segment-(\d{12})\.bin$")
 
@@ -121,6 +130,18 @@ class FilesystemBackend(Backend):
 
     def get_segment(self, number: int) -> bytes:
         return self._segment(number).read_bytes()
+
+    def map_segment(self, number: int) -> bytes | memoryview:
+        with open(self._segment(number), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0 or size < _MAP_AT_LEAST:
+                return handle.read()
+            if not hasattr(mmap, "MAP_POPULATE"):  # not Linux
+                return memoryview(mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ))
+            # Mapped pages are read on first touch (the checksums touch them all): populated
+            # at once, the kernel reads them in bulk instead of one fault per page.
+            return memoryview(mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ,
+                                        flags=mmap.MAP_SHARED | mmap.MAP_POPULATE))
 
     def segment_numbers(self) -> list[int]:
         return self._numbers(_SEGMENT)

@@ -27,7 +27,7 @@ import pickle
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import polars as pl
 
@@ -186,7 +186,7 @@ class _FramePickler(pickle.Pickler):
 
 
 class _FrameUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, load: Callable[[Ref], bytes]) -> None:
+    def __init__(self, file: io.BytesIO, load: Callable[[Ref], memoryview]) -> None:
         super().__init__(file)
         self.fetch = load
         self.entries: dict[tuple[int, int], pl.DataFrame] = {}
@@ -255,10 +255,10 @@ class CheckpointStore:
         manifest = pickle.loads(body)
         readers: dict[int, SegmentReader] = {}
 
-        def load(ref: Ref) -> bytes:
+        def load(ref: Ref) -> memoryview:
             if ref.segment not in readers:
                 try:
-                    segment = self.backend.get_segment(ref.segment)
+                    segment = self.backend.map_segment(ref.segment)
                 except FileNotFoundError:
                     raise PersistenceError(
                         f"{where} refers to {self.backend.describe_segment(ref.segment)}, "
@@ -269,11 +269,16 @@ class CheckpointStore:
                 )
             return readers[ref.segment].read(ref)
 
+        def load_state(ref: Ref) -> bytes:
+            # A view of the mapped segment, not bytes: every reader of a state decodes it
+            # (``reflow.engine.state.snapshot.decode`` takes any buffer) or copies it.
+            return cast("bytes", load(ref))
+
         unpickler = _FrameUnpickler(io.BytesIO(manifest["body"]), load)
         content = unpickler.load()
         chains = {index: _chain(saved) for index, saved in content["states"].items()}
-        states = {index: load(refs[0]) for index, refs in chains.items()}
-        deltas = {index: [load(ref) for ref in refs[1:]]
+        states = {index: load_state(refs[0]) for index, refs in chains.items()}
+        deltas = {index: [load_state(ref) for ref in refs[1:]]
                   for index, refs in chains.items() if len(refs) > 1}
         # What was loaded is what the segments hold: the next checkpoint refers to it (and
         # extends its chains once the restored states' marks are known: ``restored``).

@@ -136,6 +136,8 @@ class PersistentRun:
                   dataflow: Dataflow, where: str) -> dict[int, bytes]:
         """The states of a checkpoint written by ``before`` workers, re-partitioned by key for
         ``after`` (``reflow.engine.sharding.rescale_states``)."""
+        # (States read in place from mapped segments are copied: they are pickled again.)
+        states = {index: bytes(state) for index, state in states.items()}
         try:
             moved = rescale_states(states, before, after, dataflow.operators)
         except SnapshotError as exc:

@@ -6,10 +6,12 @@ before -- and refers to older segments for the rest. A segment is a magic header
 entries, each its length, its CRC-32 and its bytes; a reference to an entry is a ``Ref``.
 (CRC-32 finds truncation and accidental damage at several GB/s, where SHA-256 would add a
 tenth of a second per 65 MB to every restart; the manifest naming the segments has a SHA-256.)
+A restart reads a large segment mapped into memory (``Backend.map_segment``): its entries
+are checked and handed out as views of the mapping, never copied whole.
 
 >>> writer = SegmentWriter(7)
 >>> ref = writer.add(b"state")
->>> SegmentReader(writer.encode(), "segment 7").read(ref)
+>>> bytes(SegmentReader(writer.encode(), "segment 7").read(ref))
 b'state'
 """
 
@@ -64,27 +66,30 @@ class SegmentWriter:
 
 class SegmentReader:
     """The entries of one stored segment; ``PersistenceError`` naming ``where`` when the
-    segment is damaged."""
+    segment is damaged. ``data`` may be any buffer, such as a mapped segment file."""
 
-    def __init__(self, data: bytes, where: str) -> None:
-        if not data.startswith(_MAGIC):
+    def __init__(self, data: bytes | memoryview, where: str) -> None:
+        view = memoryview(data).cast("B")
+        if view[:len(_MAGIC)] != _MAGIC:
             raise PersistenceError(f"{where} is not a reflow checkpoint segment (wrong header)")
         self.where = where
-        self.size = len(data)
+        self.size = len(view)
         self.entries: list[tuple[int, memoryview]] = []
-        view = memoryview(data)
         at = len(_MAGIC)
-        while at < len(data):
-            if at + _HEAD.size > len(data):
+        while at < len(view):
+            if at + _HEAD.size > len(view):
                 raise PersistenceError(f"{where} is truncated (entry {len(self.entries)})")
             length, digest = _HEAD.unpack_from(view, at)
             at += _HEAD.size
-            if at + length > len(data):
+            if at + length > len(view):
                 raise PersistenceError(f"{where} is truncated (entry {len(self.entries)})")
             self.entries.append((digest, view[at:at + length]))
             at += length
 
-    def read(self, ref: Ref) -> bytes:
+    def read(self, ref: Ref) -> memoryview:
+        """The bytes of entry ``ref`` once their checksum matches: a view of the segment's
+        data (no copy), which therefore must not change while it is used (segment files are
+        written once and never changed in place)."""
         if ref.entry >= len(self.entries):
             raise PersistenceError(f"{self.where} has no entry {ref.entry} (truncated)")
         digest, blob = self.entries[ref.entry]
@@ -92,4 +97,4 @@ class SegmentReader:
             raise PersistenceError(
                 f"{self.where} is corrupt (the checksum of entry {ref.entry} does not match)"
             )
-        return bytes(blob)
+        return blob
