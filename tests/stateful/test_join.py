@@ -824,6 +824,8 @@ def test_tuple_path_gives_the_columnar_paths_stream_under_random_deltas(
     # alone, and the result at every time the from-scratch join's.
     if partners == "many":
         monkeypatch.setattr(engine_join, "_PARTNER_LIMIT", 6)
+        # Large calls look the partner rows up instead of joining with the whole log.
+        monkeypatch.setattr(engine_join, "_WHOLE_LOG", 0)
     process = engine_join.JoinOperator.process
 
     def consolidated_process(self, time, deltas, ctx):

@@ -9,8 +9,9 @@ Outer joins also emit the rows of one side that have no partner, padded with nul
 whose partner count crosses zero (or whose own rows change while it is zero) change that part,
 and those are found from the per-key counts the arrangements keep.
 
-The algebra runs on one of two paths. Large deltas go through Polars (vectorized joins and
-semi-joins on the log). A call with a few rows runs on Python tuples (``_process_tuples``):
+The algebra runs on one of two paths. Large deltas go through Polars (vectorized joins with the
+partner rows, or with the other side's whole log when it is not much longer than the delta's
+keys). A call with a few rows runs on Python tuples (``_process_tuples``):
 its keys are computed once, partner rows are read from the log as tuples and the output frame
 is built once, because a Polars query costs tens of microseconds even for one row. Both paths
 produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
