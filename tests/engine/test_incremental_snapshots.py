@@ -224,11 +224,16 @@ def test_a_snapshot_packs_the_lists_of_the_index_and_restores_the_same_lookups(
              for _ in range(count)], schema=SCHEMA, orient="row")
 
     index = KeyIndex()
+    # Each step is read (``count``), as a join reads between times: the rows appended
+    # since the last read are indexed then, into slices (first load), lists and ints.
     if rng.random() < 0.7:
         index.insert(batch(rng.choice([500, 3000])))  # a first load: slices
+        index.count(None)
     for _ in range(rng.randrange(1, 5)):
         index.insert(batch(rng.choice([10, 200, 2000])))  # lists, ints
+        index.count(None)
         index.insert_rows(batch(rng.choice([1, 30])).rows(), SCHEMA)
+        index.count(None)
     listed = sum(type(found) is list for found in index.index.values())
     restored = KeyIndex()
     restored.restore(index.snapshot())

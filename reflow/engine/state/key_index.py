@@ -7,7 +7,10 @@ slice per key of a numpy array sorted by key: later changes to a key add to its 
 never copy that slice into Python lists, so a large delta is indexed with a few bulk dictionary
 operations and one short loop over its keys. Looking up the rows of a few keys is a handful of dict
 lookups and one gather, so it costs time proportional to the rows found, not to the size of
-the state. Retractions stay in the log next to the rows they cancel; a lookup may therefore
+the state. Rows are indexed when the index is first read after they arrived, not when they
+arrive: an input whose rows are never looked up (the side of a join whose partner never
+changes) costs an append per delta, and the rows of several deltas are indexed together.
+Retractions stay in the log next to the rows they cancel; a lookup may therefore
 return rows whose diffs cancel, which is harmless for bilinear operators (the cancelling output
 rows disappear when the output is consolidated). When cancelled rows outnumber live ones, the
 log is consolidated and re-indexed, which keeps the cost amortized proportional to the changes.
@@ -77,6 +80,8 @@ class KeyIndex(Snapshottable):
         self._appends = 0
         self._retracted = 0
         self._live = 0
+        # How many rows at the end of the log (``data``, then ``tail``) are not indexed yet.
+        self._pending = 0
         # Replaced whenever the log is rewritten rather than appended to (consolidation,
         # restore): a checkpoint mark taken before then no longer describes a prefix of it.
         self._log_id = object()
@@ -86,6 +91,8 @@ class KeyIndex(Snapshottable):
 
     def count(self, key: object) -> int:
         """Net number of rows with ``key``."""
+        if self._pending:
+            self._sync()
         return self.counts.get(key, 0)
 
     def insert(self, batch: pl.DataFrame | None) -> None:
@@ -95,7 +102,6 @@ class KeyIndex(Snapshottable):
         self.flush()
         if self.schema is None:
             self.schema = batch.schema
-        start = 0 if self.data is None else self.data.height
         if self.data is None:
             self.data = batch
         else:
@@ -104,15 +110,42 @@ class KeyIndex(Snapshottable):
             if self._appends >= _MAX_CHUNKS:
                 self.data = self.data.rechunk()
                 self._appends = 0
-        self._index_rows(batch, start)
+        diffs = batch[DIFF]
+        self._live += int(diffs.sum())
+        self._retracted += int((diffs < 0).sum())
+        self._pending += batch.height
         if self._retracted > max(self._live, 4096):
             self.compact()
+
+    def _sync(self) -> None:
+        """Index the rows appended since the index was last read."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = 0
+        height = 0 if self.data is None else self.data.height
+        start = height + len(self.tail) - pending
+        if start >= height:
+            # Rows added one by one, still tuples: indexed in a loop (no Polars call).
+            index, counts = self.index, self.counts
+            for position, row in enumerate(self.tail[start - height:], start):
+                key = row[0]
+                found = index.get(key)
+                if found is None:
+                    index[key] = position
+                elif type(found) is list:
+                    found.append(position)
+                else:
+                    index[key] = [cast("int", found), position]
+                counts[key] = counts.get(key, 0) + row[-1]
+            return
+        self.flush()
+        assert self.data is not None  # ``start < height``
+        self._index_rows(self.data.slice(start), start)
 
     def _index_rows(self, batch: pl.DataFrame, start: int) -> None:
         index, counts = self.index, self.counts
         diffs = batch[DIFF]
-        self._live += int(diffs.sum())
-        self._retracted += int((diffs < 0).sum())
         if batch.height <= _SMALL:
             for position, (key, diff) in enumerate(
                 zip(batch[KEY].to_list(), diffs.to_list(), strict=True), start
@@ -172,6 +205,8 @@ class KeyIndex(Snapshottable):
     def _positions_of(self, keys: Iterable[object], sliced: bool = True) -> list[int]:
         """The log positions of the rows of ``keys``, key by key, each key's in log order
         (without their slices of the first load if ``sliced`` is false)."""
+        if self._pending:
+            self._sync()
         index, bulk = self.index, self._bulk
         positions: list[int] = []
         if not sliced or not self.sliced:
@@ -204,16 +239,15 @@ class KeyIndex(Snapshottable):
             return
         if self.schema is None:
             self.schema = pl.Schema(schema)
-        counts = self.counts
-        position = (0 if self.data is None else self.data.height) + len(self.tail)
+        live = retracted = 0
         for row in rows:
-            key, diff = row[0], row[-1]
-            self._add(key, position)
-            counts[key] = counts.get(key, 0) + diff
-            position += 1
-            self._live += diff
+            diff = row[-1]
+            live += diff
             if diff < 0:
-                self._retracted += 1
+                retracted += 1
+        self._live += live
+        self._retracted += retracted
+        self._pending += len(rows)
         self.tail.extend(rows)
         if len(self.tail) >= _TAIL_LIMIT:
             self.flush()
@@ -238,6 +272,8 @@ class KeyIndex(Snapshottable):
 
     def size(self, keys: Iterable[object]) -> int:
         """How many logged rows (live or cancelled) the given keys have."""
+        if self._pending:
+            self._sync()
         index = self.index
         total = 0
         get_slice = self.sliced.get
@@ -256,21 +292,68 @@ class KeyIndex(Snapshottable):
 
     def lookup_rows(self, keys: Iterable[object]) -> list[tuple]:
         """Like ``lookup``, as row tuples (cheap for a few rows: no Polars query runs)."""
+        positions = self._positions_of(keys)  # (first: indexing may move the tail to the log)
+        return self._rows_at(positions)
+
+    def groups(self, keys: Iterable[object], limit: int) -> dict[object, list[tuple]] | None:
+        """The logged rows of each of the distinct ``keys`` that has any, as row tuples
+        (as ``lookup_rows``), or None when there are more than ``limit`` rows in all."""
+        if self._pending:
+            self._sync()
+        index, bulk = self.index, self._bulk
+        if not self.sliced:
+            hits = [(key, at) for key in keys if (at := index.get(key)) is not None]
+            if all(type(at) is int for _, at in hits):  # one row per key
+                if len(hits) > limit:
+                    return None
+                rows = self._rows_at([cast("int", at) for _, at in hits])
+                return {key: [row] for (key, _), row in zip(hits, rows, strict=True)}
+            keys = [key for key, _ in hits]
+        get_slice = self.sliced.get if self.sliced else None
+        positions: list[int] = []
+        spans: list[tuple[object, int]] = []  # each key found, and where its positions end
+        for key in keys:
+            before = len(positions)
+            if get_slice is not None:
+                part = get_slice(key)
+                if part is not None:
+                    positions.extend(bulk[part].tolist())
+            found = index.get(key)
+            if found is not None:
+                if type(found) is int:
+                    positions.append(found)
+                else:
+                    positions.extend(cast("list[int]", found))
+            if len(positions) > before:
+                spans.append((key, len(positions)))
+        if len(positions) > limit:
+            return None
+        rows = self._rows_at(positions)
+        out: dict[object, list[tuple]] = {}
+        low = 0
+        for key, high in spans:
+            out[key] = rows[low:high]
+            low = high
+        return out
+
+    def _rows_at(self, positions: list[int]) -> list[tuple]:
+        """The rows at these log positions, in order, as tuples."""
         data = _NO_ROWS if self.data is None else self.data
         height = data.height
-        tail = self.tail
-        positions = self._positions_of(keys)
-        logged = [p for p in positions if p < height]
-        if len(logged) <= _ROW_BY_ROW:
-            out = [data.row(p) for p in logged]
-        else:
-            out = data[logged].rows()
+        logged = [p for p in positions if p < height] if self.tail else positions
+        out = [data.row(p) for p in logged] if len(logged) <= _ROW_BY_ROW else data[logged].rows()
         if len(logged) < len(positions):
-            out.extend(tail[p - height] for p in positions if p >= height)
+            out = _merge_tail(out, positions, height, self.tail)
         return out
+
+    def log(self) -> pl.DataFrame | None:
+        """Every logged row (live or cancelled), with its diff; None if none."""
+        self.flush()
+        return self.data if self.data is not None and self.data.height else None
 
     def lookup(self, keys: Iterable[object]) -> pl.DataFrame | None:
         """Every logged row (with its diff) whose key is one of ``keys``; ``None`` if none."""
+        self._sync()
         self.flush()
         if self.data is None:
             return None
@@ -301,6 +384,7 @@ class KeyIndex(Snapshottable):
         """The state, with the keys of the first large load's slices stored as arrays
         (a slice per key would be pickled as a call each, slow to load back), and the keys
         with several positions in ``index`` packed into those arrays too (``_packed``)."""
+        self._sync()
         fields = super().state()
         sliced = self.sliced
         listed = [key for key, found in self.index.items() if type(found) is list]
@@ -347,6 +431,7 @@ class KeyIndex(Snapshottable):
     def load_state(self, fields: dict[str, Any]) -> None:
         super().load_state(fields)
         self._log_id = object()
+        self._pending = 0  # saved indexed (``state``)
         packed = self.index
         self.sliced = {}
         if isinstance(packed, _PackedIndex):
@@ -416,8 +501,10 @@ class KeyIndex(Snapshottable):
         self.counts = {}
         self._bulk = np.empty(0, dtype=np.int64)
         self._appends = appends
-        self._retracted = 0
-        self._live = 0
+        diffs = data[DIFF]
+        self._live = int(diffs.sum())
+        self._retracted = int((diffs < 0).sum())
+        self._pending = 0  # every row of ``data`` is indexed just below
         self._index_rows(self.data, 0)
         if self._retracted > max(self._live, 4096):
             self.compact()
@@ -445,8 +532,19 @@ class KeyIndex(Snapshottable):
         self._appends = 0
         self._retracted = 0
         self._live = 0
+        self._pending = 0
         if self.data is not None:
-            self._index_rows(self.data, 0)
+            diffs = self.data[DIFF]
+            self._live = int(diffs.sum())
+            self._retracted = int((diffs < 0).sum())
+            self._pending = self.data.height  # indexed when next read
+
+
+def _merge_tail(logged: list[tuple], positions: list[int], height: int,
+                tail: list[tuple]) -> list[tuple]:
+    """The rows at ``positions`` in order, given those of the log below ``height``."""
+    rows = iter(logged)
+    return [next(rows) if p < height else tail[p - height] for p in positions]
 
 
 #: A snapshot packs the lists of ``index`` into arrays from this many keys with a list on.
