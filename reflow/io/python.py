@@ -43,7 +43,12 @@ from reflow.engine.batch import (
     frame_of,
     series_of,
 )
-from reflow.engine.ids import hash_typed_columns, hash_value_rows, ids_from_halves
+from reflow.engine.ids import (
+    hash_typed_columns,
+    hash_typed_ids,
+    hash_value_rows,
+    ids_from_halves,
+)
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
@@ -169,6 +174,10 @@ def _short(values: Any) -> str:
 _EXACT_KINDS: dict[dt.DType, type] = {dt.INT: int, dt.FLOAT: float, dt.STR: str, dt.BOOL: bool}
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UNPLANNED = object()
+# Up to this many rows a commit's ids are hashed to Python ints (``hash_typed_ids``), which
+# the keyed state needs, and their column is built from them; bigger commits keep the
+# column the hash returns.
+_FEW_IDS = 128
 # How ``_typed_keyed_batch`` reads rows: a row's values as a tuple, each column's Python type
 # and Polars storage, the positions of the key columns.
 _TypedPlan = tuple[Callable[[dict], tuple], list[type], list[Any], list[int]]
@@ -555,10 +564,13 @@ class PythonSource(LiveSource):
             series[position] = series_of(
                 names[position], list(columns[position]), storages[position]
             )
-        ids = hash_typed_columns(
-            [cast("pl.Series", series[position]) for position in key_positions]
-        )
-        id_list = ids.to_list()
+        keys = [cast("pl.Series", series[position]) for position in key_positions]
+        ids: pl.Series | None = None
+        if len(tuples) <= _FEW_IDS:  # ids as Python ints, their column built once
+            id_list = hash_typed_ids(keys)
+        else:
+            ids = hash_typed_columns(keys)
+            id_list = ids.to_list()
         n = len(id_list)
         if len(set(id_list)) != n:
             return None
@@ -571,7 +583,8 @@ class PythonSource(LiveSource):
                 if series[position] is None:
                     series[position] = series_of(names[position], list(values), storages[position])
             diffs = series_of(DIFF, [1] * n, pl.Int64)
-            return frame_of([ids.alias(ID), *cast("list[pl.Series]", series), diffs])
+            id_column = series_of(ID, id_list, ID_DTYPE) if ids is None else ids.alias(ID)
+            return frame_of([id_column, *cast("list[pl.Series]", series), diffs])
         out: list[tuple] = []
         for row_id, old, new in zip(id_list, olds, tuples, strict=True):
             if old is not None:
