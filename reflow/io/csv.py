@@ -123,12 +123,17 @@ def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -
     """The CSV lines of a small ``delta``, exactly as Polars writes them with every field
     quoted (a null is an empty quoted field), or ``None`` when a column's type or value needs
     the Polars writer (error cells, pointers, dates, floats Python and Polars spell
-    differently such as ``1e-07``, ...)."""
+    differently such as ``1e-07``, ...).
+
+    Each line is one ``str.format`` of a template made for this time: a column of ints, or of
+    strings without nulls or quotes, is passed as its values (the template quotes them);
+    any other column as the texts of its cells."""
     if delta.height > SMALL_CSV_ROWS:
         return None
     if delta.height == 0:
         return b""
-    cells: list[list[str]] = []
+    fields: list[str] = []
+    arguments: list[list] = []
     for name, info in columns.items():
         if info.fallible and delta.get_column(error_column(name)).any():
             return None  # error cells are written empty: the Polars path masks them
@@ -136,36 +141,30 @@ def _small_csv(columns: dict[str, ColumnInfo], delta: pl.DataFrame, time: int) -
         kind = series.dtype
         values = series.to_list()
         nulls = series.null_count()
-        if kind.is_integer() and kind != pl.UInt128:
-            cells.append(
-                ['""' if v is None else f'"{v}"' for v in values] if nulls
-                else list(map(_QUOTED.format, values))
-            )
-        elif kind == pl.String:
-            if nulls or '"' in "".join(values):
-                cells.append(['""' if v is None else _quote(v) for v in values])
+        if (kind.is_integer() and kind != pl.UInt128) or kind == pl.String:
+            if not nulls and (kind != pl.String or '"' not in "".join(values)):
+                fields.append(_QUOTED)  # the values as they are, quoted by the template
+                arguments.append(values)
+                continue
+            if kind == pl.String:
+                texts = ['""' if v is None else _quote(v) for v in values]
             else:
-                cells.append(list(map(_QUOTED.format, values)))
+                texts = ['""' if v is None else f'"{v}"' for v in values]
         elif kind == pl.Boolean:
-            cells.append(['""' if v is None else ('"true"' if v else '"false"') for v in values])
+            texts = ['""' if v is None else ('"true"' if v else '"false"') for v in values]
         elif kind == pl.Float64 or kind == pl.Float32:
             texts = ['""' if v is None else f'"{v!r}"' for v in values]
             # exponents and non-finite values are spelled differently by Polars
             if any("e" in t or "n" in t for t in texts):
                 return None
-            cells.append(texts)
         else:
             return None
-    # The time and the diff end every line: one text per distinct diff.
-    ends: dict[int, str] = {}
-    tails = []
-    for diff in delta.get_column(DIFF).to_list():
-        tail = ends.get(diff)
-        if tail is None:
-            tail = ends[diff] = f'"{time}","{diff}"'
-        tails.append(tail)
-    cells.append(tails)
-    return ("\n".join(map(",".join, zip(*cells))) + "\n").encode()
+        fields.append("{}")
+        arguments.append(texts)
+    # The time and the diff end every line.
+    fields.append(f'"{time}","{{}}"\n')
+    arguments.append(delta.get_column(DIFF).to_list())
+    return "".join(map(",".join(fields).format, *arguments)).encode()
 
 
 _QUOTED = '"{}"'

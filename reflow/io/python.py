@@ -43,7 +43,12 @@ from reflow.engine.batch import (
     frame_of,
     series_of,
 )
-from reflow.engine.ids import hash_typed_columns, hash_value_rows, ids_from_halves
+from reflow.engine.ids import (
+    hash_typed_columns,
+    hash_typed_ids,
+    hash_value_rows,
+    ids_from_halves,
+)
 from reflow.engine.values import Pointer
 from reflow.io._common import ConnectorError, add_sink, input_table, schema_dtypes
 from reflow.io._formats import row_from_mapping
@@ -169,6 +174,10 @@ def _short(values: Any) -> str:
 _EXACT_KINDS: dict[dt.DType, type] = {dt.INT: int, dt.FLOAT: float, dt.STR: str, dt.BOOL: bool}
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UNPLANNED = object()
+# Up to this many rows a commit's ids are hashed to Python ints (``hash_typed_ids``), which
+# the keyed state needs, and their column is built from them; bigger commits keep the
+# column the hash returns.
+_FEW_IDS = 128
 # How ``_typed_keyed_batch`` reads rows: a row's values as a tuple, each column's Python type
 # and Polars storage, the positions of the key columns.
 _TypedPlan = tuple[Callable[[dict], tuple], list[type], list[Any], list[int]]
@@ -248,36 +257,23 @@ class PythonSource(LiveSource):
         self._received = 0  # rows and deletions the subject sent, for persistence offsets
         self._skip = 0  # on a restart: how many of the replayed ones were already delivered
         self._resumed_at = 0  # on a restart: the offset it resumed from
-        # On a restart: the replayed rows and deletions that were delivered before, which
-        # rebuild the ids, keyed rows and live rows without being delivered again.
-        self._replayed: list[dict | _Event] = []
-        self._replayed_events = 0
         self._rebuilding = False  # while rebuilding: bad rows were reported before
         self._durable = False
         self._resumed = False
 
     # --- fed by the subject's thread -----------------------------------------------------------
     def add_row(self, values: dict) -> None:
-        """Buffer a plain addition (no key): the per-row cost of ``next``."""
-        with self._lock:
-            self._received += 1
-            if self._skip:
-                self._skip -= 1
-                self._replayed.append(values)
-                return
-            buffer = self._buffer
-            if not buffer:
-                self._first = time.monotonic()
-            buffer.append(values)
+        """Buffer a plain addition (no key): the per-row cost of ``next``. Without the lock:
+        only the subject's thread appends to the buffer, always at its end, and a flush takes
+        a prefix of it (``_take``), never the list itself, so no row can be appended to a list
+        already taken. What was received and what a restart skips is counted by the flush."""
+        buffer = self._buffer
+        if not buffer:
+            self._first = time.monotonic()
+        buffer.append(values)
 
     def add(self, diff: int, key: Any, values: dict) -> None:
-        with self._lock:
-            self._received += 1
-            if self._skip:
-                self._skip -= 1
-                self._replayed.append(_Event(diff, key, values))
-                self._replayed_events += 1
-                return
+        with self._lock:  # with the count of events, which ``_take`` reads under the lock
             if not self._buffer:
                 self._first = time.monotonic()
             self._buffer.append(_Event(diff, key, values))
@@ -385,13 +381,7 @@ class PythonSource(LiveSource):
     def _flush_locked(self, commit: bool) -> None:
         if self._closed or self._handle is None:
             return
-        with self._lock:
-            events, self._buffer = self._buffer, []
-            special, self._events = self._events, 0
-            replayed, self._replayed = self._replayed, []
-            replayed_special, self._replayed_events = self._replayed_events, 0
-            # While the subject replays what was delivered before, the offset stays put.
-            received = max(self._received, self._resumed_at)
+        events, special, replayed, replayed_special, received = self._take()
         if replayed:
             self._rebuild(replayed, replayed_special)
         if events:
@@ -400,6 +390,31 @@ class PythonSource(LiveSource):
         if commit:
             # The offset is a count: a restart rebuilds the rest from the subject's replay.
             self._handle.commit(offset={"received": received} if self._durable else None)
+
+    def _take(self) -> tuple[list[dict | _Event], int, list[dict | _Event], int, int]:
+        """Take what the buffer holds: the events to deliver and how many of them are not
+        plain additions, the replayed events a restart skips (the first ones the subject sends
+        again, as many as were delivered before) and how many of them are not plain
+        additions, and the offset (rows and deletions received so far)."""
+        with self._lock:
+            buffer = self._buffer
+            taken = len(buffer)
+            events = buffer[:taken]  # ``add_row`` may append meanwhile, after these
+            del buffer[:taken]
+            special, self._events = self._events, 0
+            self._received += taken
+            replayed: list[dict | _Event] = []
+            replayed_special = 0
+            if self._skip and taken:
+                skipped = min(self._skip, taken)
+                self._skip -= skipped
+                replayed, events = events[:skipped], events[skipped:]
+                if special:
+                    replayed_special = sum(type(e) is _Event for e in replayed)
+                    special -= replayed_special
+            # While the subject replays what was delivered before, the offset stays put.
+            received = max(self._received, self._resumed_at)
+        return events, special, replayed, replayed_special, received
 
     def _rebuild(self, events: list[dict | _Event], special: int) -> None:
         """Turn replayed events into batches without delivering them: the ids, keyed rows and
@@ -555,10 +570,13 @@ class PythonSource(LiveSource):
             series[position] = series_of(
                 names[position], list(columns[position]), storages[position]
             )
-        ids = hash_typed_columns(
-            [cast("pl.Series", series[position]) for position in key_positions]
-        )
-        id_list = ids.to_list()
+        keys = [cast("pl.Series", series[position]) for position in key_positions]
+        ids: pl.Series | None = None
+        if len(tuples) <= _FEW_IDS:  # ids as Python ints, their column built once
+            id_list = hash_typed_ids(keys)
+        else:
+            ids = hash_typed_columns(keys)
+            id_list = ids.to_list()
         n = len(id_list)
         if len(set(id_list)) != n:
             return None
@@ -571,7 +589,8 @@ class PythonSource(LiveSource):
                 if series[position] is None:
                     series[position] = series_of(names[position], list(values), storages[position])
             diffs = series_of(DIFF, [1] * n, pl.Int64)
-            return frame_of([ids.alias(ID), *cast("list[pl.Series]", series), diffs])
+            id_column = series_of(ID, id_list, ID_DTYPE) if ids is None else ids.alias(ID)
+            return frame_of([id_column, *cast("list[pl.Series]", series), diffs])
         out: list[tuple] = []
         for row_id, old, new in zip(id_list, olds, tuples, strict=True):
             if old is not None:

@@ -259,3 +259,55 @@ def test_csv_small_path_matches_polars_up_to_its_row_limit():
     output_frame(columns, plain, 7).write_csv(expected, include_header=False, quote_style="always")
     assert _small_csv(columns, plain, 7) == expected.getvalue()
     assert _small_csv(columns, plain[:0], 7) == b""
+
+
+def test_csv_small_path_template_matches_polars_on_random_times():
+    """Random times of every integer dtype and strings (commas, newlines, braces, quotes,
+    empty), with and without nulls, one row to the row limit: the lines formatted from one
+    template per time are the bytes Polars writes."""
+    import io
+    import random
+
+    import polars as pl
+
+    from reflow.io._common import output_frame
+    from reflow.io.csv import SMALL_CSV_ROWS, _small_csv
+    from reflow.plan import dtypes as dt
+    from reflow.plan.nodes import ColumnInfo
+
+    rng = random.Random(13)
+    kinds = [pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64]
+    pieces = ["a", ",", "\n", "{", "}", "{0}", "é", " ", "\\", "x" * 20]
+    written = 0
+    for round_ in range(60):
+        n = rng.choice([1, 2, 3, 17, 100, SMALL_CSV_ROWS])
+        quotes = round_ % 5 == 0
+        nulls = round_ % 3 == 0
+        data: dict[str, pl.Series] = {"_id": pl.Series(range(n), dtype=pl.UInt128)}
+        columns = {}
+        for c in range(rng.randint(1, 4)):
+            if rng.random() < 0.5:
+                kind = rng.choice(kinds)
+                low, high = (0, 2**8 - 1) if kind.is_unsigned_integer() else (-128, 127)
+                if kind in (pl.Int64, pl.UInt64):
+                    low, high = (0, 2**64 - 1) if kind == pl.UInt64 else (-(2**63), 2**63 - 1)
+                values: list = [rng.randint(low, high) for _ in range(n)]
+                columns[f"c{c}"] = ColumnInfo(dt.Optional(dt.INT))
+            else:
+                kind = pl.String
+                texts = pieces + (['"', 'q"q'] if quotes else [])
+                values = ["".join(rng.choices(texts, k=rng.randint(0, 4))) for _ in range(n)]
+                columns[f"c{c}"] = ColumnInfo(dt.Optional(dt.STR))
+            if nulls and rng.random() < 0.5:
+                values = [None if rng.random() < 0.2 else v for v in values]
+            data[f"c{c}"] = pl.Series(values, dtype=kind)
+        data["_diff"] = pl.Series([rng.choice([1, -1, 2, -3]) for _ in range(n)], dtype=pl.Int64)
+        frame = pl.DataFrame(data)
+        expected = io.BytesIO()
+        output_frame(columns, frame, 1_765_000_000_000).write_csv(
+            expected, include_header=False, quote_style="always"
+        )
+        ours = _small_csv(columns, frame, 1_765_000_000_000)
+        assert ours == expected.getvalue(), (round_, n)
+        written += 1
+    assert written == 60
