@@ -61,9 +61,15 @@ class Collector:
         self.wait_for(lambda c: sorted(c.state.values(), key=repr) == expected, timeout)
 
 
-def run_while(driver: Callable[[], None], timeout: float = TIMEOUT, **run_kwargs) -> None:
+def run_while(
+    driver: Callable[[], None],
+    timeout: float = TIMEOUT,
+    stop_on_return: bool = True,
+    **run_kwargs,
+) -> None:
     """Run the pipeline here while ``driver`` runs in a thread; stop when it returns (or on a
-    timeout). Re-raises the driver's failure."""
+    timeout). Re-raises the driver's failure. With ``stop_on_return=False`` the run goes on
+    after the driver returns until the pipeline ends itself (an error) or the timeout."""
     failures: list[BaseException] = []
 
     def target():
@@ -71,8 +77,10 @@ def run_while(driver: Callable[[], None], timeout: float = TIMEOUT, **run_kwargs
             driver()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             failures.append(exc)
-        finally:
             streaming.stop()
+        else:
+            if stop_on_return:
+                streaming.stop()
 
     thread = threading.Thread(target=target, daemon=True)
     watchdog = threading.Timer(timeout, streaming.stop)
