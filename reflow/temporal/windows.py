@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, frame_of, series_from_numpy
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -152,9 +152,11 @@ class _SlidingWindow(Window):
             starts = (times - origin) // hop * hop + origin
             ends = starts + duration
             added = {
-                PHYS_TIME: pl.Series(PHYS_TIME, times),
-                PHYS_START: pl.Series(PHYS_START, starts),
-                PHYS_END: pl.Series(PHYS_END, ends),
+                # integer times are their own physical times: the key column, renamed
+                PHYS_TIME: (series_from_numpy(PHYS_TIME, times) if datetime_unit is not None
+                            else frame.get_column(KEY).alias(PHYS_TIME)),
+                PHYS_START: series_from_numpy(PHYS_START, starts),
+                PHYS_END: series_from_numpy(PHYS_END, ends),
             }
             if join_key is not None:
                 added[JOIN_KEY] = window_key(frame, added[PHYS_START])
@@ -164,10 +166,9 @@ class _SlidingWindow(Window):
             else:
                 added[START] = added[PHYS_START].cast(datetime_unit).alias(START)
                 added[END] = added[PHYS_END].cast(datetime_unit).alias(END)
-            return pl.DataFrame(
-                [added[name] if name in added else frame[name]
-                 for name in (ID, *columns_order, DIFF)]
-            )
+            present = dict(zip(frame.columns, frame.get_columns(), strict=True))
+            return frame_of([added[name] if name in added else present[name]
+                             for name in (ID, *columns_order, DIFF)])
 
         def window_key(frame: pl.DataFrame, starts: pl.Series) -> pl.Series:
             """The join key of each row: its key columns and window start, hashed."""
