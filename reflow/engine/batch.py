@@ -86,7 +86,8 @@ def series_of(name: str, values: list, dtype: pl.DataType | type[pl.DataType]) -
 
 # Polars' numpy constructors, called without ``pl.Series``'s checks in Python (~1 µs instead
 # of ~6 µs for a small array, several times that under load).
-_NUMPY_CONSTRUCTORS: dict[str, str] = {"int64": "new_i64", "float64": "new_f64"}
+# Keyed by (kind, item size): ``dtype.name`` is computed in Python on every access.
+_NUMPY_CONSTRUCTORS: dict[tuple[str, int], str] = {("i", 8): "new_i64", ("f", 8): "new_f64"}
 
 
 def series_from_numpy(name: str, array: np.ndarray) -> pl.Series:
@@ -97,7 +98,7 @@ def series_from_numpy(name: str, array: np.ndarray) -> pl.Series:
     >>> series_from_numpy("n", np.array([3, 4])).to_list()
     [3, 4]
     """
-    constructor = _NUMPY_CONSTRUCTORS.get(array.dtype.name)
+    constructor = _NUMPY_CONSTRUCTORS.get((array.dtype.kind, array.dtype.itemsize))
     if (_PyDataFrame is None or constructor is None or array.ndim != 1
             or not array.dtype.isnative):
         return pl.Series(name, array)
