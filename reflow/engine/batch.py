@@ -84,6 +84,28 @@ def series_of(name: str, values: list, dtype: pl.DataType | type[pl.DataType]) -
     return pl.Series._from_pyseries(getattr(_plr.PySeries, constructor)(name, values, True))
 
 
+# Polars' numpy constructors, called without ``pl.Series``'s checks in Python (~1 µs instead
+# of ~6 µs for a small array, several times that under load).
+# Keyed by (kind, item size): ``dtype.name`` is computed in Python on every access.
+_NUMPY_CONSTRUCTORS: dict[tuple[str, int], str] = {("i", 8): "new_i64", ("f", 8): "new_f64"}
+
+
+def series_from_numpy(name: str, array: np.ndarray) -> pl.Series:
+    """``pl.Series(name, array)`` for a one-dimensional ``int64`` or ``float64`` array (NaN
+    stays NaN), without the public constructor's work in Python.
+
+    >>> import numpy as np
+    >>> series_from_numpy("n", np.array([3, 4])).to_list()
+    [3, 4]
+    """
+    constructor = _NUMPY_CONSTRUCTORS.get((array.dtype.kind, array.dtype.itemsize))
+    if (_PyDataFrame is None or constructor is None or array.ndim != 1
+            or not array.dtype.isnative):
+        return pl.Series(name, array)
+    values = np.ascontiguousarray(array)
+    return pl.Series._from_pyseries(getattr(_plr.PySeries, constructor)(name, values, False))
+
+
 def frame_of(columns: list[pl.Series]) -> pl.DataFrame:
     """A frame of ``columns`` (distinct names, equal lengths), without the public
     constructor's per-call checks in Python.

@@ -173,6 +173,13 @@ class PlanNode:
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         raise NotImplementedError
 
+    def distinct_when_projected(self, kept: set[str]) -> bool:
+        """Whether every consolidated batch of this node, projected onto its columns ``kept``
+        (with their error companions), is still consolidated: no two of its rows then differ
+        only in their diff. Nodes that know it say so; a projection after them needs no
+        consolidation."""
+        return False
+
 
 class InputNode(PlanNode):
     """A table fed from outside: a debug table, a connector or the error log.
@@ -223,7 +230,11 @@ class SelectNode(PlanNode):
         kernel = compiler.projection_kernel(self.outputs)
         if calls_nondeterministic(self.outputs.values()):
             return lowering.add(memo_select(sources[0], kernel, self.name))
-        return lowering.add(MapOperator(sources[0], kernel, self.name))
+        # A projection that keeps every column an update can change adds no duplicates.
+        picked = [e.name for e in self.outputs.values() if isinstance(e, ex.InputColumn)]
+        keeps = len(picked) == len(self.outputs) and self.inputs[0].distinct_when_projected(
+            set(picked))
+        return lowering.add(MapOperator(sources[0], kernel, self.name, keeps_consolidated=keeps))
 
 
 class FilterNode(PlanNode):

@@ -73,6 +73,13 @@ class ReduceNode(PlanNode):
             columns[call.name] = ColumnInfo(call.expression.dtype, fallible or can_fail)
         super().__init__([source], columns, Universe(), where)
 
+    def distinct_when_projected(self, kept: set[str]) -> bool:
+        """Without ``id=``, a group's key values never change (they are what its id is
+        hashed from), and the reduce emits an update of a group (-old, +new) only when a
+        reducer's result changed: a projection keeping every reducer column keeps the two
+        rows apart, whichever key columns it drops."""
+        return self.id_expr is None and all(call.name in kept for call in self.reducers)
+
     def lower(self, sources: list[Operator], lowering: Lowering) -> Operator:
         columns = _InputColumns()
         key_specs = []

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from reflow.engine.batch import DIFF, ID
+from reflow.engine.batch import DIFF, ID, frame_of, series_from_numpy
 from reflow.engine.ids import hash_columns
 from reflow.plan import dtypes as dt
 from reflow.plan import expr as ex
@@ -69,12 +69,14 @@ class Window:
 
     def _assign(self, table: Table, time_type: dt.DType, has_instance: bool,
                 where: str, keep_ids: bool = False,
-                join_key: tuple[list[str], list[str]] | None = None) -> Table:
+                join_key: tuple[list[str], list[str]] | None = None,
+                time_column: str | None = None) -> Table:
         """``table`` with its rows' windows. ``keep_ids``: a window that holds each row once
         (tumbling) may keep the row's id instead of hashing it with the window start.
         ``join_key``: key columns and the numeric ones among them (see
         ``_join_common.key_columns``), hashed with the window start into ``JOIN_KEY`` in
-        the same call."""
+        the same call. ``time_column``: a column of ``table`` holding the times, which the
+        window copies into ``KEY`` itself (otherwise ``table`` has ``KEY``)."""
         raise NotImplementedError
 
 
@@ -84,7 +86,8 @@ class _SlidingWindow(Window):
     duration: Number
     origin: Any = None
 
-    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None,
+                time_column=None):
         from reflow.api.table import Table
         from reflow.temporal._join_common import hashable_keys
 
@@ -133,7 +136,7 @@ class _SlidingWindow(Window):
         def tumbling_kernel(frame: pl.DataFrame) -> pl.DataFrame | None:
             """Tumbling windows of a batch without nulls in its time column, on numpy: a
             handful of array operations, against ~0.5 ms for the smallest Polars query."""
-            key = frame[KEY]
+            key = frame.get_column(time_source)
             if key.null_count():
                 return None
             if datetime_unit is not None:
@@ -152,22 +155,25 @@ class _SlidingWindow(Window):
             starts = (times - origin) // hop * hop + origin
             ends = starts + duration
             added = {
-                PHYS_TIME: pl.Series(PHYS_TIME, times),
-                PHYS_START: pl.Series(PHYS_START, starts),
-                PHYS_END: pl.Series(PHYS_END, ends),
+                # integer times are their own physical times: the key column, renamed
+                PHYS_TIME: (series_from_numpy(PHYS_TIME, times) if datetime_unit is not None
+                            else frame.get_column(time_source).alias(PHYS_TIME)),
+                PHYS_START: series_from_numpy(PHYS_START, starts),
+                PHYS_END: series_from_numpy(PHYS_END, ends),
             }
             if join_key is not None:
                 added[JOIN_KEY] = window_key(frame, added[PHYS_START])
+            if time_column is not None:
+                added[KEY] = frame.get_column(time_column).alias(KEY)
             if datetime_unit is None:
                 added[START] = added[PHYS_START].alias(START)
                 added[END] = added[PHYS_END].alias(END)
             else:
                 added[START] = added[PHYS_START].cast(datetime_unit).alias(START)
                 added[END] = added[PHYS_END].cast(datetime_unit).alias(END)
-            return pl.DataFrame(
-                [added[name] if name in added else frame[name]
-                 for name in (ID, *columns_order, DIFF)]
-            )
+            present = dict(zip(frame.columns, frame.get_columns(), strict=True))
+            return frame_of([added[name] if name in added else present[name]
+                             for name in (ID, *columns_order, DIFF)])
 
         def window_key(frame: pl.DataFrame, starts: pl.Series) -> pl.Series:
             """The join key of each row: its key columns and window start, hashed."""
@@ -188,7 +194,10 @@ class _SlidingWindow(Window):
             # One lazy query: every eager step would be a Polars call of its own, and that
             # fixed cost dominates the small batches of a streaming run.
             start = (pl.col("_pw_window_index").cast(phys) * hop + origin).cast(phys)
-            query = assign(frame.lazy()).with_columns(start.alias(PHYS_START))
+            lazy = frame.lazy()
+            if time_column is not None:
+                lazy = lazy.with_columns(pl.col(time_column).alias(KEY))
+            query = assign(lazy).with_columns(start.alias(PHYS_START))
             if explicit_origin:
                 # with an explicit origin, windows start there: earlier ones do not exist
                 query = query.filter(pl.col(PHYS_START) >= origin)
@@ -208,6 +217,10 @@ class _SlidingWindow(Window):
             )
 
         columns = dict(table._node.columns)
+        time_source = KEY
+        if time_column is not None:  # the key column comes last, as ``with_columns`` puts it
+            time_source = time_column
+            columns[KEY] = columns[time_column]
         phys_type = dt.FLOAT if floating else dt.INT
         columns[PHYS_TIME] = ColumnInfo(phys_type)
         columns[PHYS_START] = ColumnInfo(phys_type)
@@ -227,9 +240,11 @@ class _SessionWindow(Window):
     predicate: Any = None
     max_gap: Number | None = None
 
-    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None):
+    def _assign(self, table, time_type, has_instance, where, keep_ids=False, join_key=None,
+                time_column=None):
         from reflow.api.table import Table
 
+        assert time_column is None  # sessions read ``KEY``
         if (self.predicate is None) == (self.max_gap is None):
             raise BuildValueError("session() needs exactly one of predicate= and max_gap=", where)
         gap = (
@@ -394,9 +409,12 @@ def windowby(
     extra: dict[str, Any] = {KEY: _rebind(ex.wrap_arg(time_expr), table)}
     if instance is not None:
         extra[INSTANCE] = _rebind(ex.wrap_arg(instance), table)
-    prepared = table.with_columns(**extra)
+    time_column = _plain_time_column(table, extra[KEY], window) if instance is None else None
+    # A plain time column is copied into ``KEY`` by the window's kernel: no select before it.
+    prepared = table if time_column is not None else table.with_columns(**extra)
+    key_info = prepared._node.columns[KEY if time_column is None else time_column]
     try:
-        time_type = _time.check_time_type(prepared._node.columns[KEY].dtype, "the time column")
+        time_type = _time.check_time_type(key_info.dtype, "the time column")
     except TypeError as exc:
         raise BuildTypeError(str(exc), where) from None
     if behavior is not None and not isinstance(behavior, (CommonBehavior, ExactlyOnceBehavior)):
@@ -408,7 +426,7 @@ def windowby(
     freeze: Any = None
     try:
         assigned = window._assign(prepared, time_type, instance is not None, where,
-                                  keep_ids=True)
+                                  keep_ids=True, time_column=time_column)
         # as in the reference API, session windows accept a behavior and ignore it: a late
         # row can bridge any two sessions, so no session is ever final
         if behavior is not None and not isinstance(window, _SessionWindow):
@@ -423,6 +441,18 @@ def windowby(
         instance_column = instance.name
     return WindowedTable(table, assigned, instance is not None, freeze, where,
                          instance_column=instance_column)
+
+
+def _plain_time_column(table: Table, key: ex.ColumnExpression, window: Window) -> str | None:
+    """The name of ``table``'s column that ``key`` is, when a tumbling or sliding window can
+    read it in place (a column that holds no error value, in a table without a column named
+    ``KEY``); else None."""
+    columns = table._node.columns
+    if (not isinstance(window, _SlidingWindow) or not isinstance(key, ex.ThisReference)
+            or key.side != "this" or key.name not in columns or KEY in columns
+            or columns[key.name].fallible):
+        return None
+    return key.name
 
 
 def _as_common(behavior: Behavior, window: Window, time_type: dt.DType) -> CommonBehavior:

@@ -21,7 +21,7 @@ from reflow.engine.state.invertible import InvertibleGroups
 BIG = 1 << 62
 
 
-def _groups(keys: str, cache_keys: bool) -> InvertibleGroups:
+def _groups(keys: str, cache_keys: bool, plain: bool = False) -> InvertibleGroups:
     specs = [
         (Count(), [], [], "n", None, pl.Int64()),
         (Sum(), ["i"], ["i_err"], "si", "si_err", pl.Int64()),
@@ -29,6 +29,13 @@ def _groups(keys: str, cache_keys: bool) -> InvertibleGroups:
         (Avg(), ["f"], ["f_err"], "af", "af_err", pl.Float64()),
         (Avg(), ["i"], [], "ai", None, pl.Float64()),
     ]
+    if plain:  # no argument can hold an error (the windowed aggregation's count and sum)
+        specs = [
+            (Sum(), ["i"], [], "si", None, pl.Int64()),
+            (Count(), [], [], "n", None, pl.Int64()),
+            (Sum(), ["k"], [], "sk", None, pl.Int64()),
+            (Avg(), ["i"], [], "ai", None, pl.Float64()),
+        ]
     if keys == "id":
         return InvertibleGroups([], specs, id_column="g", global_id=None, cache_keys=False)
     if keys == "global":
@@ -108,11 +115,12 @@ def _same_frames(a: pl.DataFrame | None, b: pl.DataFrame | None) -> bool:
     ("id", False, 5), ("global", False, 1), ("pointer", True, 6),
 ])
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("plain", [False, True])
 def test_few_groups_path_matches_the_vectorized_path(monkeypatch, keys, cache_keys, key_count,
-                                                     seed):
+                                                     seed, plain):
     monkeypatch.setattr(invertible, "FEW_GROUPS", 10**9)
     rng = random.Random(seed)
-    few, general = _groups(keys, cache_keys), _groups(keys, cache_keys)
+    few, general = _groups(keys, cache_keys, plain), _groups(keys, cache_keys, plain)
     taken = 0
     for batch in _stream(rng, 40, key_count):
         few_reports: list[str] = []

@@ -40,13 +40,21 @@ class InputOperator(Operator):
 
 
 class MapOperator(Operator):
-    """Row-wise projection: ``kernel`` maps a batch to a batch with the same ``_id``/``_diff``."""
+    """Row-wise projection: ``kernel`` maps a batch to a batch with the same ``_id``/``_diff``.
+
+    ``keeps_consolidated``: the plan knows that the kernel maps a consolidated batch of the
+    source to a consolidated batch (a projection keeping every column in which an update's
+    old and new rows can differ), so a consolidated input is not consolidated again.
+    """
 
     emits_consolidated = True
 
-    def __init__(self, source: Operator, kernel: FrameKernel, name: str) -> None:
+    def __init__(
+        self, source: Operator, kernel: FrameKernel, name: str, keeps_consolidated: bool = False
+    ) -> None:
         super().__init__([source], name)
         self.kernel = kernel
+        self.skips_consolidation = keeps_consolidated and source.emits_consolidated
 
     def process(
         self, time: int, deltas: list[pl.DataFrame | None], ctx: RunContext
@@ -54,6 +62,8 @@ class MapOperator(Operator):
         (delta,) = deltas
         assert delta is not None  # a one-input operator runs only when its input changed
         out = self.kernel(delta, ctx)
+        if self.skips_consolidation:
+            return out
         if out is not None and out.height and (delta[DIFF].to_numpy() > 0).all():
             # Pure insertions hold each id once (a table holds an id once), and so does their
             # image: nothing can merge or cancel. An update's -old/+new pair can, when the

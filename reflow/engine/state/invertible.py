@@ -280,9 +280,10 @@ class InvertibleGroups(Snapshottable):
         the same running sums, results, output rows (in the same order) and reports as the
         vectorized path. Returns ``_GENERAL`` (having changed nothing but slot allocation
         and the group id cache) for a batch it does not take."""
-        used = [k[0] for k in self.keys] + [c for spec in self.specs for c in spec[1]]
-        if any(isinstance(rows.get_column(c).dtype, pl.Object) for c in used):
-            return _GENERAL
+        if any(isinstance(dtype, pl.Object) for dtype in rows.dtypes):  # no __eq__ calls
+            used = [k[0] for k in self.keys] + [c for spec in self.specs for c in spec[1]]
+            if any(isinstance(rows.get_column(c).dtype, pl.Object) for c in used):
+                return _GENERAL
         grouped = self._few_groups(rows)
         if grouped is None:
             return _GENERAL
@@ -406,14 +407,36 @@ class InvertibleGroups(Snapshottable):
                 ok[j] = [not any(flags) for flags in zip(*lists, strict=True)]
         values: dict[str, list] = {}
         sums: list[list] = []
+        counts: list[int] | None = None  # the row counts (_N), once computed
+        high_sums: list[int] | None = None  # _SUM_HIGH, computed with the _SUM before it
         for kind, j, arg, dtype in self.components:
+            good = ok.get(j)
+            if good is None and kind in (_N, _CNT) and counts is not None:
+                sums.append(list(counts))  # without error flags, a count counts every row
+                continue
+            if kind == _SUM_HIGH and high_sums is not None:
+                sums.append(high_sums)
+                high_sums = None
+                continue
             total: list = [0] * size
             sums.append(total)
             if kind == _N:
                 for p, d in zip(group_of_row, diffs, strict=True):
                     total[p] += d
+                counts = total
                 continue
-            good = ok.get(j)
+            if good is None and kind == _SUM and dtype is np.int64:
+                # Both halves of an int sum in one pass (the rows' values are Python ints).
+                xs = values.get(arg)
+                if xs is None:
+                    xs = values[arg] = rows.get_column(arg).to_list()
+                high_sums = [0] * size
+                for p, d, x in zip(group_of_row, diffs, xs, strict=True):
+                    if x is not None:
+                        x = int(x)
+                        total[p] += (x & 0xFFFFFFFF) * d
+                        high_sums[p] += (x >> 32) * d
+                continue
             if kind == _ERR:
                 assert good is not None  # an error count exists only with error columns
                 for p, d, g in zip(group_of_row, diffs, good, strict=True):
@@ -512,8 +535,8 @@ class InvertibleGroups(Snapshottable):
         for positions, results, diff in ((retracts, old, -1), (inserts, new, 1)):
             for p in positions:
                 slot = slots[p]
-                rows.append((gids[p], *(column[slot] for column in key_of),
-                             *(None if null else value for value, null in results[p]), diff))
+                rows.append((gids[p], *[column[slot] for column in key_of],
+                             *[None if null else value for value, null in results[p]], diff))
         if self.row_schema is not None:
             return frame_from_rows(rows, self.row_schema)
         columns = list(zip(*rows, strict=True))
