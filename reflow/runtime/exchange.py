@@ -88,15 +88,18 @@ class ThreadExchange(StepsFromAllToAll):
         return [ThreadExchange(w, barrier, slots) for w in range(workers)]
 
     def all_to_all(self, parts, flag):
-        got, anyone = self.all_to_all_many([[part] for part in parts], flag)
-        return [frames[0] for frames in got], anyone
+        return self._swap(parts, flag)
 
     def all_to_all_many(self, parts, flag):
+        got, anyone = self._swap(parts, flag)
+        return [list(frames) for frames in got], anyone
+
+    def _swap(self, parts, flag):
         self._slots[self.worker] = (list(parts), flag)
         self._barrier.wait()
         sent = list(self._slots)
         self._barrier.wait()  # nobody overwrites a slot before everyone has read it
-        return [list(p[self.worker]) for p, _ in sent], any(f for _, f in sent)
+        return [p[self.worker] for p, _ in sent], any(f for _, f in sent)
 
     def abort(self) -> None:
         """Wake the other workers with an error (this worker failed)."""

@@ -141,3 +141,55 @@ def test_a_worker_that_went_away_is_an_exchange_error() -> None:
     with pytest.raises(ExchangeError):  # and every later step
         first.all_to_all([None, None], False)
     first.close()
+
+
+def test_a_join_swaps_both_inputs_in_one_step_and_its_sink_rows_in_a_gather(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import reflow as pw
+    from reflow.engine.operator import RunContext
+    from reflow.runtime.exchange import ThreadExchange
+    from reflow.runtime.runner import build, clear_outputs, registered_outputs
+    from reflow.runtime.workers import run_threads
+
+    def program() -> list[tuple]:
+        left = pw.debug.table_from_markdown("""
+            k | a | __time__
+            1 | 10 | 0
+            2 | 20 | 0
+            1 | 11 | 2
+            3 | 30 | 4
+        """)
+        right = pw.debug.table_from_markdown("""
+            k | b | __time__
+            1 | 5 | 0
+            3 | 7 | 2
+            2 | 6 | 4
+        """)
+        joined = left.join(right, left.k == right.k).select(left.a, right.b)
+        seen: list[tuple] = []
+        pw.io.subscribe(joined, on_change=lambda key, row, time, is_addition: seen.append(
+            (time, row["a"], row["b"], is_addition)))
+        return seen
+
+    one = program()
+    pw.run()
+    calls: dict[str, list[int]] = {"all_to_all_many": [], "all_to_all": [], "gather": []}
+    for name in calls:
+        original = getattr(ThreadExchange, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            calls[_name].append(self.worker)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ThreadExchange, name, counted)
+    two = program()
+    outputs = registered_outputs()
+    clear_outputs()
+    run_threads(lambda: build(outputs, RunContext()), 2)
+    assert sorted(two) == sorted(one) and len(one) == 4
+    # Three logical times: per worker one step for the join's two inputs and one gather of
+    # the sink's rows each (a gather on threads is one all_to_all).
+    assert sorted(calls["all_to_all_many"]) == [0, 0, 0, 1, 1, 1]
+    assert sorted(calls["gather"]) == [0, 0, 0, 1, 1, 1]
+    assert len(calls["all_to_all"]) == 6
