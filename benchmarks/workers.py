@@ -25,6 +25,7 @@ is the running sum of ``a * b`` over the join and its row count.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import statistics
@@ -210,6 +211,9 @@ def main() -> None:
     opts = args.parse_args()
     py = sys.executable
     pathway = python_of("pathway")
+    # The launcher that does not import reflow, where this version of reflow has it.
+    found = importlib.util.find_spec("reflow_cli") is not None
+    launcher = "reflow_cli" if found else "reflow.cli"
     workloads = {
         "wordcount-csv": ("static wordcount from CSV", WORDCOUNT_CSV, opts.words),
         "join-csv": ("static join from CSV", JOIN_CSV, opts.left),
@@ -229,7 +233,7 @@ def main() -> None:
             argv = [str(program), out, str(size), str(data)]
             variants = {
                 "1 worker": ([py, *argv], base),
-                "2 processes": ([py, "-m", "reflow.cli", "spawn", "-n", "2", "--first-port",
+                "2 processes": ([py, "-m", launcher, "spawn", "-n", "2", "--first-port",
                                  "24600", py, *argv], base),
                 "2 threads": ([py, *argv], dict(base, PATHWAY_THREADS="2")),
             }
