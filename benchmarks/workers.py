@@ -4,8 +4,11 @@ same program, ``import pathway as pw``), in one run. Two times per variant: the 
 process (start, imports, building the inputs, run) and ``pw.run()`` alone (of the last
 process to start it: the others wait for it), each with its ratio to one reflow worker, the
 CPU time of ``pw.run()`` and of the whole command, summed over the processes (all threads of
-each), and the CPU time of ``pw.run()`` in the busiest process (with a core per process, the
-wall time of ``pw.run()`` cannot be less).
+each), the CPU time of ``pw.run()`` in the busiest process (with a core per process, the
+wall time of ``pw.run()`` cannot be less), and the most time a process spent inside the
+exchange's calls (sending, and waiting for the other processes' batches; reflow processes).
+Two processes start through ``python -m reflow_cli spawn`` (``reflow.cli`` for versions of
+reflow without it).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
         [--no-pathway] [--workloads wordcount-csv,join-csv,wordcount,join] [--files 8]
