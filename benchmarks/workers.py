@@ -4,8 +4,11 @@ same program, ``import pathway as pw``), in one run. Two times per variant: the 
 process (start, imports, building the inputs, run) and ``pw.run()`` alone (of the last
 process to start it: the others wait for it), each with its ratio to one reflow worker, the
 CPU time of ``pw.run()`` and of the whole command, summed over the processes (all threads of
-each), and the CPU time of ``pw.run()`` in the busiest process (with a core per process, the
-wall time of ``pw.run()`` cannot be less).
+each), the CPU time of ``pw.run()`` in the busiest process (with a core per process, the
+wall time of ``pw.run()`` cannot be less), and the most time a process spent inside the
+exchange's calls (sending, and waiting for the other processes' batches; reflow processes).
+Two processes start through ``python -m reflow_cli spawn`` (``reflow.cli`` for versions of
+reflow without it).
 
     .venv/bin/python benchmarks/workers.py [--words 5000000] [--left 1000000] [--repeat 3]
         [--no-pathway] [--workloads wordcount-csv,join-csv,wordcount,join] [--files 8]
@@ -25,6 +28,7 @@ is the running sum of ``a * b`` over the join and its row count.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import statistics
@@ -47,12 +51,36 @@ PRELUDE = textwrap.dedent('''
         import reflow as pw
     out, n, data = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
+    # Seconds the worker spends inside the exchange's calls between processes (sending,
+    # and waiting for the other processes' batches), whatever the version of the exchange.
+    blocked, depth = [0.0], [0]
+    processes = os.environ.get("PATHWAY_PROCESSES", "1")
+    if os.environ.get("BENCH_ENGINE") != "pathway" and processes != "1":
+        from reflow.runtime import exchange as _exchange
+
+        def _timed(call):
+            def timed(*args, **kwargs):
+                depth[0] += 1
+                start = time.perf_counter()
+                try:
+                    return call(*args, **kwargs)
+                finally:
+                    depth[0] -= 1
+                    if not depth[0]:
+                        blocked[0] += time.perf_counter() - start
+            return timed
+
+        for _name in ("all_to_all", "all_to_all_many", "gather"):
+            if _name in vars(_exchange.SocketExchange):
+                setattr(_exchange.SocketExchange, _name,
+                        _timed(getattr(_exchange.SocketExchange, _name)))
+
     def run():
         start, cpu = time.perf_counter(), time.process_time()
         pw.run(monitoring_level=pw.MonitoringLevel.NONE)
         took, cpu = time.perf_counter() - start, time.process_time() - cpu
         with open(out + ".runtime." + os.environ.get("PATHWAY_PROCESS_ID", "0"), "w") as f:
-            f.write(f"{took} {cpu}")
+            f.write(f"{took} {cpu} {blocked[0]}")
 ''')
 
 WORDCOUNT = PRELUDE + textwrap.dedent('''
@@ -136,12 +164,13 @@ def write_csv_inputs(folder: Path, words: int, left: int, files: int) -> None:
 
 def timed(
     command: list[str], env: dict[str, str], out: str
-) -> tuple[float, float, float, float, float]:
+) -> tuple[float, float, float, float, float, float]:
     """Wall time of the whole command and of ``pw.run()`` (with several processes, of the
     process that reached ``pw.run()`` last: the others wait for it to connect first), the
     CPU time of ``pw.run()`` summed over the processes (every thread of each), and the CPU
     time of the whole command (every process it started, from start to exit) and the CPU
-    time of ``pw.run()`` in the busiest process."""
+    time of ``pw.run()`` in the busiest process, and the most time a process spent inside
+    the exchange's calls (sending, and waiting for the others)."""
     for stale in Path(out).parent.glob(Path(out).name + ".runtime.*"):
         stale.unlink()
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -151,8 +180,8 @@ def timed(
     whole_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     runs = [tuple(map(float, p.read_text().split()))
             for p in Path(out).parent.glob(Path(out).name + ".runtime.*")]
-    return (whole, min(wall for wall, _ in runs), sum(cpu for _, cpu in runs), whole_cpu,
-            max(cpu for _, cpu in runs))
+    return (whole, min(wall for wall, _, _ in runs), sum(cpu for _, cpu, _ in runs), whole_cpu,
+            max(cpu for _, cpu, _ in runs), max(wait for _, _, wait in runs))
 
 
 def final_rows(path: str) -> list[str]:
@@ -185,6 +214,9 @@ def main() -> None:
     opts = args.parse_args()
     py = sys.executable
     pathway = python_of("pathway")
+    # The launcher that does not import reflow, where this version of reflow has it.
+    found = importlib.util.find_spec("reflow_cli") is not None
+    launcher = "reflow_cli" if found else "reflow.cli"
     workloads = {
         "wordcount-csv": ("static wordcount from CSV", WORDCOUNT_CSV, opts.words),
         "join-csv": ("static join from CSV", JOIN_CSV, opts.left),
@@ -204,7 +236,7 @@ def main() -> None:
             argv = [str(program), out, str(size), str(data)]
             variants = {
                 "1 worker": ([py, *argv], base),
-                "2 processes": ([py, "-m", "reflow.cli", "spawn", "-n", "2", "--first-port",
+                "2 processes": ([py, "-m", launcher, "spawn", "-n", "2", "--first-port",
                                  "24600", py, *argv], base),
                 "2 threads": ([py, *argv], dict(base, PATHWAY_THREADS="2")),
             }
@@ -225,20 +257,21 @@ def main() -> None:
                     outputs[key] = final_rows(out)
             first = next(iter(variants))  # "1 worker", unless left out
             same = all(o == outputs[first] for o in outputs.values())
-            one_whole, one_run, one_cpu, one_whole_cpu, _ = (
-                statistics.median(r[i] for r in results[first]) for i in range(5)
+            one_whole, one_run, one_cpu, one_whole_cpu, _, _ = (
+                statistics.median(r[i] for r in results[first]) for i in range(6)
             )
             print(f"{name} ({size:,}): same output on every variant: {same}")
             for key, runs in results.items():
-                whole, run, cpu, whole_cpu, busiest = (
-                    statistics.median(r[i] for r in runs) for i in range(5)
+                whole, run, cpu, whole_cpu, busiest, wait = (
+                    statistics.median(r[i] for r in runs) for i in range(6)
                 )
                 print(f"  {key:18} whole {whole:6.2f} s ({one_whole / whole:4.2f}x)   "
                       f"pw.run {run:6.2f} s ({one_run / run:4.2f}x)   "
                       f"pw.run CPU {cpu:6.2f} s ({one_cpu / cpu:4.2f}x)   "
                       f"whole CPU {whole_cpu:6.2f} s ({one_whole_cpu / whole_cpu:4.2f}x)   "
                       f"busiest process's pw.run CPU {busiest:6.2f} s "
-                      f"({one_cpu / busiest:4.2f}x)")
+                      f"({one_cpu / busiest:4.2f}x)   "
+                      f"most time in the exchange {wait:5.2f} s")
 
 
 if __name__ == "__main__":

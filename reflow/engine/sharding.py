@@ -56,6 +56,51 @@ class Exchange(Protocol):
         worker order) and whether any worker raised ``flag``."""
         ...
 
+    def all_to_all_many(
+        self, parts: Sequence[Sequence[pl.DataFrame | None]], flag: bool
+    ) -> tuple[list[list[pl.DataFrame | None]], bool]:
+        """``all_to_all`` of several batches per worker at once (one per input of an
+        operator): ``parts[w]`` goes to worker ``w``, the same number of batches for every
+        worker; return the batches each worker sent to this one."""
+        ...
+
+    def gather(self, part: pl.DataFrame | None, root: int) -> list[pl.DataFrame | None] | None:
+        """Every worker's ``part`` at worker ``root``, in worker order; None on the others,
+        which need not wait for anything."""
+        ...
+
+
+class StepsFromAllToAll:
+    """``all_to_all_many`` and ``gather`` made of ``all_to_all`` steps, for exchanges that
+    have no cheaper way: one step per batch, and a gather that waits like any step."""
+
+    worker: int
+    workers: int
+
+    def all_to_all(
+        self, parts: Sequence[pl.DataFrame | None], flag: bool
+    ) -> tuple[list[pl.DataFrame | None], bool]:
+        raise NotImplementedError
+
+    def all_to_all_many(
+        self, parts: Sequence[Sequence[pl.DataFrame | None]], flag: bool
+    ) -> tuple[list[list[pl.DataFrame | None]], bool]:
+        workers = len(parts)
+        got: list[list[pl.DataFrame | None]] = [[] for _ in range(workers)]
+        anyone = flag
+        for index in range(len(parts[0]) if workers else 0):
+            step, any_flag = self.all_to_all([frames[index] for frames in parts], flag)
+            anyone = anyone or any_flag
+            for worker, frame in enumerate(step):
+                got[worker].append(frame)
+        return got, anyone
+
+    def gather(self, part: pl.DataFrame | None, root: int) -> list[pl.DataFrame | None] | None:
+        got, _ = self.all_to_all(
+            [part if w == root else None for w in range(self.workers)], False
+        )
+        return got if self.worker == root else None
+
 
 def share_of(batch: pl.DataFrame, worker: int, workers: int) -> pl.DataFrame:
     """Worker ``worker``'s contiguous slice of a source batch split among ``workers``.
@@ -89,6 +134,14 @@ class SoloExchange:
         self, parts: Sequence[pl.DataFrame | None], flag: bool
     ) -> tuple[list[pl.DataFrame | None], bool]:
         return list(parts), flag
+
+    def all_to_all_many(
+        self, parts: Sequence[Sequence[pl.DataFrame | None]], flag: bool
+    ) -> tuple[list[list[pl.DataFrame | None]], bool]:
+        return [list(frames) for frames in parts], flag
+
+    def gather(self, part: pl.DataFrame | None, root: int) -> list[pl.DataFrame | None] | None:
+        return [part]
 
 
 class ShardedDataflow:
@@ -228,15 +281,28 @@ class ShardedDataflow:
         """Swap the rows of each input of ``operator``; whether it must run on this worker.
         ``combined``: ``deltas`` is the one pre-aggregated input (``Operator.combine``),
         routed by its key column; the parts received are returned apart, not concatenated."""
-        received: list[pl.DataFrame | None] = []
+        if isinstance(operator, OutputOperator):
+            # One-way: every worker's sink rows go to the writer; the others go on at once.
+            (delta,) = deltas
+            gathered = self.exchange.gather(delta, WRITER)
+            if gathered is None:
+                self.rows_sent += 0 if delta is None else delta.height
+                return [None], False
+            merged = concat_batches(gathered)
+            if sum(p is not None for p in gathered) > 1:
+                # Workers read slices of a source, so a row's retraction and its insertion at
+                # one time may reach the sink from two workers: they cancel here, as they do
+                # in one worker's input.
+                merged = consolidate(merged)
+            self.rows_processed += 0 if merged is None else merged.height
+            return [merged], merged is not None
         broadcast = False
+        parts_of: list[list[pl.DataFrame | None]] = []  # per input, one part per worker
         for input_index, delta in enumerate(deltas):
             if delta is None:
                 parts: list[pl.DataFrame | None] = [None] * self.workers
             elif combined:
                 parts = split(delta, delta[PARTIAL_KEY], self.workers)
-            elif isinstance(operator, OutputOperator):
-                parts = [delta if w == WRITER else None for w in range(self.workers)]
             else:
                 key = operator.partition_key(input_index, delta, self.dataflow.ctx)
                 if isinstance(key, Broadcast):
@@ -247,19 +313,18 @@ class ShardedDataflow:
             self.rows_sent += sum(
                 p.height for w, p in enumerate(parts) if p is not None and w != self.worker
             )
-            got, any_broadcast = self.exchange.all_to_all(parts, broadcast)
-            if any_broadcast:
-                self._wake_all.add(operator.index)
-            if combined:
-                self.rows_processed += sum(p.height for p in got if p is not None)
-                return got, any(p is not None for p in got)
-            merged = concat_batches(got)
-            if isinstance(operator, OutputOperator) and sum(p is not None for p in got) > 1:
-                # Workers read slices of a source, so a row's retraction and its insertion at
-                # one time may reach the sink from two workers: they cancel here, as they do
-                # in one worker's input.
-                merged = consolidate(merged)
-            received.append(merged)
+            parts_of.append(parts)
+        # Every input's parts in one step: one message per worker pair.
+        got_of, any_broadcast = self.exchange.all_to_all_many(
+            [[parts[w] for parts in parts_of] for w in range(self.workers)], broadcast
+        )
+        if any_broadcast:
+            self._wake_all.add(operator.index)
+        if combined:
+            got = [frames[0] for frames in got_of]
+            self.rows_processed += sum(p.height for p in got if p is not None)
+            return got, any(p is not None for p in got)
+        received = [concat_batches([frames[i] for frames in got_of]) for i in range(len(deltas))]
         local = any(d is not None for d in received)
         if operator.index in self._wake_all:
             # Did any worker have rows for it? Ask once more, cheaply.

@@ -50,6 +50,7 @@ from reflow.engine.operator import Operator
 from reflow.engine.sharding import (
     WRITER,
     ShardedDataflow,
+    StepsFromAllToAll,
     gather_shards,
     reshard_states,
     shards_of,
@@ -159,7 +160,7 @@ class _Mailbox:
             return self._got.pop(step, {})
 
 
-class RayExchange:
+class RayExchange(StepsFromAllToAll):
     """The exchange of worker ``worker`` among Ray actors (``peers``, in worker order)."""
 
     def __init__(self, worker: int, peers: Sequence[Any], mailbox: _Mailbox,

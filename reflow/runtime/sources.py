@@ -123,6 +123,10 @@ class LiveSource:
     name: str = "source"
     #: Rows read so far (for monitoring); updated by the source.
     rows_read: int = 0
+    #: Whether each commit makes a logical time of its own even when it brought no rows
+    #: (a worker's part of a source read by file: the other workers' parts enter at that
+    #: time). Other sources' empty commits only advance their offsets.
+    commit_makes_time: bool = False
 
     def check(self) -> None:
         """Raise a clear error if the source cannot be read."""

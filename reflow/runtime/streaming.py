@@ -398,7 +398,7 @@ class StreamingLoop:
             if slot.batches and operator in self.ready.batches:
                 self._run_ready()  # each commit of a source gets a logical time of its own
             self.ready.take(operator, source.name, slot)
-            if kind == _COMMIT and getattr(source, "commit_makes_time", False):
+            if kind == _COMMIT and source.commit_makes_time:
                 self.ready.marked.add(operator)
             if payload is not None and self.persistence is not None:
                 self.ready.offsets[index] = payload

@@ -59,12 +59,12 @@ def _canonical(path: Path) -> list[str]:
     return [lines[0], *sorted(lines[1:])]
 
 
-def _spawn(tmp_path: Path, processes: int) -> list[str]:
+def _spawn(tmp_path: Path, processes: int, launcher: str = "reflow.cli") -> list[str]:
     program = tmp_path / "main.py"
     program.write_text(PROGRAM)
     out = tmp_path / f"out{processes}.csv"
     subprocess.run(
-        [sys.executable, "-m", "reflow.cli", "spawn", "--processes", str(processes),
+        [sys.executable, "-m", launcher, "spawn", "--processes", str(processes),
          "--first-port", str(_free_ports(processes)), sys.executable, str(program), str(out)],
         check=True, timeout=120,
     )
@@ -76,6 +76,17 @@ def test_spawned_processes_write_the_single_process_output(tmp_path: Path) -> No
     assert len(one) > 100
     assert _spawn(tmp_path, 2) == one
     assert _spawn(tmp_path, 4) == one
+
+
+def test_the_launcher_starts_the_workers_without_importing_reflow(tmp_path: Path) -> None:
+    one = _spawn(tmp_path, 1)
+    assert _spawn(tmp_path, 2, launcher="reflow_cli") == one
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, reflow_cli; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'reflow'))"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_a_failing_worker_process_fails_the_spawn(tmp_path: Path) -> None:
