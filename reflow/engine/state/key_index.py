@@ -59,7 +59,8 @@ class KeyIndex(Snapshottable):
     """
 
     state_fields = (
-        "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live"
+        "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live",
+        "_pending",
     )
     # (``sliced`` is saved inside ``index``, see ``state``.)
     # Keys, positions and row values: each pickled in one call (see ``Snapshottable``).
@@ -383,9 +384,15 @@ class KeyIndex(Snapshottable):
     def state(self) -> dict[str, Any]:
         """The state, with the keys of the first large load's slices stored as arrays
         (a slice per key would be pickled as a call each, slow to load back), and the keys
-        with several positions in ``index`` packed into those arrays too (``_packed``)."""
-        self._sync()
+        with several positions in ``index`` packed into those arrays too (``_packed``).
+
+        Rows not indexed yet are saved as they are, with their number (``_pending``, left
+        out when 0, as in snapshots of versions that indexed every row before saving): a
+        snapshot does not index rows nobody read (one side of a streaming join is often
+        never looked up), and the restored index indexes them when it is first read."""
         fields = super().state()
+        if not self._pending:
+            del fields["_pending"]
         sliced = self.sliced
         listed = [key for key, found in self.index.items() if type(found) is list]
         if len(listed) >= _PACK_FROM:
@@ -429,9 +436,9 @@ class KeyIndex(Snapshottable):
         return others, keys, starts, starts + lengths, packed
 
     def load_state(self, fields: dict[str, Any]) -> None:
+        self._pending = 0  # (snapshots without ``_pending`` hold every row indexed)
         super().load_state(fields)
         self._log_id = object()
-        self._pending = 0  # saved indexed (``state``)
         packed = self.index
         self.sliced = {}
         if isinstance(packed, _PackedIndex):
