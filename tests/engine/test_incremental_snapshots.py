@@ -71,11 +71,11 @@ def test_base_and_deltas_restore_the_index_at_every_step(
             index.compact()  # as when retractions outnumber live rows
         saved = save_state(index, mark)
         if saved.delta:
-            deltas.append(saved.data)
+            deltas.append(saved.blob)
             saw_delta = True
         else:
             saw_rewrite |= mark is not None
-            base, deltas = saved.data, []
+            base, deltas = saved.blob, []
         mark = saved.mark
         restored = KeyIndex()
         restored.restore(base)
@@ -206,7 +206,7 @@ def test_a_delta_as_long_as_the_log_before_it_is_saved_whole(
     unread.insert(pl.DataFrame(_rows(rng, 200, live), schema=SCHEMA, orient="row"))
     assert save_state(unread, unread_mark).delta  # nothing indexed: a delta
     restored = KeyIndex()
-    restored.restore(saved.data)
+    restored.restore(saved.blob)
     keys = [None, *range(40)]
     assert _order(restored, keys) == _order(index, keys)
     small = KeyIndex()
