@@ -18,6 +18,7 @@ from reflow.runtime.persistence import backend as backend_module
 from reflow.runtime.persistence import checkpoint as checkpoint_module
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
 from reflow.runtime.persistence.run import state_formats
+from reflow.runtime.persistence.segments import SegmentReader, SegmentWriter
 from tests.engine.cases import CASES
 from tests.engine.replay import by_time, lower, uninterrupted
 
@@ -247,3 +248,18 @@ def test_a_chain_whose_deltas_outweigh_its_snapshot_is_started_again(
         # go beyond); then the next save is whole.
         assert sum(d.size for d in deltas[:-1]) <= 2.0 * base.size
     assert restarts >= 3  # the first snapshot and at least two restarts (a growing state)
+
+
+def test_an_entry_given_as_pieces_is_stored_as_their_concatenation(tmp_path: Path) -> None:
+    """A state's bytes handed over in pieces (``SavedState.data``) make the same segment
+    as the joined bytes, with the same checksum, and a file backend writes them as such."""
+    pieces = [b"RFLW", b"", b"x" * 70_000, b"tail"]
+    joined, split = SegmentWriter(3), SegmentWriter(3)
+    first = joined.add(b"small"), joined.add(b"".join(pieces))
+    second = split.add(b"small"), split.add(pieces)
+    assert first == second and joined.size == split.size == len(split.encode())
+    assert split.encode() == joined.encode()
+    backend = pw.persistence.Backend.filesystem(tmp_path)
+    backend.put_segment_pieces(3, split.pieces())
+    stored = SegmentReader(backend.get_segment(3), "segment 3")
+    assert bytes(stored.read(second[1])) == b"".join(pieces)
