@@ -13,7 +13,7 @@ import pytest
 from reflow.engine.batch import DIFF, DIFF_DTYPE
 from reflow.engine.state import key_index as key_index_module
 from reflow.engine.state.key_index import KEY, KeyIndex
-from reflow.engine.state.snapshot import save_state
+from reflow.engine.state.snapshot import decode, save_state
 
 SCHEMA = {KEY: pl.Int64, "v": pl.String, DIFF: DIFF_DTYPE()}
 
@@ -71,11 +71,11 @@ def test_base_and_deltas_restore_the_index_at_every_step(
             index.compact()  # as when retractions outnumber live rows
         saved = save_state(index, mark)
         if saved.delta:
-            deltas.append(saved.data)
+            deltas.append(saved.blob)
             saw_delta = True
         else:
             saw_rewrite |= mark is not None
-            base, deltas = saved.data, []
+            base, deltas = saved.blob, []
         mark = saved.mark
         restored = KeyIndex()
         restored.restore(base)
@@ -186,19 +186,27 @@ def test_a_delta_as_long_as_the_log_before_it_is_saved_whole(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rows appended since a mark at least as many as the log held then (and more than a
-    few): the state is saved whole, which restores its index as it is."""
+    few), in a log mostly indexed: the state is saved whole, which restores its index as it
+    is. A log mostly not indexed yet (never read since) is saved as a delta all the same."""
     monkeypatch.setattr(key_index_module, "_WHOLE_FROM", 100)
     rng = random.Random(5)
     index, live = KeyIndex(), []
     index.insert(pl.DataFrame(_rows(rng, 150, live), schema=SCHEMA, orient="row"))
     mark = index.checkpoint_mark()
     index.insert(pl.DataFrame(_rows(rng, 149, live), schema=SCHEMA, orient="row"))
+    index.count(0)  # read: every row indexed
     assert save_state(index, mark).delta  # fewer rows than before: a delta
     index.insert_rows(_rows(rng, 1, live), SCHEMA)
+    index.count(0)
     saved = save_state(index, mark)
     assert not saved.delta  # as many as before: whole
+    unread = KeyIndex()
+    unread.insert(pl.DataFrame(_rows(rng, 150, live), schema=SCHEMA, orient="row"))
+    unread_mark = unread.checkpoint_mark()
+    unread.insert(pl.DataFrame(_rows(rng, 200, live), schema=SCHEMA, orient="row"))
+    assert save_state(unread, unread_mark).delta  # nothing indexed: a delta
     restored = KeyIndex()
-    restored.restore(saved.data)
+    restored.restore(saved.blob)
     keys = [None, *range(40)]
     assert _order(restored, keys) == _order(index, keys)
     small = KeyIndex()
@@ -248,3 +256,33 @@ def test_a_snapshot_packs_the_lists_of_the_index_and_restores_the_same_lookups(
     again = KeyIndex()
     again.restore(restored.snapshot())
     assert _order(again, keys) == _order(index, keys)
+
+
+def test_a_snapshot_saves_rows_not_indexed_yet_without_indexing_them(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows never read since they arrived (one side of a streaming join) are saved as they
+    are: neither the snapshot nor the restore indexes them; the restored index indexes them
+    when it is first read and answers as the original. A snapshot of an index with every
+    row indexed has the fields of earlier versions (no ``_pending``)."""
+    rng = random.Random(11)
+    keys = [None, *range(40)]
+    index, live = KeyIndex(), []
+    index.insert(pl.DataFrame(_rows(rng, 500, live), schema=SCHEMA, orient="row"))
+    index.count(0)  # the first load is indexed
+    assert "_pending" not in decode(index.snapshot())
+    index.insert(pl.DataFrame(_rows(rng, 3000, live), schema=SCHEMA, orient="row"))
+    index.insert_rows(_rows(rng, 5, live), SCHEMA)  # and a tail of rows added one by one
+    calls: list[int] = []
+    original = KeyIndex._index_rows
+    monkeypatch.setattr(KeyIndex, "_index_rows",
+                        lambda self, batch, start: (calls.append(batch.height),
+                                                    original(self, batch, start))[1])
+    data = index.snapshot()
+    restored = KeyIndex()
+    restored.restore(data)
+    assert calls == []
+    assert decode(data)["_pending"] == 3005
+    assert _order(restored, keys) == _order(index, keys)
+    assert calls  # indexed when read
+    assert _content(restored, keys) == _content(index, keys)

@@ -14,9 +14,11 @@ import pytest
 
 import reflow as pw
 from reflow.engine.state.snapshot import SnapshotError
+from reflow.runtime.persistence import backend as backend_module
 from reflow.runtime.persistence import checkpoint as checkpoint_module
 from reflow.runtime.persistence.checkpoint import Checkpoint, CheckpointStore
 from reflow.runtime.persistence.run import state_formats
+from reflow.runtime.persistence.segments import SegmentReader, SegmentWriter
 from tests.engine.cases import CASES
 from tests.engine.replay import by_time, lower, uninterrupted
 
@@ -190,10 +192,16 @@ def test_join_checkpoints_write_the_rows_added_since_the_previous_one(
     assert by_time(built.seen) == expected and restored.dataflow.last_time == built.times[-1]
 
 
-@pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
+@pytest.mark.parametrize("reading", ["read", "mapped"])
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "cut mid-entry"])
 def test_a_damaged_delta_falls_back_to_the_previous_checkpoint(
-    damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    damage: str, reading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The newest segment damaged, whether read into memory or mapped (every file mapped,
+    however small): the restart names it, says why, and restores the checkpoint before."""
+    if reading == "mapped":
+        monkeypatch.setattr(backend_module, "_MAP_AT_LEAST", 0)
     monkeypatch.setattr(checkpoint_module, "MAX_DELTA_RATIO", 1e9)
     expected = uninterrupted(_streaming_join)
     first = lower(_streaming_join)
@@ -201,10 +209,15 @@ def test_a_damaged_delta_falls_back_to_the_previous_checkpoint(
     _run_and_save(first, times[:6], CheckpointStore(pw.persistence.Backend.filesystem(tmp_path)))
     newest = tmp_path / "segment-000000000006.bin"
     data = newest.read_bytes()
-    newest.write_bytes(data[:-5] if damage == "truncated" else data[:-3] + b"\xff" + data[-2:])
+    newest.write_bytes({
+        "flipped byte": data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:],
+        "truncated": data[:-5],
+        "cut mid-entry": data[:len(data) // 2],
+    }[damage])
     with caplog.at_level("WARNING", logger="reflow"):
         second, store = _restored(_streaming_join, tmp_path)
     assert "segment-000000000006.bin" in caplog.text
+    assert ("checksum" if damage == "flipped byte" else "truncated") in caplog.text
     assert second.dataflow.last_time == times[4]  # the checkpoint before the damaged one
     assert len(store.states[_join_index(second)].refs) == 5  # its snapshot and 4 deltas
     second.run(times[5:])
@@ -235,3 +248,18 @@ def test_a_chain_whose_deltas_outweigh_its_snapshot_is_started_again(
         # go beyond); then the next save is whole.
         assert sum(d.size for d in deltas[:-1]) <= 2.0 * base.size
     assert restarts >= 3  # the first snapshot and at least two restarts (a growing state)
+
+
+def test_an_entry_given_as_pieces_is_stored_as_their_concatenation(tmp_path: Path) -> None:
+    """A state's bytes handed over in pieces (``SavedState.data``) make the same segment
+    as the joined bytes, with the same checksum, and a file backend writes them as such."""
+    pieces = [b"RFLW", b"", b"x" * 70_000, b"tail"]
+    joined, split = SegmentWriter(3), SegmentWriter(3)
+    first = joined.add(b"small"), joined.add(b"".join(pieces))
+    second = split.add(b"small"), split.add(pieces)
+    assert first == second and joined.size == split.size == len(split.encode())
+    assert split.encode() == joined.encode()
+    backend = pw.persistence.Backend.filesystem(tmp_path)
+    backend.put_segment_pieces(3, split.pieces())
+    stored = SegmentReader(backend.get_segment(3), "segment 3")
+    assert bytes(stored.read(second[1])) == b"".join(pieces)

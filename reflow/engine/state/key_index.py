@@ -59,7 +59,8 @@ class KeyIndex(Snapshottable):
     """
 
     state_fields = (
-        "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live"
+        "data", "tail", "schema", "index", "_bulk", "counts", "_appends", "_retracted", "_live",
+        "_pending",
     )
     # (``sliced`` is saved inside ``index``, see ``state``.)
     # Keys, positions and row values: each pickled in one call (see ``Snapshottable``).
@@ -383,9 +384,15 @@ class KeyIndex(Snapshottable):
     def state(self) -> dict[str, Any]:
         """The state, with the keys of the first large load's slices stored as arrays
         (a slice per key would be pickled as a call each, slow to load back), and the keys
-        with several positions in ``index`` packed into those arrays too (``_packed``)."""
-        self._sync()
+        with several positions in ``index`` packed into those arrays too (``_packed``).
+
+        Rows not indexed yet are saved as they are, with their number (``_pending``, left
+        out when 0, as in snapshots of versions that indexed every row before saving): a
+        snapshot does not index rows nobody read (one side of a streaming join is often
+        never looked up), and the restored index indexes them when it is first read."""
         fields = super().state()
+        if not self._pending:
+            del fields["_pending"]
         sliced = self.sliced
         listed = [key for key, found in self.index.items() if type(found) is list]
         if len(listed) >= _PACK_FROM:
@@ -429,9 +436,9 @@ class KeyIndex(Snapshottable):
         return others, keys, starts, starts + lengths, packed
 
     def load_state(self, fields: dict[str, Any]) -> None:
+        self._pending = 0  # (snapshots without ``_pending`` hold every row indexed)
         super().load_state(fields)
         self._log_id = object()
-        self._pending = 0  # saved indexed (``state``)
         packed = self.index
         self.sliced = {}
         if isinstance(packed, _PackedIndex):
@@ -451,13 +458,16 @@ class KeyIndex(Snapshottable):
 
     def delta_state(self, mark: object) -> dict[str, Any] | None:
         """The rows appended to the log since ``mark``; None if it was rewritten since, or
-        when they are at least as many as the rows before (and more than a few): a whole
-        snapshot then costs at most twice as much to write and restores the index as it is,
-        where a delta's rows are indexed again."""
+        when they are at least as many as the rows before (and more than a few) and most of
+        the log is indexed: a whole snapshot then costs at most twice as much to write and
+        restores the index as it is, where a delta's rows are indexed again. (Rows not
+        indexed yet are saved unindexed either way: a log mostly unread, as one side of a
+        streaming join often is, gains nothing from a whole snapshot.)"""
         log_id, length = cast("tuple[object, int]", mark)
         if log_id is not self._log_id or length > self._length():
             return None
-        if self._length() - length >= max(length, _WHOLE_FROM):
+        total = self._length()
+        if total - length >= max(length, _WHOLE_FROM) and 2 * self._pending < total:
             return None
         height = 0 if self.data is None else self.data.height
         parts = []
@@ -476,8 +486,9 @@ class KeyIndex(Snapshottable):
 
         A delta at least as long as the log it extends (a checkpoint taken early in a large
         load) is not indexed key by key: the whole log is indexed again as one first load
-        (sorted positions and a slice per key, in bulk), which gives every key the same
-        rows in the same order and costs a sort instead of a Python list per key."""
+        (sorted positions and a slice per key, in bulk) when it is first read, which gives
+        every key the same rows in the same order and costs a sort instead of a Python list
+        per key."""
         if self.schema is None:
             self.schema = saved["schema"]
         rows = saved["rows"]
@@ -494,7 +505,7 @@ class KeyIndex(Snapshottable):
 
     def _reindex(self, data: pl.DataFrame, appends: int) -> None:
         """Hold the log ``data`` (an extension of the current one, appended to ``appends``
-        times), indexed from scratch."""
+        times), to be indexed from scratch when it is first read."""
         self.data = data
         self.index = {}
         self.sliced = {}
@@ -504,8 +515,7 @@ class KeyIndex(Snapshottable):
         diffs = data[DIFF]
         self._live = int(diffs.sum())
         self._retracted = int((diffs < 0).sum())
-        self._pending = 0  # every row of ``data`` is indexed just below
-        self._index_rows(self.data, 0)
+        self._pending = data.height  # the index is empty: a first load when next read
         if self._retracted > max(self._live, 4096):
             self.compact()
 
@@ -561,8 +571,8 @@ def _spread(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)
 
 
-#: A delta of at least this many rows, and as many as the log had before, is not saved: the
-#: whole state is (``delta_state``).
+#: A delta of at least this many rows, and as many as the log had before, is not saved when
+#: most of the log is indexed: the whole state is (``delta_state``).
 _WHOLE_FROM = 4096
 
 

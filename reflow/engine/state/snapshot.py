@@ -53,7 +53,7 @@ import io
 import pickle
 import struct
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import polars as pl
 
@@ -209,21 +209,30 @@ def _load_into(owner: Snapshottable, name: str, current: Any, value: Any) -> Any
 class SavedState(NamedTuple):
     """An operator's state as saved for a checkpoint (``Dataflow.save_states``)."""
 
-    #: The bytes: a whole ``snapshot()``, or a ``snapshot_delta`` when ``delta``.
-    data: bytes
+    #: The bytes: a whole ``snapshot()``, or a ``snapshot_delta`` when ``delta``; either
+    #: one ``bytes`` or the pieces that make it up, in order (``encode_pieces``).
+    data: bytes | list[bytes]
     #: Whether ``data`` holds only the changes since the mark it was asked for.
     delta: bool
     #: The ``checkpoint_mark()`` of the state saved (for the next delta); None: no deltas.
     mark: object | None
 
+    @property
+    def blob(self) -> bytes:
+        """``data`` as one ``bytes`` (for ``restore`` or ``restore_delta``)."""
+        data = self.data
+        return data if isinstance(data, bytes) else b"".join(data)
+
 
 def save_state(state: Snapshottable, mark: object | None) -> SavedState:
-    """``state`` saved as the changes since ``mark`` when it can be, else whole."""
+    """``state`` saved as the changes since ``mark`` when it can be, else whole: the bytes
+    of ``snapshot_delta`` or ``snapshot``, as pieces (not joined: the checkpoint writes
+    them one after the other, and a join would copy every byte of the state once more)."""
     if mark is not None:
-        delta = state.snapshot_delta(mark)
+        delta = state.delta_state(mark)
         if delta is not None:
-            return SavedState(delta, True, state.checkpoint_mark())
-    data = state.snapshot()
+            return SavedState(encode_pieces(delta), True, state.checkpoint_mark())
+    data = encode_pieces(_fields(state))
     return SavedState(data, False, state.checkpoint_mark())
 
 
@@ -237,7 +246,7 @@ _PLAIN = frozenset({int, str, float, bool, bytes, tuple, list, dict, set, type(N
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, parts: list[bytes]) -> None:
+    def __init__(self, file: io.BytesIO, parts: list[bytes | list[bytes]]) -> None:
         super().__init__(file, protocol=5)
         self.parts = parts
         self.seen: dict[int, tuple] = {}
@@ -304,14 +313,24 @@ class _Unpickler(pickle.Unpickler):
 
 def encode(fields: dict[str, Any]) -> bytes:
     """``fields`` as snapshot bytes."""
-    parts: list[bytes] = []
+    return b"".join(encode_pieces(fields))
+
+
+def encode_pieces(fields: dict[str, Any]) -> list[bytes]:
+    """``encode(fields)`` as the pieces whose concatenation it is (the large ones are the
+    buffers the encoders returned, not copied)."""
+    parts: list[bytes | list[bytes]] = []
     buffer = io.BytesIO()
     _Pickler(buffer, parts).dump(fields)
     out = [_MAGIC]
     for blob in [buffer.getvalue(), *parts]:
-        out.append(_LENGTH.pack(len(blob)))
-        out.append(blob)
-    return b"".join(out)
+        if type(blob) is list:
+            out.append(_LENGTH.pack(sum(map(len, blob))))
+            out += blob
+        else:
+            out.append(_LENGTH.pack(len(blob)))
+            out.append(cast("bytes", blob))
+    return out
 
 
 def decode(data: bytes | memoryview) -> dict[str, Any]:
@@ -335,15 +354,33 @@ def decode(data: bytes | memoryview) -> dict[str, Any]:
     return _Unpickler(io.BytesIO(blobs[0]), blobs[1:]).load()
 
 
-def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, bytes, Any]:
+def _encode_polars(obj: pl.DataFrame | pl.Series) -> tuple[str, list[bytes], Any]:
     is_series = isinstance(obj, pl.Series)
     frame = obj.to_frame() if isinstance(obj, pl.Series) else obj
     objects = {name: frame[name].to_list()
                for name, dtype in frame.schema.items() if dtype == pl.Object}
-    buffer = io.BytesIO()
+    pieces = _Pieces()
     # (``drop`` of no column still runs a query over the whole frame.)
-    (frame.drop(list(objects)) if objects else frame).write_ipc_stream(buffer)
-    return ("series" if is_series else "frame"), buffer.getvalue(), (frame.columns, objects)
+    (frame.drop(list(objects)) if objects else frame).write_ipc_stream(cast("IO[bytes]", pieces))
+    return ("series" if is_series else "frame"), pieces.pieces, (frame.columns, objects)
+
+
+class _Pieces:
+    """A file to write to that keeps what it is given, in order: the Arrow IPC stream
+    Polars writes (one ``bytes`` per message, the data of a frame in one) is kept as it
+    came, where a ``BytesIO`` would copy it into its own buffer, and out again."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.pieces.append(data if type(data) is bytes else bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def _decode_polars(blob: memoryview, extra: Any) -> pl.DataFrame:

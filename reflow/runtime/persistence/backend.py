@@ -76,6 +76,11 @@ class Backend(ABC):
         """Store segment ``number`` durably before a checkpoint referring to it is put."""
         raise NotImplementedError(f"{type(self).__name__} does not store segments")
 
+    def put_segment_pieces(self, number: int, pieces: list[bytes]) -> None:
+        """``put_segment`` of the bytes ``pieces`` make up, in order (a backend that can
+        write them one after the other saves joining them: a copy of every byte)."""
+        self.put_segment(number, b"".join(pieces))
+
     def get_segment(self, number: int) -> bytes:
         """The bytes of segment ``number``."""
         raise NotImplementedError(f"{type(self).__name__} does not store segments")
@@ -123,10 +128,13 @@ class FilesystemBackend(Backend):
         return self.path / f"segment-{number:012d}.bin"
 
     def put(self, number: int, data: bytes) -> None:
-        self._write(self._file(number), data)
+        self._write(self._file(number), [data])
 
     def put_segment(self, number: int, data: bytes) -> None:
-        self._write(self._segment(number), data)
+        self._write(self._segment(number), [data])
+
+    def put_segment_pieces(self, number: int, pieces: list[bytes]) -> None:
+        self._write(self._segment(number), pieces)
 
     def get_segment(self, number: int) -> bytes:
         return self._segment(number).read_bytes()
@@ -155,11 +163,12 @@ class FilesystemBackend(Backend):
     def identity(self) -> str:
         return str(self.path.resolve())
 
-    def _write(self, target: Path, data: bytes) -> None:
+    def _write(self, target: Path, pieces: list[bytes]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         temporary = self.path / f".{target.name}.tmp"
         with open(temporary, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:  # (one by one: large ones go to the file without a copy)
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

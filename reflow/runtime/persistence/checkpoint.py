@@ -31,9 +31,8 @@ from typing import Any, NamedTuple, cast
 
 import polars as pl
 
-from reflow.engine.state.snapshot import SavedState
+from reflow.engine.state.snapshot import SavedState, encode_pieces
 from reflow.engine.state.snapshot import decode as decode_state
-from reflow.engine.state.snapshot import encode as encode_state
 from reflow.runtime.persistence.backend import Backend, PersistenceError
 from reflow.runtime.persistence.segments import FrameRef, Ref, SegmentReader, SegmentWriter
 
@@ -175,9 +174,8 @@ class _FramePickler(pickle.Pickler):
         """Write the new frames, then note each one's share of its entry's size."""
         sizes = []
         for frames in self.groups.values():
-            blob = encode_state({"frame": pl.concat(frames, how="vertical", rechunk=False)})
-            self.writer.add(blob)
-            sizes.append(len(blob))
+            blob = encode_pieces({"frame": pl.concat(frames, how="vertical", rechunk=False)})
+            sizes.append(self.writer.add(blob).size)
         for key, (frame, ref) in list(self.used.items()):
             if ref.segment == self.writer.number and ref.entry >= self.first_new:
                 rows = self.group_rows[tuple(frame.schema.items())] or 1
@@ -354,9 +352,9 @@ class CheckpointStore:
         refs: list[Ref | FrameRef] = [ref for chain in state_refs.values() for ref in chain]
         refs += [ref for _, ref in pickler.used.values()]
         segments = sorted({ref.segment for ref in refs})
-        data = writer.encode() if writer.blobs else None
-        if data is not None:
-            self.segment_sizes[number] = len(data)
+        segment = writer if writer.blobs else None
+        if segment is not None:
+            self.segment_sizes[number] = segment.size
         manifest = pickle.dumps({"segments": segments, "body": buffer.getvalue()},
                                 protocol=pickle.HIGHEST_PROTOCOL)
         self.next_number = number + 1
@@ -368,9 +366,9 @@ class CheckpointStore:
         if background:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="reflow-checkpoint")
-            self._pending = self._writer.submit(self._write, number, data, framed, stored)
+            self._pending = self._writer.submit(self._write, number, segment, framed, stored)
         else:
-            self._write(number, data, framed, stored)
+            self._write(number, segment, framed, stored)
 
     def _save_states(
         self, writer: SegmentWriter, whole: bool, versions: Mapping[int, int],
@@ -404,10 +402,10 @@ class CheckpointStore:
         if pending is not None:
             pending.result()
 
-    def _write(self, number: int, segment: bytes | None, manifest: bytes,
+    def _write(self, number: int, segment: SegmentWriter | None, manifest: bytes,
                stored: Callable[[], None] | None = None) -> None:
-        if segment is not None:
-            self.backend.put_segment(number, segment)  # durable before the manifest names it
+        if segment is not None:  # durable before the manifest names it
+            self.backend.put_segment_pieces(number, segment.pieces())
         self.backend.put(number, manifest)
         if stored is not None:
             stored()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from reflow.runtime.persistence.backend import PersistenceError
 
@@ -47,21 +47,35 @@ class FrameRef(NamedTuple):
 
 
 class SegmentWriter:
-    """The entries of the segment a checkpoint is writing."""
+    """The entries of the segment a checkpoint is writing. An entry may be given as the
+    pieces it is made of (``add``): they are written one after the other, never joined."""
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.blobs: list[bytes] = []
+        self.blobs: list[list[bytes]] = []
+        self.size = len(_MAGIC)  # of the segment, in bytes
 
-    def add(self, blob: bytes) -> Ref:
-        self.blobs.append(blob)
-        return Ref(self.number, len(self.blobs) - 1, len(blob))
+    def add(self, blob: bytes | list[bytes]) -> Ref:
+        pieces = blob if type(blob) is list else [cast("bytes", blob)]
+        length = sum(map(len, pieces))
+        self.blobs.append(pieces)
+        self.size += _HEAD.size + length
+        return Ref(self.number, len(self.blobs) - 1, length)
+
+    def pieces(self) -> list[bytes]:
+        """The segment's bytes, as pieces to write in order (checksums computed here)."""
+        out = [_MAGIC]
+        for pieces in self.blobs:
+            digest = 0
+            for piece in pieces:
+                digest = zlib.crc32(piece, digest)
+            out.append(_HEAD.pack(sum(map(len, pieces)), digest))
+            out += pieces
+        return out
 
     def encode(self) -> bytes:
-        out = [_MAGIC]
-        for blob in self.blobs:
-            out += [_HEAD.pack(len(blob), zlib.crc32(blob)), blob]
-        return b"".join(out)
+        """The segment's bytes."""
+        return b"".join(self.pieces())
 
 
 class SegmentReader:
