@@ -203,6 +203,24 @@ def _may_delete(subject: ConnectorSubject) -> bool:
     return False
 
 
+def _typed_values(rows: list[dict], plan: _TypedPlan) -> tuple[list[tuple], list[tuple]] | None:
+    """The rows' values as tuples in column order and the same values column by column, when
+    every row has every column and every value has exactly its column's Python type (ints
+    within 64 bits); ``None`` otherwise (the caller takes its checking path)."""
+    getter, kinds = plan[0], plan[1]
+    try:
+        tuples = list(map(getter, rows))
+    except KeyError:  # a missing value (maybe with a default)
+        return None
+    columns = list(zip(*tuples))
+    for values, kind in zip(columns, kinds, strict=True):
+        if set(map(type, values)) != {kind}:
+            return None
+        if kind is int and (min(values) < _INT64_MIN or max(values) > _INT64_MAX):
+            return None
+    return tuples, columns
+
+
 class _Event:
     """A buffered change other than a plain keyless addition (those are buffered as the bare
     dict of values, which keeps ``next`` cheap)."""
@@ -484,7 +502,9 @@ class PythonSource(LiveSource):
         return batch
 
     def _added(self, rows: list[dict]) -> pl.DataFrame | None:
-        columns = exact_columns(rows, self.dtypes)
+        columns = self._typed_columns(rows)
+        if columns is None:
+            columns = exact_columns(rows, self.dtypes)
         if columns is None:
             good = []
             for row in rows:
@@ -498,7 +518,27 @@ class PythonSource(LiveSource):
         n = columns[0].len()
         ids = self._row_ids(n)
         self.rows_read += n
-        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
+        if n <= _FEW_IDS:
+            diffs = series_of(DIFF, [1] * n, DIFF_DTYPE)
+        else:
+            diffs = pl.Series(DIFF, np.ones(n, dtype=np.int64))
+        return frame_of([ids, *columns, diffs])
+
+    def _typed_columns(self, rows: list[dict]) -> list[pl.Series] | None:
+        """The columns of keyless additions whose values all have exactly their column's
+        Python type (see ``_typed_keyed_batch``), each built from its list of values in one
+        call; ``None`` sends the rows through ``exact_columns`` and the checking path."""
+        plan = self._typed_plan()
+        if plan is None or not rows:
+            return None
+        typed = _typed_values(rows, plan)
+        if typed is None:
+            return None
+        storages = plan[2]
+        return [
+            series_of(name, list(values), storage)
+            for name, values, storage in zip(self.dtypes, typed[1], storages, strict=True)
+        ]
 
     def _row_ids(self, n: int) -> pl.Series:
         """Ids of the next ``n`` keyless rows: unique and deterministic per source and
@@ -553,18 +593,12 @@ class PythonSource(LiveSource):
         plan = self._typed_plan()
         if plan is None:
             return None
-        getter, kinds, storages, key_positions = plan
-        try:
-            tuples = list(map(getter, rows))
-        except KeyError:  # a missing value (maybe with a default): the general path
+        _, _, storages, key_positions = plan
+        typed = _typed_values(rows, plan)
+        if typed is None:
             return None
+        tuples, columns = typed
         names = list(self.dtypes)
-        columns = list(zip(*tuples))
-        for values, kind in zip(columns, kinds, strict=True):
-            if set(map(type, values)) != {kind}:
-                return None
-            if kind is int and (min(values) < _INT64_MIN or max(values) > _INT64_MAX):
-                return None
         series: list[pl.Series | None] = [None] * len(names)
         for position in key_positions:
             series[position] = series_of(

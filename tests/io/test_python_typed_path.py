@@ -1,5 +1,6 @@
-"""The keyed Python source's typed path (a commit of ``next`` calls built column by column)
-against its general path (row by row through ``row_from_mapping``), commit by commit."""
+"""The Python source's typed paths, keyed and keyless (a commit of ``next`` calls built column
+by column), against its general path (``exact_columns``, then row by row through
+``row_from_mapping``), commit by commit."""
 
 from __future__ import annotations
 
@@ -104,6 +105,66 @@ def test_typed_path_matches_general_path(dtypes, key, seed, size) -> None:
         assert typed._handle.errors == general._handle.errors, number
         assert typed.rows_read == general.rows_read
     assert _spelled(list(typed._state.items())) == _spelled(list(general._state.items()))
+
+
+@pytest.mark.parametrize(("dtypes", "key"), SCHEMAS)
+@pytest.mark.parametrize(("seed", "size"), [(4, 4), (5, 100), (6, 3000)])
+def test_keyless_typed_path_matches_general_path(dtypes, key, seed, size) -> None:
+    """Keyless commits: the same batches (ids, values, column types), bad-row reports, row
+    counts and sequence numbers, whichever path a commit takes."""
+    typed, general = _source(dtypes, None, True), _source(dtypes, None, False)
+    general._id_high = typed._id_high  # the ids of both sources alike
+    took_typed = 0
+    for number, rows in enumerate(_commits(seed, dtypes, key, size)):
+        took_typed += typed._typed_columns([dict(r) for r in rows]) is not None
+        fast = typed._to_batches([dict(r) for r in rows], 0)
+        slow = general._to_batches([dict(r) for r in rows], 0)
+        assert [b.schema for b in fast] == [b.schema for b in slow], number
+        assert [_spelled(b.rows()) for b in fast] == [_spelled(b.rows()) for b in slow], number
+        assert typed._handle.errors == general._handle.errors, number
+        assert typed.rows_read == general.rows_read
+        assert typed._seq == general._seq
+        assert all(set(b["_diff"]) == {1} for b in fast)  # additions only
+    assert took_typed or any(d.is_optional for d in dtypes.values())
+
+
+def test_keyless_typed_path_refuses_values_polars_would_convert() -> None:
+    """A bool in an INT column, an int in a FLOAT column, an int subclass, a str subclass and
+    an int beyond 64 bits each send the commit through the checking path."""
+
+    class Flag(int):
+        pass
+
+    class Text(str):
+        pass
+
+    source = _source({"x": dt.INT, "f": dt.FLOAT, "s": dt.STR}, None, True)
+    good = {"x": 1, "f": 1.5, "s": "a"}
+    assert source._typed_columns([good]) is not None
+    for bad in ({"x": True}, {"f": 2}, {"x": Flag(3)}, {"s": Text("b")}, {"x": 2**63},
+                {"f": None}):
+        assert source._typed_columns([good, {**good, **bad}]) is None, bad
+    assert source._typed_columns([{"x": 1, "f": 1.5}]) is None  # a missing value
+
+
+def test_keyless_commits_through_a_pipeline() -> None:
+    """Keyless commits of typed rows, with a bad row among them, give the rows that fit."""
+
+    class Rows(pw.io.python.ConnectorSubject):
+        def run(self) -> None:
+            for commit in range(4):
+                for n in range(30):
+                    self.next(n=commit * 30 + n, s=str(n))
+                if commit == 2:
+                    self.next(n="bad", s="x")
+                self.commit()
+
+    t = pw.io.python.read(
+        Rows(), schema=pw.schema_from_types(n=int, s=str), autocommit_duration_ms=None
+    )
+    result = pw.debug.table_to_pandas(t)
+    assert sorted(result["n"].tolist()) == list(range(120))
+    assert sorted(set(result["s"].tolist()), key=int) == [str(n) for n in range(30)]
 
 
 def test_keyed_commits_replace_rows_through_a_pipeline() -> None:
