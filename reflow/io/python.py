@@ -203,10 +203,14 @@ def _may_delete(subject: ConnectorSubject) -> bool:
     return False
 
 
-def _typed_values(rows: list[dict], plan: _TypedPlan) -> tuple[list[tuple], list[tuple]] | None:
+def _typed_values(
+    rows: list[dict], plan: _TypedPlan, check_range: bool = True
+) -> tuple[list[tuple], list[tuple]] | None:
     """The rows' values as tuples in column order and the same values column by column, when
     every row has every column and every value has exactly its column's Python type (ints
-    within 64 bits); ``None`` otherwise (the caller takes its checking path)."""
+    within 64 bits, unless ``check_range`` is false: the caller then catches the
+    ``OverflowError`` of building the column); ``None`` otherwise (the caller takes its
+    checking path)."""
     getter, kinds = plan[0], plan[1]
     try:
         tuples = list(map(getter, rows))
@@ -216,7 +220,9 @@ def _typed_values(rows: list[dict], plan: _TypedPlan) -> tuple[list[tuple], list
     for values, kind in zip(columns, kinds, strict=True):
         if set(map(type, values)) != {kind}:
             return None
-        if kind is int and (min(values) < _INT64_MIN or max(values) > _INT64_MAX):
+        if check_range and kind is int and (
+            min(values) < _INT64_MIN or max(values) > _INT64_MAX
+        ):
             return None
     return tuples, columns
 
@@ -531,14 +537,17 @@ class PythonSource(LiveSource):
         plan = self._typed_plan()
         if plan is None or not rows:
             return None
-        typed = _typed_values(rows, plan)
+        typed = _typed_values(rows, plan, check_range=False)
         if typed is None:
             return None
         storages = plan[2]
-        return [
-            series_of(name, list(values), storage)
-            for name, values, storage in zip(self.dtypes, typed[1], storages, strict=True)
-        ]
+        try:
+            return [
+                series_of(name, list(values), storage)
+                for name, values, storage in zip(self.dtypes, typed[1], storages, strict=True)
+            ]
+        except OverflowError:  # an int beyond 64 bits: reported by the checking path
+            return None
 
     def _row_ids(self, n: int) -> pl.Series:
         """Ids of the next ``n`` keyless rows: unique and deterministic per source and
@@ -551,6 +560,9 @@ class PythonSource(LiveSource):
         low ^= low >> np.uint64(27)
         low *= np.uint64(0x94D0_49BB_1331_11EB)
         low ^= low >> np.uint64(31)
+        if n <= _FEW_IDS:  # the same ids as ``ids_from_halves``, without its arrays
+            high = int(self._id_high) << 64
+            return series_of(ID, [high | value for value in low.tolist()], ID_DTYPE)
         return ids_from_halves(np.full(n, self._id_high, dtype=np.uint64), low)
 
     def _removal(self, values: dict) -> pl.DataFrame | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 
+import polars as pl
 import pytest
 
 import reflow as pw
@@ -142,7 +143,7 @@ def test_keyless_typed_path_refuses_values_polars_would_convert() -> None:
     good = {"x": 1, "f": 1.5, "s": "a"}
     assert source._typed_columns([good]) is not None
     for bad in ({"x": True}, {"f": 2}, {"x": Flag(3)}, {"s": Text("b")}, {"x": 2**63},
-                {"f": None}):
+                {"x": -(2**63) - 1}, {"f": None}):
         assert source._typed_columns([good, {**good, **bad}]) is None, bad
     assert source._typed_columns([{"x": 1, "f": 1.5}]) is None  # a missing value
 
@@ -184,3 +185,26 @@ def test_keyed_commits_replace_rows_through_a_pipeline() -> None:
     t = pw.io.python.read(Updates(), schema=Keyed, autocommit_duration_ms=None)
     result = pw.debug.table_to_pandas(t)
     assert sorted(result["v"].tolist()) == [400 + k for k in range(50)]
+
+
+def _mixed(seq: int) -> int:
+    """The low half of a keyless row's id, computed with Python ints (splitmix64's mix)."""
+    mask = (1 << 64) - 1
+    z = seq
+    z = ((z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D0_49BB_1331_11EB) & mask
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("sizes", [[1, 5, 128], [129, 1000, 3], [128, 129]])
+def test_keyless_row_ids_of_small_and_large_commits(sizes) -> None:
+    """The ids of keyless rows (built as Python ints for a small commit, from two arrays for a
+    large one) are the source's high half and the mixed sequence number, in order."""
+    source = _source({"x": dt.INT}, None, True)
+    high = int(source._id_high) << 64
+    seq = 0
+    for n in sizes:
+        ids = source._row_ids(n)
+        assert ids.dtype == pl.UInt128
+        assert ids.to_list() == [high | _mixed(s) for s in range(seq, seq + n)]
+        seq += n
