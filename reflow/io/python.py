@@ -178,6 +178,10 @@ _UNPLANNED = object()
 # the keyed state needs, and their column is built from them; bigger commits keep the
 # column the hash returns.
 _FEW_IDS = 128
+# Up to this many rows a keyless commit of exactly typed values is built column by column
+# from its tuples (``_typed_columns``); above it ``exact_columns`` is faster (CPU per commit
+# of 3 and 8 columns: 0.5-0.6x at 20-60 rows, 0.7-0.9x at 512, 1.0-2x from 1,000 up).
+_TYPED_ROWS = 512
 # How ``_typed_keyed_batch`` reads rows: a row's values as a tuple, each column's Python type
 # and Polars storage, the positions of the key columns.
 _TypedPlan = tuple[Callable[[dict], tuple], list[type], list[Any], list[int]]
@@ -535,7 +539,7 @@ class PythonSource(LiveSource):
         Python type (see ``_typed_keyed_batch``), each built from its list of values in one
         call; ``None`` sends the rows through ``exact_columns`` and the checking path."""
         plan = self._typed_plan()
-        if plan is None or not rows:
+        if plan is None or not rows or len(rows) > _TYPED_ROWS:
             return None
         typed = _typed_values(rows, plan, check_range=False)
         if typed is None:

@@ -208,3 +208,19 @@ def test_keyless_row_ids_of_small_and_large_commits(sizes) -> None:
         assert ids.dtype == pl.UInt128
         assert ids.to_list() == [high | _mixed(s) for s in range(seq, seq + n)]
         seq += n
+
+
+def test_keyless_commits_at_and_over_the_typed_size() -> None:
+    """A commit of up to ``_TYPED_ROWS`` rows takes the typed path, a bigger one
+    ``exact_columns``; both give the general path's batch."""
+    from reflow.io.python import _TYPED_ROWS
+
+    dtypes = {"k": dt.INT, "s": dt.STR, "f": dt.FLOAT}
+    typed, general = _source(dtypes, None, True), _source(dtypes, None, False)
+    general._id_high = typed._id_high
+    for n in (_TYPED_ROWS, _TYPED_ROWS + 1):
+        rows = [{"k": i, "s": str(i), "f": i / 3} for i in range(n)]
+        assert (typed._typed_columns(rows) is not None) == (n <= _TYPED_ROWS)
+        fast, slow = typed._to_batches(list(rows), 0), general._to_batches(list(rows), 0)
+        assert [b.rows() for b in fast] == [b.rows() for b in slow]
+        assert [b.schema for b in fast] == [b.schema for b in slow]
