@@ -178,6 +178,10 @@ _UNPLANNED = object()
 # the keyed state needs, and their column is built from them; bigger commits keep the
 # column the hash returns.
 _FEW_IDS = 128
+# Up to this many rows a keyless commit of exactly typed values is built column by column
+# from its tuples (``_typed_columns``); above it ``exact_columns`` is faster (CPU per commit
+# of 3 and 8 columns: 0.5-0.6x at 20-60 rows, 0.7-0.9x at 512, 1.0-2x from 1,000 up).
+_TYPED_ROWS = 512
 # How ``_typed_keyed_batch`` reads rows: a row's values as a tuple, each column's Python type
 # and Polars storage, the positions of the key columns.
 _TypedPlan = tuple[Callable[[dict], tuple], list[type], list[Any], list[int]]
@@ -201,6 +205,30 @@ def _may_delete(subject: ConnectorSubject) -> bool:
             if isinstance(node, ast.Constant) and node.value in _DELETING_NAMES:
                 return True
     return False
+
+
+def _typed_values(
+    rows: list[dict], plan: _TypedPlan, check_range: bool = True
+) -> tuple[list[tuple], list[tuple]] | None:
+    """The rows' values as tuples in column order and the same values column by column, when
+    every row has every column and every value has exactly its column's Python type (ints
+    within 64 bits, unless ``check_range`` is false: the caller then catches the
+    ``OverflowError`` of building the column); ``None`` otherwise (the caller takes its
+    checking path)."""
+    getter, kinds = plan[0], plan[1]
+    try:
+        tuples = list(map(getter, rows))
+    except KeyError:  # a missing value (maybe with a default)
+        return None
+    columns = list(zip(*tuples))
+    for values, kind in zip(columns, kinds, strict=True):
+        if set(map(type, values)) != {kind}:
+            return None
+        if check_range and kind is int and (
+            min(values) < _INT64_MIN or max(values) > _INT64_MAX
+        ):
+            return None
+    return tuples, columns
 
 
 class _Event:
@@ -484,7 +512,9 @@ class PythonSource(LiveSource):
         return batch
 
     def _added(self, rows: list[dict]) -> pl.DataFrame | None:
-        columns = exact_columns(rows, self.dtypes)
+        columns = self._typed_columns(rows)
+        if columns is None:
+            columns = exact_columns(rows, self.dtypes)
         if columns is None:
             good = []
             for row in rows:
@@ -498,7 +528,30 @@ class PythonSource(LiveSource):
         n = columns[0].len()
         ids = self._row_ids(n)
         self.rows_read += n
-        return pl.DataFrame([ids, *columns, pl.Series(DIFF, np.ones(n, dtype=np.int64))])
+        if n <= _FEW_IDS:
+            diffs = series_of(DIFF, [1] * n, DIFF_DTYPE)
+        else:
+            diffs = pl.Series(DIFF, np.ones(n, dtype=np.int64))
+        return frame_of([ids, *columns, diffs])
+
+    def _typed_columns(self, rows: list[dict]) -> list[pl.Series] | None:
+        """The columns of keyless additions whose values all have exactly their column's
+        Python type (see ``_typed_keyed_batch``), each built from its list of values in one
+        call; ``None`` sends the rows through ``exact_columns`` and the checking path."""
+        plan = self._typed_plan()
+        if plan is None or not rows or len(rows) > _TYPED_ROWS:
+            return None
+        typed = _typed_values(rows, plan, check_range=False)
+        if typed is None:
+            return None
+        storages = plan[2]
+        try:
+            return [
+                series_of(name, list(values), storage)
+                for name, values, storage in zip(self.dtypes, typed[1], storages, strict=True)
+            ]
+        except OverflowError:  # an int beyond 64 bits: reported by the checking path
+            return None
 
     def _row_ids(self, n: int) -> pl.Series:
         """Ids of the next ``n`` keyless rows: unique and deterministic per source and
@@ -511,6 +564,9 @@ class PythonSource(LiveSource):
         low ^= low >> np.uint64(27)
         low *= np.uint64(0x94D0_49BB_1331_11EB)
         low ^= low >> np.uint64(31)
+        if n <= _FEW_IDS:  # the same ids as ``ids_from_halves``, without its arrays
+            high = int(self._id_high) << 64
+            return series_of(ID, [high | value for value in low.tolist()], ID_DTYPE)
         return ids_from_halves(np.full(n, self._id_high, dtype=np.uint64), low)
 
     def _removal(self, values: dict) -> pl.DataFrame | None:
@@ -553,18 +609,12 @@ class PythonSource(LiveSource):
         plan = self._typed_plan()
         if plan is None:
             return None
-        getter, kinds, storages, key_positions = plan
-        try:
-            tuples = list(map(getter, rows))
-        except KeyError:  # a missing value (maybe with a default): the general path
+        _, _, storages, key_positions = plan
+        typed = _typed_values(rows, plan)
+        if typed is None:
             return None
+        tuples, columns = typed
         names = list(self.dtypes)
-        columns = list(zip(*tuples))
-        for values, kind in zip(columns, kinds, strict=True):
-            if set(map(type, values)) != {kind}:
-                return None
-            if kind is int and (min(values) < _INT64_MIN or max(values) > _INT64_MAX):
-                return None
         series: list[pl.Series | None] = [None] * len(names)
         for position in key_positions:
             series[position] = series_of(
