@@ -34,6 +34,7 @@ from reflow.engine.batch import (
     frame_from_rows,
     pick_columns,
 )
+from reflow.engine.gather import column_builders, columns_frame
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
@@ -41,17 +42,6 @@ from reflow.engine.state.partition import Broadcast, owners
 from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
-
-# Polars' column and frame classes, to build an output frame from Python lists without the
-# public constructors' checks. Typed Any: their stubs do not describe the installed build.
-_PySeries: Any
-_PyDataFrame: Any
-try:
-    from polars import _plr
-
-    _PySeries, _PyDataFrame = _plr.PySeries, _plr.PyDataFrame
-except ImportError:  # pragma: no cover - another Polars build: frames from rows
-    _PySeries = _PyDataFrame = None
 
 # Deltas with at most this many distinct keys look their partners up key by key; larger ones
 # semi-join the whole log, which is cheaper per row once the delta is big.
@@ -206,11 +196,7 @@ class JoinOperator(Operator):
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
         # Output frames of the tuple path are built column by column (several times faster
         # than from rows) when every column has a plain type.
-        builders = [_BUILDERS.get(type(d)) for d in self._id_schema.values()]
-        self._builders: list[tuple[str, Callable]] | None = (
-            None if None in builders else
-            list(zip(self._id_schema.names(), cast("list[Callable]", builders), strict=True))
-        )
+        self._builders = column_builders(self._id_schema)
         self._row_id = _ROW_ID[id_from]
         self._ids: list[pl.Expr] | None = None
 
@@ -392,13 +378,9 @@ class JoinOperator(Operator):
     def _frame(self, rows: list[tuple]) -> pl.DataFrame:
         """The output frame of these row tuples (id first, diff last)."""
         if self._builders is not None:
-            try:
-                return pl.DataFrame._from_pydf(_PyDataFrame([
-                    build(name, column, True)
-                    for (name, build), column in zip(self._builders, zip(*rows), strict=True)
-                ]))
-            except (TypeError, OverflowError):  # a value not of its column's type (unexpected)
-                pass
+            built = columns_frame(rows, self._builders)
+            if built is not None:
+                return built
         return frame_from_rows(rows, self._id_schema)
 
     def _finish(self, out: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -550,21 +532,6 @@ _ROW_ID: dict[str | None, Callable[[int | None, int | None], int | None]] = {
 }
 # What ``_process_tuples`` returns when a call is better left to the columnar path.
 _TOO_MANY = object()
-# Polars' own constructors of a column of each plain type from a list of Python values (or
-# None), called with the column's name, the values and ``strict``.
-_BUILDERS: dict[type, Callable] = {}
-if _PySeries is not None and _PyDataFrame is not None:
-    for _dtype, _builder in (
-        (pl.Int8, "new_opt_i8"), (pl.Int16, "new_opt_i16"), (pl.Int32, "new_opt_i32"),
-        (pl.Int64, "new_opt_i64"), (pl.Int128, "new_opt_i128"), (pl.UInt8, "new_opt_u8"),
-        (pl.UInt16, "new_opt_u16"), (pl.UInt32, "new_opt_u32"), (pl.UInt64, "new_opt_u64"),
-        (pl.UInt128, "new_opt_u128"), (pl.Float32, "new_opt_f32"), (pl.Float64, "new_opt_f64"),
-        (pl.Boolean, "new_opt_bool"), (pl.String, "new_str"),
-    ):
-        if hasattr(_PySeries, _builder):
-            _BUILDERS[_dtype] = getattr(_PySeries, _builder)
-
-
 def _unmatched_rows(
     side: JoinSide, other: JoinSide, delta: list[tuple], touched: list, other_before: dict
 ) -> list[tuple]:

@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
+from reflow.engine.gather import column_builders, columns_frame, take
 from reflow.engine.state.snapshot import Snapshottable
 
 KEY = "_key"
@@ -259,7 +260,10 @@ class KeyIndex(Snapshottable):
         if not self.tail:
             return
         assert self.schema is not None  # set by the first row added
-        frame = frame_from_rows(self.tail, self.schema)
+        builders = column_builders(pl.Schema(self.schema))
+        frame = None if builders is None else columns_frame(self.tail, builders)
+        if frame is None:
+            frame = frame_from_rows(self.tail, self.schema)
         self.tail = []
         if self.data is None:
             self.data = frame
@@ -341,7 +345,8 @@ class KeyIndex(Snapshottable):
         data = _NO_ROWS if self.data is None else self.data
         height = data.height
         logged = [p for p in positions if p < height] if self.tail else positions
-        out = [data.row(p) for p in logged] if len(logged) <= _ROW_BY_ROW else data[logged].rows()
+        out = [data.row(p) for p in logged] if len(logged) <= _ROW_BY_ROW else take(
+            data, logged).rows()
         if len(logged) < len(positions):
             out = _merge_tail(out, positions, height, self.tail)
         return out
@@ -360,7 +365,7 @@ class KeyIndex(Snapshottable):
         keys = list(keys)
         if len(keys) <= _ROW_BY_ROW or not self.sliced:
             listed = self._positions_of(keys)
-            return self.data[listed] if listed else None
+            return take(self.data, listed) if listed else None
         # Many keys: their slices of the first load are read with one numpy gather.
         parts = [p for p in map(self.sliced.get, keys) if p is not None]
         lows = np.fromiter((p.start for p in parts), dtype=np.int64, count=len(parts))
@@ -369,7 +374,7 @@ class KeyIndex(Snapshottable):
         at = np.arange(int(lengths.sum())) + np.repeat(lows - starts, lengths)
         later = self._positions_of(keys, sliced=False)
         positions = np.concatenate([self._bulk[at], np.array(later, dtype=np.int64)])
-        return self.data[positions] if len(positions) else None
+        return take(self.data, positions) if len(positions) else None
 
     def lookup_frame(self, keys: pl.Series) -> pl.DataFrame | None:
         """Like ``lookup`` for many keys at once, with a vectorized semi-join on the log."""
