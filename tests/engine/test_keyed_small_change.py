@@ -90,6 +90,10 @@ def test_small_change_path_matches_general_path(monkeypatch, rule, seed, size) -
         monkeypatch.setattr(keyed, "_SMALL_CHANGE", -1)
         slow = general.process(time, [_batch(a), _batch(b)], RunContext())
         assert _rows(fast) == _rows(slow), time
+        for out in (fast, slow):  # consolidated, as ``emits_consolidated`` promises
+            if out is not None:
+                assert 0 not in out["_diff"].to_list()
+                assert len(set(_rows(out.drop("_diff")))) == out.height, time
 
 
 def test_update_with_equal_values_cancels() -> None:

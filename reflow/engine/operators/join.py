@@ -370,10 +370,25 @@ class JoinOperator(Operator):
             pad = left.null_row
             for row in _unmatched_rows(right, left, dr, touched, left_before):
                 rows.append((row_id(None, row[1]), *pad, *row[1:-1], row[-1]))
-        rows = _consolidate_rows(rows)
+        if not self._distinct_pairs(dl, dr, left_rows if dr else right_rows):
+            rows = _consolidate_rows(rows)
         if not rows:
             return None
         return self._finish(self._frame(rows))
+
+    def _distinct_pairs(
+        self, dl: list[tuple], dr: list[tuple], partners: dict[object, list[tuple]] | None
+    ) -> bool:
+        """Whether the pairs of this call are consolidated already: the delta of one side only
+        (no unmatched rows), from an operator whose output is consolidated (no two rows equal
+        but for their diff, no zero diff), met by one logged row of non-zero diff per key.
+        Two output rows then come from distinct delta rows, which differ in their id or
+        values, so the output rows differ too."""
+        if (dl and dr) or self.left.outer or self.right.outer or partners is None:
+            return False
+        if not self.inputs[0 if dl else 1].emits_consolidated:
+            return False
+        return all(len(found) == 1 and found[0][-1] != 0 for found in partners.values())
 
     def _frame(self, rows: list[tuple]) -> pl.DataFrame:
         """The output frame of these row tuples (id first, diff last)."""

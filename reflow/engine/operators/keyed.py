@@ -166,6 +166,8 @@ class KeyedOperator(Operator):
     state_fields = ("stores", "counts")
 
     stateful = True
+    # Each id once per sign, and an id retracted and inserted with equal values cancelled.
+    emits_consolidated = True
 
     def __init__(
         self,
