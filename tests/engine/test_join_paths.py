@@ -137,3 +137,62 @@ def test_rows_repeated_in_a_delta_are_summed(consolidated) -> None:
     assert sorted(out.drop("_id").rows(), key=repr) == [
         (1, 1, "x", 10, 1, 5, 2), (3, 1, "z", 10, 1, 5, 1),
     ]
+
+
+def _lookup_stream(seed: int, consolidated: bool) -> list[tuple[list, list]]:
+    """A right side of distinct keys (the customers of a join maintenance) loaded first, then
+    updates of the left side's rows (new key, new value) in deltas of various sizes; now and
+    then a right row is replaced, deleted, or a second row given to a key (the calls of such
+    keys take the general path)."""
+    rng = random.Random(seed)
+    keys = 300
+    right = {k: (k, rng.randint(0, 3)) for k in range(keys)}
+    # (a few keys with a second row: the first load is indexed by slices of a sorted array)
+    twice = [(k + 3 * 10**6, k, 7, 1) for k in range(0, keys, 37)]
+    times: list[tuple[list, list]] = [([], [(k + 10**6, *v, 1) for k, v in right.items()] + twice)]
+    held: dict[int, tuple] = {}
+    for step in range(16):
+        left: list[tuple] = []
+        for _ in range(rng.choice([1, 2, 10, 100, 200, 700])):
+            row_id = rng.randrange(400)
+            old = held.pop(row_id, None)
+            if old is not None:
+                left.append((row_id, *old, -1))
+            if old is None or rng.random() < 0.8:
+                held[row_id] = (rng.choice([None, *range(keys + 20)]), rng.choice(["x", "y"]))
+                left.append((row_id, *held[row_id], 1))
+        if not consolidated and left and rng.random() < 0.5:
+            left.append(left[0])  # repeated within the delta
+        else:
+            left = _consolidated(left)
+        right_delta: list[tuple] = []
+        if step % 5 == 4:
+            key = rng.randrange(keys)
+            right_delta.append((key + 10**6, *right[key], -1))
+            if rng.random() < 0.5:
+                right[key] = (key, rng.randint(0, 3))
+                right_delta.append((key + 10**6, *right[key], 1))
+            right_delta.append((step + 2 * 10**6, rng.randrange(keys), 9, 1))  # a second row
+        times.append((left, right_delta))
+    return [t for t in times if t[0] or t[1]]
+
+
+@pytest.mark.parametrize("mode", ["inner", "left", "right", "outer"])
+@pytest.mark.parametrize("consolidated", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_deltas_of_one_side_against_distinct_keys_match_columnar_path(
+    mode, consolidated, seed, monkeypatch
+) -> None:
+    tuples, frames = _join(mode, consolidated), _join(mode, consolidated)
+    for time, (left, right) in enumerate(_lookup_stream(seed, consolidated)):
+        deltas = [_frame(left, LEFT), _frame(right, RIGHT)]
+        if time:  # (the first load in bulk, by the columnar path: a sorted array of positions)
+            monkeypatch.setattr(join_module, "_ROWWISE", 10**9)
+            monkeypatch.setattr(join_module, "_PARTNER_LIMIT", 10**9)
+        fast = tuples.process(time, deltas, RunContext())
+        monkeypatch.undo()
+        slow = frames._process_frames(deltas[0], deltas[1], RunContext())
+        assert _net(fast) == _net(slow), time
+        if fast is not None:
+            assert fast["_diff"].to_list().count(0) == 0
+            assert fast.drop("_diff").n_unique() == fast.height, time

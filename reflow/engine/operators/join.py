@@ -19,6 +19,7 @@ produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -32,9 +33,11 @@ from reflow.engine.batch import (
     concat_batches,
     consolidate,
     frame_from_rows,
+    frame_of,
     pick_columns,
+    series_of,
 )
-from reflow.engine.gather import column_builders, columns_frame
+from reflow.engine.gather import column_builders, columns_frame, take
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
@@ -112,8 +115,11 @@ class JoinSide(Snapshottable):
         keyed.insert_column(0, keys.alias(KEY))
         return keyed
 
-    def keyed_rows(self, delta: pl.DataFrame, keys: pl.Series) -> list[tuple]:
-        """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows."""
+    def keyed_rows(
+        self, delta: pl.DataFrame, keys: pl.Series, keyed: pl.DataFrame | None = None
+    ) -> list[tuple]:
+        """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows (those of
+        ``keyed`` when it was built already)."""
         if not self.keyed_schema:
             self.keyed_schema = {
                 KEY: keys.dtype,
@@ -121,7 +127,7 @@ class JoinSide(Snapshottable):
                 **{dst: self.dtypes[dst] for dst in self.columns.values()},
                 DIFF: DIFF_DTYPE(),
             }
-        return self._arranged(delta, keys).rows()
+        return (self._arranged(delta, keys) if keyed is None else keyed).rows()
 
     @property
     def null_row(self) -> tuple:
@@ -264,6 +270,10 @@ class JoinOperator(Operator):
             return self._process_frames(d_left, d_right, ctx)
         left_keys = self.left.keys_of(d_left, ctx) if d_left is not None else None
         right_keys = self.right.keys_of(d_right, ctx) if d_right is not None else None
+        if (d_left is None) != (d_right is None):
+            out = self._process_one_side(d_left, d_right, left_keys, right_keys, ctx)
+            if out is not _TOO_MANY:
+                return cast("pl.DataFrame | None", out)
         out = self._process_tuples(d_left, d_right, left_keys, right_keys)
         if out is _TOO_MANY:  # the rows of the other side these keys meet are many
             return self._process_frames(d_left, d_right, ctx, left_keys, right_keys)
@@ -312,6 +322,56 @@ class JoinOperator(Operator):
             return None
         out = self._with_ids(pl.concat(queries, how="vertical_relaxed")).collect()
         return self._finish(consolidate(out)) if out.height else None
+
+    def _process_one_side(
+        self,
+        d_left: pl.DataFrame | None,
+        d_right: pl.DataFrame | None,
+        left_keys: pl.Series | None,
+        right_keys: pl.Series | None,
+        ctx: RunContext,
+    ) -> pl.DataFrame | object | None:
+        """A few rows of one side, each key meeting at most one logged row of the other side:
+        the partner rows are gathered as one frame and the output is built from the columns
+        of the delta and of those rows (ids and diffs computed in Python), without a row
+        tuple per output row. Returns ``_TOO_MANY`` (having changed nothing) when the call
+        is not of that kind: an outer or shared side, an input whose batches may repeat a row,
+        a key with several partner rows or a partner row of diff zero."""
+        if self.left.outer or self.right.outer or self.shared is not None:
+            return _TOO_MANY
+        if d_left is not None:
+            side, other, delta, keys, index = self.left, self.right, d_left, left_keys, 0
+        else:
+            side, other, delta, keys, index = self.right, self.left, d_right, right_keys, 1
+        assert delta is not None and keys is not None  # one side has a delta
+        if not self.inputs[index].emits_consolidated:
+            return _TOO_MANY  # rows equal but for their diff would give equal output rows
+        found = other.arrangement.single_positions(keys.to_list())
+        if found is None:
+            return _TOO_MANY
+        matched = [i for i, at in enumerate(found) if at is not None]
+        partners = None
+        if matched:
+            partners = other.arrangement.take([cast("int", found[i]) for i in matched])
+            other_diffs = partners[DIFF].to_list()
+            if 0 in other_diffs:
+                return _TOO_MANY
+        keyed = side.keyed(delta, ctx, keys)
+        side.arrangement.insert_rows(side.keyed_rows(delta, keys, keyed), side.keyed_schema)
+        if partners is None:
+            return None
+        mine = keyed if len(matched) == keyed.height else take(keyed, matched)
+        diffs = list(map(operator.mul, mine[DIFF].to_list(), other_diffs))
+        own_ids, other_ids = mine[side.id_column].to_list(), partners[other.id_column].to_list()
+        left, right = (mine, partners) if index == 0 else (partners, mine)
+        ids = list(map(self._row_id, *((own_ids, other_ids) if index == 0 else (other_ids, own_ids))))
+        out = frame_of([
+            series_of(ID, ids, ID_DTYPE),
+            *(left.get_column(c) for c in self.left.output_columns),
+            *(right.get_column(c) for c in self.right.output_columns),
+            series_of(DIFF, diffs, DIFF_DTYPE),
+        ])
+        return self._finish(out)
 
     def _process_tuples(
         self,

@@ -299,6 +299,38 @@ class KeyIndex(Snapshottable):
         positions = self._positions_of(keys)  # (first: indexing may move the tail to the log)
         return self._rows_at(positions)
 
+    def single_positions(self, keys: list) -> list[int | None] | None:
+        """The log position of the one logged row of each key (None: no row), or None when
+        a key has several (then ``groups`` or ``lookup`` read them). Rows added one by one
+        are moved into the log first, so every position is one of ``data`` (``take``)."""
+        if self._pending:
+            self._sync()
+        if self.tail:
+            self.flush()
+        if not self.sliced:
+            found = list(map(self.index.get, keys))
+            if not all(type(at) is int or at is None for at in found):
+                return None
+            return cast("list[int | None]", found)
+        index, get_slice, bulk = self.index, self.sliced.get, self._bulk
+        out: list[int | None] = []
+        for key in keys:
+            at = index.get(key)
+            part = get_slice(key)
+            if part is not None:  # a key of the first load: one row in its slice, none later
+                if at is not None or part.stop - part.start != 1:
+                    return None
+                at = int(bulk[part.start])
+            elif at is not None and type(at) is not int:
+                return None
+            out.append(cast("int | None", at))
+        return out
+
+    def take(self, positions: list[int]) -> pl.DataFrame:
+        """The logged rows at these positions of ``data`` (from ``single_positions``)."""
+        assert self.data is not None and not self.tail  # ``single_positions`` flushed
+        return take(self.data, positions)
+
     def groups(self, keys: Iterable[object], limit: int) -> dict[object, list[tuple]] | None:
         """The logged rows of each of the distinct ``keys`` that has any, as row tuples
         (as ``lookup_rows``), or None when there are more than ``limit`` rows in all."""
