@@ -115,11 +115,8 @@ class JoinSide(Snapshottable):
         keyed.insert_column(0, keys.alias(KEY))
         return keyed
 
-    def keyed_rows(
-        self, delta: pl.DataFrame, keys: pl.Series, keyed: pl.DataFrame | None = None
-    ) -> list[tuple]:
-        """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows (those of
-        ``keyed`` when it was built already)."""
+    def keyed_rows(self, delta: pl.DataFrame, keys: pl.Series) -> list[tuple]:
+        """``keyed`` as row tuples (``key, id, values..., diff``), for a few rows."""
         if not self.keyed_schema:
             self.keyed_schema = {
                 KEY: keys.dtype,
@@ -127,7 +124,7 @@ class JoinSide(Snapshottable):
                 **{dst: self.dtypes[dst] for dst in self.columns.values()},
                 DIFF: DIFF_DTYPE(),
             }
-        return (self._arranged(delta, keys) if keyed is None else keyed).rows()
+        return self._arranged(delta, keys).rows()
 
     @property
     def null_row(self) -> tuple:
@@ -357,11 +354,16 @@ class JoinOperator(Operator):
             if 0 in other_diffs:
                 return _TOO_MANY
         keyed = side.keyed(delta, ctx, keys)
-        side.arrangement.insert_rows(side.keyed_rows(delta, keys, keyed), side.keyed_schema)
+        own_diffs = keyed[DIFF].to_list()
+        side.arrangement.insert(keyed, own_diffs)
         if partners is None:
             return None
-        mine = keyed if len(matched) == keyed.height else take(keyed, matched)
-        diffs = list(map(operator.mul, mine[DIFF].to_list(), other_diffs))
+        if len(matched) == keyed.height:
+            mine = keyed
+        else:
+            mine = take(keyed, matched)
+            own_diffs = [own_diffs[i] for i in matched]
+        diffs = list(map(operator.mul, own_diffs, other_diffs))
         own_ids, other_ids = mine[side.id_column].to_list(), partners[other.id_column].to_list()
         left, right = (mine, partners) if index == 0 else (partners, mine)
         ids = list(map(self._row_id, *((own_ids, other_ids) if index == 0 else (other_ids, own_ids))))

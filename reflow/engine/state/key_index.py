@@ -83,6 +83,8 @@ class KeyIndex(Snapshottable):
         self._live = 0
         # How many rows at the end of the log (``data``, then ``tail``) are not indexed yet.
         self._pending = 0
+        # The height of ``data`` when its chunks were last merged (``_append``).
+        self._settled = 0
         # Replaced whenever the log is rewritten rather than appended to (consolidation,
         # restore): a checkpoint mark taken before then no longer describes a prefix of it.
         self._log_id = object()
@@ -96,24 +98,22 @@ class KeyIndex(Snapshottable):
             self._sync()
         return self.counts.get(key, 0)
 
-    def insert(self, batch: pl.DataFrame | None) -> None:
-        """Add a delta batch (which must have a ``_key`` column)."""
+    def insert(self, batch: pl.DataFrame | None, diffs: list[int] | None = None) -> None:
+        """Add a delta batch (which must have a ``_key`` column); ``diffs``, when given, are
+        its diffs as Python ints (read already by the caller)."""
         if batch is None or batch.height == 0:
             return
         self.flush()
         if self.schema is None:
             self.schema = batch.schema
-        if self.data is None:
-            self.data = batch
+        self._append(batch)
+        if diffs is None:
+            column = batch[DIFF]
+            self._live += int(column.sum())
+            self._retracted += int((column < 0).sum())
         else:
-            self.data = pl.concat([self.data, batch], how="vertical", rechunk=False)
-            self._appends += 1
-            if self._appends >= _MAX_CHUNKS:
-                self.data = self.data.rechunk()
-                self._appends = 0
-        diffs = batch[DIFF]
-        self._live += int(diffs.sum())
-        self._retracted += int((diffs < 0).sum())
+            self._live += sum(diffs)
+            self._retracted += sum(1 for diff in diffs if diff < 0)
         self._pending += batch.height
         if self._retracted > max(self._live, 4096):
             self.compact()
@@ -265,14 +265,31 @@ class KeyIndex(Snapshottable):
         if frame is None:
             frame = frame_from_rows(self.tail, self.schema)
         self.tail = []
+        self._append(frame)
+
+    def _append(self, frame: pl.DataFrame) -> None:
+        """Append ``frame`` to the log. Every ``_MAX_CHUNKS`` appends, the chunks appended
+        since the previous time are made one (the log before them is not copied again while
+        it holds fewer than ``_MAX_CHUNKS`` chunks and is much longer than they are)."""
         if self.data is None:
             self.data = frame
-        else:
-            self.data = pl.concat([self.data, frame], how="vertical", rechunk=False)
-            self._appends += 1
-            if self._appends >= _MAX_CHUNKS:
-                self.data = self.data.rechunk()
-                self._appends = 0
+            return
+        data = pl.concat([self.data, frame], how="vertical", rechunk=False)
+        self._appends += 1
+        if self._appends >= _MAX_CHUNKS:
+            height, settled = data.height, self._settled
+            if 0 < settled < height and (height - settled) * _MAX_CHUNKS < settled and (
+                data.n_chunks() < 2 * _MAX_CHUNKS
+            ):
+                data = pl.concat(
+                    [data.slice(0, settled), data.slice(settled).rechunk()],
+                    how="vertical", rechunk=False,
+                )
+            else:
+                data = data.rechunk()
+            self._settled = height
+            self._appends = 0
+        self.data = data
 
     def size(self, keys: Iterable[object]) -> int:
         """How many logged rows (live or cancelled) the given keys have."""
