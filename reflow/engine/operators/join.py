@@ -336,10 +336,9 @@ class JoinOperator(Operator):
         a key with several partner rows or a partner row of diff zero."""
         if self.left.outer or self.right.outer or self.shared is not None:
             return _TOO_MANY
-        if d_left is not None:
-            side, other, delta, keys, index = self.left, self.right, d_left, left_keys, 0
-        else:
-            side, other, delta, keys, index = self.right, self.left, d_right, right_keys, 1
+        index = 0 if d_left is not None else 1
+        side, other = (self.left, self.right) if index == 0 else (self.right, self.left)
+        delta, keys = (d_left, left_keys) if index == 0 else (d_right, right_keys)
         assert delta is not None and keys is not None  # one side has a delta
         if not self.inputs[index].emits_consolidated:
             return _TOO_MANY  # rows equal but for their diff would give equal output rows
@@ -364,9 +363,9 @@ class JoinOperator(Operator):
             mine = take(keyed, matched)
             own_diffs = [own_diffs[i] for i in matched]
         diffs = list(map(operator.mul, own_diffs, other_diffs))
-        own_ids, other_ids = mine[side.id_column].to_list(), partners[other.id_column].to_list()
         left, right = (mine, partners) if index == 0 else (partners, mine)
-        ids = list(map(self._row_id, *((own_ids, other_ids) if index == 0 else (other_ids, own_ids))))
+        left_ids = left[self.left.id_column].to_list()
+        ids = list(map(self._row_id, left_ids, right[self.right.id_column].to_list()))
         out = frame_of([
             series_of(ID, ids, ID_DTYPE),
             *(left.get_column(c) for c in self.left.output_columns),

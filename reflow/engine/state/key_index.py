@@ -340,7 +340,7 @@ class KeyIndex(Snapshottable):
                 at = int(bulk[part.start])
             elif at is not None and type(at) is not int:
                 return None
-            out.append(cast("int | None", at))
+            out.append(at)
         return out
 
     def take(self, positions: list[int]) -> pl.DataFrame:
