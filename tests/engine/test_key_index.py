@@ -72,6 +72,8 @@ def test_key_index_matches_a_model_under_random_changes(seed, first, reads, monk
     rng = random.Random(seed)
     # A low threshold: rows added one by one are flushed to the log several times.
     monkeypatch.setattr(key_index_module, "_TAIL_LIMIT", 50)
+    # ... and the chunks of the log are merged often (the recent ones only, or all).
+    monkeypatch.setattr(key_index_module, "_MAX_CHUNKS", 3)
     index = KeyIndex()
     live: Counter = Counter()
     serial = [0]
@@ -116,3 +118,20 @@ def test_a_key_of_the_first_load_keeps_its_rows_after_large_deltas():
     assert index.count(3) == 10 and index.count(69) == 1
     # The loaded rows come first, in log order, then the later ones.
     assert [r[1] for r in rows] == [*range(3, 100, 10), 3, 1003]
+
+
+def test_small_deltas_appended_to_a_large_log_merge_only_recent_chunks(monkeypatch):
+    """Many small deltas after a large first load: the chunks appended are merged (the
+    log's chunks stay few) and every row can still be read."""
+    monkeypatch.setattr(key_index_module, "_MAX_CHUNKS", 4)
+    index = KeyIndex()
+    index.insert(_frame([(i % 50, i, 1) for i in range(5000)]))
+    rows = [(i % 50, i, 1) for i in range(5000)]
+    for step in range(60):
+        delta = [(step % 50, 10_000 + step, 1), (None, 20_000 + step, 1)]
+        index.insert(_frame(delta))
+        rows.extend(delta)
+        assert index.data is not None and index.data.n_chunks() <= 2 * 4 + 1
+    assert Counter(index.data.rows()) == Counter(rows)
+    for key in [0, 7, 49, None]:
+        assert Counter(index.lookup_rows([key])) == Counter(r for r in rows if r[0] == key)

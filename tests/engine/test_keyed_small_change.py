@@ -90,6 +90,10 @@ def test_small_change_path_matches_general_path(monkeypatch, rule, seed, size) -
         monkeypatch.setattr(keyed, "_SMALL_CHANGE", -1)
         slow = general.process(time, [_batch(a), _batch(b)], RunContext())
         assert _rows(fast) == _rows(slow), time
+        for out in (fast, slow):  # consolidated, as ``emits_consolidated`` promises
+            if out is not None:
+                assert 0 not in out["_diff"].to_list()
+                assert len(set(_rows(out.drop("_diff")))) == out.height, time
 
 
 def test_update_with_equal_values_cancels() -> None:
@@ -119,3 +123,54 @@ def test_update_with_equal_list_values_cancels() -> None:
     out = op.process(1, [None, again], ctx)
     assert out is not None
     assert sorted(out.select("_id", "_diff").rows()) == [(2, -1), (2, 1)]
+
+
+EXACT = {"x": pl.Int64, "s": pl.String, "b": pl.Boolean}
+
+
+def _exact_rows(rows: list) -> list:
+    """The script's rows with the float column made a boolean one (Python ``==`` then
+    compares rows as consolidation does, and the small path compares them with it)."""
+    flag = {None: None, 0.5: True}
+    return [(*row[:3], flag.get(row[3], False), row[4]) for row in rows]
+
+
+def _exact_batch(rows: list) -> pl.DataFrame | None:
+    schema = {"_id": pl.UInt128, **EXACT, "_diff": pl.Int64}
+    return pl.DataFrame(_exact_rows(rows), schema=schema, orient="row") if rows else None
+
+
+@pytest.mark.parametrize("rule", [
+    PickRule(lambda present: 1 if present[1] else (0 if present[0] else None)),  # update_rows
+    OverlayRule(["s"]),
+])
+@pytest.mark.parametrize(("seed", "size"), [(5, 3), (6, 40), (7, 200)])
+def test_small_change_path_compares_plain_rows_like_general_path(monkeypatch, rule, seed, size):
+    sources = [InputOperator("a", EXACT), InputOperator("b", EXACT)]
+    small = KeyedOperator(sources, "k", EXACT, rule, [True, True])
+    general = KeyedOperator(sources, "k", EXACT, rule, [True, True])
+    assert small._plain_equality
+    for time, (a, b) in enumerate(_script(seed, times=12, ids=700, size=size)):
+        monkeypatch.setattr(keyed, "_SMALL_CHANGE", 10**9)
+        fast = small.process(time, [_exact_batch(a), _exact_batch(b)], RunContext())
+        monkeypatch.setattr(keyed, "_SMALL_CHANGE", -1)
+        slow = general.process(time, [_exact_batch(a), _exact_batch(b)], RunContext())
+        assert _rows(fast) == _rows(slow), time
+
+
+def test_update_with_equal_plain_values_cancels() -> None:
+    sources = [InputOperator("a", EXACT), InputOperator("b", EXACT)]
+    rule = PickRule(lambda present: 1 if present[1] else (0 if present[0] else None))
+    op = KeyedOperator(sources, "k", EXACT, rule, [True, True])
+    ctx = RunContext()
+    schema = {"_id": pl.UInt128, **EXACT, "_diff": pl.Int64}
+    op.process(0, [pl.DataFrame([(1, None, "a", True, 1), (2, 5, None, None, 1)],
+                                schema=schema, orient="row"), None], ctx)
+    same = pl.DataFrame([(1, None, "a", True, 1), (2, 5, None, None, 1)], schema=schema,
+                        orient="row")
+    assert op.process(1, [None, same], ctx) is None
+    changed = pl.DataFrame([(1, None, "a", True, -1), (1, None, "a", False, 1)],
+                           schema=schema, orient="row")
+    out = op.process(2, [None, changed], ctx)
+    assert out is not None
+    assert sorted(out.select("_id", "b", "_diff").rows()) == [(1, False, 1), (1, True, -1)]

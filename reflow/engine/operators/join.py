@@ -19,6 +19,7 @@ produce the same rows and the same ids (``pair_id`` / ``pair_id_value``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -32,8 +33,11 @@ from reflow.engine.batch import (
     concat_batches,
     consolidate,
     frame_from_rows,
+    frame_of,
     pick_columns,
+    series_of,
 )
+from reflow.engine.gather import column_builders, columns_frame, take
 from reflow.engine.ids import hash_columns
 from reflow.engine.operator import EngineError, Operator, RunContext
 from reflow.engine.state.key_index import KEY, KeyIndex
@@ -41,17 +45,6 @@ from reflow.engine.state.partition import Broadcast, owners
 from reflow.engine.state.snapshot import Snapshottable
 
 KeyKernel = Callable[[pl.DataFrame, RunContext], pl.Series]
-
-# Polars' column and frame classes, to build an output frame from Python lists without the
-# public constructors' checks. Typed Any: their stubs do not describe the installed build.
-_PySeries: Any
-_PyDataFrame: Any
-try:
-    from polars import _plr
-
-    _PySeries, _PyDataFrame = _plr.PySeries, _plr.PyDataFrame
-except ImportError:  # pragma: no cover - another Polars build: frames from rows
-    _PySeries = _PyDataFrame = None
 
 # Deltas with at most this many distinct keys look their partners up key by key; larger ones
 # semi-join the whole log, which is cheaper per row once the delta is big.
@@ -206,11 +199,7 @@ class JoinOperator(Operator):
         self._rowwise = all(dtype != pl.Object for dtype in self._schema.values())
         # Output frames of the tuple path are built column by column (several times faster
         # than from rows) when every column has a plain type.
-        builders = [_BUILDERS.get(type(d)) for d in self._id_schema.values()]
-        self._builders: list[tuple[str, Callable]] | None = (
-            None if None in builders else
-            list(zip(self._id_schema.names(), cast("list[Callable]", builders), strict=True))
-        )
+        self._builders = column_builders(self._id_schema)
         self._row_id = _ROW_ID[id_from]
         self._ids: list[pl.Expr] | None = None
 
@@ -278,6 +267,10 @@ class JoinOperator(Operator):
             return self._process_frames(d_left, d_right, ctx)
         left_keys = self.left.keys_of(d_left, ctx) if d_left is not None else None
         right_keys = self.right.keys_of(d_right, ctx) if d_right is not None else None
+        if (d_left is None) != (d_right is None):
+            out = self._process_one_side(d_left, d_right, left_keys, right_keys, ctx)
+            if out is not _TOO_MANY:
+                return cast("pl.DataFrame | None", out)
         out = self._process_tuples(d_left, d_right, left_keys, right_keys)
         if out is _TOO_MANY:  # the rows of the other side these keys meet are many
             return self._process_frames(d_left, d_right, ctx, left_keys, right_keys)
@@ -326,6 +319,60 @@ class JoinOperator(Operator):
             return None
         out = self._with_ids(pl.concat(queries, how="vertical_relaxed")).collect()
         return self._finish(consolidate(out)) if out.height else None
+
+    def _process_one_side(
+        self,
+        d_left: pl.DataFrame | None,
+        d_right: pl.DataFrame | None,
+        left_keys: pl.Series | None,
+        right_keys: pl.Series | None,
+        ctx: RunContext,
+    ) -> pl.DataFrame | object | None:
+        """A few rows of one side, each key meeting at most one logged row of the other side:
+        the partner rows are gathered as one frame and the output is built from the columns
+        of the delta and of those rows (ids and diffs computed in Python), without a row
+        tuple per output row. Returns ``_TOO_MANY`` (having changed nothing) when the call
+        is not of that kind: an outer or shared side, an input whose batches may repeat a row,
+        a key with several partner rows or a partner row of diff zero."""
+        if self.left.outer or self.right.outer or self.shared is not None:
+            return _TOO_MANY
+        index = 0 if d_left is not None else 1
+        side, other = (self.left, self.right) if index == 0 else (self.right, self.left)
+        delta, keys = (d_left, left_keys) if index == 0 else (d_right, right_keys)
+        assert delta is not None and keys is not None  # one side has a delta
+        if not self.inputs[index].emits_consolidated:
+            return _TOO_MANY  # rows equal but for their diff would give equal output rows
+        found = other.arrangement.single_positions(keys.to_list())
+        if found is None:
+            return _TOO_MANY
+        matched = [i for i, at in enumerate(found) if at is not None]
+        partners = None
+        if matched:
+            partners = other.arrangement.take([cast("int", found[i]) for i in matched])
+            other_diffs = partners[DIFF].to_list()
+            if 0 in other_diffs:
+                return _TOO_MANY
+        keyed = side.keyed(delta, ctx, keys)
+        own_diffs = keyed[DIFF].to_list()
+        side.arrangement.insert(keyed, own_diffs)
+        if partners is None:
+            return None
+        if len(matched) == keyed.height:
+            mine = keyed
+        else:
+            mine = take(keyed, matched)
+            own_diffs = [own_diffs[i] for i in matched]
+        diffs = list(map(operator.mul, own_diffs, other_diffs))
+        left, right = (mine, partners) if index == 0 else (partners, mine)
+        left_ids = left[self.left.id_column].to_list()
+        ids = list(map(self._row_id, left_ids, right[self.right.id_column].to_list()))
+        out = frame_of([
+            series_of(ID, ids, ID_DTYPE),
+            *(left.get_column(c) for c in self.left.output_columns),
+            *(right.get_column(c) for c in self.right.output_columns),
+            series_of(DIFF, diffs, DIFF_DTYPE),
+        ])
+        return self._finish(out)
 
     def _process_tuples(
         self,
@@ -384,21 +431,32 @@ class JoinOperator(Operator):
             pad = left.null_row
             for row in _unmatched_rows(right, left, dr, touched, left_before):
                 rows.append((row_id(None, row[1]), *pad, *row[1:-1], row[-1]))
-        rows = _consolidate_rows(rows)
+        if not self._distinct_pairs(dl, dr, left_rows if dr else right_rows):
+            rows = _consolidate_rows(rows)
         if not rows:
             return None
         return self._finish(self._frame(rows))
 
+    def _distinct_pairs(
+        self, dl: list[tuple], dr: list[tuple], partners: dict[object, list[tuple]] | None
+    ) -> bool:
+        """Whether the pairs of this call are consolidated already: the delta of one side only
+        (no unmatched rows), from an operator whose output is consolidated (no two rows equal
+        but for their diff, no zero diff), met by one logged row of non-zero diff per key.
+        Two output rows then come from distinct delta rows, which differ in their id or
+        values, so the output rows differ too."""
+        if (dl and dr) or self.left.outer or self.right.outer or partners is None:
+            return False
+        if not self.inputs[0 if dl else 1].emits_consolidated:
+            return False
+        return all(len(found) == 1 and found[0][-1] != 0 for found in partners.values())
+
     def _frame(self, rows: list[tuple]) -> pl.DataFrame:
         """The output frame of these row tuples (id first, diff last)."""
         if self._builders is not None:
-            try:
-                return pl.DataFrame._from_pydf(_PyDataFrame([
-                    build(name, column, True)
-                    for (name, build), column in zip(self._builders, zip(*rows), strict=True)
-                ]))
-            except (TypeError, OverflowError):  # a value not of its column's type (unexpected)
-                pass
+            built = columns_frame(rows, self._builders)
+            if built is not None:
+                return built
         return frame_from_rows(rows, self._id_schema)
 
     def _finish(self, out: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -550,21 +608,6 @@ _ROW_ID: dict[str | None, Callable[[int | None, int | None], int | None]] = {
 }
 # What ``_process_tuples`` returns when a call is better left to the columnar path.
 _TOO_MANY = object()
-# Polars' own constructors of a column of each plain type from a list of Python values (or
-# None), called with the column's name, the values and ``strict``.
-_BUILDERS: dict[type, Callable] = {}
-if _PySeries is not None and _PyDataFrame is not None:
-    for _dtype, _builder in (
-        (pl.Int8, "new_opt_i8"), (pl.Int16, "new_opt_i16"), (pl.Int32, "new_opt_i32"),
-        (pl.Int64, "new_opt_i64"), (pl.Int128, "new_opt_i128"), (pl.UInt8, "new_opt_u8"),
-        (pl.UInt16, "new_opt_u16"), (pl.UInt32, "new_opt_u32"), (pl.UInt64, "new_opt_u64"),
-        (pl.UInt128, "new_opt_u128"), (pl.Float32, "new_opt_f32"), (pl.Float64, "new_opt_f64"),
-        (pl.Boolean, "new_opt_bool"), (pl.String, "new_str"),
-    ):
-        if hasattr(_PySeries, _builder):
-            _BUILDERS[_dtype] = getattr(_PySeries, _builder)
-
-
 def _unmatched_rows(
     side: JoinSide, other: JoinSide, delta: list[tuple], touched: list, other_before: dict
 ) -> list[tuple]:

@@ -166,6 +166,8 @@ class KeyedOperator(Operator):
     state_fields = ("stores", "counts")
 
     stateful = True
+    # Each id once per sign, and an id retracted and inserted with equal values cancelled.
+    emits_consolidated = True
 
     def __init__(
         self,
@@ -179,6 +181,9 @@ class KeyedOperator(Operator):
         super().__init__(sources, name)
         self.columns = dict(columns)
         self._column_names = list(self.columns)
+        # Whether Python's ``==`` on row tuples compares them as ``consolidate`` does (no
+        # float, whose NaN is not equal to itself, nor nested or object values).
+        self._plain_equality = all(map(_exact_equality, self.columns.values()))
         self.rule = rule
         self.keep_values = list(keep_values)
         input_columns = input_columns or [self.columns] * len(self.inputs)
@@ -352,7 +357,7 @@ class KeyedOperator(Operator):
         if len(parts) == 1:  # one sign, each id once: nothing can cancel
             return parts[0]
         if small:
-            return _cancel_pairs(parts, shapes)
+            return _cancel_pairs(parts, shapes, self._plain_equality)
         return consolidate(concat_batches(parts))
 
     def _collect(self) -> None:
@@ -376,7 +381,9 @@ _SMALL_CHANGE = 1024
 
 
 def _cancel_pairs(
-    parts: list[pl.DataFrame], shapes: list[tuple[int, np.ndarray, list[tuple] | None]]
+    parts: list[pl.DataFrame],
+    shapes: list[tuple[int, np.ndarray, list[tuple] | None]],
+    plain_equality: bool = False,
 ) -> pl.DataFrame | None:
     """The output parts stacked, without the ids retracted and inserted with equal values.
 
@@ -395,7 +402,7 @@ def _cancel_pairs(
             assert rows is not None
             for slot, row in zip(slots.tolist(), rows, strict=True):
                 old = retracted.get(slot)
-                if old is not None and _same_row(old, row):
+                if old is not None and (old == row if plain_equality else _same_row(old, row)):
                     cancelled.add(slot)
     if cancelled:
         kept = []
@@ -417,6 +424,19 @@ def _same_row(a: tuple, b: tuple) -> bool:
 
 
 _PLAIN = (str, int, bool, type(None))
+# Column types whose Python values are equal exactly when ``consolidate`` merges them
+# (integers too: ``dtype.is_integer()``).
+_EXACT_TYPES = (pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Duration, pl.Time)
+
+
+def _exact_equality(dtype: Any) -> bool:
+    """Whether the values of a column of ``dtype`` (a Polars type or type class) compare
+    with ``==`` as ``consolidate`` compares them."""
+    if isinstance(dtype, type):
+        return issubclass(dtype, pl.DataType) and (
+            dtype.is_integer() or issubclass(dtype, _EXACT_TYPES))
+    return isinstance(dtype, pl.DataType) and (
+        dtype.is_integer() or isinstance(dtype, _EXACT_TYPES))
 
 
 def _unique(delta: pl.DataFrame, ids: list[int]) -> bool:

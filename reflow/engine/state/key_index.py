@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, DIFF_DTYPE, frame_from_rows
+from reflow.engine.gather import column_builders, columns_frame, take
 from reflow.engine.state.snapshot import Snapshottable
 
 KEY = "_key"
@@ -83,6 +84,8 @@ class KeyIndex(Snapshottable):
         self._live = 0
         # How many rows at the end of the log (``data``, then ``tail``) are not indexed yet.
         self._pending = 0
+        # The height of ``data`` when its chunks were last merged (``_append``).
+        self._settled = 0
         # Replaced whenever the log is rewritten rather than appended to (consolidation,
         # restore): a checkpoint mark taken before then no longer describes a prefix of it.
         self._log_id = object()
@@ -96,24 +99,22 @@ class KeyIndex(Snapshottable):
             self._sync()
         return self.counts.get(key, 0)
 
-    def insert(self, batch: pl.DataFrame | None) -> None:
-        """Add a delta batch (which must have a ``_key`` column)."""
+    def insert(self, batch: pl.DataFrame | None, diffs: list[int] | None = None) -> None:
+        """Add a delta batch (which must have a ``_key`` column); ``diffs``, when given, are
+        its diffs as Python ints (read already by the caller)."""
         if batch is None or batch.height == 0:
             return
         self.flush()
         if self.schema is None:
             self.schema = batch.schema
-        if self.data is None:
-            self.data = batch
+        self._append(batch)
+        if diffs is None:
+            column = batch[DIFF]
+            self._live += int(column.sum())
+            self._retracted += int((column < 0).sum())
         else:
-            self.data = pl.concat([self.data, batch], how="vertical", rechunk=False)
-            self._appends += 1
-            if self._appends >= _MAX_CHUNKS:
-                self.data = self.data.rechunk()
-                self._appends = 0
-        diffs = batch[DIFF]
-        self._live += int(diffs.sum())
-        self._retracted += int((diffs < 0).sum())
+            self._live += sum(diffs)
+            self._retracted += sum(1 for diff in diffs if diff < 0)
         self._pending += batch.height
         if self._retracted > max(self._live, 4096):
             self.compact()
@@ -260,16 +261,36 @@ class KeyIndex(Snapshottable):
         if not self.tail:
             return
         assert self.schema is not None  # set by the first row added
-        frame = frame_from_rows(self.tail, self.schema)
+        builders = column_builders(pl.Schema(self.schema))
+        frame = None if builders is None else columns_frame(self.tail, builders)
+        if frame is None:
+            frame = frame_from_rows(self.tail, self.schema)
         self.tail = []
+        self._append(frame)
+
+    def _append(self, frame: pl.DataFrame) -> None:
+        """Append ``frame`` to the log. Every ``_MAX_CHUNKS`` appends, the chunks appended
+        since the previous time are made one (the log before them is not copied again while
+        it holds fewer than ``_MAX_CHUNKS`` chunks and is much longer than they are)."""
         if self.data is None:
             self.data = frame
-        else:
-            self.data = pl.concat([self.data, frame], how="vertical", rechunk=False)
-            self._appends += 1
-            if self._appends >= _MAX_CHUNKS:
-                self.data = self.data.rechunk()
-                self._appends = 0
+            return
+        data = pl.concat([self.data, frame], how="vertical", rechunk=False)
+        self._appends += 1
+        if self._appends >= _MAX_CHUNKS:
+            height, settled = data.height, self._settled
+            if 0 < settled < height and (height - settled) * _MAX_CHUNKS < settled and (
+                data.n_chunks() < 2 * _MAX_CHUNKS
+            ):
+                data = pl.concat(
+                    [data.slice(0, settled), data.slice(settled).rechunk()],
+                    how="vertical", rechunk=False,
+                )
+            else:
+                data = data.rechunk()
+            self._settled = height
+            self._appends = 0
+        self.data = data
 
     def size(self, keys: Iterable[object]) -> int:
         """How many logged rows (live or cancelled) the given keys have."""
@@ -295,6 +316,38 @@ class KeyIndex(Snapshottable):
         """Like ``lookup``, as row tuples (cheap for a few rows: no Polars query runs)."""
         positions = self._positions_of(keys)  # (first: indexing may move the tail to the log)
         return self._rows_at(positions)
+
+    def single_positions(self, keys: list) -> list[int | None] | None:
+        """The log position of the one logged row of each key (None: no row), or None when
+        a key has several (then ``groups`` or ``lookup`` read them). Rows added one by one
+        are moved into the log first, so every position is one of ``data`` (``take``)."""
+        if self._pending:
+            self._sync()
+        if self.tail:
+            self.flush()
+        if not self.sliced:
+            found = list(map(self.index.get, keys))
+            if not all(type(at) is int or at is None for at in found):
+                return None
+            return cast("list[int | None]", found)
+        index, get_slice, bulk = self.index, self.sliced.get, self._bulk
+        out: list[int | None] = []
+        for key in keys:
+            at = index.get(key)
+            part = get_slice(key)
+            if part is not None:  # a key of the first load: one row in its slice, none later
+                if at is not None or part.stop - part.start != 1:
+                    return None
+                at = int(bulk[part.start])
+            elif at is not None and type(at) is not int:
+                return None
+            out.append(at)
+        return out
+
+    def take(self, positions: list[int]) -> pl.DataFrame:
+        """The logged rows at these positions of ``data`` (from ``single_positions``)."""
+        assert self.data is not None and not self.tail  # ``single_positions`` flushed
+        return take(self.data, positions)
 
     def groups(self, keys: Iterable[object], limit: int) -> dict[object, list[tuple]] | None:
         """The logged rows of each of the distinct ``keys`` that has any, as row tuples
@@ -342,7 +395,8 @@ class KeyIndex(Snapshottable):
         data = _NO_ROWS if self.data is None else self.data
         height = data.height
         logged = [p for p in positions if p < height] if self.tail else positions
-        out = [data.row(p) for p in logged] if len(logged) <= _ROW_BY_ROW else data[logged].rows()
+        out = [data.row(p) for p in logged] if len(logged) <= _ROW_BY_ROW else take(
+            data, logged).rows()
         if len(logged) < len(positions):
             out = _merge_tail(out, positions, height, self.tail)
         return out
@@ -361,7 +415,7 @@ class KeyIndex(Snapshottable):
         keys = list(keys)
         if len(keys) <= _ROW_BY_ROW or not self.sliced:
             listed = self._positions_of(keys)
-            return self.data[listed] if listed else None
+            return take(self.data, listed) if listed else None
         # Many keys: their slices of the first load are read with one numpy gather.
         parts = [p for p in map(self.sliced.get, keys) if p is not None]
         lows = np.fromiter((p.start for p in parts), dtype=np.int64, count=len(parts))
@@ -370,7 +424,7 @@ class KeyIndex(Snapshottable):
         at = np.arange(int(lengths.sum())) + np.repeat(lows - starts, lengths)
         later = self._positions_of(keys, sliced=False)
         positions = np.concatenate([self._bulk[at], np.array(later, dtype=np.int64)])
-        return self.data[positions] if len(positions) else None
+        return take(self.data, positions) if len(positions) else None
 
     def lookup_frame(self, keys: pl.Series) -> pl.DataFrame | None:
         """Like ``lookup`` for many keys at once, with a vectorized semi-join on the log."""

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from reflow.engine.batch import DIFF, ID, pick_columns
+from reflow.engine.gather import take
 from reflow.engine.state.snapshot import Snapshottable
 
 Ref = int  # chunk number * 2**32 + position of the row in that chunk
@@ -180,17 +181,17 @@ class RowStore(Snapshottable):
             return pl.DataFrame(schema=self.columns)
         if len(by_chunk) == 1:
             ((chunk, (_, positions)),) = by_chunk.items()
-            return self.chunks[chunk][positions]
+            return _take_all(self.chunks[chunk], positions)
         parts = []
         order: list[int] = []
         for chunk, (slots, positions) in by_chunk.items():
-            parts.append(self.chunks[chunk][positions])
+            parts.append(take(self.chunks[chunk], positions))
             order.extend(slots)
         stacked = pl.concat(parts, how="vertical")
         inverse = [0] * len(order)
         for at, slot in enumerate(order):
             inverse[slot] = at
-        return stacked[inverse]
+        return take(stacked, inverse)
 
     def _gather_bulk(self, refs: Sequence[Ref | None]) -> pl.DataFrame:
         encoded = np.fromiter(
@@ -207,15 +208,28 @@ class RowStore(Snapshottable):
         positions = encoded & _MASK
         distinct = np.unique(chunks)
         if len(distinct) == 1:
-            return self.chunks[int(distinct[0])][positions]
+            return _take_all(self.chunks[int(distinct[0])], positions)
         order = np.argsort(chunks, kind="stable")
         sorted_chunks = chunks[order]
         bounds = [*np.searchsorted(sorted_chunks, distinct, side="left").tolist(), len(order)]
         parts = []
         for k, chunk in enumerate(distinct.tolist()):
             slots = order[bounds[k]:bounds[k + 1]]
-            parts.append(self.chunks[chunk][positions[slots]])
+            parts.append(take(self.chunks[chunk], positions[slots]))
         stacked = pl.concat(parts, how="vertical")
         inverse = np.empty(len(order), dtype=np.int64)
         inverse[order] = np.arange(len(order))
-        return stacked[inverse]
+        return take(stacked, inverse)
+
+
+def _take_all(chunk: pl.DataFrame, positions: list[int] | np.ndarray) -> pl.DataFrame:
+    """``chunk``'s rows at ``positions``; the chunk itself when they are all of its rows in
+    order (the new rows of a batch that only inserted new ids), which costs no gather; a
+    copy of the frame (sharing the columns), as callers may add columns to what they get."""
+    count = len(positions)
+    if count == chunk.height and count and positions[0] == 0 and positions[-1] == count - 1:
+        ordered = (np.diff(positions) == 1).all() if isinstance(positions, np.ndarray) else (
+            positions == list(range(count)))
+        if ordered:
+            return chunk.clone()
+    return take(chunk, positions)
