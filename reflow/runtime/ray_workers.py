@@ -61,6 +61,7 @@ from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.monitoring import WorkerStats
 from reflow.runtime.sharded_streaming import WholeStates, refuse_deltas
 from reflow.runtime.sources import LiveSource
+from reflow.runtime.worker_config import RayConfig as RayConfig
 from reflow.runtime.workers import build_for, static_batches
 
 Build = Callable[[], Lowering]
@@ -73,37 +74,6 @@ _INLINE_BYTES = 64 * 1024
 
 #: Built as this worker, a dataflow's sinks open nothing: the actors' sinks never write.
 _NO_WRITER = -1
-
-
-@dataclass(frozen=True)
-class RayConfig:
-    """How many Ray actors run a program (``REFLOW_RAY_ACTORS``) and the CPUs each reserves
-    (``REFLOW_RAY_CPUS_PER_ACTOR``, default 1)."""
-
-    actors: int
-    cpus_per_actor: float = 1.0
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] | None = None) -> RayConfig | None:
-        """The configuration in the environment, or ``None`` when ``REFLOW_RAY_ACTORS`` is
-        not set."""
-        env = os.environ if env is None else env
-        text = env.get("REFLOW_RAY_ACTORS", "").strip()
-        if not text:
-            return None
-        try:
-            actors = int(text)
-            cpus = float(env.get("REFLOW_RAY_CPUS_PER_ACTOR", "").strip() or 1.0)
-        except ValueError:
-            raise ValueError(
-                "REFLOW_RAY_ACTORS must be an integer and REFLOW_RAY_CPUS_PER_ACTOR a number, "
-                f"not {text!r} / {env.get('REFLOW_RAY_CPUS_PER_ACTOR')!r}"
-            ) from None
-        if actors < 1:
-            raise ValueError(f"REFLOW_RAY_ACTORS must be at least 1, not {actors}")
-        if cpus < 0:
-            raise ValueError(f"REFLOW_RAY_CPUS_PER_ACTOR must not be negative, not {cpus}")
-        return RayConfig(actors, cpus)
 
 
 @dataclass
