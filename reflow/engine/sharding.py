@@ -39,11 +39,11 @@ from reflow.engine.dataflow import Dataflow
 from reflow.engine.operator import Operator
 from reflow.engine.operators.stateless import InputOperator, OutputOperator
 from reflow.engine.resharding import reshard
+from reflow.engine.shares import WRITER as WRITER
+from reflow.engine.shares import share_bounds as share_bounds
+from reflow.engine.shares import share_of as share_of
 from reflow.engine.state.partition import PARTIAL_KEY, Broadcast, split
 from reflow.engine.state.snapshot import decode, encode
-
-#: The worker whose sinks write: sinks that need a single stream write through it.
-WRITER = 0
 
 
 class Exchange(Protocol):
@@ -100,31 +100,6 @@ class StepsFromAllToAll:
             [part if w == root else None for w in range(self.workers)], False
         )
         return got if self.worker == root else None
-
-
-def share_of(batch: pl.DataFrame, worker: int, workers: int) -> pl.DataFrame:
-    """Worker ``worker``'s contiguous slice of a source batch split among ``workers``.
-
-    Any split of a source's rows is right: operators that hold state get every row of a key
-    from the exchange before them, whichever worker read it, and the others are linear. A
-    slice costs nothing, where a split by row id would hash every id.
-
-    >>> frame = pl.DataFrame({"x": range(5)})
-    >>> [share_of(frame, w, 2)["x"].to_list() for w in range(2)]
-    [[0, 1], [2, 3, 4]]
-    """
-    start, end = share_bounds(batch.height, worker, workers)
-    return batch.slice(start, end - start)
-
-
-def share_bounds(height: int, worker: int, workers: int) -> tuple[int, int]:
-    """The rows ``[start, end)`` of a batch of ``height`` rows that ``share_of`` gives worker
-    ``worker`` of ``workers``: a source that builds its batch lazily builds only these.
-
-    >>> [share_bounds(5, w, 2) for w in range(2)]
-    [(0, 2), (2, 5)]
-    """
-    return height * worker // workers, height * (worker + 1) // workers
 
 
 class SoloExchange:

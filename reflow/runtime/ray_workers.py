@@ -59,9 +59,9 @@ from reflow.engine.sharding import (
 from reflow.plan.nodes import Lowering
 from reflow.runtime.exchange import ExchangeError, decode_batch, encode_batch
 from reflow.runtime.monitoring import WorkerStats
-from reflow.runtime.ray_config import RayConfig  # noqa: F401 - re-exported for callers
 from reflow.runtime.sharded_streaming import WholeStates, refuse_deltas
 from reflow.runtime.sources import LiveSource
+from reflow.runtime.worker_config import RayConfig as RayConfig
 from reflow.runtime.workers import build_for, static_batches
 
 Build = Callable[[], Lowering]

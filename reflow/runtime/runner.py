@@ -19,8 +19,7 @@ from reflow.runtime.sources import ErrorLogSource, StaticSource
 
 if TYPE_CHECKING:
     from reflow.runtime.persistence.run import PersistenceSettings
-    from reflow.runtime.ray_config import RayConfig
-    from reflow.runtime.workers import WorkerConfig
+    from reflow.runtime.worker_config import RayConfig, WorkerConfig
 
 logger = logging.getLogger("reflow")
 
@@ -140,8 +139,7 @@ def run_outputs(
     checkpoints its state and resumes from the last checkpoint (``reflow.persistence``).
     """
     from reflow.runtime.persistence.resume import set_udf_cache_directory
-    from reflow.runtime.ray_config import RayConfig
-    from reflow.runtime.workers import WorkerConfig
+    from reflow.runtime.worker_config import RayConfig, WorkerConfig
 
     _check_run_options(run_options)
     terminate = True if terminate_on_error is None else bool(terminate_on_error)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from reflow.engine.sharding import share_bounds, share_of
+from reflow.engine.shares import share_bounds, share_of
 
 
 class StaticSource:
@@ -22,7 +22,7 @@ class StaticSource:
 
     def share(self, worker: int, workers: int) -> list[tuple[int, pl.DataFrame]]:
         """The rows worker ``worker`` of ``workers`` reads: a contiguous slice of each batch
-        (``reflow.engine.sharding.share_of``)."""
+        (``reflow.engine.shares.share_of``)."""
         if workers == 1:
             return self.batches
         return [(time, share_of(batch, worker, workers)) for time, batch in self.batches]

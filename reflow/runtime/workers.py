@@ -7,28 +7,29 @@ inputs (a contiguous slice of each batch; a ``pw.debug.table_from_pandas`` table
 only that slice) and runs the logical times in lockstep with the others
 (``reflow.engine.sharding``). Sinks write through worker 0 only.
 
->>> WorkerConfig.from_env({"PATHWAY_THREADS": "2"})
-WorkerConfig(threads=2, processes=1, process_id=0, first_port=10000)
->>> WorkerConfig.from_env({}).workers
-1
+How many workers run is ``WorkerConfig`` (``reflow.runtime.worker_config``). Sinks ask
+``building_writer`` while a dataflow is built, so this module loads the exchange and the
+sharded dataflow only when several workers run.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reflow.engine.dataflow import grouped_inputs
 from reflow.engine.operator import Operator
-from reflow.engine.sharding import WRITER, ShardedDataflow, SoloExchange
+from reflow.engine.shares import WRITER
 from reflow.plan.nodes import Lowering
-from reflow.runtime.exchange import SocketExchange, ThreadExchange
 from reflow.runtime.sources import ErrorLogSource, StaticSource
+from reflow.runtime.worker_config import WorkerConfig as WorkerConfig
+
+if TYPE_CHECKING:
+    from reflow.engine.sharding import ShardedDataflow
 
 logger = logging.getLogger("reflow")
 
@@ -39,53 +40,6 @@ def building_writer() -> bool:
     """True unless a dataflow is being built for a worker other than the writer: sinks
     create their files and connections only in the writer."""
     return getattr(_building, "worker", WRITER) == WRITER
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """How many workers run a program and which of them this process is."""
-
-    threads: int = 1
-    processes: int = 1
-    process_id: int = 0
-    first_port: int = 10000
-
-    @property
-    def workers(self) -> int:
-        return self.threads * self.processes
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] | None = None) -> WorkerConfig:
-        """The configuration in ``PATHWAY_THREADS``, ``PATHWAY_PROCESSES``,
-        ``PATHWAY_PROCESS_ID`` and ``PATHWAY_FIRST_PORT``."""
-        env = os.environ if env is None else env
-        values = {}
-        for field_name, variable, default, low in (
-            ("threads", "PATHWAY_THREADS", 1, 1),
-            ("processes", "PATHWAY_PROCESSES", 1, 1),
-            ("process_id", "PATHWAY_PROCESS_ID", 0, 0),
-            ("first_port", "PATHWAY_FIRST_PORT", 10000, 1),
-        ):
-            text = env.get(variable, "").strip() or str(default)
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{variable} must be an integer, not {text!r}") from None
-            if value < low:
-                raise ValueError(f"{variable} must be at least {low}, not {value}")
-            values[field_name] = value
-        config = WorkerConfig(**values)
-        if config.process_id >= config.processes:
-            raise ValueError(
-                f"PATHWAY_PROCESS_ID {config.process_id} is out of range for "
-                f"PATHWAY_PROCESSES={config.processes} (0..{config.processes - 1})"
-            )
-        if config.threads > 1 and config.processes > 1:
-            raise ValueError(
-                "PATHWAY_THREADS > 1 together with PATHWAY_PROCESSES > 1 is not supported: "
-                "use processes only (one worker per process)"
-            )
-        return config
 
 
 Build = Callable[[], Lowering]
@@ -124,7 +78,7 @@ def run_shard(shard: ShardedDataflow, lowering: Lowering) -> None:
 
 
 #: What a worker does with its shard of the dataflow: ``work(worker, shard, lowering)``.
-Work = Callable[[int, ShardedDataflow, Lowering], None]
+Work = Callable[[int, "ShardedDataflow", Lowering], None]
 
 
 def _run_static(worker: int, shard: ShardedDataflow, lowering: Lowering) -> None:
@@ -140,6 +94,9 @@ def run_workers(build: Build, config: WorkerConfig, work: Work) -> list[ShardedD
     """Run ``work`` on each worker of this process (``config``: one of several processes
     connected by sockets, or threads) over its own build of the dataflow; returns this
     process's shards."""
+    from reflow.engine.sharding import ShardedDataflow, SoloExchange
+    from reflow.runtime.exchange import SocketExchange
+
     if config.processes > 1:
         worker = config.process_id
         lowering = build_for(worker, build)
@@ -162,6 +119,9 @@ def run_threads(build: Build, workers: int, work: Work = _run_static) -> list[Sh
     """Run ``work(worker, shard, lowering)`` (by default a static program) on ``workers``
     threads of this process, the first in the calling thread; the first error of any worker
     is raised once all have stopped."""
+    from reflow.engine.sharding import ShardedDataflow
+    from reflow.runtime.exchange import ThreadExchange
+
     lowerings = [build_for(w, build) for w in range(workers)]
     exchanges = ThreadExchange.group(workers)
     shards = [
