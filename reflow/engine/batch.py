@@ -87,12 +87,13 @@ def series_of(name: str, values: list, dtype: pl.DataType | type[pl.DataType]) -
 # Polars' numpy constructors, called without ``pl.Series``'s checks in Python (~1 µs instead
 # of ~6 µs for a small array, several times that under load).
 # Keyed by (kind, item size): ``dtype.name`` is computed in Python on every access.
-_NUMPY_CONSTRUCTORS: dict[tuple[str, int], str] = {("i", 8): "new_i64", ("f", 8): "new_f64"}
+_NUMPY_CONSTRUCTORS: dict[tuple[str, int], str] = {
+    ("i", 8): "new_i64", ("f", 8): "new_f64", ("b", 1): "new_bool"}
 
 
 def series_from_numpy(name: str, array: np.ndarray) -> pl.Series:
-    """``pl.Series(name, array)`` for a one-dimensional ``int64`` or ``float64`` array (NaN
-    stays NaN), without the public constructor's work in Python.
+    """``pl.Series(name, array)`` for a one-dimensional ``int64``, ``float64`` or ``bool``
+    array (NaN stays NaN), without the public constructor's work in Python.
 
     >>> import numpy as np
     >>> series_from_numpy("n", np.array([3, 4])).to_list()

@@ -255,25 +255,35 @@ def _few_ids(series: list[pl.Series], salt: str) -> pl.Series:
         if with_nulls:
             columns["n0"] = series[0].is_null().to_list()
     else:
-        frame = pl.DataFrame([s.alias(f"c{i}") for i, s in enumerate(series)]).select(
+        frame = frame_of([s.alias(f"c{i}") for i, s in enumerate(series)]).select(
             _hash_exprs(len(series), with_nulls))
         columns = {column.name: column.to_list() for column in frame.get_columns()}
+    # Per column, both halves' hashes with a null's hash where the value is missing.
+    hashes = []
+    for position in range(len(series)):
+        high, low = columns[f"h{position}_0"], columns[f"h{position}_1"]
+        nulls = columns.get(f"n{position}")
+        if nulls is not None:
+            high = [_NULLS[0] if null else h for h, null in zip(high, nulls, strict=True)]
+            low = [_NULLS[1] if null else h for h, null in zip(low, nulls, strict=True)]
+        hashes.append((high, low))
+    salt_high, salt_low = (int(word) for word in _salt_words(salt))
+    fold_high, fold_low = _FOLD
+    mix_high, mix_low = _MIX
     ids = []
-    salts = [int(word) for word in _salt_words(salt)]
     for row in range(series[0].len()):
-        halves = []
-        for half in (0, 1):
-            acc, fold, null = salts[half], _FOLD[half], _NULLS[half]
-            for position in range(len(series)):
-                nulls = columns.get(f"n{position}")
-                hashed = null if nulls and nulls[row] else columns[f"h{position}_{half}"][row]
-                acc = ((acc ^ hashed) * fold) & _M64
-            acc ^= acc >> 31
-            acc = (acc * _MIX[half]) & _M64
-            acc ^= acc >> 29
-            halves.append(acc)
-        ids.append((halves[0] << 64) | halves[1])
-    return pl.Series(ID, ids, dtype=ID_DTYPE)
+        high, low = salt_high, salt_low
+        for column_high, column_low in hashes:
+            high = ((high ^ column_high[row]) * fold_high) & _M64
+            low = ((low ^ column_low[row]) * fold_low) & _M64
+        high ^= high >> 31
+        high = (high * mix_high) & _M64
+        high ^= high >> 29
+        low ^= low >> 31
+        low = (low * mix_low) & _M64
+        low ^= low >> 29
+        ids.append((high << 64) | low)
+    return series_of(ID, ids, ID_DTYPE)
 
 
 def infer_polars_dtype(value: Any) -> pl.DataType:

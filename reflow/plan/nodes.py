@@ -31,6 +31,7 @@ from reflow.plan import expr as ex
 from reflow.plan.compile import ExpressionCompiler
 from reflow.plan.error_columns import error_column
 from reflow.plan.small_masks import small_mask
+from reflow.plan.small_projections import small_projection, with_small_projection
 from reflow.plan.structure import node_structure
 from reflow.plan.udf_nodes import calls_nondeterministic, memo_filter, memo_select
 
@@ -230,6 +231,10 @@ class SelectNode(PlanNode):
         kernel = compiler.projection_kernel(self.outputs)
         if calls_nondeterministic(self.outputs.values()):
             return lowering.add(memo_select(sources[0], kernel, self.name))
+        fallible = [name for name, info in self.columns.items() if info.fallible]
+        small = small_projection(self.outputs, _single_source_name, fallible)
+        if small is not None:
+            kernel = with_small_projection(kernel, small)
         # A projection that keeps every column an update can change adds no duplicates.
         picked = [e.name for e in self.outputs.values() if isinstance(e, ex.InputColumn)]
         keeps = len(picked) == len(self.outputs) and self.inputs[0].distinct_when_projected(

@@ -38,6 +38,7 @@ from reflow.plan.errors import BuildTypeError, BuildValueError, user_frame
 from reflow.plan.nodes import ColumnInfo
 from reflow.plan.temporal_nodes import KernelNode, SessionNode
 from reflow.temporal import _time
+from reflow.temporal._window_keys import window_join_keys
 from reflow.temporal.behaviors import Behavior, CommonBehavior, ExactlyOnceBehavior
 from reflow.temporal.gates import gated
 
@@ -179,8 +180,7 @@ class _SlidingWindow(Window):
             """The join key of each row: its key columns and window start, hashed."""
             assert join_key is not None
             names, numeric = join_key
-            hashable = pl.DataFrame([*hashable_keys(frame, names, numeric), starts])
-            return hash_columns(hashable, hashable.columns, "window-join").alias(JOIN_KEY)
+            return window_join_keys(hashable_keys(frame, names, numeric), starts, JOIN_KEY)
 
         def kernel(frame: pl.DataFrame) -> pl.DataFrame:
             if tumbling:
