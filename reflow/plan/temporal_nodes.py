@@ -37,6 +37,9 @@ class KernelNode(PlanNode):
     label = "temporal"
     #: Whether the output of an append-only source is append-only (``Table.is_append_only``).
     keeps_append_only = True
+    #: Set on the window assignment of ``window_join``: the scheme of its join keys, part of
+    #: the plan's structure (``node_structure``) and so of a checkpoint's fingerprint.
+    join_key_scheme: int
 
     def __init__(
         self,

@@ -55,6 +55,9 @@ PHYS_START = "_pw_start_t"
 PHYS_END = "_pw_end_t"
 INSTANCE_HASH = "_pw_instance_hash"
 JOIN_KEY = "_pw_window_key"
+#: Raised whenever the values of ``JOIN_KEY`` or the ids of ``window_join`` results change
+#: (2: one numeric key with an integer window start is a bijection, not a hash).
+WINDOW_JOIN_KEY_SCHEME = 2
 
 Number = int | float | datetime.timedelta
 
@@ -231,6 +234,10 @@ class _SlidingWindow(Window):
             columns[JOIN_KEY] = ColumnInfo(dt.POINTER)
         node = KernelNode(table._node, columns, kernel, where)
         node.keeps_append_only = False  # window joins are not append-only in Pathway
+        if join_key is not None:
+            # Part of the plan's fingerprint: a checkpoint holding join keys (and result ids)
+            # of another scheme is refused on restore instead of mixed with this one's.
+            node.join_key_scheme = WINDOW_JOIN_KEY_SCHEME
         columns_order = list(node.polars_columns())
         return Table(node)
 

@@ -210,3 +210,37 @@ def test_a_restart_rebuilds_replayed_rows_for_deletions_and_keys(tmp_path: Path)
     assert errors == []
     assert _final(out)[-1] == '"33","3"'
     assert _final(tmp_path / "keyed.csv")[-1] == '"17","3"'
+
+
+class Event(pw.Schema):
+    k: int
+    t: int
+
+
+def _run_window_join(state: Path, out: Path) -> None:
+    left = pw.debug.table_from_markdown("k | t\n1 | 3\n2 | 12")
+    right = pw.io.python.read(Numbers([1, 2]), schema=X, name="numbers").select(
+        k=pw.this.x, t=pw.this.x * 5
+    )
+    pairs = left.window_join(
+        right, left.t, right.t, pw.temporal.tumbling(duration=10), left.k == right.k
+    ).select(k=pw.left.k)
+    pw.io.csv.write(pairs, out, name="pairs")
+    pw.run(persistence_config=pw.persistence.Config(
+        pw.persistence.Backend.filesystem(state), snapshot_interval_ms=0
+    ))
+
+
+def test_window_join_keys_of_another_scheme_are_refused(tmp_path: Path, monkeypatch) -> None:
+    # A checkpoint's join keys were computed by the code that wrote it: restoring them under
+    # another scheme would pair rows wrongly, so it must be refused, not mixed.
+    from reflow.temporal import windows
+
+    out = tmp_path / "out.csv"
+    _run_window_join(tmp_path / "state", out)
+    assert sorted(_final(out)) == ['"1"', '"2"']
+    _run_window_join(tmp_path / "state", out)  # the same scheme: restored, nothing new
+    assert sorted(_final(out)) == ['"1"', '"2"']
+    monkeypatch.setattr(windows, "WINDOW_JOIN_KEY_SCHEME", windows.WINDOW_JOIN_KEY_SCHEME + 1)
+    with pytest.raises(pw.persistence.PersistenceError, match=r"pipeline changed.*delete"):
+        _run_window_join(tmp_path / "state", out)
