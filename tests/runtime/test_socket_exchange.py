@@ -3,7 +3,6 @@ thread: messages of several batches, one-way gathers, order across steps, failur
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable
 
@@ -11,28 +10,7 @@ import polars as pl
 import pytest
 
 from reflow.runtime.exchange import ExchangeError, SocketExchange
-
-
-def _free_ports(count: int) -> int:
-    """A first port with ``count`` free ports after it."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count >= 65535:
-            continue
-        held: list[socket.socket] = []
-        try:
-            for port in range(first, first + count):
-                held.append(socket.socket())
-                held[-1].bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for s in held:
-                s.close()
-    raise RuntimeError("no free ports")
+from tests.runtime.test_workers import _free_ports
 
 
 def _connected(workers: int) -> list[SocketExchange]:
