@@ -135,3 +135,38 @@ def test_small_deltas_appended_to_a_large_log_merge_only_recent_chunks(monkeypat
     assert Counter(index.data.rows()) == Counter(rows)
     for key in [0, 7, 49, None]:
         assert Counter(index.lookup_rows([key])) == Counter(r for r in rows if r[0] == key)
+
+
+def test_deltas_of_several_chunks_do_not_have_the_whole_log_copied_at_every_merge(monkeypatch):
+    """Deltas made of two chunks each (a retraction part and an insertion part, as
+    ``update_rows`` emits them) appended to a large log: merges copy the recent rows, and
+    the whole log only once every ``_MAX_CHUNKS`` merges; its chunks stay few and every row
+    can still be read."""
+    monkeypatch.setattr(key_index_module, "_MAX_CHUNKS", 4)
+    copied: list[int] = []
+    rechunk = pl.DataFrame.rechunk
+
+    def counted(frame: pl.DataFrame) -> pl.DataFrame:
+        copied.append(frame.height)
+        return rechunk(frame)
+
+    monkeypatch.setattr(pl.DataFrame, "rechunk", counted)
+    index = KeyIndex()
+    load = [(i % 50, i, 1) for i in range(20_000)]
+    index.insert(_frame(load))
+    rows = list(load)
+    for step in range(64):
+        gone = [(v % 50, v, -1) for v in range(step * 100, step * 100 + 100)]
+        new = [(v % 50, 100_000 + v, 1) for v in range(step * 100, step * 100 + 100)]
+        delta = pl.concat([_frame(gone), _frame(new)], rechunk=False)
+        assert delta.n_chunks() == 2
+        index.insert(delta)
+        rows.extend(gone + new)
+        assert index.data is not None and index.data.n_chunks() <= 1 + 4 + 2 * 4
+    # 16 merges: the first and every fifth after it copy the whole log, the others the
+    # 800 rows appended since the previous merge.
+    assert len(copied) == 16
+    assert [h for h in copied if h <= 800] == [800] * 12
+    assert Counter(index.data.rows()) == Counter(rows)
+    for key in [0, 7, 49]:
+        assert Counter(index.lookup_rows([key])) == Counter(r for r in rows if r[0] == key)

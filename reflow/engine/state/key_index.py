@@ -86,6 +86,8 @@ class KeyIndex(Snapshottable):
         self._pending = 0
         # The height of ``data`` when its chunks were last merged (``_append``).
         self._settled = 0
+        # How many times recent chunks were merged without the whole log (``_append``).
+        self._merges = 0
         # Replaced whenever the log is rewritten rather than appended to (consolidation,
         # restore): a checkpoint mark taken before then no longer describes a prefix of it.
         self._log_id = object()
@@ -270,8 +272,10 @@ class KeyIndex(Snapshottable):
 
     def _append(self, frame: pl.DataFrame) -> None:
         """Append ``frame`` to the log. Every ``_MAX_CHUNKS`` appends, the chunks appended
-        since the previous time are made one (the log before them is not copied again while
-        it holds fewer than ``_MAX_CHUNKS`` chunks and is much longer than they are)."""
+        since the previous time are made one: the log before them is not copied again while
+        it is much longer than they are, for up to ``_MAX_CHUNKS`` such merges (each adds one
+        chunk to it; counted, not read from ``n_chunks``, since a first load read in many
+        chunks would otherwise have the whole log copied at every merge)."""
         if self.data is None:
             self.data = frame
             return
@@ -280,14 +284,16 @@ class KeyIndex(Snapshottable):
         if self._appends >= _MAX_CHUNKS:
             height, settled = data.height, self._settled
             if 0 < settled < height and (height - settled) * _MAX_CHUNKS < settled and (
-                data.n_chunks() < 2 * _MAX_CHUNKS
+                self._merges < _MAX_CHUNKS
             ):
                 data = pl.concat(
                     [data.slice(0, settled), data.slice(settled).rechunk()],
                     how="vertical", rechunk=False,
                 )
+                self._merges += 1
             else:
                 data = data.rechunk()
+                self._merges = 0
             self._settled = height
             self._appends = 0
         self.data = data
